@@ -1,0 +1,37 @@
+/**
+ * Option parsing and validation at the CLI boundary: every bad option gets a message naming it and
+ * exit code 2 (UsageError).
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+export class UsageError extends Error {
+  readonly code = "ERR_USAGE";
+  readonly exitCode = 2;
+}
+
+export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+export function parse(argv: string[], options: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const m = /'(-[^']+)'/.exec(e.message);
+    if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && m) throw new UsageError(`unknown option ${m[1]} (see --help)`);
+    if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && m) throw new UsageError(`option ${m[1]} needs a value`);
+    throw new UsageError(e.message);
+  }
+}
+
+/** A number option: integer or not, within [min, max]; undefined when absent. */
+export function numberOption(values: Record<string, unknown>, name: string, opts: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(raw)}`);
+  if (opts.integer && !Number.isInteger(v)) throw new UsageError(`--${name} must be an integer, got ${raw}`);
+  if (opts.min !== undefined && v < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, got ${raw}`);
+  if (opts.max !== undefined && v > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, got ${raw}`);
+  return v;
+}

@@ -1,0 +1,210 @@
+/**
+ * riptide — command line.
+ *
+ *   riptide run [pipeline] [options]   run a pipeline (driver-tracking by default) on the embedded
+ *                                      generator or a JSON-lines file
+ *   riptide pipelines                  list the pipelines
+ *
+ * Exit codes: 0 success, 1 the run failed, 2 bad usage (the message names the option).
+ */
+import { availableParallelism } from "node:os";
+import { existsSync } from "node:fs";
+import { Coordinator, type Progress, type RunSummary } from "../coordinator/coordinator.js";
+import { RiptideError } from "../errors.js";
+import { getPipeline, PIPELINES } from "../pipelines/registry.js";
+import { Interner } from "../schema/interner.js";
+import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
+import { DriverGenerator } from "../sources/driver-generator.js";
+import { JsonLinesFileSource } from "../sources/file-source.js";
+import { GeneratorSource } from "../sources/generator-source.js";
+import { compileJsonDecoder } from "../sources/json.js";
+import type { Source } from "../sources/source.js";
+import { numberOption, parse, UsageError, type OptionSpec } from "./args.js";
+
+const HELP = `riptide — real-time event streams on Node.js
+
+Usage:
+  riptide run [pipeline] [options]    run a pipeline (default: driver-tracking)
+  riptide pipelines                   list the pipelines
+  riptide --help                      this text
+
+Input (default: the embedded generator, unbounded until Ctrl-C unless --events/--duration):
+  --input FILE          JSON-lines file, one event per line (one partition); ends at end of file
+  --events N            stop after N generated events (then flush every window)
+  --duration S          stop producing after S seconds (then flush every window)
+  --rate N              target events per second (default: as fast as possible)
+  --seed N              generator seed (default 42)
+  --drivers N           generator drivers (default 10000)
+  --partitions N        generator partitions (default 16)
+  --skew X              generator activity skew, 0 = uniform (default 0)
+
+Output:
+  --output FILE         write every output and side output, one JSON object per line
+  --sink KIND           null | console | file (default: file with --output, else null)
+  --json                end with one JSON summary line on stdout
+  --quiet               no progress line
+
+Engine:
+  --workers N           shard workers (default: cores, here ${availableParallelism()})
+  --batch-size N        records per ring slot (default 2048)
+  --ring-slots N        slots per input ring, a power of two (default 16)
+  --idle-timeout MS     a partition idle this long stops holding the watermark back (default 30000)
+
+Exit codes: 0 done, 1 the run failed, 2 bad usage.
+`;
+
+const RUN_OPTIONS: OptionSpec = {
+  input: { type: "string" }, output: { type: "string" }, sink: { type: "string" },
+  events: { type: "string" }, duration: { type: "string" }, rate: { type: "string" },
+  seed: { type: "string" }, drivers: { type: "string" }, partitions: { type: "string" }, skew: { type: "string" },
+  workers: { type: "string" }, "batch-size": { type: "string" }, "ring-slots": { type: "string" },
+  "idle-timeout": { type: "string" },
+  json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === "pipelines") {
+      for (const p of PIPELINES) process.stdout.write(`${p.name.padEnd(20)} ${p.description}\n`);
+      return 0;
+    }
+    if (command === "run") return await runCommand(rest);
+    throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: run, pipelines; see --help)`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`riptide: ${err.message}\n`);
+      return 2;
+    }
+    const e = err as Error;
+    const code = err instanceof RiptideError ? ` [${err.code}]` : "";
+    process.stderr.write(`riptide: ${e.message}${code}\n`);
+    return 1;
+  }
+}
+
+async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, RUN_OPTIONS);
+  if (values["help"]) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError(`run takes one pipeline name, got ${positionals.join(" ")}`);
+  const pipeline = getPipeline(positionals[0] ?? "driver-tracking");
+  if (!pipeline) throw new UsageError(`unknown pipeline ${JSON.stringify(positionals[0])} (see riptide pipelines)`);
+
+  const workers = numberOption(values, "workers", { integer: true, min: 1, max: 256 }) ?? availableParallelism();
+  const events = numberOption(values, "events", { integer: true, min: 1 });
+  const duration = numberOption(values, "duration", { min: 0.001 });
+  const rate = numberOption(values, "rate", { min: 1 });
+  const batchSize = numberOption(values, "batch-size", { integer: true, min: 1, max: 65536 });
+  const ringSlots = numberOption(values, "ring-slots", { integer: true, min: 2, max: 4096 });
+  if (ringSlots !== undefined && (ringSlots & (ringSlots - 1)) !== 0) throw new UsageError(`--ring-slots must be a power of two, got ${ringSlots}`);
+  const idleTimeout = numberOption(values, "idle-timeout", { min: 0 });
+  const input = values["input"] as string | undefined;
+  const output = values["output"] as string | undefined;
+  const sinkKind = (values["sink"] as string | undefined) ?? (output ? "file" : "null");
+  if (!["null", "console", "file"].includes(sinkKind)) throw new UsageError(`--sink must be null, console or file, got ${JSON.stringify(sinkKind)}`);
+  if (sinkKind === "file" && !output) throw new UsageError("--sink file needs --output FILE");
+  if (input !== undefined && !existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
+  if (input !== undefined) {
+    for (const g of ["events", "seed", "drivers", "partitions", "skew", "rate"]) {
+      if (values[g] !== undefined) throw new UsageError(`--${g} applies to the generator and cannot be combined with --input`);
+    }
+  }
+
+  const sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
+  let coordinator: Coordinator | undefined;
+  let source: Source;
+  if (input !== undefined) {
+    const decoder = compileJsonDecoder(pipeline.schema, new Interner());
+    source = new JsonLinesFileSource(input, decoder, (p, off, raw, reason) => coordinator!.reject(p, off, raw, reason));
+  } else {
+    let gen: DriverGenerator;
+    try {
+      gen = new DriverGenerator({
+        ...(values["seed"] !== undefined && { seed: numberOption(values, "seed", { integer: true, min: 0 })! }),
+        ...(values["drivers"] !== undefined && { drivers: numberOption(values, "drivers", { integer: true, min: 1 })! }),
+        ...(values["partitions"] !== undefined && { partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 4096 })! }),
+        ...(values["skew"] !== undefined && { skew: numberOption(values, "skew", { min: 0 })! }),
+      });
+    } catch (err) {
+      if (err instanceof TypeError || err instanceof RangeError) throw new UsageError(err.message);
+      throw err;
+    }
+    source = new GeneratorSource(gen, events ?? Infinity);
+  }
+
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const quiet = values["quiet"] === true;
+  const progress = quiet ? undefined : progressPrinter();
+  try {
+    coordinator = new Coordinator({
+      pipeline, source, sink, workers,
+      ...(batchSize !== undefined && { batchSize }),
+      ...(ringSlots !== undefined && { ringSlots }),
+      ...(rate !== undefined && { rate }),
+      ...(duration !== undefined && { durationMs: duration * 1000 }),
+      ...(idleTimeout !== undefined && { idleTimeoutMs: idleTimeout }),
+      signal: abort.signal,
+      ...(progress && { onProgress: progress.update, progressIntervalMs: process.stderr.isTTY ? 500 : 5000 }),
+      onLog: (event, detail) => process.stderr.write(`${JSON.stringify({ event, ...detail })}\n`),
+    });
+    const summary = await coordinator.run();
+    progress?.done();
+    if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
+    else if (!quiet) process.stderr.write(describe(summary) + "\n");
+    return 0;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+function fmtRate(x: number): string {
+  return x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : `${Math.round(x)} `;
+}
+
+function progressLine(p: Progress, rate: number): string {
+  const o = p.outputs;
+  return `${fmtRate(rate)}events/s | ${(p.processed / 1e6).toFixed(1)} M events | latency p50 ${p.latencyMs.p50.toFixed(2)} ms p99 ${p.latencyMs.p99.toFixed(2)} ms` +
+    ` | ring ${(p.ringFill * 100).toFixed(0)}% | windows ${o["window"] ?? 0} late ${o["late"] ?? 0} invalid ${o["invalid"] ?? 0} anomaly ${o["anomaly"] ?? 0}` +
+    (p.workerRestarts > 0 ? ` | restarts ${p.workerRestarts}` : "");
+}
+
+/** A live status line on a terminal (rewritten in place), plain periodic lines otherwise. */
+function progressPrinter(): { update: (p: Progress) => void; done: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let lastEvents = 0;
+  let lastAt = 0;
+  return {
+    update(p: Progress): void {
+      const dt = p.elapsedSeconds - lastAt;
+      const rate = dt > 0 ? (p.processed - lastEvents) / dt : 0;
+      lastEvents = p.processed;
+      lastAt = p.elapsedSeconds;
+      const line = progressLine(p, rate);
+      if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+      else process.stderr.write(`${line}\n`);
+    },
+    done(): void {
+      if (tty) process.stderr.write("\n");
+    },
+  };
+}
+
+function describe(s: RunSummary): string {
+  const o = Object.entries(s.outputs).map(([k, v]) => `${k} ${v}`).join(", ");
+  return `${s.pipeline}: ${s.events} events in ${s.seconds} s = ${fmtRate(s.eventsPerSec)}events/s on ${s.workers} workers; ` +
+    `latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms; outputs: ${o}`;
+}

@@ -1,0 +1,472 @@
+/**
+ * The coordinator: the main thread of a run.
+ *
+ *   source ──fill──► input ring[w] ──► shard worker w ──► output ring[w] ──drain──► merger / sinks
+ *     │  (partition p → worker p mod W)                                   ▲
+ *     └─ edge kernel on the slot: validate, stream time, per-record watermark
+ *
+ * Producing: partitions are asked in a fixed round-robin order and a full ring is waited on, never
+ * skipped, so a bounded input gives the same records, watermarks and results with any number of
+ * workers. Backpressure is the ring itself: the source is asked for more only when a slot is free.
+ *
+ * Draining: outputs are read between produce slices. ACKs carry each batch's enqueue time
+ * (latency) and the watermark up to which the shard has emitted its windows (merging).
+ *
+ * The loop runs in slices of a few milliseconds and yields to the event loop in between, so
+ * timers, signals and I/O keep working; it waits with Atomics.waitAsync only when there is nothing
+ * to do, with a bound.
+ */
+import { availableParallelism } from "node:os";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { Piscina } from "piscina";
+import { OptionRangeError, OptionTypeError, WorkerFailedError } from "../errors.js";
+import { LatencyHistogram } from "../metrics/histogram.js";
+import type { PipelineDefinition } from "../pipelines/pipeline.js";
+import {
+  BATCH_DATA, BATCH_END, BATCH_WATERMARK, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
+} from "../ring/layout.js";
+import {
+  OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_WINDOW, outputLayout, type OutputColumns,
+} from "../ring/output.js";
+import { BatchRing } from "../ring/ring.js";
+import type { Sink } from "../sinks/sink.js";
+import type { Source } from "../sources/source.js";
+import { C_COMMAND, CMD_CRASH, CMD_STOP, createControl } from "./control.js";
+import { WindowMerger } from "./window-merger.js";
+import type { ShardSummary, ShardTask } from "../../workers/shard.js";
+
+export interface CoordinatorOptions {
+  pipeline: PipelineDefinition;
+  source: Source;
+  sink: Sink;
+  /** Shard workers. @default os.availableParallelism() */
+  workers?: number;
+  /** Records per ring slot (batch). @default 2048 */
+  batchSize?: number;
+  /** Slots per input ring (a power of two). @default 16 */
+  ringSlots?: number;
+  /** Target events per second over all partitions. @default Infinity */
+  rate?: number;
+  /** Stop producing after this many ms (then flush). @default Infinity */
+  durationMs?: number;
+  /** A partition without data for this long stops holding the watermark back. @default 30000 */
+  idleTimeoutMs?: number;
+  /** Called about every `progressIntervalMs` with a snapshot. */
+  onProgress?: (p: Progress) => void;
+  /** @default 1000 */
+  progressIntervalMs?: number;
+  /** Aborting stops producing; what was accepted is processed and flushed. */
+  signal?: AbortSignal;
+  /** Called for each lifecycle event (worker restart, …). */
+  onLog?: (event: string, detail: Record<string, unknown>) => void;
+}
+
+export interface Progress {
+  events: number;
+  processed: number;
+  elapsedSeconds: number;
+  eventsPerSec: number;
+  latencyMs: { p50: number; p99: number };
+  ringFill: number;
+  outputs: Record<string, number>;
+  workerRestarts: number;
+  watermark: number;
+}
+
+export interface RunSummary {
+  pipeline: string;
+  events: number;
+  seconds: number;
+  eventsPerSec: number;
+  workers: number;
+  outputs: Record<string, number>;
+  latencyMs: { p50: number; p99: number };
+  workerRestarts: number;
+}
+
+const SLICE_MS = 8;
+const END_LIMIT_MS = 60_000;
+
+/** The compiled worker entry (tests run the TypeScript sources, workers always run built JS). */
+export function shardWorkerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const root = join(dirname(here), "..", "..");
+  const built = here.endsWith(".ts") ? join(root, "dist", "workers", "shard.js") : join(root, "workers", "shard.js");
+  if (!existsSync(built)) throw new WorkerFailedError(`worker entry ${built} is missing; run \`npm run build\` first`);
+  return built;
+}
+
+function positiveInt(name: string, v: unknown, max = 1 << 20): number {
+  if (typeof v !== "number") throw new OptionTypeError(name, `${name} must be a number, got ${typeof v}`);
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new OptionRangeError(name, `${name} must be an integer from 1 to ${max}, got ${v}`);
+  return v;
+}
+
+export class Coordinator {
+  readonly workers: number;
+  private readonly pipeline: PipelineDefinition;
+  private readonly source: Source;
+  private readonly sink: Sink;
+  private readonly batchSize: number;
+  private readonly inputs: BatchRing[] = [];
+  private readonly outputs: BatchRing[] = [];
+  private readonly controls: Int32Array[] = [];
+  private readonly tasks: ShardTask[] = [];
+  private readonly running: Promise<ShardSummary | void>[] = [];
+  private pool: Piscina | undefined;
+  private readonly histogram = new LatencyHistogram();
+  private readonly counts: Record<string, number> = {};
+  private readonly merger: WindowMerger;
+  private readonly streamTime: Float64Array;
+  private readonly lastActive: Float64Array;
+  private readonly sentWatermark: Float64Array;
+  private readonly ended: Uint8Array;
+  private readonly idleTimeoutMs: number;
+  private readonly rate: number;
+  private readonly durationMs: number;
+  private produced = 0;
+  private rejected = 0;
+  private processed = 0;
+  private seq = 0;
+  private restarts = 0;
+  private stopping = false;
+  private firstEventAt = 0;
+  private lastAckAt = 0;
+  private startedAt = 0;
+  private failure: Error | undefined;
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.pipeline = options.pipeline;
+    this.source = options.source;
+    this.sink = options.sink;
+    this.workers = positiveInt("workers", options.workers ?? availableParallelism(), 256);
+    this.batchSize = positiveInt("batchSize", options.batchSize ?? 2048, 1 << 16);
+    const slots = positiveInt("ringSlots", options.ringSlots ?? 16, 1 << 12);
+    if ((slots & (slots - 1)) !== 0) throw new OptionRangeError("ringSlots", `ringSlots must be a power of two, got ${slots}`);
+    this.rate = options.rate ?? Infinity;
+    if (!(this.rate > 0)) throw new OptionRangeError("rate", `rate must be a positive number of events per second, got ${this.rate}`);
+    this.durationMs = options.durationMs ?? Infinity;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    const inLayout = this.pipeline.inputLayout(this.batchSize);
+    const outLayout = outputLayout(1024);
+    for (let w = 0; w < this.workers; w++) {
+      const input = BatchRing.create(inLayout, slots);
+      const output = BatchRing.create(outLayout, slots * 4);
+      const control = createControl();
+      this.inputs.push(input);
+      this.outputs.push(output);
+      this.controls.push(new Int32Array(control));
+      this.tasks.push({
+        worker: w, pipeline: this.pipeline.name, config: this.pipeline.processorConfig,
+        input: input.handle, output: output.handle, control,
+      });
+    }
+    for (const name of this.pipeline.outputs) this.counts[name] = 0;
+    const P = this.source.partitions;
+    this.streamTime = new Float64Array(P).fill(-Infinity);
+    this.lastActive = new Float64Array(P);
+    this.sentWatermark = new Float64Array(this.workers).fill(-Infinity);
+    this.ended = new Uint8Array(this.workers);
+    const { sizeMs, graceMs } = this.pipeline.window;
+    this.merger = new WindowMerger(this.workers, sizeMs, graceMs, (w) => {
+      this.counts["window"] = (this.counts["window"] ?? 0) + 1;
+      if (this.sink.wantsObjects) this.sink.write(this.pipeline.renderWindow(w.key, w.start, w.count, w.sum, w.n, w.min, w.max));
+    });
+  }
+
+  /** The worker that owns partition p. */
+  private owner(p: number): number {
+    return p % this.workers;
+  }
+
+  /** Fault injection for tests: the worker's thread exits at its next batch. */
+  crashWorker(w: number): void {
+    Atomics.store(this.controls[w]!, C_COMMAND, CMD_CRASH);
+  }
+
+  /** Records that could not be decoded at all (reported as invalid outputs at the edge). */
+  reject(partition: number, offset: number, raw: string, reason: string): void {
+    this.rejected++;
+    this.counts["invalid"] = (this.counts["invalid"] ?? 0) + 1;
+    if (this.sink.wantsObjects) this.sink.write({ type: "invalid", reason, event: raw });
+    void partition; void offset;
+  }
+
+  private startWorker(w: number): void {
+    const run = this.pool!.run(this.tasks[w]).catch((err: unknown) => {
+      if (this.stopping && Atomics.load(this.controls[w]!, C_COMMAND) === CMD_STOP) return;
+      this.restarts++;
+      this.options.onLog?.("worker-restart", { worker: w, error: String((err as Error)?.message ?? err) });
+      if (this.restarts > 100) {
+        this.failure = new WorkerFailedError(`worker ${w} failed ${this.restarts} times; giving up`, { worker: w }, err);
+        return;
+      }
+      Atomics.store(this.controls[w]!, C_COMMAND, 0);
+      this.startWorker(w);
+    });
+    this.running[w] = run;
+  }
+
+  private now(): number {
+    return performance.timeOrigin + performance.now();
+  }
+
+  async run(): Promise<RunSummary> {
+    this.pool = new Piscina({
+      filename: shardWorkerFile(),
+      minThreads: this.workers,
+      maxThreads: this.workers,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+      atomics: "disabled",
+    });
+    for (let w = 0; w < this.workers; w++) this.startWorker(w);
+    this.startedAt = this.now();
+    this.lastActive.fill(this.startedAt);
+    const progressTimer = this.options.onProgress
+      ? setInterval(() => this.options.onProgress!(this.progress()), this.options.progressIntervalMs ?? 1000)
+      : undefined;
+    try {
+      await this.produceAll();
+      await this.finish();
+    } finally {
+      if (progressTimer) clearInterval(progressTimer);
+      await this.shutdown();
+    }
+    if (this.failure) throw this.failure;
+    return this.summary();
+  }
+
+  private stopRequested(): boolean {
+    return this.options.signal?.aborted === true || this.now() - this.startedAt >= this.durationMs;
+  }
+
+  private async produceAll(): Promise<void> {
+    const P = this.source.partitions;
+    const cap = this.batchSize;
+    let cursor = 0;
+    for (;;) {
+      if (this.failure) return;
+      if (this.source.exhausted() || this.stopRequested()) return;
+      const sliceEnd = performance.now() + SLICE_MS;
+      let blocked: BatchRing | undefined;
+      let throttledMs = 0;
+      let emptyInARow = 0;
+      while (performance.now() < sliceEnd) {
+        if (this.rate !== Infinity) {
+          const due = ((this.now() - this.startedAt) / 1000) * this.rate - this.produced;
+          if (due < Math.min(cap, this.rate / 100)) { throttledMs = 2; break; }
+        }
+        if (this.produced - this.processed + cap > this.source.maxInFlight) { blocked = this.inputs[0]; break; }
+        const p = cursor;
+        const w = this.owner(p);
+        const ring = this.inputs[w]!;
+        const slot = ring.acquire();
+        if (slot < 0) { blocked = ring; break; }
+        const columns = ring.columns[slot]!;
+        const max = this.rate === Infinity ? cap : Math.max(1, Math.min(cap, Math.floor(this.rate / 100)));
+        const n = this.source.fill(p, columns, max);
+        cursor = cursor + 1 === P ? 0 : cursor + 1;
+        const now = this.now();
+        if (n === 0) {
+          if (this.source.exhausted()) break;
+          if (++emptyInARow >= P) { throttledMs = 1; break; }
+          continue;
+        }
+        emptyInARow = 0;
+        if (this.firstEventAt === 0) this.firstEventAt = now;
+        const st = this.pipeline.prepare(columns, n, this.streamTime[p]!, this.otherMin(p, now));
+        this.streamTime[p] = st;
+        this.lastActive[p] = now;
+        const h = slot * HEADER_WORDS;
+        const header = ring.header;
+        const wm = (columns["_wm"] as Float64Array)[n - 1]!;
+        header[h + H_COUNT] = n;
+        header[h + H_KIND] = BATCH_DATA;
+        header[h + H_PARTITION] = p;
+        header[h + H_WATERMARK] = wm;
+        header[h + H_ENQUEUED_AT] = now;
+        header[h + H_SEQ] = this.seq++;
+        ring.publish();
+        this.sentWatermark[w] = wm;
+        this.produced += n;
+      }
+      this.punctuate();
+      this.drain();
+      if (blocked) {
+        // Wait for the ring we need, bounded, then drain again: the worker may be blocked on output.
+        await blocked.waitWritableAsync(2);
+      } else if (throttledMs > 0) {
+        await sleep(throttledMs);
+      } else {
+        await yieldToEventLoop();
+      }
+    }
+  }
+
+  /** Smallest stream time of the partitions other than p that are not idle (Infinity if none). */
+  private otherMin(p: number, now: number): number {
+    let min = Infinity;
+    const st = this.streamTime;
+    for (let q = 0; q < st.length; q++) {
+      if (q !== p && st[q]! < min && now - this.lastActive[q]! <= this.idleTimeoutMs) min = st[q]!;
+    }
+    return min;
+  }
+
+  private globalWatermark(now: number): number {
+    let min = Infinity;
+    let any = false;
+    for (let q = 0; q < this.streamTime.length; q++) {
+      if (now - this.lastActive[q]! <= this.idleTimeoutMs) {
+        any = true;
+        if (this.streamTime[q]! < min) min = this.streamTime[q]!;
+      }
+    }
+    return any ? min : -Infinity;
+  }
+
+  /** Sends the watermark to shards that have not seen it (they got no data lately), if they have room. */
+  private punctuate(): void {
+    const wm = this.globalWatermark(this.now());
+    if (wm === -Infinity || wm === Infinity) return;
+    for (let w = 0; w < this.workers; w++) {
+      if (this.sentWatermark[w]! >= wm) continue;
+      const ring = this.inputs[w]!;
+      if (ring.readable() > 0) continue; // it has batches to chew on; their watermarks will follow
+      const slot = ring.acquire();
+      if (slot < 0) continue;
+      this.writeControlBatch(ring, slot, BATCH_WATERMARK, wm);
+      this.sentWatermark[w] = wm;
+    }
+  }
+
+  private writeControlBatch(ring: BatchRing, slot: number, kind: number, wm: number): void {
+    const h = slot * HEADER_WORDS;
+    ring.header[h + H_COUNT] = 0;
+    ring.header[h + H_KIND] = kind;
+    ring.header[h + H_PARTITION] = -1;
+    ring.header[h + H_WATERMARK] = wm;
+    ring.header[h + H_ENQUEUED_AT] = this.now();
+    ring.header[h + H_SEQ] = this.seq++;
+    ring.publish();
+  }
+
+  /** Reads every published output batch of every shard. */
+  private drain(): void {
+    const now = this.now();
+    for (let w = 0; w < this.workers; w++) {
+      const ring = this.outputs[w]!;
+      for (let slot = ring.peek(); slot >= 0; slot = ring.peek()) {
+        const n = ring.header[slot * HEADER_WORDS + H_COUNT]!;
+        const o = ring.columns[slot] as unknown as OutputColumns;
+        for (let i = 0; i < n; i++) {
+          const kind = o.kind[i]!;
+          if (kind === OUT_WINDOW) {
+            this.merger.add(o.key[i]!, o.a[i]!, o.b[i]!, o.c[i]!, o.d[i]!, o.e[i]!, o.f[i]!);
+          } else if (kind === OUT_ACK) {
+            const count = o.b[i]!;
+            if (count > 0) {
+              this.processed += count;
+              this.histogram.record(now - o.a[i]!, count);
+              this.lastAckAt = now;
+            }
+            this.merger.closedThrough(w, o.e[i]!);
+          } else if (kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE) {
+            const name = this.pipeline.sideName(kind);
+            this.counts[name] = (this.counts[name] ?? 0) + 1;
+            if (this.sink.wantsObjects) this.sink.write(this.pipeline.renderSide(o, i, this.source.event(o, i)));
+          } else if (kind === OUT_ENDED) {
+            this.ended[w] = 1;
+          }
+        }
+        ring.release();
+      }
+    }
+  }
+
+  /** Bounded input ended (or the run was stopped): every shard flushes its windows; wait for all. */
+  private async finish(): Promise<void> {
+    const deadline = Date.now() + END_LIMIT_MS;
+    for (let w = 0; w < this.workers; w++) {
+      const ring = this.inputs[w]!;
+      let slot = ring.acquire();
+      while (slot < 0) {
+        this.drain();
+        if (Date.now() > deadline) throw new WorkerFailedError(`shard ${w} did not take the end-of-input batch in ${END_LIMIT_MS} ms`, { worker: w });
+        await ring.waitWritableAsync(5);
+        slot = ring.acquire();
+      }
+      this.writeControlBatch(ring, slot, BATCH_END, Infinity);
+    }
+    while (this.ended.some((e) => e === 0)) {
+      if (this.failure) return;
+      this.drain();
+      if (Date.now() > deadline) throw new WorkerFailedError(`shards did not flush in ${END_LIMIT_MS} ms after the end of input`);
+      const w = this.ended.indexOf(0);
+      if (w >= 0) await this.outputs[w]!.waitReadableAsync(5);
+    }
+    this.drain();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    for (let w = 0; w < this.workers; w++) {
+      Atomics.store(this.controls[w]!, C_COMMAND, CMD_STOP);
+      this.inputs[w]!.close();
+    }
+    await Promise.allSettled(this.running);
+    await this.pool?.destroy();
+    await this.sink.close();
+    await this.source.close();
+  }
+
+  progress(): Progress {
+    const now = this.now();
+    const elapsed = (now - this.startedAt) / 1000;
+    let fill = 0;
+    for (const r of this.inputs) fill += r.fill();
+    return {
+      events: this.produced + this.rejected,
+      processed: this.processed,
+      elapsedSeconds: elapsed,
+      eventsPerSec: elapsed > 0 ? this.processed / elapsed : 0,
+      latencyMs: { p50: this.histogram.quantile(0.5), p99: this.histogram.quantile(0.99) },
+      ringFill: fill / this.inputs.length,
+      outputs: { ...this.counts },
+      workerRestarts: this.restarts,
+      watermark: this.globalWatermark(now),
+    };
+  }
+
+  private summary(): RunSummary {
+    const events = this.produced + this.rejected;
+    const seconds = this.firstEventAt > 0 ? Math.max(this.lastAckAt - this.firstEventAt, 0) / 1000 : 0;
+    return {
+      pipeline: this.pipeline.name,
+      events,
+      seconds: round(seconds, 3),
+      eventsPerSec: seconds > 0 ? Math.round(events / seconds) : 0,
+      workers: this.workers,
+      outputs: { ...this.counts },
+      latencyMs: { p50: round(this.histogram.quantile(0.5), 3), p99: round(this.histogram.quantile(0.99), 3) },
+      workerRestarts: this.restarts,
+    };
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

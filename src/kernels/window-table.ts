@@ -1,0 +1,160 @@
+/**
+ * A window aggregation table on typed arrays: open addressing (linear probing) keyed by
+ * (group key, window start), with count, sum, n (how many values were summed), min and max per
+ * entry. No allocation per update; the arrays grow by doubling when half full.
+ *
+ * Windows close by event time: `closeUpTo(W, sink)` emits every entry whose window end + grace is
+ * ≤ W and removes it. Closing is rare (once per window advance), so it scans the table and
+ * rehashes the survivors; updates stay a probe or two.
+ *
+ * Sums are plain f64 additions. Callers that need order-independent sums (the same result from
+ * any number of workers) add integers (e.g. values in fixed point), which f64 adds exactly below 2^53.
+ */
+export interface WindowSink {
+  window(key: number, windowStart: number, count: number, sum: number, n: number, min: number, max: number): void;
+}
+
+export interface WindowTableOptions {
+  /** Window size in ms. */
+  sizeMs: number;
+  /** Time a window stays open after its end, in ms. @default 0 */
+  graceMs?: number;
+  /** Initial slots (rounded up to a power of two). @default 1024 */
+  initialCapacity?: number;
+}
+
+export class WindowTable {
+  readonly sizeMs: number;
+  readonly graceMs: number;
+  private cap: number;
+  private mask: number;
+  private used: Uint8Array;
+  private keys: Uint32Array;
+  private starts: Float64Array;
+  private count: Float64Array;
+  private sum: Float64Array;
+  private n: Float64Array;
+  private min: Float64Array;
+  private max: Float64Array;
+  /** Entries in the table. */
+  size = 0;
+  /** Smallest window start present (Infinity when empty): nothing closes before it. */
+  private minStart = Infinity;
+
+  constructor(options: WindowTableOptions) {
+    this.sizeMs = options.sizeMs;
+    this.graceMs = options.graceMs ?? 0;
+    let cap = 16;
+    while (cap < (options.initialCapacity ?? 1024)) cap *= 2;
+    this.cap = cap;
+    this.mask = cap - 1;
+    this.used = new Uint8Array(cap);
+    this.keys = new Uint32Array(cap);
+    this.starts = new Float64Array(cap);
+    this.count = new Float64Array(cap);
+    this.sum = new Float64Array(cap);
+    this.n = new Float64Array(cap);
+    this.min = new Float64Array(cap);
+    this.max = new Float64Array(cap);
+  }
+
+  /** Bytes held by the table's arrays. */
+  get bytes(): number {
+    return this.cap * (1 + 4 + 8 * 6);
+  }
+
+  /** The event time at which the oldest open window closes (Infinity when none is open). */
+  get nextCloseAt(): number {
+    return this.minStart + this.sizeMs + this.graceMs;
+  }
+
+  private slotOf(key: number, start: number): number {
+    // Window index fits in 32 bits for any realistic epoch-ms start and size ≥ 1 ms.
+    let h = Math.imul(key ^ Math.imul((start / this.sizeMs) | 0, 0x9e3779b1), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    let s = h & this.mask;
+    while (this.used[s] !== 0 && (this.keys[s] !== key || this.starts[s] !== start)) s = (s + 1) & this.mask;
+    return s;
+  }
+
+  /** Adds one record to (key, window start). `value` NaN counts the record but adds no value. */
+  add(key: number, start: number, value: number): void {
+    let s = this.slotOf(key, start);
+    if (this.used[s] === 0) {
+      if ((this.size + 1) * 2 > this.cap) {
+        this.grow();
+        s = this.slotOf(key, start);
+      }
+      this.used[s] = 1;
+      this.keys[s] = key;
+      this.starts[s] = start;
+      this.count[s] = 0;
+      this.sum[s] = 0;
+      this.n[s] = 0;
+      this.min[s] = Infinity;
+      this.max[s] = -Infinity;
+      this.size++;
+      if (start < this.minStart) this.minStart = start;
+    }
+    this.count[s]++;
+    if (value === value) {
+      this.sum[s] += value;
+      this.n[s]++;
+      if (value < this.min[s]) this.min[s] = value;
+      if (value > this.max[s]) this.max[s] = value;
+    }
+  }
+
+  /** Emits and removes every window with end + grace ≤ watermark. Returns how many were emitted. */
+  closeUpTo(watermark: number, sink: WindowSink): number {
+    if (this.size === 0 || watermark < this.nextCloseAt) return 0;
+    const closeBefore = watermark - this.sizeMs - this.graceMs; // start ≤ this ⇔ end + grace ≤ watermark
+    let emitted = 0;
+    for (let s = 0; s < this.cap; s++) {
+      if (this.used[s] !== 0 && this.starts[s] <= closeBefore) {
+        sink.window(this.keys[s]!, this.starts[s]!, this.count[s]!, this.sum[s]!, this.n[s]!, this.min[s]!, this.max[s]!);
+        this.used[s] = 0;
+        this.size--;
+        emitted++;
+      }
+    }
+    this.rehash(this.cap);
+    return emitted;
+  }
+
+  private grow(): void {
+    this.rehash(this.cap * 2);
+  }
+
+  /** Re-inserts every live entry into fresh arrays of `cap` slots (also removes probe-chain holes). */
+  private rehash(cap: number): void {
+    const { used, keys, starts, count, sum, n, min, max } = this;
+    const old = this.cap;
+    this.cap = cap;
+    this.mask = cap - 1;
+    this.used = new Uint8Array(cap);
+    this.keys = new Uint32Array(cap);
+    this.starts = new Float64Array(cap);
+    this.count = new Float64Array(cap);
+    this.sum = new Float64Array(cap);
+    this.n = new Float64Array(cap);
+    this.min = new Float64Array(cap);
+    this.max = new Float64Array(cap);
+    this.minStart = Infinity;
+    for (let s = 0; s < old; s++) {
+      if (used[s] === 0) continue;
+      const t = this.slotOf(keys[s]!, starts[s]!);
+      this.used[t] = 1;
+      this.keys[t] = keys[s]!;
+      this.starts[t] = starts[s]!;
+      this.count[t] = count[s]!;
+      this.sum[t] = sum[s]!;
+      this.n[t] = n[s]!;
+      this.min[t] = min[s]!;
+      this.max[t] = max[s]!;
+      if (starts[s]! < this.minStart) this.minStart = starts[s]!;
+    }
+  }
+}

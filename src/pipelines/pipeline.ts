@@ -1,0 +1,35 @@
+/**
+ * What the coordinator (main thread) needs to know about a pipeline: its input layout, the edge
+ * kernel that runs on each batch as it enters (validation, stream time, watermark), its windows,
+ * and how outputs become objects at the sink edge. The worker half is a ShardProcessor.
+ */
+import type { OutputColumns } from "../ring/output.js";
+import type { ColumnArray, RecordLayout, Schema } from "../schema/schema.js";
+import type { Output } from "../sinks/sink.js";
+import type { ProcessorConfig } from "./processor.js";
+
+export interface PipelineDefinition {
+  readonly name: string;
+  /** One line for `riptide pipelines`. */
+  readonly description: string;
+  /** The input event's schema (JSON field names). */
+  readonly schema: Schema;
+  /** Window size and grace of the pipeline's windowed aggregation (used to merge shard partials). */
+  readonly window: { readonly sizeMs: number; readonly graceMs: number };
+  /** Output names counted in the run summary, in order. */
+  readonly outputs: readonly string[];
+  readonly processorConfig: ProcessorConfig;
+  inputLayout(capacity: number): RecordLayout;
+  /**
+   * Edge kernel: runs on the main thread right after `n` records of one partition were written to
+   * a ring slot. Writes each record's watermark (and anything else the shards need) and returns
+   * the partition's new stream time.
+   */
+  prepare(columns: Record<string, ColumnArray>, n: number, streamTime: number, otherMin: number): number;
+  /** A merged window result as the output object. */
+  renderWindow(key: number, start: number, count: number, sum: number, n: number, min: number, max: number): Output;
+  /** A side output (invalid, anomaly, late) at index i of an output batch, carrying the original event. */
+  renderSide(out: OutputColumns, i: number, event: unknown): Output;
+  /** The output name of a side output kind (OUT_*). */
+  sideName(kind: number): string;
+}

@@ -1,0 +1,19 @@
+/**
+ * What a pipeline runs inside a shard worker. The worker loop (workers/shard.ts) owns the rings;
+ * a processor sees typed-array batches and writes to the output ring. Processors are monomorphic
+ * per pipeline and allocate nothing per record.
+ */
+import type { OutputWriter } from "../ring/output.js";
+import type { ColumnArray } from "../schema/schema.js";
+
+export interface ShardProcessor {
+  /** Processes `n` records of one input batch, all from `partition`. */
+  process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void;
+  /** Emits every window that closes at or before `watermark` (Infinity flushes everything). */
+  advance(watermark: number, out: OutputWriter): void;
+  /** Bytes held by the processor's state stores. */
+  stateBytes(): number;
+}
+
+/** Structured-cloneable settings a processor is built from (per pipeline). */
+export type ProcessorConfig = Record<string, number | string | boolean>;

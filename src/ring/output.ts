@@ -1,0 +1,118 @@
+/**
+ * Output records: what shard workers send back to the coordinator through their output ring.
+ *
+ * One generic fixed layout serves every pipeline, so the coordinator drains all output rings with
+ * one loop. `kind` says how to read the other fields:
+ *
+ *   kind           key        part  off     a            b       c          d        e           f
+ *   WINDOW         group key  —     —       windowStart  count   sum        n(sum)   min         max
+ *   INVALID/       record     part  offset  field0       field1  field2     field3   detail      detail2
+ *   ANOMALY/LATE   key
+ *   ACK            —          part  last    enqueuedAt   count   processed  batch    watermark   —
+ *                                   offset                       At         seq
+ *   CLOSED         —          —     —       watermark up to which every window of this shard is emitted
+ *   ENDED          —          —     —       (the shard flushed everything after BATCH_END)
+ *
+ * `code` carries the reason code of side outputs (pipeline-defined) and 0 otherwise.
+ */
+import { RingStalledError } from "../errors.js";
+import { compileLayout, type FieldSpec, type RecordLayout } from "../schema/schema.js";
+import { BatchRing } from "./ring.js";
+import { H_COUNT, HEADER_WORDS } from "./layout.js";
+
+export const OUT_WINDOW = 1;
+export const OUT_INVALID = 2;
+export const OUT_ANOMALY = 3;
+export const OUT_LATE = 4;
+export const OUT_ACK = 5;
+export const OUT_CLOSED = 6;
+export const OUT_ENDED = 7;
+
+export const OUTPUT_FIELDS: readonly FieldSpec[] = [
+  { name: "kind", type: "u32" },
+  { name: "code", type: "u32" },
+  { name: "key", type: "u32" },
+  { name: "part", type: "u32" },
+  { name: "off", type: "f64" },
+  { name: "a", type: "f64" },
+  { name: "b", type: "f64" },
+  { name: "c", type: "f64" },
+  { name: "d", type: "f64" },
+  { name: "e", type: "f64" },
+  { name: "f", type: "f64" },
+];
+
+export function outputLayout(capacity: number): RecordLayout {
+  return compileLayout(OUTPUT_FIELDS, capacity);
+}
+
+export interface OutputColumns {
+  kind: Uint32Array; code: Uint32Array; key: Uint32Array; part: Uint32Array;
+  off: Float64Array; a: Float64Array; b: Float64Array; c: Float64Array; d: Float64Array; e: Float64Array; f: Float64Array;
+}
+
+/**
+ * Producer side of an output ring, used by one shard worker. Appends records to the current slot
+ * and publishes the slot when it is full or on flush(). No allocation after construction.
+ */
+export class OutputWriter {
+  private slot = -1;
+  private i = 0;
+  private cols!: OutputColumns;
+  private readonly capacity: number;
+
+  constructor(readonly ring: BatchRing, private readonly stallLimitMs = 30_000) {
+    this.capacity = ring.capacity;
+  }
+
+  /** Index of the next free record in the current slot, acquiring a slot (waiting, bounded) when needed. */
+  private next(): number {
+    if (this.slot < 0 || this.i === this.capacity) {
+      if (this.slot >= 0) this.flush();
+      this.slot = this.ring.acquireBlocking(this.stallLimitMs, "output ring");
+      this.cols = this.ring.columns[this.slot] as unknown as OutputColumns;
+      this.i = 0;
+    }
+    return this.i++;
+  }
+
+  window(key: number, windowStart: number, count: number, sum: number, n: number, min: number, max: number): void {
+    const i = this.next();
+    const c = this.cols;
+    c.kind[i] = OUT_WINDOW; c.code[i] = 0; c.key[i] = key; c.part[i] = 0; c.off[i] = 0;
+    c.a[i] = windowStart; c.b[i] = count; c.c[i] = sum; c.d[i] = n; c.e[i] = min; c.f[i] = max;
+  }
+
+  side(kind: number, code: number, key: number, part: number, off: number,
+    f0: number, f1: number, f2: number, f3: number, detail: number, detail2: number): void {
+    const i = this.next();
+    const c = this.cols;
+    c.kind[i] = kind; c.code[i] = code; c.key[i] = key; c.part[i] = part; c.off[i] = off;
+    c.a[i] = f0; c.b[i] = f1; c.c[i] = f2; c.d[i] = f3; c.e[i] = detail; c.f[i] = detail2;
+  }
+
+  ack(part: number, lastOffset: number, enqueuedAt: number, count: number, processedAt: number, seq: number, watermark: number): void {
+    const i = this.next();
+    const c = this.cols;
+    c.kind[i] = OUT_ACK; c.code[i] = 0; c.key[i] = 0; c.part[i] = part; c.off[i] = lastOffset;
+    c.a[i] = enqueuedAt; c.b[i] = count; c.c[i] = processedAt; c.d[i] = seq; c.e[i] = watermark; c.f[i] = 0;
+  }
+
+  marker(kind: number, watermark: number): void {
+    const i = this.next();
+    const c = this.cols;
+    c.kind[i] = kind; c.code[i] = 0; c.key[i] = 0; c.part[i] = 0; c.off[i] = 0;
+    c.a[i] = watermark; c.b[i] = 0; c.c[i] = 0; c.d[i] = 0; c.e[i] = 0; c.f[i] = 0;
+  }
+
+  /** Publishes the records written so far (if any). */
+  flush(): void {
+    if (this.slot < 0 || this.i === 0) return;
+    this.ring.header[this.slot * HEADER_WORDS + H_COUNT] = this.i;
+    this.ring.publish();
+    this.slot = -1;
+    this.i = 0;
+  }
+}
+
+export { RingStalledError };

@@ -1,0 +1,227 @@
+/**
+ * BatchRing: a single-producer single-consumer ring of record batches over a SharedArrayBuffer.
+ *
+ *     producer thread                                   consumer thread
+ *     ───────────────                                   ───────────────
+ *     s = acquire()      ─┐                         ┌─  s = peek()
+ *     write columns[s],   │   slots: [ b0 | b1 | … ]│   read columns[s], header
+ *     header fields       │   HEAD ──► published    │
+ *     publish()  ─────────┘   TAIL ──► released     └─  release()
+ *
+ * Contract (who may call what):
+ * - Only the producer calls acquire/publish/close/waitWritable*; only the consumer calls
+ *   peek/release/waitReadable*. Both may read `readable()`/`fill()` (a snapshot, may be stale).
+ * - One Atomics.store publishes a whole batch: the columns and header of a slot are written with
+ *   plain stores *before* HEAD moves, and Atomics (sequentially consistent) orders them.
+ * - The producer's cached TAIL and the consumer's cached HEAD may be stale; stale only ever means
+ *   "less room" or "fewer batches", never a torn batch. Each side re-reads the peer's counter only
+ *   when its cached value says full / empty.
+ * - Hot-path calls return counts or -1; they never throw and never allocate.
+ *
+ * Waiting on 2 cores: a waiting side spins briefly (the peer is often mid-batch on the other
+ * core), then sets its SLEEPING flag and sleeps in Atomics.wait with a bound. The peer notifies
+ * only when that flag is set, so a busy pipeline makes no futex calls at all. The flag is set
+ * before the last re-check and read after the counter store (both seq-cst), so a wake-up cannot
+ * be lost: either the sleeper sees the new counter or the peer sees the flag.
+ */
+import { RingStalledError } from "../errors.js";
+import { bindColumns, type ColumnArray, type RecordLayout } from "../schema/schema.js";
+import {
+  CLOSED, CONSUMER_SLEEPING, HEAD, HEADER_WORDS, PRODUCER_SLEEPING, TAIL,
+  CONTROL_BYTES, ringBytes, slotDataOffset,
+} from "./layout.js";
+
+/** What another thread needs to attach to the same ring (structured-cloneable). */
+export interface RingHandle {
+  readonly buffer: SharedArrayBuffer;
+  readonly slots: number;
+  readonly layout: RecordLayout;
+}
+
+export interface RingOptions {
+  /**
+   * Checks of the peer's counter before sleeping.
+   * @default 128
+   */
+  spin?: number;
+}
+
+export class BatchRing {
+  readonly buffer: SharedArrayBuffer;
+  readonly slots: number;
+  readonly layout: RecordLayout;
+  /** Records per slot. */
+  readonly capacity: number;
+  /** Per-slot header words: `header[slot * HEADER_WORDS + H_*]`. */
+  readonly header: Float64Array;
+  /** Per-slot column views, made once: `columns[slot][field]`. */
+  readonly columns: ReadonlyArray<Record<string, ColumnArray>>;
+  private readonly ctrl: Int32Array;
+  private readonly mask: number;
+  private readonly spin: number;
+  // Producer-local state.
+  private head = 0;
+  private tailCache = 0;
+  // Consumer-local state.
+  private tail = 0;
+  private headCache = 0;
+
+  /** Allocates a new ring of `slots` batches (a power of two) laid out by `layout`. */
+  static create(layout: RecordLayout, slots: number, options?: RingOptions): BatchRing {
+    if (!Number.isInteger(slots) || slots < 2 || (slots & (slots - 1)) !== 0) {
+      throw new RangeError(`ring slots must be a power of two ≥ 2, got ${slots}`);
+    }
+    const buffer = new SharedArrayBuffer(ringBytes(slots, layout.bytesPerSlot));
+    return new BatchRing({ buffer, slots, layout }, options);
+  }
+
+  /** Attaches to a ring created elsewhere (e.g. in another thread). */
+  constructor(handle: RingHandle, options: RingOptions = {}) {
+    this.buffer = handle.buffer;
+    this.slots = handle.slots;
+    this.layout = handle.layout;
+    this.capacity = handle.layout.capacity;
+    this.mask = handle.slots - 1;
+    this.spin = options.spin ?? 128;
+    this.ctrl = new Int32Array(handle.buffer, 0, CONTROL_BYTES / 4);
+    this.header = new Float64Array(handle.buffer, CONTROL_BYTES, handle.slots * HEADER_WORDS);
+    const cols: Record<string, ColumnArray>[] = [];
+    for (let s = 0; s < handle.slots; s++) {
+      cols.push(bindColumns(handle.buffer, slotDataOffset(handle.slots, handle.layout.bytesPerSlot, s), handle.layout));
+    }
+    this.columns = cols;
+    // Resume where the ring is (a restarted worker attaches to a ring that has already moved).
+    this.head = this.headCache = Atomics.load(this.ctrl, HEAD);
+    this.tail = this.tailCache = Atomics.load(this.ctrl, TAIL);
+  }
+
+  get handle(): RingHandle {
+    return { buffer: this.buffer, slots: this.slots, layout: this.layout };
+  }
+
+  // ── producer ────────────────────────────────────────────────────────────────────────────
+
+  /** The slot to write next, or -1 when the ring is full. Does not change the ring. */
+  acquire(): number {
+    if (((this.head - this.tailCache) | 0) >= this.slots) {
+      this.tailCache = Atomics.load(this.ctrl, TAIL);
+      if (((this.head - this.tailCache) | 0) >= this.slots) return -1;
+    }
+    return this.head & this.mask;
+  }
+
+  /** Publishes the slot returned by the last acquire(); wakes the consumer only if it sleeps. */
+  publish(): void {
+    this.head = (this.head + 1) | 0;
+    Atomics.store(this.ctrl, HEAD, this.head);
+    if (Atomics.load(this.ctrl, CONSUMER_SLEEPING) !== 0) Atomics.notify(this.ctrl, HEAD);
+  }
+
+  /** No more batches will be published. */
+  close(): void {
+    Atomics.store(this.ctrl, CLOSED, 1);
+    Atomics.notify(this.ctrl, HEAD);
+  }
+
+  /** Free slots as the producer sees them (may under-count). */
+  writable(): number {
+    this.tailCache = Atomics.load(this.ctrl, TAIL);
+    return this.slots - ((this.head - this.tailCache) | 0);
+  }
+
+  /** Blocks (spin, then a bounded sleep) until a slot is free; false on timeout. Worker threads only. */
+  waitWritable(timeoutMs: number): boolean {
+    for (let i = 0; i < this.spin; i++) if (this.acquire() >= 0) return true;
+    Atomics.store(this.ctrl, PRODUCER_SLEEPING, 1);
+    const seen = Atomics.load(this.ctrl, TAIL);
+    if (((this.head - seen) | 0) >= this.slots) Atomics.wait(this.ctrl, TAIL, seen, timeoutMs);
+    Atomics.store(this.ctrl, PRODUCER_SLEEPING, 0);
+    return this.acquire() >= 0;
+  }
+
+  /** Like waitWritable, without blocking the event loop (main thread). */
+  async waitWritableAsync(timeoutMs: number): Promise<boolean> {
+    if (this.acquire() >= 0) return true;
+    Atomics.store(this.ctrl, PRODUCER_SLEEPING, 1);
+    const seen = Atomics.load(this.ctrl, TAIL);
+    if (((this.head - seen) | 0) >= this.slots) {
+      const r = Atomics.waitAsync(this.ctrl, TAIL, seen, timeoutMs);
+      if (r.async) await r.value;
+    }
+    Atomics.store(this.ctrl, PRODUCER_SLEEPING, 0);
+    return this.acquire() >= 0;
+  }
+
+  /**
+   * Blocks until a slot is free or throws after `limitMs` (the consumer is stalled).
+   * Waits in bounded steps so a stuck peer is reported, not waited on forever.
+   */
+  acquireBlocking(limitMs: number, what: string): number {
+    let s = this.acquire();
+    if (s >= 0) return s;
+    const deadline = Date.now() + limitMs;
+    while (!this.waitWritable(50)) {
+      if (Date.now() > deadline) throw new RingStalledError(`${what}: no free slot in ${limitMs} ms; its consumer is stalled or dead`);
+    }
+    s = this.acquire();
+    return s;
+  }
+
+  // ── consumer ────────────────────────────────────────────────────────────────────────────
+
+  /** The slot to read next, or -1 when no batch is published. */
+  peek(): number {
+    if (this.tail === this.headCache) {
+      this.headCache = Atomics.load(this.ctrl, HEAD);
+      if (this.tail === this.headCache) return -1;
+    }
+    return this.tail & this.mask;
+  }
+
+  /** Gives the slot returned by peek() back to the producer; wakes it only if it sleeps. */
+  release(): void {
+    this.tail = (this.tail + 1) | 0;
+    Atomics.store(this.ctrl, TAIL, this.tail);
+    if (Atomics.load(this.ctrl, PRODUCER_SLEEPING) !== 0) Atomics.notify(this.ctrl, TAIL);
+  }
+
+  /** Published batches not yet released (a snapshot; may be stale by the time it is used). */
+  readable(): number {
+    return (Atomics.load(this.ctrl, HEAD) - Atomics.load(this.ctrl, TAIL)) | 0;
+  }
+
+  /** Fill ratio 0..1 (a snapshot). */
+  fill(): number {
+    return this.readable() / this.slots;
+  }
+
+  /** True once the producer closed the ring (batches may still be left to read). */
+  isClosed(): boolean {
+    return Atomics.load(this.ctrl, CLOSED) !== 0;
+  }
+
+  /** Blocks (spin, then a bounded sleep) until a batch is published or the ring closes. Worker threads only. */
+  waitReadable(timeoutMs: number): boolean {
+    for (let i = 0; i < this.spin; i++) if (this.peek() >= 0) return true;
+    Atomics.store(this.ctrl, CONSUMER_SLEEPING, 1);
+    const seen = Atomics.load(this.ctrl, HEAD);
+    if (seen === this.tail && Atomics.load(this.ctrl, CLOSED) === 0) Atomics.wait(this.ctrl, HEAD, seen, timeoutMs);
+    Atomics.store(this.ctrl, CONSUMER_SLEEPING, 0);
+    return this.peek() >= 0;
+  }
+
+  /** Like waitReadable, without blocking the event loop (main thread). */
+  async waitReadableAsync(timeoutMs: number): Promise<boolean> {
+    if (this.peek() >= 0) return true;
+    Atomics.store(this.ctrl, CONSUMER_SLEEPING, 1);
+    const seen = Atomics.load(this.ctrl, HEAD);
+    if (seen === this.tail && Atomics.load(this.ctrl, CLOSED) === 0) {
+      const r = Atomics.waitAsync(this.ctrl, HEAD, seen, timeoutMs);
+      if (r.async) await r.value;
+    }
+    Atomics.store(this.ctrl, CONSUMER_SLEEPING, 0);
+    return this.peek() >= 0;
+  }
+}
+
+export { HEADER_WORDS };

@@ -1,0 +1,98 @@
+/**
+ * Schemas and record layouts.
+ *
+ * A stream's schema names its fields and their types. Compiled with a batch capacity it becomes a
+ * {@link RecordLayout}: struct-of-arrays, one column per field, each column a typed array over a
+ * region of a SharedArrayBuffer slot. Strings never cross threads: they are interned to u32 ids at
+ * the edge (see `interner.ts`) and travel as `u32` columns; id 0 means "missing or empty".
+ */
+import { SchemaError } from "../errors.js";
+
+/** Field types of a schema. `string` is stored as a u32 interned id. */
+export type FieldType = "f64" | "f32" | "i32" | "u32" | "u8" | "string";
+
+export type ColumnArray = Float64Array | Float32Array | Int32Array | Uint32Array | Uint8Array;
+
+export interface FieldSpec {
+  readonly name: string;
+  readonly type: FieldType;
+}
+
+export interface Schema {
+  readonly name: string;
+  readonly fields: readonly FieldSpec[];
+}
+
+export interface ColumnLayout {
+  readonly name: string;
+  /** The declared type (`string` stays `string` here; its storage is u32). */
+  readonly type: FieldType;
+  readonly bytesPerValue: number;
+  /** Byte offset of the column inside a slot's data region (64-byte aligned). */
+  readonly offset: number;
+}
+
+export interface RecordLayout {
+  readonly columns: readonly ColumnLayout[];
+  /** Records per batch (slot). */
+  readonly capacity: number;
+  /** Bytes of one slot's data region (multiple of 64). */
+  readonly bytesPerSlot: number;
+  /** Bytes per record summed over columns (what a record costs in memory traffic). */
+  readonly bytesPerRecord: number;
+}
+
+const BYTES: Record<FieldType, number> = { f64: 8, f32: 4, i32: 4, u32: 4, u8: 1, string: 4 };
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CACHE_LINE = 64;
+
+/** Defines a schema; field order is the column order. */
+export function defineSchema(name: string, fields: Record<string, FieldType>): Schema {
+  const list: FieldSpec[] = [];
+  for (const [field, type] of Object.entries(fields)) {
+    if (!NAME_RE.test(field)) throw new SchemaError(`schema ${name}: field name ${JSON.stringify(field)} is not an identifier`);
+    if (!(type in BYTES)) throw new SchemaError(`schema ${name}: field ${field} has unknown type ${JSON.stringify(type)} (use f64, f32, i32, u32, u8 or string)`);
+    list.push({ name: field, type });
+  }
+  if (list.length === 0) throw new SchemaError(`schema ${name} has no fields`);
+  return { name, fields: list };
+}
+
+/** Compiles fields into a struct-of-arrays layout for batches of `capacity` records. */
+export function compileLayout(fields: readonly FieldSpec[], capacity: number): RecordLayout {
+  if (!Number.isInteger(capacity) || capacity < 1) throw new SchemaError(`batch capacity must be a positive integer, got ${capacity}`);
+  const seen = new Set<string>();
+  const columns: ColumnLayout[] = [];
+  let offset = 0;
+  let bytesPerRecord = 0;
+  for (const f of fields) {
+    if (seen.has(f.name)) throw new SchemaError(`field ${f.name} appears twice in the layout`);
+    seen.add(f.name);
+    const bytesPerValue = BYTES[f.type];
+    columns.push({ name: f.name, type: f.type, bytesPerValue, offset });
+    offset += alignUp(capacity * bytesPerValue, CACHE_LINE);
+    bytesPerRecord += bytesPerValue;
+  }
+  return { columns, capacity, bytesPerSlot: offset, bytesPerRecord };
+}
+
+/** Typed-array views of every column of one slot. Made once at setup, never per batch. */
+export function bindColumns(buffer: ArrayBufferLike, byteOffset: number, layout: RecordLayout): Record<string, ColumnArray> {
+  const out: Record<string, ColumnArray> = {};
+  for (const c of layout.columns) {
+    const at = byteOffset + c.offset;
+    switch (c.type) {
+      case "f64": out[c.name] = new Float64Array(buffer, at, layout.capacity); break;
+      case "f32": out[c.name] = new Float32Array(buffer, at, layout.capacity); break;
+      case "i32": out[c.name] = new Int32Array(buffer, at, layout.capacity); break;
+      case "u8": out[c.name] = new Uint8Array(buffer, at, layout.capacity); break;
+      case "u32":
+      case "string": out[c.name] = new Uint32Array(buffer, at, layout.capacity); break;
+    }
+  }
+  return out;
+}
+
+export function alignUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}

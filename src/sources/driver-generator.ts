@@ -1,0 +1,727 @@
+/**
+ * Embedded generator of the `driver-locations` stream (seed §3, DESIGN "The main job").
+ *
+ * ```
+ *  fill(p, cols, at, max)                      per partition p (independent):
+ *  ──────────────────────                      sfc32 "main" stream: 4 draws per event, drawn in bulk
+ *   draw 4·n randoms ─► for each event:        sfc32 "rare" stream: extra draws of the rare kinds
+ *                        r1 pick driver (alias table, Zipf-like skew)
+ *                        r2 kind: invalid | late | teleport | out-of-order | normal
+ *                        r3 motion: turn (8 bits) | speed step (12) | speed noise (12)
+ *                        r4 speed missing?
+ *                      ─► advance the driver's path, write driver/lat/lon/ts/speed in place
+ * ```
+ *
+ * Event time is synthetic: event k of a partition (k = 0, 1, …) is stamped
+ * `floor(startTs + k · reportIntervalMs · partitions / drivers)`, the same clock rate in every partition,
+ * so equal event counts mean equal event time whatever the partition sizes.
+ *
+ * A driver's path only advances on the fixes the driver-tracking job aggregates (in-order fixes and
+ * out-of-order fixes newer than the driver's previous one). Invalid, late and teleport fixes never move
+ * the path, so the job's `last` for a driver is always the generator's last path point and a 250 km/h
+ * check flags the teleports and nothing else.
+ */
+
+/** Columns of a batch of driver-location fixes, written in place (typically views over SharedArrayBuffer slots). */
+export interface DriverColumns {
+  /** Driver id, 1..drivers; 0 means "driverId missing/empty" (an invalid fix). */
+  driver: Uint32Array;
+  /** Degrees; NaN means "not a number / null in JSON". */
+  lat: Float64Array;
+  /** Degrees; NaN means "not a number / null in JSON". */
+  lon: Float64Array;
+  /** Event time, epoch milliseconds (integers); NaN = missing. */
+  ts: Float64Array;
+  /** speedKmh as reported by the device; NaN = absent (the JSON field is then omitted). */
+  speed: Float64Array;
+}
+
+/** A city drivers are assigned to. Drivers stay within `0.9 · radiusKm` of the centre. */
+export interface City {
+  /** Display name. */
+  name: string;
+  /** Latitude of the centre, degrees. */
+  lat: number;
+  /** Longitude of the centre, degrees. */
+  lon: number;
+  /** Radius of the served area, km (0 < radiusKm ≤ 500). */
+  radiusKm: number;
+  /** Relative share of the drivers assigned to this city (> 0; weights need not sum to 1). */
+  weight: number;
+}
+
+/** The built-in cities: several real cities, drivers assigned with a skew (New York the largest). */
+export const DEFAULT_CITIES: readonly City[] = Object.freeze([
+  { name: "San Francisco", lat: 37.7749, lon: -122.4194, radiusKm: 12, weight: 0.1 },
+  { name: "New York", lat: 40.7128, lon: -74.006, radiusKm: 25, weight: 0.18 },
+  { name: "London", lat: 51.5074, lon: -0.1278, radiusKm: 25, weight: 0.14 },
+  { name: "Paris", lat: 48.8566, lon: 2.3522, radiusKm: 15, weight: 0.1 },
+  { name: "São Paulo", lat: -23.5505, lon: -46.6333, radiusKm: 30, weight: 0.14 },
+  { name: "Mumbai", lat: 19.076, lon: 72.8777, radiusKm: 20, weight: 0.12 },
+  { name: "Tokyo", lat: 35.6762, lon: 139.6503, radiusKm: 30, weight: 0.14 },
+  { name: "Sydney", lat: -33.8688, lon: 151.2093, radiusKm: 25, weight: 0.08 },
+].map((c) => Object.freeze(c)));
+
+/** Options of {@link DriverGenerator}. */
+export interface DriverGeneratorOptions {
+  /**
+   * Seed of every random choice (a safe integer). Same options → same stream, bit for bit.
+   * @default 42
+   */
+  seed: number;
+  /**
+   * Number of drivers, ids 1..drivers (integer, 1..10_000_000; 64 bytes of state each).
+   * @default 10_000
+   */
+  drivers: number;
+  /**
+   * Number of partitions (integer, 1..min(drivers, 65_536)). Driver d belongs to partition
+   * `(d - 1) % partitions`, like a topic keyed by driver.
+   * @default 16
+   */
+  partitions: number;
+  /**
+   * Cities drivers are assigned to (1..65_535 entries), each driver to one city drawn by `weight`.
+   * A city's disc must stay within lat ±90 and lon ±180.
+   * @default DEFAULT_CITIES
+   */
+  cities: readonly City[];
+  /**
+   * Activity skew within a partition (0..4). 0: every driver reports equally often; s > 0: the
+   * driver of (random) rank i reports with weight `1 / (i + 1) ** s` (1 ≈ Zipf).
+   * @default 0
+   */
+  skew: number;
+  /**
+   * Event time of the first event of every partition, epoch ms (non-negative safe integer).
+   * @default 1_700_000_000_000
+   */
+  startTs: number;
+  /**
+   * Mean interval between two reports of one driver, ms of event time (0 < x ≤ 86_400_000). Each
+   * partition's event clock advances by `reportIntervalMs · partitions / drivers` per event.
+   * @default 4000
+   */
+  reportIntervalMs: number;
+  /**
+   * Share of fixes whose ts is 1–8 s behind the partition's clock (0..1).
+   * @default 0.02
+   */
+  outOfOrderShare: number;
+  /**
+   * Share of fixes whose ts is 75–600 s behind the partition's clock: behind a 60 s window plus
+   * 10 s grace, so always late (0..1).
+   * @default 0.001
+   */
+  lateShare: number;
+  /**
+   * Share of invalid fixes (0..1), split evenly among: lat beyond ±90, lon beyond ±180,
+   * lat = lon = 0, lat or lon NaN, ts NaN, driver 0.
+   * @default 0.001
+   */
+  invalidShare: number;
+  /**
+   * Share of teleports (0..1): one fix in a city at least 1000 km away (or at the antipode when there
+   * is none), after which the driver continues on its real path. A driver's first fix is never one.
+   * @default 0.0005
+   */
+  teleportShare: number;
+  /**
+   * Share of fixes without speed (speed NaN; `speedKmh` omitted), independent of the other kinds (0..1).
+   * @default 0.05
+   */
+  speedMissingShare: number;
+}
+
+const DEFAULTS: DriverGeneratorOptions = {
+  seed: 42,
+  drivers: 10_000,
+  partitions: 16,
+  cities: DEFAULT_CITIES,
+  skew: 0,
+  startTs: 1_700_000_000_000,
+  reportIntervalMs: 4000,
+  outOfOrderShare: 0.02,
+  lateShare: 0.001,
+  invalidShare: 0.001,
+  teleportShare: 0.0005,
+  speedMissingShare: 0.05,
+};
+
+// ── Model constants ─────────────────────────────────────────────────────────────────────────────
+/** Earth radius used by the job's haversine, km; the flat-earth step uses the same scale. */
+const EARTH_RADIUS_KM = 6371.0088;
+const KM_PER_DEG_LAT = (EARTH_RADIUS_KM * Math.PI) / 180;
+const DEG_LAT_PER_KM = 1 / KM_PER_DEG_LAT;
+const KMH_TO_KM_PER_MS = 1 / 3_600_000;
+/** Drivers stay within this fraction of their city's radius. */
+const EDGE_FRACTION = 0.9;
+/** True speed of a driver's path, km/h: a reflected random walk in [MIN, MAX]. */
+const MIN_SPEED_KMH = 10;
+const MAX_SPEED_KMH = 90;
+/** Largest change of true speed between two fixes, km/h. */
+const SPEED_STEP_KMH = 3;
+/** Largest difference between the reported and the true speed, km/h. */
+const SPEED_NOISE_KMH = 1.5;
+/** Largest heading change between two fixes, degrees (256 steps, uniform). */
+const MAX_TURN_DEG = 20;
+const OUT_OF_ORDER_MIN_MS = 1000;
+const OUT_OF_ORDER_MAX_MS = 8000;
+const LATE_MIN_MS = 75_000;
+const LATE_MAX_MS = 600_000;
+/** A teleport lands in a city at least this far away. */
+const TELEPORT_MIN_KM = 1000;
+const MAX_DRIVERS = 10_000_000;
+const MAX_PARTITIONS = 65_536;
+
+/** Events per internal chunk: the randoms of one chunk are drawn in bulk into a scratch array. */
+const CHUNK = 2048;
+const DRAWS_PER_EVENT = 4;
+const TWO_POW_32 = 4294967296;
+const TWO_POW_M32 = 1 / TWO_POW_32;
+
+/** Per-driver state: one 64-byte row of a Float64Array, indexed `driver * STRIDE + field`. */
+const STRIDE = 8;
+const X = 0; //       km east of the city centre
+const Y = 1; //       km north of the city centre
+const HX = 2; //      heading, unit vector (east component)
+const HY = 3; //      heading, unit vector (north component)
+const V = 4; //       true speed of the current segment, km/h
+const LAST_TS = 5; // event time of the path's last point, ms
+const MOVED = 6; //   1 once the path has advanced (the job then has a `last` for the driver)
+
+/** Heading rotations for the random turn, indexed by the top 8 bits of r3. */
+const TURN_COS = new Float64Array(256);
+const TURN_SIN = new Float64Array(256);
+for (let i = 0; i < 256; i++) {
+  const a = ((i - 127.5) / 127.5) * MAX_TURN_DEG * (Math.PI / 180);
+  TURN_COS[i] = Math.cos(a);
+  TURN_SIN[i] = Math.sin(a);
+}
+
+/** What a fix is turned into after it is written (rare kinds other than out-of-order). */
+const NORMAL = 0;
+const LATE = 1;
+const TELEPORT = 2;
+const INVALID = 3;
+
+/** Kinds of invalid fix, drawn uniformly. */
+const INVALID_LAT = 0; //         lat = ±(91..180)
+const INVALID_LON = 1; //         lon = ±(181..360)
+const INVALID_NULL_ISLAND = 2; // lat = lon = 0
+const INVALID_COORD_NAN = 3; //   lat or lon NaN
+const INVALID_TS_NAN = 4; //      ts NaN
+const INVALID_NO_DRIVER = 5; //   driver 0
+const INVALID_KINDS = 6;
+
+// ── Seeded PRNG (sfc32 on int32 state) ─────────────────────────────────────────────────────────
+
+/** A 32-bit finaliser (murmur3 fmix32), used to derive independent sfc32 seeds. */
+function mix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
+
+/** Seeds the sfc32 state at `s[o..o+3]` from (seed, a, b) and discards the first outputs. */
+function seedSfc32(s: Int32Array, o: number, seed: number, a: number, b: number): void {
+  const lo = seed | 0;
+  const hi = Math.floor(seed / TWO_POW_32) | 0;
+  s[o] = mix32(lo ^ mix32(a + 0x9e3779b9));
+  s[o + 1] = mix32(hi ^ mix32(b + 0x7f4a7c15));
+  s[o + 2] = mix32(lo + Math.imul(a, 0x2545f491) + Math.imul(b, 0x6c8e9cf5));
+  s[o + 3] = 1;
+  for (let i = 0; i < 15; i++) nextSfc32(s, o);
+}
+
+/** One sfc32 step on the state at `s[o..o+3]`; returns an int32 (use `>>> 0` for uint32). */
+function nextSfc32(s: Int32Array, o: number): number {
+  const a = s[o]!, b = s[o + 1]!, c = s[o + 2]!, d = s[o + 3]!;
+  const t = (((a + b) | 0) + d) | 0;
+  s[o + 3] = (d + 1) | 0;
+  s[o] = b ^ (b >>> 9);
+  s[o + 1] = (c + (c << 3)) | 0;
+  s[o + 2] = (((c << 21) | (c >>> 11)) + t) | 0;
+  return t;
+}
+
+/** Uniform in [0, 1) from one sfc32 step. */
+function uniform(s: Int32Array, o: number): number {
+  return (nextSfc32(s, o) >>> 0) * TWO_POW_M32;
+}
+
+// ── Option validation ──────────────────────────────────────────────────────────────────────────
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) return String(v);
+  return Array.isArray(v) ? "an array" : `a ${typeof v}`;
+}
+
+function num(name: string, v: unknown): number {
+  if (typeof v !== "number") throw new TypeError(`DriverGenerator: options.${name} must be a number (got ${describe(v)})`);
+  return v;
+}
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  const n = num(name, v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new RangeError(`DriverGenerator: options.${name} must be an integer in [${min}, ${max}] (got ${n})`);
+  }
+  return n;
+}
+
+function real(name: string, v: unknown, min: number, max: number, minExclusive = false): number {
+  const n = num(name, v);
+  if (!Number.isFinite(n) || n > max || (minExclusive ? n <= min : n < min)) {
+    throw new RangeError(`DriverGenerator: options.${name} must be a finite number in ${minExclusive ? "(" : "["}${min}, ${max}] (got ${n})`);
+  }
+  return n;
+}
+
+function cityList(v: unknown): City[] {
+  if (!Array.isArray(v)) throw new TypeError(`DriverGenerator: options.cities must be an array of cities (got ${describe(v)})`);
+  if (v.length < 1 || v.length > 65_535) {
+    throw new RangeError(`DriverGenerator: options.cities must hold 1..65535 cities (got ${v.length})`);
+  }
+  return v.map((c: unknown, i): City => {
+    const at = `cities[${i}]`;
+    if (typeof c !== "object" || c === null) throw new TypeError(`DriverGenerator: options.${at} must be an object (got ${describe(c)})`);
+    const o = c as Record<string, unknown>;
+    if (typeof o.name !== "string") throw new TypeError(`DriverGenerator: options.${at}.name must be a string (got ${describe(o.name)})`);
+    const lat = real(`${at}.lat`, o.lat, -90, 90);
+    const lon = real(`${at}.lon`, o.lon, -180, 180);
+    const radiusKm = real(`${at}.radiusKm`, o.radiusKm, 0, 500, true);
+    const weight = real(`${at}.weight`, o.weight, 0, Number.MAX_VALUE, true);
+    const dLat = radiusKm * DEG_LAT_PER_KM;
+    if (Math.abs(lat) + dLat >= 89) {
+      throw new RangeError(`DriverGenerator: options.${at} reaches within 1° of a pole (lat ${lat} ± ${dLat.toFixed(3)}°); use a city farther from the poles`);
+    }
+    const dLon = dLat / Math.cos(((Math.abs(lat) + dLat) * Math.PI) / 180);
+    if (Math.abs(lon) + dLon >= 180) {
+      throw new RangeError(`DriverGenerator: options.${at} crosses the antimeridian (lon ${lon} ± ${dLon.toFixed(3)}°); move its centre or shrink radiusKm`);
+    }
+    return { name: o.name, lat, lon, radiusKm, weight };
+  });
+}
+
+function validate(input: unknown): DriverGeneratorOptions {
+  if (input === undefined) return { ...DEFAULTS };
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new TypeError(`DriverGenerator: options must be an object (got ${describe(input)})`);
+  }
+  const given = input as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(key in DEFAULTS)) throw new TypeError(`DriverGenerator: unknown option "${key}" (known: ${Object.keys(DEFAULTS).join(", ")})`);
+  }
+  const pick = (k: keyof DriverGeneratorOptions): unknown => (given[k] === undefined ? DEFAULTS[k] : given[k]);
+  const seed = num("seed", pick("seed"));
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`DriverGenerator: options.seed must be a safe integer (got ${seed})`);
+  const drivers = int("drivers", pick("drivers"), 1, MAX_DRIVERS);
+  const partitions = int("partitions", pick("partitions"), 1, MAX_PARTITIONS);
+  if (partitions > drivers) {
+    throw new RangeError(`DriverGenerator: options.partitions (${partitions}) must not exceed options.drivers (${drivers}): every partition needs a driver`);
+  }
+  const o: DriverGeneratorOptions = {
+    seed,
+    drivers,
+    partitions,
+    cities: cityList(pick("cities")),
+    skew: real("skew", pick("skew"), 0, 4),
+    startTs: int("startTs", pick("startTs"), 0, Number.MAX_SAFE_INTEGER),
+    reportIntervalMs: real("reportIntervalMs", pick("reportIntervalMs"), 0, 86_400_000, true),
+    outOfOrderShare: real("outOfOrderShare", pick("outOfOrderShare"), 0, 1),
+    lateShare: real("lateShare", pick("lateShare"), 0, 1),
+    invalidShare: real("invalidShare", pick("invalidShare"), 0, 1),
+    teleportShare: real("teleportShare", pick("teleportShare"), 0, 1),
+    speedMissingShare: real("speedMissingShare", pick("speedMissingShare"), 0, 1),
+  };
+  const rare = o.outOfOrderShare + o.lateShare + o.invalidShare + o.teleportShare;
+  if (rare > 1) {
+    throw new RangeError(`DriverGenerator: options.outOfOrderShare + lateShare + invalidShare + teleportShare must not exceed 1 (got ${rare})`);
+  }
+  return o;
+}
+
+function haversineKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const r = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * r) / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lon2 - lon1) * r) / 2) ** 2;
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(a)));
+}
+
+// ── The generator ──────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Seeded, deterministic, unbounded generator of driver-location fixes, written into typed-array
+ * columns. Not reentrant (one scratch buffer); use one instance per thread.
+ */
+export class DriverGenerator {
+  readonly partitions: number;
+  readonly drivers: number;
+  /** The validated options (cities copied). */
+  readonly options: Readonly<DriverGeneratorOptions>;
+
+  /** Per-driver state rows (STRIDE float64 each), row 0 unused. */
+  private readonly state: Float64Array;
+  /** City index of each driver (index 0 unused). */
+  private readonly driverCity: Uint16Array;
+  private readonly cityLat: Float64Array;
+  private readonly cityLon: Float64Array;
+  /** Degrees of longitude per km east, at the city centre. */
+  private readonly cityDegLonPerKm: Float64Array;
+  /** (EDGE_FRACTION · radiusKm)², km². */
+  private readonly cityEdge2: Float64Array;
+  /** Teleport destinations of city c: farCities[farStart[c] .. farStart[c + 1]). */
+  private readonly farStart: Int32Array;
+  private readonly farCities: Uint16Array;
+
+  /** sfc32 states, 4 int32 per partition: the 4 draws of every event. */
+  private readonly mainRng: Int32Array;
+  /** sfc32 states, 4 int32 per partition: the extra draws of rare kinds. */
+  private readonly rareRng: Int32Array;
+  /** Events generated so far, per partition. */
+  private readonly produced: Float64Array;
+  /** Alias table of partition p at [aliasStart[p], aliasStart[p] + size(p)), indexed by local index. */
+  private readonly aliasStart: Int32Array;
+  private readonly aliasProb: Float64Array;
+  private readonly aliasIndex: Int32Array;
+  private readonly scratch = new Int32Array(CHUNK * DRAWS_PER_EVENT);
+
+  private readonly msPerEvent: number;
+  /** Thresholds on r2 (uint32): below tInvalid invalid, below tLate late, … below tRare out-of-order. */
+  private readonly tInvalid: number;
+  private readonly tLate: number;
+  private readonly tTeleport: number;
+  private readonly tRare: number;
+  /** Threshold on r4 (uint32) below which the speed is missing. */
+  private readonly tSpeedMissing: number;
+
+  constructor(options?: Partial<DriverGeneratorOptions>) {
+    const o = validate(options);
+    this.options = Object.freeze({ ...o, cities: Object.freeze(o.cities.map((c) => Object.freeze({ ...c }))) });
+    const { drivers, partitions, cities, seed } = o;
+    this.drivers = drivers;
+    this.partitions = partitions;
+    this.msPerEvent = (o.reportIntervalMs * partitions) / drivers;
+    this.tInvalid = Math.floor(o.invalidShare * TWO_POW_32);
+    this.tLate = Math.floor((o.invalidShare + o.lateShare) * TWO_POW_32);
+    this.tTeleport = Math.floor((o.invalidShare + o.lateShare + o.teleportShare) * TWO_POW_32);
+    this.tRare = Math.floor((o.invalidShare + o.lateShare + o.teleportShare + o.outOfOrderShare) * TWO_POW_32);
+    this.tSpeedMissing = Math.floor(o.speedMissingShare * TWO_POW_32);
+
+    // Cities.
+    const nc = cities.length;
+    this.cityLat = new Float64Array(nc);
+    this.cityLon = new Float64Array(nc);
+    this.cityDegLonPerKm = new Float64Array(nc);
+    this.cityEdge2 = new Float64Array(nc);
+    const cumWeight = new Float64Array(nc);
+    let total = 0;
+    for (let c = 0; c < nc; c++) {
+      const city = cities[c]!;
+      this.cityLat[c] = city.lat;
+      this.cityLon[c] = city.lon;
+      this.cityDegLonPerKm[c] = DEG_LAT_PER_KM / Math.cos((city.lat * Math.PI) / 180);
+      this.cityEdge2[c] = (EDGE_FRACTION * city.radiusKm) ** 2;
+      total += city.weight;
+      cumWeight[c] = total;
+    }
+    this.farStart = new Int32Array(nc + 1);
+    const far: number[] = [];
+    for (let c = 0; c < nc; c++) {
+      this.farStart[c] = far.length;
+      for (let e = 0; e < nc; e++) {
+        if (haversineKm(cities[c]!.lat, cities[c]!.lon, cities[e]!.lat, cities[e]!.lon) >= TELEPORT_MIN_KM + cities[c]!.radiusKm + cities[e]!.radiusKm) far.push(e);
+      }
+    }
+    this.farStart[nc] = far.length;
+    this.farCities = Uint16Array.from(far);
+
+    // Drivers: city, position, heading and speed depend on (seed, driver id) only.
+    this.state = new Float64Array((drivers + 1) * STRIDE);
+    this.driverCity = new Uint16Array(drivers + 1);
+    const rng = new Int32Array(4);
+    for (let d = 1; d <= drivers; d++) {
+      seedSfc32(rng, 0, seed, d, 0x64726976);
+      const w = uniform(rng, 0) * total;
+      let c = 0;
+      while (c < nc - 1 && w >= cumWeight[c]!) c++;
+      this.driverCity[d] = c;
+      const r = EDGE_FRACTION * cities[c]!.radiusKm * Math.sqrt(uniform(rng, 0)) * 0.999;
+      const a = uniform(rng, 0) * 2 * Math.PI;
+      const h = uniform(rng, 0) * 2 * Math.PI;
+      const row = d * STRIDE;
+      this.state[row + X] = r * Math.cos(a);
+      this.state[row + Y] = r * Math.sin(a);
+      this.state[row + HX] = Math.cos(h);
+      this.state[row + HY] = Math.sin(h);
+      this.state[row + V] = 15 + uniform(rng, 0) * 45;
+      this.state[row + LAST_TS] = o.startTs;
+    }
+
+    // Partitions: PRNG states and activity (alias) tables.
+    this.mainRng = new Int32Array(partitions * 4);
+    this.rareRng = new Int32Array(partitions * 4);
+    this.produced = new Float64Array(partitions);
+    this.aliasStart = new Int32Array(partitions + 1);
+    this.aliasProb = new Float64Array(drivers);
+    this.aliasIndex = new Int32Array(drivers);
+    for (let p = 0; p < partitions; p++) {
+      seedSfc32(this.mainRng, p * 4, seed, p, 0x6d61696e);
+      seedSfc32(this.rareRng, p * 4, seed, p, 0x72617265);
+      this.aliasStart[p + 1] = this.aliasStart[p]! + this.partitionSize(p);
+      seedSfc32(rng, 0, seed, p, 0x736b6577);
+      this.buildAlias(p, o.skew, rng);
+    }
+  }
+
+  /** Number of drivers of partition p: ids p + 1, p + 1 + partitions, … */
+  partitionSize(p: number): number {
+    return Math.floor((this.drivers - 1 - p) / this.partitions) + 1;
+  }
+
+  /** Index into `options.cities` of the city driver `id` (1..drivers) belongs to. */
+  cityOf(id: number): number {
+    if (!Number.isInteger(id) || id < 1 || id > this.drivers) throw new RangeError(`DriverGenerator.cityOf: id must be an integer in [1, ${this.drivers}] (got ${id})`);
+    return this.driverCity[id]!;
+  }
+
+  /** Events generated so far for partition p (the index of the next event of p). */
+  position(p: number): number {
+    return this.produced[this.checkPartition(p)]!;
+  }
+
+  /** Vose alias table of partition p: weights 1 / (rank + 1) ** skew over a seeded random ranking. */
+  private buildAlias(p: number, skew: number, rng: Int32Array): void {
+    const n = this.partitionSize(p);
+    const base = this.aliasStart[p]!;
+    const rank = new Int32Array(n);
+    for (let i = 0; i < n; i++) rank[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(uniform(rng, 0) * (i + 1));
+      const t = rank[i]!;
+      rank[i] = rank[j]!;
+      rank[j] = t;
+    }
+    const scaled = new Float64Array(n);
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += scaled[i] = 1 / (rank[i]! + 1) ** skew;
+    const small: number[] = [];
+    const large: number[] = [];
+    for (let i = 0; i < n; i++) {
+      scaled[i] = (scaled[i]! * n) / sum;
+      (scaled[i]! < 1 ? small : large).push(i);
+    }
+    while (small.length > 0 && large.length > 0) {
+      const s = small.pop()!;
+      const l = large[large.length - 1]!;
+      this.aliasProb[base + s] = scaled[s]!;
+      this.aliasIndex[base + s] = l;
+      scaled[l] = scaled[l]! + scaled[s]! - 1;
+      if (scaled[l]! < 1) {
+        large.pop();
+        small.push(l);
+      }
+    }
+    for (const i of large) this.aliasProb[base + i] = 1;
+    for (const i of small) this.aliasProb[base + i] = 1; // rounding leftovers
+  }
+
+  private checkPartition(p: number): number {
+    if (!Number.isInteger(p) || p < 0 || p >= this.partitions) {
+      throw new RangeError(`DriverGenerator: partition must be an integer in [0, ${this.partitions - 1}] (got ${p})`);
+    }
+    return p;
+  }
+
+  /**
+   * Writes the next `max` events of partition `p` at index `at` of the columns; returns how many were
+   * written (always max: the stream is unbounded). Events of one partition are a deterministic
+   * function of (options, p, how many events of p were generated before): independent of the order
+   * in which partitions are asked and of how the events are split into calls.
+   */
+  fill(p: number, cols: DriverColumns, at: number, max: number): number {
+    this.checkPartition(p);
+    if (!Number.isInteger(at) || at < 0 || !Number.isInteger(max) || max < 0) {
+      throw new RangeError(`DriverGenerator.fill: at and max must be non-negative integers (got at=${at}, max=${max})`);
+    }
+    const end = at + max;
+    if (cols.driver.length < end || cols.lat.length < end || cols.lon.length < end || cols.ts.length < end || cols.speed.length < end) {
+      throw new RangeError(`DriverGenerator.fill: columns are too short for at=${at} + max=${max}`);
+    }
+    for (let done = 0; done < max; ) {
+      const n = Math.min(CHUNK, max - done);
+      this.draw(p, n);
+      this.fillChunk(p, cols, at + done, n);
+      done += n;
+    }
+    return max;
+  }
+
+  /** Draws DRAWS_PER_EVENT · n randoms of partition p's main stream into the scratch array. */
+  private draw(p: number, n: number): void {
+    const s = this.mainRng, o = p * 4, out = this.scratch;
+    let a = s[o]!, b = s[o + 1]!, c = s[o + 2]!, d = s[o + 3]!;
+    for (let k = 0, m = n * DRAWS_PER_EVENT; k < m; k++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (((c << 21) | (c >>> 11)) + t) | 0;
+      out[k] = t;
+    }
+    s[o] = a;
+    s[o + 1] = b;
+    s[o + 2] = c;
+    s[o + 3] = d;
+  }
+
+  /**
+   * The hot loop: n events of partition p from the scratch randoms into cols[at .. at + n).
+   *
+   * Every event first takes the driver's last path point (advanced to its ts when the job would
+   * aggregate it: in-order and out-of-order fixes); invalid, late and teleport fixes are then spoiled
+   * in place by {@link spoil} without moving the path. The path step is written out here rather than
+   * in a helper: V8 does not inline a helper this size, and a call would box the double arguments.
+   */
+  private fillChunk(p: number, cols: DriverColumns, at: number, n: number): void {
+    const rnd = this.scratch, st = this.state, city = this.driverCity;
+    const cLat = this.cityLat, cLon = this.cityLon, cDegLon = this.cityDegLonPerKm, cEdge2 = this.cityEdge2;
+    const prob = this.aliasProb, alias = this.aliasIndex, base = this.aliasStart[p]!;
+    const pickScale = this.partitionSize(p) * TWO_POW_M32;
+    const P = this.partitions, firstId = p + 1;
+    const tInvalid = this.tInvalid, tLate = this.tLate, tTeleport = this.tTeleport, tRare = this.tRare;
+    const tSpeedMissing = this.tSpeedMissing;
+    const startTs = this.options.startTs, msPerEvent = this.msPerEvent;
+    const oDriver = cols.driver, oLat = cols.lat, oLon = cols.lon, oTs = cols.ts, oSpeed = cols.speed;
+    let k = this.produced[p]!;
+    for (let j = 0, q = 0; j < n; j++, q += DRAWS_PER_EVENT) {
+      // r1: the driver (alias table: one draw, integer part = column, fraction = coin).
+      const u = (rnd[q]! >>> 0) * pickScale;
+      let i = u | 0;
+      if (u - i >= prob[base + i]!) i = alias[base + i]!;
+      const d = firstId + i * P, o = d * STRIDE, c = city[d]!;
+      const v = st[o + V]!; // speed of the segment ending at this fix
+      let ts = Math.floor(startTs + k * msPerEvent);
+      k++;
+      // r2: the kind.
+      const r2 = rnd[q + 1]! >>> 0, r3 = rnd[q + 2]!;
+      let spoilAs = NORMAL;
+      if (r2 < tRare) {
+        if (r2 >= tTeleport) ts -= this.outOfOrderLagMs(p);
+        else if (r2 >= tLate) spoilAs = st[o + MOVED] === 0 ? NORMAL : TELEPORT; // never a first fix
+        else spoilAs = r2 >= tInvalid ? LATE : INVALID;
+      }
+      const dt = ts - st[o + LAST_TS]!;
+      if (spoilAs === NORMAL && dt > 0) {
+        // Path step: v·dt km along the heading; if that leaves the disc, straight for the centre
+        // instead, stopping there at most (never leaves, distance ≤ v·dt). r3: turn | speed step.
+        const x = st[o + X]!, y = st[o + Y]!;
+        let hx = st[o + HX]!, hy = st[o + HY]!;
+        const km = v * dt * KMH_TO_KM_PER_MS;
+        let nx = x + hx * km, ny = y + hy * km;
+        if (nx * nx + ny * ny > cEdge2[c]!) {
+          const r = Math.sqrt(x * x + y * y);
+          if (r > 0) {
+            hx = -x / r;
+            hy = -y / r;
+            const s = km < r ? km : r;
+            nx = x + hx * s;
+            ny = y + hy * s;
+          } else {
+            nx = x;
+            ny = y;
+          }
+        }
+        const turn = r3 >>> 24;
+        const tc = TURN_COS[turn]!, ts_ = TURN_SIN[turn]!;
+        st[o + HX] = hx * tc - hy * ts_;
+        st[o + HY] = hx * ts_ + hy * tc;
+        let nv = v + (((r3 >>> 12) & 0xfff) - 2047.5) * (SPEED_STEP_KMH / 2048);
+        if (nv < MIN_SPEED_KMH) nv = 2 * MIN_SPEED_KMH - nv;
+        else if (nv > MAX_SPEED_KMH) nv = 2 * MAX_SPEED_KMH - nv;
+        st[o + V] = nv;
+        st[o + X] = nx;
+        st[o + Y] = ny;
+        st[o + LAST_TS] = ts;
+        st[o + MOVED] = 1;
+      }
+      const w = at + j;
+      oDriver[w] = d;
+      oLat[w] = cLat[c]! + st[o + Y]! * DEG_LAT_PER_KM;
+      oLon[w] = cLon[c]! + st[o + X]! * cDegLon[c]!;
+      oTs[w] = ts;
+      if (spoilAs !== NORMAL) this.spoil(p, spoilAs, c, cols, w);
+      // r3 low bits: reported speed noise; r4: speed missing.
+      oSpeed[w] =
+        rnd[q + 3]! >>> 0 < tSpeedMissing ? NaN : Math.round((v + ((r3 & 0xfff) - 2047.5) * (SPEED_NOISE_KMH / 2048)) * 10) / 10;
+    }
+    this.produced[p] = k;
+  }
+
+  /** How far an out-of-order fix lies behind the partition clock: 1–8 s (rare stream of p). */
+  private outOfOrderLagMs(p: number): number {
+    return OUT_OF_ORDER_MIN_MS + ((nextSfc32(this.rareRng, p * 4) >>> 0) % (OUT_OF_ORDER_MAX_MS - OUT_OF_ORDER_MIN_MS + 1));
+  }
+
+  /**
+   * Turns the fix at index w (the driver's last path point, stamped with the partition clock) into a
+   * late fix (ts 75–600 s earlier), a teleport (a point in a city ≥ 1000 km away, or the antipode
+   * when there is none) or an invalid fix (one defect, see {@link DriverGeneratorOptions.invalidShare}).
+   * Takes no doubles, so the call boxes nothing.
+   */
+  private spoil(p: number, kind: number, c: number, cols: DriverColumns, w: number): void {
+    const rr = this.rareRng, ro = p * 4;
+    if (kind === LATE) {
+      cols.ts[w] = cols.ts[w]! - (LATE_MIN_MS + ((nextSfc32(rr, ro) >>> 0) % (LATE_MAX_MS - LATE_MIN_MS + 1)));
+    } else if (kind === TELEPORT) {
+      const f0 = this.farStart[c]!, nf = this.farStart[c + 1]! - f0;
+      if (nf > 0) {
+        const e = this.farCities[f0 + Math.floor(uniform(rr, ro) * nf)]!;
+        const r = EDGE_FRACTION * this.options.cities[e]!.radiusKm * Math.sqrt(uniform(rr, ro));
+        const a = uniform(rr, ro) * 2 * Math.PI;
+        cols.lat[w] = this.cityLat[e]! + r * Math.sin(a) * DEG_LAT_PER_KM;
+        cols.lon[w] = this.cityLon[e]! + r * Math.cos(a) * this.cityDegLonPerKm[e]!;
+      } else {
+        cols.lat[w] = -this.cityLat[c]!;
+        cols.lon[w] = this.cityLon[c]! > 0 ? this.cityLon[c]! - 180 : this.cityLon[c]! + 180;
+      }
+    } else {
+      const defect = Math.floor(uniform(rr, ro) * INVALID_KINDS);
+      const sign = nextSfc32(rr, ro) < 0 ? -1 : 1;
+      const mag = uniform(rr, ro);
+      if (defect === INVALID_LAT) cols.lat[w] = sign * (91 + mag * 89);
+      else if (defect === INVALID_LON) cols.lon[w] = sign * (181 + mag * 179);
+      else if (defect === INVALID_NULL_ISLAND) cols.lat[w] = cols.lon[w] = 0;
+      else if (defect === INVALID_COORD_NAN) {
+        if (sign < 0) cols.lat[w] = NaN;
+        else cols.lon[w] = NaN;
+      } else if (defect === INVALID_TS_NAN) cols.ts[w] = NaN;
+      else cols.driver[w] = 0;
+    }
+  }
+
+  /** The driver's id as a string, e.g. "drv-000042"; "" for 0. */
+  driverName(id: number): string {
+    return id === 0 ? "" : `drv-${String(id).padStart(6, "0")}`;
+  }
+
+  /**
+   * The event at index i of cols as the JSON object a device would have sent (edge helper, allocates):
+   * `{driverId, lat, lon, ts, speedKmh?}`; NaN becomes null, speed NaN omits speedKmh, driver 0 gives
+   * driverId "".
+   */
+  static toEvent(cols: DriverColumns, i: number, name: (id: number) => string): Record<string, unknown> {
+    const finite = (x: number): number | null => (Number.isNaN(x) ? null : x);
+    const id = cols.driver[i]!;
+    const event: Record<string, unknown> = {
+      driverId: id === 0 ? "" : name(id),
+      lat: finite(cols.lat[i]!),
+      lon: finite(cols.lon[i]!),
+      ts: finite(cols.ts[i]!),
+    };
+    const speed = cols.speed[i]!;
+    if (!Number.isNaN(speed)) event.speedKmh = speed;
+    return event;
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Sources feed the coordinator. A source writes records of one partition straight into a ring
+ * slot's columns (including each record's `_off`, its position in the partition); the coordinator
+ * decides which partition to ask next, in a fixed order, so bounded runs are deterministic.
+ */
+import type { OutputColumns } from "../ring/output.js";
+import type { ColumnArray } from "../schema/schema.js";
+
+export interface Source {
+  /** Partitions the source has (all of them feed the watermark). */
+  readonly partitions: number;
+  /**
+   * Records that may be unacknowledged at once while `event()` can still answer for them
+   * (Infinity when events are rebuilt from their fields).
+   */
+  readonly maxInFlight: number;
+  /** Writes up to `max` records of partition `p` at index 0 of `columns`; returns how many (0: none now). */
+  fill(p: number, columns: Record<string, ColumnArray>, max: number): number;
+  /** True when the source will produce nothing more. */
+  exhausted(): boolean;
+  /** The original event (as received) of the record a side output at index i of `out` refers to. */
+  event(out: OutputColumns, i: number): unknown;
+  close(): Promise<void>;
+}
+
+/** A record the source could not decode at all (it never enters a ring): reported at the edge. */
+export type RejectHandler = (partition: number, offset: number, raw: string, reason: string) => void;

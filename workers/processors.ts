@@ -1,0 +1,12 @@
+/** Pipelines a shard worker can run, by name. Only worker-side code is imported here. */
+import { DriverTrackingShard } from "../src/pipelines/driver-tracking/shard.js";
+import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor.js";
+
+export function createProcessor(pipeline: string, _config: ProcessorConfig): ShardProcessor {
+  switch (pipeline) {
+    case "driver-tracking":
+      return new DriverTrackingShard();
+    default:
+      throw new Error(`no shard processor for pipeline ${JSON.stringify(pipeline)}`);
+  }
+}
