@@ -386,6 +386,8 @@ export class DriverGenerator {
   private readonly aliasProb: Float64Array;
   private readonly aliasIndex: Int32Array;
   private readonly scratch = new Int32Array(CHUNK * DRAWS_PER_EVENT);
+  /** (index, kind) of the fixes of a chunk that {@link spoil} turns late, teleport or invalid. */
+  private readonly spoiled = new Int32Array(CHUNK * 2);
 
   private readonly msPerEvent: number;
   /** Thresholds on r2 (uint32): below tInvalid invalid, below tLate late, … below tRare out-of-order. */
@@ -580,12 +582,13 @@ export class DriverGenerator {
    * The hot loop: n events of partition p from the scratch randoms into cols[at .. at + n).
    *
    * Every event first takes the driver's last path point (advanced to its ts when the job would
-   * aggregate it: in-order and out-of-order fixes); invalid, late and teleport fixes are then spoiled
-   * in place by {@link spoil} without moving the path. The path step is written out here rather than
-   * in a helper: V8 does not inline a helper this size, and a call would box the double arguments.
+   * aggregate it: in-order and out-of-order fixes). Invalid, late and teleport fixes, which never move
+   * the path, are listed and spoiled in place by {@link spoil} after the loop. The loop makes no call:
+   * a call inside it (even on a branch rarely taken) makes V8 spill the loop's registers, and a helper
+   * for the path step is too large for V8 to inline.
    */
   private fillChunk(p: number, cols: DriverColumns, at: number, n: number): void {
-    const rnd = this.scratch, st = this.state, city = this.driverCity;
+    const rnd = this.scratch, st = this.state, city = this.driverCity, spoiled = this.spoiled;
     const cLat = this.cityLat, cLon = this.cityLon, cDegLon = this.cityDegLonPerKm, cEdge2 = this.cityEdge2;
     const prob = this.aliasProb, alias = this.aliasIndex, base = this.aliasStart[p]!;
     const pickScale = this.partitionSize(p) * TWO_POW_M32;
@@ -595,6 +598,7 @@ export class DriverGenerator {
     const startTs = this.options.startTs, msPerEvent = this.msPerEvent;
     const oDriver = cols.driver, oLat = cols.lat, oLon = cols.lon, oTs = cols.ts, oSpeed = cols.speed;
     let k = this.produced[p]!;
+    let nSpoiled = 0;
     for (let j = 0, q = 0; j < n; j++, q += DRAWS_PER_EVENT) {
       // r1: the driver (alias table: one draw, integer part = column, fraction = coin).
       const u = (rnd[q]! >>> 0) * pickScale;
@@ -604,13 +608,19 @@ export class DriverGenerator {
       const v = st[o + V]!; // speed of the segment ending at this fix
       let ts = Math.floor(startTs + k * msPerEvent);
       k++;
-      // r2: the kind.
+      const w = at + j;
+      // r2: the kind. An out-of-order lag is uniform in r2's sub-range (85 M values for 2 %).
       const r2 = rnd[q + 1]! >>> 0, r3 = rnd[q + 2]!;
       let spoilAs = NORMAL;
       if (r2 < tRare) {
-        if (r2 >= tTeleport) ts -= this.outOfOrderLagMs(p);
-        else if (r2 >= tLate) spoilAs = st[o + MOVED] === 0 ? NORMAL : TELEPORT; // never a first fix
-        else spoilAs = r2 >= tInvalid ? LATE : INVALID;
+        if (r2 >= tTeleport) ts -= OUT_OF_ORDER_MIN_MS + ((r2 - tTeleport) % (OUT_OF_ORDER_MAX_MS - OUT_OF_ORDER_MIN_MS + 1));
+        else {
+          spoilAs = r2 < tInvalid ? INVALID : r2 < tLate ? LATE : st[o + MOVED] === 0 ? NORMAL : TELEPORT; // never a first fix
+          if (spoilAs !== NORMAL) {
+            spoiled[nSpoiled++] = w;
+            spoiled[nSpoiled++] = spoilAs;
+          }
+        }
       }
       const dt = ts - st[o + LAST_TS]!;
       if (spoilAs === NORMAL && dt > 0) {
@@ -634,9 +644,9 @@ export class DriverGenerator {
           }
         }
         const turn = r3 >>> 24;
-        const tc = TURN_COS[turn]!, ts_ = TURN_SIN[turn]!;
-        st[o + HX] = hx * tc - hy * ts_;
-        st[o + HY] = hx * ts_ + hy * tc;
+        const cos = TURN_COS[turn]!, sin = TURN_SIN[turn]!;
+        st[o + HX] = hx * cos - hy * sin;
+        st[o + HY] = hx * sin + hy * cos;
         let nv = v + (((r3 >>> 12) & 0xfff) - 2047.5) * (SPEED_STEP_KMH / 2048);
         if (nv < MIN_SPEED_KMH) nv = 2 * MIN_SPEED_KMH - nv;
         else if (nv > MAX_SPEED_KMH) nv = 2 * MAX_SPEED_KMH - nv;
@@ -646,22 +656,17 @@ export class DriverGenerator {
         st[o + LAST_TS] = ts;
         st[o + MOVED] = 1;
       }
-      const w = at + j;
       oDriver[w] = d;
       oLat[w] = cLat[c]! + st[o + Y]! * DEG_LAT_PER_KM;
       oLon[w] = cLon[c]! + st[o + X]! * cDegLon[c]!;
       oTs[w] = ts;
-      if (spoilAs !== NORMAL) this.spoil(p, spoilAs, c, cols, w);
-      // r3 low bits: reported speed noise; r4: speed missing.
+      // r3 low bits: noise of the reported speed, rounded to 0.1 km/h (v ≥ 10, so floor(x + 0.5) rounds);
+      // r4: speed missing.
       oSpeed[w] =
-        rnd[q + 3]! >>> 0 < tSpeedMissing ? NaN : Math.round((v + ((r3 & 0xfff) - 2047.5) * (SPEED_NOISE_KMH / 2048)) * 10) / 10;
+        rnd[q + 3]! >>> 0 < tSpeedMissing ? NaN : Math.floor((v + ((r3 & 0xfff) - 2047.5) * (SPEED_NOISE_KMH / 2048)) * 10 + 0.5) / 10;
     }
     this.produced[p] = k;
-  }
-
-  /** How far an out-of-order fix lies behind the partition clock: 1–8 s (rare stream of p). */
-  private outOfOrderLagMs(p: number): number {
-    return OUT_OF_ORDER_MIN_MS + ((nextSfc32(this.rareRng, p * 4) >>> 0) % (OUT_OF_ORDER_MAX_MS - OUT_OF_ORDER_MIN_MS + 1));
+    for (let s = 0; s < nSpoiled; s += 2) this.spoil(p, spoiled[s + 1]!, cols, spoiled[s]!);
   }
 
   /**
@@ -670,8 +675,8 @@ export class DriverGenerator {
    * when there is none) or an invalid fix (one defect, see {@link DriverGeneratorOptions.invalidShare}).
    * Takes no doubles, so the call boxes nothing.
    */
-  private spoil(p: number, kind: number, c: number, cols: DriverColumns, w: number): void {
-    const rr = this.rareRng, ro = p * 4;
+  private spoil(p: number, kind: number, cols: DriverColumns, w: number): void {
+    const rr = this.rareRng, ro = p * 4, c = this.driverCity[cols.driver[w]!]!;
     if (kind === LATE) {
       cols.ts[w] = cols.ts[w]! - (LATE_MIN_MS + ((nextSfc32(rr, ro) >>> 0) % (LATE_MAX_MS - LATE_MIN_MS + 1)));
     } else if (kind === TELEPORT) {

@@ -180,11 +180,14 @@ export interface KafkaConsumerOptions extends KafkaClientOptions {
 /** Partition assignment callbacks. Both may be async; the client waits for them. */
 export interface RebalanceListener {
   /**
-   * Partitions were assigned to this member. Called before consumption of them starts; a
-   * `seek` inside it is not allowed (the partitions are not assigned yet): start positions come
-   * from the committed offsets, or `autoOffsetReset`.
+   * Partitions were assigned to this member. Called before consumption of them starts, so a
+   * `seek` inside it is not allowed. Each partition starts at its committed offset (or per
+   * `autoOffsetReset`) unless the listener returns start offsets for it (e.g. from restored
+   * state): `[{ topic, partition, offset }]`, offset = next offset to read.
    */
-  onAssign?: (partitions: TopicPartition[]) => void | Promise<void>;
+  onAssign?: (
+    partitions: TopicPartition[],
+  ) => void | TopicPartitionOffset[] | Promise<void | TopicPartitionOffset[]>;
   /**
    * Partitions are being taken away. Called before they are released: commit what is done now.
    * After it returns, no message of these partitions is delivered until they are assigned again.

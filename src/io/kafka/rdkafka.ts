@@ -1,0 +1,647 @@
+/**
+ * The node-rdkafka (librdkafka) implementation of the Kafka client interface in `./client.ts`.
+ *
+ * node-rdkafka is a native module: it is loaded lazily, on the first client created, so that the
+ * rest of the engine (generator and file sources) works where it is not built. It must only be
+ * loaded on the main thread (see DESIGN.md); loading it in a worker thread is refused.
+ */
+import { createRequire } from "node:module";
+import { isMainThread } from "node:worker_threads";
+import type * as RdKafka from "node-rdkafka";
+import {
+  defaultBrokers,
+  KafkaClientLoadError,
+  KafkaError,
+  type ClusterMetadata,
+  type CommittedOffset,
+  type DeliveryReport,
+  type KafkaAdminClient,
+  type KafkaAdminOptions,
+  type KafkaClientFactory,
+  type KafkaClientOptions,
+  type KafkaConsumerClient,
+  type KafkaConsumerOptions,
+  type KafkaHeader,
+  type KafkaMessage,
+  type KafkaProducerClient,
+  type KafkaProducerOptions,
+  type RebalanceListener,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "./client.js";
+
+type RdKafkaModule = typeof RdKafka;
+type RdConfig = Record<string, string | number | boolean | ((...args: never[]) => unknown)>;
+
+// librdkafka error codes used here (rd_kafka_resp_err_t).
+const ERR_REVOKE_PARTITIONS = -174;
+const ERR_ASSIGN_PARTITIONS = -175;
+const ERR_QUEUE_FULL = -184;
+const ERR_TIMED_OUT = -185;
+const ERR_UNKNOWN_TOPIC_OR_PART = 3;
+const ERR_TOPIC_ALREADY_EXISTS = 36;
+/** Codes after which the same call may succeed. */
+const RETRIABLE = new Set([
+  -195 /* transport */, -187 /* all brokers down */, -185 /* timed out */, -184 /* queue full */,
+  -180 /* wait coordinator */, -176 /* no offset yet / in progress */, 3 /* unknown topic or partition */,
+  5 /* leader not available */, 6 /* not leader */, 7 /* request timed out */, 14 /* coordinator loading */,
+  15 /* coordinator not available */, 16 /* not coordinator */, 27 /* rebalance in progress */,
+]);
+
+let loaded: RdKafkaModule | undefined;
+
+/**
+ * Loads node-rdkafka once. Throws {@link KafkaClientLoadError} (code `ERR_KAFKA_CLIENT`) when it
+ * is missing, its native build is absent or broken, or this is not the main thread.
+ */
+export function loadRdKafka(): RdKafkaModule {
+  if (loaded) return loaded;
+  if (!isMainThread) {
+    throw new KafkaClientLoadError(
+      "node-rdkafka must not be loaded in a worker thread (it is not thread-safe there); keep Kafka I/O on the main thread",
+    );
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    loaded = require("node-rdkafka") as RdKafkaModule;
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    throw new KafkaClientLoadError(
+      `cannot load node-rdkafka (${why}). It is a native module built at install time: run \`npm install\` ` +
+        "(needs a C/C++ toolchain, make and python3), or `npm rebuild node-rdkafka` after changing Node versions. " +
+        "Without it, Kafka sources and sinks are unavailable.",
+      e,
+    );
+  }
+  return loaded;
+}
+
+/** node-rdkafka's errors are plain objects or Errors carrying a numeric `code`. */
+interface RdError {
+  message?: string;
+  code?: number;
+  isFatal?: boolean;
+  isRetriable?: boolean;
+}
+
+function toKafkaError(e: unknown, what: string, context: KafkaError["context"] = {}): KafkaError {
+  if (e instanceof KafkaError) return e;
+  const re = (typeof e === "object" && e !== null ? e : {}) as RdError;
+  const code = typeof re.code === "number" ? re.code : undefined;
+  const msg = re.message ?? String(e);
+  return new KafkaError(`${what}: ${msg}${code !== undefined ? ` (librdkafka code ${code})` : ""}`, {
+    kafkaCode: code,
+    retriable: re.isRetriable === true || (code !== undefined && RETRIABLE.has(code)),
+    fatal: re.isFatal === true,
+    context,
+    cause: e,
+  });
+}
+
+function errorCode(e: unknown): number | undefined {
+  const c = (e as RdError | null | undefined)?.code;
+  return typeof c === "number" ? c : undefined;
+}
+
+function commonConfig(opts: KafkaClientOptions): RdConfig {
+  return {
+    "bootstrap.servers": opts.brokers ?? defaultBrokers(),
+    "client.id": opts.clientId ?? "riptide",
+    "socket.nagle.disable": true,
+    // Surface librdkafka's error events ('event.error').
+    event_cb: true,
+  };
+}
+
+function tp(p: TopicPartition): TopicPartition {
+  return { topic: p.topic, partition: p.partition };
+}
+
+/** Runs `fn(cb)` and rejects if its callback does not come within `ms`. */
+function withTimeout<T>(ms: number, what: string, fn: (done: (err: unknown, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      reject(new KafkaError(`${what}: no answer within ${ms} ms`, { kafkaCode: ERR_TIMED_OUT, retriable: true }));
+    }, ms);
+    fn((err, value) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) reject(toKafkaError(err, what));
+      else resolve(value as T);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer
+// ---------------------------------------------------------------------------------------------
+
+/** A group consumer on node-rdkafka (eager rebalancing with the range/roundrobin assignors). */
+export class RdKafkaConsumer implements KafkaConsumerClient {
+  private readonly c: RdKafka.KafkaConsumer;
+  private readonly opts: KafkaConsumerOptions;
+  private listener: RebalanceListener = {};
+  private assigned: TopicPartition[] = [];
+  private inflight: Promise<unknown> | null = null;
+  /** Rebalance events are handled one after another, in order. */
+  private rebalanceChain: Promise<void> = Promise.resolve();
+  private fatal: KafkaError | null = null;
+  private closed = false;
+
+  constructor(lib: RdKafkaModule, opts: KafkaConsumerOptions) {
+    if (!opts.groupId) throw new KafkaError("consumer: groupId is required", { context: { option: "groupId" } });
+    this.opts = opts;
+    const session = opts.sessionTimeoutMs ?? 10_000;
+    const conf: RdConfig = {
+      ...commonConfig(opts),
+      "group.id": opts.groupId,
+      // Offsets are committed explicitly, only once outputs are acknowledged.
+      "enable.auto.commit": false,
+      "enable.auto.offset.store": false,
+      "auto.offset.reset": opts.autoOffsetReset ?? "earliest",
+      // Eager protocol: a rebalance revokes everything, then assigns. Simple and correct with
+      // per-partition state handed between workers.
+      "partition.assignment.strategy": "range,roundrobin",
+      "session.timeout.ms": session,
+      "heartbeat.interval.ms": Math.max(100, Math.min(3000, Math.floor(session / 3))),
+      "enable.partition.eof": false,
+      // Fetch: answer as soon as 1 KiB is there or 100 ms passed; bound what is prefetched.
+      "fetch.min.bytes": 1024,
+      "fetch.wait.max.ms": 100,
+      "queued.min.messages": 20_000,
+      "queued.max.messages.kbytes": opts.maxPrefetchKBytes ?? 32_768,
+      "isolation.level": opts.isolationLevel ?? "read_uncommitted",
+      ...opts.extra,
+      // Ours, always: the rebalance protocol runs through `onRebalance`.
+      rebalance_cb: (err: RdError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
+    };
+    this.c = new lib.KafkaConsumer(conf as RdKafka.ConsumerGlobalConfig, {});
+    this.c.on("event.error", (e: RdKafka.LibrdKafkaError) => this.reportError(toKafkaError(e, "consumer")));
+  }
+
+  private reportError(err: KafkaError): void {
+    if (err.fatal && !this.fatal) this.fatal = err;
+    this.opts.onError?.(err);
+  }
+
+  private check(what: string): void {
+    if (this.fatal) throw this.fatal;
+    if (this.closed) throw new KafkaError(`${what}: the consumer is disconnected`);
+  }
+
+  private onRebalance(err: RdError, assignment: TopicPartition[]): void {
+    const code = errorCode(err);
+    const parts = (assignment ?? []).map(tp);
+    this.rebalanceChain = this.rebalanceChain.then(async () => {
+      if (code === ERR_ASSIGN_PARTITIONS) {
+        let starts: TopicPartitionOffset[] | void = undefined;
+        try {
+          starts = await this.listener.onAssign?.(parts);
+        } catch (e) {
+          this.reportError(toKafkaError(e, "onAssign listener"));
+        }
+        const at = new Map<string, number>();
+        if (Array.isArray(starts)) for (const s of starts) at.set(`${s.topic}\u0000${s.partition}`, s.offset);
+        try {
+          this.c.assign(parts.map((p) => ({ ...p, offset: at.get(`${p.topic}\u0000${p.partition}`) })) as RdKafka.Assignment[]);
+          this.assigned = parts;
+        } catch (e) {
+          if (!this.closed) this.reportError(toKafkaError(e, "assign"));
+        }
+      } else {
+        // Revoke (or a rebalance error, after which librdkafka expects an unassign too).
+        if (code !== ERR_REVOKE_PARTITIONS) this.reportError(toKafkaError(err, "rebalance"));
+        try {
+          const revoked = parts.length > 0 ? parts : this.assigned.slice();
+          if (revoked.length > 0) await this.listener.onRevoke?.(revoked);
+        } catch (e) {
+          this.reportError(toKafkaError(e, "onRevoke listener"));
+        }
+        this.assigned = [];
+        try {
+          this.c.unassign();
+        } catch (e) {
+          if (!this.closed) this.reportError(toKafkaError(e, "unassign"));
+        }
+      }
+    });
+  }
+
+  connect(): Promise<void> {
+    const timeout = this.opts.connectTimeoutMs ?? 30_000;
+    return withTimeout<void>(timeout + 1000, "consumer connect", (done) => {
+      this.c.connect({ allTopics: false, timeout }, (err) => done(err));
+    });
+  }
+
+  subscribe(topics: string[], listener: RebalanceListener = {}): void {
+    this.check("subscribe");
+    this.listener = listener;
+    try {
+      if (this.c.subscription().length > 0) this.c.unsubscribe();
+      this.c.subscribe(topics);
+    } catch (e) {
+      throw toKafkaError(e, `subscribe ${topics.join(",")}`);
+    }
+  }
+
+  assignment(): TopicPartition[] {
+    return this.assigned.slice();
+  }
+
+  consume(maxMessages: number, timeoutMs?: number): Promise<KafkaMessage[]> {
+    this.check("consume");
+    if (this.inflight) return Promise.reject(new KafkaError("consume: the previous consume() has not finished"));
+    if (!(maxMessages >= 1)) return Promise.reject(new KafkaError(`consume: maxMessages must be >= 1, got ${maxMessages}`));
+    this.c.setDefaultConsumeTimeout(timeoutMs ?? this.opts.consumeTimeoutMs ?? 100);
+    const p = new Promise<KafkaMessage[]>((resolve, reject) => {
+      this.c.consume(Math.floor(maxMessages), (err, messages) => {
+        this.inflight = null;
+        if (err) {
+          reject(toKafkaError(err, "consume"));
+          return;
+        }
+        // The native objects already have the shape of KafkaMessage (plus `size`); only
+        // headers ([{ key: value }]) are rewritten. No copy on the hot path.
+        for (const m of messages) {
+          if (m.headers) (m as unknown as KafkaMessage).headers = convertHeadersIn(m.headers);
+        }
+        resolve(messages as unknown as KafkaMessage[]);
+      });
+    });
+    this.inflight = p.catch(() => undefined);
+    return p;
+  }
+
+  pause(partitions: TopicPartition[]): void {
+    this.check("pause");
+    try {
+      this.c.pause(partitions.map(tp));
+    } catch (e) {
+      throw toKafkaError(e, "pause");
+    }
+  }
+
+  resume(partitions: TopicPartition[]): void {
+    this.check("resume");
+    try {
+      this.c.resume(partitions.map(tp));
+    } catch (e) {
+      throw toKafkaError(e, "resume");
+    }
+  }
+
+  seek(topic: string, partition: number, offset: number): Promise<void> {
+    this.check("seek");
+    const timeout = 10_000;
+    return withTimeout<void>(timeout + 1000, `seek ${topic}[${partition}] to ${offset}`, (done) => {
+      this.c.seek({ topic, partition, offset }, timeout, (err) => done(err));
+    });
+  }
+
+  /**
+   * Commits synchronously (librdkafka `commitSync`): the main thread waits one round trip to
+   * the group coordinator, a few ms on a healthy cluster. Commit in batches, not per message.
+   */
+  commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    try {
+      this.check("commit");
+      if (offsets.length === 0) return Promise.resolve();
+      this.c.commitSync(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(toKafkaError(e, "commit"));
+    }
+  }
+
+  committed(partitions?: TopicPartition[], timeoutMs = 10_000): Promise<CommittedOffset[]> {
+    this.check("committed");
+    const list = (partitions ?? this.assigned).map(tp);
+    if (list.length === 0) return Promise.resolve([]);
+    return withTimeout<RdKafka.TopicPartitionOffset[]>(timeoutMs + 1000, "committed", (done) => {
+      this.c.committed(list, timeoutMs, (err, tps) => done(err, tps));
+    }).then((tps) =>
+      tps.map((t) => {
+        if (t instanceof Error) throw toKafkaError(t, "committed");
+        return { topic: t.topic, partition: t.partition, offset: typeof t.offset === "number" && t.offset >= 0 ? t.offset : null };
+      }),
+    );
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.closed) return;
+    if (this.inflight) await this.inflight;
+    this.closed = true;
+    if (!this.c.isConnected()) return;
+    // Closing leaves the group; the final revoke runs through onRebalance (onRevoke, unassign).
+    await withTimeout<void>(60_000, "consumer disconnect", (done) => {
+      this.c.disconnect((err) => done(err));
+    });
+    await this.rebalanceChain;
+  }
+}
+
+function convertHeadersIn(hs: RdKafka.MessageHeader[]): KafkaHeader[] {
+  const out: KafkaHeader[] = [];
+  for (const h of hs) {
+    for (const k of Object.keys(h)) {
+      const v = h[k];
+      out.push({ key: k, value: Buffer.isBuffer(v) ? v : Buffer.from(String(v)) });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Producer
+// ---------------------------------------------------------------------------------------------
+
+/** A producer on node-rdkafka. */
+export class RdKafkaProducer implements KafkaProducerClient {
+  private readonly p: RdKafka.Producer;
+  private readonly opts: KafkaProducerOptions;
+  private deliveryCb: ((err: KafkaError | null, report: DeliveryReport) => void) | undefined;
+  private pending = 0;
+  private fatal: KafkaError | null = null;
+  private closed = false;
+
+  constructor(lib: RdKafkaModule, opts: KafkaProducerOptions = {}) {
+    this.opts = opts;
+    this.deliveryCb = opts.onDelivery;
+    const conf: RdConfig = {
+      ...commonConfig(opts),
+      dr_cb: true, // delivery reports without a copy of the payload
+      "linger.ms": opts.lingerMs ?? 5,
+      "batch.num.messages": 10_000,
+      "batch.size": 1_000_000,
+      "queue.buffering.max.messages": opts.maxQueuedMessages ?? 1_000_000,
+      "queue.buffering.max.kbytes": opts.maxQueuedKBytes ?? 262_144,
+      "compression.codec": opts.compression ?? "none",
+      "enable.idempotence": opts.idempotent ?? true,
+      // Java's partitioner: keyed records land on the partitions Java clients pick.
+      partitioner: "murmur2_random",
+      ...(opts.transactionalId ? { "transactional.id": opts.transactionalId } : {}),
+      ...opts.extra,
+    };
+    this.p = new lib.Producer(conf as RdKafka.ProducerGlobalConfig, {});
+    this.p.on("event.error", (e: RdKafka.LibrdKafkaError) => {
+      const err = toKafkaError(e, "producer");
+      if (err.fatal && !this.fatal) this.fatal = err;
+      this.opts.onError?.(err);
+    });
+    this.p.on("delivery-report", (err: RdKafka.LibrdKafkaError | null, r: RdKafka.DeliveryReport) => {
+      this.pending--;
+      const cb = this.deliveryCb;
+      if (!cb) return;
+      const report: DeliveryReport = { topic: r.topic, partition: r.partition, offset: r.offset, opaque: r.opaque };
+      cb(err ? toKafkaError(err, `delivery to ${r.topic}[${r.partition}]`, { partition: r.partition }) : null, report);
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending;
+  }
+
+  connect(): Promise<void> {
+    const timeout = this.opts.connectTimeoutMs ?? 30_000;
+    return withTimeout<void>(timeout + 1000, "producer connect", (done) => {
+      this.p.connect({ allTopics: false, timeout }, (err) => done(err));
+    }).then(() => {
+      const every = this.opts.pollIntervalMs ?? 20;
+      if (every > 0) this.p.setPollInterval(every);
+    });
+  }
+
+  onDelivery(cb: (err: KafkaError | null, report: DeliveryReport) => void): void {
+    this.deliveryCb = cb;
+  }
+
+  produce(
+    topic: string,
+    partition: number | null,
+    value: Buffer | null,
+    key: Buffer | string | null,
+    headers?: KafkaHeader[],
+    opaque?: unknown,
+  ): boolean {
+    if (this.fatal) throw this.fatal;
+    try {
+      this.p.produce(
+        topic,
+        partition ?? -1,
+        value,
+        key ?? null,
+        null,
+        opaque,
+        headers && headers.length > 0 ? headers.map((h) => ({ [h.key]: h.value })) : undefined,
+      );
+    } catch (e) {
+      if (errorCode(e) === ERR_QUEUE_FULL) return false;
+      throw toKafkaError(e, `produce to ${topic}`, partition === null ? {} : { partition });
+    }
+    this.pending++;
+    return true;
+  }
+
+  poll(): void {
+    if (this.closed) return;
+    try {
+      this.p.poll();
+    } catch (e) {
+      throw toKafkaError(e, "poll");
+    }
+  }
+
+  async flush(timeoutMs: number): Promise<void> {
+    if (this.fatal) throw this.fatal;
+    const deadline = Date.now() + timeoutMs;
+    await withTimeout<void>(timeoutMs + 1000, "flush", (done) => {
+      this.p.flush(timeoutMs, (err) => done(err));
+    });
+    // Reports reach JavaScript asynchronously after librdkafka served them: wait for them.
+    while (this.pending > 0 && Date.now() < deadline) {
+      this.p.poll();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    if (this.pending > 0) {
+      throw new KafkaError(`flush: ${this.pending} delivery reports still outstanding after ${timeoutMs} ms`, {
+        kafkaCode: ERR_TIMED_OUT,
+        retriable: true,
+      });
+    }
+  }
+
+  async disconnect(timeoutMs = 10_000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.p.isConnected()) return;
+    try {
+      await this.flush(timeoutMs);
+    } catch {
+      // Disconnect anyway; undelivered records are reported as failed by librdkafka.
+    }
+    this.p.setPollInterval(0);
+    await withTimeout<void>(timeoutMs + 30_000, "producer disconnect", (done) => {
+      this.p.disconnect(timeoutMs, (err) => done(err));
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin
+// ---------------------------------------------------------------------------------------------
+
+/** Topic administration on node-rdkafka (its AdminClient, plus a producer handle for metadata). */
+export class RdKafkaAdmin implements KafkaAdminClient {
+  private readonly lib: RdKafkaModule;
+  private readonly opts: KafkaAdminOptions;
+  private admin: RdKafka.IAdminClient | null = null;
+  private meta: RdKafka.Producer | null = null;
+
+  constructor(lib: RdKafkaModule, opts: KafkaAdminOptions = {}) {
+    this.lib = lib;
+    this.opts = opts;
+  }
+
+  private get timeout(): number {
+    return this.opts.connectTimeoutMs ?? 30_000;
+  }
+
+  async connect(): Promise<void> {
+    if (this.admin) return;
+    const base = { ...commonConfig(this.opts), ...this.opts.extra };
+    delete base.event_cb;
+    try {
+      this.admin = this.lib.AdminClient.create(base as RdKafka.GlobalConfig);
+    } catch (e) {
+      throw toKafkaError(e, "admin connect");
+    }
+    // Metadata goes through a producer handle that never creates topics by asking about them.
+    const meta = new this.lib.Producer({ ...base, "allow.auto.create.topics": false } as RdKafka.ProducerGlobalConfig, {});
+    await withTimeout<void>(this.timeout + 1000, "admin connect", (done) => {
+      meta.connect({ allTopics: false, timeout: this.timeout }, (err) => done(err));
+    });
+    this.meta = meta;
+  }
+
+  private need(): { admin: RdKafka.IAdminClient; meta: RdKafka.Producer } {
+    if (!this.admin || !this.meta) throw new KafkaError("admin: call connect() first");
+    return { admin: this.admin, meta: this.meta };
+  }
+
+  async createTopic(name: string, partitions: number, replication = 1, config?: Record<string, string>): Promise<boolean> {
+    const { admin } = this.need();
+    let created = true;
+    try {
+      await withTimeout<void>(this.timeout + 1000, `create topic ${name}`, (done) => {
+        admin.createTopic(
+          { topic: name, num_partitions: partitions, replication_factor: replication, config: config ?? {} },
+          this.timeout,
+          (err) => done(err),
+        );
+      });
+    } catch (e) {
+      if ((e as KafkaError).kafkaCode !== ERR_TOPIC_ALREADY_EXISTS) throw e;
+      created = false;
+    }
+    // The controller has it; wait until metadata shows every partition with a leader.
+    const deadline = Date.now() + this.timeout;
+    for (;;) {
+      const md = await this.metadata(name).catch(() => null);
+      const t = md?.topics.find((x) => x.name === name);
+      if (t && t.partitions > 0 && (!created || t.partitions === partitions) && t.partitionDetails.every((p) => p.leader >= 0)) {
+        return created;
+      }
+      if (Date.now() > deadline) {
+        throw new KafkaError(`create topic ${name}: its partitions have no leader after ${this.timeout} ms`, { retriable: true });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async deleteTopic(name: string): Promise<boolean> {
+    const { admin } = this.need();
+    try {
+      await withTimeout<void>(this.timeout + 1000, `delete topic ${name}`, (done) => {
+        admin.deleteTopic(name, this.timeout, (err) => done(err));
+      });
+      return true;
+    } catch (e) {
+      if ((e as KafkaError).kafkaCode === ERR_UNKNOWN_TOPIC_OR_PART) return false;
+      throw e;
+    }
+  }
+
+  async listTopics(opts: { includeInternal?: boolean } = {}): Promise<string[]> {
+    const md = await this.metadata();
+    return md.topics.map((t) => t.name).filter((n) => opts.includeInternal || !n.startsWith("__"));
+  }
+
+  async metadata(topic?: string): Promise<ClusterMetadata> {
+    const { meta } = this.need();
+    // Always all topics: asking for one unknown topic could create it on brokers that
+    // auto-create; filtering here does not.
+    const md = await withTimeout<RdKafka.Metadata>(this.timeout + 1000, "metadata", (done) => {
+      meta.getMetadata({ allTopics: true, timeout: this.timeout }, (err, data) => done(err, data));
+    });
+    return {
+      brokers: md.brokers.map((b) => ({ id: b.id, host: b.host, port: b.port })),
+      topics: md.topics
+        .filter((t) => t.partitions.length > 0 && (topic === undefined || t.name === topic))
+        .map((t) => ({
+          name: t.name,
+          partitions: t.partitions.length,
+          partitionDetails: t.partitions
+            .map((p) => ({ id: p.id, leader: p.leader, replicas: p.replicas.slice(), isrs: p.isrs.slice() }))
+            .sort((a, b) => a.id - b.id),
+        })),
+    };
+  }
+
+  async disconnect(): Promise<void> {
+    const admin = this.admin;
+    const meta = this.meta;
+    this.admin = null;
+    this.meta = null;
+    if (admin) {
+      try {
+        admin.disconnect();
+      } catch {
+        /* already gone */
+      }
+    }
+    if (meta && meta.isConnected()) {
+      await withTimeout<void>(30_000, "admin disconnect", (done) => {
+        meta.disconnect(0, (err) => done(err));
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Factory
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The node-rdkafka client factory. node-rdkafka is loaded on the first `create*` call (or by
+ * reading `name`), which throws {@link KafkaClientLoadError} if it cannot be.
+ */
+export const rdkafkaClientFactory: KafkaClientFactory = {
+  get name(): string {
+    const lib = loadRdKafka();
+    let version = "?";
+    try {
+      version = (createRequire(import.meta.url)("node-rdkafka/package.json") as { version: string }).version.replace(/^v/, "");
+    } catch {
+      /* keep "?" */
+    }
+    return `node-rdkafka ${version} (librdkafka ${lib.librdkafkaVersion})`;
+  },
+  createConsumer: (options) => new RdKafkaConsumer(loadRdKafka(), options),
+  createProducer: (options = {}) => new RdKafkaProducer(loadRdKafka(), options),
+  createAdmin: (options = {}) => new RdKafkaAdmin(loadRdKafka(), options),
+};

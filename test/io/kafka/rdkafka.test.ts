@@ -1,0 +1,272 @@
+// Integration tests of the node-rdkafka client against a REAL broker (127.0.0.1:9092 unless
+// RIPTIDE_KAFKA_PORT says otherwise). `node scripts/kafka.mjs up` starts one if none answers.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type {
+  DeliveryReport,
+  KafkaAdminClient,
+  KafkaConsumerClient,
+  KafkaError,
+  KafkaMessage,
+  KafkaProducerClient,
+  TopicPartition,
+} from "../../../src/io/kafka/client.js";
+import { KafkaClientLoadError } from "../../../src/io/kafka/client.js";
+import { rdkafkaClientFactory as factory } from "../../../src/io/kafka/rdkafka.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const KAFKA_SCRIPT = path.join(ROOT, "scripts", "kafka.mjs");
+const BROKERS = `127.0.0.1:${process.env.RIPTIDE_KAFKA_PORT || "9092"}`;
+
+const RUN = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+const TOPIC = `riptide-test-rdkafka-${RUN}`;
+const GROUP = `riptide-test-group-${RUN}`;
+const PARTITIONS = 3;
+const N = 3000;
+/** Bound on consume rounds in a wait loop (each round waits at most ~200 ms for data). */
+const MAX_ROUNDS = 600;
+
+const clients: { disconnect(): Promise<void> }[] = [];
+function track<T extends { disconnect(): Promise<void> }>(c: T): T {
+  clients.push(c);
+  return c;
+}
+
+function newConsumer(groupId: string): KafkaConsumerClient {
+  return track(factory.createConsumer({ brokers: BROKERS, groupId, clientId: "riptide-test", consumeTimeoutMs: 200 }));
+}
+
+/** Consumes until `done(all)` holds or MAX_ROUNDS rounds passed; returns everything read. */
+async function consumeUntil(
+  c: KafkaConsumerClient,
+  done: (all: KafkaMessage[]) => boolean,
+  maxRounds = MAX_ROUNDS,
+): Promise<KafkaMessage[]> {
+  const all: KafkaMessage[] = [];
+  for (let round = 0; round < maxRounds && !done(all); round++) {
+    all.push(...(await c.consume(500)));
+  }
+  return all;
+}
+
+const key = (p: TopicPartition) => `${p.topic}/${p.partition}`;
+
+describe("node-rdkafka client against a real broker", () => {
+  let admin: KafkaAdminClient;
+  let producer: KafkaProducerClient;
+  const reports = new Map<number, { err: KafkaError | null; report: DeliveryReport }>();
+  /** End offset (next offset to read) of each partition after the first 3000 messages. */
+  const endAfterFirst = new Map<number, number>();
+
+  beforeAll(async () => {
+    const status = spawnSync(process.execPath, [KAFKA_SCRIPT, "status"], { encoding: "utf8" });
+    if (status.status !== 0) {
+      const up = spawnSync(process.execPath, [KAFKA_SCRIPT, "up"], { encoding: "utf8", timeout: 170_000 });
+      if (up.status !== 0) throw new Error(`node scripts/kafka.mjs up failed:\n${up.stdout}\n${up.stderr}`);
+    }
+    admin = track(factory.createAdmin({ brokers: BROKERS }));
+    await admin.connect();
+    producer = track(
+      factory.createProducer({
+        brokers: BROKERS,
+        onDelivery: (err, report) => {
+          const i = report.opaque as number;
+          expect(reports.has(i), `two delivery reports for record ${i}`).toBe(false);
+          reports.set(i, { err, report });
+        },
+      }),
+    );
+    await producer.connect();
+  });
+
+  afterAll(async () => {
+    for (const c of clients.reverse()) await c.disconnect().catch(() => undefined);
+    if (admin) {
+      const cleanup = track(factory.createAdmin({ brokers: BROKERS }));
+      await cleanup.connect();
+      await cleanup.deleteTopic(TOPIC).catch(() => undefined);
+      await cleanup.disconnect();
+    }
+  });
+
+  it("names its implementation and loads node-rdkafka", () => {
+    expect(factory.name).toMatch(/^node-rdkafka \S+ \(librdkafka \d+\.\d+\.\d+\)$/);
+    expect(new KafkaClientLoadError("x").code).toBe("ERR_KAFKA_CLIENT");
+  });
+
+  it("admin creates a 3-partition topic, tolerates creating it again, and lists it", async () => {
+    expect(await admin.createTopic(TOPIC, PARTITIONS)).toBe(true);
+    expect(await admin.createTopic(TOPIC, PARTITIONS)).toBe(false);
+    const md = await admin.metadata(TOPIC);
+    expect(md.brokers.length).toBeGreaterThanOrEqual(1);
+    expect(md.topics.map((t) => t.name)).toEqual([TOPIC]);
+    expect(md.topics[0]!.partitions).toBe(PARTITIONS);
+    expect(md.topics[0]!.partitionDetails.map((p) => p.id)).toEqual([0, 1, 2]);
+    expect(await admin.listTopics()).toContain(TOPIC);
+    expect(await admin.listTopics()).not.toContain("__consumer_offsets");
+    expect(await admin.deleteTopic(`riptide-test-never-created-${RUN}`)).toBe(false);
+  });
+
+  it("produces 3000 keyed records, every delivery report succeeds", async () => {
+    for (let i = 0; i < N; i++) {
+      const value = Buffer.from(`v${i}`);
+      const k = `k${i % 97}`;
+      while (!producer.produce(TOPIC, null, value, k, i % 10 === 0 ? [{ key: "i", value: Buffer.from(String(i)) }] : undefined, i)) {
+        await producer.flush(10_000); // queue full: back off until it drains
+      }
+    }
+    await producer.flush(30_000);
+    expect(producer.inFlight).toBe(0);
+    expect(reports.size).toBe(N);
+    const partitionOfKey = new Map<string, number>();
+    const perPartition = new Map<number, number[]>();
+    for (let i = 0; i < N; i++) {
+      const r = reports.get(i)!;
+      expect(r.err).toBeNull();
+      expect(r.report.topic).toBe(TOPIC);
+      expect(r.report.offset).toBeGreaterThanOrEqual(0);
+      // one key, one partition
+      const k = `k${i % 97}`;
+      const p = partitionOfKey.get(k) ?? r.report.partition;
+      expect(r.report.partition).toBe(p);
+      partitionOfKey.set(k, p);
+      (perPartition.get(p) ?? perPartition.set(p, []).get(p)!).push(r.report.offset);
+    }
+    expect([...perPartition.keys()].sort()).toEqual([0, 1, 2]); // 97 keys spread over all 3
+    for (const [p, offsets] of perPartition) {
+      offsets.sort((a, b) => a - b);
+      expect(offsets).toEqual(offsets.map((_, j) => j)); // 0..n-1, no gap, no duplicate
+      endAfterFirst.set(p, offsets.length);
+    }
+  });
+
+  it("a group consumer reads every record exactly once, commits, and the commit is stored", async () => {
+    const c = newConsumer(GROUP);
+    await c.connect();
+    const assigned: TopicPartition[][] = [];
+    c.subscribe([TOPIC], { onAssign: (ps) => void assigned.push(ps) });
+    const msgs = await consumeUntil(c, (all) => all.length >= N);
+    // A few more rounds: nothing else may arrive.
+    msgs.push(...(await consumeUntil(c, () => false, 5)));
+    expect(msgs.length).toBe(N);
+    expect(assigned.flat().map(key).sort()).toEqual([0, 1, 2].map((partition) => key({ topic: TOPIC, partition })));
+    expect(c.assignment().length).toBe(PARTITIONS);
+
+    const lastOffset = new Map<number, number>();
+    const seen = new Set<number>();
+    for (const m of msgs) {
+      expect(m.topic).toBe(TOPIC);
+      const i = Number(m.value!.toString().slice(1));
+      expect(seen.has(i), `record ${i} read twice`).toBe(false);
+      seen.add(i);
+      const r = reports.get(i)!.report;
+      expect(m.partition).toBe(r.partition);
+      expect(m.offset).toBe(r.offset);
+      expect(m.key!.toString()).toBe(`k${i % 97}`);
+      expect(m.timestamp).toBeGreaterThan(0);
+      if (i % 10 === 0) expect(m.headers).toEqual([{ key: "i", value: Buffer.from(String(i)) }]);
+      else expect(m.headers ?? []).toEqual([]);
+      // offsets increase within a partition, in arrival order
+      expect(m.offset).toBeGreaterThan(lastOffset.get(m.partition) ?? -1);
+      lastOffset.set(m.partition, m.offset);
+    }
+    expect(seen.size).toBe(N);
+
+    const commit = [...lastOffset].map(([partition, o]) => ({ topic: TOPIC, partition, offset: o + 1 }));
+    for (const o of commit) expect(o.offset).toBe(endAfterFirst.get(o.partition));
+    await c.commit(commit);
+    const committed = await c.committed();
+    expect(committed.sort((a, b) => a.partition - b.partition)).toEqual(commit.sort((a, b) => a.partition - b.partition));
+    await c.disconnect();
+  });
+
+  let second: KafkaConsumerClient;
+
+  it("a new consumer in the same group starts at the committed offsets (nothing is re-read)", async () => {
+    second = newConsumer(GROUP);
+    await second.connect();
+    const revoked: TopicPartition[] = [];
+    second.subscribe([TOPIC], { onRevoke: (ps) => void revoked.push(...ps) });
+    // Wait for the assignment, reading whatever comes (there must be nothing).
+    const before = await consumeUntil(second, () => second.assignment().length === PARTITIONS);
+    before.push(...(await consumeUntil(second, () => false, 5)));
+    expect(second.assignment().length).toBe(PARTITIONS);
+    expect(before.map((m) => `${m.partition}@${m.offset}`)).toEqual([]);
+    const committed = await second.committed();
+    for (const o of committed) expect(o.offset).toBe(endAfterFirst.get(o.partition));
+
+    // New records are read, and only they.
+    const fresh = new Map<string, { partition: number; offset: number }>();
+    producer.onDelivery((err, r) => {
+      expect(err).toBeNull();
+      fresh.set(r.opaque as string, { partition: r.partition, offset: r.offset });
+    });
+    for (let p = 0; p < PARTITIONS; p++) {
+      for (let j = 0; j < 10; j++) expect(producer.produce(TOPIC, p, Buffer.from(`new-${p}-${j}`), `n${j}`, undefined, `new-${p}-${j}`)).toBe(true);
+    }
+    await producer.flush(30_000);
+    expect(fresh.size).toBe(30);
+    const after = await consumeUntil(second, (all) => all.length >= 30);
+    after.push(...(await consumeUntil(second, () => false, 5)));
+    expect(after.map((m) => m.value!.toString()).sort()).toEqual([...fresh.keys()].sort());
+    for (const m of after) {
+      const f = fresh.get(m.value!.toString())!;
+      expect(m.partition).toBe(f.partition);
+      expect(m.offset).toBe(f.offset);
+      expect(m.offset).toBeGreaterThanOrEqual(endAfterFirst.get(m.partition)!);
+    }
+    expect(revoked).toEqual([]);
+  });
+
+  it("pause stops a partition; seek then resume re-reads it from the seek point", async () => {
+    const c = second;
+    const p0 = { topic: TOPIC, partition: 0 };
+    const end0 = endAfterFirst.get(0)! + 10; // after the 10 new records of the previous test
+    expect(end0).toBeGreaterThan(60);
+    c.pause([p0]);
+
+    const fresh = new Map<string, { partition: number; offset: number }>();
+    producer.onDelivery((err, r) => {
+      expect(err).toBeNull();
+      fresh.set(r.opaque as string, { partition: r.partition, offset: r.offset });
+    });
+    for (const p of [0, 1]) {
+      for (let j = 0; j < 5; j++) producer.produce(TOPIC, p, Buffer.from(`paused-${p}-${j}`), null, undefined, `paused-${p}-${j}`);
+    }
+    await producer.flush(30_000);
+    expect(fresh.size).toBe(10);
+
+    // Partition 1 flows, partition 0 is paused.
+    const whilePaused = await consumeUntil(c, (all) => all.length >= 5);
+    whilePaused.push(...(await consumeUntil(c, () => false, 5)));
+    expect(whilePaused.map((m) => m.partition)).toEqual([1, 1, 1, 1, 1]);
+    expect(whilePaused.map((m) => m.value!.toString())).toEqual([0, 1, 2, 3, 4].map((j) => `paused-1-${j}`));
+
+    // Rewind partition 0 by 50 records and resume it.
+    const from = end0 - 50;
+    await c.seek(TOPIC, 0, from);
+    c.resume([p0]);
+    const last0 = end0 + 5 - 1; // the 5 records produced while paused
+    const reread = await consumeUntil(c, (all) => all.some((m) => m.partition === 0 && m.offset >= last0));
+    reread.push(...(await consumeUntil(c, () => false, 5)));
+    expect(reread.every((m) => m.partition === 0)).toBe(true);
+    const offsets = reread.map((m) => m.offset);
+    expect(offsets).toEqual(Array.from({ length: last0 - from + 1 }, (_, j) => from + j));
+    expect(reread.slice(-5).map((m) => m.value!.toString())).toEqual([0, 1, 2, 3, 4].map((j) => `paused-0-${j}`));
+
+    // The committed offsets did not move (nothing was committed since).
+    const committed = await c.committed([p0]);
+    expect(committed).toEqual([{ topic: TOPIC, partition: 0, offset: endAfterFirst.get(0) }]);
+  });
+
+  it("consume() refuses to overlap and rejects bad sizes", async () => {
+    const c = second;
+    const a = c.consume(10, 50);
+    await expect(c.consume(10, 50)).rejects.toMatchObject({ code: "ERR_KAFKA" });
+    await a;
+    await expect(c.consume(0)).rejects.toMatchObject({ code: "ERR_KAFKA" });
+  });
+});
