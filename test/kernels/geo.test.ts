@@ -268,7 +268,12 @@ describe("speedExceedsKmh equals haversineKm / hours > limit", () => {
       const r = rel[i % rel.length]!;
       check(t, lat1, lon1, ts1, lat2, lon2, ts1 + dt, speed * (1 + r));
       check(t, lat1, lon1, ts1, lat2, lon2, ts1 + dt, speed * (1 - r));
-      for (let k = 0; k < 5; k++) check(t, lat1, lon1, ts1, lat2, lon2, ts1 + dt, speed * (0.5 + unit53(next)));
+      // Log-uniform relative offsets 1e-12..1e-3 on either side.
+      for (let k = 0; k < 4; k++) {
+        const off = 10 ** -(3 + 9 * unit53(next));
+        check(t, lat1, lon1, ts1, lat2, lon2, ts1 + dt, speed * (k & 1 ? 1 + off : 1 - off));
+      }
+      check(t, lat1, lon1, ts1, lat2, lon2, ts1 + dt, speed * (0.5 + unit53(next)));
     }
     expect(t.cases).toBe(1_000_000);
     // At the limit itself and one ulp off it the bound must defer to the exact expression.

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// The whole test suite: starts what the integration tests need (a Kafka broker; Redis is the
+// machine's own on 127.0.0.1:6379), runs vitest, and ends with the plain line `N passed, N failed`.
+// Extra arguments go to vitest (e.g. `npm test -- test/ring`).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const kafkaScript = join(root, "scripts", "kafka.mjs");
+let startedKafka = false;
+
+if (existsSync(kafkaScript) && process.env.RIPTIDE_SKIP_KAFKA !== "1") {
+  const status = spawnSync(process.execPath, [kafkaScript, "status"], { cwd: root, encoding: "utf8" });
+  if (status.status !== 0) {
+    const up = spawnSync(process.execPath, [kafkaScript, "up"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+    if (up.status !== 0) {
+      process.stderr.write("riptide test: the Kafka broker did not start (see above); integration tests will fail\n");
+    } else {
+      startedKafka = true;
+    }
+  }
+}
+
+mkdirSync(join(root, ".riptide"), { recursive: true });
+const results = join(root, ".riptide", "test-results.json");
+const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
+const r = spawnSync(process.execPath, [vitest, "run", "--reporter=default", "--reporter=json", `--outputFile.json=${results}`, ...process.argv.slice(2)], {
+  cwd: root, stdio: ["ignore", "inherit", "inherit"],
+});
+
+if (startedKafka && process.env.RIPTIDE_KEEP_KAFKA !== "1") {
+  spawnSync(process.execPath, [kafkaScript, "down"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+}
+
+let passed = 0, failed = 0;
+try {
+  const j = JSON.parse(readFileSync(results, "utf8"));
+  passed = j.numPassedTests ?? 0;
+  failed = (j.numFailedTests ?? 0) + (j.numRuntimeErrorTestSuites ?? 0) + ((j.numFailedTestSuites ?? 0) > 0 && (j.numFailedTests ?? 0) === 0 ? j.numFailedTestSuites : 0);
+} catch {
+  failed = Math.max(failed, 1);
+}
+process.stdout.write(`${passed} passed, ${failed} failed\n`);
+process.exit(r.status === 0 && failed === 0 ? 0 : r.status || 1);
