@@ -12,12 +12,25 @@ export class UsageError extends Error {
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
 export function parse(argv: string[], options: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  // A negative number after an option that takes a value is that value, not another option.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith("--") ? a.slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else {
+      args.push(a);
+    }
+  }
   try {
-    const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const r = parseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
   } catch (err) {
     const e = err as Error & { code?: string };
-    const m = /'(-[^']+)'/.exec(e.message);
+    const m = /'(-[^' ]+)/.exec(e.message);
     if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && m) throw new UsageError(`unknown option ${m[1]} (see --help)`);
     if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && m) throw new UsageError(`option ${m[1]} needs a value`);
     throw new UsageError(e.message);

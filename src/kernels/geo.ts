@@ -227,7 +227,7 @@ export function speedBoundDecision(
   const cos1Lo = Math.max(0, cos1Hi - (y1s * y1s * y1s * y1s * y1s) / 3628800 - COS_SLACK);
   const cos2Lo = Math.max(0, cos2Hi - (y2s * y2s * y2s * y2s * y2s) / 3628800 - COS_SLACK);
 
-  const aHi = sinXLo * sinXLo + (cos1Hi + COS_SLACK) * (cos2Hi + COS_SLACK) * sinZHi * sinZHi;
+  const aHi = sinXHi * sinXHi + (cos1Hi + COS_SLACK) * (cos2Hi + COS_SLACK) * sinZHi * sinZHi;
   const aLo = sinXLo * sinXLo + cos1Lo * cos2Lo * sinZLo * sinZLo;
 
   const t2 = theta * theta;

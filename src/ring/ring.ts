@@ -23,6 +23,10 @@
  * only when that flag is set, so a busy pipeline makes no futex calls at all. The flag is set
  * before the last re-check and read after the counter store (both seq-cst), so a wake-up cannot
  * be lost: either the sleeper sees the new counter or the peer sees the flag.
+ * The consumer sleeps on its flag word, not on HEAD, because two things wake it: publish() and
+ * close(). close() does not move HEAD, so a consumer waiting on HEAD that read CLOSED = 0 just
+ * before close() would miss the notify and sleep its whole timeout. Instead the waker clears the
+ * flag and then notifies: Atomics.wait(flag, 1) either sees 0 or is already queued for the notify.
  */
 import { RingStalledError } from "../errors.js";
 import { bindColumns, type ColumnArray, type RecordLayout } from "../schema/schema.js";
@@ -114,13 +118,19 @@ export class BatchRing {
   publish(): void {
     this.head = (this.head + 1) | 0;
     Atomics.store(this.ctrl, HEAD, this.head);
-    if (Atomics.load(this.ctrl, CONSUMER_SLEEPING) !== 0) Atomics.notify(this.ctrl, HEAD);
+    if (Atomics.load(this.ctrl, CONSUMER_SLEEPING) !== 0) this.wakeConsumer();
   }
 
   /** No more batches will be published. */
   close(): void {
     Atomics.store(this.ctrl, CLOSED, 1);
-    Atomics.notify(this.ctrl, HEAD);
+    this.wakeConsumer();
+  }
+
+  /** Clears the consumer's flag, then notifies: the consumer sleeps on that flag (see top). */
+  private wakeConsumer(): void {
+    Atomics.store(this.ctrl, CONSUMER_SLEEPING, 0);
+    Atomics.notify(this.ctrl, CONSUMER_SLEEPING);
   }
 
   /** Free slots as the producer sees them (may under-count). */
@@ -205,7 +215,7 @@ export class BatchRing {
     for (let i = 0; i < this.spin; i++) if (this.peek() >= 0) return true;
     Atomics.store(this.ctrl, CONSUMER_SLEEPING, 1);
     const seen = Atomics.load(this.ctrl, HEAD);
-    if (seen === this.tail && Atomics.load(this.ctrl, CLOSED) === 0) Atomics.wait(this.ctrl, HEAD, seen, timeoutMs);
+    if (seen === this.tail && Atomics.load(this.ctrl, CLOSED) === 0) Atomics.wait(this.ctrl, CONSUMER_SLEEPING, 1, timeoutMs);
     Atomics.store(this.ctrl, CONSUMER_SLEEPING, 0);
     return this.peek() >= 0;
   }
@@ -216,7 +226,7 @@ export class BatchRing {
     Atomics.store(this.ctrl, CONSUMER_SLEEPING, 1);
     const seen = Atomics.load(this.ctrl, HEAD);
     if (seen === this.tail && Atomics.load(this.ctrl, CLOSED) === 0) {
-      const r = Atomics.waitAsync(this.ctrl, HEAD, seen, timeoutMs);
+      const r = Atomics.waitAsync(this.ctrl, CONSUMER_SLEEPING, 1, timeoutMs);
       if (r.async) await r.value;
     }
     Atomics.store(this.ctrl, CONSUMER_SLEEPING, 0);

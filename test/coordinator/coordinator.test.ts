@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { Coordinator } from "../../src/coordinator/coordinator.js";
+import { driverTracking } from "../../src/pipelines/driver-tracking/edge.js";
+import { MemorySink, NullSink } from "../../src/sinks/sink.js";
+import { DriverGenerator } from "../../src/sources/driver-generator.js";
+import { GeneratorSource } from "../../src/sources/generator-source.js";
+
+describe("Coordinator", () => {
+  it("validates its options with messages naming them", () => {
+    const base = { pipeline: driverTracking, source: new GeneratorSource(new DriverGenerator(), 10), sink: new NullSink() };
+    expect(() => new Coordinator({ ...base, workers: 0 })).toThrow(/workers must be an integer from 1 to 256, got 0/);
+    expect(() => new Coordinator({ ...base, workers: "2" as unknown as number })).toThrow(TypeError);
+    expect(() => new Coordinator({ ...base, ringSlots: 6 })).toThrow(/ringSlots must be a power of two, got 6/);
+    expect(() => new Coordinator({ ...base, rate: 0 })).toThrow(/rate must be a positive number/);
+    expect(() => new Coordinator({ ...base, batchSize: 0 })).toThrow(/batchSize must be an integer/);
+  });
+
+  it("restarts a worker thread that dies and still processes every accepted record", async () => {
+    const total = 3_000_000;
+    const c = new Coordinator({
+      pipeline: driverTracking, source: new GeneratorSource(new DriverGenerator({ seed: 3 }), total),
+      sink: new MemorySink(), workers: 2, batchSize: 1024, ringSlots: 8, rate: 2_000_000,
+    });
+    setTimeout(() => c.crashWorker(1), 300);
+    const summary = await c.run();
+    expect(summary.workerRestarts).toBeGreaterThanOrEqual(1);
+    expect(summary.events).toBe(total);
+    expect(c.progress().processed).toBe(total);
+  });
+
+  it("stops producing when aborted and flushes what it accepted", async () => {
+    const abort = new AbortController();
+    const sink = new MemorySink();
+    const c = new Coordinator({
+      pipeline: driverTracking, source: new GeneratorSource(new DriverGenerator({ seed: 5 })), sink, workers: 2,
+      rate: 500_000, signal: abort.signal,
+    });
+    setTimeout(() => abort.abort(), 400);
+    const summary = await c.run();
+    expect(summary.events).toBeGreaterThan(0);
+    expect(c.progress().processed).toBe(summary.events);
+    expect(sink.outputs.filter((o) => o.type === "window").length).toBe(summary.outputs["window"]);
+    expect(summary.outputs["window"]).toBeGreaterThan(0);
+  });
+});
