@@ -9,7 +9,7 @@
 // The broker comes from Maven Central: scripts/kafka/pom.xml names it, Maven resolves it into
 // the local Maven repository (~/.m2) and writes the classpath to .riptide/kafka/classpath.txt,
 // which later runs reuse until the POM changes. Everything else (config, data, pid, log) lives
-// under .riptide/kafka/ (git-ignored).
+// under .riptide/kafka/ (git-ignored; for another port, .riptide/kafka/port-<port>/).
 //
 // Environment:
 //   RIPTIDE_KAFKA_PORT              PLAINTEXT port on 127.0.0.1 (default 9092)
@@ -28,15 +28,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const POM = path.join(ROOT, "scripts", "kafka", "pom.xml");
-const STATE = path.join(ROOT, ".riptide", "kafka");
-const DATA = path.join(STATE, "data");
-const CLASSPATH_FILE = path.join(STATE, "classpath.txt");
-const CLASSPATH_KEY_FILE = path.join(STATE, "classpath.key");
-const PROPS_FILE = path.join(STATE, "server.properties");
-const LOG4J_FILE = path.join(STATE, "log4j2.properties");
-const PID_FILE = path.join(STATE, "kafka.pid");
-const LOG_FILE = path.join(STATE, "kafka.log");
-const LOCK_FILE = path.join(STATE, "kafka.lock");
+const BASE = path.join(ROOT, ".riptide", "kafka");
 
 function intEnv(name, dflt, max = 65535) {
   const raw = process.env[name];
@@ -56,6 +48,17 @@ const START_TIMEOUT_MS = intEnv("RIPTIDE_KAFKA_START_TIMEOUT_MS", 90_000, 3_600_
 const STOP_TIMEOUT_MS = 30_000;
 const HEAP = process.env.RIPTIDE_KAFKA_HEAP || "768m";
 const NODE_ID = 1;
+
+// The classpath is shared; each port gets its own broker instance (config, data, pid, log).
+const CLASSPATH_FILE = path.join(BASE, "classpath.txt");
+const CLASSPATH_KEY_FILE = path.join(BASE, "classpath.key");
+const STATE = PORT === 9092 ? BASE : path.join(BASE, `port-${PORT}`);
+const DATA = path.join(STATE, "data");
+const PROPS_FILE = path.join(STATE, "server.properties");
+const LOG4J_FILE = path.join(STATE, "log4j2.properties");
+const PID_FILE = path.join(STATE, "kafka.pid");
+const LOG_FILE = path.join(STATE, "kafka.log");
+const LOCK_FILE = path.join(STATE, "kafka.lock");
 
 const log = (msg) => console.log(`[kafka] ${msg}`);
 
@@ -320,10 +323,14 @@ function resolveClasspath() {
   const key = pomKey();
   const cached = cachedClasspath(key);
   if (cached) return cached;
-  fs.mkdirSync(STATE, { recursive: true });
+  fs.mkdirSync(BASE, { recursive: true });
   const tmp = `${CLASSPATH_FILE}.${process.pid}.tmp`;
   fs.rmSync(tmp, { force: true });
-  const m2Kafka = path.join(os.homedir(), ".m2", "repository", "org", "apache", "kafka", "kafka_2.13");
+  // Offline first only when the local repository already holds a Kafka broker (a cheap guess;
+  // if it is wrong, the online run below fixes it).
+  const repoOverride = /-Dmaven\.repo\.local=(\S+)/.exec(process.env.MAVEN_OPTS ?? "")?.[1];
+  const repo = repoOverride ?? path.join(os.homedir(), ".m2", "repository");
+  const m2Kafka = path.join(repo, "org", "apache", "kafka", "kafka_2.13");
   let r = null;
   if (fs.existsSync(m2Kafka)) {
     log("resolving the broker classpath from the local Maven repository (mvn -o)");
@@ -467,6 +474,23 @@ function formatIfNeeded(java, classpath) {
   }
 }
 
+/** True when nothing listens on HOST:port (so the broker can bind it). */
+function canBind(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen({ host: HOST, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The last lines of the log, with the root cause of a startup failure first when there is one. */
+function startupReport() {
+  const text = tail(LOG_FILE, 400);
+  const causes = text.split("\n").filter((l) => /^Caused by: |\bERROR\b/.test(l));
+  const cause = causes.length > 0 ? `likely cause: ${causes[causes.length - 1].trim()}\n` : "";
+  return `${cause}--- last lines of ${LOG_FILE} ---\n${tail(LOG_FILE, 25)}`;
+}
+
 async function up() {
   if (await answers(PORT, 3000)) {
     const pid = runningPid();
@@ -486,6 +510,11 @@ async function up() {
     const t0 = Date.now();
     let pid = runningPid();
     if (pid === null) {
+      for (const port of [PORT, CONTROLLER_PORT]) {
+        if (!(await canBind(port))) {
+          throw new Error(`${HOST}:${port} is in use by a program that is not a Kafka broker answering there; free it or set RIPTIDE_KAFKA_PORT`);
+        }
+      }
       const java = javaBin();
       checkJava(java);
       const classpath = resolveClasspath();
@@ -515,14 +544,12 @@ async function up() {
       if (await answers(PORT, 2000)) break;
       if (!isAlive(pid)) {
         fs.rmSync(PID_FILE, { force: true });
-        throw new Error(
-          `the broker exited during startup; see ${LOG_FILE}\n--- last lines ---\n${tail(LOG_FILE)}`,
-        );
+        throw new Error(`the broker exited during startup; see ${LOG_FILE}\n${startupReport()}`);
       }
       if (Date.now() > deadline) {
         await stopPid(pid);
         throw new Error(
-          `the broker did not answer on ${HOST}:${PORT} within ${START_TIMEOUT_MS / 1000} s (stopped it); see ${LOG_FILE}\n--- last lines ---\n${tail(LOG_FILE)}`,
+          `the broker did not answer on ${HOST}:${PORT} within ${START_TIMEOUT_MS / 1000} s (stopped it); see ${LOG_FILE}\n${startupReport()}`,
         );
       }
       await sleep(300);

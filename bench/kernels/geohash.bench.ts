@@ -3,12 +3,22 @@
 //
 //   npm run build && node dist/bench/kernels/geohash.bench.js [--quick]
 
-import { cpus } from "node:os";
 import { pathToFileURL } from "node:url";
 import ngeohash from "ngeohash";
 import { Bench } from "tinybench";
-import type { BenchRow } from "../harness.js";
+import {
+  formatTable,
+  machine,
+  machineLine,
+  tinybenchEventsPerSec,
+  tinybenchNote,
+  tinybenchOptions,
+  type BenchRow,
+} from "../harness.js";
 import { geohashEncodeBatch, geohashEncodeInt } from "../../src/kernels/geohash.js";
+
+/** The groups this module reports (the suite runner's --only filter reads it). */
+export const groups = ["geohash p7", "geohash p5"] as const;
 
 const BATCH = 65_536;
 
@@ -79,25 +89,23 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
       fn: () => geohashEncodeBatch(lat, lon, BATCH, 5, hi, lo),
     },
   ];
-  return [...(await measure("geohash p7", p7, opts.quick)), ...(await measure("geohash p5", p5, opts.quick))];
+  return [...(await measure(groups[0], p7, opts.quick)), ...(await measure(groups[1], p5, opts.quick))];
 }
 
 async function measure(group: string, cases: Case[], quick: boolean): Promise<BenchRow[]> {
-  const bench = new Bench({
-    time: quick ? 400 : 2000,
-    warmupTime: quick ? 150 : 500,
-    iterations: quick ? 8 : 32,
-    warmupIterations: quick ? 4 : 16,
-  });
+  const bench = new Bench({ name: group, ...tinybenchOptions(quick) });
   for (const c of cases) bench.add(c.name, c.fn, { async: false });
   await bench.run();
   return bench.tasks.map((task, i) => {
     const c = cases[i]!;
-    const r = task.result;
-    if (r.state !== "completed") throw new Error(`bench ${group} / ${c.name} did not complete: ${r.state}`);
-    const row: BenchRow = { group, name: c.name, eventsPerSec: (BATCH * 1000) / r.latency.mean, baseline: c.baseline };
-    if (c.note !== undefined) row.note = c.note;
-    return row;
+    const how = tinybenchNote(task.result, BATCH);
+    return {
+      group,
+      name: c.name,
+      eventsPerSec: tinybenchEventsPerSec(task.result, BATCH),
+      baseline: c.baseline,
+      note: c.note === undefined ? how : `${c.note}; ${how}`,
+    };
   });
 }
 
@@ -162,24 +170,8 @@ function makePoints(n: number, seed: number): { lat: Float64Array; lon: Float64A
   return { lat, lon };
 }
 
-/** Prints rows with their ratio to the group's baseline and the machine they ran on. */
-function printRows(rows: BenchRow[]): void {
-  const cpu = cpus();
-  console.log(`${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores, Node ${process.version}`);
-  console.table(
-    rows.map((r) => {
-      const base = rows.find((b) => b.group === r.group && b.baseline);
-      return {
-        group: r.group,
-        name: r.name,
-        "M events/s": (r.eventsPerSec / 1e6).toFixed(2),
-        "× baseline": base ? (r.eventsPerSec / base.eventsPerSec).toFixed(1) : "",
-        note: r.note ?? "",
-      };
-    }),
-  );
-}
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  printRows(await run({ quick: process.argv.includes("--quick") }));
+  const rows = await run({ quick: process.argv.includes("--quick") });
+  console.log(`${formatTable(rows)}\n\n${machineLine(machine())}`);
 }

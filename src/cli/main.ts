@@ -26,6 +26,7 @@ const HELP = `riptide — real-time event streams on Node.js
 Usage:
   riptide run [pipeline] [options]    run a pipeline (default: driver-tracking)
   riptide pipelines                   list the pipelines
+  riptide loadgen [options]           produce generator traffic into Kafka (see loadgen --help)
   riptide --help                      this text
 
 Input (default: the embedded generator, unbounded until Ctrl-C unless --events/--duration):
@@ -37,6 +38,14 @@ Input (default: the embedded generator, unbounded until Ctrl-C unless --events/-
   --drivers N           generator drivers (default 10000)
   --partitions N        generator partitions (default 16)
   --skew X              generator activity skew, 0 = uniform (default 0)
+
+Kafka (instead of the generator):
+  --brokers LIST        bootstrap brokers, e.g. 127.0.0.1:9092
+  --input-topic T       read events from T (JSON per message or Riptide frames); undecodable → T.dlq
+  --output-topic O      windows to O, side outputs to O.invalid, O.anomaly, O.late
+  --group G             consumer group (default riptide-<pipeline>)
+  --partitions N        partitions of topics created when missing (default: as the input topic)
+  --stop-when-idle S    end after S seconds without input, once everything is produced and committed
 
 Output:
   --output FILE         write every output and side output, one JSON object per line
@@ -59,6 +68,8 @@ const RUN_OPTIONS: OptionSpec = {
   seed: { type: "string" }, drivers: { type: "string" }, partitions: { type: "string" }, skew: { type: "string" },
   workers: { type: "string" }, "batch-size": { type: "string" }, "ring-slots": { type: "string" },
   "idle-timeout": { type: "string" },
+  brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
+  group: { type: "string" }, "stop-when-idle": { type: "string" },
   json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
 };
 
@@ -74,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === "run") return await runCommand(rest);
+    if (command === "loadgen") return await (await import("./loadgen.js")).loadgenCommand(rest);
     throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: run, pipelines; see --help)`);
   } catch (err) {
     if (err instanceof UsageError) {
@@ -111,16 +123,44 @@ async function runCommand(argv: string[]): Promise<number> {
   if (!["null", "console", "file"].includes(sinkKind)) throw new UsageError(`--sink must be null, console or file, got ${JSON.stringify(sinkKind)}`);
   if (sinkKind === "file" && !output) throw new UsageError("--sink file needs --output FILE");
   if (input !== undefined && !existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
+  const brokers = values["brokers"] as string | undefined;
+  const stopWhenIdle = numberOption(values, "stop-when-idle", { min: 0 });
+  if (brokers !== undefined) {
+    if (input !== undefined) throw new UsageError("--brokers and --input are two different sources; give one");
+    if (!values["input-topic"]) throw new UsageError("--brokers needs --input-topic");
+    if (!values["output-topic"]) throw new UsageError("--brokers needs --output-topic");
+    for (const g of ["events", "seed", "drivers", "skew", "rate", "output", "sink"]) {
+      if (values[g] !== undefined) throw new UsageError(`--${g} cannot be combined with --brokers`);
+    }
+  } else {
+    for (const k of ["input-topic", "output-topic", "group", "stop-when-idle"]) {
+      if (values[k] !== undefined) throw new UsageError(`--${k} needs --brokers`);
+    }
+  }
   if (input !== undefined) {
     for (const g of ["events", "seed", "drivers", "partitions", "skew", "rate"]) {
       if (values[g] !== undefined) throw new UsageError(`--${g} applies to the generator and cannot be combined with --input`);
     }
   }
 
-  const sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
+  const onLog = (event: string, detail: Record<string, unknown>): void => {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...detail })}\n`);
+  };
+  let sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
   let coordinator: Coordinator | undefined;
   let source: Source;
-  if (input !== undefined) {
+  let kafka: import("./kafka.js").KafkaRunSetup | undefined;
+  if (brokers !== undefined) {
+    const { setupKafkaRun } = await import("./kafka.js");
+    kafka = await setupKafkaRun({
+      brokers, inputTopic: values["input-topic"] as string, outputTopic: values["output-topic"] as string,
+      group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
+      partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }),
+      stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
+    });
+    source = kafka.source;
+    sink = kafka.sink;
+  } else if (input !== undefined) {
     const decoder = compileJsonDecoder(pipeline.schema, new Interner());
     source = new JsonLinesFileSource(input, decoder, (p, off, raw, reason) => coordinator!.reject(p, off, raw, reason));
   } else {
@@ -158,7 +198,7 @@ async function runCommand(argv: string[]): Promise<number> {
       ...(idleTimeout !== undefined && { idleTimeoutMs: idleTimeout }),
       signal: abort.signal,
       ...(progress && { onProgress: progress.update, progressIntervalMs: process.stderr.isTTY ? 500 : 5000 }),
-      onLog: (event, detail) => process.stderr.write(`${JSON.stringify({ event, ...detail })}\n`),
+      onLog,
     });
     const summary = await coordinator.run();
     progress?.done();
@@ -166,6 +206,7 @@ async function runCommand(argv: string[]): Promise<number> {
     else if (!quiet) process.stderr.write(describe(summary) + "\n");
     return 0;
   } finally {
+    await kafka?.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

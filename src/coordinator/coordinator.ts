@@ -36,6 +36,7 @@ import type { Sink } from "../sinks/sink.js";
 import type { Source } from "../sources/source.js";
 import { C_COMMAND, CMD_CRASH, CMD_STOP, createControl } from "./control.js";
 import { WindowMerger } from "./window-merger.js";
+import { CommitTracker } from "./commit-tracker.js";
 import type { ShardSummary, ShardTask } from "../../workers/shard.js";
 
 export interface CoordinatorOptions {
@@ -85,8 +86,13 @@ export interface RunSummary {
   outputs: Record<string, number>;
   latencyMs: { p50: number; p99: number };
   workerRestarts: number;
+  /** Records that could not be decoded and went to the dead-letter topic (Kafka sources). */
+  deadLetters?: number;
 }
 
+/** Unacknowledged sink writes above which the coordinator stops asking the source for more. */
+const SINK_HIGH_WATER = 200_000;
+const COMMIT_INTERVAL_MS = 200;
 const SLICE_MS = 8;
 const END_LIMIT_MS = 60_000;
 
@@ -137,6 +143,14 @@ export class Coordinator {
   private lastAckAt = 0;
   private startedAt = 0;
   private failure: Error | undefined;
+  private readonly commits: CommitTracker | undefined;
+  private committing: Promise<void> | undefined;
+  private lastCommitAt = 0;
+  private deadLetters = 0;
+  /** When the last record was accepted, and when the end-of-input flush began (idle gap between). */
+  private lastEventAt = 0;
+  private finishStartedAt = 0;
+  private sinkAcked = 0;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.pipeline = options.pipeline;
@@ -170,6 +184,13 @@ export class Coordinator {
     this.lastActive = new Float64Array(P);
     this.sentWatermark = new Float64Array(this.workers).fill(-Infinity);
     this.ended = new Uint8Array(this.workers);
+    this.commits = this.source.position ? new CommitTracker(P) : undefined;
+    this.source.attach?.({
+      drainPartitions: (ps) => this.drainPartitions(ps),
+      rejected: (_p, count) => {
+        this.deadLetters += count;
+      },
+    });
     const { sizeMs, graceMs } = this.pipeline.window;
     this.merger = new WindowMerger(this.workers, sizeMs, graceMs, (w) => {
       this.counts["window"] = (this.counts["window"] ?? 0) + 1;
@@ -261,6 +282,7 @@ export class Coordinator {
           if (due < Math.min(cap, this.rate / 100)) { throttledMs = 2; break; }
         }
         if (this.produced - this.processed + cap > this.source.maxInFlight) { blocked = this.inputs[0]; break; }
+        if ((this.sink.pending ?? 0) > SINK_HIGH_WATER) { throttledMs = 2; break; }
         const p = cursor;
         const w = this.owner(p);
         const ring = this.inputs[w]!;
@@ -272,6 +294,7 @@ export class Coordinator {
         cursor = cursor + 1 === P ? 0 : cursor + 1;
         const now = this.now();
         if (n === 0) {
+          if (this.commits && this.source.assigned?.(p) !== false) this.commits.add(p, -1, this.source.position!(p), -Infinity);
           if (this.source.exhausted()) break;
           if (++emptyInARow >= P) { throttledMs = 1; break; }
           continue;
@@ -281,6 +304,7 @@ export class Coordinator {
         const st = this.pipeline.prepare(columns, n, this.streamTime[p]!, this.otherMin(p, now));
         this.streamTime[p] = st;
         this.lastActive[p] = now;
+        if (this.commits) this.commits.add(p, this.seq, this.source.position!(p), this.closeAtFor(st));
         const h = slot * HEADER_WORDS;
         const header = ring.header;
         const wm = (columns["_wm"] as Float64Array)[n - 1]!;
@@ -293,9 +317,13 @@ export class Coordinator {
         ring.publish();
         this.sentWatermark[w] = wm;
         this.produced += n;
+        this.lastEventAt = now;
       }
       this.punctuate();
       this.drain();
+      this.sink.service?.();
+      this.noteSinkAcks();
+      this.maybeCommit(false);
       if (blocked) {
         // Wait for the ring we need, bounded, then drain again: the worker may be blocked on output.
         await blocked.waitWritableAsync(2);
@@ -312,7 +340,7 @@ export class Coordinator {
     let min = Infinity;
     const st = this.streamTime;
     for (let q = 0; q < st.length; q++) {
-      if (q !== p && st[q]! < min && now - this.lastActive[q]! <= this.idleTimeoutMs) min = st[q]!;
+      if (q !== p && st[q]! < min && now - this.lastActive[q]! <= this.idleTimeoutMs && this.source.assigned?.(q) !== false) min = st[q]!;
     }
     return min;
   }
@@ -321,7 +349,7 @@ export class Coordinator {
     let min = Infinity;
     let any = false;
     for (let q = 0; q < this.streamTime.length; q++) {
-      if (now - this.lastActive[q]! <= this.idleTimeoutMs) {
+      if (now - this.lastActive[q]! <= this.idleTimeoutMs && this.source.assigned?.(q) !== false) {
         any = true;
         if (this.streamTime[q]! < min) min = this.streamTime[q]!;
       }
@@ -375,6 +403,7 @@ export class Coordinator {
               this.lastAckAt = now;
             }
             this.merger.closedThrough(w, o.e[i]!);
+            if (this.commits && count > 0) this.commits.ack(o.part[i]!, o.d[i]!);
           } else if (kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE) {
             const name = this.pipeline.sideName(kind);
             this.counts[name] = (this.counts[name] ?? 0) + 1;
@@ -390,6 +419,7 @@ export class Coordinator {
 
   /** Bounded input ended (or the run was stopped): every shard flushes its windows; wait for all. */
   private async finish(): Promise<void> {
+    this.finishStartedAt = this.now();
     const deadline = Date.now() + END_LIMIT_MS;
     for (let w = 0; w < this.workers; w++) {
       const ring = this.inputs[w]!;
@@ -410,6 +440,58 @@ export class Coordinator {
       if (w >= 0) await this.outputs[w]!.waitReadableAsync(5);
     }
     this.drain();
+    await this.sink.flush?.();
+    this.noteSinkAcks();
+    await this.committing;
+    this.maybeCommit(true);
+    await this.committing;
+  }
+
+  /** Output acknowledgements count as the run's last activity. */
+  private noteSinkAcks(): void {
+    const acked = this.sink.acknowledged;
+    if (acked !== undefined && acked > this.sinkAcked) {
+      this.sinkAcked = acked;
+      this.lastAckAt = this.now();
+    }
+  }
+
+  /** The event time by which every window of a record with timestamp ≤ streamTime has closed. */
+  private closeAtFor(streamTime: number): number {
+    const { sizeMs, graceMs } = this.pipeline.window;
+    return Math.floor(streamTime / sizeMs) * sizeMs + sizeMs + graceMs;
+  }
+
+  /** Commits the positions whose outputs are all acknowledged (one commit in flight at a time). */
+  private maybeCommit(force: boolean): void {
+    if (!this.commits || !this.source.commit || this.committing) return;
+    const now = Date.now();
+    if (!force && now - this.lastCommitAt < COMMIT_INTERVAL_MS) return;
+    this.lastCommitAt = now;
+    const ready = this.commits.ready(this.merger.closedAll, this.sink.written ?? 0, this.sink.acknowledged ?? Infinity);
+    if (ready.length === 0) return;
+    this.committing = this.source.commit(ready)
+      .catch((err: unknown) => this.options.onLog?.("commit-error", { error: String((err as Error).message) }))
+      .finally(() => { this.committing = undefined; });
+  }
+
+  /** On revoke: wait until every batch of these partitions is processed, then commit what is safe. */
+  private async drainPartitions(ps: readonly number[]): Promise<void> {
+    if (!this.commits) return;
+    const deadline = Date.now() + END_LIMIT_MS;
+    while (!ps.every((p) => this.commits!.allAcked(p))) {
+      if (Date.now() > deadline) throw new WorkerFailedError(`partitions ${ps.join(",")} did not drain in ${END_LIMIT_MS} ms`);
+      this.drain();
+      await sleep(2);
+    }
+    await this.sink.flush?.();
+    await this.committing;
+    this.maybeCommit(true);
+    await this.committing;
+    for (const p of ps) {
+      this.commits.forget(p);
+      this.streamTime[p] = -Infinity;
+    }
   }
 
   private async shutdown(): Promise<void> {
@@ -443,8 +525,11 @@ export class Coordinator {
   }
 
   private summary(): RunSummary {
-    const events = this.produced + this.rejected;
-    const seconds = this.firstEventAt > 0 ? Math.max(this.lastAckAt - this.firstEventAt, 0) / 1000 : 0;
+    const events = this.produced + this.rejected + this.deadLetters;
+    // From the first event to the last output acknowledged, less the idle wait between the last
+    // accepted record and the end-of-input flush (--stop-when-idle).
+    const idle = this.finishStartedAt > this.lastEventAt && this.lastEventAt > 0 ? this.finishStartedAt - this.lastEventAt : 0;
+    const seconds = this.firstEventAt > 0 ? Math.max(this.lastAckAt - this.firstEventAt - idle, 0) / 1000 : 0;
     return {
       pipeline: this.pipeline.name,
       events,
@@ -454,6 +539,7 @@ export class Coordinator {
       outputs: { ...this.counts },
       latencyMs: { p50: round(this.histogram.quantile(0.5), 3), p99: round(this.histogram.quantile(0.99), 3) },
       workerRestarts: this.restarts,
+      ...(this.deadLetters > 0 && { deadLetters: this.deadLetters }),
     };
   }
 }

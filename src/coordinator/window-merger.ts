@@ -64,6 +64,13 @@ export class WindowMerger {
     }
   }
 
+  /** The watermark every shard has passed: windows closing at or before it are emitted. */
+  get closedAll(): number {
+    let all = Infinity;
+    for (let s = 0; s < this.closed.length; s++) if (this.closed[s]! < all) all = this.closed[s]!;
+    return all;
+  }
+
   /** Windows waiting for some shard's watermark. */
   get pending(): number {
     let n = 0;

@@ -41,11 +41,12 @@ export const GEOHASH_MAX_PRECISION = 12;
 const HALF_LO_BITS = 15;
 const HALF_LO_MASK = 0x7fff;
 
+/** Makes each candidate scale strictly larger than the exact 2^m / range (see the module comment). */
+const SCALE_ROUND_UP = 1 + 2 ** -50;
+
 // Per-precision tables, indexed by precision (index 0 unused). For one coordinate with m bits:
 // LAST = 2^m - 1, SCALE = 2^m / range rounded up (for the candidate), STEP = range / 2^m (exact).
 // LON_SHIFT is 0 when 5p is odd (longitude holds the last bit) and 1 when even.
-/** Makes each candidate scale strictly larger than the exact 2^m / range (see the module comment). */
-const SCALE_ROUND_UP = 1 + 2 ** -50;
 const LON_LAST = new Int32Array(GEOHASH_MAX_PRECISION + 1);
 const LAT_LAST = new Int32Array(GEOHASH_MAX_PRECISION + 1);
 const LON_SCALE = new Float64Array(GEOHASH_MAX_PRECISION + 1);

@@ -30,6 +30,13 @@ export interface PipelineDefinition {
   renderWindow(key: number, start: number, count: number, sum: number, n: number, min: number, max: number): Output;
   /** A side output (invalid, anomaly, late) at index i of an output batch, carrying the original event. */
   renderSide(out: OutputColumns, i: number, event: unknown): Output;
+  /**
+   * The event a side output at index i refers to, rebuilt from the fields it carries (for sources
+   * that do not keep raw input, like binary frames). `name` maps interned ids back to strings.
+   */
+  eventFromRecord(out: OutputColumns, i: number, name: (id: number) => string): unknown;
+  /** The Kafka message key of an output object (null for none). */
+  outputKey(output: Output): string | null;
   /** The output name of a side output kind (OUT_*). */
   sideName(kind: number): string;
 }

@@ -14,6 +14,18 @@ export interface Sink {
   readonly wantsObjects: boolean;
   write(output: Output): void;
   close(): Promise<void>;
+  /**
+   * Outputs written so far and how many of them (counted from the first, in order) the destination
+   * has acknowledged. Sinks that complete synchronously omit both: everything written is acknowledged.
+   */
+  readonly written?: number;
+  readonly acknowledged?: number;
+  /** Outputs written but not yet acknowledged; above a high mark the coordinator stops producing. */
+  readonly pending?: number;
+  /** Called from the coordinator loop: retries, polls, surfaces delivery errors. */
+  service?(): void;
+  /** Resolves once everything written is acknowledged (bounded by the sink's own timeout). */
+  flush?(): Promise<void>;
 }
 
 /** Counts nothing, keeps nothing: for throughput runs. */

@@ -2,14 +2,15 @@
  * Embedded generator of the `driver-locations` stream (seed §3, DESIGN "The main job").
  *
  * ```
- *  fill(p, cols, at, max)                      per partition p (independent):
- *  ──────────────────────                      sfc32 "main" stream: 4 draws per event, drawn in bulk
- *   draw 4·n randoms ─► for each event:        sfc32 "rare" stream: extra draws of the rare kinds
- *                        r1 pick driver (alias table, Zipf-like skew)
- *                        r2 kind: invalid | late | teleport | out-of-order | normal
- *                        r3 motion: turn (8 bits) | speed step (12) | speed noise (12)
- *                        r4 speed missing?
- *                      ─► advance the driver's path, write driver/lat/lon/ts/speed in place
+ *  fill(p, cols, at, max), per chunk of ≤ 2048 events     two sfc32 streams per partition p:
+ *   draw 4 randoms per event (partition p's main stream)   "main", 4 draws per event, in bulk;
+ *   for each event:                                        "rare", extra draws of spoiled fixes,
+ *     r1  pick the driver (alias table: skew)              so p's events depend only on p's count
+ *     r2  kind: invalid | late | teleport | out-of-order (and its lag) | normal
+ *     r3  motion: turn (8 bits) | speed step (12) | speed noise (12)
+ *     r4  speed missing?
+ *     advance the driver's path if the fix is in-order or out-of-order; write the 5 columns
+ *   then spoil the listed invalid / late / teleport fixes in place ("rare" stream)
  * ```
  *
  * Event time is synthetic: event k of a partition (k = 0, 1, …) is stamped
@@ -77,7 +78,7 @@ export interface DriverGeneratorOptions {
   /**
    * Number of partitions (integer, 1..min(drivers, 65_536)). Driver d belongs to partition
    * `(d - 1) % partitions`, like a topic keyed by driver.
-   * @default 16
+   * @default 16 (or `drivers` when there are fewer than 16 drivers)
    */
   partitions: number;
   /**
@@ -174,30 +175,57 @@ const TELEPORT_MIN_KM = 1000;
 const MAX_DRIVERS = 10_000_000;
 const MAX_PARTITIONS = 65_536;
 
-/** Events per internal chunk: the randoms of one chunk are drawn in bulk into a scratch array. */
+/** Events per internal chunk: the randoms of one chunk are drawn in bulk, then consumed. */
 const CHUNK = 2048;
 const DRAWS_PER_EVENT = 4;
 const TWO_POW_32 = 4294967296;
 const TWO_POW_M32 = 1 / TWO_POW_32;
 
-/** Per-driver state: one 64-byte row of a Float64Array, indexed `driver * STRIDE + field`. */
+// ── Memory layout ──────────────────────────────────────────────────────────────────────────────
+// Everything the hot loop touches, besides the output columns, lives in two typed arrays: `real`
+// (Float64Array) and `ints` (Int32Array). V8 re-checks a typed array's map, length and data pointer
+// on every loop iteration (the loop's interrupt check defeats hoisting them), so every extra array
+// costs every event.
+//
+//   real: [ cfg | turn table | city rows (GEO_STRIDE each) | driver rows (STRIDE each, row 0 unused) ]
+//   ints: [ randoms of a chunk (CHUNK·4) | spoiled list (CHUNK·2) | alias tables (2 per driver) ]
+
+/** real[CFG_*]: numbers of the hot loop, as doubles (object fields mixing small ints and heap numbers cost a check per use). */
+const CFG_START_TS = 0;
+const CFG_MS_PER_EVENT = 1;
+/** Thresholds on r2 (uint32): below T_INVALID invalid, below T_LATE late, … below T_RARE out-of-order. */
+const CFG_T_INVALID = 2;
+const CFG_T_LATE = 3;
+const CFG_T_TELEPORT = 4;
+const CFG_T_RARE = 5;
+/** Threshold on r4 (uint32) below which the speed is missing. */
+const CFG_T_SPEED_MISSING = 6;
+const CFG_SIZE = 8;
+
+/** real[TURN_AT + 2i], real[TURN_AT + 2i + 1]: cos and sin of heading turn i (the top 8 bits of r3), within ±MAX_TURN_DEG. */
+const TURN_AT = CFG_SIZE;
+/** City c's row at real[GEO_AT + c·GEO_STRIDE]. */
+const GEO_AT = TURN_AT + 2 * 256;
+const GEO_STRIDE = 4;
+const GEO_LAT = 0; //             centre latitude, degrees
+const GEO_LON = 1; //             centre longitude, degrees
+const GEO_DEG_LON_PER_KM = 2; //  degrees of longitude per km east at the centre
+const GEO_EDGE2 = 3; //           (EDGE_FRACTION · radiusKm)², km²
+
+/** Driver d's row at real[rowsAt + d·STRIDE], 64 bytes. */
 const STRIDE = 8;
 const X = 0; //       km east of the city centre
 const Y = 1; //       km north of the city centre
 const HX = 2; //      heading, unit vector (east component)
 const HY = 3; //      heading, unit vector (north component)
 const V = 4; //       true speed of the current segment, km/h
-const LAST_TS = 5; // event time of the path's last point, ms
-const MOVED = 6; //   1 once the path has advanced (the job then has a `last` for the driver)
+const LAST_TS = 5; // event time of the path's last point, ms; startTs until the path first moves
+const GEO = 6; //     index in `real` of the driver's city row
+const CITY = 7; //    index of the driver's city in options.cities
 
-/** Heading rotations for the random turn, indexed by the top 8 bits of r3. */
-const TURN_COS = new Float64Array(256);
-const TURN_SIN = new Float64Array(256);
-for (let i = 0; i < 256; i++) {
-  const a = ((i - 127.5) / 127.5) * MAX_TURN_DEG * (Math.PI / 180);
-  TURN_COS[i] = Math.cos(a);
-  TURN_SIN[i] = Math.sin(a);
-}
+/** ints regions after the chunk's randoms. */
+const SPOILED_AT = CHUNK * DRAWS_PER_EVENT;
+const ALIAS_AT = SPOILED_AT + CHUNK * 2;
 
 /** What a fix is turned into after it is written (rare kinds other than out-of-order). */
 const NORMAL = 0;
@@ -318,7 +346,7 @@ function validate(input: unknown): DriverGeneratorOptions {
   const seed = num("seed", pick("seed"));
   if (!Number.isSafeInteger(seed)) throw new RangeError(`DriverGenerator: options.seed must be a safe integer (got ${seed})`);
   const drivers = int("drivers", pick("drivers"), 1, MAX_DRIVERS);
-  const partitions = int("partitions", pick("partitions"), 1, MAX_PARTITIONS);
+  const partitions = given.partitions === undefined ? Math.min(DEFAULTS.partitions, drivers) : int("partitions", given.partitions, 1, MAX_PARTITIONS);
   if (partitions > drivers) {
     throw new RangeError(`DriverGenerator: options.partitions (${partitions}) must not exceed options.drivers (${drivers}): every partition needs a driver`);
   }
@@ -353,7 +381,7 @@ function haversineKm(lat1: number, lon1: number, lat2: number, lon2: number): nu
 
 /**
  * Seeded, deterministic, unbounded generator of driver-location fixes, written into typed-array
- * columns. Not reentrant (one scratch buffer); use one instance per thread.
+ * columns. Not reentrant (one scratch region); use one instance per thread.
  */
 export class DriverGenerator {
   readonly partitions: number;
@@ -361,42 +389,27 @@ export class DriverGenerator {
   /** The validated options (cities copied). */
   readonly options: Readonly<DriverGeneratorOptions>;
 
-  /** Per-driver state rows (STRIDE float64 each), row 0 unused. */
-  private readonly state: Float64Array;
-  /** City index of each driver (index 0 unused). */
-  private readonly driverCity: Uint16Array;
-  private readonly cityLat: Float64Array;
-  private readonly cityLon: Float64Array;
-  /** Degrees of longitude per km east, at the city centre. */
-  private readonly cityDegLonPerKm: Float64Array;
-  /** (EDGE_FRACTION · radiusKm)², km². */
-  private readonly cityEdge2: Float64Array;
+  /** Float64 memory: cfg, turn table, city rows, driver rows (see "Memory layout"). */
+  private readonly real: Float64Array;
+  /** Index of driver 0's row in `real`. */
+  private readonly rowsAt: number;
+  /** Int32 memory: randoms of a chunk, spoiled list, alias tables (see "Memory layout"). */
+  private readonly ints: Int32Array;
+  /**
+   * Start of partition p's alias table, in pairs: local index i (driver p + 1 + i·partitions) has
+   * (keepBelow, alias) at ints[ALIAS_AT + 2·(aliasStart[p] + i)]. A pick of column i with coin
+   * c ∈ [0, 2³¹) keeps i when c < keepBelow, else takes alias (i itself where keepBelow = 2³¹ − 1).
+   */
+  private readonly aliasStart: Int32Array;
   /** Teleport destinations of city c: farCities[farStart[c] .. farStart[c + 1]). */
   private readonly farStart: Int32Array;
   private readonly farCities: Uint16Array;
-
   /** sfc32 states, 4 int32 per partition: the 4 draws of every event. */
   private readonly mainRng: Int32Array;
   /** sfc32 states, 4 int32 per partition: the extra draws of rare kinds. */
   private readonly rareRng: Int32Array;
   /** Events generated so far, per partition. */
   private readonly produced: Float64Array;
-  /** Alias table of partition p at [aliasStart[p], aliasStart[p] + size(p)), indexed by local index. */
-  private readonly aliasStart: Int32Array;
-  private readonly aliasProb: Float64Array;
-  private readonly aliasIndex: Int32Array;
-  private readonly scratch = new Int32Array(CHUNK * DRAWS_PER_EVENT);
-  /** (index, kind) of the fixes of a chunk that {@link spoil} turns late, teleport or invalid. */
-  private readonly spoiled = new Int32Array(CHUNK * 2);
-
-  private readonly msPerEvent: number;
-  /** Thresholds on r2 (uint32): below tInvalid invalid, below tLate late, … below tRare out-of-order. */
-  private readonly tInvalid: number;
-  private readonly tLate: number;
-  private readonly tTeleport: number;
-  private readonly tRare: number;
-  /** Threshold on r4 (uint32) below which the speed is missing. */
-  private readonly tSpeedMissing: number;
 
   constructor(options?: Partial<DriverGeneratorOptions>) {
     const o = validate(options);
@@ -404,27 +417,33 @@ export class DriverGenerator {
     const { drivers, partitions, cities, seed } = o;
     this.drivers = drivers;
     this.partitions = partitions;
-    this.msPerEvent = (o.reportIntervalMs * partitions) / drivers;
-    this.tInvalid = Math.floor(o.invalidShare * TWO_POW_32);
-    this.tLate = Math.floor((o.invalidShare + o.lateShare) * TWO_POW_32);
-    this.tTeleport = Math.floor((o.invalidShare + o.lateShare + o.teleportShare) * TWO_POW_32);
-    this.tRare = Math.floor((o.invalidShare + o.lateShare + o.teleportShare + o.outOfOrderShare) * TWO_POW_32);
-    this.tSpeedMissing = Math.floor(o.speedMissingShare * TWO_POW_32);
+    const nc = cities.length;
+    this.rowsAt = GEO_AT + nc * GEO_STRIDE;
+    const real = (this.real = new Float64Array(this.rowsAt + (drivers + 1) * STRIDE));
+    this.ints = new Int32Array(ALIAS_AT + 2 * drivers);
+
+    real[CFG_START_TS] = o.startTs;
+    real[CFG_MS_PER_EVENT] = (o.reportIntervalMs * partitions) / drivers;
+    real[CFG_T_INVALID] = Math.floor(o.invalidShare * TWO_POW_32);
+    real[CFG_T_LATE] = Math.floor((o.invalidShare + o.lateShare) * TWO_POW_32);
+    real[CFG_T_TELEPORT] = Math.floor((o.invalidShare + o.lateShare + o.teleportShare) * TWO_POW_32);
+    real[CFG_T_RARE] = Math.floor((o.invalidShare + o.lateShare + o.teleportShare + o.outOfOrderShare) * TWO_POW_32);
+    real[CFG_T_SPEED_MISSING] = Math.floor(o.speedMissingShare * TWO_POW_32);
+    for (let i = 0; i < 256; i++) {
+      const a = ((i - 127.5) / 127.5) * MAX_TURN_DEG * (Math.PI / 180);
+      real[TURN_AT + 2 * i] = Math.cos(a);
+      real[TURN_AT + 2 * i + 1] = Math.sin(a);
+    }
 
     // Cities.
-    const nc = cities.length;
-    this.cityLat = new Float64Array(nc);
-    this.cityLon = new Float64Array(nc);
-    this.cityDegLonPerKm = new Float64Array(nc);
-    this.cityEdge2 = new Float64Array(nc);
     const cumWeight = new Float64Array(nc);
     let total = 0;
     for (let c = 0; c < nc; c++) {
-      const city = cities[c]!;
-      this.cityLat[c] = city.lat;
-      this.cityLon[c] = city.lon;
-      this.cityDegLonPerKm[c] = DEG_LAT_PER_KM / Math.cos((city.lat * Math.PI) / 180);
-      this.cityEdge2[c] = (EDGE_FRACTION * city.radiusKm) ** 2;
+      const city = cities[c]!, g = GEO_AT + c * GEO_STRIDE;
+      real[g + GEO_LAT] = city.lat;
+      real[g + GEO_LON] = city.lon;
+      real[g + GEO_DEG_LON_PER_KM] = DEG_LAT_PER_KM / Math.cos((city.lat * Math.PI) / 180);
+      real[g + GEO_EDGE2] = (EDGE_FRACTION * city.radiusKm) ** 2;
       total += city.weight;
       cumWeight[c] = total;
     }
@@ -433,32 +452,32 @@ export class DriverGenerator {
     for (let c = 0; c < nc; c++) {
       this.farStart[c] = far.length;
       for (let e = 0; e < nc; e++) {
-        if (haversineKm(cities[c]!.lat, cities[c]!.lon, cities[e]!.lat, cities[e]!.lon) >= TELEPORT_MIN_KM + cities[c]!.radiusKm + cities[e]!.radiusKm) far.push(e);
+        const from = cities[c]!, to = cities[e]!;
+        if (haversineKm(from.lat, from.lon, to.lat, to.lon) >= TELEPORT_MIN_KM + from.radiusKm + to.radiusKm) far.push(e);
       }
     }
     this.farStart[nc] = far.length;
     this.farCities = Uint16Array.from(far);
 
     // Drivers: city, position, heading and speed depend on (seed, driver id) only.
-    this.state = new Float64Array((drivers + 1) * STRIDE);
-    this.driverCity = new Uint16Array(drivers + 1);
     const rng = new Int32Array(4);
     for (let d = 1; d <= drivers; d++) {
       seedSfc32(rng, 0, seed, d, 0x64726976);
       const w = uniform(rng, 0) * total;
       let c = 0;
       while (c < nc - 1 && w >= cumWeight[c]!) c++;
-      this.driverCity[d] = c;
       const r = EDGE_FRACTION * cities[c]!.radiusKm * Math.sqrt(uniform(rng, 0)) * 0.999;
       const a = uniform(rng, 0) * 2 * Math.PI;
       const h = uniform(rng, 0) * 2 * Math.PI;
-      const row = d * STRIDE;
-      this.state[row + X] = r * Math.cos(a);
-      this.state[row + Y] = r * Math.sin(a);
-      this.state[row + HX] = Math.cos(h);
-      this.state[row + HY] = Math.sin(h);
-      this.state[row + V] = 15 + uniform(rng, 0) * 45;
-      this.state[row + LAST_TS] = o.startTs;
+      const row = this.rowsAt + d * STRIDE;
+      real[row + X] = r * Math.cos(a);
+      real[row + Y] = r * Math.sin(a);
+      real[row + HX] = Math.cos(h);
+      real[row + HY] = Math.sin(h);
+      real[row + V] = 15 + uniform(rng, 0) * 45;
+      real[row + LAST_TS] = o.startTs;
+      real[row + GEO] = GEO_AT + c * GEO_STRIDE;
+      real[row + CITY] = c;
     }
 
     // Partitions: PRNG states and activity (alias) tables.
@@ -466,8 +485,6 @@ export class DriverGenerator {
     this.rareRng = new Int32Array(partitions * 4);
     this.produced = new Float64Array(partitions);
     this.aliasStart = new Int32Array(partitions + 1);
-    this.aliasProb = new Float64Array(drivers);
-    this.aliasIndex = new Int32Array(drivers);
     for (let p = 0; p < partitions; p++) {
       seedSfc32(this.mainRng, p * 4, seed, p, 0x6d61696e);
       seedSfc32(this.rareRng, p * 4, seed, p, 0x72617265);
@@ -485,7 +502,7 @@ export class DriverGenerator {
   /** Index into `options.cities` of the city driver `id` (1..drivers) belongs to. */
   cityOf(id: number): number {
     if (!Number.isInteger(id) || id < 1 || id > this.drivers) throw new RangeError(`DriverGenerator.cityOf: id must be an integer in [1, ${this.drivers}] (got ${id})`);
-    return this.driverCity[id]!;
+    return this.real[this.rowsAt + id * STRIDE + CITY]!;
   }
 
   /** Events generated so far for partition p (the index of the next event of p). */
@@ -514,19 +531,23 @@ export class DriverGenerator {
       scaled[i] = (scaled[i]! * n) / sum;
       (scaled[i]! < 1 ? small : large).push(i);
     }
+    const table = this.ints, at = ALIAS_AT + 2 * base;
+    for (let i = 0; i < n; i++) {
+      table[at + 2 * i] = 0x7fffffff;
+      table[at + 2 * i + 1] = i;
+    }
     while (small.length > 0 && large.length > 0) {
       const s = small.pop()!;
       const l = large[large.length - 1]!;
-      this.aliasProb[base + s] = scaled[s]!;
-      this.aliasIndex[base + s] = l;
+      table[at + 2 * s] = Math.min(0x7fffffff, Math.round(scaled[s]! * 2147483648));
+      table[at + 2 * s + 1] = l;
       scaled[l] = scaled[l]! + scaled[s]! - 1;
       if (scaled[l]! < 1) {
         large.pop();
         small.push(l);
       }
     }
-    for (const i of large) this.aliasProb[base + i] = 1;
-    for (const i of small) this.aliasProb[base + i] = 1; // rounding leftovers
+    // Entries left in `large` or (from rounding) in `small` keep their column: (2³¹ − 1, self).
   }
 
   private checkPartition(p: number): number {
@@ -560,9 +581,9 @@ export class DriverGenerator {
     return max;
   }
 
-  /** Draws DRAWS_PER_EVENT · n randoms of partition p's main stream into the scratch array. */
+  /** Draws DRAWS_PER_EVENT · n randoms of partition p's main stream into ints[0 ..). */
   private draw(p: number, n: number): void {
-    const s = this.mainRng, o = p * 4, out = this.scratch;
+    const s = this.mainRng, o = p * 4, out = this.ints;
     let a = s[o]!, b = s[o + 1]!, c = s[o + 2]!, d = s[o + 3]!;
     for (let k = 0, m = n * DRAWS_PER_EVENT; k < m; k++) {
       const t = (((a + b) | 0) + d) | 0;
@@ -579,7 +600,7 @@ export class DriverGenerator {
   }
 
   /**
-   * The hot loop: n events of partition p from the scratch randoms into cols[at .. at + n).
+   * The hot loop: n events of partition p from the chunk's randoms into cols[at .. at + n).
    *
    * Every event first takes the driver's last path point (advanced to its ts when the job would
    * aggregate it: in-order and out-of-order fixes). Invalid, late and teleport fixes, which never move
@@ -588,49 +609,56 @@ export class DriverGenerator {
    * for the path step is too large for V8 to inline.
    */
   private fillChunk(p: number, cols: DriverColumns, at: number, n: number): void {
-    const rnd = this.scratch, st = this.state, city = this.driverCity, spoiled = this.spoiled;
-    const cLat = this.cityLat, cLon = this.cityLon, cDegLon = this.cityDegLonPerKm, cEdge2 = this.cityEdge2;
-    const prob = this.aliasProb, alias = this.aliasIndex, base = this.aliasStart[p]!;
+    p |= 0;
+    at |= 0;
+    n |= 0;
+    const real = this.real, ints = this.ints, rowsAt = this.rowsAt | 0;
+    const alias = ALIAS_AT + 2 * this.aliasStart[p]!;
     const pickScale = this.partitionSize(p) * TWO_POW_M32;
-    const P = this.partitions, firstId = p + 1;
-    const tInvalid = this.tInvalid, tLate = this.tLate, tTeleport = this.tTeleport, tRare = this.tRare;
-    const tSpeedMissing = this.tSpeedMissing;
-    const startTs = this.options.startTs, msPerEvent = this.msPerEvent;
+    const P = this.partitions | 0, firstId = p + 1;
+    const startTs = real[CFG_START_TS]!, msPerEvent = real[CFG_MS_PER_EVENT]!;
+    const tInvalid = real[CFG_T_INVALID]!, tLate = real[CFG_T_LATE]!, tTeleport = real[CFG_T_TELEPORT]!, tRare = real[CFG_T_RARE]!;
+    const tSpeedMissing = real[CFG_T_SPEED_MISSING]!;
     const oDriver = cols.driver, oLat = cols.lat, oLon = cols.lon, oTs = cols.ts, oSpeed = cols.speed;
     let k = this.produced[p]!;
     let nSpoiled = 0;
     for (let j = 0, q = 0; j < n; j++, q += DRAWS_PER_EVENT) {
-      // r1: the driver (alias table: one draw, integer part = column, fraction = coin).
-      const u = (rnd[q]! >>> 0) * pickScale;
-      let i = u | 0;
-      if (u - i >= prob[base + i]!) i = alias[base + i]!;
-      const d = firstId + i * P, o = d * STRIDE, c = city[d]!;
-      const v = st[o + V]!; // speed of the segment ending at this fix
+      // r1: the driver. Alias table: integer part of r1·size = column, fraction = coin; branch-free,
+      // since with a skew the coin is a coin toss for the branch predictor.
+      const u = (ints[q]! >>> 0) * pickScale;
+      const col = u | 0, a = alias + (col << 1);
+      const keep = ((((u - col) * 2147483648) | 0) - ints[a]!) >> 31; // -1: keep col, 0: take alias
+      const d = firstId + ((col & keep) | (ints[a + 1]! & ~keep)) * P;
+      const o = rowsAt + d * STRIDE;
+      const v = real[o + V]!; // speed of the segment ending at this fix
+      const lastTs = real[o + LAST_TS]!;
+      let x = real[o + X]!, y = real[o + Y]!;
       let ts = Math.floor(startTs + k * msPerEvent);
       k++;
       const w = at + j;
       // r2: the kind. An out-of-order lag is uniform in r2's sub-range (85 M values for 2 %).
-      const r2 = rnd[q + 1]! >>> 0, r3 = rnd[q + 2]!;
+      const r2 = ints[q + 1]! >>> 0, r3 = ints[q + 2]!;
       let spoilAs = NORMAL;
       if (r2 < tRare) {
         if (r2 >= tTeleport) ts -= OUT_OF_ORDER_MIN_MS + ((r2 - tTeleport) % (OUT_OF_ORDER_MAX_MS - OUT_OF_ORDER_MIN_MS + 1));
         else {
-          spoilAs = r2 < tInvalid ? INVALID : r2 < tLate ? LATE : st[o + MOVED] === 0 ? NORMAL : TELEPORT; // never a first fix
+          // A teleport never replaces a driver's first fix (the job would keep it as `last`).
+          spoilAs = r2 < tInvalid ? INVALID : r2 < tLate ? LATE : lastTs === startTs ? NORMAL : TELEPORT;
           if (spoilAs !== NORMAL) {
-            spoiled[nSpoiled++] = w;
-            spoiled[nSpoiled++] = spoilAs;
+            ints[SPOILED_AT + nSpoiled++] = w;
+            ints[SPOILED_AT + nSpoiled++] = spoilAs;
           }
         }
       }
-      const dt = ts - st[o + LAST_TS]!;
+      const g = real[o + GEO]! | 0;
+      const dt = ts - lastTs;
       if (spoilAs === NORMAL && dt > 0) {
         // Path step: v·dt km along the heading; if that leaves the disc, straight for the centre
         // instead, stopping there at most (never leaves, distance ≤ v·dt). r3: turn | speed step.
-        const x = st[o + X]!, y = st[o + Y]!;
-        let hx = st[o + HX]!, hy = st[o + HY]!;
+        let hx = real[o + HX]!, hy = real[o + HY]!;
         const km = v * dt * KMH_TO_KM_PER_MS;
         let nx = x + hx * km, ny = y + hy * km;
-        if (nx * nx + ny * ny > cEdge2[c]!) {
+        if (nx * nx + ny * ny > real[g + GEO_EDGE2]!) {
           const r = Math.sqrt(x * x + y * y);
           if (r > 0) {
             hx = -x / r;
@@ -643,53 +671,56 @@ export class DriverGenerator {
             ny = y;
           }
         }
-        const turn = r3 >>> 24;
-        const cos = TURN_COS[turn]!, sin = TURN_SIN[turn]!;
-        st[o + HX] = hx * cos - hy * sin;
-        st[o + HY] = hx * sin + hy * cos;
+        x = nx;
+        y = ny;
+        const turn = TURN_AT + ((r3 >>> 24) << 1);
+        const cos = real[turn]!, sin = real[turn + 1]!;
+        real[o + HX] = hx * cos - hy * sin;
+        real[o + HY] = hx * sin + hy * cos;
         let nv = v + (((r3 >>> 12) & 0xfff) - 2047.5) * (SPEED_STEP_KMH / 2048);
         if (nv < MIN_SPEED_KMH) nv = 2 * MIN_SPEED_KMH - nv;
         else if (nv > MAX_SPEED_KMH) nv = 2 * MAX_SPEED_KMH - nv;
-        st[o + V] = nv;
-        st[o + X] = nx;
-        st[o + Y] = ny;
-        st[o + LAST_TS] = ts;
-        st[o + MOVED] = 1;
+        real[o + V] = nv;
+        real[o + X] = x;
+        real[o + Y] = y;
+        real[o + LAST_TS] = ts;
       }
       oDriver[w] = d;
-      oLat[w] = cLat[c]! + st[o + Y]! * DEG_LAT_PER_KM;
-      oLon[w] = cLon[c]! + st[o + X]! * cDegLon[c]!;
+      oLat[w] = real[g + GEO_LAT]! + y * DEG_LAT_PER_KM;
+      oLon[w] = real[g + GEO_LON]! + x * real[g + GEO_DEG_LON_PER_KM]!;
       oTs[w] = ts;
       // r3 low bits: noise of the reported speed, rounded to 0.1 km/h (v ≥ 10, so floor(x + 0.5) rounds);
       // r4: speed missing.
       oSpeed[w] =
-        rnd[q + 3]! >>> 0 < tSpeedMissing ? NaN : Math.floor((v + ((r3 & 0xfff) - 2047.5) * (SPEED_NOISE_KMH / 2048)) * 10 + 0.5) / 10;
+        ints[q + 3]! >>> 0 < tSpeedMissing ? NaN : Math.floor((v + ((r3 & 0xfff) - 2047.5) * (SPEED_NOISE_KMH / 2048)) * 10 + 0.5) / 10;
     }
     this.produced[p] = k;
-    for (let s = 0; s < nSpoiled; s += 2) this.spoil(p, spoiled[s + 1]!, cols, spoiled[s]!);
+    for (let s = 0; s < nSpoiled; s += 2) this.spoil(p, ints[SPOILED_AT + s + 1]!, cols, ints[SPOILED_AT + s]!);
   }
 
   /**
    * Turns the fix at index w (the driver's last path point, stamped with the partition clock) into a
    * late fix (ts 75–600 s earlier), a teleport (a point in a city ≥ 1000 km away, or the antipode
    * when there is none) or an invalid fix (one defect, see {@link DriverGeneratorOptions.invalidShare}).
-   * Takes no doubles, so the call boxes nothing.
+   * Runs after the hot loop, for the listed fixes only (about 0.25 % of events with the defaults).
    */
   private spoil(p: number, kind: number, cols: DriverColumns, w: number): void {
-    const rr = this.rareRng, ro = p * 4, c = this.driverCity[cols.driver[w]!]!;
+    const rr = this.rareRng, ro = p * 4, real = this.real;
+    const c = real[this.rowsAt + cols.driver[w]! * STRIDE + CITY]!;
     if (kind === LATE) {
       cols.ts[w] = cols.ts[w]! - (LATE_MIN_MS + ((nextSfc32(rr, ro) >>> 0) % (LATE_MAX_MS - LATE_MIN_MS + 1)));
     } else if (kind === TELEPORT) {
       const f0 = this.farStart[c]!, nf = this.farStart[c + 1]! - f0;
       if (nf > 0) {
-        const e = this.farCities[f0 + Math.floor(uniform(rr, ro) * nf)]!;
+        const e = this.farCities[f0 + Math.floor(uniform(rr, ro) * nf)]!, g = GEO_AT + e * GEO_STRIDE;
         const r = EDGE_FRACTION * this.options.cities[e]!.radiusKm * Math.sqrt(uniform(rr, ro));
         const a = uniform(rr, ro) * 2 * Math.PI;
-        cols.lat[w] = this.cityLat[e]! + r * Math.sin(a) * DEG_LAT_PER_KM;
-        cols.lon[w] = this.cityLon[e]! + r * Math.cos(a) * this.cityDegLonPerKm[e]!;
+        cols.lat[w] = real[g + GEO_LAT]! + r * Math.sin(a) * DEG_LAT_PER_KM;
+        cols.lon[w] = real[g + GEO_LON]! + r * Math.cos(a) * real[g + GEO_DEG_LON_PER_KM]!;
       } else {
-        cols.lat[w] = -this.cityLat[c]!;
-        cols.lon[w] = this.cityLon[c]! > 0 ? this.cityLon[c]! - 180 : this.cityLon[c]! + 180;
+        const lat = real[GEO_AT + c * GEO_STRIDE + GEO_LAT]!, lon = real[GEO_AT + c * GEO_STRIDE + GEO_LON]!;
+        cols.lat[w] = -lat;
+        cols.lon[w] = lon > 0 ? lon - 180 : lon + 180;
       }
     } else {
       const defect = Math.floor(uniform(rr, ro) * INVALID_KINDS);

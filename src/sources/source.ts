@@ -21,6 +21,24 @@ export interface Source {
   /** The original event (as received) of the record a side output at index i of `out` refers to. */
   event(out: OutputColumns, i: number): unknown;
   close(): Promise<void>;
+  /**
+   * Where consumption of partition p stands after the last fill(): the offset to commit once every
+   * record filled so far is fully emitted (sources without commits omit it).
+   */
+  position?(p: number): number;
+  /** Commits positions returned by position() whose outputs are all acknowledged. */
+  commit?(positions: ReadonlyArray<readonly [partition: number, position: number]>): Promise<void>;
+  /** Called by the coordinator once so the source can ask it to drain partitions on revoke. */
+  attach?(hooks: SourceHooks): void;
+  /** False for partitions not (or no longer) assigned to this process. */
+  assigned?(p: number): boolean;
+}
+
+export interface SourceHooks {
+  /** Resolves once every record of these partitions is processed and what can be committed is. */
+  drainPartitions(partitions: readonly number[]): Promise<void>;
+  /** Records that could not be decoded (they never enter a ring), for the counts. */
+  rejected(partition: number, count: number): void;
 }
 
 /** A record the source could not decode at all (it never enters a ring): reported at the edge. */

@@ -54,6 +54,20 @@ export const driverTracking: PipelineDefinition = {
     return { type: SIDE_NAMES[kind] ?? "unknown", reason, event };
   },
 
+  eventFromRecord(out: OutputColumns, i: number, name: (id: number) => string): unknown {
+    const id = out.key[i]!;
+    const value = (x: number): number | null => (Number.isNaN(x) ? null : x);
+    const event: Record<string, unknown> = { driverId: id === 0 ? "" : name(id), lat: value(out.a[i]!), lon: value(out.b[i]!), ts: value(out.c[i]!) };
+    if (!Number.isNaN(out.d[i]!)) event["speedKmh"] = out.d[i]!;
+    return event;
+  },
+
+  outputKey(output: Output): string | null {
+    if (output.type === "window") return output["key"] as string;
+    const event = output["event"] as Record<string, unknown> | null;
+    return typeof event?.["driverId"] === "string" ? (event["driverId"] as string) : null;
+  },
+
   sideName(kind: number): string {
     return SIDE_NAMES[kind] ?? "unknown";
   },

@@ -26,8 +26,11 @@ const TOPIC = `riptide-test-rdkafka-${RUN}`;
 const GROUP = `riptide-test-group-${RUN}`;
 const PARTITIONS = 3;
 const N = 3000;
-/** Bound on consume rounds in a wait loop (each round waits at most ~200 ms for data). */
-const MAX_ROUNDS = 600;
+/**
+ * Bound on consume rounds in a wait loop (a round waits at most ~200 ms for data), so that a
+ * missing record fails an assertion instead of hanging until the test timeout.
+ */
+const MAX_ROUNDS = 300;
 
 const clients: { disconnect(): Promise<void> }[] = [];
 function track<T extends { disconnect(): Promise<void> }>(c: T): T {
@@ -53,6 +56,36 @@ async function consumeUntil(
 }
 
 const key = (p: TopicPartition) => `${p.topic}/${p.partition}`;
+
+/** Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), the Java default partitioner's hash. */
+function murmur2(b: Buffer): number {
+  const m = 0x5bd1e995;
+  let h = (0x9747b28c ^ b.length) | 0;
+  const n4 = b.length >> 2;
+  for (let i = 0; i < n4; i++) {
+    const o = i * 4;
+    let k = b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m);
+    h ^= k;
+  }
+  const t = b.length & ~3;
+  const rest = b.length & 3;
+  if (rest >= 3) h ^= b[t + 2]! << 16;
+  if (rest >= 2) h ^= b[t + 1]! << 8;
+  if (rest >= 1) {
+    h ^= b[t]!;
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h;
+}
+/** The partition a Java producer picks for `key` (toPositive(murmur2(key)) % n). */
+const javaPartition = (k: string, n: number) => (murmur2(Buffer.from(k)) & 0x7fffffff) % n;
 
 describe("node-rdkafka client against a real broker", () => {
   let admin: KafkaAdminClient;
@@ -128,10 +161,11 @@ describe("node-rdkafka client against a real broker", () => {
       expect(r.err).toBeNull();
       expect(r.report.topic).toBe(TOPIC);
       expect(r.report.offset).toBeGreaterThanOrEqual(0);
-      // one key, one partition
+      // one key, one partition: the one a Java producer would pick
       const k = `k${i % 97}`;
       const p = partitionOfKey.get(k) ?? r.report.partition;
       expect(r.report.partition).toBe(p);
+      expect(r.report.partition).toBe(javaPartition(k, PARTITIONS));
       partitionOfKey.set(k, p);
       (perPartition.get(p) ?? perPartition.set(p, []).get(p)!).push(r.report.offset);
     }
@@ -260,6 +294,37 @@ describe("node-rdkafka client against a real broker", () => {
     // The committed offsets did not move (nothing was committed since).
     const committed = await c.committed([p0]);
     expect(committed).toEqual([{ topic: TOPIC, partition: 0, offset: endAfterFirst.get(0) }]);
+  });
+
+  it("start offsets returned by onAssign override the committed ones; onRevoke can commit on disconnect", async () => {
+    const group = `${GROUP}-starts`;
+    const c = newConsumer(group);
+    await c.connect();
+    const end = new Map<number, number>();
+    for (const [p, n] of endAfterFirst) end.set(p, n + 10 + (p <= 1 ? 5 : 0)); // records of the tests above
+    const revoked: TopicPartition[] = [];
+    c.subscribe([TOPIC], {
+      onAssign: (ps) => ps.map((p) => ({ ...p, offset: end.get(p.partition)! - 3 })),
+      onRevoke: async (ps) => {
+        revoked.push(...ps);
+        await c.commit(ps.map((p) => ({ ...p, offset: end.get(p.partition)! - 1 })));
+      },
+    });
+    const msgs = await consumeUntil(c, (all) => all.length >= 9);
+    msgs.push(...(await consumeUntil(c, () => false, 5)));
+    const got = msgs.map((m) => `${m.partition}@${m.offset}`).sort();
+    const want = [...end].flatMap(([p, e]) => [e - 3, e - 2, e - 1].map((o) => `${p}@${o}`)).sort();
+    expect(got).toEqual(want);
+    await c.disconnect();
+    expect(revoked.map(key).sort()).toEqual([0, 1, 2].map((partition) => key({ topic: TOPIC, partition })));
+    await expect(c.consume(1)).rejects.toMatchObject({ code: "ERR_KAFKA" });
+
+    // What onRevoke committed is what the group has now.
+    const probe = newConsumer(group);
+    await probe.connect();
+    const committed = await probe.committed([0, 1, 2].map((partition) => ({ topic: TOPIC, partition })));
+    expect(committed).toEqual([0, 1, 2].map((partition) => ({ topic: TOPIC, partition, offset: end.get(partition)! - 1 })));
+    await probe.disconnect();
   });
 
   it("consume() refuses to overlap and rejects bad sizes", async () => {

@@ -1,0 +1,149 @@
+/**
+ * riptide loadgen: the embedded generator's traffic into a Kafka topic at a target rate, as JSON
+ * (one event per message) or Riptide frames (many events per message). Generator partition p goes
+ * to topic partition p, keyed by driver id, so a driver's fixes stay in order.
+ */
+import { performance } from "node:perf_hooks";
+import { encodeFrameFromColumns } from "../io/frame.js";
+import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
+import { DRIVER_LOCATION } from "../pipelines/driver-tracking/spec.js";
+import type { ColumnArray } from "../schema/schema.js";
+import { DriverGenerator, type DriverColumns } from "../sources/driver-generator.js";
+import { numberOption, parse, UsageError, type OptionSpec } from "./args.js";
+import { ensureTopic } from "./kafka.js";
+
+const HELP = `riptide loadgen — produce driver-location traffic into Kafka
+
+  riptide loadgen --brokers LIST --topic T --rate N (--events N | --duration S) [options]
+
+  --brokers LIST      bootstrap brokers (e.g. 127.0.0.1:9092)
+  --topic T           topic to produce to (created with --partitions when missing)
+  --rate N            target events per second
+  --events N          stop after N events
+  --duration S        stop after S seconds
+  --format F          json (one event per message, default) | frame (packed binary, many per message)
+  --frame-size N      events per frame message (default 1000)
+  --partitions P      partitions when the topic is created (default 4)
+  --seed N            generator seed (default 42); --drivers N (default 10000)
+  --json              end with one JSON summary line on stdout
+  --quiet             no progress bar
+`;
+
+const OPTIONS: OptionSpec = {
+  brokers: { type: "string" }, topic: { type: "string" }, rate: { type: "string" }, events: { type: "string" },
+  duration: { type: "string" }, format: { type: "string" }, "frame-size": { type: "string" }, partitions: { type: "string" },
+  seed: { type: "string" }, drivers: { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+export async function loadgenCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, OPTIONS);
+  if (values["help"]) { process.stdout.write(HELP); return 0; }
+  if (positionals.length > 0) throw new UsageError(`loadgen takes no positional arguments, got ${positionals.join(" ")}`);
+  const brokers = values["brokers"] as string | undefined;
+  const topic = values["topic"] as string | undefined;
+  if (!brokers) throw new UsageError("loadgen needs --brokers");
+  if (!topic) throw new UsageError("loadgen needs --topic");
+  const rate = numberOption(values, "rate", { min: 1 });
+  if (rate === undefined) throw new UsageError("loadgen needs --rate N (events per second)");
+  const events = numberOption(values, "events", { integer: true, min: 1 });
+  const duration = numberOption(values, "duration", { min: 0.001 });
+  if ((events === undefined) === (duration === undefined)) throw new UsageError("loadgen needs exactly one of --events N or --duration S");
+  const format = (values["format"] as string | undefined) ?? "json";
+  if (format !== "json" && format !== "frame") throw new UsageError(`--format must be json or frame, got ${JSON.stringify(format)}`);
+  const frameSize = numberOption(values, "frame-size", { integer: true, min: 1, max: 100_000 }) ?? 1000;
+  const partitionsWanted = numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }) ?? 4;
+  const seed = numberOption(values, "seed", { integer: true, min: 0 }) ?? 42;
+  const drivers = numberOption(values, "drivers", { integer: true, min: 1 }) ?? 10_000;
+  const quiet = values["quiet"] === true;
+
+  const admin = rdkafkaClientFactory.createAdmin({ brokers });
+  await admin.connect();
+  const partitions = await ensureTopic(admin, topic, partitionsWanted);
+  await admin.disconnect();
+
+  let errors = 0;
+  let delivered = 0;
+  const producer = rdkafkaClientFactory.createProducer({ brokers, lingerMs: 5, maxQueuedMessages: 1_000_000 });
+  producer.onDelivery((err) => { if (err) errors++; else delivered++; });
+  await producer.connect();
+
+  const gen = new DriverGenerator({ seed, drivers, partitions });
+  const name = (id: number): string => gen.driverName(id);
+  const batch = format === "frame" ? frameSize : 256;
+  const cols: DriverColumns = {
+    driver: new Uint32Array(batch), lat: new Float64Array(batch), lon: new Float64Array(batch),
+    ts: new Float64Array(batch), speed: new Float64Array(batch),
+  };
+  const frameCols: Record<string, ColumnArray> = { driverId: cols.driver, lat: cols.lat, lon: cols.lon, ts: cols.ts, speedKmh: cols.speed };
+  const total = events ?? Infinity;
+  const endAt = duration === undefined ? Infinity : performance.now() + duration * 1000;
+  const started = performance.now();
+  let sent = 0;
+  let messages = 0;
+  let p = 0;
+  const tty = process.stderr.isTTY === true;
+  let lastPrint = 0;
+  const print = (final: boolean): void => {
+    if (quiet) return;
+    const now = performance.now();
+    if (!final && now - lastPrint < (tty ? 250 : 5000)) return;
+    lastPrint = now;
+    const secs = (now - started) / 1000;
+    const frac = events !== undefined ? sent / events : Math.min(1, secs / duration!);
+    const bar = "=".repeat(Math.round(frac * 30)).padEnd(30, " ");
+    const line = `[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${sent} events, ${Math.round(sent / Math.max(secs, 1e-3))} events/s, errors ${errors}`;
+    process.stderr.write(tty ? `\r\x1b[2K${line}${final ? "\n" : ""}` : `${line}\n`);
+  };
+
+  const produce = async (value: Buffer, key: string | null): Promise<void> => {
+    for (;;) {
+      let ok = false;
+      try {
+        ok = producer.produce(topic, p, value, key);
+      } catch {
+        ok = false;
+      }
+      if (ok) { messages++; return; }
+      producer.poll();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  };
+
+  while (sent < total && performance.now() < endAt) {
+    const due = ((performance.now() - started) / 1000) * rate - sent;
+    if (due < Math.min(batch, rate / 200)) {
+      producer.poll();
+      print(false);
+      await new Promise((r) => setTimeout(r, 1));
+      continue;
+    }
+    const n = Math.min(batch, total - sent, Math.max(1, Math.floor(due)));
+    gen.fill(p, cols, 0, n);
+    if (format === "frame") {
+      await produce(encodeFrameFromColumns(DRIVER_LOCATION, frameCols, n, name), null);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const e = DriverGenerator.toEvent(cols, i, name);
+        await produce(Buffer.from(JSON.stringify(e)), typeof e["driverId"] === "string" && e["driverId"] !== "" ? (e["driverId"] as string) : null);
+      }
+    }
+    sent += n;
+    p = (p + 1) % partitions;
+    if (messages % 64 === 0) producer.poll();
+    print(false);
+  }
+  await producer.flush(60_000).catch(() => undefined);
+  const deadline = Date.now() + 60_000;
+  while (delivered + errors < messages && Date.now() < deadline) {
+    producer.poll();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  print(true);
+  await producer.disconnect(10_000).catch(() => undefined);
+  const summary = { topic, format, partitions, events: sent, messages, seconds: Math.round(seconds * 1000) / 1000, eventsPerSec: Math.round(sent / seconds), errors };
+  if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
+  else if (!quiet) process.stderr.write(`loadgen: ${sent} events in ${messages} messages to ${topic} in ${summary.seconds} s (${summary.eventsPerSec} events/s), ${errors} errors\n`);
+  return errors > 0 ? 1 : 0;
+}

@@ -1,0 +1,91 @@
+/**
+ * When may a partition's offset be committed? Only once every output derived from the records
+ * before it has been acknowledged by its sink (at-least-once).
+ *
+ * Per partition, one entry per batch in source order: the position to commit after it, the event
+ * time by which every window holding one of its records has closed (bounded from above by the
+ * partition's stream time after the batch), whether its shard acknowledged it, and the count of
+ * sink writes that must be acknowledged before it is safe. An entry is safe when
+ *   acked  ∧  every shard's watermark ≥ closeAt (its windows were emitted)  ∧  sink.acknowledged ≥ mark
+ * where mark is sink.written at the moment the first two held. Entries are committed in order.
+ * Objects here are per batch, never per event.
+ */
+interface Entry {
+  seq: number;
+  position: number;
+  closeAt: number;
+  acked: boolean;
+  mark: number;
+}
+
+export class CommitTracker {
+  private readonly fifo: Entry[][] = [];
+  private readonly heads: number[] = [];
+  /** Last position handed out for commit, per partition. */
+  private readonly committed: Float64Array;
+
+  constructor(partitions: number) {
+    for (let p = 0; p < partitions; p++) {
+      this.fifo.push([]);
+      this.heads.push(0);
+    }
+    this.committed = new Float64Array(partitions).fill(-1);
+  }
+
+  /** A batch of partition p (or, with seq -1, a position move with no records) entered the pipeline. */
+  add(p: number, seq: number, position: number, closeAt: number): void {
+    this.fifo[p]!.push({ seq, position, closeAt, acked: seq < 0, mark: -1 });
+  }
+
+  /** The shard acknowledged batch `seq` of partition p (and so every earlier batch of p). */
+  ack(p: number, seq: number): void {
+    const q = this.fifo[p];
+    if (!q) return;
+    for (let i = this.heads[p]!; i < q.length && q[i]!.seq <= seq; i++) q[i]!.acked = true;
+  }
+
+  /** True when every batch of p that entered has been acknowledged by its shard. */
+  allAcked(p: number): boolean {
+    const q = this.fifo[p]!;
+    for (let i = this.heads[p]!; i < q.length; i++) if (!q[i]!.acked) return false;
+    return true;
+  }
+
+  /**
+   * Positions that became safe, as [partition, position] pairs (at most one per partition: the
+   * furthest). `closedAll` is the watermark every shard has passed.
+   */
+  ready(closedAll: number, written: number, acknowledged: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (let p = 0; p < this.fifo.length; p++) {
+      const q = this.fifo[p]!;
+      let h = this.heads[p]!;
+      let position = -1;
+      while (h < q.length) {
+        const e = q[h]!;
+        if (!e.acked || e.closeAt > closedAll) break;
+        if (e.mark < 0) e.mark = written;
+        if (acknowledged < e.mark) break;
+        position = e.position;
+        h++;
+      }
+      if (h > 1024) {
+        q.splice(0, h);
+        h = 0;
+      }
+      this.heads[p] = h;
+      if (position >= 0 && position > this.committed[p]!) {
+        this.committed[p] = position;
+        out.push([p, position]);
+      }
+    }
+    return out;
+  }
+
+  /** Forgets partition p's entries (revoked: what was not committed is reprocessed by the next owner). */
+  forget(p: number): void {
+    this.fifo[p] = [];
+    this.heads[p] = 0;
+    this.committed[p] = -1;
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The packed binary frame: many records of one schema in one Kafka message (the fast wire format).
+ *
+ *   offset  type   field
+ *   0       u32    magic 0x31465452 ("RTF1" little-endian)
+ *   4       u16    version (1)
+ *   6       u16    field count F (must equal the schema's)
+ *   8       u32    record count N
+ *   12      u32    string count S
+ *   16      u32    string-table bytes T
+ *   20      …      string table: S × (u16 byte length, UTF-8 bytes), T bytes in all
+ *   20+T    pad    to a multiple of 8
+ *   …       cols   per schema field in order: string → N × u32 (index into the table, 0xFFFFFFFF =
+ *                  missing), f64 → N × f64, f32/i32/u32 → N × 4 bytes, u8 → N bytes (padded to 8)
+ *
+ * Little-endian throughout. Every length is checked against the message size before anything is
+ * read; a frame that does not add up is a DecodeError (it goes to the dead-letter topic).
+ */
+import { DecodeError } from "../errors.js";
+import type { Interner } from "../schema/interner.js";
+import type { ColumnArray, Schema } from "../schema/schema.js";
+
+export const FRAME_MAGIC = 0x31465452;
+export const FRAME_VERSION = 1;
+const HEADER = 20;
+const MISSING = 0xffffffff;
+const SIZE: Record<string, number> = { f64: 8, f32: 4, i32: 4, u32: 4, u8: 1, string: 4 };
+
+function pad8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** Encodes records given as plain objects (the load generator's edge). */
+export function encodeFrame(schema: Schema, records: ReadonlyArray<Record<string, unknown>>): Buffer {
+  const n = records.length;
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const stringIdx: Uint32Array[] = [];
+  for (const f of schema.fields) {
+    if (f.type !== "string") continue;
+    const col = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = records[i]![f.name];
+      if (typeof v !== "string") { col[i] = MISSING; continue; }
+      let k = index.get(v);
+      if (k === undefined) { k = strings.length; strings.push(v); index.set(v, k); }
+      col[i] = k;
+    }
+    stringIdx.push(col);
+  }
+  const encoded = strings.map((s) => Buffer.from(s, "utf8"));
+  const tableBytes = encoded.reduce((a, b) => a + 2 + b.length, 0);
+  let size = pad8(HEADER + tableBytes);
+  for (const f of schema.fields) size += pad8(n * SIZE[f.type]!);
+  const buf = Buffer.alloc(size);
+  buf.writeUInt32LE(FRAME_MAGIC, 0);
+  buf.writeUInt16LE(FRAME_VERSION, 4);
+  buf.writeUInt16LE(schema.fields.length, 6);
+  buf.writeUInt32LE(n, 8);
+  buf.writeUInt32LE(strings.length, 12);
+  buf.writeUInt32LE(tableBytes, 16);
+  let at = HEADER;
+  for (const e of encoded) {
+    if (e.length > 0xffff) throw new RangeError("frame strings are limited to 65535 bytes");
+    buf.writeUInt16LE(e.length, at);
+    e.copy(buf, at + 2);
+    at += 2 + e.length;
+  }
+  at = pad8(at);
+  let s = 0;
+  for (const f of schema.fields) {
+    for (let i = 0; i < n; i++) {
+      const v = records[i]![f.name];
+      const num = typeof v === "number" ? v : NaN;
+      switch (f.type) {
+        case "string": buf.writeUInt32LE(stringIdx[s]![i]!, at + i * 4); break;
+        case "f64": buf.writeDoubleLE(num, at + i * 8); break;
+        case "f32": buf.writeFloatLE(num, at + i * 4); break;
+        case "i32": buf.writeInt32LE(num | 0, at + i * 4); break;
+        case "u32": buf.writeUInt32LE(num >>> 0, at + i * 4); break;
+        case "u8": buf.writeUInt8(num & 0xff, at + i); break;
+      }
+    }
+    if (f.type === "string") s++;
+    at += pad8(n * SIZE[f.type]!);
+  }
+  return buf;
+}
+
+/** Reads and checks a frame's header; returns the record count. Throws DecodeError when it does not add up. */
+export function frameRecordCount(schema: Schema, frame: Uint8Array): number {
+  if (frame.length < HEADER) throw new DecodeError(`frame of ${frame.length} bytes is shorter than its ${HEADER}-byte header`);
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const magic = dv.getUint32(0, true);
+  if (magic !== FRAME_MAGIC) throw new DecodeError(`not a Riptide frame (magic 0x${magic.toString(16)})`);
+  const version = dv.getUint16(4, true);
+  if (version !== FRAME_VERSION) throw new DecodeError(`unknown frame version ${version} (this build reads ${FRAME_VERSION})`);
+  const fields = dv.getUint16(6, true);
+  if (fields !== schema.fields.length) throw new DecodeError(`frame has ${fields} fields, schema ${schema.name} has ${schema.fields.length}`);
+  const n = dv.getUint32(8, true);
+  const tableBytes = dv.getUint32(16, true);
+  let size = pad8(HEADER + tableBytes);
+  for (const f of schema.fields) size += pad8(n * SIZE[f.type]!);
+  if (size !== frame.length) throw new DecodeError(`frame length ${frame.length} does not match its header (${n} records, ${tableBytes} string bytes → ${size})`);
+  return n;
+}
+
+/**
+ * Decodes records [from, from + max) of a frame into row `at` of `columns`. Strings are interned
+ * through `interner`, once per distinct string of the frame (`ids` caches that mapping per frame;
+ * pass the same array for every call on one frame). Returns the number of records written.
+ */
+export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number, max: number,
+  columns: Record<string, ColumnArray>, at: number, interner: Interner, ids: number[]): number {
+  const n = frameRecordCount(schema, frame);
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const strings = dv.getUint32(12, true);
+  const tableBytes = dv.getUint32(16, true);
+  if (ids.length === 0 && strings > 0) {
+    let p = HEADER;
+    const end = HEADER + tableBytes;
+    for (let k = 0; k < strings; k++) {
+      if (p + 2 > end) throw new DecodeError(`frame string table ends early at string ${k} of ${strings}`);
+      const len = dv.getUint16(p, true);
+      if (p + 2 + len > end) throw new DecodeError(`frame string ${k} overruns the string table`);
+      ids.push(interner.intern(Buffer.from(frame.buffer, frame.byteOffset + p + 2, len).toString("utf8")));
+      p += 2 + len;
+    }
+    if (p !== end) throw new DecodeError(`frame string table has ${end - p} bytes left over`);
+  }
+  const count = Math.max(0, Math.min(max, n - from));
+  let off = pad8(HEADER + tableBytes);
+  for (const f of schema.fields) {
+    const col = columns[f.name]!;
+    const w = SIZE[f.type]!;
+    for (let i = 0; i < count; i++) {
+      const p = off + (from + i) * w;
+      switch (f.type) {
+        case "string": {
+          const k = dv.getUint32(p, true);
+          col[at + i] = k === MISSING ? 0 : ids[k] ?? 0;
+          if (k !== MISSING && k >= strings) throw new DecodeError(`frame record ${from + i} refers to string ${k} of ${strings}`);
+          break;
+        }
+        case "f64": col[at + i] = dv.getFloat64(p, true); break;
+        case "f32": col[at + i] = dv.getFloat32(p, true); break;
+        case "i32": col[at + i] = dv.getInt32(p, true); break;
+        case "u32": col[at + i] = dv.getUint32(p, true); break;
+        case "u8": col[at + i] = dv.getUint8(p); break;
+      }
+    }
+    off += pad8(n * w);
+  }
+  return count;
+}
+
+/**
+ * Encodes the first n rows of typed columns straight into a frame (the load generator's fast
+ * path): string fields are u32 ids in the columns, turned into a per-frame string table by `name`.
+ * NaN stays NaN (it is "missing" to the decoder's validation, as JSON null is).
+ */
+export function encodeFrameFromColumns(schema: Schema, columns: Record<string, ColumnArray>, n: number,
+  name: (id: number) => string): Buffer {
+  const table: string[] = [];
+  const index = new Map<number, number>();
+  const strIdx: Uint32Array[] = [];
+  for (const f of schema.fields) {
+    if (f.type !== "string") continue;
+    const col = columns[f.name]!;
+    const idx = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const id = col[i]!;
+      if (id === 0) { idx[i] = MISSING; continue; }
+      let k = index.get(id);
+      if (k === undefined) { k = table.length; table.push(name(id)); index.set(id, k); }
+      idx[i] = k;
+    }
+    strIdx.push(idx);
+  }
+  const encoded = table.map((s) => Buffer.from(s, "utf8"));
+  const tableBytes = encoded.reduce((a, b) => a + 2 + b.length, 0);
+  let size = pad8(HEADER + tableBytes);
+  for (const f of schema.fields) size += pad8(n * SIZE[f.type]!);
+  const buf = Buffer.alloc(size);
+  buf.writeUInt32LE(FRAME_MAGIC, 0);
+  buf.writeUInt16LE(FRAME_VERSION, 4);
+  buf.writeUInt16LE(schema.fields.length, 6);
+  buf.writeUInt32LE(n, 8);
+  buf.writeUInt32LE(table.length, 12);
+  buf.writeUInt32LE(tableBytes, 16);
+  let at = HEADER;
+  for (const e of encoded) {
+    buf.writeUInt16LE(e.length, at);
+    e.copy(buf, at + 2);
+    at += 2 + e.length;
+  }
+  at = pad8(at);
+  let s = 0;
+  for (const f of schema.fields) {
+    const w = SIZE[f.type]!;
+    if (f.type === "string") {
+      Buffer.from(strIdx[s++]!.buffer, 0, n * 4).copy(buf, at);
+    } else {
+      const col = columns[f.name]!;
+      Buffer.from(col.buffer, col.byteOffset, n * w).copy(buf, at);
+    }
+    at += pad8(n * w);
+  }
+  return buf;
+}

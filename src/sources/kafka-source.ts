@@ -1,0 +1,282 @@
+/**
+ * A Kafka topic as a source (main thread only: node-rdkafka is not safe in worker threads).
+ *
+ *   consumer.consume() ──► per-partition queues of messages ──fill(p)──► ring slot columns
+ *        ▲  pause p above the high mark; resume (seeking to the first message not yet queued,
+ *        │  since librdkafka drops what it prefetched for a paused partition) below the low mark
+ *
+ * Two wire formats, told apart per message: JSON (one event per message, `{` first) and the packed
+ * binary frame (`src/io/frame.ts`, many events per message). A message that decodes as neither goes
+ * to the dead-letter topic `<topic>.dlq` with headers naming its topic, partition, offset, error and
+ * timestamp, and never reaches a ring.
+ *
+ * Positions: after fill(p), position(p) is the offset to commit once everything filled so far is
+ * emitted — the next message's offset, or the current one while a frame is only partly read.
+ */
+import type { KafkaConsumerClient, KafkaHeader, KafkaMessage, TopicPartition } from "../io/kafka/client.js";
+import { decodeFrameInto, FRAME_MAGIC } from "../io/frame.js";
+import type { PipelineDefinition } from "../pipelines/pipeline.js";
+import type { OutputColumns } from "../ring/output.js";
+import { Interner } from "../schema/interner.js";
+import type { ColumnArray } from "../schema/schema.js";
+import { compileJsonDecoder, type JsonDecoder } from "./json.js";
+import type { Source, SourceHooks } from "./source.js";
+
+export interface KafkaSourceOptions {
+  consumer: KafkaConsumerClient;
+  topic: string;
+  /** Partitions of the topic (from metadata). */
+  partitions: number;
+  pipeline: PipelineDefinition;
+  /** Where dead letters go (the Kafka sink's send). */
+  deadLetter: (topic: string, value: Buffer, key: string | null, headers: KafkaHeader[]) => void;
+  /** End the run after this long without input (ms). @default Infinity */
+  stopWhenIdleMs?: number;
+  /** Queued records per partition above which the partition is paused. @default 200000 */
+  highWater?: number;
+  /** … and below which it is resumed. @default 50000 */
+  lowWater?: number;
+  /** Messages per consume() call. @default 5000 */
+  consumeBatch?: number;
+  /** Called with lifecycle events (assign, revoke, pause, resume, dlq). */
+  onLog?: (event: string, detail: Record<string, unknown>) => void;
+}
+
+interface PartitionQueue {
+  messages: KafkaMessage[];
+  head: number;
+  /** Records already read from messages[head] (a frame may span several fills). */
+  within: number;
+  /** Per-frame cache of interned string ids. */
+  ids: number[];
+  queuedRecords: number;
+  paused: boolean;
+  /** Offset of the next message not yet queued (where to seek on resume). */
+  nextOffset: number;
+  assigned: boolean;
+  position: number;
+}
+
+const RETAIN = 1 << 16; // raw JSON messages kept per partition for side outputs
+
+export class KafkaSource implements Source {
+  readonly partitions: number;
+  readonly maxInFlight = RETAIN;
+  readonly interner = new Interner();
+  private readonly decodeJson: JsonDecoder;
+  private readonly queues: PartitionQueue[] = [];
+  private readonly raw: Array<Array<Buffer | undefined>> = [];
+  private readonly rawOffset: Float64Array[] = [];
+  private hooks: SourceHooks | undefined;
+  private consuming: Promise<void> | undefined;
+  private closed = false;
+  private lastMessageAt = Date.now();
+  private readonly highWater: number;
+  private readonly lowWater: number;
+  /** Messages that went to the dead-letter topic. */
+  deadLetters = 0;
+  /** Records (events) read so far. */
+  records = 0;
+
+  constructor(private readonly options: KafkaSourceOptions) {
+    this.partitions = options.partitions;
+    this.decodeJson = compileJsonDecoder(options.pipeline.schema, this.interner);
+    this.highWater = options.highWater ?? 200_000;
+    this.lowWater = options.lowWater ?? 50_000;
+    for (let p = 0; p < this.partitions; p++) {
+      this.queues.push({ messages: [], head: 0, within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1 });
+      this.raw.push(new Array<Buffer | undefined>(RETAIN));
+      this.rawOffset.push(new Float64Array(RETAIN).fill(-1));
+    }
+  }
+
+  attach(hooks: SourceHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** Subscribes and starts the background consume loop. */
+  start(): void {
+    const { consumer, topic } = this.options;
+    consumer.subscribe([topic], {
+      onAssign: (parts) => {
+        for (const tp of parts) {
+          const q = this.queues[tp.partition];
+          if (!q) continue;
+          q.assigned = true;
+          q.paused = false;
+        }
+        this.options.onLog?.("assign", { partitions: parts.map((tp) => tp.partition) });
+      },
+      onRevoke: async (parts) => {
+        const ps = parts.map((tp) => tp.partition).filter((p) => this.queues[p]);
+        for (const p of ps) {
+          const q = this.queues[p]!;
+          // Unread messages are dropped: the next owner reads them from the committed offset.
+          q.messages = []; q.head = 0; q.within = 0; q.ids = []; q.queuedRecords = 0; q.nextOffset = -1;
+          q.assigned = false;
+        }
+        this.options.onLog?.("revoke", { partitions: ps });
+        if (!this.closed) await this.hooks?.drainPartitions(ps);
+      },
+    });
+    this.consuming = this.consumeLoop();
+  }
+
+  private async consumeLoop(): Promise<void> {
+    const batch = this.options.consumeBatch ?? 5000;
+    while (!this.closed) {
+      let messages: KafkaMessage[];
+      try {
+        messages = await this.options.consumer.consume(batch, 10);
+      } catch (err) {
+        this.options.onLog?.("consume-error", { error: String((err as Error).message) });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (messages.length > 0) this.lastMessageAt = Date.now();
+      for (const m of messages) {
+        const q = this.queues[m.partition];
+        if (!q || !q.assigned) continue;
+        if (q.nextOffset >= 0 && m.offset < q.nextOffset) continue; // already queued (after a seek)
+        q.messages.push(m);
+        q.nextOffset = m.offset + 1;
+        q.queuedRecords += this.recordsIn(m);
+        if (!q.paused && q.queuedRecords > this.highWater) {
+          q.paused = true;
+          this.options.consumer.pause([{ topic: this.options.topic, partition: m.partition }]);
+          this.options.onLog?.("pause", { partition: m.partition, queued: q.queuedRecords });
+        }
+      }
+      // Let the coordinator run between consume calls even when messages keep coming.
+      if (messages.length === 0) await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private recordsIn(m: KafkaMessage): number {
+    const v = m.value;
+    if (v && v.length >= 12 && v.readUInt32LE(0) === FRAME_MAGIC) return v.readUInt32LE(8);
+    return 1;
+  }
+
+  private async resume(p: number): Promise<void> {
+    const q = this.queues[p]!;
+    q.paused = false;
+    const tp: TopicPartition = { topic: this.options.topic, partition: p };
+    if (q.nextOffset >= 0) await this.options.consumer.seek(this.options.topic, p, q.nextOffset).catch(() => undefined);
+    this.options.consumer.resume([tp]);
+    this.options.onLog?.("resume", { partition: p, at: q.nextOffset });
+  }
+
+  private deadLetter(m: KafkaMessage, error: string): void {
+    this.deadLetters++;
+    this.hooks?.rejected(m.partition, 1);
+    this.options.onLog?.("dlq", { partition: m.partition, offset: m.offset, error });
+    this.options.deadLetter(`${this.options.topic}.dlq`, m.value ?? Buffer.alloc(0), m.key ? m.key.toString() : null, [
+      { key: "riptide.topic", value: Buffer.from(m.topic) },
+      { key: "riptide.partition", value: Buffer.from(String(m.partition)) },
+      { key: "riptide.offset", value: Buffer.from(String(m.offset)) },
+      { key: "riptide.error", value: Buffer.from(error) },
+      { key: "riptide.timestamp", value: Buffer.from(String(Date.now())) },
+    ]);
+  }
+
+  fill(p: number, columns: Record<string, ColumnArray>, max: number): number {
+    const q = this.queues[p]!;
+    if (!q.assigned) return 0;
+    const off = columns["_off"]!;
+    const schema = this.options.pipeline.schema;
+    let n = 0;
+    while (n < max && q.head < q.messages.length) {
+      const m = q.messages[q.head]!;
+      const v = m.value;
+      if (v && v.length >= 4 && v.readUInt32LE(0) === FRAME_MAGIC) {
+        let got: number;
+        try {
+          got = decodeFrameInto(schema, v, q.within, max - n, columns, n, this.interner, q.ids);
+        } catch (err) {
+          this.deadLetter(m, (err as Error).message);
+          q.queuedRecords -= Math.max(0, this.recordsIn(m) - q.within);
+          this.nextMessage(q);
+          continue;
+        }
+        for (let i = 0; i < got; i++) off[n + i] = m.offset;
+        n += got;
+        q.within += got;
+        q.queuedRecords -= got;
+        this.records += got;
+        if (q.within >= v.readUInt32LE(8)) this.nextMessage(q);
+      } else {
+        let value: unknown;
+        try {
+          if (!v || v.length === 0) throw new Error("empty message");
+          value = JSON.parse(v.toString("utf8"));
+        } catch (err) {
+          this.deadLetter(m, `not valid JSON or a Riptide frame: ${(err as Error).message}`);
+          q.queuedRecords--;
+          this.nextMessage(q);
+          continue;
+        }
+        this.raw[p]![m.offset % RETAIN] = v;
+        this.rawOffset[p]![m.offset % RETAIN] = m.offset;
+        this.decodeJson(value, columns, n);
+        off[n] = m.offset;
+        n++;
+        q.queuedRecords--;
+        this.records++;
+        this.nextMessage(q);
+      }
+    }
+    q.position = q.head < q.messages.length ? q.messages[q.head]!.offset : q.nextOffset;
+    if (q.head > 4096) {
+      q.messages = q.messages.slice(q.head);
+      q.head = 0;
+    }
+    if (q.paused && q.queuedRecords < this.lowWater) void this.resume(p);
+    return n;
+  }
+
+  private nextMessage(q: PartitionQueue): void {
+    q.head++;
+    q.within = 0;
+    q.ids = [];
+  }
+
+  position(p: number): number {
+    return this.queues[p]!.position;
+  }
+
+  assigned(p: number): boolean {
+    return this.queues[p]?.assigned === true;
+  }
+
+  async commit(positions: ReadonlyArray<readonly [number, number]>): Promise<void> {
+    const offsets = positions.filter(([, o]) => o >= 0).map(([partition, offset]) => ({ topic: this.options.topic, partition, offset }));
+    if (offsets.length > 0) await this.options.consumer.commit(offsets);
+  }
+
+  exhausted(): boolean {
+    if (this.options.stopWhenIdleMs === undefined) return this.closed;
+    if (Date.now() - this.lastMessageAt < this.options.stopWhenIdleMs) return false;
+    return this.queues.every((q) => q.head >= q.messages.length);
+  }
+
+  event(out: OutputColumns, i: number): unknown {
+    const p = out.part[i]!;
+    const off = out.off[i]!;
+    const raw = this.raw[p]?.[off % RETAIN];
+    if (raw !== undefined && this.rawOffset[p]![off % RETAIN] === off) {
+      try {
+        const v = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+        return v;
+      } catch {
+        // fall through: rebuilt from fields
+      }
+    }
+    return this.options.pipeline.eventFromRecord(out, i, (id) => this.interner.name(id));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.consuming;
+  }
+}
