@@ -470,6 +470,7 @@ export class Coordinator {
     this.lastCommitAt = now;
     const ready = this.commits.ready(this.merger.closedAll, this.sink.written ?? 0, this.sink.acknowledged ?? Infinity);
     if (ready.length === 0) return;
+    if (process.env["RIPTIDE_LOG_COMMITS"] === "1") this.options.onLog?.("commit", { positions: ready, closedAll: this.merger.closedAll, written: this.sink.written, acknowledged: this.sink.acknowledged });
     this.committing = this.source.commit(ready)
       .catch((err: unknown) => this.options.onLog?.("commit-error", { error: String((err as Error).message) }))
       .finally(() => { this.committing = undefined; });

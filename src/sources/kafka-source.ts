@@ -71,6 +71,7 @@ export class KafkaSource implements Source {
   private consuming: Promise<void> | undefined;
   private closed = false;
   private lastMessageAt = Date.now();
+  private everAssigned = false;
   private readonly highWater: number;
   private readonly lowWater: number;
   /** Messages that went to the dead-letter topic. */
@@ -105,6 +106,9 @@ export class KafkaSource implements Source {
           q.assigned = true;
           q.paused = false;
         }
+        // Idleness counts from the first assignment: joining the group is not "no input".
+        this.everAssigned = true;
+        this.lastMessageAt = Date.now();
         this.options.onLog?.("assign", { partitions: parts.map((tp) => tp.partition) });
       },
       onRevoke: async (parts) => {
@@ -256,6 +260,7 @@ export class KafkaSource implements Source {
 
   exhausted(): boolean {
     if (this.options.stopWhenIdleMs === undefined) return this.closed;
+    if (!this.everAssigned) return false;
     if (Date.now() - this.lastMessageAt < this.options.stopWhenIdleMs) return false;
     return this.queues.every((q) => q.head >= q.messages.length);
   }

@@ -208,8 +208,6 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
       "queued.max.messages.kbytes": opts.maxPrefetchKBytes ?? 32_768,
       "isolation.level": opts.isolationLevel ?? "read_uncommitted",
       ...opts.extra,
-      // Commits are asynchronous; their results come back through offset_commit_cb (in order).
-      offset_commit_cb: (err: RdError | null) => this.onCommitted(err),
       // Ours, always: the rebalance protocol runs through `onRebalance`.
       rebalance_cb: (err: RdError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
     };
@@ -348,30 +346,19 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
 
   /**
    * Commits synchronously (librdkafka `commitSync`): the main thread waits one round trip to
-   * the group coordinator, a few ms on a healthy cluster. Commit in batches, not per message.
-   */
-  /** Pending async commits, resolved in order by offset_commit_cb. */
-  private readonly commitWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-
-  private onCommitted(err: RdError | null): void {
-    const w = this.commitWaiters.shift();
-    if (!w) return;
-    // NO_OFFSET (-168): nothing new to commit, which is success for our purposes.
-    if (err && (err as { code?: number }).code !== -168) w.reject(toKafkaError(err, "commit"));
-    else w.resolve();
-  }
-
-  /**
-   * Commits asynchronously (a synchronous commit would block the event loop for a broker round
-   * trip); resolves when the broker has answered.
+   * the group coordinator (about 1 ms on loopback). Commit per batch or interval, not per record.
+   *
+   * Not async on purpose: node-rdkafka runs `offset_commit_cb` only while a `consume()` (or the
+   * final close) is serving librdkafka's queue, so an async commit awaited with no consume in
+   * flight (a sequential consume→process→commit loop, a commit in onRevoke during disconnect,
+   * the last commit at shutdown) would never resolve.
    */
   commit(offsets: TopicPartitionOffset[]): Promise<void> {
     try {
       this.check("commit", true);
       if (offsets.length === 0) return Promise.resolve();
-      const done = new Promise<void>((resolve, reject) => this.commitWaiters.push({ resolve, reject }));
-      this.c.commit(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
-      return withTimeout<void>(30_000, "commit", (cb) => { done.then(() => cb(null), (e: Error) => cb(e)); });
+      this.c.commitSync(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+      return Promise.resolve();
     } catch (e) {
       return Promise.reject(toKafkaError(e, "commit"));
     }

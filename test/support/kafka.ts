@@ -1,0 +1,101 @@
+/** Helpers for integration tests against the real broker (started by `npm test`, or here if needed). */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { KafkaMessage } from "../../src/io/kafka/client.js";
+import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
+
+export const ROOT = join(__dirname, "..", "..");
+export const BROKERS = `127.0.0.1:${process.env.RIPTIDE_KAFKA_PORT || "9092"}`;
+export const BIN = join(ROOT, "bin", "riptide.js");
+
+export function ensureBroker(): void {
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts", "kafka.mjs"), "up"], { encoding: "utf8", timeout: 240_000 });
+  if (r.status !== 0) throw new Error(`the Kafka broker did not start: ${r.stderr}`);
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+}
+
+export async function createTopic(topic: string, partitions: number): Promise<void> {
+  const admin = factory.createAdmin({ brokers: BROKERS });
+  await admin.connect();
+  try {
+    await admin.createTopic(topic, partitions, 1);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Produces values (to a partition, or keyed) and waits for every delivery report. */
+export async function produceAll(topic: string, messages: Array<{ value: Buffer | string; key?: string | null; partition?: number }>): Promise<void> {
+  const producer = factory.createProducer({ brokers: BROKERS, lingerMs: 5 });
+  let delivered = 0;
+  let failed: Error | undefined;
+  producer.onDelivery((err) => { if (err) failed = err; else delivered++; });
+  await producer.connect();
+  try {
+    for (const m of messages) {
+      const value = typeof m.value === "string" ? Buffer.from(m.value) : m.value;
+      while (!producer.produce(topic, m.partition ?? null, value, m.key ?? null)) {
+        producer.poll();
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+    const deadline = Date.now() + 60_000;
+    while (delivered < messages.length && !failed && Date.now() < deadline) {
+      producer.poll();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    if (failed) throw failed;
+    if (delivered < messages.length) throw new Error(`only ${delivered} of ${messages.length} messages were delivered`);
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Reads every message of the topics from the beginning until none arrives for `idleMs`. */
+export async function readAll(topics: string[], idleMs = 4000, limitMs = 120_000): Promise<KafkaMessage[]> {
+  const consumer = factory.createConsumer({ brokers: BROKERS, groupId: uniqueName("reader"), autoOffsetReset: "earliest" });
+  await consumer.connect();
+  const out: KafkaMessage[] = [];
+  try {
+    consumer.subscribe(topics);
+    const start = Date.now();
+    let last = Date.now();
+    while (Date.now() - last < idleMs && Date.now() - start < limitMs) {
+      let batch: KafkaMessage[] = [];
+      try {
+        batch = await consumer.consume(5000, 200);
+      } catch (err) {
+        // A topic not created yet answers "unknown topic or partition": keep reading.
+        if ((err as { kafkaCode?: number }).kafkaCode !== 3) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      if (batch.length > 0) {
+        last = Date.now();
+        out.push(...batch);
+      }
+    }
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+export interface Proc {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+}
+
+export function riptide(args: string[]): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const p: Proc = { child, stdout: "", stderr: "", exited: undefined as unknown as Promise<number | null> };
+  child.stdout!.on("data", (d) => { p.stdout += d; });
+  child.stderr!.on("data", (d) => { p.stderr += d; });
+  p.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  return p;
+}
