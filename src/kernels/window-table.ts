@@ -4,8 +4,8 @@
  * entry. No allocation per update; the arrays grow by doubling when half full.
  *
  * Windows close by event time: `closeUpTo(W, sink)` emits every entry whose window end + grace is
- * ≤ W and removes it. Closing is rare (once per window advance), so it scans the table and
- * rehashes the survivors; updates stay a probe or two.
+ * ≤ W and removes it. Closing is rare (once per window advance), so it scans the table and then
+ * re-places the survivors in place (no allocation); updates stay a probe or two.
  *
  * Sums are plain f64 additions. Callers that need order-independent sums (the same result from
  * any number of workers) add integers (e.g. values in fixed point), which f64 adds exactly below 2^53.
@@ -70,11 +70,7 @@ export class WindowTable {
 
   private slotOf(key: number, start: number): number {
     // Window index fits in 32 bits for any realistic epoch-ms start and size ≥ 1 ms.
-    let h = Math.imul(key ^ Math.imul((start / this.sizeMs) | 0, 0x9e3779b1), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    let s = h & this.mask;
+    let s = this.home(key, start);
     while (this.used[s] !== 0 && (this.keys[s] !== key || this.starts[s] !== start)) s = (s + 1) & this.mask;
     return s;
   }
@@ -112,22 +108,62 @@ export class WindowTable {
     if (this.size === 0 || watermark < this.nextCloseAt) return 0;
     const closeBefore = watermark - this.sizeMs - this.graceMs; // start ≤ this ⇔ end + grace ≤ watermark
     let emitted = 0;
+    let minStart = Infinity;
     for (let s = 0; s < this.cap; s++) {
-      if (this.used[s] !== 0 && this.starts[s] <= closeBefore) {
-        sink.window(this.keys[s]!, this.starts[s]!, this.count[s]!, this.sum[s]!, this.n[s]!, this.min[s]!, this.max[s]!);
-        this.used[s] = 0;
-        this.size--;
+      if (this.used[s] === 0) continue;
+      const start = this.starts[s]!;
+      if (start <= closeBefore) {
+        sink.window(this.keys[s]!, start, this.count[s]!, this.sum[s]!, this.n[s]!, this.min[s]!, this.max[s]!);
+        this.used[s] = 2; // tombstone until the sweep below
         emitted++;
+      } else if (start < minStart) {
+        minStart = start;
       }
     }
-    this.rehash(this.cap);
+    this.size -= emitted;
+    this.minStart = minStart;
+    this.sweep();
     return emitted;
+  }
+
+  /**
+   * Removes tombstones in place, keeping linear-probing chains intact: every live entry is moved
+   * back to the first free slot on its probe path. No allocation (closing must not feed the GC).
+   */
+  private sweep(): void {
+    const cap = this.cap;
+    // Start just after a slot that was empty before the tombstones: no probe path crosses it, so
+    // walking forward from there meets every chain from its beginning (the load stays ≤ 1/2, so
+    // such a slot exists).
+    let start = 0;
+    while (start < cap && this.used[start] !== 0) start++;
+    for (let s = 0; s < cap; s++) if (this.used[s] === 2) this.used[s] = 0;
+    for (let k = 1; k <= cap; k++) {
+      const s = (start + k) & this.mask;
+      if (this.used[s] === 0) continue;
+      const key = this.keys[s]!;
+      const st = this.starts[s]!;
+      let t = this.home(key, st);
+      while (t !== s && this.used[t] !== 0) t = (t + 1) & this.mask;
+      if (t === s) continue;
+      this.used[t] = 1; this.keys[t] = key; this.starts[t] = st;
+      this.count[t] = this.count[s]!; this.sum[t] = this.sum[s]!; this.n[t] = this.n[s]!;
+      this.min[t] = this.min[s]!; this.max[t] = this.max[s]!;
+      this.used[s] = 0;
+    }
+  }
+
+  private home(key: number, start: number): number {
+    let h = Math.imul(key ^ Math.imul((start / this.sizeMs) | 0, 0x9e3779b1), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h & this.mask;
   }
 
   private grow(): void {
     this.rehash(this.cap * 2);
   }
-
   /** Re-inserts every live entry into fresh arrays of `cap` slots (also removes probe-chain holes). */
   private rehash(cap: number): void {
     const { used, keys, starts, count, sum, n, min, max } = this;
