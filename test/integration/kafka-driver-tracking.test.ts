@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { encodeFrame } from "../../src/io/frame.js";
 import { DRIVER_LOCATION } from "../../src/pipelines/driver-tracking/spec.js";
 import { DriverGenerator, type DriverColumns } from "../../src/sources/driver-generator.js";
-import { diff, multiset, referenceDriverTracking, type SourcedEvent } from "../support/driver-reference.js";
+import { diff, meanMismatches, multiset, referenceDriverTracking, type SourcedEvent } from "../support/driver-reference.js";
 import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
 
 function events(seed: number, total: number): Array<Record<string, unknown>> {
@@ -62,6 +62,7 @@ describe("driver-tracking on Kafka", () => {
     const got = await readAll([output, `${output}.invalid`, `${output}.anomaly`, `${output}.late`]);
     const reference = referenceDriverTracking(sourced, 1);
     expect(diff(multiset(outputsOf(got), true), multiset(reference, true))).toEqual([]);
+    expect(meanMismatches(outputsOf(got), reference)).toEqual([]);
     expect(summary.outputs.window).toBe(reference.filter((o) => o.type === "window").length);
     // Keys: windows by region, side outputs by driver.
     const w = got.find((m) => m.topic === output)!;

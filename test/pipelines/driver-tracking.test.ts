@@ -15,7 +15,7 @@ import { DriverGenerator, type DriverColumns, type DriverGeneratorOptions } from
 import { JsonLinesFileSource } from "../../src/sources/file-source.js";
 import { GeneratorSource } from "../../src/sources/generator-source.js";
 import { compileJsonDecoder } from "../../src/sources/json.js";
-import { diff, multiset, referenceDriverTracking, type SourcedEvent } from "../support/driver-reference.js";
+import { diff, meanMismatches, multiset, referenceDriverTracking, type SourcedEvent } from "../support/driver-reference.js";
 
 const NOISY: Partial<DriverGeneratorOptions> = {
   drivers: 400, outOfOrderShare: 0.05, lateShare: 0.01, invalidShare: 0.01, teleportShare: 0.005, speedMissingShare: 0.1,
@@ -91,6 +91,7 @@ describe("driver-tracking", () => {
     const a = multiset(engine, true);
     const b = multiset(reference, true);
     expect(diff(a, b)).toEqual([]);
+    expect(meanMismatches(engine, reference)).toEqual([]);
     expect(summary.events).toBe(sourced.length);
     const byType = (t: string) => reference.filter((o) => o.type === t).length;
     expect(summary.outputs).toEqual({ window: byType("window"), invalid: byType("invalid"), anomaly: byType("anomaly"), late: byType("late") });
@@ -113,12 +114,19 @@ describe("driver-tracking", () => {
     const options = { ...NOISY, seed: 11, partitions: 16 };
     const total = 150_000;
     const batch = 700;
-    const reference = multiset(referenceDriverTracking(sourceOrder(options, total, batch), 16), true);
+    const referenceOutputs = referenceDriverTracking(sourceOrder(options, total, batch), 16);
+    const reference = multiset(referenceOutputs, true);
+    let first: string[] | undefined;
     for (const workers of [1, 2, 4]) {
       const { summary, outputs } = await runEngine(new GeneratorSource(new DriverGenerator(options), total), workers, batch);
       expect(summary.events).toBe(total);
       expect(summary.workers).toBe(workers);
       expect(diff(multiset(outputs, true), reference), `workers=${workers}`).toEqual([]);
+      expect(meanMismatches(outputs, referenceOutputs), `workers=${workers}`).toEqual([]);
+      // Identical, not merely close, across worker counts: means included, to the last bit.
+      const exact = outputs.map((o) => JSON.stringify(o)).sort();
+      if (first === undefined) first = exact;
+      else expect(exact, `workers=${workers}`).toEqual(first);
     }
   });
 });
