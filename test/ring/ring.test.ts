@@ -35,7 +35,7 @@ interface Pace { seed: number; waitMs: number; limitMs: number; pauseChance?: nu
 /** One wait of a cross-thread test; a wait that runs this long counts as a lost wake-up. */
 const WAIT_MS = 10_000;
 /** Whole-run limit of one producer or consumer. */
-const LIMIT_MS = 90_000;
+const LIMIT_MS = 60_000;
 
 const running = new Set<Worker>();
 afterEach(async () => {
@@ -87,7 +87,11 @@ function control(ring: BatchRing): Int32Array {
   return new Int32Array(ring.buffer, 0, CONTROL_BYTES / 4);
 }
 
-/** The consumer loop of fixtures/protocol.mjs on the main thread, waiting with waitReadableAsync. */
+/**
+ * The consumer loop of fixtures/protocol.mjs on the main thread, waiting with waitReadableAsync.
+ * Like it, stops at the first mismatch and checks the deadline on every pass (a broken ring that
+ * never looks empty would otherwise spin here without ever yielding to the event loop).
+ */
 async function consumeAsync(ring: BatchRing, o: Pace, peerFailed: () => Error | undefined): Promise<ConsumeResult> {
   const rand = mulberry32(o.seed);
   const pace = mulberry32(o.seed ^ 0x2545f491);
@@ -95,21 +99,22 @@ async function consumeAsync(ring: BatchRing, o: Pace, peerFailed: () => Error | 
   const errors: string[] = [];
   let b = 0, records = 0, emptySeen = 0, longWaits = 0;
   for (;;) {
+    if (Date.now() > deadline) throw new Error(`main consumer: ring not closed within ${o.limitMs} ms (at batch ${b})`);
     const slot = ring.peek();
     if (slot < 0) {
       if (ring.isClosed() && ring.peek() < 0) break;
       const e = peerFailed();
       if (e) throw e;
-      if (Date.now() > deadline) throw new Error(`main consumer: ring not closed within ${o.limitMs} ms (at batch ${b})`);
       emptySeen++;
       const t0 = performance.now();
       if (!(await ring.waitReadableAsync(o.waitMs)) && !ring.isClosed() && performance.now() - t0 >= 0.9 * o.waitMs) longWaits++;
       continue;
     }
     const n = batchSize(rand, ring.capacity);
-    if (errors.length === 0) {
-      const e = checkBatch(ring, slot, b, records, n);
-      if (e) errors.push(e);
+    const e = checkBatch(ring, slot, b, records, n);
+    if (e) {
+      errors.push(e);
+      break;
     }
     poison(ring, slot);
     ring.release();
@@ -127,6 +132,7 @@ async function produceAsync(ring: BatchRing, o: Pace & { batches: number }, peer
   const deadline = Date.now() + o.limitMs;
   let records = 0, fullSeen = 0, longWaits = 0;
   for (let b = 0; b < o.batches; b++) {
+    if (Date.now() > deadline) throw new Error(`main producer: ${b} of ${o.batches} batches within ${o.limitMs} ms`);
     let slot = ring.acquire();
     if (slot < 0) fullSeen++;
     while (slot < 0) {
@@ -639,8 +645,10 @@ describe("BatchRing across worker threads", () => {
     const base = { handle: ring.handle, seed, waitMs: WAIT_MS, limitMs: LIMIT_MS };
     const consumer = startWorker<ConsumeResult>("consumer.mjs", { ...base, ...c.consumer });
     const producer = startWorker<ProduceResult>("producer.mjs", { ...base, batches: c.batches, ...c.producer });
-    const [p, r] = await Promise.all([producer.result, consumer.result]);
+    // The consumer's report first (it stops at the first mismatch); a producer failure ends the wait at once.
+    const r = await Promise.race([consumer.result, producer.result.then(() => consumer.result)]);
     expect(r.errors).toEqual([]);
+    const p = await producer.result;
     expect(r.batches).toBe(c.batches);
     expect(r.records).toBe(p.records);
     expect(p.longWaits).toBe(0);
@@ -664,8 +672,8 @@ describe("BatchRing across worker threads", () => {
     const base = { handle: ring.handle, seed, waitMs: WAIT_MS, limitMs: LIMIT_MS };
     const producer = startWorker<ProduceResult>("producer.mjs", { ...base, batches: c.batches, ...c.producer });
     const r = await consumeAsync(ring, { seed, waitMs: WAIT_MS, limitMs: LIMIT_MS }, producer.failed);
-    const p = await producer.result;
     expect(r.errors).toEqual([]);
+    const p = await producer.result;
     expect(r.batches).toBe(c.batches);
     expect(r.records).toBe(p.records);
     expect(r.longWaits).toBe(0);
@@ -758,12 +766,12 @@ describe("BatchRing across worker threads", () => {
     const deadline = Date.now() + LIMIT_MS;
     let batch = 0, record = 0, longWaits = 0;
     for (;;) {
+      if (Date.now() > deadline) throw new Error(`output ring not closed within ${LIMIT_MS} ms`);
       const slot = ring.peek();
       if (slot < 0) {
         if (ring.isClosed() && ring.peek() < 0) break;
         const e = writer.failed();
         if (e) throw e;
-        if (Date.now() > deadline) throw new Error(`output ring not closed within ${LIMIT_MS} ms`);
         const t0 = performance.now();
         if (!(await ring.waitReadableAsync(WAIT_MS)) && !ring.isClosed() && performance.now() - t0 >= 0.9 * WAIT_MS) longWaits++;
         continue;
