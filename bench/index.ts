@@ -25,6 +25,7 @@ const MODULES = [
   "./sources/driver-generator.bench.js",
   "./ring/ring.bench.js",
   "./pipelines/driver-tracking.bench.js",
+  "./io/kafka.bench.js",
 ] as const;
 
 interface BenchModule {

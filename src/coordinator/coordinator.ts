@@ -312,7 +312,8 @@ export class Coordinator {
         header[h + H_KIND] = BATCH_DATA;
         header[h + H_PARTITION] = p;
         header[h + H_WATERMARK] = wm;
-        header[h + H_ENQUEUED_AT] = now;
+        const entered = this.source.enteredAt?.(p) ?? 0;
+        header[h + H_ENQUEUED_AT] = entered > 0 && entered < now ? entered : now;
         header[h + H_SEQ] = this.seq++;
         ring.publish();
         this.sentWatermark[w] = wm;

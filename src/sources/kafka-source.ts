@@ -55,6 +55,8 @@ interface PartitionQueue {
   nextOffset: number;
   assigned: boolean;
   position: number;
+  /** Kafka timestamp of the first message read by the last fill(). */
+  enteredAt: number;
 }
 
 const RETAIN = 1 << 16; // raw JSON messages kept per partition for side outputs
@@ -85,7 +87,7 @@ export class KafkaSource implements Source {
     this.highWater = options.highWater ?? 200_000;
     this.lowWater = options.lowWater ?? 50_000;
     for (let p = 0; p < this.partitions; p++) {
-      this.queues.push({ messages: [], head: 0, within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1 });
+      this.queues.push({ messages: [], head: 0, within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0 });
       this.raw.push(new Array<Buffer | undefined>(RETAIN));
       this.rawOffset.push(new Float64Array(RETAIN).fill(-1));
     }
@@ -190,6 +192,7 @@ export class KafkaSource implements Source {
     const off = columns["_off"]!;
     const schema = this.options.pipeline.schema;
     let n = 0;
+    q.enteredAt = q.head < q.messages.length ? q.messages[q.head]!.timestamp : 0;
     while (n < max && q.head < q.messages.length) {
       const m = q.messages[q.head]!;
       const v = m.value;
@@ -243,6 +246,10 @@ export class KafkaSource implements Source {
     q.head++;
     q.within = 0;
     q.ids = [];
+  }
+
+  enteredAt(p: number): number {
+    return this.queues[p]!.enteredAt;
   }
 
   position(p: number): number {

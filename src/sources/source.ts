@@ -30,6 +30,11 @@ export interface Source {
   commit?(positions: ReadonlyArray<readonly [partition: number, position: number]>): Promise<void>;
   /** Called by the coordinator once so the source can ask it to drain partitions on revoke. */
   attach?(hooks: SourceHooks): void;
+  /**
+   * When the oldest record of the last fill() entered the system (e.g. its Kafka timestamp), in
+   * epoch ms; latency is then measured from there instead of from the ring.
+   */
+  enteredAt?(p: number): number;
   /** False for partitions not (or no longer) assigned to this process. */
   assigned?(p: number): boolean;
 }

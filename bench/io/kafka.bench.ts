@@ -1,0 +1,118 @@
+/**
+ * End to end through a real broker: loadgen → Kafka → riptide → Kafka, for JSON (one event per
+ * message) and frames (many per message), beside a plain node-rdkafka consume-and-count of the same
+ * topic measured in the same run. Then latency at half the measured maximum rate, with loadgen and
+ * riptide running at the same time (latency = Kafka timestamp of a batch's first message → the
+ * batch processed by its shard).
+ *
+ * Needs the broker: `npm run kafka:up` (started here if it does not answer). Plain timed runs, not
+ * tinybench: each figure is one run of a separate process.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { BenchRow } from "../harness.js";
+
+export const groups = ["Kafka end to end (JSON)", "Kafka end to end (frames)"];
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const BIN = join(ROOT, "bin", "riptide.js");
+const BROKERS = "127.0.0.1:9092";
+
+function sh(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", timeout: 600_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function lastJson(text: string): Record<string, unknown> {
+  const line = text.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  if (!line) throw new Error(`no JSON summary in: ${text.slice(-500)}`);
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+function loadgen(topic: string, format: string, events: number, rate: number): Record<string, unknown> {
+  const r = sh([BIN, "loadgen", "--brokers", BROKERS, "--topic", topic, "--format", format, "--events", String(events),
+    "--rate", String(rate), "--partitions", "4", "--json", "--quiet"]);
+  if (r.code !== 0) throw new Error(`loadgen failed: ${r.stderr}`);
+  return lastJson(r.stdout);
+}
+
+async function createTopic(topic: string, partitions: number): Promise<void> {
+  const Kafka = createRequire(import.meta.url)("node-rdkafka") as typeof import("node-rdkafka");
+  const admin = Kafka.AdminClient.create({ "metadata.broker.list": BROKERS });
+  await new Promise<void>((res, rej) => admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, (e) => (e ? rej(e) : res())));
+  admin.disconnect();
+}
+
+function runRiptide(topic: string, extra: string[] = []): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "run", "--brokers", BROKERS, "--input-topic", topic, "--output-topic", `${topic}.out`,
+      "--group", `bench-${Date.now()}`, "--json", "--quiet", ...extra], { cwd: ROOT });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.stderr.on("data", (d) => { err += d; });
+    child.on("exit", (code) => (code === 0 ? resolve(lastJson(out)) : reject(new Error(`riptide run failed (${code}): ${err.slice(-1000)}`))));
+  });
+}
+
+/** node-rdkafka, nothing else: consume every message of the topic and count events. */
+async function consumeAndCount(topic: string, expected: number, frames: boolean): Promise<number> {
+  const Kafka = createRequire(import.meta.url)("node-rdkafka") as typeof import("node-rdkafka");
+  const c = new Kafka.KafkaConsumer({
+    "metadata.broker.list": BROKERS, "group.id": `count-${Date.now()}`, "enable.auto.commit": false,
+    "fetch.message.max.bytes": 8 << 20, "fetch.max.bytes": 50 << 20,
+  }, { "auto.offset.reset": "earliest" });
+  await new Promise<void>((res, rej) => c.connect({}, (e) => (e ? rej(e) : res())));
+  c.subscribe([topic]);
+  c.setDefaultConsumeTimeout(10);
+  let n = 0;
+  let t0 = 0;
+  const deadline = Date.now() + 300_000;
+  while (n < expected && Date.now() < deadline) {
+    const msgs = await new Promise<import("node-rdkafka").Message[]>((res, rej) => c.consume(5000, (e, m) => (e ? rej(e) : res(m))));
+    if (msgs.length > 0 && t0 === 0) t0 = performance.now();
+    for (const m of msgs) n += frames && m.value ? m.value.readUInt32LE(8) : 1;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  await new Promise<void>((res) => c.disconnect(() => res()));
+  return n / secs;
+}
+
+export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
+  const up = sh([join(ROOT, "scripts", "kafka.mjs"), "up"]);
+  if (up.code !== 0) throw new Error(`no Kafka broker: ${up.stderr}`);
+  const rows: BenchRow[] = [];
+  const stamp = Date.now().toString(36);
+  for (const format of ["json", "frame"] as const) {
+    const group = format === "json" ? groups[0]! : groups[1]!;
+    const events = format === "json" ? (opts.quick ? 200_000 : 1_000_000) : (opts.quick ? 4_000_000 : 20_000_000);
+    const topic = `bench-${format}-${stamp}`;
+    const produced = loadgen(topic, format, events, 50_000_000);
+    const baseline = await consumeAndCount(topic, events, format === "frame");
+    rows.push({ group, name: "node-rdkafka consume-and-count (baseline)", eventsPerSec: baseline, baseline: true, note: `${events} events; loadgen wrote ${produced["eventsPerSec"]} events/s` });
+    const s = await runRiptide(topic, ["--workers", "2", "--stop-when-idle", "3"]);
+    rows.push({ group, name: "riptide run driver-tracking, 2 workers", eventsPerSec: s["eventsPerSec"] as number, baseline: false, note: "from the run's --json summary (first event → last output acknowledged, idle wait excluded)" });
+    // Latency at half the measured maximum, producer and engine running together.
+    const half = Math.max(1000, Math.floor((s["eventsPerSec"] as number) / 2));
+    const seconds = opts.quick ? 5 : 15;
+    const liveTopic = `bench-${format}-live-${stamp}`;
+    await createTopic(liveTopic, 4); // empty, before the consumer subscribes
+    // Idle only counts from the group assignment; loadgen starts after it has settled.
+    const engine = runRiptide(liveTopic, ["--workers", "2", "--stop-when-idle", "8"]);
+    await new Promise((r) => setTimeout(r, 4000));
+    const live = loadgen(liveTopic, format, half * seconds, half);
+    const ls = await engine;
+    const lat = ls["latencyMs"] as { p50: number; p99: number };
+    rows.push({ group, name: `latency at half rate (${half} events/s)`, eventsPerSec: live["eventsPerSec"] as number, baseline: false,
+      note: `end-to-end p50 ${lat.p50} ms, p99 ${lat.p99} ms (Kafka timestamp → processed)` });
+  }
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
+  const rows = await run({ quick: process.argv.includes("--quick") });
+  for (const r of rows) console.log(`${r.group} | ${r.name} | ${(r.eventsPerSec / 1e6).toFixed(3)} M/s | ${r.note ?? ""}`);
+  process.exit(0);
+}
