@@ -1,7 +1,8 @@
 /**
- * The driver-tracking kernel chain as it runs inside a shard worker, one pass per batch:
+ * The driver-tracking kernel chain as it runs inside a shard worker, two passes per batch:
  *
- *   for each record (already validated, watermark attached, at the edge):
+ *   pass 1: geohash-5 of every record (a column kernel)
+ *   pass 2, for each record (already validated, watermark attached, at the edge):
  *     invalid?  → invalid output
  *     anomaly?  → faster than 250 km/h since the driver's last aggregated fix → anomaly output
  *     late?     → its 60 s window closed (end + grace ≤ watermark) → late output
@@ -11,8 +12,8 @@
  *
  * Per-driver state lives in typed arrays indexed by the driver's interned id.
  */
-import { geohashEncodeInt } from "../../kernels/geohash.js";
-import { haversineKm, speedExceedsKmh } from "../../kernels/geo.js";
+import { geohashEncodeBatch } from "../../kernels/geohash.js";
+import { EARTH_RADIUS_KM, haversineKm, speedExceedsKmh } from "../../kernels/geo.js";
 import { WindowTable } from "../../kernels/window-table.js";
 import { OUT_ANOMALY, OUT_INVALID, OUT_LATE, type OutputWriter } from "../../ring/output.js";
 import type { ColumnArray } from "../../schema/schema.js";
@@ -22,48 +23,84 @@ import {
   type DriverInputColumns,
 } from "./spec.js";
 
+const RAD = Math.PI / 180;
+const FOUR_R2 = 4 * EARTH_RADIUS_KM * EARTH_RADIUS_KM;
+const KM_PER_MS = MAX_SPEED_KMH / 3_600_000;
+const SAFETY = 1 - 1e-9;
+
 export class DriverTrackingShard implements ShardProcessor {
   private lastLat = new Float64Array(1024);
   private lastLon = new Float64Array(1024);
   /** NaN = no aggregated fix yet. */
   private lastTs = new Float64Array(1024).fill(NaN);
+  /** Scratch: region code of each record of the batch (pass 1). */
+  private regions = new Uint32Array(0);
+  private regionsHi = new Uint32Array(0);
   private readonly table = new WindowTable({ sizeMs: WINDOW_MS, graceMs: GRACE_MS, initialCapacity: 4096 });
 
   process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
-    const { driverId, lat, lon, ts, speedKmh, _off, _wm, _reason } = columns as unknown as DriverInputColumns;
+    const c = columns as unknown as DriverInputColumns;
+    const { driverId, lat, lon, ts, speedKmh, _wm, _reason } = c;
+    if (this.regions.length < n) {
+      this.regions = new Uint32Array(n);
+      this.regionsHi = new Uint32Array(n);
+    }
+    // Pass 1, column at a time: every record's region (invalid ones too; their code is unused).
+    geohashEncodeBatch(lat, lon, n, REGION_PRECISION, this.regionsHi, this.regions);
+    const regions = this.regions;
     const table = this.table;
+    // Pass 2, record at a time (per-driver state is sequential). Rare outcomes leave through
+    // small methods so this loop stays small enough for V8 to inline the kernels it calls.
     for (let i = 0; i < n; i++) {
+      if (_reason[i] !== 0) {
+        this.side(OUT_INVALID, _reason[i]!, c, i, partition, out, 0, 0);
+        continue;
+      }
       const d = driverId[i]!;
+      if (d >= this.lastTs.length) this.growDrivers(d);
       const la = lat[i]!;
       const lo = lon[i]!;
       const t = ts[i]!;
-      const sp = speedKmh[i]!;
-      const reason = _reason[i]!;
-      if (reason !== 0) {
-        out.side(OUT_INVALID, reason, d, partition, _off[i]!, la, lo, t, sp, 0, 0);
-        continue;
-      }
-      if (d >= this.lastTs.length) this.growDrivers(d);
-      const lastTs = this.lastTs;
-      const lt = lastTs[d]!;
-      if (t > lt && speedExceedsKmh(this.lastLat[d]!, this.lastLon[d]!, lt, la, lo, t, MAX_SPEED_KMH)) {
-        const kmh = haversineKm(this.lastLat[d]!, this.lastLon[d]!, la, lo) / ((t - lt) / 3_600_000);
-        out.side(OUT_ANOMALY, ANOMALY_SPEED, d, partition, _off[i]!, la, lo, t, sp, kmh, lt);
-        continue;
+      const lt = this.lastTs[d]!;
+      if (t > lt) {
+        // Inline pre-check: haversine d = 2R·asin(√a) with a ≤ y² = (Δφ² + Δλ²)/4 (sin²x ≤ x²,
+        // cos ≤ 1) and asin(y) ≤ y/√(1−y²), so d² ≤ 4R²y²/(1−y²). When that bound is below the
+        // allowed distance (with a 1e-9 margin, far above rounding), the exact check cannot say
+        // "exceeds"; otherwise the exact kernel decides. Real fixes almost always pass here.
+        const dp = (la - this.lastLat[d]!) * RAD;
+        const dl = (lo - this.lastLon[d]!) * RAD;
+        const y2 = (dp * dp + dl * dl) * 0.25;
+        const allowed = (t - lt) * KM_PER_MS;
+        if (!(y2 < 0.25 && FOUR_R2 * y2 < allowed * allowed * (1 - y2) * SAFETY) &&
+          speedExceedsKmh(this.lastLat[d]!, this.lastLon[d]!, lt, la, lo, t, MAX_SPEED_KMH)) {
+          this.anomaly(c, i, partition, out, d, lt);
+          continue;
+        }
       }
       const start = Math.floor(t / WINDOW_MS) * WINDOW_MS;
       const wm = _wm[i]!;
       if (start + WINDOW_MS + GRACE_MS <= wm) {
-        out.side(OUT_LATE, LATE_WINDOW_CLOSED, d, partition, _off[i]!, la, lo, t, sp, wm, start);
+        this.side(OUT_LATE, LATE_WINDOW_CLOSED, c, i, partition, out, wm, start);
         continue;
       }
-      table.add(geohashEncodeInt(la, lo, REGION_PRECISION), start, sp - sp === 0 ? Math.round(sp * SPEED_SCALE) : NaN);
+      const sp = speedKmh[i]!;
+      table.add(regions[i]!, start, sp - sp === 0 ? Math.round(sp * SPEED_SCALE) : NaN);
       if (!(lt >= t)) {
-        lastTs[d] = t;
+        this.lastTs[d] = t;
         this.lastLat[d] = la;
         this.lastLon[d] = lo;
       }
     }
+  }
+
+  private side(kind: number, code: number, c: DriverInputColumns, i: number, partition: number, out: OutputWriter,
+    detail: number, detail2: number): void {
+    out.side(kind, code, c.driverId[i]!, partition, c._off[i]!, c.lat[i]!, c.lon[i]!, c.ts[i]!, c.speedKmh[i]!, detail, detail2);
+  }
+
+  private anomaly(c: DriverInputColumns, i: number, partition: number, out: OutputWriter, d: number, lt: number): void {
+    const kmh = haversineKm(this.lastLat[d]!, this.lastLon[d]!, c.lat[i]!, c.lon[i]!) / ((c.ts[i]! - lt) / 3_600_000);
+    this.side(OUT_ANOMALY, ANOMALY_SPEED, c, i, partition, out, kmh, lt);
   }
 
   advance(watermark: number, out: OutputWriter): void {
