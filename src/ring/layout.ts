@@ -4,21 +4,21 @@
  *   byte 0                      128                   128 + slots*64            (64-aligned)
  *   ├─ control (Int32 words) ───┼─ slot headers (f64) ─┼─ slot 0 data ─┼─ slot 1 data ─┼ …
  *
- * Control words: the producer owns HEAD and CLOSED, the consumer owns TAIL; each side owns its
- * own "I am asleep" flag. HEAD and TAIL sit on different cache lines so the two threads do not
+ * Control words: the producer owns HEAD and CLOSED, the consumer owns TAIL. Each side sets its
+ * own "I am asleep" flag and sleeps on that word; the peer clears it and then notifies. HEAD and TAIL sit on different cache lines so the two threads do not
  * false-share. HEAD and TAIL count batches and wrap at 2^32 (compare with `(a - b) | 0`);
  * `slots` is a power of two so `counter & (slots - 1)` stays right across the wrap.
  */
 
 /** Int32 index: batches published by the producer (written with one Atomics.store per batch). */
 export const HEAD = 0;
-/** Int32 index: 1 while the consumer sleeps in Atomics.wait on HEAD. */
+/** Int32 index: 1 while the consumer sleeps (it waits on this word; publish/close clear it and notify). */
 export const CONSUMER_SLEEPING = 1;
 /** Int32 index: 1 once the producer will publish no more batches. */
 export const CLOSED = 2;
 /** Int32 index: batches released by the consumer (own cache line). */
 export const TAIL = 16;
-/** Int32 index: 1 while the producer sleeps in Atomics.wait on TAIL. */
+/** Int32 index: 1 while the producer sleeps (it waits on this word; release clears it and notifies). */
 export const PRODUCER_SLEEPING = 17;
 /** Bytes of the control block (two cache lines). */
 export const CONTROL_BYTES = 128;

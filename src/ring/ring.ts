@@ -23,8 +23,9 @@
  * only when that flag is set, so a busy pipeline makes no futex calls at all. The flag is set
  * before the last re-check and read after the counter store (both seq-cst), so a wake-up cannot
  * be lost: either the sleeper sees the new counter or the peer sees the flag.
- * The consumer sleeps on its flag word, not on HEAD, because two things wake it: publish() and
- * close(). close() does not move HEAD, so a consumer waiting on HEAD that read CLOSED = 0 just
+ * Both sides sleep on their own flag word, and the waker clears the flag before notifying, so a
+ * sleep costs at most one notify however many batches move meanwhile. For the consumer it also
+ * matters because two things wake it: publish() and close(). close() does not move HEAD, so a consumer waiting on HEAD that read CLOSED = 0 just
  * before close() would miss the notify and sleep its whole timeout. Instead the waker clears the
  * flag and then notifies: Atomics.wait(flag, 1) either sees 0 or is already queued for the notify.
  */
@@ -144,7 +145,7 @@ export class BatchRing {
     for (let i = 0; i < this.spin; i++) if (this.acquire() >= 0) return true;
     Atomics.store(this.ctrl, PRODUCER_SLEEPING, 1);
     const seen = Atomics.load(this.ctrl, TAIL);
-    if (((this.head - seen) | 0) >= this.slots) Atomics.wait(this.ctrl, TAIL, seen, timeoutMs);
+    if (((this.head - seen) | 0) >= this.slots) Atomics.wait(this.ctrl, PRODUCER_SLEEPING, 1, timeoutMs);
     Atomics.store(this.ctrl, PRODUCER_SLEEPING, 0);
     return this.acquire() >= 0;
   }
@@ -155,7 +156,7 @@ export class BatchRing {
     Atomics.store(this.ctrl, PRODUCER_SLEEPING, 1);
     const seen = Atomics.load(this.ctrl, TAIL);
     if (((this.head - seen) | 0) >= this.slots) {
-      const r = Atomics.waitAsync(this.ctrl, TAIL, seen, timeoutMs);
+      const r = Atomics.waitAsync(this.ctrl, PRODUCER_SLEEPING, 1, timeoutMs);
       if (r.async) await r.value;
     }
     Atomics.store(this.ctrl, PRODUCER_SLEEPING, 0);
@@ -192,7 +193,12 @@ export class BatchRing {
   release(): void {
     this.tail = (this.tail + 1) | 0;
     Atomics.store(this.ctrl, TAIL, this.tail);
-    if (Atomics.load(this.ctrl, PRODUCER_SLEEPING) !== 0) Atomics.notify(this.ctrl, TAIL);
+    if (Atomics.load(this.ctrl, PRODUCER_SLEEPING) !== 0) {
+      // Clear, then notify: one wake-up per sleep, however many slots free up before the
+      // producer runs (a main-thread producer wakes through its event loop, which takes a while).
+      Atomics.store(this.ctrl, PRODUCER_SLEEPING, 0);
+      Atomics.notify(this.ctrl, PRODUCER_SLEEPING);
+    }
   }
 
   /** Published batches not yet released (a snapshot; may be stale by the time it is used). */
