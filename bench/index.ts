@@ -99,6 +99,10 @@ async function main(): Promise<number> {
       const mod = (await import(pathToFileURL(file).href)) as Partial<BenchModule>;
       if (typeof mod.run !== "function") throw new Error("it exports no run(opts) function");
       if (only !== undefined && Array.isArray(mod.groups) && !mod.groups.some(matches)) continue;
+      if (args.quick && only === undefined && (mod as { needsBroker?: boolean }).needsBroker === true) {
+        log(`bench: ${name}: skipped in --quick (it needs the Kafka broker and a few minutes; run it with --only kafka)`);
+        continue;
+      }
       log(`bench: ${name}…`);
       const got = await mod.run({ quick: args.quick });
       for (const r of got) if (matches(r.group)) rows.push(r);

@@ -15,6 +15,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchRow } from "../harness.js";
 
 export const groups = ["Kafka end to end (JSON)", "Kafka end to end (frames)"];
+/** The runner skips this module in --quick unless asked for with --only. */
+export const needsBroker = true;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const BIN = join(ROOT, "bin", "riptide.js");
