@@ -77,30 +77,40 @@ export class WindowTable {
 
   /** Adds one record to (key, window start). `value` NaN counts the record but adds no value. */
   add(key: number, start: number, value: number): void {
-    let s = this.slotOf(key, start);
+    const s = this.slotOf(key, start);
     if (this.used[s] === 0) {
-      if ((this.size + 1) * 2 > this.cap) {
-        this.grow();
-        s = this.slotOf(key, start);
-      }
-      this.used[s] = 1;
-      this.keys[s] = key;
-      this.starts[s] = start;
-      this.count[s] = 0;
-      this.sum[s] = 0;
-      this.n[s] = 0;
-      this.min[s] = Infinity;
-      this.max[s] = -Infinity;
-      this.size++;
-      if (start < this.minStart) this.minStart = start;
+      this.insert(s, key, start, value);
+      return;
     }
+    // The common path stays small so that V8 inlines it into the caller's loop (an out-of-line
+    // call would box `start` and `value` on every record).
     this.count[s]++;
     if (value === value) {
       this.sum[s] += value;
       this.n[s]++;
-      if (value < this.min[s]) this.min[s] = value;
-      if (value > this.max[s]) this.max[s] = value;
+      if (value < this.min[s]!) this.min[s] = value;
+      if (value > this.max[s]!) this.max[s] = value;
     }
+  }
+
+  /** A new (key, window) entry: once per key and window, not per record. */
+  private insert(slot: number, key: number, start: number, value: number): void {
+    let s = slot;
+    if ((this.size + 1) * 2 > this.cap) {
+      this.grow();
+      s = this.slotOf(key, start);
+    }
+    this.used[s] = 1;
+    this.keys[s] = key;
+    this.starts[s] = start;
+    this.count[s] = 1;
+    const has = value === value;
+    this.sum[s] = has ? value : 0;
+    this.n[s] = has ? 1 : 0;
+    this.min[s] = has ? value : Infinity;
+    this.max[s] = has ? value : -Infinity;
+    this.size++;
+    if (start < this.minStart) this.minStart = start;
   }
 
   /** Emits and removes every window with end + grace ≤ watermark. Returns how many were emitted. */
