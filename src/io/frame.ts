@@ -87,6 +87,16 @@ export function encodeFrame(schema: Schema, records: ReadonlyArray<Record<string
   return buf;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A table string: ASCII (the common case: ids) without the UTF-8 decoder. */
+function decodeString(frame: Uint8Array, at: number, len: number): string {
+  let ascii = true;
+  for (let i = 0; i < len; i++) if (frame[at + i]! > 0x7f) { ascii = false; break; }
+  if (ascii && len <= 64) return String.fromCharCode.apply(null, frame.subarray(at, at + len) as unknown as number[]);
+  return Buffer.from(frame.buffer, frame.byteOffset + at, len).toString("utf8");
+}
+
 /** Reads and checks a frame's header; returns the record count. Throws DecodeError when it does not add up. */
 export function frameRecordCount(schema: Schema, frame: Uint8Array): number {
   if (frame.length < HEADER) throw new DecodeError(`frame of ${frame.length} bytes is shorter than its ${HEADER}-byte header`);
@@ -123,30 +133,37 @@ export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number,
       if (p + 2 > end) throw new DecodeError(`frame string table ends early at string ${k} of ${strings}`);
       const len = dv.getUint16(p, true);
       if (p + 2 + len > end) throw new DecodeError(`frame string ${k} overruns the string table`);
-      ids.push(interner.intern(Buffer.from(frame.buffer, frame.byteOffset + p + 2, len).toString("utf8")));
+      ids.push(interner.intern(decodeString(frame, p + 2, len)));
       p += 2 + len;
     }
     if (p !== end) throw new DecodeError(`frame string table has ${end - p} bytes left over`);
   }
   const count = Math.max(0, Math.min(max, n - from));
   let off = pad8(HEADER + tableBytes);
+  const base = frame.byteOffset;
   for (const f of schema.fields) {
     const col = columns[f.name]!;
     const w = SIZE[f.type]!;
-    for (let i = 0; i < count; i++) {
-      const p = off + (from + i) * w;
-      switch (f.type) {
-        case "string": {
-          const k = dv.getUint32(p, true);
-          col[at + i] = k === MISSING ? 0 : ids[k] ?? 0;
-          if (k !== MISSING && k >= strings) throw new DecodeError(`frame record ${from + i} refers to string ${k} of ${strings}`);
-          break;
+    const first = off + from * w;
+    if (f.type === "string") {
+      for (let i = 0; i < count; i++) {
+        const k = dv.getUint32(first + i * 4, true);
+        if (k !== MISSING && k >= strings) throw new DecodeError(`frame record ${from + i} refers to string ${k} of ${strings}`);
+        col[at + i] = k === MISSING ? 0 : ids[k]!;
+      }
+    } else if (f.type === "f64" && LITTLE_ENDIAN && ((base + first) & 7) === 0) {
+      // Aligned (little-endian host): copy the column with one set().
+      (col as Float64Array).set(new Float64Array(frame.buffer, base + first, count), at);
+    } else {
+      for (let i = 0; i < count; i++) {
+        const p = first + i * w;
+        switch (f.type) {
+          case "f64": col[at + i] = dv.getFloat64(p, true); break;
+          case "f32": col[at + i] = dv.getFloat32(p, true); break;
+          case "i32": col[at + i] = dv.getInt32(p, true); break;
+          case "u32": col[at + i] = dv.getUint32(p, true); break;
+          case "u8": col[at + i] = dv.getUint8(p); break;
         }
-        case "f64": col[at + i] = dv.getFloat64(p, true); break;
-        case "f32": col[at + i] = dv.getFloat32(p, true); break;
-        case "i32": col[at + i] = dv.getInt32(p, true); break;
-        case "u32": col[at + i] = dv.getUint32(p, true); break;
-        case "u8": col[at + i] = dv.getUint8(p); break;
       }
     }
     off += pad8(n * w);
