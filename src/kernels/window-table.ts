@@ -204,3 +204,18 @@ export class WindowTable {
     }
   }
 }
+
+/**
+ * Window assignment for tumbling and hopping windows (tumbling = hopping with advance = size):
+ * writes the start of every window [start, start + size) that contains `ts` into `out`, oldest
+ * first, and returns how many (ceil(size / advance) at most). Starts are multiples of `advance`
+ * (epoch-aligned, as in Kafka Streams).
+ */
+export function hoppingWindowStarts(ts: number, sizeMs: number, advanceMs: number, out: Float64Array): number {
+  const last = Math.floor(ts / advanceMs) * advanceMs;
+  let first = last - Math.ceil(sizeMs / advanceMs) * advanceMs + advanceMs;
+  while (first + sizeMs <= ts) first += advanceMs;
+  let n = 0;
+  for (let s = first; s <= last; s += advanceMs) out[n++] = s;
+  return n;
+}

@@ -73,3 +73,43 @@ describe("WindowTable", () => {
     expect(table.closeUpTo(1e9, sink)).toBe(0);
   });
 });
+
+describe("hopping windows", () => {
+  it("puts a record in every window covering it (10 min advancing by 1 min), aggregated like a Map reference", async () => {
+    const { hoppingWindowStarts } = await import("../../src/kernels/window-table.js");
+    const size = 600_000;
+    const advance = 60_000;
+    const table = new WindowTable({ sizeMs: size, graceMs: 0 });
+    const ref = new Map<string, number>();
+    const starts = new Float64Array(16);
+    const r = rng(9);
+    let t = 1_700_000_000_000;
+    for (let i = 0; i < 50_000; i++) {
+      t += Math.floor(r() * 100);
+      const key = Math.floor(r() * 50);
+      const n = hoppingWindowStarts(t, size, advance, starts);
+      expect(n).toBe(10);
+      for (let k = 0; k < n; k++) {
+        const s = starts[k]!;
+        expect(s <= t && t < s + size && s % advance === 0).toBe(true);
+        table.add(key, s, 1);
+        ref.set(`${key}|${s}`, (ref.get(`${key}|${s}`) ?? 0) + 1);
+      }
+    }
+    const got = new Collect();
+    table.closeUpTo(Infinity, got);
+    const counts = new Map(got.rows.map((row) => { const [k, s, c] = row.split("|"); return [`${k}|${s}`, Number(c)]; }));
+    expect(counts).toEqual(ref);
+  });
+
+  it("tumbling is hopping with advance = size; uneven advances still cover exactly", async () => {
+    const { hoppingWindowStarts } = await import("../../src/kernels/window-table.js");
+    const out = new Float64Array(16);
+    expect(hoppingWindowStarts(125_000, 60_000, 60_000, out)).toBe(1);
+    expect(out[0]).toBe(120_000);
+    expect(hoppingWindowStarts(120_000, 60_000, 60_000, out)).toBe(1);
+    expect(out[0]).toBe(120_000);
+    const n = hoppingWindowStarts(100_000, 70_000, 30_000, out);
+    expect([...out.subarray(0, n)]).toEqual([60_000, 90_000]); // [30000,100000) excludes 100000
+  });
+});
