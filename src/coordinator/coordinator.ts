@@ -33,6 +33,7 @@ import {
 } from "../ring/output.js";
 import { BatchRing } from "../ring/ring.js";
 import type { Sink } from "../sinks/sink.js";
+import { bindColumns, type ColumnArray } from "../schema/schema.js";
 import type { Source } from "../sources/source.js";
 import { C_COMMAND, CMD_CRASH, CMD_STOP, createControl } from "./control.js";
 import { WindowMerger } from "./window-merger.js";
@@ -75,6 +76,8 @@ export interface Progress {
   outputs: Record<string, number>;
   workerRestarts: number;
   watermark: number;
+  /** Records acknowledged by each worker. */
+  processedByWorker: number[];
 }
 
 export interface RunSummary {
@@ -151,6 +154,14 @@ export class Coordinator {
   private lastEventAt = 0;
   private finishStartedAt = 0;
   private sinkAcked = 0;
+  /** Key-spread mode (see PipelineDefinition.shardKey): a staging batch scattered to every shard. */
+  private readonly scatter: boolean;
+  private readonly staging: Record<string, ColumnArray> | undefined;
+  private readonly route: Uint32Array;
+  private readonly scatterCounts: Int32Array;
+  private readonly columnNames: string[];
+  /** Records acknowledged per worker. */
+  private readonly processedBy: Float64Array;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.pipeline = options.pipeline;
@@ -185,6 +196,14 @@ export class Coordinator {
     this.sentWatermark = new Float64Array(this.workers).fill(-Infinity);
     this.ended = new Uint8Array(this.workers);
     this.commits = this.source.position ? new CommitTracker(P) : undefined;
+    this.processedBy = new Float64Array(this.workers);
+    // A source with fewer partitions than workers and no offsets to commit (a file) is spread by
+    // key so every worker gets a share; per-key order holds because a key always goes to one shard.
+    this.scatter = this.pipeline.shardKey !== undefined && P < this.workers && !this.source.position;
+    this.columnNames = inLayout.columns.map((c) => c.name);
+    this.route = new Uint32Array(this.scatter ? this.batchSize : 0);
+    this.scatterCounts = new Int32Array(this.workers);
+    this.staging = this.scatter ? bindColumns(new ArrayBuffer(inLayout.bytesPerSlot), 0, inLayout) : undefined;
     this.source.attach?.({
       drainPartitions: (ps) => this.drainPartitions(ps),
       rejected: (_p, count) => {
@@ -286,9 +305,15 @@ export class Coordinator {
         const p = cursor;
         const w = this.owner(p);
         const ring = this.inputs[w]!;
-        const slot = ring.acquire();
-        if (slot < 0) { blocked = ring; break; }
-        const columns = ring.columns[slot]!;
+        let slot = 0;
+        if (this.scatter) {
+          const full = this.inputs.find((r) => r.acquire() < 0);
+          if (full) { blocked = full; break; }
+        } else {
+          slot = ring.acquire();
+          if (slot < 0) { blocked = ring; break; }
+        }
+        const columns = this.staging ?? ring.columns[slot]!;
         const max = this.rate === Infinity ? cap : Math.max(1, Math.min(cap, Math.floor(this.rate / 100)));
         const n = this.source.fill(p, columns, max);
         cursor = cursor + 1 === P ? 0 : cursor + 1;
@@ -305,6 +330,12 @@ export class Coordinator {
         this.streamTime[p] = st;
         this.lastActive[p] = now;
         if (this.commits) this.commits.add(p, this.seq, this.source.position!(p), this.closeAtFor(st));
+        if (this.scatter) {
+          this.scatterBatch(columns, n, p, now);
+          this.produced += n;
+          this.lastEventAt = now;
+          continue;
+        }
         const h = slot * HEADER_WORDS;
         const header = ring.header;
         const wm = (columns["_wm"] as Float64Array)[n - 1]!;
@@ -333,6 +364,44 @@ export class Coordinator {
       } else {
         await yieldToEventLoop();
       }
+    }
+  }
+
+  /**
+   * Spreads a staging batch over every shard by key (one acquired slot per shard), column by
+   * column so each copy loop touches one typed-array type, and publishes the non-empty slots.
+   */
+  private scatterBatch(src: Record<string, ColumnArray>, n: number, p: number, now: number): void {
+    const W = this.workers;
+    const key = src[this.pipeline.shardKey!]!;
+    const route = this.route;
+    for (let i = 0; i < n; i++) route[i] = ((Math.imul(key[i]!, 0x9e3779b1) >>> 8) % W) >>> 0;
+    const slots: number[] = [];
+    for (let w = 0; w < W; w++) slots.push(this.inputs[w]!.acquire());
+    const counts = this.scatterCounts;
+    for (const name of this.columnNames) {
+      const from = src[name]!;
+      const to: ColumnArray[] = [];
+      for (let w = 0; w < W; w++) to.push(this.inputs[w]!.columns[slots[w]!]![name]!);
+      counts.fill(0);
+      for (let i = 0; i < n; i++) {
+        const w = route[i]!;
+        to[w]![counts[w]!++] = from[i]!;
+      }
+    }
+    const wm = (src["_wm"] as Float64Array)[n - 1]!;
+    for (let w = 0; w < W; w++) {
+      if (counts[w] === 0) continue;
+      const ring = this.inputs[w]!;
+      const h = slots[w]! * HEADER_WORDS;
+      ring.header[h + H_COUNT] = counts[w]!;
+      ring.header[h + H_KIND] = BATCH_DATA;
+      ring.header[h + H_PARTITION] = p;
+      ring.header[h + H_WATERMARK] = wm;
+      ring.header[h + H_ENQUEUED_AT] = now;
+      ring.header[h + H_SEQ] = this.seq++;
+      ring.publish();
+      this.sentWatermark[w] = wm;
     }
   }
 
@@ -400,6 +469,7 @@ export class Coordinator {
             const count = o.b[i]!;
             if (count > 0) {
               this.processed += count;
+              this.processedBy[w] += count;
               this.histogram.record(now - o.a[i]!, count);
               this.lastAckAt = now;
             }
@@ -523,6 +593,7 @@ export class Coordinator {
       outputs: { ...this.counts },
       workerRestarts: this.restarts,
       watermark: this.globalWatermark(now),
+      processedByWorker: Array.from(this.processedBy),
     };
   }
 

@@ -19,6 +19,12 @@ export interface PipelineDefinition {
   /** Output names counted in the run summary, in order. */
   readonly outputs: readonly string[];
   readonly processorConfig: ProcessorConfig;
+  /**
+   * A u32 column whose value decides the shard when a source has fewer partitions than there are
+   * workers (a file): records are spread by key, keeping per-key order. Per-key state (e.g. a
+   * driver's last fix) must be keyed by it.
+   */
+  readonly shardKey?: string;
   inputLayout(capacity: number): RecordLayout;
   /**
    * Edge kernel: runs on the main thread right after `n` records of one partition were written to

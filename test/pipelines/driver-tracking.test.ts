@@ -86,6 +86,10 @@ describe("driver-tracking", () => {
     const sink = new MemorySink();
     coordinator = new Coordinator({ pipeline: driverTracking, source, sink, workers: 2, batchSize: 512, idleTimeoutMs: 1e9 });
     const summary = await coordinator.run();
+    // One partition, two workers: records were spread by driver, both workers took a share.
+    const perWorker = coordinator.progress().processedByWorker;
+    expect(perWorker).toHaveLength(2);
+    expect(Math.min(...perWorker)).toBeGreaterThan(10_000);
 
     const engine = sink.outputs;
     const a = multiset(engine, true);
@@ -108,6 +112,24 @@ describe("driver-tracking", () => {
     expect(anomaly["reason"]).toMatch(/ km\/h since the driver's last fix at \d+ exceeds 250 km\/h$/);
     const w = engine.find((o) => o.type === "window")!;
     expect(Object.keys(w)).toEqual(["type", "key", "windowStart", "windowEnd", "count", "avgSpeedKmh"]);
+  });
+
+  it("spreads a one-partition file by key: the same outputs with 1, 3 and 4 workers", async () => {
+    const events = sourceOrder({ ...NOISY, partitions: 1, seed: 13 }, 40_000, 1000);
+    const dir = mkdtempSync(join(tmpdir(), "riptide-dt-"));
+    const file = join(dir, "fixes.jsonl");
+    writeFileSync(file, events.map((e) => JSON.stringify(e.event)).join("\n"));
+    const reference = referenceDriverTracking(events, 1);
+    let first: string[] | undefined;
+    for (const workers of [1, 3, 4]) {
+      const source = new JsonLinesFileSource(file, compileJsonDecoder(driverTracking.schema, new Interner()), () => undefined);
+      const { outputs, coordinator } = await runEngine(source as unknown as GeneratorSource, workers, 1000);
+      expect(diff(multiset(outputs, true), multiset(reference, true)), `workers=${workers}`).toEqual([]);
+      expect(coordinator.progress().processedByWorker.filter((x) => x > 0)).toHaveLength(workers);
+      const exact = outputs.map((o) => JSON.stringify(o)).sort();
+      if (first === undefined) first = exact;
+      else expect(exact, `workers=${workers}`).toEqual(first);
+    }
   });
 
   it("gives the reference's outputs, the same with 1, 2 and 4 workers, on the generator's 16 partitions", async () => {

@@ -19,6 +19,7 @@ export const driverTracking: PipelineDefinition = {
   window: { sizeMs: WINDOW_MS, graceMs: GRACE_MS },
   outputs: ["window", "invalid", "anomaly", "late"],
   processorConfig: {},
+  shardKey: "driverId",
   inputLayout,
 
   prepare(columns: Record<string, ColumnArray>, n: number, streamTime: number, otherMin: number): number {
