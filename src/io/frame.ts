@@ -30,24 +30,8 @@ function pad8(n: number): number {
   return (n + 7) & ~7;
 }
 
-/** Encodes records given as plain objects (the load generator's edge). */
-export function encodeFrame(schema: Schema, records: ReadonlyArray<Record<string, unknown>>): Buffer {
-  const n = records.length;
-  const strings: string[] = [];
-  const index = new Map<string, number>();
-  const stringIdx: Uint32Array[] = [];
-  for (const f of schema.fields) {
-    if (f.type !== "string") continue;
-    const col = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = records[i]![f.name];
-      if (typeof v !== "string") { col[i] = MISSING; continue; }
-      let k = index.get(v);
-      if (k === undefined) { k = strings.length; strings.push(v); index.set(v, k); }
-      col[i] = k;
-    }
-    stringIdx.push(col);
-  }
+/** A zeroed frame of n records with its header and string table written; columns start at `columnsAt`. */
+function frameWithTable(schema: Schema, n: number, strings: readonly string[]): { buf: Buffer; columnsAt: number } {
   const encoded = strings.map((s) => Buffer.from(s, "utf8"));
   const tableBytes = encoded.reduce((a, b) => a + 2 + b.length, 0);
   let size = pad8(HEADER + tableBytes);
@@ -66,7 +50,29 @@ export function encodeFrame(schema: Schema, records: ReadonlyArray<Record<string
     e.copy(buf, at + 2);
     at += 2 + e.length;
   }
-  at = pad8(at);
+  return { buf, columnsAt: pad8(at) };
+}
+
+/** Encodes records given as plain objects (the load generator's edge). */
+export function encodeFrame(schema: Schema, records: ReadonlyArray<Record<string, unknown>>): Buffer {
+  const n = records.length;
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const stringIdx: Uint32Array[] = [];
+  for (const f of schema.fields) {
+    if (f.type !== "string") continue;
+    const col = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = records[i]![f.name];
+      if (typeof v !== "string") { col[i] = MISSING; continue; }
+      let k = index.get(v);
+      if (k === undefined) { k = strings.length; strings.push(v); index.set(v, k); }
+      col[i] = k;
+    }
+    stringIdx.push(col);
+  }
+  const { buf, columnsAt } = frameWithTable(schema, n, strings);
+  let at = columnsAt;
   let s = 0;
   for (const f of schema.fields) {
     for (let i = 0; i < n; i++) {
@@ -194,24 +200,8 @@ export function encodeFrameFromColumns(schema: Schema, columns: Record<string, C
     }
     strIdx.push(idx);
   }
-  const encoded = table.map((s) => Buffer.from(s, "utf8"));
-  const tableBytes = encoded.reduce((a, b) => a + 2 + b.length, 0);
-  let size = pad8(HEADER + tableBytes);
-  for (const f of schema.fields) size += pad8(n * SIZE[f.type]!);
-  const buf = Buffer.alloc(size);
-  buf.writeUInt32LE(FRAME_MAGIC, 0);
-  buf.writeUInt16LE(FRAME_VERSION, 4);
-  buf.writeUInt16LE(schema.fields.length, 6);
-  buf.writeUInt32LE(n, 8);
-  buf.writeUInt32LE(table.length, 12);
-  buf.writeUInt32LE(tableBytes, 16);
-  let at = HEADER;
-  for (const e of encoded) {
-    buf.writeUInt16LE(e.length, at);
-    e.copy(buf, at + 2);
-    at += 2 + e.length;
-  }
-  at = pad8(at);
+  const { buf, columnsAt } = frameWithTable(schema, n, table);
+  let at = columnsAt;
   let s = 0;
   for (const f of schema.fields) {
     const w = SIZE[f.type]!;

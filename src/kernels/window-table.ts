@@ -26,16 +26,16 @@ export interface WindowTableOptions {
 export class WindowTable {
   readonly sizeMs: number;
   readonly graceMs: number;
-  private cap: number;
-  private mask: number;
-  private used: Uint8Array;
-  private keys: Uint32Array;
-  private starts: Float64Array;
-  private count: Float64Array;
-  private sum: Float64Array;
-  private n: Float64Array;
-  private min: Float64Array;
-  private max: Float64Array;
+  private cap = 0;
+  private mask = 0;
+  private used!: Uint8Array;
+  private keys!: Uint32Array;
+  private starts!: Float64Array;
+  private count!: Float64Array;
+  private sum!: Float64Array;
+  private n!: Float64Array;
+  private min!: Float64Array;
+  private max!: Float64Array;
   /** Entries in the table. */
   size = 0;
   /** Smallest window start present (Infinity when empty): nothing closes before it. */
@@ -46,16 +46,7 @@ export class WindowTable {
     this.graceMs = options.graceMs ?? 0;
     let cap = 16;
     while (cap < (options.initialCapacity ?? 1024)) cap *= 2;
-    this.cap = cap;
-    this.mask = cap - 1;
-    this.used = new Uint8Array(cap);
-    this.keys = new Uint32Array(cap);
-    this.starts = new Float64Array(cap);
-    this.count = new Float64Array(cap);
-    this.sum = new Float64Array(cap);
-    this.n = new Float64Array(cap);
-    this.min = new Float64Array(cap);
-    this.max = new Float64Array(cap);
+    this.allocate(cap);
   }
 
   /** Bytes held by the table's arrays. */
@@ -174,10 +165,9 @@ export class WindowTable {
   private grow(): void {
     this.rehash(this.cap * 2);
   }
-  /** Re-inserts every live entry into fresh arrays of `cap` slots (also removes probe-chain holes). */
-  private rehash(cap: number): void {
-    const { used, keys, starts, count, sum, n, min, max } = this;
-    const old = this.cap;
+
+  /** Fresh, empty arrays of `cap` slots (a power of two). */
+  private allocate(cap: number): void {
     this.cap = cap;
     this.mask = cap - 1;
     this.used = new Uint8Array(cap);
@@ -188,6 +178,13 @@ export class WindowTable {
     this.n = new Float64Array(cap);
     this.min = new Float64Array(cap);
     this.max = new Float64Array(cap);
+  }
+
+  /** Re-inserts every live entry into fresh arrays of `cap` slots (also removes probe-chain holes). */
+  private rehash(cap: number): void {
+    const { used, keys, starts, count, sum, n, min, max } = this;
+    const old = this.cap;
+    this.allocate(cap);
     this.minStart = Infinity;
     for (let s = 0; s < old; s++) {
       if (used[s] === 0) continue;
