@@ -1,21 +1,27 @@
 /**
  * The shard loop: one long-lived Piscina task per worker thread.
  *
- *   coordinator ──input ring──► [ peek → processor.process → advance(watermark) → ack → release ] ──output ring──► coordinator
+ *   coordinator ──input ring──► [ peekAt(k) → processor.process → advance(watermark) → ack ] ──output ring──► coordinator
+ *                                      └── every few batches: snapshot state → checkpoint → release k slots
  *
  * The loop blocks its thread (bounded Atomics.wait between batches) and never returns to the event
- * loop while it runs; control arrives through the shared control block. A batch is released only
- * after its outputs and its ACK are published, so a worker that dies mid-batch leaves that batch in
- * the ring for its replacement.
+ * loop while it runs; control arrives through the shared control block.
+ *
+ * Recovery: processed batches stay in the input ring until a checkpoint of the state that includes
+ * them is complete; only then are their slots released. A replacement worker restores the last
+ * checkpoint and replays the unreleased batches; the coordinator drops the outputs of batches it
+ * already acknowledged, so a dead worker loses and repeats nothing.
  */
 import { performance } from "node:perf_hooks";
-import { C_BATCHES, C_COMMAND, C_STARTS, CMD_CRASH, CMD_STOP } from "../src/coordinator/control.js";
+import {
+  C_BATCHES, C_COMMAND, C_STARTS, CK_AREA_OFFSET, CK_CURRENT, CK_HEADER_WORDS, CK_SEQ, CK_TAIL, CK_WORDS, CMD_CRASH, CMD_STOP,
+} from "../src/coordinator/control.js";
 import {
   BATCH_DATA, BATCH_END, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../src/ring/layout.js";
-import { OUT_ENDED, OutputWriter } from "../src/ring/output.js";
+import { OUT_ENDED, OUT_STARTED, OutputWriter } from "../src/ring/output.js";
 import { BatchRing, type RingHandle } from "../src/ring/ring.js";
-import type { ProcessorConfig } from "../src/pipelines/processor.js";
+import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor.js";
 import { createProcessor } from "./processors.js";
 
 export interface ShardTask {
@@ -25,6 +31,8 @@ export interface ShardTask {
   input: RingHandle;
   output: RingHandle;
   control: SharedArrayBuffer;
+  /** Two checkpoint areas (see control.ts); absent: no checkpoints, slots released per batch. */
+  checkpoint?: SharedArrayBuffer;
 }
 
 export interface ShardSummary {
@@ -36,21 +44,81 @@ export interface ShardSummary {
 
 /** How long one sleep lasts before the loop re-reads its control block. */
 const IDLE_WAIT_MS = 50;
+/** Sleep before checkpointing when the ring runs dry (more batches may be about to arrive). */
+const DRY_WAIT_MS = 1;
+
+class Checkpoints {
+  private readonly current: Int32Array;
+  private readonly areas: Float64Array[];
+  private readonly headers: Float64Array[];
+
+  constructor(sab: SharedArrayBuffer) {
+    this.current = new Int32Array(sab, 0, 1);
+    const areaBytes = (sab.byteLength - CK_AREA_OFFSET) / 2;
+    this.headers = [0, 1].map((k) => new Float64Array(sab, CK_AREA_OFFSET + k * areaBytes, CK_HEADER_WORDS));
+    this.areas = [0, 1].map((k) => new Float64Array(sab, CK_AREA_OFFSET + k * areaBytes + CK_HEADER_WORDS * 8, areaBytes / 8 - CK_HEADER_WORDS));
+  }
+
+  /** Restores the last complete checkpoint into the processor; returns the ring TAIL it covers (-1: none). */
+  restore(processor: ShardProcessor): number {
+    const k = Atomics.load(this.current, 0);
+    if (k < 0) return -1;
+    processor.restore(this.areas[k]!, this.headers[k]![CK_WORDS]!);
+    return this.headers[k]![CK_TAIL]!;
+  }
+
+  /** Writes the state into the area not in use, then makes it current (one atomic store). */
+  write(processor: ShardProcessor, seq: number, tailAfter: number): boolean {
+    const k = 1 - Math.max(0, Atomics.load(this.current, 0));
+    const words = processor.snapshot(this.areas[k]!);
+    if (words < 0) {
+      Atomics.store(this.current, 0, -1); // too big: no restorable state from here on
+      return false;
+    }
+    const h = this.headers[k]!;
+    h[CK_SEQ] = seq;
+    h[CK_TAIL] = tailAfter;
+    h[CK_WORDS] = words;
+    Atomics.store(this.current, 0, k);
+    return true;
+  }
+}
 
 export default function runShard(task: ShardTask): ShardSummary {
   const input = new BatchRing(task.input);
   const out = new OutputWriter(new BatchRing(task.output));
   const control = new Int32Array(task.control);
   const processor = createProcessor(task.pipeline, task.config);
+  const checkpoints = task.checkpoint ? new Checkpoints(task.checkpoint) : undefined;
   const header = input.header;
   const timeOrigin = performance.timeOrigin;
+  const every = checkpoints ? Math.max(1, input.slots >> 1) : 1;
   let batches = 0;
   let records = 0;
+  let held = 0; // processed batches not yet released
+  let lastSeq = -1;
   Atomics.add(control, C_STARTS, 1);
 
+  // A replacement: restore the last checkpoint; batches it covers but not yet released are skipped.
+  if (checkpoints) {
+    const tail = checkpoints.restore(processor);
+    if (tail >= 0 && ((tail - input.released) | 0) > 0) input.releaseMany((tail - input.released) | 0);
+  }
+  out.marker(OUT_STARTED, 0);
+  out.flush();
+
+  const checkpoint = (): void => {
+    if (held === 0) return;
+    if (checkpoints) checkpoints.write(processor, lastSeq, (input.released + held) | 0);
+    input.releaseMany(held);
+    held = 0;
+  };
+
   for (;;) {
-    const slot = input.peek();
+    const slot = input.peekAt(held);
     if (slot < 0) {
+      if (held > 0 && !input.waitReadableAt(held, DRY_WAIT_MS)) checkpoint();
+      if (held > 0) continue;
       if (Atomics.load(control, C_COMMAND) === CMD_STOP) break;
       if (input.isClosed() && input.peek() < 0) break;
       input.waitReadable(IDLE_WAIT_MS);
@@ -69,15 +137,18 @@ export default function runShard(task: ShardTask): ShardSummary {
     const watermark = kind === BATCH_END ? Infinity : header[h + H_WATERMARK]!;
     processor.advance(watermark, out);
     const offsets = columns["_off"]!;
+    lastSeq = header[h + H_SEQ]!;
     out.ack(partition < 0 ? 0 : partition, n > 0 ? offsets[n - 1]! : -1, header[h + H_ENQUEUED_AT]!, n,
-      timeOrigin + performance.now(), header[h + H_SEQ]!, watermark);
+      timeOrigin + performance.now(), lastSeq, watermark);
     if (kind === BATCH_END) out.marker(OUT_ENDED, Infinity);
     out.flush();
-    input.release();
+    held++;
     batches++;
     records += n;
+    if (held >= every || kind === BATCH_END) checkpoint();
     Atomics.store(control, C_BATCHES, batches);
   }
+  checkpoint();
   out.flush();
   return { worker: task.worker, batches, records, stateBytes: processor.stateBytes() };
 }

@@ -21,3 +21,23 @@ export const CMD_CRASH = 2;
 export function createControl(): SharedArrayBuffer {
   return new SharedArrayBuffer(CONTROL_WORDS * 4);
 }
+
+/**
+ * The checkpoint block of one shard: two areas written alternately, so the last complete
+ * checkpoint survives a crash in the middle of writing the next one.
+ *
+ *   Int32 CK_CURRENT (-1: none, 0 or 1: the complete area)
+ *   area k at CK_AREA_OFFSET + k * areaBytes: f64 [seq, ring TAIL after it, words] then the state
+ */
+export const CK_CURRENT = 0;
+export const CK_AREA_OFFSET = 64;
+export const CK_HEADER_WORDS = 8;
+export const CK_SEQ = 0;
+export const CK_TAIL = 1;
+export const CK_WORDS = 2;
+
+export function createCheckpoint(bytesPerArea: number): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(CK_AREA_OFFSET + 2 * bytesPerArea);
+  new Int32Array(sab, 0, 1)[0] = -1;
+  return sab;
+}

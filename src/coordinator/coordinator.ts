@@ -29,13 +29,14 @@ import {
   BATCH_DATA, BATCH_END, BATCH_WATERMARK, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../ring/layout.js";
 import {
-  OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_WINDOW, outputLayout, type OutputColumns,
+  OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_STARTED, OUT_WINDOW, outputLayout, type OutputColumns,
 } from "../ring/output.js";
 import { BatchRing } from "../ring/ring.js";
-import type { Sink } from "../sinks/sink.js";
+import type { Output, Sink } from "../sinks/sink.js";
 import { bindColumns, type ColumnArray } from "../schema/schema.js";
 import type { Source } from "../sources/source.js";
-import { C_COMMAND, CMD_CRASH, CMD_STOP, createControl } from "./control.js";
+import { C_COMMAND, CMD_CRASH, CMD_STOP, createCheckpoint, createControl } from "./control.js";
+import { StagedOutputs } from "./staged-outputs.js";
 import { WindowMerger } from "./window-merger.js";
 import { CommitTracker } from "./commit-tracker.js";
 import type { ShardSummary, ShardTask } from "../../workers/shard.js";
@@ -56,6 +57,11 @@ export interface CoordinatorOptions {
   durationMs?: number;
   /** A partition without data for this long stops holding the watermark back. @default 30000 */
   idleTimeoutMs?: number;
+  /**
+   * Bytes of each of a shard's two checkpoint areas (virtual memory, touched as used); 0 disables
+   * checkpoints (a dead worker then loses the state it held). @default 32 MiB
+   */
+  checkpointBytes?: number;
   /** Called about every `progressIntervalMs` with a snapshot. */
   onProgress?: (p: Progress) => void;
   /** @default 1000 */
@@ -64,6 +70,11 @@ export interface CoordinatorOptions {
   signal?: AbortSignal;
   /** Called for each lifecycle event (worker restart, …). */
   onLog?: (event: string, detail: Record<string, unknown>) => void;
+  /**
+   * Observability tap: each merged window result as its output object, as it is emitted (window
+   * rate, not event rate). Used by the HTTP dashboard's region map.
+   */
+  onWindow?: (output: Output) => void;
 }
 
 export interface Progress {
@@ -78,6 +89,13 @@ export interface Progress {
   watermark: number;
   /** Records acknowledged by each worker. */
   processedByWorker: number[];
+  // ── for metrics exporters (src/http, src/metrics/prometheus.ts); read at snapshot rate ──
+  /** Input ring fill of each worker, 0..1. */
+  ringFillByWorker: number[];
+  /** Records that could not be decoded and went to the dead-letter topic (Kafka sources). */
+  deadLetters: number;
+  /** Partitions assigned to this process (all of them for the generator and files). */
+  assignedPartitions: number;
 }
 
 export interface RunSummary {
@@ -162,6 +180,10 @@ export class Coordinator {
   private readonly columnNames: string[];
   /** Records acknowledged per worker. */
   private readonly processedBy: Float64Array;
+  /** Outputs of each shard's batch in progress, held until its ACK. */
+  private readonly staged: StagedOutputs[] = [];
+  /** Highest batch seq acknowledged per shard: ACKs at or below it are replays. */
+  private ackedSeq: Float64Array = new Float64Array(0);
 
   constructor(private readonly options: CoordinatorOptions) {
     this.pipeline = options.pipeline;
@@ -181,13 +203,16 @@ export class Coordinator {
       const input = BatchRing.create(inLayout, slots);
       const output = BatchRing.create(outLayout, slots * 4);
       const control = createControl();
+      const checkpointBytes = options.checkpointBytes ?? 32 << 20;
       this.inputs.push(input);
       this.outputs.push(output);
       this.controls.push(new Int32Array(control));
       this.tasks.push({
         worker: w, pipeline: this.pipeline.name, config: this.pipeline.processorConfig,
         input: input.handle, output: output.handle, control,
+        ...(checkpointBytes > 0 && { checkpoint: createCheckpoint(checkpointBytes) }),
       });
+      this.staged.push(new StagedOutputs());
     }
     for (const name of this.pipeline.outputs) this.counts[name] = 0;
     const P = this.source.partitions;
@@ -197,6 +222,7 @@ export class Coordinator {
     this.ended = new Uint8Array(this.workers);
     this.commits = this.source.position ? new CommitTracker(P) : undefined;
     this.processedBy = new Float64Array(this.workers);
+    this.ackedSeq = new Float64Array(this.workers).fill(-1);
     // A source with fewer partitions than workers and no offsets to commit (a file) is spread by
     // key so every worker gets a share; per-key order holds because a key always goes to one shard.
     this.scatter = this.pipeline.shardKey !== undefined && P < this.workers && !this.source.position;
@@ -211,9 +237,13 @@ export class Coordinator {
       },
     });
     const { sizeMs, graceMs } = this.pipeline.window;
+    const onWindow = options.onWindow;
     this.merger = new WindowMerger(this.workers, sizeMs, graceMs, (w) => {
       this.counts["window"] = (this.counts["window"] ?? 0) + 1;
-      if (this.sink.wantsObjects) this.sink.write(this.pipeline.renderWindow(w.key, w.start, w.count, w.sum, w.n, w.min, w.max));
+      if (!this.sink.wantsObjects && !onWindow) return;
+      const out = this.pipeline.renderWindow(w.key, w.start, w.count, w.sum, w.n, w.min, w.max);
+      if (this.sink.wantsObjects) this.sink.write(out);
+      onWindow?.(out);
     });
   }
 
@@ -461,11 +491,19 @@ export class Coordinator {
       for (let slot = ring.peek(); slot >= 0; slot = ring.peek()) {
         const n = ring.header[slot * HEADER_WORDS + H_COUNT]!;
         const o = ring.columns[slot] as unknown as OutputColumns;
+        const staged = this.staged[w]!;
         for (let i = 0; i < n; i++) {
           const kind = o.kind[i]!;
-          if (kind === OUT_WINDOW) {
-            this.merger.add(o.key[i]!, o.a[i]!, o.b[i]!, o.c[i]!, o.d[i]!, o.e[i]!, o.f[i]!);
+          if (kind === OUT_WINDOW || kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE) {
+            staged.push(o, i);
           } else if (kind === OUT_ACK) {
+            const seq = o.d[i]!;
+            if (seq <= this.ackedSeq[w]!) {
+              staged.clear(); // a batch replayed after a worker restart: its outputs already counted
+              continue;
+            }
+            this.ackedSeq[w] = seq;
+            this.apply(staged);
             const count = o.b[i]!;
             if (count > 0) {
               this.processed += count;
@@ -474,11 +512,9 @@ export class Coordinator {
               this.lastAckAt = now;
             }
             this.merger.closedThrough(w, o.e[i]!);
-            if (this.commits && count > 0) this.commits.ack(o.part[i]!, o.d[i]!);
-          } else if (kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE) {
-            const name = this.pipeline.sideName(kind);
-            this.counts[name] = (this.counts[name] ?? 0) + 1;
-            if (this.sink.wantsObjects) this.sink.write(this.pipeline.renderSide(o, i, this.source.event(o, i)));
+            if (this.commits && count > 0) this.commits.ack(o.part[i]!, seq);
+          } else if (kind === OUT_STARTED) {
+            staged.clear(); // outputs of a batch its predecessor never acknowledged
           } else if (kind === OUT_ENDED) {
             this.ended[w] = 1;
           }
@@ -486,6 +522,22 @@ export class Coordinator {
         ring.release();
       }
     }
+  }
+
+  /** The outputs of one acknowledged batch take effect. */
+  private apply(staged: StagedOutputs): void {
+    const o = staged.cols;
+    for (let i = 0; i < staged.count; i++) {
+      const kind = o.kind[i]!;
+      if (kind === OUT_WINDOW) {
+        this.merger.add(o.key[i]!, o.a[i]!, o.b[i]!, o.c[i]!, o.d[i]!, o.e[i]!, o.f[i]!);
+      } else {
+        const name = this.pipeline.sideName(kind);
+        this.counts[name] = (this.counts[name] ?? 0) + 1;
+        if (this.sink.wantsObjects) this.sink.write(this.pipeline.renderSide(o, i, this.source.event(o, i)));
+      }
+    }
+    staged.clear();
   }
 
   /** Bounded input ended (or the run was stopped): every shard flushes its windows; wait for all. */
@@ -578,11 +630,19 @@ export class Coordinator {
     await this.source.close();
   }
 
+  /** The run's latency histogram (ms), for metrics exporters: read it at snapshot rate only. */
+  get latencyHistogram(): LatencyHistogram {
+    return this.histogram;
+  }
+
   progress(): Progress {
     const now = this.now();
     const elapsed = (now - this.startedAt) / 1000;
     let fill = 0;
-    for (const r of this.inputs) fill += r.fill();
+    const fills = this.inputs.map((r) => r.fill());
+    for (const f of fills) fill += f;
+    let assigned = 0;
+    for (let p = 0; p < this.source.partitions; p++) if (this.source.assigned?.(p) !== false) assigned++;
     return {
       events: this.produced + this.rejected,
       processed: this.processed,
@@ -594,6 +654,9 @@ export class Coordinator {
       workerRestarts: this.restarts,
       watermark: this.globalWatermark(now),
       processedByWorker: Array.from(this.processedBy),
+      ringFillByWorker: fills,
+      deadLetters: this.deadLetters,
+      assignedPartitions: assigned,
     };
   }
 

@@ -162,6 +162,34 @@ export class WindowTable {
     return h & this.mask;
   }
 
+  /** Writes every entry as 7 f64 words (key, start, count, sum, n, min, max) at `at`; returns the words written or -1 if `out` is too small. */
+  exportTo(out: Float64Array, at: number): number {
+    if (at + this.size * 7 > out.length) return -1;
+    let j = at;
+    for (let s = 0; s < this.cap; s++) {
+      if (this.used[s] === 0) continue;
+      out[j++] = this.keys[s]!; out[j++] = this.starts[s]!; out[j++] = this.count[s]!; out[j++] = this.sum[s]!;
+      out[j++] = this.n[s]!; out[j++] = this.min[s]!; out[j++] = this.max[s]!;
+    }
+    return j - at;
+  }
+
+  /** Replaces the content with `entries` entries written by exportTo. */
+  importFrom(from: Float64Array, at: number, entries: number): void {
+    let cap = 16;
+    while (cap < entries * 2 + 2) cap *= 2;
+    this.allocate(Math.max(cap, this.cap));
+    this.size = 0;
+    this.minStart = Infinity;
+    for (let e = 0, j = at; e < entries; e++, j += 7) {
+      const s = this.slotOf(from[j]!, from[j + 1]!);
+      this.used[s] = 1; this.keys[s] = from[j]!; this.starts[s] = from[j + 1]!; this.count[s] = from[j + 2]!;
+      this.sum[s] = from[j + 3]!; this.n[s] = from[j + 4]!; this.min[s] = from[j + 5]!; this.max[s] = from[j + 6]!;
+      this.size++;
+      if (from[j + 1]! < this.minStart) this.minStart = from[j + 1]!;
+    }
+  }
+
   private grow(): void {
     this.rehash(this.cap * 2);
   }

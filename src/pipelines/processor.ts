@@ -13,6 +13,13 @@ export interface ShardProcessor {
   advance(watermark: number, out: OutputWriter): void;
   /** Bytes held by the processor's state stores. */
   stateBytes(): number;
+  /**
+   * Writes the whole state into `into` (f64 words); returns the words written, or -1 when it does
+   * not fit (the shard then runs without a restorable checkpoint).
+   */
+  snapshot(into: Float64Array): number;
+  /** Replaces the state with one written by snapshot(). */
+  restore(from: Float64Array, words: number): void;
 }
 
 /** Structured-cloneable settings a processor is built from (per pipeline). */

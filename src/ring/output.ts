@@ -12,6 +12,10 @@
  *                                   offset                       At         seq
  *   CLOSED         —          —     —       watermark up to which every window of this shard is emitted
  *   ENDED          —          —     —       (the shard flushed everything after BATCH_END)
+ *   STARTED        —          —     —       (a shard task began; unacknowledged outputs before it are void)
+ *
+ * Outputs of a batch count only once its ACK arrives: the coordinator holds them until then, so a
+ * shard that dies mid-batch and replays from its checkpoint neither loses nor repeats an output.
  *
  * `code` carries the reason code of side outputs (pipeline-defined) and 0 otherwise.
  */
@@ -27,6 +31,8 @@ export const OUT_LATE = 4;
 export const OUT_ACK = 5;
 export const OUT_CLOSED = 6;
 export const OUT_ENDED = 7;
+/** A shard (re)started: outputs of its predecessor that were never acknowledged are void. */
+export const OUT_STARTED = 8;
 
 export const OUTPUT_FIELDS: readonly FieldSpec[] = [
   { name: "kind", type: "u32" },

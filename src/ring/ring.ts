@@ -201,6 +201,31 @@ export class BatchRing {
     }
   }
 
+  /**
+   * The slot of the k-th published batch after the oldest unreleased one (k = 0 is peek()), or -1
+   * when fewer than k + 1 are published. Lets a consumer process ahead and release later (at a
+   * checkpoint), so the ring itself keeps what must be replayed after a crash.
+   */
+  peekAt(k: number): number {
+    if (((this.headCache - this.tail) | 0) <= k) {
+      this.headCache = Atomics.load(this.ctrl, HEAD);
+      if (((this.headCache - this.tail) | 0) <= k) return -1;
+    }
+    return (this.tail + k) & this.mask;
+  }
+
+  /** Releases the k oldest unreleased batches at once (one store; wakes a sleeping producer). */
+  releaseMany(k: number): void {
+    if (k <= 0) return;
+    this.tail = (this.tail + k - 1) | 0;
+    this.release();
+  }
+
+  /** The consumer's release counter (TAIL), e.g. to record in a checkpoint. */
+  get released(): number {
+    return this.tail;
+  }
+
   /** Published batches not yet released (a snapshot; may be stale by the time it is used). */
   readable(): number {
     return (Atomics.load(this.ctrl, HEAD) - Atomics.load(this.ctrl, TAIL)) | 0;
@@ -224,6 +249,19 @@ export class BatchRing {
     if (seen === this.tail && Atomics.load(this.ctrl, CLOSED) === 0) Atomics.wait(this.ctrl, CONSUMER_SLEEPING, 1, timeoutMs);
     Atomics.store(this.ctrl, CONSUMER_SLEEPING, 0);
     return this.peek() >= 0;
+  }
+
+  /**
+   * Blocks until more than k batches are published past the oldest unreleased one (peekAt(k) ≥ 0)
+   * or the ring closes; bounded like waitReadable. For a consumer holding k processed batches.
+   */
+  waitReadableAt(k: number, timeoutMs: number): boolean {
+    for (let i = 0; i < this.spin; i++) if (this.peekAt(k) >= 0) return true;
+    Atomics.store(this.ctrl, CONSUMER_SLEEPING, 1);
+    const seen = Atomics.load(this.ctrl, HEAD);
+    if (((seen - this.tail) | 0) <= k && Atomics.load(this.ctrl, CLOSED) === 0) Atomics.wait(this.ctrl, CONSUMER_SLEEPING, 1, timeoutMs);
+    Atomics.store(this.ctrl, CONSUMER_SLEEPING, 0);
+    return this.peekAt(k) >= 0;
   }
 
   /** Like waitReadable, without blocking the event loop (main thread). */

@@ -107,6 +107,28 @@ export class DriverTrackingShard implements ShardProcessor {
     this.table.closeUpTo(watermark, out);
   }
 
+  /** Layout: [drivers L, entries E, lastLat × L, lastLon × L, lastTs × L, table entries × 7E]. */
+  snapshot(into: Float64Array): number {
+    const L = this.lastTs.length;
+    if (2 + 3 * L > into.length) return -1;
+    into.set(this.lastLat, 2);
+    into.set(this.lastLon, 2 + L);
+    into.set(this.lastTs, 2 + 2 * L);
+    const words = this.table.exportTo(into, 2 + 3 * L);
+    if (words < 0) return -1;
+    into[0] = L;
+    into[1] = words / 7;
+    return 2 + 3 * L + words;
+  }
+
+  restore(from: Float64Array, _words: number): void {
+    const L = from[0]!;
+    this.lastLat = from.slice(2, 2 + L);
+    this.lastLon = from.slice(2 + L, 2 + 2 * L);
+    this.lastTs = from.slice(2 + 2 * L, 2 + 3 * L);
+    this.table.importFrom(from, 2 + 3 * L, from[1]!);
+  }
+
   stateBytes(): number {
     return this.table.bytes + this.lastTs.length * 24;
   }
