@@ -21,6 +21,7 @@ import {
 const MODULES = [
   "./kernels/geohash.bench.js",
   "./kernels/geo.bench.js",
+  "./kernels/native.bench.js",
   "./kernels/window-table.bench.js",
   "./sources/driver-generator.bench.js",
   "./ring/ring.bench.js",

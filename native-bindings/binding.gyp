@@ -8,8 +8,7 @@
       "sources": ["src/kernels.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags!": ["-fno-exceptions", "-O2", "-O3", "-Os"],
-      "cflags_cc!": ["-fno-exceptions", "-O2", "-O3", "-Os", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc!": ["-std=gnu++17", "-std=gnu++20"],
       "cflags": ["-O3", "-fno-fast-math", "-ffp-contract=off", "-fno-strict-aliasing"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-fast-math", "-ffp-contract=off"],
       "xcode_settings": {

@@ -46,3 +46,7 @@ if (!existsSync(stamp) || sources > mtime(stamp)) {
   mkdirSync(dirname(stamp), { recursive: true });
   writeFileSync(stamp, new Date().toISOString() + "\n");
 }
+
+// The optional native kernels (native-bindings/): built when missing or stale; a failed build only
+// warns, and the JS kernels are used (RIPTIDE_NATIVE=0 skips it).
+spawnSync(process.execPath, [join(root, "scripts", "build-native.mjs")], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });

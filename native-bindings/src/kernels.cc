@@ -1,0 +1,702 @@
+// Riptide native kernels: batch geohash encode, haversine and ETA, in place on typed arrays
+// (plain ArrayBuffer or SharedArrayBuffer backed). Each kernel performs the same floating-point
+// operations in the same order as its JS reference in src/kernels/ so the results are bit-exact:
+//
+//   - built with -ffp-contract=off and without -ffast-math (binding.gyp): no FMA, no reassociation;
+//   - sin, cos and asin are NOT libm's: V8 (Node 20) evaluates Math.sin/cos/asin with its port of
+//     fdlibm (v8/src/base/ieee754.cc), and glibc's results differ in the last bit for some inputs.
+//     The fdlibm routines below are that port, kept operation for operation. sqrt, floor and
+//     scalbn are exact in IEEE 754 and libm's are used.
+//
+// The JS wrappers (src/kernels/native.ts) validate precision and n with the JS kernels' messages;
+// the checks here only guard memory safety (wrong types, n beyond an array's length).
+
+// ---------------------------------------------------------------------------------------------
+// fdlibm sin / cos / asin, as ported by V8 (src/base/ieee754.cc). Original notice:
+//
+// ====================================================
+// Copyright (C) 1993 by Sun Microsystems, Inc. All rights reserved.
+//
+// Developed at SunSoft, a Sun Microsystems, Inc. business.
+// Permission to use, copy, modify, and distribute this
+// software is freely granted, provided that this notice
+// is preserved.
+// ====================================================
+//
+// The original source code covered by the above license above has been
+// modified significantly by Google Inc.
+// Copyright 2016 the V8 project authors. All rights reserved.
+// (V8's BSD-style license: https://chromium.googlesource.com/v8/v8/+/main/LICENSE)
+// ---------------------------------------------------------------------------------------------
+
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+namespace fdlibm {
+
+inline uint64_t Bits(double d) {
+  uint64_t b;
+  std::memcpy(&b, &d, 8);
+  return b;
+}
+inline double FromBits(uint64_t b) {
+  double d;
+  std::memcpy(&d, &b, 8);
+  return d;
+}
+inline int32_t HighWord(double d) { return static_cast<int32_t>(Bits(d) >> 32); }
+inline uint32_t LowWord(double d) { return static_cast<uint32_t>(Bits(d)); }
+inline double InsertWords(uint32_t hi, uint32_t lo) {
+  return FromBits((static_cast<uint64_t>(hi) << 32) | lo);
+}
+inline double SetLowWord(double d, uint32_t lo) {
+  return FromBits((Bits(d) & 0xFFFFFFFF00000000ull) | lo);
+}
+inline double SetHighWord(double d, uint32_t hi) {
+  return FromBits((Bits(d) & 0x00000000FFFFFFFFull) | (static_cast<uint64_t>(hi) << 32));
+}
+
+int __kernel_rem_pio2(double* x, double* y, int e0, int nx, int prec, const int32_t* ipio2) {
+  static const int init_jk[] = {2, 3, 4, 6};
+  static const double PIo2[] = {
+      1.57079625129699707031e+00, /* 0x3FF921FB, 0x40000000 */
+      7.54978941586159635335e-08, /* 0x3E74442D, 0x00000000 */
+      5.39030252995776476554e-15, /* 0x3CF84698, 0x80000000 */
+      3.28200341580791294123e-22, /* 0x3B78CC51, 0x60000000 */
+      1.27065575308067607349e-29, /* 0x39F01B83, 0x80000000 */
+      1.22933308981111328932e-36, /* 0x387A2520, 0x40000000 */
+      2.73370053816464559624e-44, /* 0x36E38222, 0x80000000 */
+      2.16741683877804819444e-51, /* 0x3569F31D, 0x00000000 */
+  };
+  static const double zero = 0.0, one = 1.0,
+                      two24 = 1.67772160000000000000e+07,  /* 0x41700000, 0x00000000 */
+      twon24 = 5.96046447753906250000e-08;                 /* 0x3E700000, 0x00000000 */
+
+  int32_t jz, jx, jv, jp, jk, carry, n, iq[20], i, j, k, m, q0, ih;
+  double z, fw, f[20], fq[20], q[20];
+
+  jk = init_jk[prec];
+  jp = jk;
+  jx = nx - 1;
+  jv = (e0 - 3) / 24;
+  if (jv < 0) jv = 0;
+  q0 = e0 - 24 * (jv + 1);
+
+  j = jv - jx;
+  m = jx + jk;
+  for (i = 0; i <= m; i++, j++) f[i] = (j < 0) ? zero : static_cast<double>(ipio2[j]);
+
+  for (i = 0; i <= jk; i++) {
+    for (j = 0, fw = 0.0; j <= jx; j++) fw += x[j] * f[jx + i - j];
+    q[i] = fw;
+  }
+
+  jz = jk;
+recompute:
+  for (i = 0, j = jz, z = q[jz]; j > 0; i++, j--) {
+    fw = static_cast<double>(static_cast<int32_t>(twon24 * z));
+    iq[i] = static_cast<int32_t>(z - two24 * fw);
+    z = q[j - 1] + fw;
+  }
+
+  z = std::scalbn(z, q0);
+  z -= 8.0 * std::floor(z * 0.125);
+  n = static_cast<int32_t>(z);
+  z -= static_cast<double>(n);
+  ih = 0;
+  if (q0 > 0) {
+    i = (iq[jz - 1] >> (24 - q0));
+    n += i;
+    iq[jz - 1] -= i << (24 - q0);
+    ih = iq[jz - 1] >> (23 - q0);
+  } else if (q0 == 0) {
+    ih = iq[jz - 1] >> 23;
+  } else if (z >= 0.5) {
+    ih = 2;
+  }
+
+  if (ih > 0) {
+    n += 1;
+    carry = 0;
+    for (i = 0; i < jz; i++) {
+      j = iq[i];
+      if (carry == 0) {
+        if (j != 0) {
+          carry = 1;
+          iq[i] = 0x1000000 - j;
+        }
+      } else {
+        iq[i] = 0xffffff - j;
+      }
+    }
+    if (q0 > 0) {
+      switch (q0) {
+        case 1:
+          iq[jz - 1] &= 0x7fffff;
+          break;
+        case 2:
+          iq[jz - 1] &= 0x3fffff;
+          break;
+      }
+    }
+    if (ih == 2) {
+      z = one - z;
+      if (carry != 0) z -= std::scalbn(one, q0);
+    }
+  }
+
+  if (z == zero) {
+    j = 0;
+    for (i = jz - 1; i >= jk; i--) j |= iq[i];
+    if (j == 0) {
+      for (k = 1; jk >= k && iq[jk - k] == 0; k++) {
+      }
+      for (i = jz + 1; i <= jz + k; i++) {
+        f[jx + i] = ipio2[jv + i];
+        for (j = 0, fw = 0.0; j <= jx; j++) fw += x[j] * f[jx + i - j];
+        q[i] = fw;
+      }
+      jz += k;
+      goto recompute;
+    }
+  }
+
+  if (z == 0.0) {
+    jz -= 1;
+    q0 -= 24;
+    while (iq[jz] == 0) {
+      jz--;
+      q0 -= 24;
+    }
+  } else {
+    z = std::scalbn(z, -q0);
+    if (z >= two24) {
+      fw = static_cast<double>(static_cast<int32_t>(twon24 * z));
+      iq[jz] = static_cast<int32_t>(z - two24 * fw);
+      jz += 1;
+      q0 += 24;
+      iq[jz] = static_cast<int32_t>(fw);
+    } else {
+      iq[jz] = static_cast<int32_t>(z);
+    }
+  }
+
+  fw = std::scalbn(one, q0);
+  for (i = jz; i >= 0; i--) {
+    q[i] = fw * iq[i];
+    fw *= twon24;
+  }
+
+  for (i = jz; i >= 0; i--) {
+    for (fw = 0.0, k = 0; k <= jp && k <= jz - i; k++) fw += PIo2[k] * q[i + k];
+    fq[jz - i] = fw;
+  }
+
+  // prec is always 2 here (called from __ieee754_rem_pio2).
+  fw = 0.0;
+  for (i = jz; i >= 0; i--) fw += fq[i];
+  y[0] = (ih == 0) ? fw : -fw;
+  fw = fq[0] - fw;
+  for (i = 1; i <= jz; i++) fw += fq[i];
+  y[1] = (ih == 0) ? fw : -fw;
+  return n & 7;
+}
+
+int32_t __ieee754_rem_pio2(double x, double* y) {
+  static const int32_t two_over_pi[] = {
+      0xA2F983, 0x6E4E44, 0x1529FC, 0x2757D1, 0xF534DD, 0xC0DB62, 0x95993C, 0x439041, 0xFE5163,
+      0xABDEBB, 0xC561B7, 0x246E3A, 0x424DD2, 0xE00649, 0x2EEA09, 0xD1921C, 0xFE1DEB, 0x1CB129,
+      0xA73EE8, 0x8235F5, 0x2EBB44, 0x84E99C, 0x7026B4, 0x5F7E41, 0x3991D6, 0x398353, 0x39F49C,
+      0x845F8B, 0xBDF928, 0x3B1FF8, 0x97FFDE, 0x05980F, 0xEF2F11, 0x8B5A0A, 0x6D1F6D, 0x367ECF,
+      0x27CB09, 0xB74F46, 0x3F669E, 0x5FEA2D, 0x7527BA, 0xC7EBE5, 0xF17B3D, 0x0739F7, 0x8A5292,
+      0xEA6BFB, 0x5FB11F, 0x8D5D08, 0x560330, 0x46FC7B, 0x6BABF0, 0xCFBC20, 0x9AF436, 0x1DA9E3,
+      0x91615E, 0xE61B08, 0x659985, 0x5F14A0, 0x68408D, 0xFFD880, 0x4D7327, 0x310606, 0x1556CA,
+      0x73A8C9, 0x60E27B, 0xC08C6B,
+  };
+  static const int32_t npio2_hw[] = {
+      0x3FF921FB, 0x400921FB, 0x4012D97C, 0x401921FB, 0x401F6A7A, 0x4022D97C, 0x4025FDBB,
+      0x402921FB, 0x402C463A, 0x402F6A7A, 0x4031475C, 0x4032D97C, 0x40346B9C, 0x4035FDBB,
+      0x40378FDB, 0x403921FB, 0x403AB41B, 0x403C463A, 0x403DD85A, 0x403F6A7A, 0x40407E4C,
+      0x4041475C, 0x4042106C, 0x4042D97C, 0x4043A28C, 0x40446B9C, 0x404534AC, 0x4045FDBB,
+      0x4046C6CB, 0x40478FDB, 0x404858EB, 0x404921FB,
+  };
+  static const double zero = 0.00000000000000000000e+00,
+                      half = 5.00000000000000000000e-01,
+                      two24 = 1.67772160000000000000e+07,
+                      invpio2 = 6.36619772367581382433e-01, /* 0x3FE45F30, 0x6DC9C883 */
+      pio2_1 = 1.57079632673412561417e+00,                  /* 0x3FF921FB, 0x54400000 */
+      pio2_1t = 6.07710050650619224932e-11,                 /* 0x3DD0B461, 0x1A626331 */
+      pio2_2 = 6.07710050630396597660e-11,                  /* 0x3DD0B461, 0x1A600000 */
+      pio2_2t = 2.02226624879595063154e-21,                 /* 0x3BA3198A, 0x2E037073 */
+      pio2_3 = 2.02226624871116645580e-21,                  /* 0x3BA3198A, 0x2E000000 */
+      pio2_3t = 8.47842766036889956997e-32;                 /* 0x397B839A, 0x252049C1 */
+
+  double z, w, t, r, fn;
+  double tx[3];
+  int32_t e0, i, j, nx, n, ix, hx;
+  uint32_t low;
+
+  z = 0;
+  hx = HighWord(x);
+  ix = hx & 0x7fffffff;
+  if (ix <= 0x3fe921fb) {
+    y[0] = x;
+    y[1] = 0;
+    return 0;
+  }
+  if (ix < 0x4002d97c) {
+    if (hx > 0) {
+      z = x - pio2_1;
+      if (ix != 0x3ff921fb) {
+        y[0] = z - pio2_1t;
+        y[1] = (z - y[0]) - pio2_1t;
+      } else {
+        z -= pio2_2;
+        y[0] = z - pio2_2t;
+        y[1] = (z - y[0]) - pio2_2t;
+      }
+      return 1;
+    } else {
+      z = x + pio2_1;
+      if (ix != 0x3ff921fb) {
+        y[0] = z + pio2_1t;
+        y[1] = (z - y[0]) + pio2_1t;
+      } else {
+        z += pio2_2;
+        y[0] = z + pio2_2t;
+        y[1] = (z - y[0]) + pio2_2t;
+      }
+      return -1;
+    }
+  }
+  if (ix <= 0x413921fb) {
+    t = std::fabs(x);
+    n = static_cast<int32_t>(t * invpio2 + half);
+    fn = static_cast<double>(n);
+    r = t - fn * pio2_1;
+    w = fn * pio2_1t;
+    if (n < 32 && ix != npio2_hw[n - 1]) {
+      y[0] = r - w;
+    } else {
+      uint32_t high;
+      j = ix >> 20;
+      y[0] = r - w;
+      high = static_cast<uint32_t>(HighWord(y[0]));
+      i = j - ((high >> 20) & 0x7ff);
+      if (i > 16) {
+        t = r;
+        w = fn * pio2_2;
+        r = t - w;
+        w = fn * pio2_2t - ((t - r) - w);
+        y[0] = r - w;
+        high = static_cast<uint32_t>(HighWord(y[0]));
+        i = j - ((high >> 20) & 0x7ff);
+        if (i > 49) {
+          t = r;
+          w = fn * pio2_3;
+          r = t - w;
+          w = fn * pio2_3t - ((t - r) - w);
+          y[0] = r - w;
+        }
+      }
+    }
+    y[1] = (r - y[0]) - w;
+    if (hx < 0) {
+      y[0] = -y[0];
+      y[1] = -y[1];
+      return -n;
+    }
+    return n;
+  }
+  if (ix >= 0x7ff00000) {
+    y[0] = y[1] = x - x;
+    return 0;
+  }
+  low = LowWord(x);
+  z = SetLowWord(z, low);
+  e0 = (ix >> 20) - 1046;
+  z = SetHighWord(z, static_cast<uint32_t>(ix - static_cast<int32_t>(e0 << 20)));
+  for (i = 0; i < 2; i++) {
+    tx[i] = static_cast<double>(static_cast<int32_t>(z));
+    z = (z - tx[i]) * two24;
+  }
+  tx[2] = z;
+  nx = 3;
+  while (tx[nx - 1] == zero) nx--;
+  n = __kernel_rem_pio2(tx, y, e0, nx, 2, two_over_pi);
+  if (hx < 0) {
+    y[0] = -y[0];
+    y[1] = -y[1];
+    return -n;
+  }
+  return n;
+}
+
+inline double __kernel_cos(double x, double y) {
+  static const double one = 1.00000000000000000000e+00,
+                      C1 = 4.16666666666666019037e-02,  /* 0x3FA55555, 0x5555554C */
+      C2 = -1.38888888888741095749e-03,                 /* 0xBF56C16C, 0x16C15177 */
+      C3 = 2.48015872894767294178e-05,                  /* 0x3EFA01A0, 0x19CB1590 */
+      C4 = -2.75573143513906633035e-07,                 /* 0xBE927E4F, 0x809C52AD */
+      C5 = 2.08757232129817482790e-09,                  /* 0x3E21EE9E, 0xBDB4B1C4 */
+      C6 = -1.13596475577881948265e-11;                 /* 0xBDA8FAE9, 0xBE8838D4 */
+  double a, iz, z, r, qx;
+  int32_t ix = HighWord(x) & 0x7fffffff;
+  if (ix < 0x3e400000) {
+    if (static_cast<int>(x) == 0) return one;
+  }
+  z = x * x;
+  r = z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))));
+  if (ix < 0x3FD33333) {
+    return one - (0.5 * z - (z * r - x * y));
+  }
+  if (ix > 0x3fe90000) {
+    qx = 0.28125;
+  } else {
+    qx = InsertWords(static_cast<uint32_t>(ix - 0x00200000), 0);
+  }
+  iz = 0.5 * z - qx;
+  a = one - qx;
+  return a - (iz - (z * r - x * y));
+}
+
+inline double __kernel_sin(double x, double y, int iy) {
+  static const double half = 5.00000000000000000000e-01,
+                      S1 = -1.66666666666666324348e-01, /* 0xBFC55555, 0x55555549 */
+      S2 = 8.33333333332248946124e-03,                  /* 0x3F811111, 0x1110F8A6 */
+      S3 = -1.98412698298579493134e-04,                 /* 0xBF2A01A0, 0x19C161D5 */
+      S4 = 2.75573137070700676789e-06,                  /* 0x3EC71DE3, 0x57B1FE7D */
+      S5 = -2.50507602534068634195e-08,                 /* 0xBE5AE5E6, 0x8A2B9CEB */
+      S6 = 1.58969099521155010221e-10;                  /* 0x3DE5D93A, 0x5ACFD57C */
+  double z, r, v;
+  int32_t ix = HighWord(x) & 0x7fffffff;
+  if (ix < 0x3e400000) {
+    if (static_cast<int>(x) == 0) return x;
+  }
+  z = x * x;
+  v = z * x;
+  r = S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)));
+  if (iy == 0) return x + v * (S1 + z * r);
+  return x - ((z * (half * y - v * r) - y) - v * S1);
+}
+
+double sin(double x) {
+  double y[2], z = 0.0;
+  int32_t ix = HighWord(x) & 0x7fffffff;
+  if (ix <= 0x3fe921fb) return __kernel_sin(x, z, 0);
+  if (ix >= 0x7ff00000) return x - x;
+  int32_t n = __ieee754_rem_pio2(x, y);
+  switch (n & 3) {
+    case 0:
+      return __kernel_sin(y[0], y[1], 1);
+    case 1:
+      return __kernel_cos(y[0], y[1]);
+    case 2:
+      return -__kernel_sin(y[0], y[1], 1);
+    default:
+      return -__kernel_cos(y[0], y[1]);
+  }
+}
+
+double cos(double x) {
+  double y[2], z = 0.0;
+  int32_t ix = HighWord(x) & 0x7fffffff;
+  if (ix <= 0x3fe921fb) return __kernel_cos(x, z);
+  if (ix >= 0x7ff00000) return x - x;
+  int32_t n = __ieee754_rem_pio2(x, y);
+  switch (n & 3) {
+    case 0:
+      return __kernel_cos(y[0], y[1]);
+    case 1:
+      return -__kernel_sin(y[0], y[1], 1);
+    case 2:
+      return -__kernel_cos(y[0], y[1]);
+    default:
+      return __kernel_sin(y[0], y[1], 1);
+  }
+}
+
+double asin(double x) {
+  static const double one = 1.00000000000000000000e+00, huge = 1.000e+300,
+                      pio2_hi = 1.57079632679489655800e+00, /* 0x3FF921FB, 0x54442D18 */
+      pio2_lo = 6.12323399573676603587e-17,                 /* 0x3C91A626, 0x33145C07 */
+      pio4_hi = 7.85398163397448278999e-01,                 /* 0x3FE921FB, 0x54442D18 */
+      pS0 = 1.66666666666666657415e-01,                     /* 0x3FC55555, 0x55555555 */
+      pS1 = -3.25565818622400915405e-01,                    /* 0xBFD4D612, 0x03EB6F7D */
+      pS2 = 2.01212532134862925881e-01,                     /* 0x3FC9C155, 0x0E884455 */
+      pS3 = -4.00555345006794114027e-02,                    /* 0xBFA48228, 0xB5688F3B */
+      pS4 = 7.91534994289814532176e-04,                     /* 0x3F49EFE0, 0x7501B288 */
+      pS5 = 3.47933107596021167570e-05,                     /* 0x3F023DE1, 0x0DFDF709 */
+      qS1 = -2.40339491173441421878e+00,                    /* 0xC0033A27, 0x1C8A2D4B */
+      qS2 = 2.02094576023350569471e+00,                     /* 0x40002AE5, 0x9C598AC8 */
+      qS3 = -6.88283971605453293030e-01,                    /* 0xBFE6066C, 0x1B8D0159 */
+      qS4 = 7.70381505559019352791e-02;                     /* 0x3FB3B8C5, 0xB12E9282 */
+  double t, w, p, q, c, r, s;
+  int32_t hx, ix;
+  t = 0;
+  hx = HighWord(x);
+  ix = hx & 0x7fffffff;
+  if (ix >= 0x3ff00000) {
+    uint32_t lx = LowWord(x);
+    if (((ix - 0x3ff00000) | lx) == 0) return x * pio2_hi + x * pio2_lo;
+    return std::numeric_limits<double>::signaling_NaN();  // as V8: asin(|x|>1 or NaN)
+  } else if (ix < 0x3fe00000) {
+    if (ix < 0x3e400000) {
+      if (huge + x > one) return x;
+    } else {
+      t = x * x;
+    }
+    p = t * (pS0 + t * (pS1 + t * (pS2 + t * (pS3 + t * (pS4 + t * pS5)))));
+    q = one + t * (qS1 + t * (qS2 + t * (qS3 + t * qS4)));
+    w = p / q;
+    return x + x * w;
+  }
+  w = one - std::fabs(x);
+  t = w * 0.5;
+  p = t * (pS0 + t * (pS1 + t * (pS2 + t * (pS3 + t * (pS4 + t * pS5)))));
+  q = one + t * (qS1 + t * (qS2 + t * (qS3 + t * qS4)));
+  s = std::sqrt(t);
+  if (ix >= 0x3FEF3333) {
+    w = p / q;
+    t = pio2_hi - (2.0 * (s + s * w) - pio2_lo);
+  } else {
+    w = s;
+    w = SetLowWord(w, 0);
+    c = (t - w * w) / (s + w);
+    r = p / q;
+    p = 2.0 * s * r - (pio2_lo - 2.0 * c);
+    q = pio4_hi - 2.0 * w;
+    t = pio4_hi - (p - q);
+  }
+  return hx > 0 ? t : -t;
+}
+
+}  // namespace fdlibm
+
+// ---------------------------------------------------------------------------------------------
+// Kernels: src/kernels/geo.ts and src/kernels/geohash.ts, operation for operation.
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+constexpr double EARTH_RADIUS_KM = 6371.0088;
+constexpr double DIAMETER_KM = 2 * EARTH_RADIUS_KM;
+constexpr double DEG_TO_RAD = 3.141592653589793 / 180;  // Math.PI / 180
+constexpr double HALF_DEG_TO_RAD = DEG_TO_RAD / 2;
+
+// Math.min(1, x) for x >= +0 or NaN (NaN propagates, as in JS).
+inline double MinOne(double x) { return x < 1 ? x : (x != x ? x : 1.0); }
+
+inline double HaversineKm(double lat1, double lon1, double lat2, double lon2) {
+  const double sinHalfDLat = fdlibm::sin((lat2 - lat1) * HALF_DEG_TO_RAD);
+  const double sinHalfDLon = fdlibm::sin((lon2 - lon1) * HALF_DEG_TO_RAD);
+  const double a = sinHalfDLat * sinHalfDLat +
+                   fdlibm::cos(lat1 * DEG_TO_RAD) * fdlibm::cos(lat2 * DEG_TO_RAD) * sinHalfDLon * sinHalfDLon;
+  return DIAMETER_KM * fdlibm::asin(MinOne(std::sqrt(a)));
+}
+
+constexpr int GEOHASH_MAX_PRECISION = 12;
+constexpr int GEOHASH_INT_MAX_PRECISION = 6;
+constexpr int HALF_LO_BITS = 15;
+constexpr int32_t HALF_LO_MASK = 0x7fff;
+
+struct GeohashTables {
+  int32_t lonLast[GEOHASH_MAX_PRECISION + 1];
+  int32_t latLast[GEOHASH_MAX_PRECISION + 1];
+  double lonScale[GEOHASH_MAX_PRECISION + 1];
+  double latScale[GEOHASH_MAX_PRECISION + 1];
+  double lonStep[GEOHASH_MAX_PRECISION + 1];
+  double latStep[GEOHASH_MAX_PRECISION + 1];
+  int32_t lonShift[GEOHASH_MAX_PRECISION + 1];
+  GeohashTables() {
+    const double scaleRoundUp = 1 + std::ldexp(1.0, -50);  // 1 + 2 ** -50
+    for (int p = 1; p <= GEOHASH_MAX_PRECISION; p++) {
+      const int bits = 5 * p;
+      const double lonCells = std::ldexp(1.0, (bits + 1) >> 1);
+      const double latCells = std::ldexp(1.0, bits >> 1);
+      lonLast[p] = static_cast<int32_t>(lonCells - 1);
+      latLast[p] = static_cast<int32_t>(latCells - 1);
+      lonScale[p] = (lonCells / 360) * scaleRoundUp;
+      latScale[p] = (latCells / 180) * scaleRoundUp;
+      lonStep[p] = 360 / lonCells;
+      latStep[p] = 180 / latCells;
+      lonShift[p] = (bits & 1) ^ 1;
+    }
+  }
+};
+const GeohashTables kTables;
+
+// cellIndex in geohash.ts: `t | 0` truncates; 0 <= t < last < 2^31 there, so the cast agrees.
+inline int32_t CellIndex(double x, double min, double scale, double step, int32_t last) {
+  const double t = (x - min) * scale;
+  const int32_t c = t >= 0 ? (t < last ? static_cast<int32_t>(t) : last) : 0;
+  return c > 0 && x <= static_cast<double>(c) * step + min ? c - 1 : c;
+}
+
+inline uint32_t Spread15(uint32_t x) {
+  x = (x | (x << 8)) & 0x00ff00ffu;
+  x = (x | (x << 4)) & 0x0f0f0f0fu;
+  x = (x | (x << 2)) & 0x33333333u;
+  return (x | (x << 1)) & 0x55555555u;
+}
+
+// --- argument plumbing -----------------------------------------------------------------------
+
+template <typename T, napi_typedarray_type kType>
+bool GetArray(const Napi::CallbackInfo& info, size_t i, const char* what, T** data, size_t* length) {
+  Napi::Env env = info.Env();
+  napi_value v = info[i];
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) {
+    Napi::TypeError::New(env, std::string(what) + " must be a typed array").ThrowAsJavaScriptException();
+    return false;
+  }
+  napi_typedarray_type type;
+  size_t len = 0;
+  void* ptr = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, &len, &ptr, nullptr, nullptr) != napi_ok || type != kType) {
+    Napi::TypeError::New(env, std::string(what) + " has the wrong typed-array type").ThrowAsJavaScriptException();
+    return false;
+  }
+  *data = static_cast<T*>(ptr);
+  *length = len;
+  return true;
+}
+
+bool GetF64(const Napi::CallbackInfo& info, size_t i, const char* what, double** d, size_t* len) {
+  return GetArray<double, napi_float64_array>(info, i, what, d, len);
+}
+bool GetU32(const Napi::CallbackInfo& info, size_t i, const char* what, uint32_t** d, size_t* len) {
+  return GetArray<uint32_t, napi_uint32_array>(info, i, what, d, len);
+}
+
+bool GetN(const Napi::CallbackInfo& info, size_t i, size_t capacity, size_t* n) {
+  Napi::Env env = info.Env();
+  if (!info[i].IsNumber()) {
+    Napi::TypeError::New(env, "n must be a number").ThrowAsJavaScriptException();
+    return false;
+  }
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0 && v <= static_cast<double>(capacity) && v == std::floor(v))) {
+    Napi::RangeError::New(env, "n must be an integer in 0..capacity (the shortest array's length)")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *n = static_cast<size_t>(v);
+  return true;
+}
+
+inline size_t Min(size_t a, size_t b) { return a < b ? a : b; }
+
+// geohashEncodeBatch(lat, lon, n, precision, outHi, outLo)
+Napi::Value GeohashEncodeBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6) {
+    Napi::TypeError::New(env, "geohashEncodeBatch needs 6 arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  double *lat, *lon;
+  uint32_t *outHi, *outLo;
+  size_t l0, l1, l2, l3, n;
+  if (!GetF64(info, 0, "lat", &lat, &l0) || !GetF64(info, 1, "lon", &lon, &l1) ||
+      !GetU32(info, 4, "outHi", &outHi, &l2) || !GetU32(info, 5, "outLo", &outLo, &l3) ||
+      !GetN(info, 2, Min(Min(l0, l1), Min(l2, l3)), &n)) {
+    return env.Undefined();
+  }
+  const double pv = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : -1;
+  if (!(pv >= 1 && pv <= GEOHASH_MAX_PRECISION && pv == std::floor(pv))) {
+    Napi::RangeError::New(env, "precision must be an integer in 1..12").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int p = static_cast<int>(pv);
+  const double lonScale = kTables.lonScale[p], latScale = kTables.latScale[p];
+  const double lonStep = kTables.lonStep[p], latStep = kTables.latStep[p];
+  const int32_t lonLast = kTables.lonLast[p], latLast = kTables.latLast[p];
+  const int lonShift = kTables.lonShift[p], latShift = lonShift ^ 1;
+  if (p <= GEOHASH_INT_MAX_PRECISION) {
+    for (size_t i = 0; i < n; i++) {
+      const uint32_t lonCell = static_cast<uint32_t>(CellIndex(lon[i], -180, lonScale, lonStep, lonLast));
+      const uint32_t latCell = static_cast<uint32_t>(CellIndex(lat[i], -90, latScale, latStep, latLast));
+      outHi[i] = 0;
+      outLo[i] = (Spread15(lonCell) << lonShift) | (Spread15(latCell) << latShift);
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      const uint32_t lonCell = static_cast<uint32_t>(CellIndex(lon[i], -180, lonScale, lonStep, lonLast));
+      const uint32_t latCell = static_cast<uint32_t>(CellIndex(lat[i], -90, latScale, latStep, latLast));
+      outHi[i] = (Spread15(lonCell >> HALF_LO_BITS) << lonShift) | (Spread15(latCell >> HALF_LO_BITS) << latShift);
+      outLo[i] = (Spread15(lonCell & HALF_LO_MASK) << lonShift) | (Spread15(latCell & HALF_LO_MASK) << latShift);
+    }
+  }
+  return env.Undefined();
+}
+
+// haversineBatch(lat1, lon1, lat2, lon2, n, out)
+Napi::Value HaversineBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6) {
+    Napi::TypeError::New(env, "haversineBatch needs 6 arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  double *lat1, *lon1, *lat2, *lon2, *out;
+  size_t l0, l1, l2, l3, l5, n;
+  if (!GetF64(info, 0, "lat1", &lat1, &l0) || !GetF64(info, 1, "lon1", &lon1, &l1) ||
+      !GetF64(info, 2, "lat2", &lat2, &l2) || !GetF64(info, 3, "lon2", &lon2, &l3) ||
+      !GetF64(info, 5, "out", &out, &l5) || !GetN(info, 4, Min(Min(Min(l0, l1), Min(l2, l3)), l5), &n)) {
+    return env.Undefined();
+  }
+  for (size_t i = 0; i < n; i++) out[i] = HaversineKm(lat1[i], lon1[i], lat2[i], lon2[i]);
+  return env.Undefined();
+}
+
+// etaBatch(driverLat, driverLon, reqLat, reqLon, traffic, n, outMinutes, baseSpeedKmh)
+Napi::Value EtaBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 8 || !info[7].IsNumber()) {
+    Napi::TypeError::New(env, "etaBatch needs 8 arguments, the last a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  double *dLat, *dLon, *rLat, *rLon, *traffic, *out;
+  size_t l0, l1, l2, l3, l4, l6, n;
+  if (!GetF64(info, 0, "driverLat", &dLat, &l0) || !GetF64(info, 1, "driverLon", &dLon, &l1) ||
+      !GetF64(info, 2, "reqLat", &rLat, &l2) || !GetF64(info, 3, "reqLon", &rLon, &l3) ||
+      !GetF64(info, 4, "traffic", &traffic, &l4) || !GetF64(info, 6, "outMinutes", &out, &l6) ||
+      !GetN(info, 5, Min(Min(Min(l0, l1), Min(l2, l3)), Min(l4, l6)), &n)) {
+    return env.Undefined();
+  }
+  const double baseSpeedKmh = info[7].As<Napi::Number>().DoubleValue();
+  for (size_t i = 0; i < n; i++) {
+    const double d = HaversineKm(dLat[i], dLon[i], rLat[i], rLon[i]);
+    out[i] = (d / (baseSpeedKmh / traffic[i])) * 60;
+  }
+  return env.Undefined();
+}
+
+// Scalar fdlibm functions, exported so the tests can compare them with Math.* directly.
+Napi::Value Sin(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fdlibm::sin(info[0].As<Napi::Number>().DoubleValue()));
+}
+Napi::Value Cos(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fdlibm::cos(info[0].As<Napi::Number>().DoubleValue()));
+}
+Napi::Value Asin(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fdlibm::asin(info[0].As<Napi::Number>().DoubleValue()));
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("geohashEncodeBatch", Napi::Function::New(env, GeohashEncodeBatch, "geohashEncodeBatch"));
+  exports.Set("haversineBatch", Napi::Function::New(env, HaversineBatch, "haversineBatch"));
+  exports.Set("etaBatch", Napi::Function::New(env, EtaBatch, "etaBatch"));
+  exports.Set("sin", Napi::Function::New(env, Sin, "sin"));
+  exports.Set("cos", Napi::Function::New(env, Cos, "cos"));
+  exports.Set("asin", Napi::Function::New(env, Asin, "asin"));
+  return exports;
+}
+
+NODE_API_MODULE(riptide_native, Init)
