@@ -42,7 +42,7 @@ export async function setupKafkaRun(opts: {
   const producer = rdkafkaClientFactory.createProducer({ brokers: opts.brokers, lingerMs: 5 });
   await producer.connect();
   const consumer = rdkafkaClientFactory.createConsumer({
-    brokers: opts.brokers, groupId: opts.group, autoOffsetReset: "earliest",
+    brokers: opts.brokers, groupId: opts.group, autoOffsetReset: "earliest", maxPrefetchKBytes: 256 << 10,
     onError: (err) => opts.onLog("kafka-error", { error: err.message }),
   });
   await consumer.connect();

@@ -167,6 +167,7 @@ export class KafkaSource implements Source {
   private async resume(p: number): Promise<void> {
     const q = this.queues[p]!;
     q.paused = false;
+    this.lastMessageAt = Date.now(); // a paused partition was not idle: restart the idle clock
     const tp: TopicPartition = { topic: this.options.topic, partition: p };
     if (q.nextOffset >= 0) await this.options.consumer.seek(this.options.topic, p, q.nextOffset).catch(() => undefined);
     this.options.consumer.resume([tp]);
@@ -269,7 +270,7 @@ export class KafkaSource implements Source {
     if (this.options.stopWhenIdleMs === undefined) return this.closed;
     if (!this.everAssigned) return false;
     if (Date.now() - this.lastMessageAt < this.options.stopWhenIdleMs) return false;
-    return this.queues.every((q) => q.head >= q.messages.length);
+    return this.queues.every((q) => q.head >= q.messages.length && !q.paused);
   }
 
   event(out: OutputColumns, i: number): unknown {
