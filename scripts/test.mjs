@@ -23,6 +23,13 @@ if (existsSync(kafkaScript) && process.env.RIPTIDE_SKIP_KAFKA !== "1") {
   }
 }
 
+// The dashboard test drives Debian's Chromium (no browser download: only the registries are
+// reachable). Install it when missing and we may (root).
+if (!existsSync("/usr/bin/chromium") && process.getuid?.() === 0 && process.env.RIPTIDE_SKIP_CHROMIUM !== "1") {
+  process.stderr.write("riptide test: installing Debian's chromium for the dashboard test…\n");
+  spawnSync("sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
 mkdirSync(join(root, ".riptide"), { recursive: true });
 const results = join(root, ".riptide", "test-results.json");
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");

@@ -52,6 +52,8 @@ Output:
   --sink KIND           null | console | file (default: file with --output, else null)
   --json                end with one JSON summary line on stdout
   --quiet               no progress line
+  --http HOST:PORT      serve a live dashboard at /, Prometheus metrics at /metrics, /healthz and
+                        /readyz, and live updates on the WebSocket /live (HOST default 127.0.0.1)
 
 Engine:
   --workers N           shard workers (default: cores, here ${availableParallelism()})
@@ -71,6 +73,7 @@ const RUN_OPTIONS: OptionSpec = {
   brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
   group: { type: "string" }, "stop-when-idle": { type: "string" },
   json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
+  http: { type: "string" },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -143,6 +146,14 @@ async function runCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const httpServer = values["http"] === undefined ? undefined : await import("../http/server.js");
+  let httpAddress: import("../http/server.js").HttpAddress | undefined;
+  try {
+    httpAddress = httpServer?.parseHttpAddress(values["http"] as string, "--http");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+
   const onLog = (event: string, detail: Record<string, unknown>): void => {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...detail })}\n`);
   };
@@ -150,6 +161,16 @@ async function runCommand(argv: string[]): Promise<number> {
   let coordinator: Coordinator | undefined;
   let source: Source;
   let kafka: import("./kafka.js").KafkaRunSetup | undefined;
+  // Listening before the source is set up: /healthz answers and /readyz says 503 until the run has
+  // started (and Kafka has assigned partitions). The server never keeps the process alive by itself.
+  let started = false;
+  const http = httpServer && httpAddress && new httpServer.RunHttpServer({
+    ...httpAddress, processor: pipeline.name,
+    topic: brokers !== undefined ? (values["input-topic"] as string) : input !== undefined ? "file" : "generator",
+    snapshot: () => (started ? coordinator?.progress() : undefined),
+    latency: () => coordinator?.latencyHistogram,
+  });
+  if (http) onLog("http-listening", { url: await http.start() });
   if (brokers !== undefined) {
     const { setupKafkaRun } = await import("./kafka.js");
     kafka = await setupKafkaRun({
@@ -199,13 +220,18 @@ async function runCommand(argv: string[]): Promise<number> {
       signal: abort.signal,
       ...(progress && { onProgress: progress.update, progressIntervalMs: process.stderr.isTTY ? 500 : 5000 }),
       onLog,
+      ...(http && { onWindow: (out) => http.onWindow(out) }),
     });
-    const summary = await coordinator.run();
+    const running = coordinator.run();
+    started = true;
+    const summary = await running;
+    http?.tick();
     progress?.done();
     if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
     else if (!quiet) process.stderr.write(describe(summary) + "\n");
     return 0;
   } finally {
+    await http?.stop();
     await kafka?.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

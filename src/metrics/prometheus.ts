@@ -1,0 +1,185 @@
+/**
+ * Prometheus metrics of a run, fed from periodic coordinator snapshots (never per event):
+ *
+ *   coordinator.progress() ──every 500 ms──► RunMetrics.update() ──► prom-client registry ──► GET /metrics
+ *
+ * Counters advance by the difference between two snapshots; gauges are set; the latency histogram
+ * is derived from the coordinator's LatencyHistogram at Prometheus bucket bounds when scraped.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { Counter, Gauge, Registry, type Metric } from "prom-client";
+import type { Progress } from "../coordinator/coordinator.js";
+import type { LatencyHistogram } from "./histogram.js";
+
+/** Prometheus bucket bounds of `stream_processing_latency_seconds`, in seconds. */
+export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Side outputs counted as `stream_processing_errors_total{error_type}` (plus `dlq`). */
+const ERROR_OUTPUTS = ["invalid", "anomaly", "late"] as const;
+
+export interface RunMetricsOptions {
+  /** The pipeline name: the `processor` label. */
+  processor: string;
+  /** The input: its Kafka topic, or "generator" / "file": the `topic` label. */
+  topic: string;
+  /** The run's latency histogram (ms), read at scrape time. */
+  latency?: () => LatencyHistogram | undefined;
+}
+
+/** Everything a /metrics scrape shows, and the last derived figures for the dashboard. */
+export class RunMetrics {
+  readonly registry = new Registry();
+  private readonly processor: string;
+  private readonly topic: string;
+  private readonly loopDelay: IntervalHistogram;
+  private readonly processedTotal: Counter<"topic">;
+  private readonly errorsTotal: Counter<"processor" | "error_type">;
+  private readonly restartsTotal: Counter<"processor">;
+  private readonly lateTotal: Counter<"processor">;
+  private readonly dlqTotal: Counter<"topic">;
+  private readonly eventsPerSec: Gauge<"processor">;
+  private readonly ringFill: Gauge<"processor" | "worker">;
+  private readonly watermarkDelay: Gauge<"processor">;
+  private readonly loopDelayGauge: Gauge<"quantile">;
+  private last: Progress | undefined;
+  /** Events per second between the last two snapshots. */
+  rate = 0;
+  /** Wall clock − watermark at the last snapshot, ms (NaN before there is a watermark). */
+  watermarkDelayMs = NaN;
+  /** Event-loop delay p99 over the last snapshot interval, ms. */
+  loopDelayP99Ms = 0;
+
+  constructor(options: RunMetricsOptions) {
+    this.processor = options.processor;
+    this.topic = options.topic;
+    const registers = [this.registry];
+    this.processedTotal = new Counter({ name: "stream_messages_processed_total", help: "Records processed by the shard workers.", labelNames: ["topic"], registers });
+    this.errorsTotal = new Counter({
+      name: "stream_processing_errors_total", help: "Records sent to a side output (invalid, anomaly, late) or the dead-letter topic (dlq).",
+      labelNames: ["processor", "error_type"], registers,
+    });
+    this.restartsTotal = new Counter({ name: "stream_worker_restarts_total", help: "Shard worker threads restarted after a failure.", labelNames: ["processor"], registers });
+    this.lateTotal = new Counter({ name: "stream_late_records_total", help: "Records that arrived after their window closed.", labelNames: ["processor"], registers });
+    this.dlqTotal = new Counter({ name: "stream_dlq_records_total", help: "Undecodable records sent to the dead-letter topic.", labelNames: ["topic"], registers });
+    this.eventsPerSec = new Gauge({ name: "stream_events_per_second", help: "Records processed per second over the last snapshot interval.", labelNames: ["processor"], registers });
+    this.ringFill = new Gauge({ name: "stream_ring_fill_ratio", help: "Fill of each worker's input ring, 0..1.", labelNames: ["processor", "worker"], registers });
+    this.watermarkDelay = new Gauge({ name: "stream_watermark_delay_seconds", help: "Wall clock minus the global watermark.", labelNames: ["processor"], registers });
+    this.loopDelayGauge = new Gauge({
+      name: "stream_event_loop_delay_seconds", help: "Main-thread event-loop delay over the last snapshot interval (perf_hooks monitorEventLoopDelay).",
+      labelNames: ["quantile"], registers,
+    });
+    for (const t of [...ERROR_OUTPUTS, "dlq"]) this.errorsTotal.inc({ processor: this.processor, error_type: t }, 0);
+    this.processedTotal.inc({ topic: this.topic }, 0);
+    this.restartsTotal.inc({ processor: this.processor }, 0);
+    this.lateTotal.inc({ processor: this.processor }, 0);
+    this.dlqTotal.inc({ topic: this.topic }, 0);
+    this.registry.registerMetric(new SnapshotHistogram(
+      "stream_processing_latency_seconds",
+      "Per-batch latency from entry to acknowledgement by the shard, weighted by records.",
+      { processor: this.processor }, options.latency ?? (() => undefined),
+    ) as unknown as Metric);
+    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.loopDelay.enable();
+  }
+
+  /** Takes one coordinator snapshot (call every few hundred ms). */
+  update(p: Progress, now = Date.now()): void {
+    const prev = this.last;
+    this.last = p;
+    const proc = { processor: this.processor };
+    this.processedTotal.inc({ topic: this.topic }, Math.max(0, p.processed - (prev?.processed ?? 0)));
+    for (const t of ERROR_OUTPUTS) {
+      const d = (p.outputs[t] ?? 0) - (prev?.outputs[t] ?? 0);
+      if (d > 0) this.errorsTotal.inc({ ...proc, error_type: t }, d);
+      if (d > 0 && t === "late") this.lateTotal.inc(proc, d);
+    }
+    const dlq = p.deadLetters - (prev?.deadLetters ?? 0);
+    if (dlq > 0) {
+      this.errorsTotal.inc({ ...proc, error_type: "dlq" }, dlq);
+      this.dlqTotal.inc({ topic: this.topic }, dlq);
+    }
+    const restarts = p.workerRestarts - (prev?.workerRestarts ?? 0);
+    if (restarts > 0) this.restartsTotal.inc(proc, restarts);
+    const dt = prev ? p.elapsedSeconds - prev.elapsedSeconds : p.elapsedSeconds;
+    this.rate = dt > 0 ? Math.max(0, p.processed - (prev?.processed ?? 0)) / dt : 0;
+    this.eventsPerSec.set(proc, this.rate);
+    p.ringFillByWorker.forEach((f, w) => this.ringFill.set({ ...proc, worker: String(w) }, f));
+    this.watermarkDelayMs = Number.isFinite(p.watermark) ? now - p.watermark : NaN;
+    if (Number.isFinite(this.watermarkDelayMs)) this.watermarkDelay.set(proc, this.watermarkDelayMs / 1000);
+    const ld = this.loopDelay;
+    if (ld.count > 0) {
+      this.loopDelayP99Ms = ld.percentile(99) / 1e6;
+      this.loopDelayGauge.set({ quantile: "0.5" }, ld.percentile(50) / 1e9);
+      this.loopDelayGauge.set({ quantile: "0.99" }, ld.percentile(99) / 1e9);
+      this.loopDelayGauge.set({ quantile: "1" }, ld.max / 1e9);
+    }
+    ld.reset();
+  }
+
+  /** The Prometheus text exposition. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  close(): void {
+    this.loopDelay.disable();
+  }
+}
+
+/**
+ * A Prometheus histogram read from a LatencyHistogram (ms) at scrape time instead of observed per
+ * record. Its public API answers quantiles only, so the count at or below each bound is found by
+ * bisection on the quantile (monotone in q), and the sum by integrating the quantile function:
+ * both exact to the source's ~2.3 % bucket width.
+ */
+class SnapshotHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labels: Record<string, string>,
+    private readonly source: () => LatencyHistogram | undefined,
+  ) {}
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] } {
+    const h = this.source();
+    const total = h?.total ?? 0;
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const le of LATENCY_BUCKETS_SECONDS) {
+      values.push({ labels: { ...this.labels, le }, value: h ? countAtMost(h, le * 1000) : 0, metricName: `${this.name}_bucket` });
+    }
+    values.push({ labels: { ...this.labels, le: "+Inf" }, value: total, metricName: `${this.name}_bucket` });
+    values.push({ labels: this.labels, value: h ? sumMs(h) / 1000 : 0, metricName: `${this.name}_sum` });
+    values.push({ labels: this.labels, value: total, metricName: `${this.name}_count` });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+/** Weight recorded at or below `ms` (to the histogram's bucket width). */
+function countAtMost(h: LatencyHistogram, ms: number): number {
+  if (h.total === 0) return 0;
+  if (h.quantile(1) <= ms) return h.total;
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 40 && (hi - lo) * h.total > 0.5; i++) {
+    const mid = (lo + hi) / 2;
+    if (h.quantile(mid) <= ms) lo = mid;
+    else hi = mid;
+  }
+  return Math.round(lo * h.total);
+}
+
+/** Sum of the recorded values (ms), integrating the quantile function over 200 steps. */
+function sumMs(h: LatencyHistogram): number {
+  if (h.total === 0) return 0;
+  const steps = 200;
+  let s = 0;
+  for (let k = 0; k < steps; k++) s += h.quantile((k + 0.5) / steps);
+  return (s / steps) * h.total;
+}
