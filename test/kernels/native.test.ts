@@ -3,6 +3,9 @@
 // the addon is not built those comparisons are skipped (the reason is in their name); the loader
 // and fallback tests always run.
 import { afterEach, describe, expect, it } from "vitest";
+import { mulberry32, nextDown, nextUp, unit53 } from "../support/random.js";
+
+const scratch = new DataView(new ArrayBuffer(8));
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,34 +27,6 @@ import {
 
 const N = 1 << 20; // 1 048 576 inputs per kernel (and per geohash precision)
 
-/** mulberry32: a small seeded 32-bit PRNG. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-/** Uniform double in [0, 1) with all 53 bits random. */
-function unit53(next: () => number): number {
-  return ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992;
-}
-
-const scratch = new DataView(new ArrayBuffer(8));
-function nextUp(x: number): number {
-  if (Number.isNaN(x) || x === Infinity) return x;
-  if (x === 0) return Number.MIN_VALUE;
-  scratch.setFloat64(0, x);
-  scratch.setBigInt64(0, scratch.getBigInt64(0) + (x > 0 ? 1n : -1n));
-  return scratch.getFloat64(0);
-}
-function nextDown(x: number): number {
-  return -nextUp(-x);
-}
 
 function sharedF64(n: number): Float64Array {
   return new Float64Array(new SharedArrayBuffer(n * 8));
