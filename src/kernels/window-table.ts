@@ -154,8 +154,16 @@ export class WindowTable {
     }
   }
 
+  /** Cache of the last window start's hash term (one division per window change, not per record). */
+  private lastStart = NaN;
+  private lastTerm = 0;
+
   private home(key: number, start: number): number {
-    let h = Math.imul(key ^ Math.imul((start / this.sizeMs) | 0, 0x9e3779b1), 0x85ebca6b);
+    if (start !== this.lastStart) {
+      this.lastStart = start;
+      this.lastTerm = Math.imul((start / this.sizeMs) | 0, 0x9e3779b1);
+    }
+    let h = Math.imul(key ^ this.lastTerm, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;

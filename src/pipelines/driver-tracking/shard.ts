@@ -49,6 +49,7 @@ export class DriverTrackingShard implements ShardProcessor {
     geohashEncodeBatch(lat, lon, n, REGION_PRECISION, this.regionsHi, this.regions);
     const regions = this.regions;
     const table = this.table;
+    let winStart = NaN;
     // Pass 2, record at a time (per-driver state is sequential). Rare outcomes leave through
     // small methods so this loop stays small enough for V8 to inline the kernels it calls.
     for (let i = 0; i < n; i++) {
@@ -77,7 +78,10 @@ export class DriverTrackingShard implements ShardProcessor {
           continue;
         }
       }
-      const start = Math.floor(t / WINDOW_MS) * WINDOW_MS;
+      // Fixes arrive mostly in time order: reuse the last window while t is inside it, 1 ms clear
+      // of its edges (there the formula's division is exact, so the result is the formula's).
+      if (!(t >= winStart + 1 && t < winStart + WINDOW_MS - 1)) winStart = Math.floor(t / WINDOW_MS) * WINDOW_MS;
+      const start = winStart;
       const wm = _wm[i]!;
       if (start + WINDOW_MS + GRACE_MS <= wm) {
         this.side(OUT_LATE, LATE_WINDOW_CLOSED, c, i, partition, out, wm, start);
