@@ -159,3 +159,42 @@ export function writeResults(file: string, section: string): void {
     : `${text.replace(/\n*$/, "")}\n\n${block}\n`;
   writeFileSync(file, next);
 }
+
+/** One row of a tinybench group where each call processes a whole batch of `eventsPerCall` events. */
+export interface BatchCase {
+  name: string;
+  baseline: boolean;
+  note?: string;
+  fn: () => void;
+}
+
+/** Runs the cases of one group with tinybench (warm-up included) and turns them into rows. */
+export async function measureBatches(group: string, cases: readonly BatchCase[], eventsPerCall: number, quick: boolean): Promise<BenchRow[]> {
+  const { Bench } = await import("tinybench");
+  const bench = new Bench({ name: group, ...tinybenchOptions(quick) });
+  for (const c of cases) bench.add(c.name, c.fn, { async: false });
+  await bench.run();
+  return bench.tasks.map((task, i) => {
+    const c = cases[i]!;
+    const how = tinybenchNote(task.result, eventsPerCall);
+    return {
+      group,
+      name: c.name,
+      eventsPerSec: tinybenchEventsPerSec(task.result, eventsPerCall),
+      baseline: c.baseline,
+      note: c.note === undefined ? how : `${c.note}; ${how}`,
+    };
+  });
+}
+
+/** mulberry32: a small seeded 32-bit PRNG for bench data (unsigned 32-bit integers). */
+export function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}

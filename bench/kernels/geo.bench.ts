@@ -4,14 +4,13 @@
 //   npm run build && node dist/bench/kernels/geo.bench.js [--quick]
 
 import { pathToFileURL } from "node:url";
-import { Bench } from "tinybench";
 import {
   formatTable,
   machine,
   machineLine,
-  tinybenchEventsPerSec,
-  tinybenchNote,
-  tinybenchOptions,
+  measureBatches,
+  mulberry32,
+  type BatchCase,
   type BenchRow,
 } from "../harness.js";
 import { EARTH_RADIUS_KM, etaBatch, etaFromPoint, haversineKm, speedExceedsKmh } from "../../src/kernels/geo.js";
@@ -21,13 +20,6 @@ export const groups = ["haversine + ETA", "speed check"] as const;
 
 const BATCH = 65_536;
 const SPEED_LIMIT_KMH = 250;
-
-interface Case {
-  name: string;
-  baseline: boolean;
-  note?: string;
-  fn: () => void;
-}
 
 interface LatLon {
   lat: number;
@@ -105,7 +97,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     if (Math.abs(etaOut[i]! - etaObjects[i]!) > 1e-9 * etaOut[i]!) throw new Error(`geo bench: etaBatch != objects at ${i}`);
   }
 
-  const eta: Case[] = [
+  const eta: BatchCase[] = [
     {
       name: "objects {lat,lon} + Math.* haversine + ETA",
       baseline: true,
@@ -125,7 +117,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
       fn: () => etaFromPoint(40.7, -73.9, rLat, rLon, traffic, BATCH, 5, etaOut),
     },
   ];
-  const speed: Case[] = [
+  const speed: BatchCase[] = [
     {
       name: "exact haversine / hours > limit",
       baseline: true,
@@ -139,7 +131,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
       fn: speedBounded,
     },
   ];
-  return [...(await measure(groups[0], eta, opts.quick)), ...(await measure(groups[1], speed, opts.quick))];
+  return [...(await measureBatches(groups[0], eta, BATCH, opts.quick)), ...(await measureBatches(groups[1], speed, BATCH, opts.quick))];
 }
 
 /** The plain-JavaScript way: an object per point, the textbook formula, results in an array. */
@@ -156,34 +148,6 @@ function etaWithObjects(drivers: LatLon[], requests: LatLon[], traffic: number[]
     const adjustedSpeed = 30 / traffic[i]!;
     out[i] = (km / adjustedSpeed) * 60;
   }
-}
-
-async function measure(group: string, cases: Case[], quick: boolean): Promise<BenchRow[]> {
-  const bench = new Bench({ name: group, ...tinybenchOptions(quick) });
-  for (const c of cases) bench.add(c.name, c.fn, { async: false });
-  await bench.run();
-  return bench.tasks.map((task, i) => {
-    const c = cases[i]!;
-    const how = tinybenchNote(task.result, BATCH);
-    return {
-      group,
-      name: c.name,
-      eventsPerSec: tinybenchEventsPerSec(task.result, BATCH),
-      baseline: c.baseline,
-      note: c.note === undefined ? how : `${c.note}; ${how}`,
-    };
-  });
-}
-
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 

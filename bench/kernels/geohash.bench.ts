@@ -5,14 +5,12 @@
 
 import { pathToFileURL } from "node:url";
 import ngeohash from "ngeohash";
-import { Bench } from "tinybench";
 import {
   formatTable,
   machine,
   machineLine,
-  tinybenchEventsPerSec,
-  tinybenchNote,
-  tinybenchOptions,
+  measureBatches,
+  type BatchCase,
   type BenchRow,
 } from "../harness.js";
 import { geohashEncodeBatch, geohashEncodeInt } from "../../src/kernels/geohash.js";
@@ -21,13 +19,6 @@ import { geohashEncodeBatch, geohashEncodeInt } from "../../src/kernels/geohash.
 export const groups = ["geohash p7", "geohash p5"] as const;
 
 const BATCH = 65_536;
-
-interface Case {
-  name: string;
-  baseline: boolean;
-  note?: string;
-  fn: () => void;
-}
 
 export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const { lat, lon } = makePoints(BATCH, 0x5eed);
@@ -44,7 +35,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     if (hi[i] !== checkHi[i] || lo[i] !== checkLo[i]) throw new Error(`geohash bench: batch != bisection at ${i}`);
   }
 
-  const p7: Case[] = [
+  const p7: BatchCase[] = [
     {
       name: "ngeohash.encode per point",
       baseline: true,
@@ -66,7 +57,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
       fn: () => geohashEncodeBatch(lat, lon, BATCH, 7, hi, lo),
     },
   ];
-  const p5: Case[] = [
+  const p5: BatchCase[] = [
     {
       name: "ngeohash.encode per point",
       baseline: true,
@@ -89,24 +80,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
       fn: () => geohashEncodeBatch(lat, lon, BATCH, 5, hi, lo),
     },
   ];
-  return [...(await measure(groups[0], p7, opts.quick)), ...(await measure(groups[1], p5, opts.quick))];
-}
-
-async function measure(group: string, cases: Case[], quick: boolean): Promise<BenchRow[]> {
-  const bench = new Bench({ name: group, ...tinybenchOptions(quick) });
-  for (const c of cases) bench.add(c.name, c.fn, { async: false });
-  await bench.run();
-  return bench.tasks.map((task, i) => {
-    const c = cases[i]!;
-    const how = tinybenchNote(task.result, BATCH);
-    return {
-      group,
-      name: c.name,
-      eventsPerSec: tinybenchEventsPerSec(task.result, BATCH),
-      baseline: c.baseline,
-      note: c.note === undefined ? how : `${c.note}; ${how}`,
-    };
-  });
+  return [...(await measureBatches(groups[0], p7, BATCH, opts.quick)), ...(await measureBatches(groups[1], p5, BATCH, opts.quick))];
 }
 
 /**

@@ -14,8 +14,10 @@ import {
   machine,
   machineLine,
   tinybenchEventsPerSec,
-  tinybenchNote,
   tinybenchOptions,
+  measureBatches,
+  mulberry32,
+  type BatchCase,
   type BenchRow,
 } from "../harness.js";
 import { etaBatch, haversineBatch } from "../../src/kernels/geo.js";
@@ -35,13 +37,6 @@ const BYTES = {
   haversine: 4 * 8 + 8, // lat1, lon1, lat2, lon2 in; km out
   eta: 5 * 8 + 8, // driver lat/lon, request lat/lon, traffic in; minutes out
 } as const;
-
-interface Case {
-  name: string;
-  baseline: boolean;
-  note?: string;
-  fn: () => void;
-}
 
 export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const native = loadNativeKernels();
@@ -99,13 +94,13 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const jsNote = (s: string): string => (missing === undefined ? s : `${s}; ${missing}`);
 
-  const geohash: Case[] = [
+  const geohash: BatchCase[] = [
     { name: "geohashEncodeBatch (JS)", baseline: true, note: jsNote("reference kernel"), fn: () => geohashEncodeBatch(lat, lon, BATCH, 7, hi, lo) },
   ];
-  const haversine: Case[] = [
+  const haversine: BatchCase[] = [
     { name: "haversineBatch (JS)", baseline: true, note: jsNote("reference kernel, V8 fdlibm sin/cos/asin"), fn: () => haversineBatch(dLat, dLon, rLat, rLon, BATCH, out) },
   ];
-  const eta: Case[] = [
+  const eta: BatchCase[] = [
     { name: "etaBatch (JS)", baseline: true, note: jsNote("reference kernel"), fn: () => etaBatch(dLat, dLon, rLat, rLon, traffic, BATCH, out) },
   ];
   if (native !== undefined) {
@@ -113,9 +108,9 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     haversine.push({ name: "haversineBatch (native)", baseline: false, note: "N-API, fdlibm port, -O3 scalar loop", fn: () => native.haversineBatch(dLat, dLon, rLat, rLon, BATCH, out) });
     eta.push({ name: "etaBatch (native)", baseline: false, note: "N-API, fdlibm port, -O3 scalar loop", fn: () => native.etaBatch(dLat, dLon, rLat, rLon, traffic, BATCH, out, 30) });
   }
-  rows.push(...(await measure(groups[0], geohash, opts.quick)), { group: groups[0], ...bound(BYTES.geohash) });
-  rows.push(...(await measure(groups[1], haversine, opts.quick)), { group: groups[1], ...bound(BYTES.haversine) });
-  rows.push(...(await measure(groups[2], eta, opts.quick)), { group: groups[2], ...bound(BYTES.eta) });
+  rows.push(...(await measureBatches(groups[0], geohash, BATCH, opts.quick)), { group: groups[0], ...bound(BYTES.geohash) });
+  rows.push(...(await measureBatches(groups[1], haversine, BATCH, opts.quick)), { group: groups[1], ...bound(BYTES.haversine) });
+  rows.push(...(await measureBatches(groups[2], eta, BATCH, opts.quick)), { group: groups[2], ...bound(BYTES.eta) });
   return rows;
 }
 
@@ -129,35 +124,6 @@ async function measureCopy(quick: boolean): Promise<number> {
   bench.add("Float64Array.set", () => dst.set(src), { async: false });
   await bench.run();
   return 2 * 8 * tinybenchEventsPerSec(bench.tasks[0]!.result, COPY_ELEMENTS);
-}
-
-async function measure(group: string, cases: Case[], quick: boolean): Promise<BenchRow[]> {
-  const bench = new Bench({ name: group, ...tinybenchOptions(quick) });
-  for (const c of cases) bench.add(c.name, c.fn, { async: false });
-  await bench.run();
-  return bench.tasks.map((task, i) => {
-    const c = cases[i]!;
-    const how = tinybenchNote(task.result, BATCH);
-    return {
-      group,
-      name: c.name,
-      eventsPerSec: tinybenchEventsPerSec(task.result, BATCH),
-      baseline: c.baseline,
-      note: c.note === undefined ? how : `${c.note}; ${how}`,
-    };
-  });
-}
-
-/** mulberry32: a small seeded 32-bit PRNG. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
