@@ -675,6 +675,360 @@ Napi::Value EtaBatch(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// --- window table: src/kernels/window-table.ts, operation for operation ------------------------
+//
+// The table's arrays belong to the JS WindowTable; these kernels update them in place and hand the
+// counters (size, smallest window start) back through `io`. Growing, closing, snapshots stay in JS:
+// when an insert would need the table to grow, a kernel stops before that record and reports
+// kNeedGrow; the caller grows the table (in JS, exactly when the JS kernel would) and calls again
+// from that record. Every decision before the insert is pure, so repeating it gives the same answer.
+
+enum Status { kDone = 0, kNeedGrow = 1, kNeedDrivers = 2 };
+
+// The layout of `io` (a Float64Array of at least IO_WORDS): inputs, then results.
+enum Io {
+  IO_FROM = 0, IO_N = 1, IO_SIZE = 2, IO_MIN_START = 3, IO_SIZE_MS = 4,
+  IO_GRACE_MS = 5, IO_MAX_SPEED_KMH = 6, IO_SPEED_SCALE = 7, IO_PRECISION = 8,
+  IO_STATUS = 10, IO_NEXT = 11, IO_SIDES = 12, IO_OUT_SIZE = 13, IO_OUT_MIN_START = 14,
+  IO_WORDS = 16,
+};
+
+// JS ToInt32 (`x | 0`): truncate, then wrap modulo 2^32; NaN and infinities give 0.
+inline uint32_t ToInt32Bits(double x) {
+  if (!std::isfinite(x)) return 0;
+  const double t = std::trunc(x);
+  if (t >= -2147483648.0 && t <= 2147483647.0) return static_cast<uint32_t>(static_cast<int32_t>(t));
+  double m = std::fmod(t, 4294967296.0);  // exact for integers
+  if (m < 0) m += 4294967296.0;           // exact: |m| < 2^32
+  return static_cast<uint32_t>(m);
+}
+
+struct Table {
+  uint8_t* used;
+  uint32_t* keys;
+  double* starts;
+  double* count;
+  double* sum;
+  double* nn;
+  double* min;
+  double* max;
+  uint32_t mask;
+  double cap;
+  double size;
+  double minStart;
+  double sizeMs;
+  // WindowTable.home's cache of the window index's hash term.
+  double lastStart;
+  uint32_t lastTerm;
+};
+
+inline uint32_t Home(Table& t, uint32_t key, double start) {
+  if (start != t.lastStart) {  // JS: start !== this.lastStart
+    t.lastStart = start;
+    t.lastTerm = ToInt32Bits(start / t.sizeMs) * 0x9e3779b1u;  // Math.imul
+  }
+  uint32_t h = (key ^ t.lastTerm) * 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h & t.mask;
+}
+
+// WindowTable.add; false (nothing changed) when the record needs a new entry and the table must
+// grow first.
+inline bool TableAdd(Table& t, uint32_t key, double start, double value) {
+  uint32_t s = Home(t, key, start);
+  while (t.used[s] != 0 && (t.keys[s] != key || t.starts[s] != start)) s = (s + 1) & t.mask;
+  if (t.used[s] == 0) {
+    if ((t.size + 1) * 2 > t.cap) return false;
+    const bool has = value == value;
+    t.used[s] = 1;
+    t.keys[s] = key;
+    t.starts[s] = start;
+    t.count[s] = 1;
+    t.sum[s] = has ? value : 0;
+    t.nn[s] = has ? 1 : 0;
+    t.min[s] = has ? value : std::numeric_limits<double>::infinity();
+    t.max[s] = has ? value : -std::numeric_limits<double>::infinity();
+    t.size++;
+    if (start < t.minStart) t.minStart = start;
+    return true;
+  }
+  t.count[s]++;
+  if (value == value) {
+    t.sum[s] += value;
+    t.nn[s]++;
+    if (value < t.min[s]) t.min[s] = value;
+    if (value > t.max[s]) t.max[s] = value;
+  }
+  return true;
+}
+
+bool GetU8(const Napi::CallbackInfo& info, size_t i, const char* what, uint8_t** d, size_t* len) {
+  return GetArray<uint8_t, napi_uint8_array>(info, i, what, d, len);
+}
+
+// Reads the table's 8 arrays from info[at..at+7]; checks they hold a power-of-two capacity.
+bool GetTable(const Napi::CallbackInfo& info, size_t at, Table* t) {
+  size_t l[8];
+  if (!GetU8(info, at, "used", &t->used, &l[0]) || !GetU32(info, at + 1, "keys", &t->keys, &l[1]) ||
+      !GetF64(info, at + 2, "starts", &t->starts, &l[2]) || !GetF64(info, at + 3, "count", &t->count, &l[3]) ||
+      !GetF64(info, at + 4, "sum", &t->sum, &l[4]) || !GetF64(info, at + 5, "n", &t->nn, &l[5]) ||
+      !GetF64(info, at + 6, "min", &t->min, &l[6]) || !GetF64(info, at + 7, "max", &t->max, &l[7])) {
+    return false;
+  }
+  const size_t cap = l[0];
+  bool ok = cap >= 2 && (cap & (cap - 1)) == 0 && cap <= 0x80000000u;
+  for (int k = 1; k < 8; k++) ok = ok && l[k] >= cap;
+  if (!ok) {
+    Napi::RangeError::New(info.Env(), "window table arrays: used.length must be a power of two and no array shorter")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  t->cap = static_cast<double>(cap);
+  t->mask = static_cast<uint32_t>(cap - 1);
+  t->lastStart = std::numeric_limits<double>::quiet_NaN();
+  t->lastTerm = 0;
+  return true;
+}
+
+bool GetIo(const Napi::CallbackInfo& info, size_t i, double** io) {
+  size_t len;
+  if (!GetF64(info, i, "io", io, &len)) return false;
+  if (len < IO_WORDS) {
+    Napi::RangeError::New(info.Env(), "io must hold at least 16 words").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+// Reads io[IO_FROM], io[IO_N]: 0 <= from <= n <= capacity, integers.
+bool GetRange(const Napi::CallbackInfo& info, const double* io, size_t capacity, size_t* from, size_t* n) {
+  const double f = io[IO_FROM], v = io[IO_N];
+  if (!(v >= 0 && v <= static_cast<double>(capacity) && v == std::floor(v) && f >= 0 && f <= v && f == std::floor(f))) {
+    Napi::RangeError::New(info.Env(), "io: need 0 <= from <= n <= capacity (the shortest array's length), integers")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *from = static_cast<size_t>(f);
+  *n = static_cast<size_t>(v);
+  return true;
+}
+
+// windowAddBatch(used, keys, starts, count, sum, n, min, max, inKeys, inStarts, inValues, io):
+// WindowTable.add(inKeys[i], inStarts[i], inValues[i]) for io[FROM] <= i < io[N]; stops with
+// kNeedGrow at the first record that needs the table to grow (io[NEXT] = that record).
+Napi::Value WindowAddBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 12) {
+    Napi::TypeError::New(env, "windowAddBatch needs 12 arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Table t;
+  uint32_t* inKeys;
+  double *inStarts, *inValues, *io;
+  size_t l8, l9, l10, from, n;
+  if (!GetTable(info, 0, &t) || !GetU32(info, 8, "inKeys", &inKeys, &l8) ||
+      !GetF64(info, 9, "inStarts", &inStarts, &l9) || !GetF64(info, 10, "inValues", &inValues, &l10) ||
+      !GetIo(info, 11, &io) || !GetRange(info, io, Min(l8, Min(l9, l10)), &from, &n)) {
+    return env.Undefined();
+  }
+  t.size = io[IO_SIZE];
+  t.minStart = io[IO_MIN_START];
+  t.sizeMs = io[IO_SIZE_MS];
+  size_t i = from;
+  int status = kDone;
+  for (; i < n; i++) {
+    if (!TableAdd(t, inKeys[i], inStarts[i], inValues[i])) {
+      status = kNeedGrow;
+      break;
+    }
+  }
+  io[IO_STATUS] = status;
+  io[IO_NEXT] = static_cast<double>(i);
+  io[IO_SIDES] = 0;
+  io[IO_OUT_SIZE] = t.size;
+  io[IO_OUT_MIN_START] = t.minStart;
+  return env.Undefined();
+}
+
+// --- driver-tracking's shard chain: src/pipelines/driver-tracking/shard.ts, operation for operation
+
+constexpr double MS_PER_HOUR = 3600000;
+// speedBoundDecision's constants (geo.ts).
+constexpr double MAX_ABS_LAT_DEG_SQ = 80 * 80;
+constexpr double MAX_DELTA_DEG_SQ = 2 * 2;
+constexpr double MIN_THETA = 1e-100;
+constexpr double MAX_THETA = 0.05;
+constexpr double BAND = 1e-7;
+constexpr double THETA_PER_KMH_MS = 1 / (MS_PER_HOUR * DIAMETER_KM);
+constexpr double Q4 = -1.0 / 3;
+constexpr double Q6 = 2.0 / 45;
+constexpr double C2 = -1.0 / 2;
+constexpr double C4 = 1.0 / 24;
+constexpr double C6 = -1.0 / 720;
+constexpr double C8 = 1.0 / 40320;
+constexpr double C10 = -1.0 / 3628800;
+constexpr double C12 = 1.0 / 479001600;
+enum { SPEED_WITHIN = 0, SPEED_EXCEEDS = 1, SPEED_UNDECIDED = -1 };
+
+inline int SpeedBoundDecision(double lat1, double lon1, double ts1Ms, double lat2, double lon2, double ts2Ms,
+                              double limitKmh) {
+  const double theta = limitKmh * (ts2Ms - ts1Ms) * THETA_PER_KMH_MS;
+  const double dLat = lat2 - lat1;
+  const double dLon = lon2 - lon1;
+  if (!(limitKmh > 0 && theta >= MIN_THETA && theta <= MAX_THETA && dLat * dLat <= MAX_DELTA_DEG_SQ &&
+        dLon * dLon <= MAX_DELTA_DEG_SQ && lat1 * lat1 <= MAX_ABS_LAT_DEG_SQ)) {
+    return SPEED_UNDECIDED;
+  }
+  const double u = dLat * HALF_DEG_TO_RAD;
+  const double v = dLon * HALF_DEG_TO_RAD;
+  const double m = (lat1 + lat2) * HALF_DEG_TO_RAD;
+  const double u2 = u * u;
+  const double v2 = v * v;
+  const double m2 = m * m;
+  const double t2 = theta * theta;
+  const double sin2U = u2 * (1 + u2 * (Q4 + u2 * Q6));
+  const double cosM = 1 + m2 * (C2 + m2 * (C4 + m2 * (C6 + m2 * (C8 + m2 * (C10 + m2 * C12)))));
+  const double a = sin2U + (cosM * cosM - sin2U) * (v2 * (1 + v2 * (Q4 + v2 * Q6)));
+  const double sin2Theta = t2 * (1 + t2 * (Q4 + t2 * Q6));
+  if (a < sin2Theta * (1 - BAND)) return SPEED_WITHIN;
+  if (a > sin2Theta * (1 + BAND)) return SPEED_EXCEEDS;
+  return SPEED_UNDECIDED;
+}
+
+inline bool SpeedExceedsKmh(double lat1, double lon1, double ts1Ms, double lat2, double lon2, double ts2Ms,
+                            double limitKmh) {
+  const int decision = SpeedBoundDecision(lat1, lon1, ts1Ms, lat2, lon2, ts2Ms, limitKmh);
+  if (decision != SPEED_UNDECIDED) return decision == SPEED_EXCEEDS;
+  return HaversineKm(lat1, lon1, lat2, lon2) / ((ts2Ms - ts1Ms) / MS_PER_HOUR) > limitKmh;
+}
+
+// JS Math.round: the nearest integer, halves towards +Infinity, -0 kept (V8: ceil, then step back).
+inline double JsRound(double x) {
+  double r = std::ceil(x);
+  if (r - 0.5 > x) r -= 1;
+  return r;
+}
+
+// Tags of the side outputs written to `sides` (4 words each: record index, tag, detail, detail2).
+enum SideTag { SIDE_INVALID = 1, SIDE_ANOMALY = 2, SIDE_LATE = 3 };
+
+// driverTrackingBatch(driverId, lat, lon, ts, speedKmh, wm, reason, lastLat, lastLon, lastTs,
+//                     used, keys, starts, count, sum, n, min, max, sides, io)
+// DriverTrackingShard.process's pass 1 and 2 fused, for io[FROM] <= i < io[N]: geohash region,
+// anomaly, late, window table, the driver's last fix. Side outputs go to `sides` in record order
+// for the caller to emit. Stops before a record whose driver id is beyond lastTs (kNeedDrivers) or
+// whose window entry needs the table to grow (kNeedGrow); io[NEXT] is that record.
+Napi::Value DriverTrackingBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 20) {
+    Napi::TypeError::New(env, "driverTrackingBatch needs 20 arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint32_t* driverId;
+  double *lat, *lon, *ts, *speed, *wmCol, *lastLat, *lastLon, *lastTs, *sides, *io;
+  uint8_t* reason;
+  size_t l[11];
+  Table t;
+  if (!GetU32(info, 0, "driverId", &driverId, &l[0]) || !GetF64(info, 1, "lat", &lat, &l[1]) ||
+      !GetF64(info, 2, "lon", &lon, &l[2]) || !GetF64(info, 3, "ts", &ts, &l[3]) ||
+      !GetF64(info, 4, "speedKmh", &speed, &l[4]) || !GetF64(info, 5, "wm", &wmCol, &l[5]) ||
+      !GetU8(info, 6, "reason", &reason, &l[6]) || !GetF64(info, 7, "lastLat", &lastLat, &l[7]) ||
+      !GetF64(info, 8, "lastLon", &lastLon, &l[8]) || !GetF64(info, 9, "lastTs", &lastTs, &l[9]) ||
+      !GetTable(info, 10, &t) || !GetF64(info, 18, "sides", &sides, &l[10]) || !GetIo(info, 19, &io)) {
+    return env.Undefined();
+  }
+  size_t from, n;
+  const size_t columns = Min(Min(Min(l[0], l[1]), Min(l[2], l[3])), Min(Min(l[4], l[5]), l[6]));
+  if (!GetRange(info, io, Min(columns, l[10] / 4), &from, &n)) return env.Undefined();
+  const size_t drivers = Min(l[7], Min(l[8], l[9]));
+  const double pv = io[IO_PRECISION];
+  if (!(pv >= 1 && pv <= GEOHASH_INT_MAX_PRECISION && pv == std::floor(pv))) {
+    Napi::RangeError::New(env, "io: precision must be an integer in 1..6").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int p = static_cast<int>(pv);
+  const double lonScale = kTables.lonScale[p], latScale = kTables.latScale[p];
+  const double lonStep = kTables.lonStep[p], latStep = kTables.latStep[p];
+  const int32_t lonLast = kTables.lonLast[p], latLast = kTables.latLast[p];
+  const int lonShift = kTables.lonShift[p], latShift = lonShift ^ 1;
+
+  t.size = io[IO_SIZE];
+  t.minStart = io[IO_MIN_START];
+  const double windowMs = io[IO_SIZE_MS];
+  t.sizeMs = windowMs;
+  const double graceMs = io[IO_GRACE_MS];
+  const double maxSpeedKmh = io[IO_MAX_SPEED_KMH];
+  const double speedScale = io[IO_SPEED_SCALE];
+  // shard.ts's constants, computed the same way.
+  const double RAD = 3.141592653589793 / 180;
+  const double FOUR_R2 = 4 * EARTH_RADIUS_KM * EARTH_RADIUS_KM;
+  const double KM_PER_MS = maxSpeedKmh / 3600000;
+  const double SAFETY = 1 - 1e-9;
+
+  size_t sideCount = 0;
+  int status = kDone;
+  double winStart = std::numeric_limits<double>::quiet_NaN();
+  size_t i = from;
+  for (; i < n; i++) {
+    if (reason[i] != 0) {
+      double* e = sides + 4 * sideCount++;
+      e[0] = static_cast<double>(i); e[1] = SIDE_INVALID; e[2] = 0; e[3] = 0;
+      continue;
+    }
+    const uint32_t d = driverId[i];
+    if (d >= drivers) {
+      status = kNeedDrivers;
+      break;
+    }
+    const double la = lat[i];
+    const double lo = lon[i];
+    const double tm = ts[i];
+    const double lt = lastTs[d];
+    if (tm > lt) {
+      const double dp = (la - lastLat[d]) * RAD;
+      const double dl = (lo - lastLon[d]) * RAD;
+      const double y2 = (dp * dp + dl * dl) * 0.25;
+      const double allowed = (tm - lt) * KM_PER_MS;
+      if (!(y2 < 0.25 && FOUR_R2 * y2 < allowed * allowed * (1 - y2) * SAFETY) &&
+          SpeedExceedsKmh(lastLat[d], lastLon[d], lt, la, lo, tm, maxSpeedKmh)) {
+        const double kmh = HaversineKm(lastLat[d], lastLon[d], la, lo) / ((tm - lt) / 3600000);
+        double* e = sides + 4 * sideCount++;
+        e[0] = static_cast<double>(i); e[1] = SIDE_ANOMALY; e[2] = kmh; e[3] = lt;
+        continue;
+      }
+    }
+    if (!(tm >= winStart + 1 && tm < winStart + windowMs - 1)) winStart = std::floor(tm / windowMs) * windowMs;
+    const double start = winStart;
+    const double wm = wmCol[i];
+    if (start + windowMs + graceMs <= wm) {
+      double* e = sides + 4 * sideCount++;
+      e[0] = static_cast<double>(i); e[1] = SIDE_LATE; e[2] = wm; e[3] = start;
+      continue;
+    }
+    const uint32_t lonCell = static_cast<uint32_t>(CellIndex(lo, -180, lonScale, lonStep, lonLast));
+    const uint32_t latCell = static_cast<uint32_t>(CellIndex(la, -90, latScale, latStep, latLast));
+    const uint32_t region = (Spread15(lonCell) << lonShift) | (Spread15(latCell) << latShift);
+    const double sp = speed[i];
+    if (!TableAdd(t, region, start, sp - sp == 0 ? JsRound(sp * speedScale) : std::numeric_limits<double>::quiet_NaN())) {
+      status = kNeedGrow;
+      break;
+    }
+    if (!(lt >= tm)) {
+      lastTs[d] = tm;
+      lastLat[d] = la;
+      lastLon[d] = lo;
+    }
+  }
+  io[IO_STATUS] = status;
+  io[IO_NEXT] = static_cast<double>(i);
+  io[IO_SIDES] = static_cast<double>(sideCount);
+  io[IO_OUT_SIZE] = t.size;
+  io[IO_OUT_MIN_START] = t.minStart;
+  return env.Undefined();
+}
+
 // Scalar fdlibm functions, exported so the tests can compare them with Math.* directly.
 Napi::Value Sin(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fdlibm::sin(info[0].As<Napi::Number>().DoubleValue()));
@@ -689,10 +1043,12 @@ Napi::Value Asin(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   exports.Set("geohashEncodeBatch", Napi::Function::New(env, GeohashEncodeBatch, "geohashEncodeBatch"));
   exports.Set("haversineBatch", Napi::Function::New(env, HaversineBatch, "haversineBatch"));
   exports.Set("etaBatch", Napi::Function::New(env, EtaBatch, "etaBatch"));
+  exports.Set("windowAddBatch", Napi::Function::New(env, WindowAddBatch, "windowAddBatch"));
+  exports.Set("driverTrackingBatch", Napi::Function::New(env, DriverTrackingBatch, "driverTrackingBatch"));
   exports.Set("sin", Napi::Function::New(env, Sin, "sin"));
   exports.Set("cos", Napi::Function::New(env, Cos, "cos"));
   exports.Set("asin", Napi::Function::New(env, Asin, "asin"));

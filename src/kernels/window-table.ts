@@ -23,6 +23,21 @@ export interface WindowTableOptions {
   initialCapacity?: number;
 }
 
+/**
+ * A WindowTable's arrays, for batch kernels that update the table in place (the native ones,
+ * src/kernels/native.ts). Replaced (a new object) whenever the table grows or is imported.
+ */
+export interface WindowTableArrays {
+  readonly used: Uint8Array;
+  readonly keys: Uint32Array;
+  readonly starts: Float64Array;
+  readonly count: Float64Array;
+  readonly sum: Float64Array;
+  readonly n: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+}
+
 export class WindowTable {
   readonly sizeMs: number;
   readonly graceMs: number;
@@ -40,6 +55,7 @@ export class WindowTable {
   size = 0;
   /** Smallest window start present (Infinity when empty): nothing closes before it. */
   private minStart = Infinity;
+  private view!: WindowTableArrays;
 
   constructor(options: WindowTableOptions) {
     this.sizeMs = options.sizeMs;
@@ -82,6 +98,40 @@ export class WindowTable {
       if (value < this.min[s]!) this.min[s] = value;
       if (value > this.max[s]!) this.max[s] = value;
     }
+  }
+
+  /**
+   * `add(keys[i], starts[i], values[i])` for `i < n`: the reference of the native batch kernel
+   * (`windowAddBatchFast` in native.ts).
+   */
+  addBatch(keys: Uint32Array, starts: Float64Array, values: Float64Array, n: number): void {
+    for (let i = 0; i < n; i++) this.add(keys[i]!, starts[i]!, values[i]!);
+  }
+
+  // --- for batch kernels that update the table in place (native.ts) ----------------------------
+  // They read `arrays`, `size` and `smallestStart`, write entries as `add` would, hand the counters
+  // back with `setCounters`, and call `growForInsert` where `insert` would grow: exactly then, so
+  // that capacity, slot order and therefore close order stay those of the JS kernel.
+
+  /** The arrays as they are now (a new object after growth or import). */
+  get arrays(): WindowTableArrays {
+    return this.view;
+  }
+
+  /** The smallest window start present (Infinity when empty). */
+  get smallestStart(): number {
+    return this.minStart;
+  }
+
+  /** Takes the entry count and smallest start after an in-place batch update. */
+  setCounters(size: number, smallestStart: number): void {
+    this.size = size;
+    this.minStart = smallestStart;
+  }
+
+  /** Doubles the capacity, as `insert` does when one more entry would pass half full. */
+  growForInsert(): void {
+    this.grow();
   }
 
   /** A new (key, window) entry: once per key and window, not per record. */
@@ -214,6 +264,10 @@ export class WindowTable {
     this.n = new Float64Array(cap);
     this.min = new Float64Array(cap);
     this.max = new Float64Array(cap);
+    this.view = {
+      used: this.used, keys: this.keys, starts: this.starts, count: this.count,
+      sum: this.sum, n: this.n, min: this.min, max: this.max,
+    };
   }
 
   /** Re-inserts every live entry into fresh arrays of `cap` slots (also removes probe-chain holes). */

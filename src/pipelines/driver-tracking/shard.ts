@@ -11,13 +11,23 @@
  *   after the batch: close windows up to the batch watermark
  *
  * Per-driver state lives in typed arrays indexed by the driver's interned id.
+ *
+ * With the native kernels loaded (src/kernels/native.ts; per worker thread, on the first shard
+ * built there) both passes run as one native call per batch (`driverTrackingBatch`), in place on
+ * the same arrays, with bit-exact results; the JS loop below is the reference and the fallback
+ * (and, for now, the path with `positions`). Config `kernels: "js"` forces the JS loop.
  */
 import { geohashEncodeBatch } from "../../kernels/geohash.js";
 import { EARTH_RADIUS_KM, haversineKm, speedExceedsKmh } from "../../kernels/geo.js";
+import {
+  IO_FROM, IO_GRACE_MS, IO_MAX_SPEED_KMH, IO_MIN_START, IO_N, IO_NEXT, IO_OUT_MIN_START, IO_OUT_SIZE, IO_PRECISION,
+  IO_SIDES, IO_SIZE, IO_SIZE_MS, IO_SPEED_SCALE, IO_STATUS, IO_WORDS, SIDE_ANOMALY, SIDE_INVALID, STATUS_DONE,
+  STATUS_NEED_GROW, requireNativeKernels, type NativeKernels,
+} from "../../kernels/native.js";
 import { WindowTable } from "../../kernels/window-table.js";
 import { OUT_ANOMALY, OUT_INVALID, OUT_LATE, type OutputWriter } from "../../ring/output.js";
 import type { ColumnArray } from "../../schema/schema.js";
-import type { ShardProcessor } from "../processor.js";
+import type { ProcessorConfig, ShardProcessor } from "../processor.js";
 import {
   ANOMALY_SPEED, GRACE_MS, LATE_WINDOW_CLOSED, MAX_SPEED_KMH, REGION_PRECISION, SPEED_SCALE, WINDOW_MS,
   type DriverInputColumns,
@@ -37,8 +47,33 @@ export class DriverTrackingShard implements ShardProcessor {
   private regions = new Uint32Array(0);
   private regionsHi = new Uint32Array(0);
   private readonly table = new WindowTable({ sizeMs: WINDOW_MS, graceMs: GRACE_MS, initialCapacity: 4096 });
+  /** The native kernels, or undefined: the JS loop. */
+  private readonly native: NativeKernels | undefined;
+  /** Native path scratch: side outputs of a batch (4 words each), the kernel's io words. */
+  private sides = new Float64Array(0);
+  private readonly io = new Float64Array(IO_WORDS);
+
+  constructor(config: ProcessorConfig = {}) {
+    this.native = config["kernels"] === "js" ? undefined : requireNativeKernels();
+    const io = this.io;
+    io[IO_SIZE_MS] = WINDOW_MS;
+    io[IO_GRACE_MS] = GRACE_MS;
+    io[IO_MAX_SPEED_KMH] = MAX_SPEED_KMH;
+    io[IO_SPEED_SCALE] = SPEED_SCALE;
+    io[IO_PRECISION] = REGION_PRECISION;
+  }
+
+  /** Whether batches run through the native kernels. */
+  get usesNative(): boolean {
+    return this.native !== undefined;
+  }
+
 
   process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
+    if (this.native !== undefined) {
+      this.processNative(this.native, columns as unknown as DriverInputColumns, n, partition, out);
+      return;
+    }
     const c = columns as unknown as DriverInputColumns;
     const { driverId, lat, lon, ts, speedKmh, _wm, _reason } = c;
     if (this.regions.length < n) {
@@ -94,6 +129,43 @@ export class DriverTrackingShard implements ShardProcessor {
         this.lastLat[d] = la;
         this.lastLon[d] = lo;
       }
+    }
+  }
+
+  /**
+   * `process` as one native call per batch (more only when the per-driver arrays or the window
+   * table must grow: the kernel stops before that record, JS grows exactly as the JS loop would,
+   * and the kernel resumes there). Side outputs come back as a list, emitted here in record order;
+   * nothing else is written to `out` during a batch, so the output is the JS loop's.
+   */
+  private processNative(k: NativeKernels, c: DriverInputColumns, n: number, partition: number, out: OutputWriter): void {
+    if (this.sides.length < 4 * n) this.sides = new Float64Array(4 * n);
+    const sides = this.sides;
+    const io = this.io;
+    const table = this.table;
+    io[IO_FROM] = 0;
+    io[IO_N] = n;
+    for (;;) {
+      const a = table.arrays;
+      io[IO_SIZE] = table.size;
+      io[IO_MIN_START] = table.smallestStart;
+      k.driverTrackingBatch(c.driverId, c.lat, c.lon, c.ts, c.speedKmh, c._wm, c._reason, this.lastLat, this.lastLon,
+        this.lastTs, a.used, a.keys, a.starts, a.count, a.sum, a.n, a.min, a.max, sides, io);
+      table.setCounters(io[IO_OUT_SIZE]!, io[IO_OUT_MIN_START]!);
+      const count = io[IO_SIDES]!;
+      for (let j = 0; j < count * 4; j += 4) {
+        const i = sides[j]!;
+        const tag = sides[j + 1]!;
+        if (tag === SIDE_INVALID) this.side(OUT_INVALID, c._reason[i]!, c, i, partition, out, 0, 0);
+        else if (tag === SIDE_ANOMALY) this.side(OUT_ANOMALY, ANOMALY_SPEED, c, i, partition, out, sides[j + 2]!, sides[j + 3]!);
+        else this.side(OUT_LATE, LATE_WINDOW_CLOSED, c, i, partition, out, sides[j + 2]!, sides[j + 3]!);
+      }
+      const status = io[IO_STATUS]!;
+      if (status === STATUS_DONE) return;
+      const next = io[IO_NEXT]!;
+      if (status === STATUS_NEED_GROW) table.growForInsert();
+      else this.growDrivers(c.driverId[next]!); // STATUS_NEED_DRIVERS
+      io[IO_FROM] = next;
     }
   }
 
