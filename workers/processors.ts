@@ -2,10 +2,10 @@
 import { DriverTrackingShard } from "../src/pipelines/driver-tracking/shard.js";
 import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor.js";
 
-export function createProcessor(pipeline: string, _config: ProcessorConfig): ShardProcessor {
+export function createProcessor(pipeline: string, config: ProcessorConfig): ShardProcessor {
   switch (pipeline) {
     case "driver-tracking":
-      return new DriverTrackingShard();
+      return new DriverTrackingShard(config);
     default:
       throw new Error(`no shard processor for pipeline ${JSON.stringify(pipeline)}`);
   }

@@ -14,6 +14,7 @@ import { RiptideError } from "../errors.js";
 import { getPipeline, PIPELINES } from "../pipelines/registry.js";
 import { Interner } from "../schema/interner.js";
 import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
+import { TeeSink } from "../sinks/tee.js";
 import { DriverGenerator } from "../sources/driver-generator.js";
 import { JsonLinesFileSource } from "../sources/file-source.js";
 import { GeneratorSource } from "../sources/generator-source.js";
@@ -54,6 +55,9 @@ Output:
   --quiet               no progress line
   --http HOST:PORT      serve a live dashboard at /, Prometheus metrics at /metrics, /healthz and
                         /readyz, and live updates on the WebSocket /live (HOST default 127.0.0.1)
+  --redis URL           also write the pipeline's Redis outputs, e.g. redis://127.0.0.1:6379
+                        (driver-tracking: GEO index drivers:active, drivers:<region>, 5-minute expiry)
+  --redis-prefix P      prepend P to every Redis key (default none)
 
 Engine:
   --workers N           shard workers (default: cores, here ${availableParallelism()})
@@ -74,6 +78,7 @@ const RUN_OPTIONS: OptionSpec = {
   group: { type: "string" }, "stop-when-idle": { type: "string" },
   json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
   http: { type: "string" },
+  redis: { type: "string" }, "redis-prefix": { type: "string" },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -154,6 +159,23 @@ async function runCommand(argv: string[]): Promise<number> {
     throw new UsageError((err as Error).message);
   }
 
+  // --redis: validated and connected before anything else starts (nothing to undo if it fails).
+  let nameOf: (id: number) => string = (id) => String(id);
+  let redis: { pipeline: import("../pipelines/pipeline.js").PipelineDefinition; sink: Sink } | undefined;
+  if (values["redis-prefix"] !== undefined && values["redis"] === undefined) throw new UsageError("--redis-prefix needs --redis");
+  if (values["redis"] !== undefined) {
+    const { parseRedisUrl } = await import("../sinks/redis-client.js");
+    const { setupRedis, REDIS_PIPELINES } = await import("../sinks/redis-setup.js");
+    let url: string;
+    try {
+      url = parseRedisUrl(values["redis"] as string, "--redis");
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (!(pipeline.name in REDIS_PIPELINES)) throw new UsageError(`--redis: pipeline ${pipeline.name} writes nothing to Redis (see riptide pipelines)`);
+    redis = await setupRedis({ url, pipeline, name: (id) => nameOf(id), ...(values["redis-prefix"] !== undefined && { prefix: values["redis-prefix"] as string }) });
+  }
+
   const onLog = (event: string, detail: Record<string, unknown>): void => {
     process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...detail })}\n`);
   };
@@ -181,8 +203,12 @@ async function runCommand(argv: string[]): Promise<number> {
     });
     source = kafka.source;
     sink = kafka.sink;
+    const interner = kafka.source.interner;
+    nameOf = (id) => interner.name(id);
   } else if (input !== undefined) {
-    const decoder = compileJsonDecoder(pipeline.schema, new Interner());
+    const interner = new Interner();
+    nameOf = (id) => interner.name(id);
+    const decoder = compileJsonDecoder(pipeline.schema, interner);
     source = new JsonLinesFileSource(input, decoder, (p, off, raw, reason) => coordinator!.reject(p, off, raw, reason));
   } else {
     let gen: DriverGenerator;
@@ -198,6 +224,7 @@ async function runCommand(argv: string[]): Promise<number> {
       throw err;
     }
     source = new GeneratorSource(gen, events ?? Infinity);
+    nameOf = (id) => gen.driverName(id);
   }
 
   const abort = new AbortController();
@@ -210,8 +237,9 @@ async function runCommand(argv: string[]): Promise<number> {
   const quiet = values["quiet"] === true;
   const progress = quiet ? undefined : progressPrinter();
   try {
+    if (redis) sink = new TeeSink([sink, redis.sink]);
     coordinator = new Coordinator({
-      pipeline, source, sink, workers,
+      pipeline: redis?.pipeline ?? pipeline, source, sink, workers,
       ...(batchSize !== undefined && { batchSize }),
       ...(ringSlots !== undefined && { ringSlots }),
       ...(rate !== undefined && { rate }),

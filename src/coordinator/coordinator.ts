@@ -29,7 +29,7 @@ import {
   BATCH_DATA, BATCH_END, BATCH_WATERMARK, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../ring/layout.js";
 import {
-  OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_STARTED, OUT_WINDOW, outputLayout, type OutputColumns,
+  OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_POSITION, OUT_STARTED, OUT_WINDOW, outputLayout, type OutputColumns,
 } from "../ring/output.js";
 import { BatchRing } from "../ring/ring.js";
 import type { Output, Sink } from "../sinks/sink.js";
@@ -494,7 +494,7 @@ export class Coordinator {
         const staged = this.staged[w]!;
         for (let i = 0; i < n; i++) {
           const kind = o.kind[i]!;
-          if (kind === OUT_WINDOW || kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE) {
+          if (kind === OUT_WINDOW || kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE || kind === OUT_POSITION) {
             staged.push(o, i);
           } else if (kind === OUT_ACK) {
             const seq = o.d[i]!;
@@ -531,6 +531,9 @@ export class Coordinator {
       const kind = o.kind[i]!;
       if (kind === OUT_WINDOW) {
         this.merger.add(o.key[i]!, o.a[i]!, o.b[i]!, o.c[i]!, o.d[i]!, o.e[i]!, o.f[i]!);
+      } else if (kind === OUT_POSITION) {
+        this.counts["position"] = (this.counts["position"] ?? 0) + 1;
+        this.sink.writeRecord?.(o, i); // columnar: no object per position
       } else {
         const name = this.pipeline.sideName(kind);
         this.counts[name] = (this.counts[name] ?? 0) + 1;

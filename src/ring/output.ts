@@ -13,6 +13,9 @@
  *   CLOSED         —          —     —       watermark up to which every window of this shard is emitted
  *   ENDED          —          —     —       (the shard flushed everything after BATCH_END)
  *   STARTED        —          —     —       (a shard task began; unacknowledged outputs before it are void)
+ *   POSITION       record     part  offset  lat          lon     ts         —        —           —
+ *                  key (code: the region, geohash-5 int) — a driver's latest position in one input
+ *                  batch, coalesced per batch (driver-tracking with --redis: the GEO index)
  *
  * Outputs of a batch count only once its ACK arrives: the coordinator holds them until then, so a
  * shard that dies mid-batch and replays from its checkpoint neither loses nor repeats an output.
@@ -33,6 +36,8 @@ export const OUT_CLOSED = 6;
 export const OUT_ENDED = 7;
 /** A shard (re)started: outputs of its predecessor that were never acknowledged are void. */
 export const OUT_STARTED = 8;
+/** The latest position of a key in one input batch (one record per key per batch), for position indexes. */
+export const OUT_POSITION = 9;
 
 export const OUTPUT_FIELDS: readonly FieldSpec[] = [
   { name: "kind", type: "u32" },

@@ -3,6 +3,7 @@
  * with a `type`: "window" results and the side outputs ("invalid", "anomaly", "late").
  */
 import { closeSync, openSync, writeSync } from "node:fs";
+import type { OutputColumns } from "../ring/output.js";
 
 export interface Output {
   type: string;
@@ -26,6 +27,11 @@ export interface Sink {
   service?(): void;
   /** Resolves once everything written is acknowledged (bounded by the sink's own timeout). */
   flush?(): Promise<void>;
+  /**
+   * A record output that stays columnar (no object is built): index i of an output batch, e.g. a
+   * driver's latest position (OUT_POSITION) for the Redis GEO index. Counts in written/acknowledged.
+   */
+  writeRecord?(out: OutputColumns, i: number): void;
 }
 
 /** Counts nothing, keeps nothing: for throughput runs. */

@@ -47,11 +47,12 @@ function invalidReason(e: Record<string, unknown>): string | null {
   return null;
 }
 
-export function referenceDriverTracking(events: SourcedEvent[], partitions: number): RefOutput[] {
+/** `last`, when given, receives each driver's newest aggregated fix (what the GEO index holds). */
+export function referenceDriverTracking(events: SourcedEvent[], partitions: number,
+  last = new Map<string, { lat: number; lon: number; ts: number }>()): RefOutput[] {
   const out: RefOutput[] = [];
   const streamTime = new Map<number, number>();
   for (let p = 0; p < partitions; p++) streamTime.set(p, -Infinity);
-  const last = new Map<string, { lat: number; lon: number; ts: number }>();
   const windows = new Map<string, { key: string; start: number; count: number; speeds: number[] }>();
   for (const { partition, event, notJson } of events) {
     if (notJson) {

@@ -9,6 +9,8 @@
  *     else      → window table (geohash-5 region, window start) += 1, speed
  *                 the fix becomes the driver's `last` when it is newer
  *   after the batch: close windows up to the batch watermark
+ *   with `positions` (config, for the Redis GEO index): after the batch, one POSITION output per
+ *   driver whose `last` moved in it — its latest position, coalesced per batch
  *
  * Per-driver state lives in typed arrays indexed by the driver's interned id.
  *
@@ -25,7 +27,7 @@ import {
   STATUS_NEED_GROW, requireNativeKernels, type NativeKernels,
 } from "../../kernels/native.js";
 import { WindowTable } from "../../kernels/window-table.js";
-import { OUT_ANOMALY, OUT_INVALID, OUT_LATE, type OutputWriter } from "../../ring/output.js";
+import { OUT_ANOMALY, OUT_INVALID, OUT_LATE, OUT_POSITION, type OutputWriter } from "../../ring/output.js";
 import type { ColumnArray } from "../../schema/schema.js";
 import type { ProcessorConfig, ShardProcessor } from "../processor.js";
 import {
@@ -47,6 +49,15 @@ export class DriverTrackingShard implements ShardProcessor {
   private regions = new Uint32Array(0);
   private regionsHi = new Uint32Array(0);
   private readonly table = new WindowTable({ sizeMs: WINDOW_MS, graceMs: GRACE_MS, initialCapacity: 4096 });
+  /** Emit each batch's latest position per driver (config `positions`). */
+  private readonly positions: boolean;
+  /** Region (geohash-5 int) of each driver's `last`; with `positions` only. */
+  private lastRegion = new Uint32Array(1024);
+  /** Batch number in which a driver was last put on `moved` (dedupes the per-batch list). */
+  private movedIn = new Float64Array(1024).fill(-1);
+  /** Drivers whose `last` moved in the current batch. */
+  private moved = new Uint32Array(0);
+  private batchNo = 0;
   /** The native kernels, or undefined: the JS loop. */
   private readonly native: NativeKernels | undefined;
   /** Native path scratch: side outputs of a batch (4 words each), the kernel's io words. */
@@ -54,7 +65,8 @@ export class DriverTrackingShard implements ShardProcessor {
   private readonly io = new Float64Array(IO_WORDS);
 
   constructor(config: ProcessorConfig = {}) {
-    this.native = config["kernels"] === "js" ? undefined : requireNativeKernels();
+    this.positions = config["positions"] === true;
+    this.native = config["kernels"] === "js" || this.positions ? undefined : requireNativeKernels();
     const io = this.io;
     io[IO_SIZE_MS] = WINDOW_MS;
     io[IO_GRACE_MS] = GRACE_MS;
@@ -68,7 +80,6 @@ export class DriverTrackingShard implements ShardProcessor {
     return this.native !== undefined;
   }
 
-
   process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
     if (this.native !== undefined) {
       this.processNative(this.native, columns as unknown as DriverInputColumns, n, partition, out);
@@ -79,12 +90,16 @@ export class DriverTrackingShard implements ShardProcessor {
     if (this.regions.length < n) {
       this.regions = new Uint32Array(n);
       this.regionsHi = new Uint32Array(n);
+      this.moved = new Uint32Array(n);
     }
     // Pass 1, column at a time: every record's region (invalid ones too; their code is unused).
     geohashEncodeBatch(lat, lon, n, REGION_PRECISION, this.regionsHi, this.regions);
     const regions = this.regions;
     const table = this.table;
     let winStart = NaN;
+    const positions = this.positions;
+    let moved = 0;
+    const batchNo = ++this.batchNo;
     // Pass 2, record at a time (per-driver state is sequential). Rare outcomes leave through
     // small methods so this loop stays small enough for V8 to inline the kernels it calls.
     for (let i = 0; i < n; i++) {
@@ -128,7 +143,23 @@ export class DriverTrackingShard implements ShardProcessor {
         this.lastTs[d] = t;
         this.lastLat[d] = la;
         this.lastLon[d] = lo;
+        if (positions) {
+          this.lastRegion[d] = regions[i]!;
+          if (this.movedIn[d] !== batchNo) {
+            this.movedIn[d] = batchNo;
+            this.moved[moved++] = d;
+          }
+        }
       }
+    }
+    if (moved > 0) this.emitPositions(moved, partition, out);
+  }
+
+  /** One POSITION output per driver whose `last` moved in this batch: the latest position. */
+  private emitPositions(moved: number, partition: number, out: OutputWriter): void {
+    for (let k = 0; k < moved; k++) {
+      const d = this.moved[k]!;
+      out.side(OUT_POSITION, this.lastRegion[d]!, d, partition, 0, this.lastLat[d]!, this.lastLon[d]!, this.lastTs[d]!, NaN, 0, 0);
     }
   }
 
@@ -203,6 +234,11 @@ export class DriverTrackingShard implements ShardProcessor {
     this.lastLon = from.slice(2 + L, 2 + 2 * L);
     this.lastTs = from.slice(2 + 2 * L, 2 + 3 * L);
     this.table.importFrom(from, 2 + 3 * L, from[1]!);
+    // Per-batch scratch, not state: a driver's region is set again before it is emitted.
+    if (this.lastRegion.length < L) {
+      this.lastRegion = new Uint32Array(L);
+      this.movedIn = new Float64Array(L).fill(-1);
+    }
   }
 
   stateBytes(): number {
@@ -216,5 +252,8 @@ export class DriverTrackingShard implements ShardProcessor {
     const lon = new Float64Array(cap); lon.set(this.lastLon);
     const ts = new Float64Array(cap).fill(NaN); ts.set(this.lastTs);
     this.lastLat = lat; this.lastLon = lon; this.lastTs = ts;
+    const region = new Uint32Array(cap); region.set(this.lastRegion.subarray(0, cap));
+    const movedIn = new Float64Array(cap).fill(-1); movedIn.set(this.movedIn.subarray(0, cap));
+    this.lastRegion = region; this.movedIn = movedIn;
   }
 }
