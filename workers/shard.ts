@@ -14,7 +14,7 @@
  */
 import { performance } from "node:perf_hooks";
 import {
-  C_BATCHES, C_COMMAND, C_STARTS, CK_AREA_OFFSET, CK_CURRENT, CK_HEADER_WORDS, CK_SEQ, CK_TAIL, CK_WORDS, CMD_CRASH, CMD_STOP,
+  C_BATCHES, C_COMMAND, C_REPLAY_BATCHES, C_STARTS, C_STATE_ENTRIES, C_STATE_KIB, CK_AREA_OFFSET, CK_CURRENT, CK_HEADER_WORDS, CK_SEQ, CK_TAIL, CK_WORDS, CMD_CRASH, CMD_STOP,
 } from "../src/coordinator/control.js";
 import {
   BATCH_DATA, BATCH_END, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
@@ -104,6 +104,7 @@ export default function runShard(task: ShardTask): ShardSummary {
     const tail = checkpoints.restore(processor);
     if (tail >= 0 && ((tail - input.released) | 0) > 0) input.releaseMany((tail - input.released) | 0);
   }
+  Atomics.store(control, C_REPLAY_BATCHES, input.readable());
   out.marker(OUT_STARTED, 0);
   out.flush();
 
@@ -147,6 +148,9 @@ export default function runShard(task: ShardTask): ShardSummary {
     records += n;
     if (held >= every || kind === BATCH_END) checkpoint();
     Atomics.store(control, C_BATCHES, batches);
+    // State size for metrics, one store each per batch (read by the coordinator at snapshot rate).
+    Atomics.store(control, C_STATE_ENTRIES, processor.stateEntries?.() ?? 0);
+    Atomics.store(control, C_STATE_KIB, Math.min(0x7fffffff, Math.ceil(processor.stateBytes() / 1024)));
   }
   checkpoint();
   out.flush();

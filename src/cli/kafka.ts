@@ -1,6 +1,6 @@
 /** `riptide run … --brokers`: the Kafka source and sink around a coordinator, and `riptide loadgen`. */
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
-import type { KafkaAdminClient } from "../io/kafka/client.js";
+import type { KafkaAdminClient, KafkaConsumerClient } from "../io/kafka/client.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import { KafkaSink } from "../sinks/kafka-sink.js";
 import { KafkaSource } from "../sources/kafka-source.js";
@@ -9,6 +9,8 @@ import { UsageError } from "./args.js";
 export interface KafkaRunSetup {
   source: KafkaSource;
   sink: KafkaSink;
+  /** The source's consumer (main thread), e.g. for lag measurement (src/metrics/lag.ts). */
+  consumer: KafkaConsumerClient;
   close(): Promise<void>;
 }
 
@@ -55,7 +57,7 @@ export async function setupKafkaRun(opts: {
   });
   source.start();
   return {
-    source, sink,
+    source, sink, consumer,
     async close() {
       await consumer.disconnect().catch(() => undefined);
       await producer.disconnect(10_000).catch(() => undefined);

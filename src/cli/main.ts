@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
-import { Coordinator, type Progress, type RunSummary } from "../coordinator/coordinator.js";
+import { Coordinator, type RunSummary } from "../coordinator/coordinator.js";
 import { RiptideError } from "../errors.js";
 import { getPipeline, PIPELINES } from "../pipelines/registry.js";
 import { Interner } from "../schema/interner.js";
@@ -21,6 +21,10 @@ import { GeneratorSource } from "../sources/generator-source.js";
 import { compileJsonDecoder } from "../sources/json.js";
 import type { Source } from "../sources/source.js";
 import { numberOption, parse, UsageError, type OptionSpec } from "./args.js";
+import { createRunLogger } from "../log/logger.js";
+import type { ConsumerLag } from "../metrics/lag.js";
+import { describeAlerts, OBSERVE_HELP, OBSERVE_OPTIONS, observeSettings, RunObserver, startConsumerLag } from "./observe.js";
+import { fmtRate, progressPrinter, StatusLine } from "./status.js";
 
 const HELP = `riptide — real-time event streams on Node.js
 
@@ -52,20 +56,22 @@ Output:
   --output FILE         write every output and side output, one JSON object per line
   --sink KIND           null | console | file (default: file with --output, else null)
   --json                end with one JSON summary line on stdout
-  --quiet               no progress line
+  --quiet               no status line (a live line on a terminal, a plain line every 5 s otherwise)
   --http HOST:PORT      serve a live dashboard at /, Prometheus metrics at /metrics, /healthz and
                         /readyz, and live updates on the WebSocket /live (HOST default 127.0.0.1)
   --redis URL           also write the pipeline's Redis outputs, e.g. redis://127.0.0.1:6379
                         (driver-tracking: GEO index drivers:active, drivers:<region>, 5-minute expiry)
   --redis-prefix P      prepend P to every Redis key (default none)
 
+${OBSERVE_HELP}
 Engine:
   --workers N           shard workers (default: cores, here ${availableParallelism()})
   --batch-size N        records per ring slot (default 2048)
   --ring-slots N        slots per input ring, a power of two (default 16)
   --idle-timeout MS     a partition idle this long stops holding the watermark back (default 30000)
 
-Exit codes: 0 done, 1 the run failed, 2 bad usage.
+Exit codes: 0 done (also after Ctrl-C/SIGTERM: the run stops, flushes and summarises), 1 the run
+failed, 2 bad usage (the message names the option), 130 a second Ctrl-C/SIGTERM forced the exit.
 `;
 
 const RUN_OPTIONS: OptionSpec = {
@@ -78,6 +84,7 @@ const RUN_OPTIONS: OptionSpec = {
   group: { type: "string" }, "stop-when-idle": { type: "string" },
   json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
   http: { type: "string" },
+  ...OBSERVE_OPTIONS,
   redis: { type: "string" }, "redis-prefix": { type: "string" },
 };
 
@@ -151,6 +158,7 @@ async function runCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const observe = observeSettings(values, { kafka: brokers !== undefined });
   const httpServer = values["http"] === undefined ? undefined : await import("../http/server.js");
   let httpAddress: import("../http/server.js").HttpAddress | undefined;
   try {
@@ -176,9 +184,18 @@ async function runCommand(argv: string[]): Promise<number> {
     redis = await setupRedis({ url, pipeline, name: (id) => nameOf(id), ...(values["redis-prefix"] !== undefined && { prefix: values["redis-prefix"] as string }) });
   }
 
-  const onLog = (event: string, detail: Record<string, unknown>): void => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...detail })}\n`);
-  };
+  // JSON log lines on stderr (pino), printed above the live status line on a terminal.
+  const status = new StatusLine();
+  const logs = createRunLogger({ level: observe.logLevel, write: (line) => status.above(line) });
+  const onLog = logs.log;
+  const sourceLabel = brokers !== undefined ? (values["input-topic"] as string) : input !== undefined ? "file" : "generator";
+  onLog("start", {
+    pipeline: pipeline.name, source: brokers !== undefined ? "kafka" : input !== undefined ? "file" : "generator", input: sourceLabel,
+    ...(brokers !== undefined && { brokers, outputTopic: values["output-topic"], group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}` }),
+    workers, ...(batchSize !== undefined && { batchSize }), logLevel: observe.logLevel,
+    ...(observe.alerts && { alerts: describeAlerts(observe.alerts) }), node: process.version,
+  });
+  let lag: ConsumerLag | undefined;
   let sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
   let coordinator: Coordinator | undefined;
   let source: Source;
@@ -188,9 +205,10 @@ async function runCommand(argv: string[]): Promise<number> {
   let started = false;
   const http = httpServer && httpAddress && new httpServer.RunHttpServer({
     ...httpAddress, processor: pipeline.name,
-    topic: brokers !== undefined ? (values["input-topic"] as string) : input !== undefined ? "file" : "generator",
+    topic: sourceLabel,
     snapshot: () => (started ? coordinator?.progress() : undefined),
     latency: () => coordinator?.latencyHistogram,
+    ...(brokers !== undefined && { lag: () => lag?.snapshot() ?? [] }),
   });
   if (http) onLog("http-listening", { url: await http.start() });
   if (brokers !== undefined) {
@@ -203,6 +221,7 @@ async function runCommand(argv: string[]): Promise<number> {
     });
     source = kafka.source;
     sink = kafka.sink;
+    lag = startConsumerLag(kafka, sourceLabel, onLog);
     const interner = kafka.source.interner;
     nameOf = (id) => interner.name(id);
   } else if (input !== undefined) {
@@ -235,7 +254,13 @@ async function runCommand(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const quiet = values["quiet"] === true;
-  const progress = quiet ? undefined : progressPrinter();
+  const progress = quiet ? undefined : progressPrinter(status, { lag: () => (lag && lag.rounds > 0 ? lag.total() : undefined) });
+  const observer = new RunObserver({
+    settings: observe.alerts, pipeline: pipeline.name, source: sourceLabel, log: onLog,
+    snapshot: () => (started ? coordinator?.progress() : undefined), ...(lag && { lag }),
+  });
+  observer.start();
+  let outcome: Record<string, unknown> = { status: "failed" };
   try {
     if (redis) sink = new TeeSink([sink, redis.sink]);
     coordinator = new Coordinator({
@@ -246,7 +271,7 @@ async function runCommand(argv: string[]): Promise<number> {
       ...(duration !== undefined && { durationMs: duration * 1000 }),
       ...(idleTimeout !== undefined && { idleTimeoutMs: idleTimeout }),
       signal: abort.signal,
-      ...(progress && { onProgress: progress.update, progressIntervalMs: process.stderr.isTTY ? 500 : 5000 }),
+      ...(progress && { onProgress: progress.update, progressIntervalMs: progress.intervalMs }),
       onLog,
       ...(http && { onWindow: (out) => http.onWindow(out) }),
     });
@@ -255,47 +280,27 @@ async function runCommand(argv: string[]): Promise<number> {
     const summary = await running;
     http?.tick();
     progress?.done();
+    outcome = {
+      status: abort.signal.aborted ? "interrupted" : "done", events: summary.events, seconds: summary.seconds,
+      outputs: summary.outputs, deadLetters: summary.deadLetters ?? 0, workerRestarts: summary.workerRestarts,
+    };
     if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
     else if (!quiet) process.stderr.write(describe(summary) + "\n");
     return 0;
+  } catch (err) {
+    outcome = { status: "failed", error: String((err as Error)?.message ?? err) };
+    throw err;
   } finally {
+    progress?.done();
+    await observer.stop();
+    await lag?.stop();
     await http?.stop();
     await kafka?.close();
+    logs.close();
+    onLog("stop", outcome);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-}
-
-function fmtRate(x: number): string {
-  return x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : `${Math.round(x)} `;
-}
-
-function progressLine(p: Progress, rate: number): string {
-  const o = p.outputs;
-  return `${fmtRate(rate)}events/s | ${(p.processed / 1e6).toFixed(1)} M events | latency p50 ${p.latencyMs.p50.toFixed(2)} ms p99 ${p.latencyMs.p99.toFixed(2)} ms` +
-    ` | ring ${(p.ringFill * 100).toFixed(0)}% | windows ${o["window"] ?? 0} late ${o["late"] ?? 0} invalid ${o["invalid"] ?? 0} anomaly ${o["anomaly"] ?? 0}` +
-    (p.workerRestarts > 0 ? ` | restarts ${p.workerRestarts}` : "");
-}
-
-/** A live status line on a terminal (rewritten in place), plain periodic lines otherwise. */
-function progressPrinter(): { update: (p: Progress) => void; done: () => void } {
-  const tty = process.stderr.isTTY === true;
-  let lastEvents = 0;
-  let lastAt = 0;
-  return {
-    update(p: Progress): void {
-      const dt = p.elapsedSeconds - lastAt;
-      const rate = dt > 0 ? (p.processed - lastEvents) / dt : 0;
-      lastEvents = p.processed;
-      lastAt = p.elapsedSeconds;
-      const line = progressLine(p, rate);
-      if (tty) process.stderr.write(`\r\x1b[2K${line}`);
-      else process.stderr.write(`${line}\n`);
-    },
-    done(): void {
-      if (tty) process.stderr.write("\n");
-    },
-  };
 }
 
 function describe(s: RunSummary): string {

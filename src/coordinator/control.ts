@@ -9,6 +9,12 @@ export const C_COMMAND = 0;
 export const C_STARTS = 1;
 /** Int32 index: batches the worker finished; written by the worker (for liveness, a snapshot). */
 export const C_BATCHES = 2;
+/** Int32 index: entries in the shard's state stores (open windows), after its last batch; written by the worker. */
+export const C_STATE_ENTRIES = 3;
+/** Int32 index: KiB held by the shard's state stores, after its last batch; written by the worker. */
+export const C_STATE_KIB = 4;
+/** Int32 index: unreleased input batches a (re)started worker found to process (replays after a restore). */
+export const C_REPLAY_BATCHES = 5;
 export const CONTROL_WORDS = 16;
 
 /** Keep going. */
@@ -40,4 +46,12 @@ export function createCheckpoint(bytesPerArea: number): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(CK_AREA_OFFSET + 2 * bytesPerArea);
   new Int32Array(sab, 0, 1)[0] = -1;
   return sab;
+}
+
+/** Sequence number of the last batch the current checkpoint covers (-1: no checkpoint). Read off the hot path. */
+export function checkpointSeq(sab: SharedArrayBuffer): number {
+  const k = Atomics.load(new Int32Array(sab, 0, 1), 0);
+  if (k < 0) return -1;
+  const areaBytes = (sab.byteLength - CK_AREA_OFFSET) / 2;
+  return new Float64Array(sab, CK_AREA_OFFSET + k * areaBytes, CK_HEADER_WORDS)[CK_SEQ]!;
 }

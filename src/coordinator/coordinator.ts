@@ -36,6 +36,7 @@ import type { Output, Sink } from "../sinks/sink.js";
 import { bindColumns, type ColumnArray } from "../schema/schema.js";
 import type { Source } from "../sources/source.js";
 import { C_COMMAND, CMD_CRASH, CMD_STOP, createCheckpoint, createControl } from "./control.js";
+import { noteWorkerStarted, stateOfWorkers } from "../metrics/worker-state.js";
 import { StagedOutputs } from "./staged-outputs.js";
 import { WindowMerger } from "./window-merger.js";
 import { CommitTracker } from "./commit-tracker.js";
@@ -96,6 +97,10 @@ export interface Progress {
   deadLetters: number;
   /** Partitions assigned to this process (all of them for the generator and files). */
   assignedPartitions: number;
+  /** Entries in each worker's state stores (open windows), as the worker last published them. */
+  stateEntriesByWorker: number[];
+  /** Bytes held by each worker's state stores, to the KiB. */
+  stateBytesByWorker: number[];
 }
 
 export interface RunSummary {
@@ -515,6 +520,7 @@ export class Coordinator {
             if (this.commits && count > 0) this.commits.ack(o.part[i]!, seq);
           } else if (kind === OUT_STARTED) {
             staged.clear(); // outputs of a batch its predecessor never acknowledged
+            noteWorkerStarted(w, this.controls[w]!, this.tasks[w]!.checkpoint, this.ackedSeq[w]!, this.options.onLog);
           } else if (kind === OUT_ENDED) {
             this.ended[w] = 1;
           }
@@ -660,6 +666,7 @@ export class Coordinator {
       ringFillByWorker: fills,
       deadLetters: this.deadLetters,
       assignedPartitions: assigned,
+      ...stateOfWorkers(this.controls),
     };
   }
 

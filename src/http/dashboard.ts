@@ -25,6 +25,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   canvas { width:100%; display:block; }
   table { width:100%; border-collapse:collapse; font-variant-numeric: tabular-nums; }
   td { padding:3px 0; } td.n { text-align:right; font-weight:600; }
+  .bar { height:10px; background:var(--a); border-radius:2px; min-width:1px; }
+  th { text-align:left; color:var(--dim); font-weight:600; font-size:12px; padding:3px 0; } th.n { text-align:right; }
   .legend span { margin-right:12px; font-size:12px; } .legend i { display:inline-block; width:10px; height:10px; margin-right:4px; border-radius:2px; }
 </style>
 </head>
@@ -48,6 +50,10 @@ export const DASHBOARD_HTML = `<!doctype html>
     <tr><td>Dead letters (DLQ)</td><td class="n" id="c-dlq">0</td></tr>
     <tr><td>Worker restarts</td><td class="n" id="c-restarts">0</td></tr>
   </table></div>
+  <div class="panel half"><h2>Consumer lag per partition <span id="lagTotal" style="text-transform:none;font-weight:400"></span></h2>
+    <table id="lagTable"><thead><tr><th>Partition</th><th class="n">Records behind</th><th style="width:45%"></th></tr></thead><tbody><tr><td colspan="3" style="color:var(--dim)">not a Kafka source</td></tr></tbody></table></div>
+  <div class="panel half"><h2>Shards</h2>
+    <table id="shardTable"><thead><tr><th>Worker</th><th class="n">events/s</th><th class="n">ring</th><th class="n">state entries</th><th class="n">state size</th></tr></thead><tbody></tbody></table></div>
   <div class="panel full"><h2>Driver density per geohash-5 region (last emitted window) <span id="regionInfo" style="text-transform:none;font-weight:400"></span></h2><canvas id="mapChart" height="360"></canvas></div>
 </div>
 <script>
@@ -123,6 +129,39 @@ function ringChart(canvas, fills) {
   ctx.fillStyle = "#8b949e"; ctx.fillText("100%", 0, 12); ctx.fillText("0%", 8, h - 20);
 }
 
+function fmtBytes(b) {
+  if (!isFinite(b)) return "–";
+  return b >= 1073741824 ? (b / 1073741824).toFixed(2) + " GiB" : b >= 1048576 ? (b / 1048576).toFixed(1) + " MiB" : (b / 1024).toFixed(0) + " KiB";
+}
+
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const c of cells) {
+    const td = document.createElement("td");
+    if (c && c.bar !== undefined) { const d = document.createElement("div"); d.className = "bar"; d.style.width = (100 * c.bar).toFixed(1) + "%"; td.appendChild(d); }
+    else { td.textContent = c.text; if (c.n) td.className = "n"; }
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+function lagTable(lag) {
+  const body = $("lagTable").tBodies[0];
+  if (!lag) return;
+  const max = lag.reduce((m, x) => Math.max(m, x.lag), 0) || 1;
+  const total = lag.reduce((s, x) => s + x.lag, 0);
+  $("lagTotal").textContent = "— " + fmt(total) + " records behind in total";
+  body.replaceChildren(...(lag.length === 0
+    ? [row([{ text: "no partition assigned yet" }])]
+    : lag.map((x) => { const r = row([{ text: "p" + x.partition }, { text: fmt(x.lag), n: true }, { bar: x.lag / max }]); r.id = "lag-p" + x.partition; return r; })));
+}
+
+function shardTable(s) {
+  const rows = s.ringFill.map((f, w) => row([{ text: "w" + w }, { text: fmt((s.rateByWorker || [])[w]), n: true }, { text: Math.round(f * 100) + "%", n: true },
+    { text: fmt((s.stateEntries || [])[w]), n: true }, { text: fmtBytes((s.stateBytes || [])[w]), n: true }]));
+  $("shardTable").tBodies[0].replaceChildren(...rows);
+}
+
 function color(t) { return "hsl(" + (200 - 190 * t) + ", 85%, " + (25 + 40 * t) + "%)"; }
 
 // Regions are grouped by their geohash-3 prefix (~150 km: a city and its surroundings); the busiest
@@ -187,6 +226,8 @@ function render() {
   lineChart($("rateChart"), [{ color: "#4fc3f7", values: history.map((s) => s.rate) }]);
   lineChart($("latChart"), [{ color: "#4fc3f7", values: history.map((s) => s.latencyMs.p50) }, { color: "#e57373", values: history.map((s) => s.latencyMs.p99) }]);
   ringChart($("ringChart"), last.ringFill);
+  lagTable(last.lag);
+  shardTable(last);
   mapChart($("mapChart"), regions);
 }
 

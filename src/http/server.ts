@@ -21,6 +21,7 @@ import ngeohash from "ngeohash";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Progress } from "../coordinator/coordinator.js";
 import type { LatencyHistogram } from "../metrics/histogram.js";
+import type { PartitionLag } from "../metrics/lag.js";
 import { RunMetrics } from "../metrics/prometheus.js";
 import type { Output } from "../sinks/sink.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
@@ -51,6 +52,8 @@ export interface RunHttpServerOptions extends HttpAddress {
   snapshot: () => Progress | undefined;
   /** The run's latency histogram (ms); undefined until there is a coordinator. */
   latency?: () => LatencyHistogram | undefined;
+  /** Consumer lag of the owned partitions (Kafka sources only). */
+  lag?: () => PartitionLag[];
   /** Snapshot period for metrics and /live. @default 500 */
   intervalMs?: number;
   /** Region cells sent to the dashboard at most (largest counts first). @default 2000 */
@@ -70,6 +73,13 @@ export interface LiveSnapshot {
   rate: number;
   latencyMs: { p50: number; p99: number };
   ringFill: number[];
+  /** Records per second of each shard worker over the last interval. */
+  rateByWorker: number[];
+  /** Entries and bytes of each worker's state stores. */
+  stateEntries: number[];
+  stateBytes: number[];
+  /** Records behind per owned partition; null without a Kafka source. */
+  lag: { partition: number; lag: number }[] | null;
   outputs: Record<string, number>;
   deadLetters: number;
   workerRestarts: number;
@@ -103,7 +113,9 @@ export class RunHttpServer {
 
   constructor(options: RunHttpServerOptions) {
     this.options = options;
-    this.metrics = new RunMetrics({ processor: options.processor, topic: options.topic, ...(options.latency && { latency: options.latency }) });
+    this.metrics = new RunMetrics({
+      processor: options.processor, topic: options.topic, ...(options.latency && { latency: options.latency }), ...(options.lag && { lag: options.lag }),
+    });
     this.server = createServer((req, res) => void this.handle(req, res));
     // An observer must not hold the process open (e.g. when the source fails to start): the run
     // keeps it alive, and stop() closes everything when the run ends.
@@ -164,7 +176,10 @@ export class RunHttpServer {
     const snap: LiveSnapshot = {
       type: "snapshot", t: Date.now(), ready: this.isReady, elapsedSeconds: p.elapsedSeconds,
       events: p.events, processed: p.processed, rate: this.metrics.rate, latencyMs: p.latencyMs,
-      ringFill: p.ringFillByWorker, outputs: p.outputs, deadLetters: p.deadLetters, workerRestarts: p.workerRestarts,
+      ringFill: p.ringFillByWorker, rateByWorker: this.metrics.rateByWorker,
+      stateEntries: p.stateEntriesByWorker ?? [], stateBytes: p.stateBytesByWorker ?? [],
+      lag: this.options.lag ? this.metrics.lag.map(({ partition, lag }) => ({ partition, lag })) : null,
+      outputs: p.outputs, deadLetters: p.deadLetters, workerRestarts: p.workerRestarts,
       watermarkDelayMs: Number.isFinite(this.metrics.watermarkDelayMs) ? this.metrics.watermarkDelayMs : null,
       eventLoopDelayP99Ms: this.metrics.loopDelayP99Ms,
     };

@@ -10,6 +10,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Counter, Gauge, Registry, type Metric } from "prom-client";
 import type { Progress } from "../coordinator/coordinator.js";
 import type { LatencyHistogram } from "./histogram.js";
+import type { PartitionLag } from "./lag.js";
 
 /** Prometheus bucket bounds of `stream_processing_latency_seconds`, in seconds. */
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -24,6 +25,8 @@ export interface RunMetricsOptions {
   topic: string;
   /** The run's latency histogram (ms), read at scrape time. */
   latency?: () => LatencyHistogram | undefined;
+  /** Consumer lag of the owned partitions of a Kafka source (src/metrics/lag.ts), read at snapshot rate. */
+  lag?: () => PartitionLag[];
 }
 
 /** Everything a /metrics scrape shows, and the last derived figures for the dashboard. */
@@ -41,6 +44,12 @@ export class RunMetrics {
   private readonly ringFill: Gauge<"processor" | "worker">;
   private readonly watermarkDelay: Gauge<"processor">;
   private readonly loopDelayGauge: Gauge<"quantile">;
+  private readonly shardRate: Gauge<"processor" | "worker">;
+  private readonly stateEntries: Gauge<"processor" | "worker">;
+  private readonly stateBytes: Gauge<"processor" | "worker">;
+  private readonly consumerLag: Gauge<"topic" | "partition">;
+  private readonly lagSource: (() => PartitionLag[]) | undefined;
+  private lagPartitions = new Set<number>();
   private last: Progress | undefined;
   /** Events per second between the last two snapshots. */
   rate = 0;
@@ -48,6 +57,10 @@ export class RunMetrics {
   watermarkDelayMs = NaN;
   /** Event-loop delay p99 over the last snapshot interval, ms. */
   loopDelayP99Ms = 0;
+  /** Events per second of each shard worker between the last two snapshots. */
+  rateByWorker: number[] = [];
+  /** Consumer lag of the owned partitions at the last snapshot (empty without a Kafka source). */
+  lag: PartitionLag[] = [];
 
   constructor(options: RunMetricsOptions) {
     this.processor = options.processor;
@@ -68,6 +81,14 @@ export class RunMetrics {
       name: "stream_event_loop_delay_seconds", help: "Main-thread event-loop delay over the last snapshot interval (perf_hooks monitorEventLoopDelay).",
       labelNames: ["quantile"], registers,
     });
+    this.shardRate = new Gauge({ name: "stream_shard_events_per_second", help: "Records acknowledged per second by each shard worker over the last snapshot interval.", labelNames: ["processor", "worker"], registers });
+    this.stateEntries = new Gauge({ name: "stream_state_store_entries", help: "Entries in each shard worker's state stores (open window-table entries).", labelNames: ["processor", "worker"], registers });
+    this.stateBytes = new Gauge({ name: "stream_state_store_bytes", help: "Bytes held by each shard worker's state stores (window tables and per-key state), to the KiB.", labelNames: ["processor", "worker"], registers });
+    this.consumerLag = new Gauge({
+      name: "stream_consumer_lag_records", help: "Records behind the end of each owned input partition: high watermark minus the next offset taken into the engine.",
+      labelNames: ["topic", "partition"], registers,
+    });
+    this.lagSource = options.lag;
     for (const t of [...ERROR_OUTPUTS, "dlq"]) this.errorsTotal.inc({ processor: this.processor, error_type: t }, 0);
     this.processedTotal.inc({ topic: this.topic }, 0);
     this.restartsTotal.inc({ processor: this.processor }, 0);
@@ -104,6 +125,11 @@ export class RunMetrics {
     this.rate = dt > 0 ? Math.max(0, p.processed - (prev?.processed ?? 0)) / dt : 0;
     this.eventsPerSec.set(proc, this.rate);
     p.ringFillByWorker.forEach((f, w) => this.ringFill.set({ ...proc, worker: String(w) }, f));
+    this.rateByWorker = p.processedByWorker.map((n, w) => (dt > 0 ? Math.max(0, n - (prev?.processedByWorker[w] ?? 0)) / dt : 0));
+    this.rateByWorker.forEach((r, w) => this.shardRate.set({ ...proc, worker: String(w) }, r));
+    p.stateEntriesByWorker?.forEach((n, w) => this.stateEntries.set({ ...proc, worker: String(w) }, n));
+    p.stateBytesByWorker?.forEach((n, w) => this.stateBytes.set({ ...proc, worker: String(w) }, n));
+    if (this.lagSource) this.updateLag(this.lagSource());
     this.watermarkDelayMs = Number.isFinite(p.watermark) ? now - p.watermark : NaN;
     if (Number.isFinite(this.watermarkDelayMs)) this.watermarkDelay.set(proc, this.watermarkDelayMs / 1000);
     const ld = this.loopDelay;
@@ -114,6 +140,18 @@ export class RunMetrics {
       this.loopDelayGauge.set({ quantile: "1" }, ld.max / 1e9);
     }
     ld.reset();
+  }
+
+  /** Sets the lag gauges; partitions this process no longer owns lose their series. */
+  private updateLag(lag: PartitionLag[]): void {
+    this.lag = lag;
+    const now = new Set<number>();
+    for (const { partition, lag: records } of lag) {
+      now.add(partition);
+      this.consumerLag.set({ topic: this.topic, partition: String(partition) }, records);
+    }
+    for (const p of this.lagPartitions) if (!now.has(p)) this.consumerLag.remove({ topic: this.topic, partition: String(p) });
+    this.lagPartitions = now;
   }
 
   /** The Prometheus text exposition. */

@@ -13,6 +13,8 @@ export interface ShardProcessor {
   advance(watermark: number, out: OutputWriter): void;
   /** Bytes held by the processor's state stores. */
   stateBytes(): number;
+  /** Entries in the processor's state stores (e.g. open window-table entries), for metrics. */
+  stateEntries?(): number;
   /**
    * Writes the whole state into `into` (f64 words); returns the words written, or -1 when it does
    * not fit (the shard then runs without a restorable checkpoint).

@@ -7,9 +7,13 @@
  * back out of order) mark it done, and `acknowledged` is the length of the delivered prefix — what
  * the coordinator's offset commits wait for. A message the client's queue refuses waits in an
  * overflow list and is retried from service(); a failed delivery is a fatal error of the run (the
- * offsets behind it are never committed, so nothing is lost: a restart reprocesses it).
+ * offsets behind it are never committed, so nothing is lost: a restart reprocesses it) — unless a
+ * retry topic is given: then a message Kafka refused is copied, under the same sequence number, to
+ * the retry topic (retriable errors; `src/io/retry.ts` delivers it again after a backoff) or to the
+ * DLQ, and counts as acknowledged only once that copy is. Only a refused copy fails the run.
  */
 import { KafkaError, type KafkaHeader, type KafkaProducerClient } from "../io/kafka/client.js";
+import type { FailedRecord, RetryTopic } from "../io/retry.js";
 import type { Output, Sink } from "./sink.js";
 
 const WINDOW = 1 << 20; // delivered-flags ring: more than any producer queue holds
@@ -22,6 +26,19 @@ export interface KafkaSinkOptions {
   key: (output: Output) => string | null;
   /** How long flush() waits for outstanding deliveries. @default 30000 */
   flushTimeoutMs?: number;
+  /** Where refused messages and failed records go (retry topic or DLQ). @default none: a refused message fails the run */
+  retry?: RetryTopic;
+}
+
+/** A message kept until Kafka acknowledges it, so that a refused one can be copied elsewhere. */
+interface Held {
+  topic: string;
+  value: Buffer;
+  key: string | null;
+  headers: KafkaHeader[] | undefined;
+  /** Already a copy (to the retry topic or the DLQ): a refusal now fails the run. */
+  copy: boolean;
+  dead: boolean;
 }
 
 export class KafkaSink implements Sink {
@@ -33,14 +50,22 @@ export class KafkaSink implements Sink {
   private failure: Error | undefined;
   /** Messages produced per topic. */
   readonly perTopic = new Map<string, number>();
+  /** In-flight messages by sequence number (only with a retry topic). */
+  private readonly held: Array<Held | undefined> | undefined;
 
   constructor(private readonly options: KafkaSinkOptions) {
+    if (options.retry) this.held = new Array<Held | undefined>(WINDOW);
     options.producer.onDelivery((err, report) => {
       const seq = report.opaque as number;
       if (typeof seq !== "number") return;
       if (err) {
-        this.failure ??= new KafkaError(`delivery to ${report.topic} failed: ${err.message}`, { cause: err });
+        if (!this.copyRefused(seq, err)) this.failure ??= new KafkaError(`delivery to ${report.topic} failed: ${err.message}`, { cause: err });
         return;
+      }
+      if (this.held) {
+        const h = this.held[seq % WINDOW];
+        if (h?.copy && !h.dead) options.retry!.noteScheduled(report.partition, report.offset);
+        this.held[seq % WINDOW] = undefined;
       }
       this.delivered[seq % WINDOW] = 1;
       while (this.acknowledged < this.written && this.delivered[this.acknowledged % WINDOW] === 1) {
@@ -66,10 +91,50 @@ export class KafkaSink implements Sink {
   /** Produces a raw message (dead letters) under the same acknowledgement accounting. */
   send(topic: string, value: Buffer, key: string | null, headers?: KafkaHeader[]): void {
     const seq = this.written++;
+    if (this.held) this.held[seq % WINDOW] = { topic, value, key, headers, copy: false, dead: false };
+    this.produceAs(seq, topic, value, key, headers);
+  }
+
+  private produceAs(seq: number, topic: string, value: Buffer, key: string | null, headers: KafkaHeader[] | undefined): void {
     this.perTopic.set(topic, (this.perTopic.get(topic) ?? 0) + 1);
     if (this.overflow.length > 0 || !this.tryProduce(topic, value, key, headers, seq)) {
       this.overflow.push({ topic, value, key, headers, seq });
     }
+  }
+
+  /**
+   * Kafka refused message `seq`: copy it to the retry topic or the DLQ under the same sequence
+   * number (its acknowledgement, and so the input offsets behind it, wait for the copy). False when
+   * there is no retry topic or the message was already a copy.
+   */
+  private copyRefused(seq: number, err: KafkaError): boolean {
+    const h = this.held?.[seq % WINDOW];
+    if (!h || h.copy) return false;
+    const route = this.options.retry!.route({
+      value: h.value, key: h.key, headers: h.headers, origin: { topic: h.topic, partition: -1, offset: -1 },
+      stage: "deliver", target: h.topic, attempt: 0,
+    }, err);
+    h.copy = true;
+    h.dead = route.dead;
+    this.produceAs(seq, route.topic, h.value, h.key, route.headers);
+    return true;
+  }
+
+  /**
+   * A record failed at a stage (a user function threw, …): its copy goes to the retry topic (when
+   * the error is retryable; the stage's handler gets it back after the backoff) or to the DLQ, under
+   * this sink's acknowledgement accounting — the record's offset is committed only once the copy is
+   * acknowledged. Needs the `retry` option.
+   */
+  fail(record: Omit<FailedRecord, "attempt">, err: unknown): void {
+    const retry = this.options.retry;
+    if (!retry) throw new KafkaError("KafkaSink.fail needs the retry option (a RetryTopic)");
+    const route = retry.route({ ...record, attempt: 0 }, err);
+    const value = record.value ?? Buffer.alloc(0);
+    const key = record.key === null ? null : record.key.toString();
+    const seq = this.written++;
+    this.held![seq % WINDOW] = { topic: route.topic, value, key, headers: route.headers, copy: true, dead: route.dead };
+    this.produceAs(seq, route.topic, value, key, route.headers);
   }
 
   private tryProduce(topic: string, value: Buffer, key: string | null, headers: KafkaHeader[] | undefined, seq: number): boolean {

@@ -32,6 +32,12 @@ export interface CommittedOffset extends TopicPartition {
   offset: number | null;
 }
 
+/** The oldest offset still in a partition and the offset its next record will get. */
+export interface WatermarkOffsets {
+  low: number;
+  high: number;
+}
+
 /** A record header. Kafka allows repeated keys, so headers are a list, not a map. */
 export interface KafkaHeader {
   key: string;
@@ -271,6 +277,13 @@ export interface KafkaConsumerClient {
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   /** The group's committed offsets for `partitions` (default: the current assignment). */
   committed(partitions?: TopicPartition[], timeoutMs?: number): Promise<CommittedOffset[]>;
+  /**
+   * Asks the partition's leader for its low (oldest) and high (next to be written) offsets: the
+   * consumer lag of a partition is `high - position`. Answered by the broker, not from a cache,
+   * so it also moves while the partition is paused. Clients that cannot answer leave it out
+   * (lag is then not reported).
+   */
+  queryWatermarks?(topic: string, partition: number, timeoutMs?: number): Promise<WatermarkOffsets>;
   /** Leaves the group (revoking its partitions through the listener) and closes the connection. */
   disconnect(): Promise<void>;
 }

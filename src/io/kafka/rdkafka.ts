@@ -28,6 +28,7 @@ import {
   type RebalanceListener,
   type TopicPartition,
   type TopicPartitionOffset,
+  type WatermarkOffsets,
 } from "./client.js";
 
 type RdKafkaModule = typeof RdKafka;
@@ -380,6 +381,17 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
         return { topic: t.topic, partition: t.partition, offset: typeof t.offset === "number" && t.offset >= 0 ? t.offset : null };
       }),
     );
+  }
+
+  queryWatermarks(topic: string, partition: number, timeoutMs = 5_000): Promise<WatermarkOffsets> {
+    try {
+      this.check("queryWatermarks");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return withTimeout<RdKafka.WatermarkOffsets>(timeoutMs + 1000, `watermarks of ${topic}[${partition}]`, (done) => {
+      this.c.queryWatermarkOffsets(topic, partition, timeoutMs, (err, offsets) => done(err, offsets));
+    }).then((o) => ({ low: o.lowOffset, high: o.highOffset }));
   }
 
   async disconnect(): Promise<void> {

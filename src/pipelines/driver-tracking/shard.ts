@@ -245,6 +245,10 @@ export class DriverTrackingShard implements ShardProcessor {
     return this.table.bytes + this.lastTs.length * 24;
   }
 
+  stateEntries(): number {
+    return this.table.size;
+  }
+
   private growDrivers(id: number): void {
     let cap = this.lastTs.length;
     while (cap <= id) cap *= 2;
