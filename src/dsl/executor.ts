@@ -1,0 +1,815 @@
+/**
+ * The executor of a compiled plan, one per shard. The test driver and the worker engine run this
+ * same code: records enter with their event time and the shard's watermark (computed where data
+ * enters, see time.ts), flow through the processor nodes, and leave through `emit`.
+ *
+ *   process(topic, key, value, t, wm) ─► advance(wm): close windows, emit unmatched join sides
+ *                                     └► source node ─► … processor nodes … ─► sink node ─► emit(topic, …)
+ *
+ * Windows follow DESIGN.md: a window closes when the watermark reaches its end + grace (sessions:
+ * end + gap + grace; join windows: when the watermark passes t + after + grace). A record whose
+ * windows have all closed goes to the late topic with its lateness. State lives in per-node stores,
+ * bounded by `maxStoreEntries`, reported by `stores()`.
+ */
+import { StateStoreFullError, TopologyError } from "./errors.js";
+import { INVALID_TOPIC } from "./builder.js";
+import { MinHeap } from "./heap.js";
+import type { PlanNode, Topology } from "./plan.js";
+import { NumericWindowStore } from "./numeric-store.js";
+import { SessionWindows, SlidingWindows, TimeWindows, Windowed } from "./windows.js";
+
+/** Where records go whose user function threw. */
+export const ERROR_TOPIC = "riptide-errors";
+
+/** Output of the executor: one call per output record. */
+export type Emit = (topic: string, key: unknown, value: unknown, timestamp: number) => void;
+
+export interface ExecutorOptions {
+  /** Entries a single state store may hold; beyond it processing fails with ERR_STATE_FULL. @default 1000000 */
+  maxStoreEntries?: number;
+}
+
+/** What a state store holds, for reports and metrics. */
+export interface StoreReport {
+  name: string;
+  kind: "table" | "kv" | "window" | "session" | "sliding" | "join";
+  /** Live entries (open windows, sessions, keys, buffered join records). */
+  entries: number;
+  /** Closed windows or sessions kept for retention. */
+  retained: number;
+  /** Bytes held: exact for typed-array stores, an estimate (per entry) for object stores. */
+  bytes: number;
+  typed: boolean;
+}
+
+
+/** A late record as it reaches the late topic. */
+export interface LateRecord {
+  operator: string;
+  key: unknown;
+  value: unknown;
+  timestamp: number;
+  watermark: number;
+  /** How far the record is behind the watermark (watermark − timestamp), ms. */
+  latenessMs: number;
+  reason: string;
+}
+
+/** Object-store entries are estimated at this many bytes (key, value and bookkeeping). */
+const ENTRY_BYTES = 96;
+
+/** A stable Map key for any record key (objects by their JSON). */
+export function keyOf(k: unknown): unknown {
+  return k !== null && typeof k === "object" ? "\u0000" + JSON.stringify(k) : k;
+}
+
+type Child = { proc: Proc; port: number };
+
+abstract class Proc {
+  readonly children: Child[] = [];
+  constructor(readonly exec: TopologyExecutor, readonly node: PlanNode) {}
+  abstract process(k: unknown, v: unknown, t: number, port: number): void;
+  forward(k: unknown, v: unknown, t: number): void {
+    const c = this.children;
+    for (let i = 0; i < c.length; i++) c[i]!.proc.process(k, v, t, c[i]!.port);
+  }
+}
+
+interface Stateful {
+  advance(wm: number): void;
+  report(): StoreReport;
+}
+
+interface Lookup {
+  lookup(k: unknown): unknown;
+}
+
+function isStateful(p: unknown): p is Proc & Stateful {
+  return typeof (p as Stateful).advance === "function";
+}
+
+class PassThrough extends Proc {
+  process(k: unknown, v: unknown, t: number): void {
+    this.forward(k, v, t);
+  }
+}
+
+class FilterProc extends Proc {
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "filter" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    if (this.n.fn(k, v) !== this.n.negate) this.forward(k, v, t);
+  }
+}
+
+class MapProc extends Proc {
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "map" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    const kv = this.n.fn(k, v);
+    this.forward(kv.key, kv.value, t);
+  }
+}
+
+class MapValuesProc extends Proc {
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "mapValues" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    this.forward(k, this.n.fn(v, k), t);
+  }
+}
+
+class FlatMapProc extends Proc {
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "flatMap" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    for (const kv of this.n.fn(k, v)) this.forward(kv.key, kv.value, t);
+  }
+}
+
+class FlatMapValuesProc extends Proc {
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "flatMapValues" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    for (const x of this.n.fn(v, k)) this.forward(k, x, t);
+  }
+}
+
+class PeekProc extends Proc {
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "peek" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    this.n.fn(k, v);
+    this.forward(k, v, t);
+  }
+}
+
+class SelectKeyProc extends Proc {
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "selectKey" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    this.forward(this.n.fn(k, v), v, t);
+  }
+}
+
+class SplitProc extends Proc {
+  readonly branches: Proc[] = [];
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "split" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    const preds = this.n.predicates;
+    for (let i = 0; i < preds.length; i++) {
+      if (preds[i]!(k, v)) {
+        this.branches[i]!.process(k, v, t, 0);
+        return;
+      }
+    }
+  }
+}
+
+class SinkProc extends Proc {
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "sink" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    const topic = typeof this.n.topic === "string" ? this.n.topic : this.n.topic(k, v);
+    this.exec.emit(topic, k, v, t);
+  }
+}
+
+/** A table read from a topic: the latest value per key; null deletes. Updates flow on (toStream). */
+class TableSourceProc extends Proc implements Stateful, Lookup {
+  private readonly store = new Map<unknown, unknown>();
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "table-source" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    const nk = keyOf(k);
+    if (v === null || v === undefined) {
+      this.store.delete(nk);
+      this.forward(k, null, t);
+      return;
+    }
+    if (!this.store.has(nk)) this.exec.checkBound(this.n.store, this.store.size);
+    this.store.set(nk, v);
+    this.forward(k, v, t);
+  }
+  lookup(k: unknown): unknown {
+    return this.store.get(keyOf(k));
+  }
+  advance(): void {}
+  report(): StoreReport {
+    return { name: this.n.store, kind: "table", entries: this.store.size, retained: 0, bytes: this.store.size * ENTRY_BYTES, typed: false };
+  }
+}
+
+type AggNode = Extract<PlanNode, { kind: "aggregate" }>;
+
+function renderer(n: AggNode): (agg: any) => unknown {
+  if (n.builtin?.op === "mean") return (a: { sum: number; n: number }) => (a.n > 0 ? a.sum / a.n : null);
+  return (a) => a;
+}
+
+/** groupByKey()/groupBy() then count/aggregate/reduce without windows: a KTable updated per record. */
+class KvAggregateProc extends Proc implements Stateful, Lookup {
+  private readonly store = new Map<unknown, { agg: unknown; ts: number }>();
+  private readonly render: (a: any) => unknown;
+  constructor(exec: TopologyExecutor, readonly n: AggNode) {
+    super(exec, n);
+    this.render = renderer(n);
+  }
+  process(k: unknown, v: unknown, t: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return; // Kafka Streams skips null keys and values
+    const nk = keyOf(k);
+    let e = this.store.get(nk);
+    if (!e) {
+      this.exec.checkBound(this.n.store, this.store.size);
+      e = { agg: this.n.init(), ts: t };
+      this.store.set(nk, e);
+    }
+    e.agg = this.n.adder(k, v, e.agg);
+    if (t > e.ts) e.ts = t;
+    this.forward(k, this.render(e.agg), e.ts);
+  }
+  lookup(k: unknown): unknown {
+    const e = this.store.get(keyOf(k));
+    return e ? this.render(e.agg) : undefined;
+  }
+  advance(): void {}
+  report(): StoreReport {
+    return { name: this.n.store, kind: "kv", entries: this.store.size, retained: 0, bytes: this.store.size * ENTRY_BYTES, typed: false };
+  }
+}
+
+interface WinEntry { key: unknown; agg: unknown; ts: number }
+
+/** Tumbling and hopping windows with user (object) aggregates. */
+class TimeWindowProc extends Proc implements Stateful {
+  /** Open windows by start; each holds its keys in first-insertion order. */
+  private readonly open = new Map<number, Map<unknown, WinEntry>>();
+  private starts: number[] = [];
+  private entries = 0;
+  private readonly retained: { dropAt: number; start: number; entries: Map<unknown, WinEntry> }[] = [];
+  private retainedEntries = 0;
+  private readonly w: TimeWindows;
+  private readonly render: (a: any) => unknown;
+  constructor(exec: TopologyExecutor, readonly n: AggNode) {
+    super(exec, n);
+    this.w = n.windows as TimeWindows;
+    this.render = renderer(n);
+  }
+  process(k: unknown, v: unknown, t: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return;
+    const { sizeMs, advanceMs, graceMs } = this.w;
+    const wm = this.exec.watermark;
+    let missed = 0;
+    let total = 0;
+    const nk = keyOf(k);
+    for (let s = this.w.firstStart(t); s <= t; s += advanceMs) {
+      total++;
+      if (s + sizeMs + graceMs <= wm) {
+        missed++;
+        continue;
+      }
+      let win = this.open.get(s);
+      if (!win) {
+        win = new Map();
+        this.open.set(s, win);
+        this.insertStart(s);
+      }
+      let e = win.get(nk);
+      if (!e) {
+        this.exec.checkBound(this.n.store, this.entries);
+        e = { key: k, agg: this.n.init(), ts: t };
+        win.set(nk, e);
+        this.entries++;
+      }
+      e.agg = this.n.adder(k, v, e.agg);
+      if (t > e.ts) e.ts = t;
+      if (this.n.emit === "update") this.forward(new Windowed(k, { start: s, end: s + sizeMs }), this.render(e.agg), e.ts);
+    }
+    if (missed > 0) {
+      this.exec.late(this.n.late, this.n.name, k, v, t,
+        `${missed} of its ${total} window(s) closed (end + ${graceMs} ms grace ≤ watermark ${wm})`);
+    }
+  }
+  private insertStart(s: number): void {
+    const a = this.starts;
+    let i = a.length;
+    while (i > 0 && a[i - 1]! > s) i--;
+    a.splice(i, 0, s);
+  }
+  advance(wm: number): void {
+    const { sizeMs, graceMs } = this.w;
+    while (this.starts.length > 0 && this.starts[0]! + sizeMs + graceMs <= wm) {
+      const s = this.starts.shift()!;
+      const win = this.open.get(s)!;
+      this.open.delete(s);
+      this.entries -= win.size;
+      if (this.n.emit === "close") {
+        for (const e of win.values()) this.forward(new Windowed(e.key, { start: s, end: s + sizeMs }), this.render(e.agg), e.ts);
+      }
+      if (this.n.retentionMs > 0) {
+        this.retained.push({ dropAt: s + sizeMs + graceMs + this.n.retentionMs, start: s, entries: win });
+        this.retainedEntries += win.size;
+      }
+    }
+    while (this.retained.length > 0 && this.retained[0]!.dropAt <= wm) this.retainedEntries -= this.retained.shift()!.entries.size;
+  }
+  /** Windows of a key, open or retained, with start in [from, to] (a window store fetch). */
+  fetch(k: unknown, from: number, to: number): { start: number; end: number; value: unknown }[] {
+    const nk = keyOf(k);
+    const out: { start: number; end: number; value: unknown }[] = [];
+    for (const r of this.retained) {
+      const e = r.entries.get(nk);
+      if (e && r.start >= from && r.start <= to) out.push({ start: r.start, end: r.start + this.w.sizeMs, value: this.render(e.agg) });
+    }
+    for (const s of this.starts) {
+      const e = this.open.get(s)!.get(nk);
+      if (e && s >= from && s <= to) out.push({ start: s, end: s + this.w.sizeMs, value: this.render(e.agg) });
+    }
+    return out;
+  }
+  report(): StoreReport {
+    return { name: this.n.store, kind: "window", entries: this.entries, retained: this.retainedEntries,
+      bytes: (this.entries + this.retainedEntries) * ENTRY_BYTES, typed: false };
+  }
+}
+
+/** Tumbling and hopping windows with a built-in numeric aggregate, on the typed-array store. */
+class NumericWindowProc extends Proc implements Stateful {
+  private readonly store: NumericWindowStore;
+  private readonly w: TimeWindows;
+  private readonly field: ((v: any) => number) | undefined;
+  private readonly keys = new Map<unknown, number>();
+  private readonly keyList: unknown[] = [undefined];
+  constructor(exec: TopologyExecutor, readonly n: AggNode) {
+    super(exec, n);
+    this.w = n.windows as TimeWindows;
+    this.field = n.builtin!.field;
+    this.store = new NumericWindowStore(n.builtin!.op, exec.maxStoreEntries, n.store);
+  }
+  process(k: unknown, v: unknown, t: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return;
+    const nk = keyOf(k);
+    let id = this.keys.get(nk);
+    if (id === undefined) {
+      id = this.keyList.length;
+      this.keys.set(nk, id);
+      this.keyList.push(k);
+    }
+    const x = this.field ? this.field(v) : typeof v === "number" ? v : NaN;
+    const { sizeMs, advanceMs, graceMs } = this.w;
+    const wm = this.exec.watermark;
+    let missed = 0;
+    let total = 0;
+    for (let s = this.w.firstStart(t); s <= t; s += advanceMs) {
+      total++;
+      if (s + sizeMs + graceMs <= wm) {
+        missed++;
+        continue;
+      }
+      const slot = this.store.add(id, s, x, t);
+      if (this.n.emit === "update") this.forward(new Windowed(k, { start: s, end: s + sizeMs }), this.store.value(slot), this.store.ts(slot));
+    }
+    if (missed > 0) {
+      this.exec.late(this.n.late, this.n.name, k, v, t, `${missed} of its ${total} window(s) closed (end + ${graceMs} ms grace ≤ watermark ${wm})`);
+    }
+  }
+  advance(wm: number): void {
+    const { sizeMs, graceMs } = this.w;
+    const emit = this.n.emit === "close";
+    this.store.closeThrough(wm - sizeMs - graceMs, (key, start, value, ts) => {
+      if (emit) this.forward(new Windowed(this.keyList[key], { start, end: start + sizeMs }), value, ts);
+    });
+  }
+  report(): StoreReport {
+    return { name: this.n.store, kind: "window", entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };
+  }
+}
+
+interface Session { key: unknown; start: number; end: number; agg: unknown; live: boolean; at: number; seq: number }
+interface SessionKey { sessions: Session[]; closed: { start: number; end: number }[] }
+
+/** Session windows that merge. */
+class SessionProc extends Proc implements Stateful {
+  private readonly keys = new Map<unknown, SessionKey>();
+  private readonly heap = new MinHeap<Session>();
+  private readonly retainedQueue: { dropAt: number; ks: SessionKey; nk: unknown }[] = [];
+  private live = 0;
+  private seq = 0;
+  private readonly w: SessionWindows;
+  private readonly render: (a: any) => unknown;
+  constructor(exec: TopologyExecutor, readonly n: AggNode) {
+    super(exec, n);
+    this.w = n.windows as SessionWindows;
+    this.render = renderer(n);
+  }
+  process(k: unknown, v: unknown, t: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return;
+    const { inactivityGapMs: gap, graceMs } = this.w;
+    const wm = this.exec.watermark;
+    const nk = keyOf(k);
+    let ks = this.keys.get(nk);
+    if (!ks) {
+      ks = { sessions: [], closed: [] };
+      this.keys.set(nk, ks);
+    }
+    if (t + gap + graceMs <= wm) {
+      this.exec.late(this.n.late, this.n.name, k, v, t, `a session ending at ${t} would close at ${t + gap + graceMs} (end + gap + grace) ≤ watermark ${wm}`);
+      return;
+    }
+    for (const c of ks.closed) {
+      if (t >= c.start - gap && t <= c.end + gap) {
+        this.exec.late(this.n.late, this.n.name, k, v, t, `it falls within the gap of session [${c.start}, ${c.end}], closed at watermark ${wm}`);
+        return;
+      }
+    }
+    let start = t;
+    let end = t;
+    let agg = this.n.init();
+    const keep: Session[] = [];
+    for (const s of ks.sessions) {
+      if (s.end >= t - gap && s.start <= t + gap) {
+        start = Math.min(start, s.start);
+        end = Math.max(end, s.end);
+        agg = this.n.merger!(k, agg, s.agg);
+        s.live = false;
+        this.live--;
+        if (this.n.emit === "update") this.forward(new Windowed(k, { start: s.start, end: s.end }), null, s.end);
+      } else {
+        keep.push(s);
+      }
+    }
+    agg = this.n.adder(k, v, agg);
+    this.exec.checkBound(this.n.store, this.live);
+    const session: Session = { key: k, start, end, agg, live: true, at: end + gap + graceMs, seq: this.seq++ };
+    keep.push(session);
+    keep.sort((a, b) => a.start - b.start);
+    ks.sessions = keep;
+    this.live++;
+    this.heap.push(session);
+    if (this.n.emit === "update") this.forward(new Windowed(k, { start, end }), this.render(agg), end);
+  }
+  advance(wm: number): void {
+    const { inactivityGapMs: gap, graceMs } = this.w;
+    for (let top = this.heap.peek(); top && top.at <= wm; top = this.heap.peek()) {
+      this.heap.pop();
+      if (!top.live) continue;
+      top.live = false;
+      this.live--;
+      const nk = keyOf(top.key);
+      const ks = this.keys.get(nk)!;
+      ks.sessions = ks.sessions.filter((s) => s !== top);
+      ks.closed.push({ start: top.start, end: top.end });
+      // Kept while a record could still fall within its gap without being late on its own.
+      this.retainedQueue.push({ dropAt: top.end + 2 * gap + graceMs + this.n.retentionMs, ks, nk });
+      if (this.n.emit === "close") this.forward(new Windowed(top.key, { start: top.start, end: top.end }), this.render(top.agg), top.end);
+    }
+    while (this.retainedQueue.length > 0 && this.retainedQueue[0]!.dropAt <= wm) {
+      const r = this.retainedQueue.shift()!;
+      r.ks.closed.shift(); // closed in close order, which is dropAt order
+      if (r.ks.sessions.length === 0 && r.ks.closed.length === 0) this.keys.delete(r.nk);
+    }
+  }
+  report(): StoreReport {
+    return { name: this.n.store, kind: "session", entries: this.live, retained: this.retainedQueue.length,
+      bytes: (this.live + this.retainedQueue.length) * ENTRY_BYTES, typed: false };
+  }
+}
+
+interface SlideRec { t: number; v: unknown; seq: number }
+interface SlideKey { key: unknown; recs: SlideRec[]; nextClose: number }
+
+/**
+ * Sliding windows (Kafka Streams' semantics): the windows are the left window [t − d, t] of every
+ * record and the right window [t + 1, t + 1 + d] of every record with a later one within d; each
+ * window aggregates the records inside it (in arrival order). Windows include their end, so one
+ * closes when the watermark passes end + grace (end + grace < watermark). The records of the last
+ * d + grace are kept per key and the windows are computed from them.
+ */
+class SlidingProc extends Proc implements Stateful {
+  private readonly keys = new Map<unknown, SlideKey>();
+  private records = 0;
+  private seq = 0;
+  private lastWm = -Infinity;
+  private readonly w: SlidingWindows;
+  private readonly render: (a: any) => unknown;
+  constructor(exec: TopologyExecutor, readonly n: AggNode) {
+    super(exec, n);
+    this.w = n.windows as SlidingWindows;
+    this.render = renderer(n);
+  }
+  process(k: unknown, v: unknown, t: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return;
+    const { timeDifferenceMs: d, graceMs } = this.w;
+    const wm = this.exec.watermark;
+    if (t + d + graceMs < wm) {
+      this.exec.late(this.n.late, this.n.name, k, v, t, `every window containing it (ends up to ${t + d}) closed: end + ${graceMs} ms grace < watermark ${wm}`);
+      return;
+    }
+    const nk = keyOf(k);
+    let ks = this.keys.get(nk);
+    if (!ks) {
+      ks = { key: k, recs: [], nextClose: Infinity };
+      this.keys.set(nk, ks);
+    }
+    this.exec.checkBound(this.n.store, this.records);
+    ks.recs.push({ t, v, seq: this.seq++ });
+    this.records++;
+    if (t + graceMs < ks.nextClose) ks.nextClose = t + graceMs;
+    if (this.n.emit === "update") {
+      for (const s of this.starts(ks)) {
+        const end = s + d;
+        const contains = s <= t && t <= end;
+        if (end + graceMs < wm || !(contains || s === t + 1)) continue;
+        this.emitWindow(ks, s);
+      }
+    }
+  }
+  /** Distinct window starts of a key, ascending. */
+  private starts(ks: SlideKey): number[] {
+    const d = this.w.timeDifferenceMs;
+    const set = new Set<number>();
+    for (const r of ks.recs) {
+      set.add(r.t - d);
+      if (ks.recs.some((q) => q.t > r.t && q.t <= r.t + d)) set.add(r.t + 1);
+    }
+    return [...set].sort((a, b) => a - b);
+  }
+  private emitWindow(ks: SlideKey, s: number): void {
+    const end = s + this.w.timeDifferenceMs;
+    let agg = this.n.init();
+    let ts = -Infinity;
+    for (const r of ks.recs) {
+      if (r.t < s || r.t > end) continue;
+      agg = this.n.adder(ks.key, r.v, agg);
+      if (r.t > ts) ts = r.t;
+    }
+    this.forward(new Windowed(ks.key, { start: s, end }), this.render(agg), ts);
+  }
+  advance(wm: number): void {
+    const { timeDifferenceMs: d, graceMs } = this.w;
+    const prev = this.lastWm;
+    this.lastWm = wm;
+    const closing: { ks: SlideKey; s: number }[] = [];
+    const touched: [unknown, SlideKey][] = [];
+    for (const [nk, ks] of this.keys) {
+      if (ks.nextClose >= wm) continue;
+      touched.push([nk, ks]);
+      let next = Infinity;
+      for (const s of this.starts(ks)) {
+        const close = s + d + graceMs; // the window is closed once the watermark passes this (end inclusive)
+        if (close >= prev && close < wm) closing.push({ ks, s });
+        else if (close >= wm && close < next) next = close;
+      }
+      ks.nextClose = next;
+    }
+    if (this.n.emit === "close") {
+      closing.sort((a, b) => a.s - b.s); // stable: keys in first-seen order within a window end
+      for (const c of closing) this.emitWindow(c.ks, c.s);
+    }
+    // A record is needed until every window containing it (latest end t + d) has closed.
+    for (const [nk, ks] of touched) {
+      const before = ks.recs.length;
+      ks.recs = ks.recs.filter((r) => r.t + d + graceMs >= wm);
+      this.records -= before - ks.recs.length;
+      if (ks.recs.length === 0) this.keys.delete(nk);
+      for (const r of ks.recs) if (r.t + d + graceMs < ks.nextClose) ks.nextClose = r.t + d + graceMs; // visit again to evict
+    }
+  }
+  report(): StoreReport {
+    return { name: this.n.store, kind: "sliding", entries: this.records, retained: 0, bytes: this.records * ENTRY_BYTES, typed: false };
+  }
+}
+
+interface JoinRec { key: unknown; v: unknown; t: number; side: 0 | 1; matched: boolean; live: boolean; at: number; seq: number }
+
+/**
+ * Stream-stream windowed join. A left record at t joins right records in [t − before, t + after]
+ * (a right record at t: left records in [t − after, t + before]), and joins only records of the
+ * other side whose own window is still open when it arrives. A record's window closes when the
+ * watermark passes t + after + grace (right side: t + before + grace); then it leaves the buffer
+ * and, unmatched, is emitted with null for the other side by left (left records) and outer (both)
+ * joins. A record that arrives with its window already closed is late.
+ */
+class StreamJoinProc extends Proc implements Stateful {
+  private readonly buffers: [Map<unknown, JoinRec[]>, Map<unknown, JoinRec[]>] = [new Map(), new Map()];
+  private readonly heap = new MinHeap<JoinRec>();
+  private buffered = 0;
+  private seq = 0;
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "stream-stream-join" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number, port: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return;
+    const side = port === 0 ? 0 : 1;
+    const { beforeMs, afterMs, graceMs } = this.n.windows;
+    const wm = this.exec.watermark;
+    const at = t + (side === 0 ? afterMs : beforeMs) + graceMs;
+    if (at < wm) {
+      this.exec.late(this.n.late, this.n.name, k, v, t, `its join window closed: ${side === 0 ? "left" : "right"} record at ${t}, window end + grace ${at} < watermark ${wm}`);
+      return;
+    }
+    const nk = keyOf(k);
+    const rec: JoinRec = { key: k, v, t, side, matched: false, live: true, at, seq: this.seq++ };
+    const others = this.buffers[1 - side]!.get(nk);
+    if (others) {
+      const lo = side === 0 ? t - beforeMs : t - afterMs;
+      const hi = side === 0 ? t + afterMs : t + beforeMs;
+      for (const o of others) {
+        if (o.t < lo || o.t > hi) continue;
+        o.matched = true;
+        rec.matched = true;
+        const out = side === 0 ? this.n.joiner(v, o.v) : this.n.joiner(o.v, v);
+        this.forward(k, out, Math.max(t, o.t));
+      }
+    }
+    this.exec.checkBound(this.n.store, this.buffered);
+    const own = this.buffers[side]!;
+    const list = own.get(nk);
+    if (list) list.push(rec);
+    else own.set(nk, [rec]);
+    this.buffered++;
+    this.heap.push(rec);
+  }
+  advance(wm: number): void {
+    const join = this.n.join;
+    for (let top = this.heap.peek(); top && top.at < wm; top = this.heap.peek()) {
+      this.heap.pop();
+      const nk = keyOf(top.key);
+      const own = this.buffers[top.side]!;
+      const list = own.get(nk)!;
+      const i = list.indexOf(top);
+      list.splice(i, 1);
+      if (list.length === 0) own.delete(nk);
+      this.buffered--;
+      if (top.matched) continue;
+      if (join === "outer" || (join === "left" && top.side === 0)) {
+        this.forward(top.key, top.side === 0 ? this.n.joiner(top.v, null) : this.n.joiner(null, top.v), top.t);
+      }
+    }
+  }
+  report(): StoreReport {
+    return { name: this.n.store, kind: "join", entries: this.buffered, retained: 0, bytes: this.buffered * ENTRY_BYTES, typed: false };
+  }
+}
+
+/** Stream-table join: a stream record looks up the table's current value; table updates emit nothing. */
+class TableJoinProc extends Proc {
+  table!: Lookup;
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "stream-table-join" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number, port: number): void {
+    if (port !== 0) return;
+    if (k === null || k === undefined || v === null || v === undefined) return;
+    const tv = this.table.lookup(k);
+    if (tv === undefined) {
+      if (this.n.left) this.forward(k, this.n.joiner(v, null), t);
+      return;
+    }
+    this.forward(k, this.n.joiner(v, tv), t);
+  }
+}
+
+export class TopologyExecutor {
+  /** The shard's watermark: the largest one seen (records and advance()). */
+  watermark = -Infinity;
+  readonly maxStoreEntries: number;
+  private readonly procs: Proc[] = [];
+  private readonly stateful: (Proc & Stateful)[] = [];
+  private readonly sources = new Map<string, { proc: Proc; node: Extract<PlanNode, { kind: "source" }> | undefined }>();
+  private readonly windowProcs = new Map<string, TimeWindowProc>();
+
+  constructor(readonly topology: Topology, readonly emit: Emit, options: ExecutorOptions = {}) {
+    this.maxStoreEntries = options.maxStoreEntries ?? 1_000_000;
+    for (const n of topology.nodes) {
+      const p = this.create(n);
+      this.procs.push(p);
+      if (isStateful(p)) this.stateful.push(p);
+      if (n.kind === "source") for (const t of n.topics) this.addSource(t, p, n);
+      if (n.kind === "table-source") this.addSource(n.topic, p, undefined);
+    }
+    for (const n of topology.nodes) {
+      const p = this.procs[n.id]!;
+      n.parents.forEach((parent, port) => {
+        const pp = this.procs[parent]!;
+        if (pp instanceof SplitProc) pp.branches[(n as Extract<PlanNode, { kind: "branch" }>).index] = p;
+        else pp.children.push({ proc: p, port });
+      });
+      if (n.kind === "stream-table-join") {
+        const t = this.procs[n.table] as unknown as Partial<Lookup>;
+        if (typeof t.lookup !== "function") throw new TopologyError(`${n.name}: the joined KTable must come from builder.table() or a non-windowed aggregation`);
+        (p as TableJoinProc).table = t as Lookup;
+      }
+    }
+  }
+
+  private addSource(topic: string, proc: Proc, node: Extract<PlanNode, { kind: "source" }> | undefined): void {
+    if (this.sources.has(topic)) throw new TopologyError(`topic ${topic} is read by two sources; read it once and branch`);
+    this.sources.set(topic, { proc, node });
+  }
+
+  private create(n: PlanNode): Proc {
+    switch (n.kind) {
+      case "source": case "branch": case "merge": case "toStream": return new PassThrough(this, n);
+      case "table-source": return new TableSourceProc(this, n);
+      case "filter": return new FilterProc(this, n);
+      case "map": return new MapProc(this, n);
+      case "mapValues": return new MapValuesProc(this, n);
+      case "flatMap": return new FlatMapProc(this, n);
+      case "flatMapValues": return new FlatMapValuesProc(this, n);
+      case "peek": return new PeekProc(this, n);
+      case "selectKey": return new SelectKeyProc(this, n);
+      case "split": return new SplitProc(this, n);
+      case "sink": return new SinkProc(this, n);
+      case "stream-table-join": return new TableJoinProc(this, n);
+      case "stream-stream-join": return new StreamJoinProc(this, n);
+      case "aggregate": {
+        if (n.windows === undefined) return new KvAggregateProc(this, n);
+        if (n.windows instanceof SessionWindows) return new SessionProc(this, n);
+        if (n.windows instanceof SlidingWindows) return new SlidingProc(this, n);
+        if (n.builtin && n.retentionMs === 0) return new NumericWindowProc(this, n);
+        const p = new TimeWindowProc(this, n);
+        this.windowProcs.set(n.store, p);
+        return p;
+      }
+    }
+  }
+
+  /** True when the topic is read as a table (its records do not move event time). */
+  isTableTopic(topic: string): boolean {
+    return this.sources.get(topic)?.node === undefined && this.sources.has(topic);
+  }
+
+  /** True when the topology reads the topic. */
+  reads(topic: string): boolean {
+    return this.sources.has(topic);
+  }
+
+  /**
+   * Event time of a record of a stream topic: the source's timestamp extractor, else the record's
+   * own timestamp. NaN (or any value that is not a finite number ≥ 0) means invalid.
+   */
+  eventTime(topic: string, key: unknown, value: unknown, recordTs: number): number {
+    const s = this.sources.get(topic);
+    const ex = s?.node?.timestamp;
+    let t: number;
+    try {
+      t = ex ? ex(value, key) : recordTs;
+    } catch {
+      return NaN;
+    }
+    return typeof t === "number" && t >= 0 && t - t === 0 ? t : NaN;
+  }
+
+  /** The key a stream source gives a record (its own key unless the source has a key function). */
+  sourceKey(topic: string, key: unknown, value: unknown): unknown {
+    const f = this.sources.get(topic)?.node?.key;
+    return f ? f(value) : key;
+  }
+
+  /**
+   * One record of `topic` with event time t; `watermark` is the shard's watermark including it.
+   * Windows the watermark closes are emitted first. A user function that throws sends the record
+   * to the error topic with the reason; processing goes on.
+   */
+  process(topic: string, key: unknown, value: unknown, t: number, watermark: number): void {
+    if (watermark > this.watermark) this.advance(watermark);
+    const s = this.sources.get(topic);
+    if (!s) return;
+    try {
+      const k = s.node?.key ? s.node.key(value) : key;
+      s.proc.process(k, value, t, 0);
+    } catch (err) {
+      if (err instanceof StateStoreFullError) throw err;
+      this.emit(ERROR_TOPIC, key, { topic, key, value, timestamp: t, error: String((err as Error)?.message ?? err) }, t);
+    }
+  }
+
+  /** A record without a valid event time: to the invalid topic with the reason. */
+  invalid(topic: string, key: unknown, value: unknown, recordTs: number): void {
+    this.emit(INVALID_TOPIC, key, { topic, key, value, timestamp: recordTs, reason: "no valid event time (a finite number ≥ 0 from the timestamp extractor or the record)" }, recordTs);
+  }
+
+  /** Moves the watermark: closes windows and sessions, emits unmatched join records. */
+  advance(watermark: number): void {
+    if (watermark <= this.watermark && watermark !== Infinity) return;
+    this.watermark = watermark;
+    for (const p of this.stateful) p.advance(watermark);
+  }
+
+  /** End of a bounded input: every open window closes. */
+  flush(): void {
+    this.advance(Infinity);
+  }
+
+  /** @internal */
+  late(topic: string, operator: string, key: unknown, value: unknown, t: number, reason: string): void {
+    const wm = this.watermark;
+    const late: LateRecord = { operator, key, value, timestamp: t, watermark: wm, latenessMs: wm - t, reason: `late: ${reason}` };
+    this.emit(topic, key, late, t);
+  }
+
+  /** @internal Fails when a store is about to exceed its bound. */
+  checkBound(store: string, entries: number): void {
+    if (entries >= this.maxStoreEntries) throw new StateStoreFullError(store, this.maxStoreEntries);
+  }
+
+  /** Every state store with its size and memory. */
+  stores(): StoreReport[] {
+    return this.stateful.map((p) => p.report());
+  }
+
+  /** Windows of a key in a time-window store (open, and closed ones kept by retentionMs). */
+  fetchWindows(store: string, key: unknown, from = -Infinity, to = Infinity): { start: number; end: number; value: unknown }[] {
+    const p = this.windowProcs.get(store);
+    if (!p) throw new TopologyError(`no time-window store named ${store} (built-in aggregates without retentionMs use the typed store, which is not queryable)`);
+    return p.fetch(key, from, to);
+  }
+}
