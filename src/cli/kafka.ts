@@ -2,6 +2,7 @@
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import type { KafkaAdminClient, KafkaConsumerClient } from "../io/kafka/client.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
+import { backoffFor, RetryTopic, type RetryPolicy } from "../io/retry.js";
 import { KafkaSink } from "../sinks/kafka-sink.js";
 import { KafkaSource } from "../sources/kafka-source.js";
 import { UsageError } from "./args.js";
@@ -11,6 +12,10 @@ export interface KafkaRunSetup {
   sink: KafkaSink;
   /** The source's consumer (main thread), e.g. for lag measurement (src/metrics/lag.ts). */
   consumer: KafkaConsumerClient;
+  /** `<input-topic>.retry` and its consumer (refused outputs are delivered again from there). */
+  retry: RetryTopic;
+  /** Waits (bounded) until every retry this process scheduled has succeeded or reached the DLQ. */
+  settleRetries(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -33,22 +38,38 @@ export async function setupKafkaRun(opts: {
   brokers: string; inputTopic: string; outputTopic: string; group: string; partitions: number | undefined;
   stopWhenIdleMs: number | undefined; pipeline: PipelineDefinition;
   onLog: (event: string, detail: Record<string, unknown>) => void;
+  /** --max-retries / --retry-backoff. */
+  retry?: Partial<RetryPolicy>;
+  /** --delivery-timeout: how long librdkafka may try to deliver a message before reporting it failed (ms). */
+  deliveryTimeoutMs?: number | undefined;
 }): Promise<KafkaRunSetup> {
   const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
   await admin.connect();
   const partitions = await ensureTopic(admin, opts.inputTopic, opts.partitions ?? 1);
   const outPartitions = opts.partitions ?? partitions;
-  for (const t of [opts.outputTopic, ...opts.pipeline.outputs.filter((o) => o !== "window").map((o) => `${opts.outputTopic}.${o}`), `${opts.inputTopic}.dlq`]) {
+  for (const t of [opts.outputTopic, ...opts.pipeline.outputs.filter((o) => o !== "window").map((o) => `${opts.outputTopic}.${o}`), `${opts.inputTopic}.dlq`, `${opts.inputTopic}.retry`]) {
     await ensureTopic(admin, t, outPartitions);
   }
-  const producer = rdkafkaClientFactory.createProducer({ brokers: opts.brokers, lingerMs: 5 });
+  // Every topic written to exists now: a topic that disappears is a (retriable) delivery failure,
+  // not a silent re-creation with broker defaults.
+  const producerExtra = { "allow.auto.create.topics": false, ...(opts.deliveryTimeoutMs !== undefined && { "message.timeout.ms": opts.deliveryTimeoutMs }) };
+  const producer = rdkafkaClientFactory.createProducer({ brokers: opts.brokers, lingerMs: 5, extra: producerExtra });
   await producer.connect();
+  const retryProducer = rdkafkaClientFactory.createProducer({ brokers: opts.brokers, lingerMs: 5, extra: producerExtra });
+  await retryProducer.connect();
+  const retryConsumer = rdkafkaClientFactory.createConsumer({
+    brokers: opts.brokers, groupId: `${opts.group}.retry`, autoOffsetReset: "earliest",
+    onError: (err) => opts.onLog("kafka-error", { error: err.message, consumer: "retry" }),
+  });
+  await retryConsumer.connect();
+  const retry = new RetryTopic({ inputTopic: opts.inputTopic, policy: opts.retry ?? {}, consumer: retryConsumer, producer: retryProducer, onLog: opts.onLog });
+  retry.start();
   const consumer = rdkafkaClientFactory.createConsumer({
     brokers: opts.brokers, groupId: opts.group, autoOffsetReset: "earliest", maxPrefetchKBytes: 256 << 10,
     onError: (err) => opts.onLog("kafka-error", { error: err.message }),
   });
   await consumer.connect();
-  const sink = new KafkaSink({ producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o) });
+  const sink = new KafkaSink({ producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), retry });
   const source = new KafkaSource({
     consumer, topic: opts.inputTopic, partitions, pipeline: opts.pipeline,
     deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),
@@ -57,8 +78,20 @@ export async function setupKafkaRun(opts: {
   });
   source.start();
   return {
-    source, sink, consumer,
+    source, sink, consumer, retry,
+    async settleRetries() {
+      // Bounded by the whole schedule: every backoff plus one delivery timeout per attempt, and a margin.
+      const p = retry.policy;
+      let ms = 30_000;
+      for (let a = 1; a <= p.maxRetries; a++) ms += backoffFor(p, a) + (opts.deliveryTimeoutMs ?? 300_000);
+      const settled = await retry.settle(ms);
+      if (!settled) opts.onLog("retry-pending", { topic: retry.topic, note: "retries not finished; the next run (or another group member) takes them from the retry topic" });
+      return settled;
+    },
     async close() {
+      await retry.close();
+      await retryConsumer.disconnect().catch(() => undefined);
+      await retryProducer.disconnect(10_000).catch(() => undefined);
       await consumer.disconnect().catch(() => undefined);
       await producer.disconnect(10_000).catch(() => undefined);
       await admin.disconnect().catch(() => undefined);

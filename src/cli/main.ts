@@ -51,6 +51,11 @@ Kafka (instead of the generator):
   --group G             consumer group (default riptide-<pipeline>)
   --partitions N        partitions of topics created when missing (default: as the input topic)
   --stop-when-idle S    end after S seconds without input, once everything is produced and committed
+  --max-retries N       a message Kafka refuses with a retriable error goes to T.retry and is retried
+                        up to N times (default 3; 0: straight to T.dlq), then to T.dlq
+  --retry-backoff MS    wait before the first retry; doubles per retry, at most 30 s (default 1000)
+  --delivery-timeout MS how long librdkafka may try to deliver a message before it counts as refused
+                        (default librdkafka's 300000)
 
 Output:
   --output FILE         write every output and side output, one JSON object per line
@@ -82,6 +87,7 @@ const RUN_OPTIONS: OptionSpec = {
   "idle-timeout": { type: "string" },
   brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
   group: { type: "string" }, "stop-when-idle": { type: "string" },
+  "max-retries": { type: "string" }, "retry-backoff": { type: "string" }, "delivery-timeout": { type: "string" },
   json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
   http: { type: "string" },
   ...OBSERVE_OPTIONS,
@@ -140,6 +146,9 @@ async function runCommand(argv: string[]): Promise<number> {
   if (input !== undefined && !existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
   const brokers = values["brokers"] as string | undefined;
   const stopWhenIdle = numberOption(values, "stop-when-idle", { min: 0 });
+  const maxRetries = numberOption(values, "max-retries", { integer: true, min: 0, max: 100 });
+  const retryBackoff = numberOption(values, "retry-backoff", { min: 1, max: 86_400_000 });
+  const deliveryTimeout = numberOption(values, "delivery-timeout", { integer: true, min: 1, max: 2_147_483_647 });
   if (brokers !== undefined) {
     if (input !== undefined) throw new UsageError("--brokers and --input are two different sources; give one");
     if (!values["input-topic"]) throw new UsageError("--brokers needs --input-topic");
@@ -148,7 +157,7 @@ async function runCommand(argv: string[]): Promise<number> {
       if (values[g] !== undefined) throw new UsageError(`--${g} cannot be combined with --brokers`);
     }
   } else {
-    for (const k of ["input-topic", "output-topic", "group", "stop-when-idle"]) {
+    for (const k of ["input-topic", "output-topic", "group", "stop-when-idle", "max-retries", "retry-backoff", "delivery-timeout"]) {
       if (values[k] !== undefined) throw new UsageError(`--${k} needs --brokers`);
     }
   }
@@ -218,6 +227,8 @@ async function runCommand(argv: string[]): Promise<number> {
       group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
       partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }),
       stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
+      retry: { ...(maxRetries !== undefined && { maxRetries }), ...(retryBackoff !== undefined && { backoffMs: retryBackoff }) },
+      deliveryTimeoutMs: deliveryTimeout,
     });
     source = kafka.source;
     sink = kafka.sink;
@@ -274,10 +285,14 @@ async function runCommand(argv: string[]): Promise<number> {
       ...(progress && { onProgress: progress.update, progressIntervalMs: progress.intervalMs }),
       onLog,
       ...(http && { onWindow: (out) => http.onWindow(out) }),
+      ...(kafka && { retryCounts: () => kafka!.retry.counts }),
     });
     const running = coordinator.run();
     started = true;
     const summary = await running;
+    // A bounded run (--stop-when-idle) also finishes the retries it scheduled; counts in the summary.
+    if (kafka && stopWhenIdle !== undefined) await kafka.settleRetries();
+    if (kafka) summary.retries = { ...kafka.retry.counts };
     http?.tick();
     progress?.done();
     outcome = {

@@ -35,6 +35,7 @@ import { BatchRing } from "../ring/ring.js";
 import type { Output, Sink } from "../sinks/sink.js";
 import { bindColumns, type ColumnArray } from "../schema/schema.js";
 import type { Source } from "../sources/source.js";
+import type { RetryCounts } from "../io/retry.js";
 import { C_COMMAND, CMD_CRASH, CMD_STOP, createCheckpoint, createControl } from "./control.js";
 import { noteWorkerStarted, stateOfWorkers } from "../metrics/worker-state.js";
 import { StagedOutputs } from "./staged-outputs.js";
@@ -76,6 +77,8 @@ export interface CoordinatorOptions {
    * rate, not event rate). Used by the HTTP dashboard's region map.
    */
   onWindow?: (output: Output) => void;
+  /** The retry topic's counts, read at snapshot rate for progress() (Kafka runs). */
+  retryCounts?: () => RetryCounts;
 }
 
 export interface Progress {
@@ -97,6 +100,8 @@ export interface Progress {
   deadLetters: number;
   /** Partitions assigned to this process (all of them for the generator and files). */
   assignedPartitions: number;
+  /** The retry topic's counts so far (Kafka runs). */
+  retries?: RetryCounts;
   /** Entries in each worker's state stores (open windows), as the worker last published them. */
   stateEntriesByWorker: number[];
   /** Bytes held by each worker's state stores, to the KiB. */
@@ -114,6 +119,8 @@ export interface RunSummary {
   workerRestarts: number;
   /** Records that could not be decoded and went to the dead-letter topic (Kafka sources). */
   deadLetters?: number;
+  /** The retry topic's counts (Kafka runs; src/io/retry.ts). */
+  retries?: RetryCounts;
 }
 
 /** Unacknowledged sink writes above which the coordinator stops asking the source for more. */
@@ -666,6 +673,7 @@ export class Coordinator {
       ringFillByWorker: fills,
       deadLetters: this.deadLetters,
       assignedPartitions: assigned,
+      ...(this.options.retryCounts && { retries: { ...this.options.retryCounts() } }),
       ...stateOfWorkers(this.controls),
     };
   }

@@ -15,6 +15,9 @@ import type { PartitionLag } from "./lag.js";
 /** Prometheus bucket bounds of `stream_processing_latency_seconds`, in seconds. */
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** Outcomes of `stream_retries_total` (the fields of the coordinator's `retries` counts). */
+const RETRY_OUTCOMES = ["scheduled", "succeeded", "failed", "deadLettered"] as const;
+
 /** Side outputs counted as `stream_processing_errors_total{error_type}` (plus `dlq`). */
 const ERROR_OUTPUTS = ["invalid", "anomaly", "late"] as const;
 
@@ -40,6 +43,7 @@ export class RunMetrics {
   private readonly restartsTotal: Counter<"processor">;
   private readonly lateTotal: Counter<"processor">;
   private readonly dlqTotal: Counter<"topic">;
+  private readonly retriesTotal: Counter<"topic" | "outcome">;
   private readonly eventsPerSec: Gauge<"processor">;
   private readonly ringFill: Gauge<"processor" | "worker">;
   private readonly watermarkDelay: Gauge<"processor">;
@@ -94,6 +98,11 @@ export class RunMetrics {
     this.restartsTotal.inc({ processor: this.processor }, 0);
     this.lateTotal.inc({ processor: this.processor }, 0);
     this.dlqTotal.inc({ topic: this.topic }, 0);
+    this.retriesTotal = new Counter({
+      name: "stream_retries_total", help: "Retry topic: retries scheduled, attempts that succeeded or failed, records dead-lettered by the retry path.",
+      labelNames: ["topic", "outcome"], registers,
+    });
+    for (const o of RETRY_OUTCOMES) this.retriesTotal.inc({ topic: this.topic, outcome: o }, 0);
     this.registry.registerMetric(new SnapshotHistogram(
       "stream_processing_latency_seconds",
       "Per-batch latency from entry to acknowledgement by the shard, weighted by records.",
@@ -113,6 +122,12 @@ export class RunMetrics {
       const d = (p.outputs[t] ?? 0) - (prev?.outputs[t] ?? 0);
       if (d > 0) this.errorsTotal.inc({ ...proc, error_type: t }, d);
       if (d > 0 && t === "late") this.lateTotal.inc(proc, d);
+    }
+    if (p.retries) {
+      for (const o of RETRY_OUTCOMES) {
+        const d = p.retries[o] - (prev?.retries?.[o] ?? 0);
+        if (d > 0) this.retriesTotal.inc({ topic: this.topic, outcome: o }, d);
+      }
     }
     const dlq = p.deadLetters - (prev?.deadLetters ?? 0);
     if (dlq > 0) {
