@@ -151,6 +151,16 @@ describe("riptide run --http (a live run)", () => {
         seen.add((await figure.textContent())!.trim());
         return seen.size > 1 ? true : undefined;
       });
+      // The shards panel: a row per worker whose events/s figure moves; no lag on a generator run.
+      const rows = page.locator("#shardTable tbody tr");
+      await until("a row per worker in the shards panel", 10_000, async () => ((await rows.count()) > 0 ? true : undefined));
+      const shardRate = () => page.locator("#shardTable tbody tr:first-child td:nth-child(2)").textContent();
+      const rates = new Set([await shardRate()]);
+      await until("worker 0's events/s to change", 10_000, async () => {
+        rates.add(await shardRate());
+        return rates.size > 1 ? true : undefined;
+      });
+      expect(await page.locator("#lagTable tbody").textContent()).toContain("not a Kafka source");
       await page.waitForTimeout(600); // one more snapshot, while the run is still live
       mkdirSync(join(ROOT, ".riptide"), { recursive: true });
       await page.screenshot({ path: join(ROOT, ".riptide", "dashboard.png"), fullPage: true });
@@ -189,6 +199,9 @@ describe("riptide run --http (a live run)", () => {
       'stream_dlq_records_total{topic="generator"}',
       'stream_worker_restarts_total{processor="driver-tracking"}',
       'stream_event_loop_delay_seconds{quantile="0.99"}',
+      'stream_shard_events_per_second{processor="driver-tracking",worker="0"}',
+      'stream_state_store_entries{processor="driver-tracking",worker="0"}',
+      'stream_state_store_bytes{processor="driver-tracking",worker="0"}',
     ]) {
       expect(first.has(series), series).toBe(true);
     }
@@ -201,6 +214,15 @@ describe("riptide run --http (a live run)", () => {
       return m.get(processed)! > first.get(processed)! ? m : undefined;
     });
     expect(second.get(processed)!).toBeGreaterThan(first.get(processed)!);
+    // Per-shard rates and state sizes are live figures: seen above 0 while the run goes on.
+    await until("a shard's events/s and state entries above 0", 5_000, async () => {
+      const m = await scrape();
+      const rate = m.get('stream_shard_events_per_second{processor="driver-tracking",worker="0"}') ?? 0;
+      const entries = m.get('stream_state_store_entries{processor="driver-tracking",worker="0"}') ?? 0;
+      return rate > 0 && entries > 0 ? true : undefined;
+    });
+    // Not a Kafka source: no lag series.
+    expect([...second.keys()].some((k) => k.startsWith("stream_consumer_lag_records"))).toBe(false);
   });
 
   it.concurrent("a WebSocket client on /live receives a hello and then snapshots", async ({ expect }) => {
