@@ -1,11 +1,14 @@
 /** Pipelines a shard worker can run, by name. Only worker-side code is imported here. */
 import { DriverTrackingShard } from "../src/pipelines/driver-tracking/shard.js";
 import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor.js";
+import { SurgePricingShard } from "../src/pipelines/surge-pricing/shard.js";
 
 export function createProcessor(pipeline: string, config: ProcessorConfig): ShardProcessor {
   switch (pipeline) {
     case "driver-tracking":
       return new DriverTrackingShard(config);
+    case "surge-pricing":
+      return new SurgePricingShard();
     default:
       throw new Error(`no shard processor for pipeline ${JSON.stringify(pipeline)}`);
   }

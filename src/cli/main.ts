@@ -253,7 +253,15 @@ async function runCommand(argv: string[]): Promise<number> {
       if (err instanceof TypeError || err instanceof RangeError) throw new UsageError(err.message);
       throw err;
     }
-    source = new GeneratorSource(gen, events ?? Infinity);
+    if (pipeline.schema.name === "ride-event") {
+      // Ride pipelines: the same drivers, with ride requests interleaved (src/sources/ride-generator.ts).
+      const { RideGenerator } = await import("../sources/ride-generator.js");
+      const { RideGeneratorSource } = await import("../sources/ride-generator-source.js");
+      const rides = new RideGenerator(gen.options);
+      source = new RideGeneratorSource(rides, events ?? Infinity);
+    } else {
+      source = new GeneratorSource(gen, events ?? Infinity);
+    }
     nameOf = (id) => gen.driverName(id);
   }
 

@@ -1,8 +1,9 @@
 /** The pipelines `riptide run` knows, by name. */
 import { driverTracking } from "./driver-tracking/edge.js";
 import type { PipelineDefinition } from "./pipeline.js";
+import { surgePricing } from "./surge-pricing/edge.js";
 
-export const PIPELINES: readonly PipelineDefinition[] = [driverTracking];
+export const PIPELINES: readonly PipelineDefinition[] = [driverTracking, surgePricing];
 
 export function getPipeline(name: string): PipelineDefinition | undefined {
   return PIPELINES.find((p) => p.name === name);
