@@ -557,13 +557,14 @@ class SlidingProc extends Proc implements Stateful {
       closing.sort((a, b) => a.s - b.s); // stable: keys in first-seen order within a window end
       for (const c of closing) this.emitWindow(c.ks, c.s);
     }
-    // A record is needed until every window containing it (latest end t + d) has closed.
+    // A record is needed until every window containing it (latest end t + d) and its own right
+    // window [t + 1, t + 1 + d] have closed.
     for (const [nk, ks] of touched) {
       const before = ks.recs.length;
-      ks.recs = ks.recs.filter((r) => r.t + d + graceMs >= wm);
+      ks.recs = ks.recs.filter((r) => r.t + 1 + d + graceMs >= wm);
       this.records -= before - ks.recs.length;
       if (ks.recs.length === 0) this.keys.delete(nk);
-      for (const r of ks.recs) if (r.t + d + graceMs < ks.nextClose) ks.nextClose = r.t + d + graceMs; // visit again to evict
+      for (const r of ks.recs) if (r.t + 1 + d + graceMs < ks.nextClose) ks.nextClose = r.t + 1 + d + graceMs; // visit again to evict
     }
   }
   report(): StoreReport {
