@@ -7,10 +7,16 @@
  * events and windows close as time moves. One tinybench call = one batch of BATCH events followed
  * by the close of every window whose end + grace the batch's watermark has passed (both sides).
  * When the data runs out it is replayed shifted forward in time (outside the timed calls).
+ *
+ * Also: the native window-table kernel (windowAddBatchFast, native-bindings/) on the same table
+ * layout, after a JS pass that computes the window starts and the watermark, when the addon is
+ * built; and the copy-rate bounds (bandwidth.ts) for the bytes each update touches.
  */
 import { Bench } from "tinybench";
+import { loadNativeKernels, windowAddBatchFast } from "../../src/kernels/native.js";
 import { WindowTable } from "../../src/kernels/window-table.js";
 import { tinybenchEventsPerSec, tinybenchNote, tinybenchOptions, type BenchRow } from "../harness.js";
+import { boundRows, ofBound } from "./bandwidth.js";
 
 export const groups = ["window count+sum"] as const;
 
@@ -131,6 +137,12 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   };
   const tableCursor = new Cursor(data);
   let tableWatermark = -Infinity;
+  // Native kernel state.
+  const native = loadNativeKernels();
+  const nativeTable = new WindowTable({ sizeMs: SIZE_MS, graceMs: GRACE_MS, initialCapacity: 4096 });
+  const nativeCursor = new Cursor(data);
+  let nativeWatermark = -Infinity;
+  const batchStarts = new Float64Array(BATCH);
 
   const mapBatch = (): void => {
     const end = mapCursor.at + BATCH;
@@ -157,6 +169,20 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     table.closeUpTo(wm, sink);
   };
 
+  const nativeBatch = (): void => {
+    const at = nativeCursor.at;
+    let wm = nativeWatermark;
+    for (let i = 0; i < BATCH; i++) {
+      const t = ts[at + i]!;
+      if (t > wm) wm = t;
+      batchStarts[i] = Math.floor(t / SIZE_MS) * SIZE_MS;
+    }
+    windowAddBatchFast(nativeTable, region.subarray(at, at + BATCH), batchStarts, value.subarray(at, at + BATCH), BATCH);
+    nativeCursor.at = at + BATCH;
+    nativeWatermark = wm;
+    nativeTable.closeUpTo(wm, sink);
+  };
+
   // Both sides must agree: one pass over the same events, then compare what closed.
   {
     const m = new MapWindows();
@@ -174,6 +200,29 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     if (m.closed !== s.closed || m.checksum !== s.checksum || s.closed === 0) {
       throw new Error(`window-table bench: Map closed ${m.closed} windows (${m.checksum} events), WindowTable ${s.closed} (${s.checksum})`);
     }
+    // The native kernel on the same batches: the same windows, in the same order.
+    const a = new WindowTable({ sizeMs: SIZE_MS, graceMs: GRACE_MS });
+    const b = new WindowTable({ sizeMs: SIZE_MS, graceMs: GRACE_MS });
+    const rowsA: number[] = [];
+    const rowsB: number[] = [];
+    const sinkA = { window: (k: number, st: number, c: number, sum: number): void => void rowsA.push(k, st, c, sum) };
+    const sinkB = { window: (k: number, st: number, c: number, sum: number): void => void rowsB.push(k, st, c, sum) };
+    const starts = new Float64Array(BATCH);
+    let w = -Infinity;
+    for (let at = 0; at + BATCH <= EVENTS; at += BATCH) {
+      for (let i = 0; i < BATCH; i++) {
+        const x = ts[at + i]!;
+        if (x > w) w = x;
+        starts[i] = Math.floor(x / SIZE_MS) * SIZE_MS;
+      }
+      a.addBatch(region.subarray(at, at + BATCH), starts, value.subarray(at, at + BATCH), BATCH);
+      windowAddBatchFast(b, region.subarray(at, at + BATCH), starts, value.subarray(at, at + BATCH), BATCH);
+      a.closeUpTo(w, sinkA);
+      b.closeUpTo(w, sinkB);
+    }
+    if (rowsA.length === 0 || rowsA.length !== rowsB.length || rowsA.some((x, i) => !Object.is(x, rowsB[i]))) {
+      throw new Error(`window-table bench: windowAddBatchFast closed ${rowsB.length / 4} windows, the JS table ${rowsA.length / 4}, or they differ`);
+    }
   }
 
   const bench = new Bench({ name: GROUP, ...tinybenchOptions(opts.quick) });
@@ -181,12 +230,17 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   // Each side rewinds (and shifts the shared data) only when it reaches the end; the shift keeps
   // time moving forward for both, whichever side triggered it.
   bench.add("WindowTable.add (typed arrays)", tableBatch, { async: false, beforeEach: () => tableCursor.rewindIfDone() });
+  if (native !== undefined) bench.add("native", nativeBatch, { async: false, beforeEach: () => nativeCursor.rewindIfDone() });
   await bench.run();
   // Keep the results observable.
   if (map.closed + sink.closed === 0) throw new Error("window-table bench: no window closed");
 
-  const [mapTask, tableTask] = bench.tasks;
-  return [
+  const [mapTask, tableTask, nativeTask] = bench.tasks;
+  // key u32 + ts f64 + value f64 in; the entry: probe used u8 + key u32 + start f64, then count,
+  // sum, n, min, max f64 read and written.
+  const bounds = await boundRows(GROUP, 20 + 13 + 80, "20 B in, entry probe 13 B, 5 f64 read + written", opts.quick);
+  const tableRate = tinybenchEventsPerSec(tableTask!.result, BATCH);
+  const rows: BenchRow[] = [
     {
       group: GROUP, name: "Map, string key `${region}|${windowStart}`", baseline: true,
       eventsPerSec: tinybenchEventsPerSec(mapTask!.result, BATCH),
@@ -194,8 +248,17 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     },
     {
       group: GROUP, name: "WindowTable.add (typed arrays)", baseline: false,
-      eventsPerSec: tinybenchEventsPerSec(tableTask!.result, BATCH),
-      note: `closeUpTo per batch; ${tinybenchNote(tableTask!.result, BATCH)}`,
+      eventsPerSec: tableRate,
+      note: `closeUpTo per batch; ${tinybenchNote(tableTask!.result, BATCH)}; ${ofBound(tableRate, bounds)}`,
     },
   ];
+  if (nativeTask) {
+    const rate = tinybenchEventsPerSec(nativeTask.result, BATCH);
+    rows.push({
+      group: GROUP, name: "windowAddBatch (native), same table", baseline: false, eventsPerSec: rate,
+      note: `JS pass for starts + watermark, then one native call per batch; closeUpTo per batch; ` +
+        `${tinybenchNote(nativeTask.result, BATCH)}; ${ofBound(rate, bounds)}`,
+    });
+  }
+  return [...rows, ...bounds];
 }
