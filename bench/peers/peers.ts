@@ -258,12 +258,14 @@ interface SideValue { type: string; reason: string; event: unknown }
 export interface Comparison {
   /** Every output of one engine is an output of the other, value for value. */
   identical: boolean;
-  /** The differences are all late decisions that the watermark rules explain (see README). */
+  /** Every difference is a late decision the watermark rules explain or a record the peer dropped (see README). */
   explainedByWatermark: boolean;
   counts: { riptide: Record<string, number>; peer: Record<string, number> };
   /** Late fixes only one engine reported, and windows whose count differs. */
   lateOnly: { riptide: number; peer: number };
   windowsDiffering: number;
+  /** Records the peer dropped itself that account for the rest of the window differences (0 if none or not all). */
+  peerDropped: number;
   /** Precise descriptions of the differences (at most `limit`). */
   mismatches: string[];
   unexplained: number;
@@ -291,7 +293,11 @@ function windowOf(event: unknown): string {
   return `${ngeohash.encode(e.lat, e.lon, 5)}|${Math.floor(e.ts / WINDOW_MS) * WINDOW_MS}`;
 }
 
-export function compareOutputs(rt: EngineOutputs, ks: EngineOutputs, limit = 20): Comparison {
+/**
+ * Compares the two engines' outputs. `peerDropped` is Kafka Streams' dropped-records-total: records
+ * its window stage refused because its repartition task's stream time had passed their window.
+ */
+export function compareOutputs(rt: EngineOutputs, ks: EngineOutputs, peerDropped = 0, limit = 20): Comparison {
   const mismatches: string[] = [];
   let unexplained = 0;
   const note = (s: string, explained: boolean): void => {
@@ -357,6 +363,7 @@ export function compareOutputs(rt: EngineOutputs, ks: EngineOutputs, limit = 20)
   const wa = parseWindows(rt.window, "riptide");
   const wb = parseWindows(ks.window, "peer");
   let windowsDiffering = 0;
+  const residual: Array<{ text: string; deficit: number }> = [];
   for (const k of new Set([...wa.keys(), ...wb.keys()])) {
     const a = wa.get(k), b = wb.get(k);
     const ca = a?.count ?? 0, cb = b?.count ?? 0;
@@ -364,14 +371,27 @@ export function compareOutputs(rt: EngineOutputs, ks: EngineOutputs, limit = 20)
     expectedCountDiff.delete(k);
     if (a && b && ca === cb && a.avgSpeedKmh === b.avgSpeedKmh && a.windowEnd === b.windowEnd) continue;
     windowsDiffering++;
-    const explained = ca - cb === expected && expected !== 0;
     const show = (v: WindowValue | undefined): string => (v ? `count ${v.count} avg ${v.avgSpeedKmh}` : "missing");
-    note(`window ${k}: riptide ${show(a)}, peer ${show(b)}${expected !== 0 ? ` (late only in one engine: ${expected > 0 ? "peer" : "riptide"} ${Math.abs(expected)})` : ""}`, explained);
+    const text = `window ${k}: riptide ${show(a)}, peer ${show(b)}` +
+      (expected !== 0 ? ` (late only in ${expected > 0 ? "the peer" : "Riptide"}: ${Math.abs(expected)})` : "");
+    const deficit = ca - cb - expected;
+    if (deficit === 0 && expected !== 0) note(text, true);
+    else residual.push({ text, deficit });
   }
   for (const [k, d] of expectedCountDiff) if (d !== 0) note(`window ${k}: late fixes differ by ${d} but the counts agree`, false);
+  // What lateness does not explain must be the records the peer dropped itself, and all of them.
+  const deficitSum = residual.reduce((x, r) => x + r.deficit, 0);
+  const dropsExplain = peerDropped > 0 && residual.every((r) => r.deficit > 0) && deficitSum === peerDropped;
+  for (const r of residual) note(`${r.text}${dropsExplain ? ` (dropped by the peer: ${r.deficit})` : ""}`, dropsExplain);
+  if (peerDropped !== deficitSum && residual.length > 0 && !dropsExplain) {
+    note(`the peer's windows miss ${deficitSum} fixes beyond the late decisions; it reports ${peerDropped} dropped records`, false);
+  }
 
   const identical = unexplained === 0 && lateOnly.riptide === 0 && lateOnly.peer === 0 && windowsDiffering === 0;
-  return { identical, explainedByWatermark: unexplained === 0, counts, lateOnly, windowsDiffering, mismatches, unexplained };
+  return {
+    identical, explainedByWatermark: unexplained === 0, counts, lateOnly, windowsDiffering, mismatches, unexplained,
+    peerDropped: dropsExplain ? peerDropped : 0,
+  };
 }
 
 // ── Latency ────────────────────────────────────────────────────────────────────────────────────

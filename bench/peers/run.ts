@@ -98,7 +98,7 @@ async function throughputPhase(a: Args, classpath: string, stamp: string): Promi
   log(`peer: ${JSON.stringify(ks)}`);
 
   const [rtOutputs, ksOutputs] = await Promise.all([readOutputs(a.brokers, rtOut), readOutputs(a.brokers, ksOut)]);
-  const cmp = compareOutputs(rtOutputs, ksOutputs);
+  const cmp = compareOutputs(rtOutputs, ksOutputs, Number(ks["droppedRecords"] ?? 0));
   const tp = (s: Record<string, unknown>): Throughput => ({ eventsPerSec: s["eventsPerSec"] as number, seconds: s["seconds"] as number, events: s["events"] as number, summary: s });
   return { rt: tp(rs), ks: tp(ks), cmp, input };
 }
@@ -124,8 +124,14 @@ async function latencyPhase(a: Args, classpath: string, stamp: string, engine: "
 function verdict(c: Comparison): string {
   if (c.identical) return "identical (every window, invalid, anomaly and late output)";
   if (c.explainedByWatermark) {
-    return `equal except ${c.lateOnly.riptide + c.lateOnly.peer} late decisions (late only in Riptide ${c.lateOnly.riptide}, only in the peer ${c.lateOnly.peer}; ` +
-      `${c.windowsDiffering} windows' counts differ by exactly those fixes): watermark semantics, see bench/peers/README.md`;
+    const parts = ["invalid and anomaly outputs identical"];
+    if (c.lateOnly.riptide + c.lateOnly.peer > 0) {
+      parts.push(`${c.lateOnly.riptide + c.lateOnly.peer} late decisions differ (late only in Riptide ${c.lateOnly.riptide}, only in the peer ${c.lateOnly.peer}: ` +
+        "Riptide's watermark is the minimum over partitions, the peer's a partition's own stream time)");
+    }
+    if (c.peerDropped > 0) parts.push(`${c.peerDropped} fixes the peer dropped itself (its repartition task's stream time had passed their window)`);
+    parts.push(`the ${c.windowsDiffering} windows that differ differ by exactly those fixes`);
+    return `reconciled: ${parts.join("; ")}`;
   }
   return `MISMATCH: ${c.unexplained} unexplained differences`;
 }

@@ -72,6 +72,7 @@ public final class DriverTrackingApp {
   static volatile long lastRecordAt = 0;
   static volatile long lastOutputAt = 0;
   static volatile boolean flushRequested = false;
+  static volatile long runningSince = 0;
   static final AtomicLong maxStreamTime = new AtomicLong(Long.MIN_VALUE);
   static final Map<String, LongAdder> outputs = new HashMap<>();
 
@@ -108,10 +109,14 @@ public final class DriverTrackingApp {
       return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
     });
     Runtime.getRuntime().addShutdownHook(new Thread(() -> streams.close(Duration.ofSeconds(30))));
+    // The idle clock starts (and restarts after a rebalance) when the instance is RUNNING, as
+    // Riptide's --stop-when-idle counts from the first assignment.
     streams.setStateListener((now, before) -> {
-      if (now == KafkaStreams.State.RUNNING) System.err.println("peer: running");
+      if (now == KafkaStreams.State.RUNNING) {
+        runningSince = System.currentTimeMillis();
+        System.err.println("peer: running");
+      }
     });
-    long startedAt = System.currentTimeMillis();
     streams.start();
     if (idleSeconds <= 0) {
       Thread.currentThread().join();
@@ -127,9 +132,9 @@ public final class DriverTrackingApp {
         System.exit(1);
       }
       long now = System.currentTimeMillis();
-      long since = Math.max(lastRecordAt, startedAt);
+      long since = Math.max(lastRecordAt, runningSince);
       if (!flushRequested) {
-        if (st == KafkaStreams.State.RUNNING && now - since >= idleMs) {
+        if (st == KafkaStreams.State.RUNNING && runningSince > 0 && now - since >= idleMs) {
           flushRequested = true; // the tasks' wall-clock punctuators send the final ticks
           flushAt = now;
           if (events.sum() == 0) break;
