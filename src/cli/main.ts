@@ -217,6 +217,7 @@ async function runCommand(argv: string[]): Promise<number> {
     topic: sourceLabel,
     snapshot: () => (started ? coordinator?.progress() : undefined),
     latency: () => coordinator?.latencyHistogram,
+    stages: () => coordinator?.stageLatency,
     ...(brokers !== undefined && { lag: () => lag?.snapshot() ?? [] }),
   });
   if (http) onLog("http-listening", { url: await http.start() });

@@ -38,6 +38,7 @@ import type { Source } from "../sources/source.js";
 import type { RetryCounts } from "../io/retry.js";
 import { C_COMMAND, CMD_CRASH, CMD_STOP, createCheckpoint, createControl } from "./control.js";
 import { noteWorkerStarted, stateOfWorkers } from "../metrics/worker-state.js";
+import { StageLatency } from "../metrics/stages.js";
 import { StagedOutputs } from "./staged-outputs.js";
 import { WindowMerger } from "./window-merger.js";
 import { CommitTracker } from "./commit-tracker.js";
@@ -157,6 +158,8 @@ export class Coordinator {
   private readonly running: Promise<ShardSummary | void>[] = [];
   private pool: Piscina | undefined;
   private readonly histogram = new LatencyHistogram();
+  /** The same latency split at the shard's processed timestamp (metrics only). */
+  readonly stageLatency = new StageLatency();
   private readonly counts: Record<string, number> = {};
   private readonly merger: WindowMerger;
   private readonly streamTime: Float64Array;
@@ -521,6 +524,7 @@ export class Coordinator {
               this.processed += count;
               this.processedBy[w] += count;
               this.histogram.record(now - o.a[i]!, count);
+              this.stageLatency.record(o.a[i]!, o.c[i]!, now, count);
               this.lastAckAt = now;
             }
             this.merger.closedThrough(w, o.e[i]!);

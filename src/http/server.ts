@@ -23,6 +23,7 @@ import type { Progress } from "../coordinator/coordinator.js";
 import type { LatencyHistogram } from "../metrics/histogram.js";
 import type { PartitionLag } from "../metrics/lag.js";
 import { RunMetrics } from "../metrics/prometheus.js";
+import type { StageLatency } from "../metrics/stages.js";
 import type { Output } from "../sinks/sink.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
 
@@ -54,6 +55,8 @@ export interface RunHttpServerOptions extends HttpAddress {
   latency?: () => LatencyHistogram | undefined;
   /** Consumer lag of the owned partitions (Kafka sources only). */
   lag?: () => PartitionLag[];
+  /** The run's latency by stage; undefined until there is a coordinator. */
+  stages?: () => StageLatency | undefined;
   /** Snapshot period for metrics and /live. @default 500 */
   intervalMs?: number;
   /** Region cells sent to the dashboard at most (largest counts first). @default 2000 */
@@ -115,6 +118,7 @@ export class RunHttpServer {
     this.options = options;
     this.metrics = new RunMetrics({
       processor: options.processor, topic: options.topic, ...(options.latency && { latency: options.latency }), ...(options.lag && { lag: options.lag }),
+      ...(options.stages && { stages: options.stages }),
     });
     this.server = createServer((req, res) => void this.handle(req, res));
     // An observer must not hold the process open (e.g. when the source fails to start): the run

@@ -11,6 +11,7 @@ import { Counter, Gauge, Registry, type Metric } from "prom-client";
 import type { Progress } from "../coordinator/coordinator.js";
 import type { LatencyHistogram } from "./histogram.js";
 import type { PartitionLag } from "./lag.js";
+import { STAGES, type StageLatency } from "./stages.js";
 
 /** Prometheus bucket bounds of `stream_processing_latency_seconds`, in seconds. */
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -30,6 +31,8 @@ export interface RunMetricsOptions {
   latency?: () => LatencyHistogram | undefined;
   /** Consumer lag of the owned partitions of a Kafka source (src/metrics/lag.ts), read at snapshot rate. */
   lag?: () => PartitionLag[];
+  /** The run's latency by stage (src/metrics/stages.ts), read at scrape time. */
+  stages?: () => StageLatency | undefined;
 }
 
 /** Everything a /metrics scrape shows, and the last derived figures for the dashboard. */
@@ -106,7 +109,13 @@ export class RunMetrics {
     this.registry.registerMetric(new SnapshotHistogram(
       "stream_processing_latency_seconds",
       "Per-batch latency from entry to acknowledgement by the shard, weighted by records.",
-      { processor: this.processor }, options.latency ?? (() => undefined),
+      [{ labels: { processor: this.processor }, source: options.latency ?? (() => undefined) }],
+    ) as unknown as Metric);
+    const stages = options.stages ?? (() => undefined);
+    this.registry.registerMetric(new SnapshotHistogram(
+      "stream_processing_stage_latency_seconds",
+      "The same latency by stage, from the timestamps batches carry in the rings: entry → processed by the shard (stage processed), processed → acknowledged to the coordinator (stage acknowledged).",
+      STAGES.map((stage) => ({ labels: { processor: this.processor, stage }, source: () => stages()?.[stage] })),
     ) as unknown as Metric);
     this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
     this.loopDelay.enable();
@@ -196,20 +205,21 @@ class SnapshotHistogram {
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labels: Record<string, string>,
-    private readonly source: () => LatencyHistogram | undefined,
+    private readonly series: { labels: Record<string, string>; source: () => LatencyHistogram | undefined }[],
   ) {}
 
   get(): { name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] } {
-    const h = this.source();
-    const total = h?.total ?? 0;
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
-    for (const le of LATENCY_BUCKETS_SECONDS) {
-      values.push({ labels: { ...this.labels, le }, value: h ? countAtMost(h, le * 1000) : 0, metricName: `${this.name}_bucket` });
+    for (const { labels, source } of this.series) {
+      const h = source();
+      const total = h?.total ?? 0;
+      for (const le of LATENCY_BUCKETS_SECONDS) {
+        values.push({ labels: { ...labels, le }, value: h ? countAtMost(h, le * 1000) : 0, metricName: `${this.name}_bucket` });
+      }
+      values.push({ labels: { ...labels, le: "+Inf" }, value: total, metricName: `${this.name}_bucket` });
+      values.push({ labels, value: h ? sumMs(h) / 1000 : 0, metricName: `${this.name}_sum` });
+      values.push({ labels, value: total, metricName: `${this.name}_count` });
     }
-    values.push({ labels: { ...this.labels, le: "+Inf" }, value: total, metricName: `${this.name}_bucket` });
-    values.push({ labels: this.labels, value: h ? sumMs(h) / 1000 : 0, metricName: `${this.name}_sum` });
-    values.push({ labels: this.labels, value: total, metricName: `${this.name}_count` });
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }

@@ -146,19 +146,14 @@ describe("riptide run --http (a live run)", () => {
         const t = (await figure.textContent())?.trim();
         return t && t !== "–" ? t : undefined;
       });
+      // The throughput figure and, in the shards panel, worker 0's events/s both change.
+      const shardRate = page.locator("#shardTable tbody tr:first-child td:nth-child(2)");
       const seen = new Set([first]);
-      await until("the throughput figure to change", 10_000, async () => {
+      const rates = new Set<string>();
+      await until("the throughput figure and worker 0's events/s to change", 10_000, async () => {
         seen.add((await figure.textContent())!.trim());
-        return seen.size > 1 ? true : undefined;
-      });
-      // The shards panel: a row per worker whose events/s figure moves; no lag on a generator run.
-      const rows = page.locator("#shardTable tbody tr");
-      await until("a row per worker in the shards panel", 10_000, async () => ((await rows.count()) > 0 ? true : undefined));
-      const shardRate = () => page.locator("#shardTable tbody tr:first-child td:nth-child(2)").textContent();
-      const rates = new Set([await shardRate()]);
-      await until("worker 0's events/s to change", 10_000, async () => {
-        rates.add(await shardRate());
-        return rates.size > 1 ? true : undefined;
+        if ((await shardRate.count()) > 0) rates.add((await shardRate.textContent())!.trim());
+        return seen.size > 1 && rates.size > 1 ? true : undefined;
       });
       expect(await page.locator("#lagTable tbody").textContent()).toContain("not a Kafka source");
       await page.waitForTimeout(600); // one more snapshot, while the run is still live
@@ -202,6 +197,9 @@ describe("riptide run --http (a live run)", () => {
       'stream_shard_events_per_second{processor="driver-tracking",worker="0"}',
       'stream_state_store_entries{processor="driver-tracking",worker="0"}',
       'stream_state_store_bytes{processor="driver-tracking",worker="0"}',
+      'stream_processing_stage_latency_seconds_count{processor="driver-tracking",stage="processed"}',
+      'stream_processing_stage_latency_seconds_count{processor="driver-tracking",stage="acknowledged"}',
+      'stream_processing_stage_latency_seconds_bucket{processor="driver-tracking",stage="processed",le="+Inf"}',
     ]) {
       expect(first.has(series), series).toBe(true);
     }
@@ -209,6 +207,10 @@ describe("riptide run --http (a live run)", () => {
     const buckets = [...first].filter(([k]) => k.startsWith("stream_processing_latency_seconds_bucket")).map(([, v]) => v);
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]!).toBeGreaterThanOrEqual(buckets[i - 1]!);
     expect(buckets.at(-1)).toBe(first.get('stream_processing_latency_seconds_count{processor="driver-tracking"}'));
+    // Both stages are recorded for every acknowledged batch (read together in one collection).
+    const stageCount = (stage: string) => first.get(`stream_processing_stage_latency_seconds_count{processor="driver-tracking",stage="${stage}"}`)!;
+    expect(stageCount("processed")).toBeGreaterThan(0);
+    expect(stageCount("acknowledged")).toBe(stageCount("processed"));
     const second = await until("the processed counter to grow", 5_000, async () => {
       const m = await scrape();
       return m.get(processed)! > first.get(processed)! ? m : undefined;
