@@ -23,6 +23,7 @@ import { OUT_ENDED, OUT_STARTED, OutputWriter } from "../src/ring/output.js";
 import { BatchRing, type RingHandle } from "../src/ring/ring.js";
 import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor.js";
 import { createProcessor } from "./processors.js";
+import { createDslProcessor } from "../src/dsl/engine-shard.js";
 
 export interface ShardTask {
   worker: number;
@@ -84,11 +85,16 @@ class Checkpoints {
   }
 }
 
-export default function runShard(task: ShardTask): ShardSummary {
+export default function runShard(task: ShardTask): ShardSummary | Promise<ShardSummary> {
+  // A DSL topology is a module the worker imports first (src/dsl/engine-shard.ts).
+  if (typeof task.config["module"] === "string") return createDslProcessor(task.config).then((p) => shardLoop(task, p));
+  return shardLoop(task, createProcessor(task.pipeline, task.config));
+}
+
+function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
   const input = new BatchRing(task.input);
   const out = new OutputWriter(new BatchRing(task.output));
   const control = new Int32Array(task.control);
-  const processor = createProcessor(task.pipeline, task.config);
   const checkpoints = task.checkpoint ? new Checkpoints(task.checkpoint) : undefined;
   const header = input.header;
   const timeOrigin = performance.timeOrigin;

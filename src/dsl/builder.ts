@@ -19,8 +19,8 @@ type NodeSpec = DistributiveOmit<PlanNode, "id" | "name" | "parents">;
 export interface StreamOptions<V> {
   /** The schema of the topic's records (needed to run on the worker engine; informative here). */
   schema?: Schema;
-  /** Key of each record, from its value (when the topic's records carry none). */
-  key?: (value: V) => unknown;
+  /** Key of each record, from its value: a field name or a function (when the topic's records carry none). */
+  key?: string | ((value: V) => unknown);
   /**
    * Event time of each record: a field name of the value or a function. @default the record's own
    * timestamp (the one given to pipeInput, or the Kafka message timestamp)
@@ -61,7 +61,14 @@ export class StreamsBuilder {
 
   stream<V = any, K = any>(topics: string | string[], options: StreamOptions<V> = {}): KStream<K, V> {
     const list = (Array.isArray(topics) ? topics : [topics]).map((t) => topicName("topic", t));
-    if (options.key !== undefined) fn("key", options.key);
+    let key: ((value: any) => unknown) | undefined;
+    if (typeof options.key === "string") {
+      const field = options.key;
+      key = (v) => (v == null ? undefined : (v as Record<string, unknown>)[field]);
+    } else if (options.key !== undefined) {
+      fn("key", options.key);
+      key = options.key as (value: any) => unknown;
+    }
     let timestamp: ((value: any, key: unknown) => number) | undefined;
     if (typeof options.timestamp === "string") {
       const field = options.timestamp;
@@ -70,7 +77,10 @@ export class StreamsBuilder {
       fn("timestamp", options.timestamp);
       timestamp = options.timestamp as (value: any, key: unknown) => number;
     }
-    const id = this.add({ kind: "source", topics: list, ...(options.key && { key: options.key }), ...(timestamp && { timestamp }) }, []);
+    const id = this.add({
+      kind: "source", topics: list, ...(key && { key }), ...(timestamp && { timestamp }), ...(options.schema && { schema: options.schema }),
+      ...(typeof options.key === "string" && { keyField: options.key }), ...(typeof options.timestamp === "string" && { timestampField: options.timestamp }),
+    }, []);
     return new KStream<K, V>(this, id);
   }
 

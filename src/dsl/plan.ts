@@ -7,6 +7,7 @@
  *   table-source ─────────────────────────────────┐
  *   stream ──► stream-table join ◄────────────────┘
  */
+import type { Schema } from "../schema/schema.js";
 import type { JoinWindows, SessionWindows, SlidingWindows, TimeWindows } from "./windows.js";
 
 export type KeyValue<K, V> = { key: K; value: V };
@@ -30,7 +31,11 @@ interface Base {
 }
 
 export type PlanNode =
-  | (Base & { kind: "source"; topics: string[]; key?: (value: any) => unknown; timestamp?: (value: any, key: unknown) => number })
+  | (Base & {
+      kind: "source"; topics: string[]; key?: (value: any) => unknown; timestamp?: (value: any, key: unknown) => number;
+      /** For the worker engine: the schema, and the fields holding the key and the event time. */
+      schema?: Schema; keyField?: string; timestampField?: string;
+    })
   | (Base & { kind: "table-source"; topic: string; store: string })
   | (Base & { kind: "filter"; fn: (k: any, v: any) => boolean; negate: boolean })
   | (Base & { kind: "map"; fn: (k: any, v: any) => KeyValue<unknown, unknown> })

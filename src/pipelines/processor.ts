@@ -24,5 +24,5 @@ export interface ShardProcessor {
   restore(from: Float64Array, words: number): void;
 }
 
-/** Structured-cloneable settings a processor is built from (per pipeline). */
-export type ProcessorConfig = Record<string, number | string | boolean>;
+/** Structured-cloneable settings a processor is built from (per pipeline); a SharedArrayBuffer is shared, not copied. */
+export type ProcessorConfig = Record<string, number | string | boolean | SharedArrayBuffer>;

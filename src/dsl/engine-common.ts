@@ -1,0 +1,26 @@
+/** What both halves of a topology on the engine share (engine.ts, engine-shard.ts): reason codes and module loading. */
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { TopologyError } from "./errors.js";
+import type { Topology } from "./plan.js";
+
+/** Reason codes of the invalid output (edge) and of records whose user function threw (worker). */
+export const DSL_BAD_TIMESTAMP = 1;
+export const DSL_NO_KEY = 2;
+export const DSL_USER_ERROR = 3;
+export const DSL_NOT_A_NUMBER = 4;
+export const REASONS = ["", "no valid event time (the timestamp field must be a finite number ≥ 0)", "no key (the key field is missing or empty)",
+  "a user function threw", "the aggregate is not a number (only numeric aggregates run on the engine)"];
+
+/** Imports a topology module: its default export (or `topology` export) is a Topology or a function returning one. */
+export async function loadTopology(modulePath: string): Promise<Topology> {
+  const url = modulePath.startsWith("file:") ? modulePath : pathToFileURL(isAbsolute(modulePath) ? modulePath : resolve(modulePath)).href;
+  const mod = (await import(url)) as Record<string, unknown>;
+  let t = mod["default"] ?? mod["topology"];
+  if (typeof t === "function") t = await (t as () => unknown)();
+  if (!t || !Array.isArray((t as Topology).nodes)) {
+    throw new TopologyError(`${modulePath} must export (default or as "topology") a Topology from builder.build(), or a function returning one`);
+  }
+  return t as Topology;
+}
+

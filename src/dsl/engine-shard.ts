@@ -1,0 +1,132 @@
+/**
+ * A DSL topology inside a shard worker (the worker half of engine.ts): the TopologyExecutor — the
+ * code the TopologyTestDriver runs — fed from the input ring's typed columns, its outputs written
+ * to the output ring.
+ *
+ *   ring slot columns ─► record i: invalid? → invalid output
+ *                                 value: the schema's fields as a plain object (strings from the
+ *                                 shared table); with no user function before the aggregate one
+ *                                 reused object, so nothing is allocated per record
+ *                      ─► executor.process(topic, key, value, t, watermark)
+ *                      ─► emit: window results → out.window, late → out.side(LATE), errors → out.side(INVALID)
+ */
+import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
+import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
+import type { ColumnArray, FieldSpec } from "../schema/schema.js";
+import { DSL_NOT_A_NUMBER, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
+import { TopologyError } from "./errors.js";
+import { ERROR_TOPIC, TopologyExecutor, type LateRecord } from "./executor.js";
+import type { PlanNode, Topology } from "./plan.js";
+import { SharedStrings } from "./shared-strings.js";
+import { Windowed } from "./windows.js";
+
+export async function createDslProcessor(config: ProcessorConfig): Promise<ShardProcessor> {
+  const topology = await loadTopology(config["module"] as string);
+  if (topology.nodes.length !== config["nodes"]) {
+    throw new TopologyError(`${String(config["module"])} built ${topology.nodes.length} nodes in the worker but ${String(config["nodes"])} on the main thread: a topology module must build the same topology every time`);
+  }
+  return new DslShardProcessor(topology, config);
+}
+
+export class DslShardProcessor implements ShardProcessor {
+  private readonly executor: TopologyExecutor;
+  private readonly strings: SharedStrings | undefined;
+  private readonly fields: readonly FieldSpec[];
+  private readonly topic: string;
+  private readonly keyField: string;
+  private readonly timestampField: string;
+  private readonly sinkTopic: string;
+  private readonly lateTopic: string;
+  private readonly keyIsString: boolean;
+  private readonly typedOnly: boolean;
+  private readonly row: Record<string, unknown> = {};
+  // The record being processed (outputs of process() belong to it) and the output ring.
+  private out: OutputWriter | undefined;
+  private partition = 0;
+  private off = 0;
+  private keyId = 0;
+
+  constructor(topology: Topology, config: ProcessorConfig) {
+    const src = topology.nodes.find((n) => n.kind === "source") as Extract<PlanNode, { kind: "source" }>;
+    this.fields = src.schema!.fields;
+    this.topic = config["topic"] as string;
+    this.keyField = config["keyField"] as string;
+    this.timestampField = config["timestampField"] as string;
+    this.sinkTopic = config["sinkTopic"] as string;
+    this.lateTopic = config["lateTopic"] as string;
+    this.keyIsString = config["keyIsString"] === true;
+    this.typedOnly = config["typedOnly"] === true;
+    const table = config["strings"];
+    this.strings = table instanceof SharedArrayBuffer ? new SharedStrings(table) : undefined;
+    for (const f of this.fields) this.row[f.name] = f.type === "string" ? "" : 0;
+    this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts));
+  }
+
+  private str(id: number): string {
+    return this.strings ? this.strings.name(id) : String(id);
+  }
+
+  private valueOf(columns: Record<string, ColumnArray>, i: number): Record<string, unknown> {
+    const obj = this.typedOnly ? this.row : {} as Record<string, unknown>;
+    const fields = this.fields;
+    for (let f = 0; f < fields.length; f++) {
+      const spec = fields[f]!;
+      const x = columns[spec.name]![i]!;
+      obj[spec.name] = spec.type === "string" ? this.str(x) : x;
+    }
+    return obj;
+  }
+
+  process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
+    this.out = out;
+    this.partition = partition;
+    const key = columns[this.keyField]!;
+    const ts = columns[this.timestampField]!;
+    const wm = columns["_wm"]!;
+    const off = columns["_off"]!;
+    const reason = columns["_reason"]!;
+    const ex = this.executor;
+    for (let i = 0; i < n; i++) {
+      this.off = off[i]!;
+      this.keyId = key[i]!;
+      if (reason[i] !== 0) {
+        out.side(OUT_INVALID, reason[i]!, key[i]!, partition, off[i]!, ts[i]!, NaN, NaN, NaN, 0, 0);
+        continue;
+      }
+      const k = this.keyIsString ? this.str(key[i]!) : key[i]!;
+      ex.process(this.topic, k, this.valueOf(columns, i), ts[i]!, wm[i]!);
+    }
+  }
+
+  private emit(topic: string, key: unknown, value: unknown, ts: number): void {
+    const out = this.out!;
+    if (topic === this.lateTopic && value !== null && typeof value === "object" && "latenessMs" in value) {
+      const l = value as LateRecord;
+      out.side(OUT_LATE, 1, this.keyId, this.partition, this.off, l.timestamp, l.watermark, l.latenessMs, NaN, 0, 0);
+    } else if (topic === ERROR_TOPIC) {
+      out.side(OUT_INVALID, DSL_USER_ERROR, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
+    } else if (topic === this.sinkTopic && key instanceof Windowed) {
+      const id = this.keyIsString ? (this.strings?.ids.get(key.key as string) ?? 0) : (key.key as number);
+      if (value === null || typeof value === "number") out.window(id, key.window.start, 1, value ?? NaN, key.window.end, ts, 0);
+      else out.side(OUT_INVALID, DSL_NOT_A_NUMBER, id, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
+    }
+  }
+
+  advance(watermark: number, out: OutputWriter): void {
+    this.out = out;
+    this.executor.advance(watermark);
+  }
+
+  stateBytes(): number {
+    let b = 0;
+    for (const s of this.executor.stores()) b += s.bytes;
+    return b;
+  }
+
+  /** DSL state is not checkpointed yet: a replaced worker starts from empty state. */
+  snapshot(): number {
+    return -1;
+  }
+
+  restore(): void {}
+}

@@ -1,0 +1,193 @@
+/**
+ * A DSL topology on the worker engine (main-thread half). The topology is a module that every
+ * thread imports (functions cannot cross threads): this thread reads its shape and turns it into a
+ * PipelineDefinition for the existing Coordinator; each shard worker imports the same module and
+ * runs it with the TopologyExecutor (engine-shard.ts), the executor the TopologyTestDriver runs.
+ *
+ *   source ─► edge kernel (event time from the schema's timestamp field, stream time, watermark,
+ *             invalid records) ─► input rings, sharded by the key field ─► worker: executor per shard
+ *             ─► window results / late / invalid through the output rings ─► sink
+ *
+ * What runs on the engine today: one stream source with a schema, its key and timestamp given as
+ * field names; stateless operators that keep the key (filter, filterNot, peek, mapValues,
+ * flatMapValues); groupByKey(); a windowed aggregation (time, sliding or session windows) whose
+ * values are numbers (count, sum, min, max, mean, or aggregate/reduce to a number); toStream();
+ * to(topic). Keys stay on their shard, so each window's result is complete in one shard. The rest
+ * (re-keying: groupBy, map, selectKey; joins; tables; several outputs) runs in the
+ * TopologyTestDriver only and is refused here with the reason.
+ */
+import { resolve } from "node:path";
+import { Coordinator, type CoordinatorOptions, type RunSummary } from "../coordinator/coordinator.js";
+import type { PipelineDefinition } from "../pipelines/pipeline.js";
+import { OUT_INVALID, OUT_LATE, type OutputColumns } from "../ring/output.js";
+import { compileLayout, type ColumnArray, type Schema } from "../schema/schema.js";
+import { NullSink, type Output, type Sink } from "../sinks/sink.js";
+import { JsonLinesFileSource } from "../sources/file-source.js";
+import { compileJsonDecoder, type JsonDecoder } from "../sources/json.js";
+import type { Source } from "../sources/source.js";
+import { TopologyError } from "./errors.js";
+import type { PlanNode, Topology } from "./plan.js";
+import { createStringTable, SharedInterner } from "./shared-strings.js";
+import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, loadTopology, REASONS } from "./engine-common.js";
+
+export { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_NOT_A_NUMBER, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
+
+/** What the engine needs to know of a topology. */
+export interface EngineShape {
+  topic: string;
+  schema: Schema;
+  keyField: string;
+  timestampField: string;
+  sinkTopic: string;
+  lateTopic: string;
+  /** Window size and grace used to merge shard results (time windows; 0 otherwise). */
+  sizeMs: number;
+  graceMs: number;
+  /** True when no user function runs before the aggregate: records are read without an object per record. */
+  typedOnly: boolean;
+  nodes: number;
+}
+
+const ENGINE_STATELESS = new Set(["filter", "peek", "mapValues", "flatMapValues", "toStream"]);
+
+/** Checks that a topology can run on the worker engine; the error names the node that cannot. */
+export function engineShape(topology: Topology): EngineShape {
+  const nodes = topology.nodes;
+  const sources = nodes.filter((n) => n.kind === "source") as Extract<PlanNode, { kind: "source" }>[];
+  const refuse = (why: string): never => {
+    throw new TopologyError(`this topology cannot run on the worker engine yet: ${why} (it runs in the TopologyTestDriver)`);
+  };
+  if (sources.length !== 1 || sources[0]!.topics.length !== 1) refuse("it needs exactly one stream source of one topic");
+  const src = sources[0]!;
+  if (!src.schema) refuse(`builder.stream(${JSON.stringify(src.topics[0])}) needs { schema } (defineSchema) for the record layout`);
+  if (!src.keyField) refuse("the source needs { key: \"<field>\" }: records are sharded by that field");
+  if (!src.timestampField) refuse("the source needs { timestamp: \"<field>\" }: event time is read where records enter");
+  const field = (name: string) => src.schema!.fields.find((f) => f.name === name);
+  const k = field(src.keyField!);
+  if (!k || (k.type !== "string" && k.type !== "u32")) refuse(`the key field ${src.keyField} must be a string or u32 field of the schema`);
+  const ts = field(src.timestampField!);
+  if (!ts || ts.type === "string") refuse(`the timestamp field ${src.timestampField} must be a numeric field of the schema`);
+  const aggs = nodes.filter((n) => n.kind === "aggregate") as Extract<PlanNode, { kind: "aggregate" }>[];
+  const sinks = nodes.filter((n) => n.kind === "sink") as Extract<PlanNode, { kind: "sink" }>[];
+  if (aggs.length !== 1 || aggs[0]!.windows === undefined) refuse("it needs exactly one windowed aggregation");
+  if (sinks.length !== 1 || typeof sinks[0]!.topic !== "string") refuse("it needs exactly one to(topic) with a fixed topic");
+  const agg = aggs[0]!;
+  let typedOnly = true;
+  for (const n of nodes) {
+    if (n.kind === "source" || n.kind === "aggregate" || n.kind === "sink") continue;
+    if (!ENGINE_STATELESS.has(n.kind)) refuse(`${n.kind} (${n.name}) ${n.kind === "selectKey" || n.kind === "map" ? "changes the key, which needs repartitioning between workers" : "is not supported there"}`);
+    if (n.id < agg.id) typedOnly = false;
+  }
+  const w = agg.windows as unknown as Record<string, number>;
+  const isTime = typeof w["sizeMs"] === "number" && typeof w["advanceMs"] === "number";
+  return {
+    topic: src.topics[0]!, schema: src.schema!, keyField: src.keyField!, timestampField: src.timestampField!,
+    sinkTopic: sinks[0]!.topic as string, lateTopic: agg.late,
+    sizeMs: isTime ? w["sizeMs"]! : 0, graceMs: isTime ? w["graceMs"]! : 0,
+    typedOnly, nodes: nodes.length,
+  };
+}
+
+/** Columns every DSL input record carries besides its fields. */
+const SYSTEM_FIELDS = [
+  { name: "_off", type: "f64" },
+  { name: "_wm", type: "f64" },
+  { name: "_reason", type: "u8" },
+] as const;
+
+/** The PipelineDefinition the Coordinator runs for a topology module. */
+export function dslPipeline(modulePath: string, shape: EngineShape, interner: SharedInterner): PipelineDefinition {
+  const { schema, keyField, timestampField } = shape;
+  const keyIsString = schema.fields.find((f) => f.name === keyField)!.type === "string";
+  const name = (id: number): string => (keyIsString ? interner.name(id) : String(id));
+  const sides: Record<number, string> = { [OUT_INVALID]: "invalid", [OUT_LATE]: "late" };
+  return {
+    name: `dsl:${modulePath}`,
+    description: `DSL topology ${modulePath}`,
+    schema,
+    window: { sizeMs: shape.sizeMs, graceMs: shape.graceMs },
+    outputs: ["window", "invalid", "late"],
+    processorConfig: {
+      module: modulePath, nodes: shape.nodes, typedOnly: shape.typedOnly, topic: shape.topic, keyField, timestampField,
+      sinkTopic: shape.sinkTopic, lateTopic: shape.lateTopic, keyIsString, strings: interner.table,
+    },
+    shardKey: keyField,
+    inputLayout: (capacity) => compileLayout([...schema.fields, ...SYSTEM_FIELDS], capacity),
+
+    // Edge kernel: event time from the timestamp field, a key, stream time and the watermark per record.
+    prepare(columns: Record<string, ColumnArray>, n: number, streamTime: number, otherMin: number): number {
+      const ts = columns[timestampField]!;
+      const key = columns[keyField]!;
+      const wmOut = columns["_wm"] as Float64Array;
+      const reason = columns["_reason"] as Uint8Array;
+      let st = streamTime;
+      for (let i = 0; i < n; i++) {
+        const t = ts[i]!;
+        const r = !(t >= 0 && t - t === 0) ? DSL_BAD_TIMESTAMP : keyIsString && key[i] === 0 ? DSL_NO_KEY : 0;
+        reason[i] = r;
+        if (r === 0 && t > st) st = t;
+        wmOut[i] = st < otherMin ? st : otherMin;
+      }
+      return st;
+    },
+
+    // A shard sends each window's final result as (key, start, 1, value, end, timestamp, 0): keys stay on one shard.
+    renderWindow(key: number, start: number, count: number, sum: number, n: number, min: number): Output {
+      const out: Output = { type: "window", topic: shape.sinkTopic, key: name(key), windowStart: start, windowEnd: n, value: Number.isNaN(sum) ? null : sum, timestamp: min };
+      if (count !== 1) out["error"] = `${count} shards sent this window: its key was not on one shard`;
+      return out;
+    },
+
+    renderSide(out: OutputColumns, i: number, event: unknown): Output {
+      const kind = out.kind[i]!;
+      if (kind === OUT_LATE) {
+        return { type: "late", topic: shape.lateTopic, key: name(out.key[i]!), timestamp: out.a[i]!, watermark: out.b[i]!, latenessMs: out.c[i]!,
+          reason: `late: every window of the record closed (watermark ${out.b[i]})`, event };
+      }
+      return { type: "invalid", reason: REASONS[out.code[i]!] ?? `invalid (code ${out.code[i]})`, event };
+    },
+
+    eventFromRecord(out: OutputColumns, i: number, str: (id: number) => string): unknown {
+      return { [keyField]: keyIsString ? str(out.key[i]!) : out.key[i]!, [timestampField]: out.a[i]! };
+    },
+
+    outputKey(output: Output): string | null {
+      return typeof output["key"] === "string" ? output["key"] : null;
+    },
+
+    sideName(kind: number): string {
+      return sides[kind] ?? "unknown";
+    },
+  };
+}
+
+export interface RunTopologyOptions extends Omit<CoordinatorOptions, "pipeline" | "source" | "sink"> {
+  /** A JSON-lines file to read (one event per line, fields as in the source's schema). */
+  input?: string;
+  /** Or any source, built from the decoder of the topology's schema (strings interned into the shared table). */
+  source?: (decoder: JsonDecoder, interner: SharedInterner, reject: (p: number, offset: number, raw: string, reason: string) => void) => Source;
+  /** @default NullSink */
+  sink?: Sink;
+}
+
+/**
+ * Runs a topology module on the worker engine: `await runTopology("./topology.js", { input: "events.jsonl", sink })`.
+ * The module is imported here and in every worker; workers run the built JavaScript (`npm run build`).
+ */
+export async function runTopology(modulePath: string, options: RunTopologyOptions): Promise<RunSummary> {
+  const abs = modulePath.startsWith("file:") ? modulePath : resolve(modulePath);
+  const topology = await loadTopology(abs);
+  const shape = engineShape(topology);
+  const interner = new SharedInterner(createStringTable());
+  const pipeline = dslPipeline(abs, shape, interner);
+  const decoder = compileJsonDecoder(shape.schema, interner);
+  let coordinator: Coordinator | undefined;
+  const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p, off, raw, reason);
+  if ((options.input === undefined) === (options.source === undefined)) {
+    throw new TopologyError("runTopology() needs exactly one of input (a JSON-lines file) or source");
+  }
+  const source = options.input !== undefined ? new JsonLinesFileSource(options.input, decoder, reject) : options.source!(decoder, interner, reject);
+  const { input: _i, source: _s, sink, ...rest } = options;
+  coordinator = new Coordinator({ ...rest, pipeline, source, sink: sink ?? new NullSink() });
+  return coordinator.run();
+}

@@ -1,0 +1,90 @@
+/**
+ * DSL topologies on the worker engine (real worker threads over the SharedArrayBuffer rings, via
+ * the Coordinator): the outputs equal those of the TopologyTestDriver on the same input, with 1 and
+ * 2 workers. Workers run the built JavaScript (`npm run build` / `npx tsc -p .`).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { TopologyTestDriver } from "riptide";
+import { engineShape, loadTopology, runTopology } from "../../src/dsl/engine.js";
+import { MemorySink } from "../../src/sinks/sink.js";
+import { mulberry32 } from "../support/random.js";
+import { canonical } from "./sharded.js";
+
+const dir = mkdtempSync(join(tmpdir(), "riptide-dsl-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Seeded fixes: 40 drivers, out of order by up to ±15 s, some late, some invalid. */
+function writeFixes(seed: number, n: number): { path: string; events: Record<string, unknown>[] } {
+  const next = mulberry32(seed);
+  const events: Record<string, unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    const jitter = (next() % 30_001) - 15_000;
+    let ts: unknown = 1_700_000_000_000 + i * 400 + jitter;
+    if (next() % 200 === 0) ts = (ts as number) - 120_000; // late
+    if (next() % 300 === 0) ts = "soon"; // invalid
+    const id = next() % 40;
+    events.push({ driverId: id === 39 ? "x-39" : `d${id}`, speedKmh: (next() % 1200) / 10 - 5, ts });
+  }
+  const path = join(dir, `fixes-${seed}.jsonl`);
+  writeFileSync(path, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+  return { path, events };
+}
+
+async function viaDriver(module: string, topic: string, events: Record<string, unknown>[]) {
+  const d = new TopologyTestDriver(await loadTopology(module));
+  const input = d.createInputTopic(topic === "speeds" || topic === "fix-counts" ? "fixes" : topic);
+  for (const e of events) input.pipeInput(e["driverId"], e, typeof e["ts"] === "number" ? (e["ts"] as number) : Number.NaN);
+  d.flush();
+  const windows = d.createOutputTopic(topic).readRecordsToList().map((r) => [r.key, r.windowStart, r.windowEnd, r.value, r.timestamp]);
+  return { windows, late: d.createOutputTopic("riptide-late").getQueueSize(), invalid: d.createOutputTopic("riptide-invalid").getQueueSize() };
+}
+
+async function viaEngine(module: string, path: string, workers: number) {
+  const sink = new MemorySink();
+  const summary = await runTopology(module, { input: path, sink, workers, batchSize: 256 });
+  const windows = sink.outputs.filter((o) => o.type === "window").map((o) => [o["key"], o["windowStart"], o["windowEnd"], o["value"], o["timestamp"]]);
+  expect(sink.outputs.filter((o) => o.type === "window" && o["error"])).toEqual([]);
+  return { windows, late: sink.outputs.filter((o) => o.type === "late").length, invalid: sink.outputs.filter((o) => o.type === "invalid").length, summary, sink };
+}
+
+describe("a topology module on the worker engine", () => {
+  const counts = resolve("test/dsl/fixtures/driver-counts.js");
+  const speeds = resolve("test/dsl/fixtures/driver-speeds.js");
+
+  for (const workers of [1, 2]) {
+    it(`hopping count (typed path): the same windows, late and invalid records as the TopologyTestDriver, ${workers} worker(s)`, async () => {
+      const { path, events } = writeFixes(7, 6_000);
+      const expected = await viaDriver(counts, "fix-counts", events);
+      const got = await viaEngine(counts, path, workers);
+      expect(expected.windows.length).toBeGreaterThan(500);
+      expect(expected.late).toBeGreaterThan(5);
+      expect(expected.invalid).toBeGreaterThan(5);
+      expect(canonical(got.windows)).toEqual(canonical(expected.windows));
+      expect(got.late).toBe(expected.late);
+      expect(got.invalid).toBe(expected.invalid);
+      expect(got.summary.events).toBe(6_000);
+      const late = got.sink.outputs.find((o) => o.type === "late")!;
+      expect(late["latenessMs"]).toBeGreaterThan(0);
+      expect((late["event"] as Record<string, unknown>)["driverId"]).toBe(late["key"]);
+    });
+
+    it(`user functions (filter, mapValues) and session windows in the workers, ${workers} worker(s)`, async () => {
+      const { path, events } = writeFixes(11, 4_000);
+      const expected = await viaDriver(speeds, "speeds", events);
+      const got = await viaEngine(speeds, path, workers);
+      expect(expected.windows.length).toBeGreaterThan(40);
+      expect(expected.windows.some((w) => w[0] === "x-39")).toBe(false); // filtered out
+      expect(canonical(got.windows)).toEqual(canonical(expected.windows));
+      expect(got.late).toBe(expected.late);
+    });
+  }
+
+  it("refuses, with the reason, what does not run on the engine yet", async () => {
+    expect(() => engineShape({ nodes: [] } as never)).toThrow(/exactly one stream source/);
+    await expect(runTopology(resolve("test/dsl/fixtures/rekeyed.js"), { input: join(dir, "none.jsonl") }))
+      .rejects.toThrow(/selectKey .* changes the key, which needs repartitioning between workers/);
+  });
+});
