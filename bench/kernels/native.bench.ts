@@ -1,10 +1,14 @@
 // The native kernels (native-bindings/, src/kernels/native.ts) against the JS kernels they must
-// equal bit for bit. Each task call processes a whole pre-generated batch in SharedArrayBuffer-
-// backed arrays (as the workers hold them), so eventsPerSec = BATCH / mean seconds per call. Per
-// group: the JS kernel (baseline), the native kernel when the addon is built, and two memory-
-// bandwidth bounds (bandwidth.ts): this machine's copy rate, cache-resident and from DRAM, divided
-// by the bytes the kernel reads and writes per event. Each kernel row's note says what share of
-// the bounds it reaches.
+// equal bit for bit. Each call processes a whole pre-generated batch in SharedArrayBuffer-backed
+// arrays (as the workers hold them). Per group: the JS kernel (baseline), the native kernel when
+// the addon is built, and two memory-bandwidth bounds: this machine's copy rate divided by the
+// bytes the kernel reads and writes per event, cache-resident (a 2 MiB copy, measured in the same
+// interleaved rounds as the kernels) and from DRAM (a 1 GiB copy, measured once; bandwidth.ts).
+// Each kernel row's note says what share of the bounds it reaches.
+//
+// Measurement: the cases of a group run interleaved in short slices and each reports its median
+// slice (interleave.ts), because this 2-core machine is shared: ratios within a group hold under
+// contention even when absolute figures drift.
 //
 // Groups: the three stateless kernels; the window-table update (WindowTable.addBatch vs the native
 // windowAddBatch on the same table layout); and driver-tracking's whole shard chain per batch
@@ -14,19 +18,7 @@
 //   npm run build && node scripts/build-native.mjs && node dist/bench/kernels/native.bench.js [--quick]
 
 import { pathToFileURL } from "node:url";
-import { Bench } from "tinybench";
-import {
-  tinybenchNote,
-  formatTable,
-  machine,
-  machineLine,
-  tinybenchEventsPerSec,
-  tinybenchOptions,
-  measureBatches,
-  mulberry32,
-  type BatchCase,
-  type BenchRow,
-} from "../harness.js";
+import { formatMps, formatTable, machine, machineLine, mulberry32, type BenchRow } from "../harness.js";
 import { etaBatch, haversineBatch } from "../../src/kernels/geo.js";
 import { geohashEncodeBatch } from "../../src/kernels/geohash.js";
 import { loadNativeKernels, nativeStatus, windowAddBatchFast } from "../../src/kernels/native.js";
@@ -39,7 +31,8 @@ import { OUT_WINDOW, OutputWriter, outputLayout, type OutputColumns } from "../.
 import { BatchRing } from "../../src/ring/ring.js";
 import { DriverGenerator } from "../../src/sources/driver-generator.js";
 import { GeneratorSource } from "../../src/sources/generator-source.js";
-import { boundRows, ofBound } from "./bandwidth.js";
+import { copyRates } from "./bandwidth.js";
+import { interleaveOptions, measureInterleaved, type InterleavedCase, type InterleavedResult } from "./interleave.js";
 
 /** The groups this module reports (the suite runner's --only filter reads it). */
 export const groups = ["native geohash p7", "native haversine", "native ETA", "native window add", "native shard chain"] as const;
@@ -105,13 +98,13 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const jsNote = (s: string): string => (missing === undefined ? s : `${s}; ${missing}`);
 
-  const geohash: BatchCase[] = [
+  const geohash: Case[] = [
     { name: "geohashEncodeBatch (JS)", baseline: true, note: jsNote("reference kernel"), fn: () => geohashEncodeBatch(lat, lon, BATCH, 7, hi, lo) },
   ];
-  const haversine: BatchCase[] = [
+  const haversine: Case[] = [
     { name: "haversineBatch (JS)", baseline: true, note: jsNote("reference kernel, V8 fdlibm sin/cos/asin"), fn: () => haversineBatch(dLat, dLon, rLat, rLon, BATCH, out) },
   ];
-  const eta: BatchCase[] = [
+  const eta: Case[] = [
     { name: "etaBatch (JS)", baseline: true, note: jsNote("reference kernel"), fn: () => etaBatch(dLat, dLon, rLat, rLon, traffic, BATCH, out) },
   ];
   if (native !== undefined) {
@@ -119,17 +112,64 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     haversine.push({ name: "haversineBatch (native)", baseline: false, note: "N-API, fdlibm port, -O3 scalar loop", fn: () => native.haversineBatch(dLat, dLon, rLat, rLon, BATCH, out) });
     eta.push({ name: "etaBatch (native)", baseline: false, note: "N-API, fdlibm port, -O3 scalar loop", fn: () => native.etaBatch(dLat, dLon, rLat, rLon, traffic, BATCH, out, 30) });
   }
-  rows.push(...withBounds(await measureBatches(groups[0], geohash, BATCH, opts.quick), await boundRows(groups[0], ...BYTES.geohash, opts.quick)));
-  rows.push(...withBounds(await measureBatches(groups[1], haversine, BATCH, opts.quick), await boundRows(groups[1], ...BYTES.haversine, opts.quick)));
-  rows.push(...withBounds(await measureBatches(groups[2], eta, BATCH, opts.quick), await boundRows(groups[2], ...BYTES.eta, opts.quick)));
-  rows.push(...withBounds(await windowAdd(native !== undefined, jsNote, opts.quick), await boundRows(groups[3], ...BYTES.window, opts.quick)));
-  rows.push(...withBounds(await shardChain(native !== undefined, jsNote, opts.quick), await boundRows(groups[4], ...BYTES.chain, opts.quick)));
+  rows.push(...(await measureGroup(groups[0], geohash, BATCH, BYTES.geohash, opts.quick)));
+  rows.push(...(await measureGroup(groups[1], haversine, BATCH, BYTES.haversine, opts.quick)));
+  rows.push(...(await measureGroup(groups[2], eta, BATCH, BYTES.eta, opts.quick)));
+  rows.push(...(await measureGroup(groups[3], windowAddCases(native !== undefined, jsNote), WINDOW_BATCH, BYTES.window, opts.quick)));
+  rows.push(...(await measureGroup(groups[4], shardChainCases(native !== undefined, jsNote), CHAIN_BATCH, BYTES.chain, opts.quick)));
   return rows;
 }
 
-/** The kernel rows, each note ending with its share of the bounds, then the bound rows. */
-function withBounds(kernelRows: BenchRow[], bounds: BenchRow[]): BenchRow[] {
-  return [...kernelRows.map((r) => ({ ...r, note: `${r.note ?? ""}; ${ofBound(r.eventsPerSec, bounds)}` })), ...bounds];
+interface Case {
+  name: string;
+  baseline: boolean;
+  note: string;
+  fn: () => void;
+  before?: () => void;
+}
+
+/** A 2 MiB footprint copy (1 MiB read, 1 MiB written): the cache-resident bound's measurement. */
+const COPY_ELEMENTS = 128 * 1024;
+const copySrc = new Float64Array(COPY_ELEMENTS).map((_, i) => i);
+const copyDst = new Float64Array(COPY_ELEMENTS);
+
+/**
+ * Runs the cases and a cache-resident copy interleaved; returns the kernel rows (notes ending with
+ * their share of the bounds) and the two bound rows.
+ */
+async function measureGroup(group: string, cases: readonly Case[], eventsPerCall: number,
+  bytes: readonly [number, string], quick: boolean): Promise<BenchRow[]> {
+  const dram = (await copyRates(quick)).dram;
+  const opts = interleaveOptions(quick);
+  const results = measureInterleaved([
+    ...cases.map((c): InterleavedCase => ({ name: c.name, fn: c.fn, before: c.before, unitsPerCall: eventsPerCall })),
+    { name: "copy", fn: () => copyDst.set(copySrc), unitsPerCall: 2 * 8 * COPY_ELEMENTS },
+  ], opts);
+  const copy = results[results.length - 1]!;
+  const [perEvent, what] = bytes;
+  const cacheBound = copy.perSec / perEvent;
+  const dramBound = dram / perEvent;
+  const pct = (x: number, bound: number): string => `${((100 * x) / bound).toFixed(x * 20 < bound ? 1 : 0)} %`;
+  const how = (r: InterleavedResult): string =>
+    `median of ${r.rounds} interleaved ${opts.sliceMs} ms slices (${formatMps(r.min)}–${formatMps(r.max)} M/s), ${r.calls} calls × ${eventsPerCall} events`;
+  const gbps = (x: number): string => `${(x / 1e9).toFixed(1)} GB/s`;
+  return [
+    ...cases.map((c, i) => {
+      const r = results[i]!;
+      return {
+        group, name: c.name, baseline: c.baseline, eventsPerSec: r.perSec,
+        note: `${c.note}; ${how(r)}; ${pct(r.perSec, cacheBound)} of the cache bound, ${pct(r.perSec, dramBound)} of the DRAM bound`,
+      };
+    }),
+    {
+      group, name: "bandwidth bound, cache-resident", baseline: false, eventsPerSec: cacheBound,
+      note: `2 MiB copy ${gbps(copy.perSec)} (read + write, median of the same rounds) ÷ ${perEvent} B/event (${what})`,
+    },
+    {
+      group, name: "bandwidth bound, DRAM", baseline: false, eventsPerSec: dramBound,
+      note: `1 GiB copy ${gbps(dram)} (read + write, measured once per run) ÷ ${perEvent} B/event`,
+    },
+  ];
 }
 
 // ── window-table update ─────────────────────────────────────────────────────────────────────────
@@ -143,7 +183,7 @@ const WINDOW_EVENTS = 1 << 20;
  * per event with up to 5 s of jitter, 5 % values missing; each call adds one batch of 4096 and
  * closes what the batch's watermark passed. Replays shifted forward in time when the data runs out.
  */
-export async function windowAdd(hasNative: boolean, jsNote: (s: string) => string, quick: boolean): Promise<BenchRow[]> {
+function windowAddCases(hasNative: boolean, jsNote: (s: string) => string): Case[] {
   const next = mulberry32(0x3a11);
   const codes = new Uint32Array(2000).map(() => next() >>> 7);
   const keys = new Uint32Array(new SharedArrayBuffer(WINDOW_EVENTS * 4));
@@ -198,26 +238,17 @@ export async function windowAdd(hasNative: boolean, jsNote: (s: string) => strin
   }
   const js = new Side(false);
   const nat = new Side(true);
-  const bench = new Bench({ name: groups[3], ...tinybenchOptions(quick) });
-  // Each side shifts the shared starts when it wraps; tasks run one after the other, so a side
-  // only ever sees time moving forward.
-  bench.add("js", () => js.batch(), { async: false, beforeEach: () => js.rewindIfDone() });
-  if (hasNative) bench.add("native", () => nat.batch(), { async: false, beforeEach: () => nat.rewindIfDone() });
-  await bench.run();
-  const [jsTask, natTask] = bench.tasks;
-  const rows: BenchRow[] = [{
-    group: groups[3], name: "WindowTable.addBatch (JS)", baseline: true,
-    eventsPerSec: tinybenchEventsPerSec(jsTask!.result, WINDOW_BATCH),
-    note: jsNote(`reference: add per record, closeUpTo per batch; ${tinybenchNote(jsTask!.result, WINDOW_BATCH)}`),
+  const cases: Case[] = [{
+    name: "WindowTable.addBatch (JS)", baseline: true, fn: () => js.batch(), before: () => js.rewindIfDone(),
+    note: jsNote("reference: add per record, closeUpTo per batch"),
   }];
-  if (natTask) {
-    rows.push({
-      group: groups[3], name: "windowAddBatch (native)", baseline: false,
-      eventsPerSec: tinybenchEventsPerSec(natTask.result, WINDOW_BATCH),
-      note: `in place on the table's arrays, closeUpTo (JS) per batch; ${tinybenchNote(natTask.result, WINDOW_BATCH)}`,
+  if (hasNative) {
+    cases.push({
+      name: "windowAddBatch (native)", baseline: false, fn: () => nat.batch(), before: () => nat.rewindIfDone(),
+      note: "in place on the table's arrays, closeUpTo (JS) per batch",
     });
   }
-  return rows;
+  return cases;
 }
 
 // ── driver-tracking's shard chain ───────────────────────────────────────────────────────────────
@@ -231,7 +262,7 @@ const CHAIN_SLOTS = 256;
  * validated beforehand by the edge kernel, in the coordinator's partition order. The outputs go
  * to an output ring drained in the same thread (counting windows). Replays shifted forward.
  */
-export async function shardChain(hasNative: boolean, jsNote: (s: string) => string, quick: boolean): Promise<BenchRow[]> {
+function shardChainCases(hasNative: boolean, jsNote: (s: string) => string): Case[] {
   const source = new GeneratorSource(new DriverGenerator({ seed: 42 }));
   const ring = BatchRing.create(inputLayout(CHAIN_BATCH), CHAIN_SLOTS);
   const cols = ring.columns.map((c) => c as unknown as DriverInputColumns);
@@ -312,24 +343,17 @@ export async function shardChain(hasNative: boolean, jsNote: (s: string) => stri
   }
   const js = new Side("js");
   const nat = new Side("auto");
-  const bench = new Bench({ name: groups[4], ...tinybenchOptions(quick) });
-  bench.add("js", () => js.batch(), { async: false, beforeEach: () => js.rewindIfDone() });
-  if (hasNative) bench.add("native", () => nat.batch(), { async: false, beforeEach: () => nat.rewindIfDone() });
-  await bench.run();
-  const [jsTask, natTask] = bench.tasks;
-  const rows: BenchRow[] = [{
-    group: groups[4], name: "DriverTrackingShard, JS loop", baseline: true,
-    eventsPerSec: tinybenchEventsPerSec(jsTask!.result, CHAIN_BATCH),
-    note: jsNote(`geohash-5 pass + anomaly, late, window add, last fix; close per batch; ${tinybenchNote(jsTask!.result, CHAIN_BATCH)}`),
+  const cases: Case[] = [{
+    name: "DriverTrackingShard, JS loop", baseline: true, fn: () => js.batch(), before: () => js.rewindIfDone(),
+    note: jsNote("geohash-5 pass + anomaly, late, window add, last fix; close per batch"),
   }];
-  if (natTask) {
-    rows.push({
-      group: groups[4], name: "DriverTrackingShard, one native call per batch", baseline: false,
-      eventsPerSec: tinybenchEventsPerSec(natTask.result, CHAIN_BATCH),
-      note: `driverTrackingBatch fused, side outputs emitted from JS, close in JS; ${tinybenchNote(natTask.result, CHAIN_BATCH)}`,
+  if (hasNative) {
+    cases.push({
+      name: "DriverTrackingShard, one native call per batch", baseline: false, fn: () => nat.batch(), before: () => nat.rewindIfDone(),
+      note: "driverTrackingBatch fused, side outputs emitted from JS, close in JS",
     });
   }
-  return rows;
+  return cases;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
