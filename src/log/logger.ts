@@ -3,8 +3,10 @@
  * for `--json`'s one summary line and for `--sink console`).
  *
  *   engine / source / CLI ──log(event, detail)──► scrub secrets ──► pino (level filter) ──► write(line)
- *                                 └── "dlq" (one call per dead letter) ──► DlqBurst ──► start, a summary
- *                                                                            every intervalMs, end
+ *                                 ├── "dlq" (one call per dead letter) ──► DlqBurst ──► start, a summary
+ *                                 │                                          every intervalMs, end
+ *                                 └── a repeating error (same message) ──► once per repeatMs, with
+ *                                                                          `suppressed`: the count dropped
  *
  * Every line has `level` (a label), `time` (ISO 8601), `pid`, `event` and `msg`, plus the event's
  * fields. Nothing is logged per record: dead letters are summarised per burst.
@@ -46,6 +48,8 @@ export interface RunLoggerOptions {
   write?: (line: string) => void;
   /** Dead-letter bursts: one summary line per this many ms at most. @default 5000 */
   dlqSummaryMs?: number;
+  /** The same error (event and message) is logged at most once per this many ms. @default 5000 */
+  repeatMs?: number;
 }
 
 export interface RunLogger {
@@ -76,11 +80,42 @@ export function createRunLogger(options: RunLoggerOptions = {}): RunLogger {
     logger[l]({ event, ...(scrub(detail) as Record<string, unknown>) }, msg);
   };
   const dlq = new DlqBurst(emit, options.dlqSummaryMs ?? 5000);
+  const repeats = new RepeatFilter(options.repeatMs ?? 5000);
   const log: LogFn = (event, detail) => {
-    if (event === "dlq") dlq.record(detail);
-    else emit(event, detail, event === "alert" && detail["status"] === "resolved" ? "info" : undefined);
+    if (event === "dlq") return dlq.record(detail);
+    if (REPEATING.has(event)) {
+      const suppressed = repeats.admit(`${event}\u0000${String(detail["error"])}`);
+      if (suppressed < 0) return;
+      if (suppressed > 0) detail = { ...detail, suppressed };
+    }
+    emit(event, detail, event === "alert" && detail["status"] === "resolved" ? "info" : undefined);
   };
   return { logger, level, log, close: () => dlq.close() };
+}
+
+/** Errors that can repeat while a condition lasts (a broker down): logged once per interval. */
+const REPEATING = new Set(["consume-error", "kafka-error", "commit-error", "lag-error"]);
+
+/**
+ * Lets one occurrence of a key through per interval; the next one let through carries how many
+ * were dropped in between.
+ */
+class RepeatFilter {
+  private readonly last = new Map<string, { at: number; dropped: number }>();
+
+  constructor(private readonly intervalMs: number) {}
+
+  /** -1: drop it; otherwise log it, with this many dropped since the last one logged. */
+  admit(key: string, now = Date.now()): number {
+    const seen = this.last.get(key);
+    if (seen && now - seen.at < this.intervalMs) {
+      seen.dropped++;
+      return -1;
+    }
+    if (this.last.size > 1000) this.last.clear();
+    this.last.set(key, { at: now, dropped: 0 });
+    return seen?.dropped ?? 0;
+  }
 }
 
 /**

@@ -87,3 +87,23 @@ describe("createRunLogger", () => {
     expect(parsed().slice(4).map((l) => [l["phase"], l["total"]])).toEqual([["start", undefined], ["end", 1]]);
   });
 });
+
+describe("repeating errors", () => {
+  it("the same error is logged once per interval, the next line counting those dropped; other messages pass", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const logs = createRunLogger({ write: (l) => lines.push(l), repeatMs: 1000 });
+    for (let i = 0; i < 50; i++) logs.log("consume-error", { error: "broker down" });
+    logs.log("consume-error", { error: "something else" });
+    vi.advanceTimersByTime(1000);
+    logs.log("consume-error", { error: "broker down" });
+    logs.log("worker-restart", { worker: 0, error: "x" });
+    logs.log("worker-restart", { worker: 0, error: "x" }); // not a repeating kind: every one is logged
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.map((l) => [l["event"], l["error"], l["suppressed"]])).toEqual([
+      ["consume-error", "broker down", undefined], ["consume-error", "something else", undefined],
+      ["consume-error", "broker down", 49], ["worker-restart", "x", undefined], ["worker-restart", "x", undefined],
+    ]);
+    expect(parsed[0]!["level"]).toBe("error");
+  });
+});
