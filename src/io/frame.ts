@@ -26,8 +26,12 @@ const HEADER = 20;
 const MISSING = 0xffffffff;
 const SIZE: Record<string, number> = { f64: 8, f32: 4, i32: 4, u32: 4, u8: 1, string: 4 };
 
+/**
+ * Rounds up to a multiple of 8. Plain arithmetic, not `(n + 7) & ~7`: header fields are u32, and
+ * a bitwise version wraps at 2^31, which let a frame claiming 2^30 + k records pass as k records.
+ */
 function pad8(n: number): number {
-  return (n + 7) & ~7;
+  return Math.ceil(n / 8) * 8;
 }
 
 /** A zeroed frame of n records with its header and string table written; columns start at `columnsAt`. */
@@ -115,6 +119,8 @@ export function frameRecordCount(schema: Schema, frame: Uint8Array): number {
   if (fields !== schema.fields.length) throw new DecodeError(`frame has ${fields} fields, schema ${schema.name} has ${schema.fields.length}`);
   const n = dv.getUint32(8, true);
   const tableBytes = dv.getUint32(16, true);
+  // Every record takes at least one byte per field: a count beyond the message size cannot add up.
+  if (n > frame.length || tableBytes > frame.length) throw new DecodeError(`frame length ${frame.length} does not match its header (${n} records, ${tableBytes} string bytes)`);
   let size = pad8(HEADER + tableBytes);
   for (const f of schema.fields) size += pad8(n * SIZE[f.type]!);
   if (size !== frame.length) throw new DecodeError(`frame length ${frame.length} does not match its header (${n} records, ${tableBytes} string bytes → ${size})`);
@@ -152,6 +158,14 @@ export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number,
     const w = SIZE[f.type]!;
     const first = off + from * w;
     if (f.type === "string") {
+      // A frame read in pieces is checked whole on its first piece: it goes to the DLQ entire or
+      // not at all, never after some of its records were processed.
+      if (from === 0) {
+        for (let i = count; i < n; i++) {
+          const k = dv.getUint32(off + i * 4, true);
+          if (k !== MISSING && k >= strings) throw new DecodeError(`frame record ${i} refers to string ${k} of ${strings}`);
+        }
+      }
       for (let i = 0; i < count; i++) {
         const k = dv.getUint32(first + i * 4, true);
         if (k !== MISSING && k >= strings) throw new DecodeError(`frame record ${from + i} refers to string ${k} of ${strings}`);

@@ -1,7 +1,9 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../src/errors.js";
 import { decodeFrameInto, encodeFrame, encodeFrameFromColumns, frameRecordCount } from "../../src/io/frame.js";
 import { DRIVER_LOCATION } from "../../src/pipelines/driver-tracking/spec.js";
+import { defineSchema } from "../../src/schema/schema.js";
 import { Interner } from "../../src/schema/interner.js";
 import type { ColumnArray } from "../../src/schema/schema.js";
 
@@ -98,5 +100,164 @@ describe("frames", () => {
       }
     }
     expect(decoded).toBeGreaterThan(0); // flips inside float columns still decode
+  });
+});
+
+// ── property-based: fast-check with a fixed seed and bounded runs (deterministic, fast in CI) ──
+
+const FUZZ = { seed: 0x5eed_f4a3, numRuns: 400 } as const;
+const SCHEMA_BYTES = 4 + 8 * 4; // bytes per record of DRIVER_LOCATION in a frame
+
+/** Decoded rows as plain values (strings by name), or the DecodeError message. */
+function decodeAll(frame: Uint8Array, max = 64): { rows: unknown[][] } | { error: string } {
+  const interner = new Interner();
+  const cols = columns(max);
+  let got: number;
+  try {
+    got = decodeFrameInto(DRIVER_LOCATION, frame, 0, max, cols, 0, interner, []);
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err; // anything else is a crash
+    return { error: err.message };
+  }
+  const rows: unknown[][] = [];
+  for (let i = 0; i < got; i++) rows.push([interner.name(cols.driverId![i]!), cols.lat![i], cols.lon![i], cols.ts![i], cols.speedKmh![i]]);
+  return { rows };
+}
+
+/** The same bytes inside a larger buffer, at any alignment, between canaries (0xA5). */
+function embedded(frame: Uint8Array, shift: number): Uint8Array {
+  const big = new Uint8Array(frame.length + shift + 4096).fill(0xa5);
+  big.set(frame, shift);
+  return big.subarray(shift, shift + frame.length);
+}
+
+const record = fc.record({
+  driverId: fc.oneof(fc.string({ unit: "grapheme", maxLength: 12 }), fc.constant(undefined), fc.integer()),
+  lat: fc.double(), lon: fc.double(), ts: fc.double(),
+  speedKmh: fc.oneof(fc.double(), fc.constant(undefined)),
+}, { requiredKeys: ["lat", "lon", "ts"] });
+
+/** A header field overwritten with a value near a boundary (where 32-bit arithmetic wraps) or anywhere. */
+const u32 = fc.oneof(
+  fc.integer({ min: 0, max: 70 }),
+  fc.nat({ max: 0xffffffff }),
+  fc.tuple(fc.constantFrom(2 ** 28, 2 ** 29, 2 ** 30, 2 ** 31, 3 * 2 ** 30, 2 ** 32 - 16), fc.integer({ min: 0, max: 15 })).map(([a, b]) => (a + b) >>> 0),
+);
+const mutation = fc.oneof(
+  fc.record({ kind: fc.constant("count" as const), value: u32 }),
+  // The true count or table size plus a power of two: where 32-bit size arithmetic would wrap around.
+  fc.record({ kind: fc.constant("countWrap" as const), value: fc.constantFrom(2 ** 28, 2 ** 29, 2 ** 30, 2 ** 31, 3 * 2 ** 30) }),
+  fc.record({ kind: fc.constant("tableWrap" as const), value: fc.constantFrom(2 ** 29, 2 ** 30, 2 ** 31, 2 ** 32 - 8) }),
+  fc.record({ kind: fc.constant("strings" as const), value: u32 }),
+  fc.record({ kind: fc.constant("table" as const), value: u32 }),
+  fc.record({ kind: fc.constant("version" as const), value: fc.nat({ max: 0xffff }) }),
+  fc.record({ kind: fc.constant("fields" as const), value: fc.nat({ max: 0xffff }) }),
+  fc.record({ kind: fc.constant("bytes" as const), at: fc.nat(), value: fc.nat({ max: 255 }) }),
+  fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant("grow" as const), extra: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
+);
+type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+
+function mutate(frame: Buffer, ms: Mutation[]): Buffer {
+  let f = Buffer.from(frame);
+  for (const m of ms) {
+    switch (m.kind) {
+      case "count": if (f.length >= 12) f.writeUInt32LE(m.value, 8); break;
+      case "countWrap": if (f.length >= 12) f.writeUInt32LE((f.readUInt32LE(8) + m.value) >>> 0, 8); break;
+      case "tableWrap": if (f.length >= 20) f.writeUInt32LE((f.readUInt32LE(16) + m.value) >>> 0, 16); break;
+      case "strings": if (f.length >= 16) f.writeUInt32LE(m.value, 12); break;
+      case "table": if (f.length >= 20) f.writeUInt32LE(m.value, 16); break;
+      case "version": if (f.length >= 6) f.writeUInt16LE(m.value, 4); break;
+      case "fields": if (f.length >= 8) f.writeUInt16LE(m.value, 6); break;
+      case "bytes": if (f.length > 0) f[m.at % f.length] = m.value; break;
+      case "cut": f = f.subarray(0, m.at % (f.length + 1)); break;
+      case "grow": f = Buffer.concat([f, m.extra]); break;
+    }
+  }
+  return f;
+}
+
+/** A schema without strings: its first column is read with one aligned copy, no per-record check. */
+const NUMS = defineSchema("nums", { a: "f64", b: "u32", d: "f32" });
+
+/** Decoded NUMS rows, or the DecodeError message. */
+function decodeNums(frame: Uint8Array, max = 64): { rows: number[][] } | { error: string } {
+  const cols = { a: new Float64Array(max), b: new Uint32Array(max), d: new Float32Array(max) };
+  let got: number;
+  try {
+    got = decodeFrameInto(NUMS, frame, 0, max, cols, 0, new Interner(), []);
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    return { error: err.message };
+  }
+  const rows: number[][] = [];
+  for (let i = 0; i < got; i++) rows.push([cols.a[i]!, cols.b[i]!, cols.d[i]!]);
+  return { rows };
+}
+
+describe("frames, property-based", () => {
+  it("round-trip any records: doubles (NaN, ±Infinity, -0), any Unicode ids, missing fields", () => {
+    fc.assert(fc.property(fc.array(record, { maxLength: 40 }), (recs) => {
+      const got = decodeAll(encodeFrame(DRIVER_LOCATION, recs), 64);
+      expect("rows" in got).toBe(true);
+      const rows = (got as { rows: unknown[][] }).rows;
+      expect(rows).toHaveLength(recs.length);
+      recs.forEach((r, i) => {
+        expect(rows[i]![0]).toBe(typeof r.driverId === "string" ? r.driverId : "");
+        expect(Object.is(rows[i]![1], r.lat) && Object.is(rows[i]![2], r.lon) && Object.is(rows[i]![3], r.ts)).toBe(true);
+        expect(Object.is(rows[i]![4], r.speedKmh ?? NaN)).toBe(true);
+      });
+    }), FUZZ);
+  });
+
+  it("a corrupted frame is a DecodeError or decodes exactly the bytes it holds, wherever it sits in memory", () => {
+    fc.assert(fc.property(fc.array(record, { maxLength: 12 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.nat({ max: 7 }),
+      (recs, ms, shift) => {
+        const f = mutate(encodeFrame(DRIVER_LOCATION, recs), ms);
+        const alone = decodeAll(new Uint8Array(f)); // its own exact ArrayBuffer
+        const inside = decodeAll(embedded(f, shift)); // canaries around, any alignment
+        expect(inside).toEqual(alone);
+        if ("rows" in alone) {
+          // Whatever decodes fits in the message: no record was read from outside it.
+          expect(alone.rows.length * SCHEMA_BYTES).toBeLessThanOrEqual(f.length);
+          expect(frameRecordCount(DRIVER_LOCATION, f)).toBeLessThanOrEqual(f.length);
+        }
+      }), FUZZ);
+  });
+
+  it("the same for a schema without strings (its columns are bulk-copied)", () => {
+    const num = fc.record({ a: fc.double(), b: fc.nat({ max: 0xffffffff }), d: fc.double() });
+    fc.assert(fc.property(fc.array(num, { maxLength: 12 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.nat({ max: 7 }),
+      (recs, ms, shift) => {
+        const f = mutate(encodeFrame(NUMS, recs), ms);
+        const alone = decodeNums(new Uint8Array(f));
+        expect(decodeNums(embedded(f, shift))).toEqual(alone);
+        if ("rows" in alone) expect(alone.rows.length * (8 + 4 + 4)).toBeLessThanOrEqual(f.length);
+      }), FUZZ);
+  });
+
+  it("never throws anything but DecodeError on arbitrary bytes behind the magic", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const f = Buffer.concat([Buffer.from([0x52, 0x54, 0x46, 0x31, 1, 0, 5, 0]), bytes]);
+      decodeAll(f); // throws (fails the property) on anything but a DecodeError
+    }), FUZZ);
+  });
+
+  it("regression: a header claiming 2^30 + k records is not taken for k (32-bit wrap in the size check)", () => {
+    const good = encodeFrame(DRIVER_LOCATION, records); // 4 records
+    for (const n of [2 ** 30 + 4, 2 ** 31 + 4, 3 * 2 ** 30 + 4]) {
+      const f = Buffer.from(good);
+      f.writeUInt32LE(n >>> 0, 8);
+      expect(() => frameRecordCount(DRIVER_LOCATION, f)).toThrow(DecodeError);
+      expect(decodeAll(embedded(f, 0))).toEqual({ error: expect.stringMatching(/does not match its header/) });
+    }
+  });
+
+  it("regression: a frame read in pieces is rejected whole on its first piece (bad string index in a later record)", () => {
+    const f = encodeFrame(DRIVER_LOCATION, records);
+    const tableBytes = f.readUInt32LE(16);
+    f.writeUInt32LE(99, ((20 + tableBytes + 7) & ~7) + 3 * 4); // the 4th record's driverId
+    // The first piece (2 records) already fails: none of the frame's records reaches a ring.
+    expect(() => decodeFrameInto(DRIVER_LOCATION, f, 0, 2, columns(2), 0, new Interner(), [])).toThrow(/frame record 3 refers to string 99/);
   });
 });
