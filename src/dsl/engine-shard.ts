@@ -66,12 +66,16 @@ export class DslShardProcessor implements ShardProcessor {
     return this.strings ? this.strings.name(id) : String(id);
   }
 
-  private valueOf(columns: Record<string, ColumnArray>, i: number): Record<string, unknown> {
+  /** The batch's column of each schema field (resolved once per batch, not per record). */
+  private readonly cols: ColumnArray[] = [];
+
+  private valueOf(i: number): Record<string, unknown> {
     const obj = this.typedOnly ? this.row : {} as Record<string, unknown>;
     const fields = this.fields;
+    const cols = this.cols;
     for (let f = 0; f < fields.length; f++) {
       const spec = fields[f]!;
-      const x = columns[spec.name]![i]!;
+      const x = cols[f]![i]!;
       obj[spec.name] = spec.type === "string" ? this.str(x) : x;
     }
     return obj;
@@ -86,6 +90,7 @@ export class DslShardProcessor implements ShardProcessor {
     const off = columns["_off"]!;
     const reason = columns["_reason"]!;
     const ex = this.executor;
+    for (let f = 0; f < this.fields.length; f++) this.cols[f] = columns[this.fields[f]!.name]!;
     for (let i = 0; i < n; i++) {
       this.off = off[i]!;
       this.keyId = key[i]!;
@@ -94,7 +99,7 @@ export class DslShardProcessor implements ShardProcessor {
         continue;
       }
       const k = this.keyIsString ? this.str(key[i]!) : key[i]!;
-      ex.process(this.topic, k, this.valueOf(columns, i), ts[i]!, wm[i]!);
+      ex.process(this.topic, k, this.valueOf(i), ts[i]!, wm[i]!);
     }
   }
 

@@ -331,6 +331,9 @@ class NumericWindowProc extends Proc implements Stateful {
   private readonly field: ((v: any) => number) | undefined;
   private readonly keys = new Map<unknown, number>();
   private readonly keyList: unknown[] = [undefined];
+  /** The last primitive key and its id (runs of one key skip the Map). */
+  private lastKey: unknown = undefined;
+  private lastId = 0;
   constructor(exec: TopologyExecutor, readonly n: AggNode) {
     super(exec, n);
     this.w = n.windows as TimeWindows;
@@ -339,12 +342,19 @@ class NumericWindowProc extends Proc implements Stateful {
   }
   process(k: unknown, v: unknown, t: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return;
-    const nk = keyOf(k);
-    let id = this.keys.get(nk);
-    if (id === undefined) {
-      id = this.keyList.length;
-      this.keys.set(nk, id);
-      this.keyList.push(k);
+    let id: number | undefined = this.lastId;
+    if (k !== this.lastKey) {
+      const nk = keyOf(k);
+      id = this.keys.get(nk);
+      if (id === undefined) {
+        id = this.keyList.length;
+        this.keys.set(nk, id);
+        this.keyList.push(k);
+      }
+      if (typeof k !== "object") {
+        this.lastKey = k;
+        this.lastId = id;
+      }
     }
     const x = this.field ? this.field(v) : typeof v === "number" ? v : NaN;
     const { sizeMs, advanceMs, graceMs } = this.w;
@@ -364,12 +374,12 @@ class NumericWindowProc extends Proc implements Stateful {
       this.exec.late(this.n.late, this.n.name, k, v, t, `${missed} of its ${total} window(s) closed (end + ${graceMs} ms grace ≤ watermark ${wm})`);
     }
   }
+  private readonly emitClosed = (key: number, start: number, value: number | null, ts: number): void => {
+    if (this.n.emit === "close") this.forward(new Windowed(this.keyList[key], { start, end: start + this.w.sizeMs }), value, ts);
+  };
   advance(wm: number): void {
-    const { sizeMs, graceMs } = this.w;
-    const emit = this.n.emit === "close";
-    this.store.closeThrough(wm - sizeMs - graceMs, (key, start, value, ts) => {
-      if (emit) this.forward(new Windowed(this.keyList[key], { start, end: start + sizeMs }), value, ts);
-    });
+    const maxStart = wm - this.w.sizeMs - this.w.graceMs;
+    if (maxStart >= this.store.minStart) this.store.closeThrough(maxStart, this.emitClosed);
   }
   report(): StoreReport {
     return { name: this.n.store, kind: "window", entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };

@@ -21,7 +21,8 @@ export class NumericWindowStore {
   private maxTs: Float64Array;
   private seq: Float64Array;
   private nextSeq = 0;
-  private minStart = Infinity;
+  /** Smallest window start held (Infinity when empty). */
+  minStart = Infinity;
   size = 0;
 
   constructor(readonly op: BuiltinOp, private readonly limit: number, private readonly name: string, initialCapacity = 1024) {
