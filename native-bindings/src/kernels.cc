@@ -688,9 +688,10 @@ enum Status { kDone = 0, kNeedGrow = 1, kNeedDrivers = 2 };
 // The layout of `io` (a Float64Array of at least IO_WORDS): inputs, then results.
 enum Io {
   IO_FROM = 0, IO_N = 1, IO_SIZE = 2, IO_MIN_START = 3, IO_SIZE_MS = 4,
-  IO_GRACE_MS = 5, IO_MAX_SPEED_KMH = 6, IO_SPEED_SCALE = 7, IO_PRECISION = 8,
+  IO_GRACE_MS = 5, IO_MAX_SPEED_KMH = 6, IO_SPEED_SCALE = 7, IO_PRECISION = 8, IO_POSITIONS = 9,
   IO_STATUS = 10, IO_NEXT = 11, IO_SIDES = 12, IO_OUT_SIZE = 13, IO_OUT_MIN_START = 14,
-  IO_WORDS = 16,
+  IO_BATCH_NO = 15, IO_MOVED = 16,  // positions: the batch number (in), drivers on `moved` (in/out)
+  IO_WORDS = 20,
 };
 
 // JS ToInt32 (`x | 0`): truncate, then wrap modulo 2^32; NaN and infinities give 0.
@@ -796,7 +797,7 @@ bool GetIo(const Napi::CallbackInfo& info, size_t i, double** io) {
   size_t len;
   if (!GetF64(info, i, "io", io, &len)) return false;
   if (len < IO_WORDS) {
-    Napi::RangeError::New(info.Env(), "io must hold at least 16 words").ThrowAsJavaScriptException();
+    Napi::RangeError::New(info.Env(), "io must hold at least 20 words").ThrowAsJavaScriptException();
     return false;
   }
   return true;
@@ -915,15 +916,19 @@ inline double JsRound(double x) {
 enum SideTag { SIDE_INVALID = 1, SIDE_ANOMALY = 2, SIDE_LATE = 3 };
 
 // driverTrackingBatch(driverId, lat, lon, ts, speedKmh, wm, reason, lastLat, lastLon, lastTs,
-//                     used, keys, starts, count, sum, n, min, max, sides, io)
+//                     used, keys, starts, count, sum, n, min, max, sides, io,
+//                     lastRegion, movedIn, moved)
 // DriverTrackingShard.process's pass 1 and 2 fused, for io[FROM] <= i < io[N]: geohash region,
 // anomaly, late, window table, the driver's last fix. Side outputs go to `sides` in record order
-// for the caller to emit. Stops before a record whose driver id is beyond lastTs (kNeedDrivers) or
-// whose window entry needs the table to grow (kNeedGrow); io[NEXT] is that record.
+// for the caller to emit. With io[POSITIONS] = 1, also the shard's `positions` bookkeeping: the
+// region of each driver's last fix, and the list of drivers whose last fix moved in this batch
+// (io[BATCH_NO]), in first-move order. Stops before a record whose driver id is beyond the
+// per-driver arrays (kNeedDrivers) or whose window entry needs the table to grow (kNeedGrow);
+// io[NEXT] is that record.
 Napi::Value DriverTrackingBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 20) {
-    Napi::TypeError::New(env, "driverTrackingBatch needs 20 arguments").ThrowAsJavaScriptException();
+  if (info.Length() < 23) {
+    Napi::TypeError::New(env, "driverTrackingBatch needs 23 arguments").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   uint32_t* driverId;
@@ -939,10 +944,26 @@ Napi::Value DriverTrackingBatch(const Napi::CallbackInfo& info) {
       !GetTable(info, 10, &t) || !GetF64(info, 18, "sides", &sides, &l[10]) || !GetIo(info, 19, &io)) {
     return env.Undefined();
   }
+  uint32_t *lastRegion, *moved;
+  double* movedIn;
+  size_t lRegion, lMovedIn, lMoved;
+  if (!GetU32(info, 20, "lastRegion", &lastRegion, &lRegion) || !GetF64(info, 21, "movedIn", &movedIn, &lMovedIn) ||
+      !GetU32(info, 22, "moved", &moved, &lMoved)) {
+    return env.Undefined();
+  }
+  const bool positions = io[IO_POSITIONS] == 1;
   size_t from, n;
   const size_t columns = Min(Min(Min(l[0], l[1]), Min(l[2], l[3])), Min(Min(l[4], l[5]), l[6]));
-  if (!GetRange(info, io, Min(columns, l[10] / 4), &from, &n)) return env.Undefined();
-  const size_t drivers = Min(l[7], Min(l[8], l[9]));
+  if (!GetRange(info, io, Min(Min(columns, l[10] / 4), positions ? lMoved : columns), &from, &n)) return env.Undefined();
+  size_t drivers = Min(l[7], Min(l[8], l[9]));
+  if (positions) drivers = Min(drivers, Min(lRegion, lMovedIn));
+  const double batchNo = io[IO_BATCH_NO];
+  const double movedAtStart = io[IO_MOVED];
+  if (positions && !(movedAtStart >= 0 && movedAtStart <= static_cast<double>(lMoved) && movedAtStart == std::floor(movedAtStart))) {
+    Napi::RangeError::New(env, "io: moved count out of range").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  size_t movedCount = positions ? static_cast<size_t>(movedAtStart) : 0;
   const double pv = io[IO_PRECISION];
   if (!(pv >= 1 && pv <= GEOHASH_INT_MAX_PRECISION && pv == std::floor(pv))) {
     Napi::RangeError::New(env, "io: precision must be an integer in 1..6").ThrowAsJavaScriptException();
@@ -1019,8 +1040,17 @@ Napi::Value DriverTrackingBatch(const Napi::CallbackInfo& info) {
       lastTs[d] = tm;
       lastLat[d] = la;
       lastLon[d] = lo;
+      if (positions) {
+        lastRegion[d] = region;
+        // Each driver once per batch; a batch holds ≤ n ≤ lMoved records, so this stays in bounds.
+        if (movedIn[d] != batchNo && movedCount < lMoved) {
+          movedIn[d] = batchNo;
+          moved[movedCount++] = d;
+        }
+      }
     }
   }
+  if (positions) io[IO_MOVED] = static_cast<double>(movedCount);
   io[IO_STATUS] = status;
   io[IO_NEXT] = static_cast<double>(i);
   io[IO_SIDES] = static_cast<double>(sideCount);
@@ -1043,7 +1073,7 @@ Napi::Value Asin(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("abiVersion", Napi::Number::New(env, 2));
+  exports.Set("abiVersion", Napi::Number::New(env, 3));
   exports.Set("geohashEncodeBatch", Napi::Function::New(env, GeohashEncodeBatch, "geohashEncodeBatch"));
   exports.Set("haversineBatch", Napi::Function::New(env, HaversineBatch, "haversineBatch"));
   exports.Set("etaBatch", Napi::Function::New(env, EtaBatch, "etaBatch"));

@@ -33,7 +33,7 @@ import { GEOHASH_MAX_PRECISION, geohashEncodeBatch } from "./geohash.js";
 import type { WindowTable } from "./window-table.js";
 
 /** The addon's `abiVersion` this module expects; any other is treated as not loadable. */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 /** The environment variable that switches the native kernels off when set to `"0"`. */
 export const NATIVE_ENV = "RIPTIDE_NATIVE";
@@ -80,14 +80,17 @@ export interface NativeKernels {
   /**
    * `DriverTrackingShard.process` (both passes) for io[IO_FROM] ≤ i < io[IO_N], in place on the
    * input columns, the per-driver arrays and the window table's arrays. Side outputs are written to
-   * `sides`, 4 words each (record index, SIDE_* tag, detail, detail2), io[IO_SIDES] of them. Stops
-   * with STATUS_NEED_DRIVERS or STATUS_NEED_GROW before the record that needs it (io[IO_NEXT]).
+   * `sides`, 4 words each (record index, SIDE_* tag, detail, detail2), io[IO_SIDES] of them. With
+   * io[IO_POSITIONS] = 1 it also keeps the shard's `positions` bookkeeping (lastRegion, movedIn,
+   * moved; io[IO_BATCH_NO], io[IO_MOVED]). Stops with STATUS_NEED_DRIVERS or STATUS_NEED_GROW
+   * before the record that needs it (io[IO_NEXT]).
    */
   driverTrackingBatch(
     driverId: Uint32Array, lat: Float64Array, lon: Float64Array, ts: Float64Array, speedKmh: Float64Array,
     wm: Float64Array, reason: Uint8Array, lastLat: Float64Array, lastLon: Float64Array, lastTs: Float64Array,
     used: Uint8Array, keys: Uint32Array, starts: Float64Array, count: Float64Array, sum: Float64Array,
     n: Float64Array, min: Float64Array, max: Float64Array, sides: Float64Array, io: Float64Array,
+    lastRegion: Uint32Array, movedIn: Float64Array, moved: Uint32Array,
   ): void;
   /** V8's fdlibm `Math.sin`, as the addon computes it (exported for the tests). */
   sin(x: number): number;
@@ -111,6 +114,8 @@ export const IO_MAX_SPEED_KMH = 6;
 export const IO_SPEED_SCALE = 7;
 /** In: geohash precision of the region (1..6). */
 export const IO_PRECISION = 8;
+/** In: 1 to keep the per-batch moved-driver list (driver-tracking's `positions`), else 0. */
+export const IO_POSITIONS = 9;
 /** Out: STATUS_*. */
 export const IO_STATUS = 10;
 /** Out: the record the kernel stopped before (n when done). */
@@ -119,7 +124,11 @@ export const IO_NEXT = 11;
 export const IO_SIDES = 12;
 export const IO_OUT_SIZE = 13;
 export const IO_OUT_MIN_START = 14;
-export const IO_WORDS = 16;
+/** In: the batch number marking `movedIn`. */
+export const IO_BATCH_NO = 15;
+/** In/out: drivers on the moved list so far. */
+export const IO_MOVED = 16;
+export const IO_WORDS = 20;
 export const STATUS_DONE = 0;
 /** The next record needs a new table entry and the table must grow first (`growForInsert`). */
 export const STATUS_NEED_GROW = 1;

@@ -198,12 +198,12 @@ interface ChainRun { rows: string[]; native: boolean; maxTableBytes: number }
  * and one DriverTrackingShard built with `kernels`, closing windows per batch, then flushing;
  * returns every output record. A snapshot/restore round trip mid-way exercises the state layout.
  */
-function runChain(options: Partial<DriverGeneratorOptions>, batches: number, kernels: "auto" | "js"): ChainRun {
+function runChain(options: Partial<DriverGeneratorOptions>, batches: number, kernels: "auto" | "js", positions = false): ChainRun {
   const source = new GeneratorSource(new DriverGenerator(options));
   const input = BatchRing.create(inputLayout(BATCH), 2);
   const outRing = BatchRing.create(outputLayout(1024), 64);
   const out = new OutputWriter(outRing);
-  let shard = new DriverTrackingShard({ kernels });
+  let shard = new DriverTrackingShard({ kernels, positions });
   const rows: string[] = [];
   const streamTime = new Float64Array(source.partitions).fill(-Infinity);
   const next = mulberry32(99);
@@ -233,7 +233,7 @@ function runChain(options: Partial<DriverGeneratorOptions>, batches: number, ker
       const snap = new Float64Array(1 << 22);
       const words = shard.snapshot(snap);
       expect(words).toBeGreaterThan(0);
-      const fresh = new DriverTrackingShard({ kernels });
+      const fresh = new DriverTrackingShard({ kernels, positions });
       fresh.restore(snap, words);
       shard = fresh;
     }
@@ -277,12 +277,12 @@ describe("DriverTrackingShard", () => {
     ...NOISY, seed: 8, drivers: 20_000, cities: [{ name: "wide", lat: 45, lon: 10, radiusKm: 400, weight: 1 }],
   };
 
-  it.each([["noisy", NOISY, 300], ["wide", WIDE, 200]] as const)(
+  it.each([["noisy", NOISY, 300, false], ["wide", WIDE, 200, false], ["noisy with positions", NOISY, 300, true]] as const)(
     `native chain equals the JS loop to the last bit (%s generator data, hostile speeds, new drivers)${why}`,
-    (_name, options, batches) => {
+    (_name, options, batches, positions) => {
       if (native === undefined) return;
-      const js = runChain(options, batches, "js");
-      const nat = runChain(options, batches, "auto");
+      const js = runChain(options, batches, "js", positions);
+      const nat = runChain(options, batches, "auto", positions);
       expect(js.native).toBe(false);
       expect(nat.native).toBe(true);
       const counts = kinds(js.rows);
@@ -291,6 +291,9 @@ describe("DriverTrackingShard", () => {
       expect(counts["2"]).toBeGreaterThan(100);
       expect(counts["3"]).toBeGreaterThan(20);
       expect(counts["4"]).toBeGreaterThan(50);
+      // POSITION (9): one per driver that moved in a batch, only with `positions`.
+      if (positions) expect(counts["9"]).toBeGreaterThan(100_000);
+      else expect(counts["9"]).toBeUndefined();
       // The window table starts at 4096 slots; on the wide data it grew at least twice.
       if (_name === "wide") expect(js.maxTableBytes).toBeGreaterThanOrEqual(4 * new WindowTable({ sizeMs: 1, initialCapacity: 4096 }).bytes);
       expect(nat.rows.length).toBe(js.rows.length);

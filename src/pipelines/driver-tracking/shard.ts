@@ -16,14 +16,15 @@
  *
  * With the native kernels loaded (src/kernels/native.ts; per worker thread, on the first shard
  * built there) both passes run as one native call per batch (`driverTrackingBatch`), in place on
- * the same arrays, with bit-exact results; the JS loop below is the reference and the fallback
- * (and, for now, the path with `positions`). Config `kernels: "js"` forces the JS loop.
+ * the same arrays (`positions` included), with bit-exact results; the JS loop below is the
+ * reference and the fallback. Config `kernels: "js"` forces the JS loop.
  */
 import { geohashEncodeBatch } from "../../kernels/geohash.js";
 import { EARTH_RADIUS_KM, haversineKm, speedExceedsKmh } from "../../kernels/geo.js";
 import {
-  IO_FROM, IO_GRACE_MS, IO_MAX_SPEED_KMH, IO_MIN_START, IO_N, IO_NEXT, IO_OUT_MIN_START, IO_OUT_SIZE, IO_PRECISION,
-  IO_SIDES, IO_SIZE, IO_SIZE_MS, IO_SPEED_SCALE, IO_STATUS, IO_WORDS, SIDE_ANOMALY, SIDE_INVALID, STATUS_DONE,
+  IO_BATCH_NO, IO_FROM, IO_GRACE_MS, IO_MAX_SPEED_KMH, IO_MIN_START, IO_MOVED, IO_N, IO_NEXT, IO_OUT_MIN_START,
+  IO_OUT_SIZE, IO_POSITIONS, IO_PRECISION, IO_SIDES, IO_SIZE, IO_SIZE_MS, IO_SPEED_SCALE, IO_STATUS, IO_WORDS,
+  SIDE_ANOMALY, SIDE_INVALID, STATUS_DONE,
   STATUS_NEED_GROW, requireNativeKernels, type NativeKernels,
 } from "../../kernels/native.js";
 import { WindowTable } from "../../kernels/window-table.js";
@@ -66,13 +67,14 @@ export class DriverTrackingShard implements ShardProcessor {
 
   constructor(config: ProcessorConfig = {}) {
     this.positions = config["positions"] === true;
-    this.native = config["kernels"] === "js" || this.positions ? undefined : requireNativeKernels();
+    this.native = config["kernels"] === "js" ? undefined : requireNativeKernels();
     const io = this.io;
     io[IO_SIZE_MS] = WINDOW_MS;
     io[IO_GRACE_MS] = GRACE_MS;
     io[IO_MAX_SPEED_KMH] = MAX_SPEED_KMH;
     io[IO_SPEED_SCALE] = SPEED_SCALE;
     io[IO_PRECISION] = REGION_PRECISION;
+    io[IO_POSITIONS] = this.positions ? 1 : 0;
   }
 
   /** Whether batches run through the native kernels. */
@@ -171,17 +173,21 @@ export class DriverTrackingShard implements ShardProcessor {
    */
   private processNative(k: NativeKernels, c: DriverInputColumns, n: number, partition: number, out: OutputWriter): void {
     if (this.sides.length < 4 * n) this.sides = new Float64Array(4 * n);
+    if (this.positions && this.moved.length < n) this.moved = new Uint32Array(n);
     const sides = this.sides;
     const io = this.io;
     const table = this.table;
     io[IO_FROM] = 0;
     io[IO_N] = n;
+    io[IO_BATCH_NO] = ++this.batchNo;
+    io[IO_MOVED] = 0;
     for (;;) {
       const a = table.arrays;
       io[IO_SIZE] = table.size;
       io[IO_MIN_START] = table.smallestStart;
       k.driverTrackingBatch(c.driverId, c.lat, c.lon, c.ts, c.speedKmh, c._wm, c._reason, this.lastLat, this.lastLon,
-        this.lastTs, a.used, a.keys, a.starts, a.count, a.sum, a.n, a.min, a.max, sides, io);
+        this.lastTs, a.used, a.keys, a.starts, a.count, a.sum, a.n, a.min, a.max, sides, io, this.lastRegion, this.movedIn,
+        this.moved);
       table.setCounters(io[IO_OUT_SIZE]!, io[IO_OUT_MIN_START]!);
       const count = io[IO_SIDES]!;
       for (let j = 0; j < count * 4; j += 4) {
@@ -192,12 +198,14 @@ export class DriverTrackingShard implements ShardProcessor {
         else this.side(OUT_LATE, LATE_WINDOW_CLOSED, c, i, partition, out, sides[j + 2]!, sides[j + 3]!);
       }
       const status = io[IO_STATUS]!;
-      if (status === STATUS_DONE) return;
+      if (status === STATUS_DONE) break;
       const next = io[IO_NEXT]!;
       if (status === STATUS_NEED_GROW) table.growForInsert();
       else this.growDrivers(c.driverId[next]!); // STATUS_NEED_DRIVERS
       io[IO_FROM] = next;
     }
+    const moved = io[IO_MOVED]!;
+    if (moved > 0) this.emitPositions(moved, partition, out);
   }
 
   private side(kind: number, code: number, c: DriverInputColumns, i: number, partition: number, out: OutputWriter,
