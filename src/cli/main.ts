@@ -36,6 +36,7 @@ Usage:
 
 Input (default: the embedded generator, unbounded until Ctrl-C unless --events/--duration):
   --input FILE          JSON-lines file, one event per line (one partition); ends at end of file
+  --topology FILE       run a DSL topology module (StreamsBuilder, see README) instead of a pipeline; with --input
   --events N            stop after N generated events (then flush every window)
   --duration S          stop producing after S seconds (then flush every window)
   --rate N              target events per second (default: as fast as possible)
@@ -80,7 +81,7 @@ failed, 2 bad usage (the message names the option), 130 a second Ctrl-C/SIGTERM 
 `;
 
 const RUN_OPTIONS: OptionSpec = {
-  input: { type: "string" }, output: { type: "string" }, sink: { type: "string" },
+  input: { type: "string" }, output: { type: "string" }, sink: { type: "string" }, topology: { type: "string" },
   events: { type: "string" }, duration: { type: "string" }, rate: { type: "string" },
   seed: { type: "string" }, drivers: { type: "string" }, partitions: { type: "string" }, skew: { type: "string" },
   workers: { type: "string" }, "batch-size": { type: "string" }, "ring-slots": { type: "string" },
@@ -126,6 +127,7 @@ async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (values["topology"] !== undefined) return (await import("../dsl/cli.js")).runTopologyCommand(values, positionals);
   if (positionals.length > 1) throw new UsageError(`run takes one pipeline name, got ${positionals.join(" ")}`);
   const pipeline = getPipeline(positionals[0] ?? "driver-tracking");
   if (!pipeline) throw new UsageError(`unknown pipeline ${JSON.stringify(positionals[0])} (see riptide pipelines)`);

@@ -38,6 +38,8 @@ export interface KafkaSourceOptions {
   lowWater?: number;
   /** Messages per consume() call. @default 5000 */
   consumeBatch?: number;
+  /** Largest JSON message taken as one event; a larger one goes to the DLQ. @default 1 MiB (Kafka's default message limit) */
+  maxJsonBytes?: number;
   /** Called with lifecycle events (assign, revoke, pause, resume, dlq). */
   onLog?: (event: string, detail: Record<string, unknown>) => void;
 }
@@ -76,6 +78,7 @@ export class KafkaSource implements Source {
   private everAssigned = false;
   private readonly highWater: number;
   private readonly lowWater: number;
+  private readonly maxJsonBytes: number;
   /** Messages that went to the dead-letter topic. */
   deadLetters = 0;
   /** Records (events) read so far. */
@@ -86,6 +89,7 @@ export class KafkaSource implements Source {
     this.decodeJson = compileJsonDecoder(options.pipeline.schema, this.interner);
     this.highWater = options.highWater ?? 200_000;
     this.lowWater = options.lowWater ?? 50_000;
+    this.maxJsonBytes = options.maxJsonBytes ?? 1 << 20;
     for (let p = 0; p < this.partitions; p++) {
       this.queues.push({ messages: [], head: 0, within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0 });
       this.raw.push(new Array<Buffer | undefined>(RETAIN));
@@ -217,6 +221,7 @@ export class KafkaSource implements Source {
         let value: unknown;
         try {
           if (!v || v.length === 0) throw new Error("empty message");
+          if (v.length > this.maxJsonBytes) throw new Error(`message of ${v.length} bytes is larger than the ${this.maxJsonBytes}-byte limit for one JSON event`);
           value = JSON.parse(v.toString("utf8"));
         } catch (err) {
           this.deadLetter(m, `not valid JSON or a Riptide frame: ${(err as Error).message}`);
