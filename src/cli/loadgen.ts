@@ -25,6 +25,9 @@ const HELP = `riptide loadgen — produce driver-location traffic into Kafka
   --frame-size N      events per frame message (default 1000)
   --partitions P      partitions when the topic is created (default 4)
   --seed N            generator seed (default 42); --drivers N (default 10000)
+  --kind K            locations (default: driver locations into --topic) | rides (driver locations
+                      and ride requests, --topic LOCATIONS,REQUESTS, JSON; the stream of
+                      \`riptide run surge-pricing\`, ids consistent across the two topics)
   --json              end with one JSON summary line on stdout
   --quiet             no progress bar
 `;
@@ -33,6 +36,7 @@ const OPTIONS: OptionSpec = {
   brokers: { type: "string" }, topic: { type: "string" }, rate: { type: "string" }, events: { type: "string" },
   duration: { type: "string" }, format: { type: "string" }, "frame-size": { type: "string" }, partitions: { type: "string" },
   seed: { type: "string" }, drivers: { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
+  kind: { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -56,6 +60,18 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   const seed = numberOption(values, "seed", { integer: true, min: 0 }) ?? 42;
   const drivers = numberOption(values, "drivers", { integer: true, min: 1 }) ?? 10_000;
   const quiet = values["quiet"] === true;
+  const kind = (values["kind"] as string | undefined) ?? "locations";
+  if (kind !== "locations" && kind !== "rides") throw new UsageError(`--kind must be locations or rides, got ${JSON.stringify(kind)}`);
+  if (kind === "rides") {
+    const topics = topic.split(",");
+    if (topics.length !== 2 || topics.some((t) => t === "")) throw new UsageError("--kind rides needs --topic LOCATIONS,REQUESTS (two topics)");
+    if (format !== "json") throw new UsageError("--kind rides produces JSON only (--format json)");
+    const { rideLoadgen } = await import("./loadgen-rides.js");
+    return rideLoadgen({
+      brokers, locationsTopic: topics[0]!, requestsTopic: topics[1]!, rate, events, duration, partitions: partitionsWanted,
+      seed, drivers, json: values["json"] === true, quiet,
+    });
+  }
 
   const admin = rdkafkaClientFactory.createAdmin({ brokers });
   await admin.connect();

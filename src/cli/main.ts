@@ -66,7 +66,8 @@ Output:
   --http HOST:PORT      serve a live dashboard at /, Prometheus metrics at /metrics, /healthz and
                         /readyz, and live updates on the WebSocket /live (HOST default 127.0.0.1)
   --redis URL           also write the pipeline's Redis outputs, e.g. redis://127.0.0.1:6379
-                        (driver-tracking: GEO index drivers:active, drivers:<region>, 5-minute expiry)
+                        (driver-tracking: GEO index drivers:active, drivers:<region>, 5-minute expiry;
+                        surge-pricing: surge:<region> hashes)
   --redis-prefix P      prepend P to every Redis key (default none)
 
 ${OBSERVE_HELP}
@@ -194,6 +195,12 @@ async function runCommand(argv: string[]): Promise<number> {
     if (!(pipeline.name in REDIS_PIPELINES)) throw new UsageError(`--redis: pipeline ${pipeline.name} writes nothing to Redis (see riptide pipelines)`);
     redis = await setupRedis({ url, pipeline, name: (id) => nameOf(id), ...(values["redis-prefix"] !== undefined && { prefix: values["redis-prefix"] as string }) });
   }
+  // Ride pipelines read two topics on Kafka: driver locations and ride requests (src/cli/kafka-rides.ts).
+  const rideTopics = brokers !== undefined && pipeline.schema.name === "ride-event" ? (values["input-topic"] as string).split(",") : undefined;
+  if (rideTopics && (rideTopics.length !== 2 || rideTopics.some((t) => t === ""))) {
+    throw new UsageError(`--input-topic: ${pipeline.name} reads two topics, driver locations and ride requests, e.g. --input-topic driver-locations,ride-requests`);
+  }
+  let rides: { close(): Promise<void> } | undefined;
 
   // JSON log lines on stderr (pino), printed above the live status line on a terminal.
   const status = new StatusLine();
@@ -226,7 +233,7 @@ async function runCommand(argv: string[]): Promise<number> {
   if (brokers !== undefined) {
     const { setupKafkaRun } = await import("./kafka.js");
     kafka = await setupKafkaRun({
-      brokers, inputTopic: values["input-topic"] as string, outputTopic: values["output-topic"] as string,
+      brokers, inputTopic: rideTopics ? rideTopics[0]! : (values["input-topic"] as string), outputTopic: values["output-topic"] as string,
       group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
       partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }),
       stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
@@ -235,9 +242,19 @@ async function runCommand(argv: string[]): Promise<number> {
     });
     source = kafka.source;
     sink = kafka.sink;
-    lag = startConsumerLag(kafka, sourceLabel, onLog);
+    lag = startConsumerLag(kafka, rideTopics ? rideTopics[0]! : sourceLabel, onLog);
     const interner = kafka.source.interner;
     nameOf = (id) => interner.name(id);
+    if (rideTopics) {
+      const { addSecondInputTopic } = await import("./kafka-rides.js");
+      const second = await addSecondInputTopic(kafka.source, kafka.sink, {
+        brokers, topic: rideTopics[1]!, group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
+        partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }),
+        stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
+      });
+      source = second.source;
+      rides = second;
+    }
   } else if (input !== undefined) {
     const interner = new Interner();
     nameOf = (id) => interner.name(id);
@@ -321,6 +338,7 @@ async function runCommand(argv: string[]): Promise<number> {
     await observer.stop();
     await lag?.stop();
     await http?.stop();
+    await rides?.close();
     await kafka?.close();
     logs.close();
     onLog("stop", outcome);

@@ -6,6 +6,7 @@
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import { connectRedis, type RedisClient } from "./redis-client.js";
 import { RedisGeoSink } from "./redis-geo.js";
+import { RedisSurgeSink } from "./redis-surge.js";
 import type { Sink } from "./sink.js";
 
 export interface RedisSetupOptions {
@@ -22,6 +23,7 @@ export interface RedisSetupOptions {
 /** Pipelines with Redis outputs, and what they write. */
 export const REDIS_PIPELINES: Readonly<Record<string, string>> = {
   "driver-tracking": "GEO index drivers:active and drivers:<region> (5-minute expiry)",
+  "surge-pricing": "surge:<region> hash with the newest window's multiplier (5-minute expiry)",
 };
 
 export async function setupRedis(opts: RedisSetupOptions): Promise<{ pipeline: PipelineDefinition; sink: Sink }> {
@@ -35,6 +37,9 @@ export async function setupRedis(opts: RedisSetupOptions): Promise<{ pipeline: P
       pipeline: withPositions(pipeline),
       sink: new RedisGeoSink({ client, name: opts.name, ...(opts.prefix !== undefined && { prefix: opts.prefix }) }),
     };
+  }
+  if (pipeline.name === "surge-pricing") {
+    return { pipeline, sink: new RedisSurgeSink({ client, ...(opts.prefix !== undefined && { prefix: opts.prefix }) }) };
   }
   throw new RangeError(`--redis: no Redis sink for ${pipeline.name}`);
 }

@@ -1,0 +1,47 @@
+/**
+ * Ride pipelines on Kafka read two topics, driver locations and ride requests
+ * (`--input-topic driver-locations,ride-requests`). The first goes through the ordinary Kafka run
+ * setup (./kafka.ts); this adds the second: its own consumer (group `<group>.requests`), a
+ * KafkaSource whose dead letters go to `<topic>.dlq` through the same sink, and one MultiSource over
+ * both, so offsets of each topic are committed once their outputs are acknowledged.
+ */
+import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
+import type { PipelineDefinition } from "../pipelines/pipeline.js";
+import type { KafkaSink } from "../sinks/kafka-sink.js";
+import { KafkaSource } from "../sources/kafka-source.js";
+import { MultiSource } from "../sources/multi-source.js";
+import type { Source } from "../sources/source.js";
+import { ensureTopic } from "./kafka.js";
+
+export async function addSecondInputTopic(first: Source, sink: KafkaSink, opts: {
+  brokers: string; topic: string; group: string; partitions: number | undefined; stopWhenIdleMs: number | undefined;
+  pipeline: PipelineDefinition; onLog: (event: string, detail: Record<string, unknown>) => void;
+}): Promise<{ source: MultiSource; close(): Promise<void> }> {
+  const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
+  await admin.connect();
+  let partitions: number;
+  try {
+    partitions = await ensureTopic(admin, opts.topic, opts.partitions ?? 1);
+    await ensureTopic(admin, `${opts.topic}.dlq`, opts.partitions ?? partitions);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  const consumer = rdkafkaClientFactory.createConsumer({
+    brokers: opts.brokers, groupId: `${opts.group}.requests`, autoOffsetReset: "earliest", maxPrefetchKBytes: 64 << 10,
+    onError: (err) => opts.onLog("kafka-error", { error: err.message, consumer: "requests" }),
+  });
+  await consumer.connect();
+  const second = new KafkaSource({
+    consumer, topic: opts.topic, partitions, pipeline: opts.pipeline,
+    deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),
+    ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
+    onLog: (event, detail) => opts.onLog(event, { ...detail, topic: opts.topic }),
+  });
+  second.start();
+  return {
+    source: new MultiSource([first, second]),
+    async close() {
+      await consumer.disconnect().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Several sources as one: their partitions side by side (source k's partition q is partition
+ * base(k) + q), so a pipeline with two input streams (driver locations and ride requests) reads
+ * both through one coordinator, in its fixed round-robin order. Positions, commits, revocations and
+ * side-output events are passed to the source that owns the partition.
+ */
+import type { OutputColumns } from "../ring/output.js";
+import type { ColumnArray } from "../schema/schema.js";
+import type { Source, SourceHooks } from "./source.js";
+
+export class MultiSource implements Source {
+  readonly partitions: number;
+  readonly maxInFlight: number;
+  private readonly base: number[] = [];
+  private readonly owner: Int32Array;
+  position?: (p: number) => number;
+  commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
+  enteredAt?: (p: number) => number;
+  assigned?: (p: number) => boolean;
+
+  constructor(readonly sources: readonly Source[]) {
+    let n = 0;
+    for (const s of sources) {
+      this.base.push(n);
+      n += s.partitions;
+    }
+    this.partitions = n;
+    this.maxInFlight = Math.min(...sources.map((s) => s.maxInFlight));
+    this.owner = new Int32Array(n);
+    sources.forEach((s, k) => this.owner.fill(k, this.base[k]!, this.base[k]! + s.partitions));
+    if (sources.every((s) => s.position)) this.position = (p) => this.src(p).position!(this.local(p));
+    if (sources.every((s) => s.commit)) {
+      this.commit = async (positions) => {
+        await Promise.all(this.sources.map((s, k) => {
+          const mine = positions.filter(([p]) => this.owner[p] === k).map(([p, o]) => [p - this.base[k]!, o] as const);
+          return mine.length > 0 ? s.commit!(mine) : undefined;
+        }));
+      };
+    }
+    if (sources.some((s) => s.enteredAt)) this.enteredAt = (p) => this.src(p).enteredAt?.(this.local(p)) ?? 0;
+    if (sources.some((s) => s.assigned)) this.assigned = (p) => this.src(p).assigned?.(this.local(p)) !== false;
+  }
+
+  private src(p: number): Source {
+    return this.sources[this.owner[p]!]!;
+  }
+
+  private local(p: number): number {
+    return p - this.base[this.owner[p]!]!;
+  }
+
+  fill(p: number, columns: Record<string, ColumnArray>, max: number): number {
+    return this.src(p).fill(this.local(p), columns, max);
+  }
+
+  exhausted(): boolean {
+    return this.sources.every((s) => s.exhausted());
+  }
+
+  event(out: OutputColumns, i: number): unknown {
+    // The owner reads the partition from the output record: give it its own numbering meanwhile.
+    const p = out.part[i]!;
+    out.part[i] = this.local(p);
+    try {
+      return this.src(p).event(out, i);
+    } finally {
+      out.part[i] = p;
+    }
+  }
+
+  attach(hooks: SourceHooks): void {
+    this.sources.forEach((s, k) => s.attach?.({
+      drainPartitions: (ps) => hooks.drainPartitions(ps.map((q) => q + this.base[k]!)),
+      rejected: (q, count) => hooks.rejected(q + this.base[k]!, count),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.close()));
+  }
+}
