@@ -13,7 +13,7 @@
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
-import { DSL_NOT_A_NUMBER, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
+import { DSL_NOT_A_NUMBER, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
 import { ERROR_TOPIC, TopologyExecutor, type LateRecord } from "./executor.js";
 import type { PlanNode, Topology } from "./plan.js";
@@ -59,7 +59,25 @@ export class DslShardProcessor implements ShardProcessor {
     const table = config["strings"];
     this.strings = table instanceof SharedArrayBuffer ? new SharedStrings(table) : undefined;
     for (const f of this.fields) this.row[f.name] = f.type === "string" ? "" : 0;
-    this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts));
+    const op = config["partials"];
+    this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts),
+      typeof op === "string" && op !== "" ? { partials: (k, start, count, sum, n, min, max, ts) => this.partialOut(op, k, start, count, sum, n, min, max, ts) } : {});
+  }
+
+  /**
+   * A closed window's partial of this shard, encoded so that the coordinator's WindowMerger (sums
+   * count, sum and n; min of min; max of max) also merges the latest timestamp: as −ts in `min`,
+   * or in `max` for min(), whose `min` carries the values.
+   */
+  private partialOut(op: string, key: unknown, start: number, count: number, sum: number, n: number, min: number, max: number, ts: number): void {
+    const out = this.out!;
+    const id = typeof key === "string" ? (this.strings?.ids.get(key) ?? -1) : -1;
+    if (id < 0) {
+      out.side(OUT_INVALID, DSL_UNKNOWN_GROUP_KEY, 0, 0, 0, ts, NaN, NaN, NaN, 0, 0);
+      return;
+    }
+    if (op === "min") out.window(id, start, count, sum, n, min, ts);
+    else out.window(id, start, count, sum, n, -ts, max);
   }
 
   private str(id: number): string {

@@ -46,6 +46,12 @@ export interface EngineShape {
   /** True when no user function runs before the aggregate: records are read without an object per record. */
   typedOnly: boolean;
   nodes: number;
+  /**
+   * groupBy(new key) into a built-in aggregate on time windows: each shard aggregates the records it
+   * holds by the new key and sends its partial at window close; the coordinator merges the partials
+   * of all shards (count, sum, min, max and mean merge exactly) instead of repartitioning records.
+   */
+  partialsOf: "count" | "sum" | "min" | "max" | "mean" | undefined;
 }
 
 const ENGINE_STATELESS = new Set(["filter", "peek", "mapValues", "flatMapValues", "toStream"]);
@@ -72,19 +78,28 @@ export function engineShape(topology: Topology): EngineShape {
   if (aggs.length !== 1 || aggs[0]!.windows === undefined) refuse("it needs exactly one windowed aggregation");
   if (sinks.length !== 1 || typeof sinks[0]!.topic !== "string") refuse("it needs exactly one to(topic) with a fixed topic");
   const agg = aggs[0]!;
+  const w = agg.windows as unknown as Record<string, number>;
+  const isTime = typeof w["sizeMs"] === "number" && typeof w["advanceMs"] === "number";
   let typedOnly = true;
+  let partialsOf: EngineShape["partialsOf"];
   for (const n of nodes) {
     if (n.kind === "source" || n.kind === "aggregate" || n.kind === "sink") continue;
+    if (n.kind === "selectKey" && n.repartition && agg.parents[0] === n.id) {
+      if (!agg.builtin || !isTime || agg.emit !== "close" || agg.retentionMs > 0) {
+        refuse(`groupBy (${n.name}) re-keys: on the engine only count/sum/min/max/mean on time windows, emitted at close, merge per-worker partials (repartitioning between workers is not there yet)`);
+      }
+      partialsOf = agg.builtin!.op;
+      typedOnly = false;
+      continue;
+    }
     if (!ENGINE_STATELESS.has(n.kind)) refuse(`${n.kind} (${n.name}) ${n.kind === "selectKey" || n.kind === "map" ? "changes the key, which needs repartitioning between workers" : "is not supported there"}`);
     if (n.id < agg.id) typedOnly = false;
   }
-  const w = agg.windows as unknown as Record<string, number>;
-  const isTime = typeof w["sizeMs"] === "number" && typeof w["advanceMs"] === "number";
   return {
     topic: src.topics[0]!, schema: src.schema!, keyField: src.keyField!, timestampField: src.timestampField!,
     sinkTopic: sinks[0]!.topic as string, lateTopic: agg.late,
     sizeMs: isTime ? w["sizeMs"]! : 0, graceMs: isTime ? w["graceMs"]! : 0,
-    typedOnly, nodes: nodes.length,
+    typedOnly, nodes: nodes.length, partialsOf,
   };
 }
 
@@ -109,7 +124,7 @@ export function dslPipeline(modulePath: string, shape: EngineShape, interner: Sh
     outputs: ["window", "invalid", "late"],
     processorConfig: {
       module: modulePath, nodes: shape.nodes, typedOnly: shape.typedOnly, topic: shape.topic, keyField, timestampField,
-      sinkTopic: shape.sinkTopic, lateTopic: shape.lateTopic, keyIsString, strings: interner.table,
+      sinkTopic: shape.sinkTopic, lateTopic: shape.lateTopic, keyIsString, strings: interner.table, partials: shape.partialsOf ?? "",
     },
     shardKey: keyField,
     inputLayout: (capacity) => compileLayout([...schema.fields, ...SYSTEM_FIELDS], capacity),
@@ -131,8 +146,14 @@ export function dslPipeline(modulePath: string, shape: EngineShape, interner: Sh
       return st;
     },
 
-    // A shard sends each window's final result as (key, start, 1, value, end, timestamp, 0): keys stay on one shard.
-    renderWindow(key: number, start: number, count: number, sum: number, n: number, min: number): Output {
+    // Without groupBy a shard sends each window's final result as (key, start, 1, value, end, timestamp, 0):
+    // keys stay on one shard. With groupBy, each shard's partial (partialOut in engine-shard.ts), merged.
+    renderWindow(key: number, start: number, count: number, sum: number, n: number, min: number, max: number): Output {
+      const op = shape.partialsOf;
+      if (op !== undefined) {
+        const value = op === "count" ? count : op === "sum" ? sum : n === 0 ? null : op === "mean" ? sum / n : op === "min" ? min : max;
+        return { type: "window", topic: shape.sinkTopic, key: interner.name(key), windowStart: start, windowEnd: start + shape.sizeMs, value, timestamp: op === "min" ? max : -min };
+      }
       const out: Output = { type: "window", topic: shape.sinkTopic, key: name(key), windowStart: start, windowEnd: n, value: Number.isNaN(sum) ? null : sum, timestamp: min };
       if (count !== 1) out["error"] = `${count} shards sent this window: its key was not on one shard`;
       return out;

@@ -24,9 +24,17 @@ export const ERROR_TOPIC = "riptide-errors";
 /** Output of the executor: one call per output record. */
 export type Emit = (topic: string, key: unknown, value: unknown, timestamp: number) => void;
 
+/** A closed window's partial of a built-in aggregate (count, sum and n of the finite values, min, max, latest timestamp). */
+export type PartialSink = (key: unknown, start: number, count: number, sum: number, n: number, min: number, max: number, ts: number) => void;
+
 export interface ExecutorOptions {
   /** Entries a single state store may hold; beyond it processing fails with ERR_STATE_FULL. @default 1000000 */
   maxStoreEntries?: number;
+  /**
+   * Built-in aggregates on time windows hand each closed window's raw partial here instead of
+   * forwarding its value (the worker engine merges the partials of every shard at window close).
+   */
+  partials?: PartialSink;
 }
 
 /** What a state store holds, for reports and metrics. */
@@ -377,9 +385,14 @@ class NumericWindowProc extends Proc implements Stateful {
   private readonly emitClosed = (key: number, start: number, value: number | null, ts: number): void => {
     if (this.n.emit === "close") this.forward(new Windowed(this.keyList[key], { start, end: start + this.w.sizeMs }), value, ts);
   };
+  private readonly emitPartial = (key: number, start: number, count: number, sum: number, n: number, min: number, max: number, ts: number): void => {
+    this.exec.partials!(this.keyList[key], start, count, sum, n, min, max, ts);
+  };
   advance(wm: number): void {
     const maxStart = wm - this.w.sizeMs - this.w.graceMs;
-    if (maxStart >= this.store.minStart) this.store.closeThrough(maxStart, this.emitClosed);
+    if (maxStart < this.store.minStart) return;
+    if (this.exec.partials) this.store.closeThroughRaw(maxStart, this.emitPartial);
+    else this.store.closeThrough(maxStart, this.emitClosed);
   }
   report(): StoreReport {
     return { name: this.n.store, kind: "window", entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };
@@ -672,6 +685,8 @@ export class TopologyExecutor {
   /** The shard's watermark: the largest one seen (records and advance()). */
   watermark = -Infinity;
   readonly maxStoreEntries: number;
+  /** @internal See ExecutorOptions.partials. */
+  readonly partials: PartialSink | undefined;
   private readonly procs: Proc[] = [];
   private readonly stateful: (Proc & Stateful)[] = [];
   private readonly sources = new Map<string, { proc: Proc; node: Extract<PlanNode, { kind: "source" }> | undefined }>();
@@ -679,6 +694,7 @@ export class TopologyExecutor {
 
   constructor(readonly topology: Topology, readonly emit: Emit, options: ExecutorOptions = {}) {
     this.maxStoreEntries = options.maxStoreEntries ?? 1_000_000;
+    this.partials = options.partials;
     for (const n of topology.nodes) {
       const p = this.create(n);
       this.procs.push(p);

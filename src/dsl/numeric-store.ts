@@ -105,11 +105,24 @@ export class NumericWindowStore {
   /** Emits and removes every window with start ≤ maxStart, ordered by start then first insertion. */
   closeThrough(maxStart: number, emit: (key: number, start: number, value: number | null, ts: number) => void): void {
     if (this.minStart > maxStart) return;
+    for (const i of this.closing(maxStart)) emit(this.keyId[i]!, this.start[i]!, this.value(i), this.maxTs[i]!);
+    this.rehash(this.cap, maxStart);
+  }
+
+  /** As closeThrough, with the window's raw partial (to merge with other shards' partials). */
+  closeThroughRaw(maxStart: number, emit: (key: number, start: number, count: number, sum: number, n: number, min: number, max: number, ts: number) => void): void {
+    if (this.minStart > maxStart) return;
+    for (const i of this.closing(maxStart)) {
+      emit(this.keyId[i]!, this.start[i]!, this.count[i]!, this.sum[i]!, this.n[i]!, this.min[i]!, this.max[i]!, this.maxTs[i]!);
+    }
+    this.rehash(this.cap, maxStart);
+  }
+
+  private closing(maxStart: number): number[] {
     const closing: number[] = [];
     for (let i = 0; i < this.cap; i++) if (this.keyId[i] !== EMPTY && this.start[i]! <= maxStart) closing.push(i);
     closing.sort((a, b) => this.start[a]! - this.start[b]! || this.seq[a]! - this.seq[b]!);
-    for (const i of closing) emit(this.keyId[i]!, this.start[i]!, this.value(i), this.maxTs[i]!);
-    this.rehash(this.cap, maxStart);
+    return closing;
   }
 
   /** Rebuilds the table at capacity `cap`, keeping only windows with start > dropThrough. */

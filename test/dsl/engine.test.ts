@@ -82,6 +82,33 @@ describe("a topology module on the worker engine", () => {
     });
   }
 
+  for (const op of ["counts", "mean", "max", "min", "sum"]) {
+    it(`groupBy(region) ${op}: per-worker partials merged at window close equal the TopologyTestDriver, 1 and 2 workers`, async () => {
+      const module = resolve(`test/dsl/fixtures/region-${op}.js`);
+      const next = mulberry32(op.length * 31);
+      const events: Record<string, unknown>[] = [];
+      for (let i = 0; i < 5_000; i++) {
+        const ts = 1_700_000_000_000 + i * 50 - (next() % 4_000) - (next() % 150 === 0 ? 20_000 : 0);
+        events.push({ driverId: `d${next() % 50}`, region: `r${next() % 6}`, fare: next() % 100, ts });
+      }
+      const path = join(dir, `rides-${op}.jsonl`);
+      writeFileSync(path, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+      const d = new TopologyTestDriver(await loadTopology(module));
+      const input = d.createInputTopic("rides");
+      for (const e of events) input.pipeInput(e["driverId"], e, e["ts"] as number);
+      d.flush();
+      const expected = d.createOutputTopic("per-region").readRecordsToList().map((r) => [r.key, r.windowStart, r.windowEnd, r.value, r.timestamp]);
+      const late = d.createOutputTopic("riptide-late").getQueueSize();
+      expect(expected.length).toBeGreaterThan(30);
+      expect(late).toBeGreaterThan(3);
+      for (const workers of [1, 2]) {
+        const got = await viaEngine(module, path, workers);
+        expect(canonical(got.windows)).toEqual(canonical(expected));
+        expect(got.late).toBe(late);
+      }
+    });
+  }
+
   it("refuses, with the reason, what does not run on the engine yet", async () => {
     expect(() => engineShape({ nodes: [] } as never)).toThrow(/exactly one stream source/);
     await expect(runTopology(resolve("test/dsl/fixtures/rekeyed.js"), { input: join(dir, "none.jsonl") }))
