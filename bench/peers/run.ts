@@ -11,7 +11,9 @@
  *
  * Options: --events N (1000000) --partitions P (4) --parallelism W (cores: Riptide workers and the
  * peer's stream threads) --seed N (42) --drivers N (10000) --state rocksdb|memory (rocksdb)
- * --rate R (latency phase, events/s, 5000) --seconds S (latency phase, 20) --no-latency --no-write
+ * --rate R (latency phase, events/s, 2000) --seconds S (latency phase, 20) --latency-drivers N (500: with
+ * fewer drivers event time runs faster, 16 s per second at 2000 events/s over 4 partitions, so windows
+ * close during the run) --no-latency --no-write
  * --quick (200 000 events, 10 s of latency) --brokers LIST (127.0.0.1:9092)
  */
 import { availableParallelism, loadavg } from "node:os";
@@ -26,17 +28,17 @@ import {
 const START = "<!-- peers:start -->";
 const END = "<!-- peers:end -->";
 const USAGE = "usage: npm run bench:peers -- [--events N] [--partitions P] [--parallelism W] [--seed N] [--drivers N] " +
-  "[--state rocksdb|memory] [--rate R] [--seconds S] [--no-latency] [--no-write] [--quick] [--brokers LIST]";
+  "[--state rocksdb|memory] [--rate R] [--seconds S] [--latency-drivers N] [--no-latency] [--no-write] [--quick] [--brokers LIST]";
 
 interface Args {
   events: number; partitions: number; parallelism: number; seed: number; drivers: number; state: "rocksdb" | "memory";
-  rate: number; seconds: number; latency: boolean; write: boolean; quick: boolean; brokers: string;
+  rate: number; seconds: number; latencyDrivers: number; latency: boolean; write: boolean; quick: boolean; brokers: string;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     events: 1_000_000, partitions: 4, parallelism: availableParallelism(), seed: 42, drivers: 10_000, state: "rocksdb",
-    rate: 5000, seconds: 20, latency: true, write: true, quick: false, brokers: "127.0.0.1:9092",
+    rate: 2000, seconds: 20, latencyDrivers: 500, latency: true, write: true, quick: false, brokers: "127.0.0.1:9092",
   };
   const int = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -53,6 +55,7 @@ function parseArgs(argv: readonly string[]): Args {
       case "--seed": a.seed = int("seed", argv[++i], 0); break;
       case "--drivers": a.drivers = int("drivers", argv[++i], 1); break;
       case "--rate": a.rate = int("rate", argv[++i], 1); break;
+      case "--latency-drivers": a.latencyDrivers = int("latency-drivers", argv[++i], 1); break;
       case "--seconds": a.seconds = int("seconds", argv[++i], 1); secondsGiven = true; break;
       case "--state": {
         const v = argv[++i];
@@ -115,7 +118,7 @@ async function latencyPhase(a: Args, classpath: string, stamp: string, engine: "
   await run.ready;
   await new Promise((r) => setTimeout(r, 1000));
   log(`${engine}: loadgen at ${a.rate} events/s for ${a.seconds} s`);
-  await loadgen({ brokers: a.brokers, topic: input, events: a.rate * a.seconds, partitions: a.partitions, rate: a.rate, seed: a.seed, drivers: a.drivers });
+  await loadgen({ brokers: a.brokers, topic: input, events: a.rate * a.seconds, partitions: a.partitions, rate: a.rate, seed: a.seed, drivers: a.latencyDrivers });
   const summary = await run.done;
   const [inMsgs, outputs] = await Promise.all([readTopic(a.brokers, input), readOutputs(a.brokers, out)]);
   return { ...latency(inMsgs, outputs), ...(summary["droppedRecords"] !== undefined && { dropped: summary["droppedRecords"] as number }) };
@@ -159,8 +162,14 @@ async function main(): Promise<number> {
       ["throughput (events/s, first consumed → last output)", fmt(t.rt.eventsPerSec), fmt(t.ks.eventsPerSec), `${ratio.toFixed(2)}×`],
       ["events, seconds", `${t.rt.events}, ${t.rt.seconds} s`, `${t.ks.events}, ${t.ks.seconds} s`, ""],
     ];
+    const cpuRt = t.rt.summary["cpuSeconds"] as number | undefined, cpuKs = t.ks.summary["cpuSeconds"] as number | undefined;
+    if (cpuRt !== undefined && cpuKs !== undefined) {
+      const perM = (cpu: number, n: number): number => (cpu / n) * 1e6;
+      rows.push(["CPU seconds per million events (process lifetime, startup included)", perM(cpuRt, t.rt.events).toFixed(1), perM(cpuKs, t.ks.events).toFixed(1),
+        `${(perM(cpuKs, t.ks.events) / perM(cpuRt, t.rt.events)).toFixed(2)}× less CPU`]);
+    }
     if (lat) {
-      rows.push([`side-output latency p50 / p99 (at ${a.rate} events/s)`, `${ms(lat.rt.sideP50)} / ${ms(lat.rt.sideP99)}`, `${ms(lat.ks.sideP50)} / ${ms(lat.ks.sideP99)}`,
+      rows.push([`side-output latency p50 / p99 (at ${a.rate} events/s, ${a.latencyDrivers} drivers)`, `${ms(lat.rt.sideP50)} / ${ms(lat.rt.sideP99)}`, `${ms(lat.ks.sideP50)} / ${ms(lat.ks.sideP99)}`,
         `${(lat.ks.sideP50 / lat.rt.sideP50).toFixed(1)}× lower p50`]);
       rows.push(["window emit latency p50 / p99 (after the closing input)", `${ms(lat.rt.windowP50)} / ${ms(lat.rt.windowP99)}`, `${ms(lat.ks.windowP50)} / ${ms(lat.ks.windowP99)}`,
         `${(lat.ks.windowP50 / lat.rt.windowP50).toFixed(1)}× lower p50`]);
@@ -187,7 +196,7 @@ async function main(): Promise<number> {
         ...rows.slice(1).map((r) => `| ${r.join(" | ")} |`),
         "",
         `Outputs: ${verdict(t.cmp)}. Counts: Riptide ${JSON.stringify(t.cmp.counts.riptide)}, peer ${JSON.stringify(t.cmp.counts.peer)}; ` +
-          `records Kafka Streams dropped itself (window already closed in its repartition task): ${t.ks.summary["droppedRecords"]}` +
+          `fixes Kafka Streams dropped itself (window already closed in its repartition task): ${t.ks.summary["droppedRecords"]}` +
           (lat?.ks.dropped !== undefined ? ` (latency run: ${lat.ks.dropped})` : "") + ".",
         ...(t.cmp.mismatches.length > 0 ? ["", "First differences:", "", ...t.cmp.mismatches.slice(0, 8).map((l) => `- \`${l}\``)] : []),
         "",

@@ -129,6 +129,7 @@ final class FixProcessor implements Processor<String, byte[], String, Routed> {
     }
     long micro = speed - speed == 0 ? DriverTracking.speedMicro(speed) : Routed.NO_SPEED;
     String region = DriverTracking.geohash(lat, lon, DriverTracking.REGION_PRECISION);
+    DriverTrackingApp.fixesAccepted.increment();
     ctx.forward(new Record<>(region, new Routed(Routed.FIX, micro, null), (long) Math.floor(ts)));
     if (!(lastTs >= ts)) {
       drivers.put(driverId, ByteBuffer.allocate(24).putDouble(lat).putDouble(lon).putDouble(ts).array());
