@@ -81,6 +81,21 @@ abstract class Proc {
     const c = this.children;
     for (let i = 0; i < c.length; i++) c[i]!.proc.process(k, v, t, c[i]!.port);
   }
+  /**
+   * Emits a result while windows close (no input record to blame): a user function that throws
+   * downstream loses this result only, reported to the error topic; the other results still go.
+   */
+  forwardClosed(k: unknown, v: () => unknown, t: number): void {
+    let value: unknown;
+    try {
+      value = v();
+      this.forward(k, value, t);
+    } catch (err) {
+      if (err instanceof StateStoreFullError) throw err;
+      this.exec.emit(ERROR_TOPIC, k instanceof Windowed ? k.key : k,
+        { operator: this.node.name, key: k, timestamp: t, watermark: this.exec.watermark, error: String((err as Error)?.message ?? err) }, t);
+    }
+  }
 }
 
 interface Stateful {
@@ -303,7 +318,7 @@ class TimeWindowProc extends Proc implements Stateful {
       this.open.delete(s);
       this.entries -= win.size;
       if (this.n.emit === "close") {
-        for (const e of win.values()) this.forward(new Windowed(e.key, { start: s, end: s + sizeMs }), this.render(e.agg), e.ts);
+        for (const e of win.values()) this.forwardClosed(new Windowed(e.key, { start: s, end: s + sizeMs }), () => this.render(e.agg), e.ts);
       }
       if (this.n.retentionMs > 0) {
         this.retained.push({ dropAt: s + sizeMs + graceMs + this.n.retentionMs, start: s, entries: win });
@@ -383,7 +398,7 @@ class NumericWindowProc extends Proc implements Stateful {
     }
   }
   private readonly emitClosed = (key: number, start: number, value: number | null, ts: number): void => {
-    if (this.n.emit === "close") this.forward(new Windowed(this.keyList[key], { start, end: start + this.w.sizeMs }), value, ts);
+    if (this.n.emit === "close") this.forwardClosed(new Windowed(this.keyList[key], { start, end: start + this.w.sizeMs }), () => value, ts);
   };
   private readonly emitPartial = (key: number, start: number, count: number, sum: number, n: number, min: number, max: number, ts: number): void => {
     this.exec.partials!(this.keyList[key], start, count, sum, n, min, max, ts);
@@ -475,7 +490,7 @@ class SessionProc extends Proc implements Stateful {
       ks.closed.push({ start: top.start, end: top.end });
       // Kept while a record could still fall within its gap without being late on its own.
       this.retainedQueue.push({ dropAt: top.end + 2 * gap + graceMs + this.n.retentionMs, ks, nk });
-      if (this.n.emit === "close") this.forward(new Windowed(top.key, { start: top.start, end: top.end }), this.render(top.agg), top.end);
+      if (this.n.emit === "close") this.forwardClosed(new Windowed(top.key, { start: top.start, end: top.end }), () => this.render(top.agg), top.end);
     }
     while (this.retainedQueue.length > 0 && this.retainedQueue[0]!.dropAt <= wm) {
       const r = this.retainedQueue.shift()!;
@@ -548,16 +563,17 @@ class SlidingProc extends Proc implements Stateful {
     }
     return [...set].sort((a, b) => a - b);
   }
-  private emitWindow(ks: SlideKey, s: number): void {
+  private emitWindow(ks: SlideKey, s: number, closing = false): void {
     const end = s + this.w.timeDifferenceMs;
-    let agg = this.n.init();
     let ts = -Infinity;
-    for (const r of ks.recs) {
-      if (r.t < s || r.t > end) continue;
-      agg = this.n.adder(ks.key, r.v, agg);
-      if (r.t > ts) ts = r.t;
-    }
-    this.forward(new Windowed(ks.key, { start: s, end }), this.render(agg), ts);
+    for (const r of ks.recs) if (r.t >= s && r.t <= end && r.t > ts) ts = r.t;
+    const value = (): unknown => {
+      let agg = this.n.init();
+      for (const r of ks.recs) if (r.t >= s && r.t <= end) agg = this.n.adder(ks.key, r.v, agg);
+      return this.render(agg);
+    };
+    if (closing) this.forwardClosed(new Windowed(ks.key, { start: s, end }), value, ts);
+    else this.forward(new Windowed(ks.key, { start: s, end }), value(), ts);
   }
   advance(wm: number): void {
     const { timeDifferenceMs: d, graceMs } = this.w;
@@ -578,7 +594,7 @@ class SlidingProc extends Proc implements Stateful {
     }
     if (this.n.emit === "close") {
       closing.sort((a, b) => a.s - b.s); // stable: keys in first-seen order within a window end
-      for (const c of closing) this.emitWindow(c.ks, c.s);
+      for (const c of closing) this.emitWindow(c.ks, c.s, true);
     }
     // A record is needed until every window containing it (latest end t + d) and its own right
     // window [t + 1, t + 1 + d] have closed.
@@ -656,7 +672,7 @@ class StreamJoinProc extends Proc implements Stateful {
       this.buffered--;
       if (top.matched) continue;
       if (join === "outer" || (join === "left" && top.side === 0)) {
-        this.forward(top.key, top.side === 0 ? this.n.joiner(top.v, null) : this.n.joiner(null, top.v), top.t);
+        this.forwardClosed(top.key, () => (top.side === 0 ? this.n.joiner(top.v, null) : this.n.joiner(null, top.v)), top.t);
       }
     }
   }
@@ -808,7 +824,16 @@ export class TopologyExecutor {
   advance(watermark: number): void {
     if (watermark <= this.watermark && watermark !== Infinity) return;
     this.watermark = watermark;
-    for (const p of this.stateful) p.advance(watermark);
+    const st = this.stateful;
+    for (let i = 0; i < st.length; i++) {
+      try {
+        st[i]!.advance(watermark);
+      } catch (err) {
+        if (err instanceof StateStoreFullError) throw err;
+        // Results of closing windows are guarded one by one (Proc.forwardClosed); this is the last resort.
+        this.emit(ERROR_TOPIC, null, { operator: st[i]!.node.name, watermark, error: String((err as Error)?.message ?? err) }, watermark);
+      }
+    }
   }
 
   /** End of a bounded input: every open window closes. */

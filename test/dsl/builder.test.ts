@@ -235,3 +235,19 @@ describe("option validation and topology errors", () => {
     expect(b.build().describe()).toBe("source SOURCE-0000000000 topics: in --> keep\nfilter keep --> write\nsink write topic: out --> none");
   });
 });
+
+describe("user functions that throw while windows close", () => {
+  it("report the lost window to riptide-errors and close the other windows", () => {
+    const b = new StreamsBuilder();
+    b.stream<string, number>("in").groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(10)).count().toStream()
+      .mapValues((v, k) => { if ((k as unknown as { key: string }).key === "bad") throw new Error("no"); return v; }).to("out");
+    const d = new TopologyTestDriver(b.build());
+    const input = d.createInputTopic<string, number>("in");
+    input.pipeInput("bad", 1, 1);
+    input.pipeInput("good", 1, 2);
+    input.pipeInput("good", 1, 25);
+    expect(d.createOutputTopic("out").readRecordsToList().map((r) => [r.key, r.windowStart, r.value])).toEqual([["good", 0, 1]]);
+    expect(d.createOutputTopic<unknown, { error: string; operator: string }>("riptide-errors").readValuesToList())
+      .toEqual([expect.objectContaining({ error: "no", operator: expect.stringMatching(/AGGREGATE/) })]);
+  });
+});
