@@ -144,6 +144,15 @@ describe("native kernel loader", () => {
     geohashEncodeBatchFast(lat, lon, n, 9, hi, lo);
     geohashEncodeBatch(lat, lon, n, 9, refHi, refLo);
     expect(diffU32(hi, refHi, n).mismatches + diffU32(lo, refLo, n).mismatches).toBe(0);
+    // The distance wrappers too: forced JS even though the addon may be built.
+    const out = sharedF64(n);
+    const ref = sharedF64(n);
+    haversineBatchFast(lat, lon, lon, lat, n, out);
+    haversineBatch(lat, lon, lon, lat, n, ref);
+    expect(diffF64(out, ref, n).mismatches).toBe(0);
+    etaBatchFast(lat, lon, lon, lat, lat, n, out, 17);
+    etaBatch(lat, lon, lon, lat, lat, n, ref, 17);
+    expect(diffF64(out, ref, n).mismatches).toBe(0);
   });
 
   it("reads the environment once, until reset", () => {
