@@ -10,10 +10,11 @@
  *
  * This is Kafka's `records-lag` seen from the engine: records written to the partition that this
  * process has not yet taken into its rings (records prefetched by librdkafka or queued in the
- * source still count as lag). One round of queries is in flight at a time; a round that fails
+ * source still count as lag). One query is in flight at a time (node-rdkafka serves it on a libuv
+ * thread-pool thread, which consume() needs too); a round that fails
  * leaves the previous figures and is reported once per failure streak.
  */
-import type { KafkaConsumerClient } from "../io/kafka/client.js";
+import type { KafkaConsumerClient, WatermarkOffsets } from "../io/kafka/client.js";
 
 export interface ConsumerLagOptions {
   consumer: KafkaConsumerClient;
@@ -123,7 +124,9 @@ export class ConsumerLag {
       else { this.lag[p] = NaN; this.high[p] = NaN; }
     }
     if (owned.length === 0) return;
-    const marks = await Promise.all(owned.map((p) => consumer.queryWatermarks!(topic, p, timeoutMs)));
+    // One query at a time: each holds a libuv thread-pool thread (shared with consume()) while it waits.
+    const marks: WatermarkOffsets[] = [];
+    for (const p of owned) marks.push(await consumer.queryWatermarks!(topic, p, timeoutMs));
     const unknown = owned.filter((p) => !(position(p) >= 0));
     const committed = new Map<number, number | null>();
     if (unknown.length > 0) {
