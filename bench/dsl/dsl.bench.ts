@@ -7,7 +7,8 @@
  *       baseline  Map<`${key}|${start}`, {count}> and an object per event (the obvious way)
  *       kernel    WindowTable.add / closeUpTo (driver-tracking's hand-written window kernel)
  *       DSL       TopologyExecutor.process on groupByKey().windowedBy(…).count() (typed store, one
- *                 reused row object: what a shard worker does) and on aggregate() with a user function
+ *                 reused row object) with string keys and with u32 key ids (what a shard worker
+ *                 does when no user function sees the key), and on aggregate() with a user function
  *   group "DSL on the engine (end to end, 1 worker)": Coordinator + GeneratorSource (seed 42) +
  *     NullSink; the baseline is driver-tracking (validate, geohash-5, anomaly, window kernel), the
  *     DSL row counts fixes per driver with runTopology() (the generator's u32 driver id as key).
@@ -122,6 +123,8 @@ async function threadGroup(quick: boolean): Promise<BenchRow[]> {
   const typed = new TopologyExecutor(countTopology(true), emit);
   const row = { key: "", ts: 0 };
   const dslTyped = runner(data, (_k, name, t, wm) => { row.key = name; row.ts = t; typed.process("in", name, row, t, wm); }, (wm) => typed.advance(wm));
+  const ids = new TopologyExecutor(countTopology(true), emit);
+  const dslIds = runner(data, (k, _name, t, wm) => { row.ts = t; ids.process("in", k, row, t, wm); }, (wm) => ids.advance(wm));
   const objects = new TopologyExecutor(countTopology(false), emit);
   const dslObjects = runner(data, (_k, name, t, wm) => objects.process("in", name, { key: name, ts: t }, t, wm), (wm) => objects.advance(wm));
 
@@ -130,6 +133,7 @@ async function threadGroup(quick: boolean): Promise<BenchRow[]> {
     { name: "baseline: Map + object per event", r: naive, baseline: true },
     { name: "hand-written WindowTable kernel (driver-tracking's)", r: kernel, baseline: false },
     { name: "DSL count() on the executor (typed store)", r: dslTyped, baseline: false },
+    { name: "DSL count() with u32 key ids (as the engine's shards run it)", r: dslIds, baseline: false },
     { name: "DSL aggregate() with a user function (object store)", r: dslObjects, baseline: false },
   ];
   for (const c of cases) bench.add(c.name, () => c.r.call(), { beforeEach: () => c.r.rewind() });

@@ -39,6 +39,8 @@ export class DslShardProcessor implements ShardProcessor {
   private readonly lateTopic: string;
   private readonly keyIsString: boolean;
   private readonly typedOnly: boolean;
+  /** No user function sees a key: keys stay u32 ids inside the executor (no string per record). */
+  private readonly idKeys: boolean;
   private readonly row: Record<string, unknown> = {};
   // The record being processed (outputs of process() belong to it) and the output ring.
   private out: OutputWriter | undefined;
@@ -56,6 +58,7 @@ export class DslShardProcessor implements ShardProcessor {
     this.lateTopic = config["lateTopic"] as string;
     this.keyIsString = config["keyIsString"] === true;
     this.typedOnly = config["typedOnly"] === true;
+    this.idKeys = this.typedOnly && topology.nodes.every((n) => n.kind === "source" || n.kind === "aggregate" || n.kind === "toStream" || n.kind === "sink");
     const table = config["strings"];
     this.strings = table instanceof SharedArrayBuffer ? new SharedStrings(table) : undefined;
     for (const f of this.fields) this.row[f.name] = f.type === "string" ? "" : 0;
@@ -116,8 +119,8 @@ export class DslShardProcessor implements ShardProcessor {
         out.side(OUT_INVALID, reason[i]!, key[i]!, partition, off[i]!, ts[i]!, NaN, NaN, NaN, 0, 0);
         continue;
       }
-      const k = this.keyIsString ? this.str(key[i]!) : key[i]!;
-      ex.process(this.topic, k, this.valueOf(i), ts[i]!, wm[i]!);
+      const k = this.keyIsString && !this.idKeys ? this.str(key[i]!) : key[i]!;
+      ex.process(this.topic, k, this.valueOf(i), ts[i]!, wm[i]!, true);
     }
   }
 
@@ -129,7 +132,7 @@ export class DslShardProcessor implements ShardProcessor {
     } else if (topic === ERROR_TOPIC) {
       out.side(OUT_INVALID, DSL_USER_ERROR, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
     } else if (topic === this.sinkTopic && key instanceof Windowed) {
-      const id = this.keyIsString ? (this.strings?.ids.get(key.key as string) ?? 0) : (key.key as number);
+      const id = this.keyIsString && !this.idKeys ? (this.strings?.ids.get(key.key as string) ?? 0) : (key.key as number);
       if (value === null || typeof value === "number") out.window(id, key.window.start, 1, value ?? NaN, key.window.end, ts, 0);
       else out.side(OUT_INVALID, DSL_NOT_A_NUMBER, id, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
     }

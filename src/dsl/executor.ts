@@ -363,10 +363,33 @@ class NumericWindowProc extends Proc implements Stateful {
     this.field = n.builtin!.field;
     this.store = new NumericWindowStore(n.builtin!.op, exec.maxStoreEntries, n.store);
   }
+  /** Small non-negative integer keys (the engine's u32 key ids) → store key id, a dense typed index. */
+  private dense = new Int32Array(0);
+  private denseId(k: number): number {
+    if (k >= this.dense.length) {
+      const grown = new Int32Array(Math.max(1024, 2 ** Math.ceil(Math.log2(k + 1))));
+      grown.set(this.dense);
+      this.dense = grown;
+    }
+    let id = this.dense[k]!;
+    if (id === 0) {
+      const nk = keyOf(k);
+      id = this.keys.get(nk) ?? 0;
+      if (id === 0) {
+        id = this.keyList.length;
+        this.keys.set(nk, id);
+        this.keyList.push(k);
+      }
+      this.dense[k] = id;
+    }
+    return id;
+  }
   process(k: unknown, v: unknown, t: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return;
     let id: number | undefined = this.lastId;
-    if (k !== this.lastKey) {
+    if (typeof k === "number" && (k >>> 0) === k && k < 1 << 24) {
+      id = this.denseId(k);
+    } else if (k !== this.lastKey) {
       const nk = keyOf(k);
       id = this.keys.get(nk);
       if (id === undefined) {
@@ -799,16 +822,19 @@ export class TopologyExecutor {
 
   /**
    * One record of `topic` with event time t; `watermark` is the shard's watermark including it.
+   * `keyed`: `key` is already the source's key (the engine reads it from the key column).
    * Windows the watermark closes are emitted first. A user function that throws sends the record
    * to the error topic with the reason; processing goes on.
    */
-  process(topic: string, key: unknown, value: unknown, t: number, watermark: number): void {
+  process(topic: string, key: unknown, value: unknown, t: number, watermark: number, keyed = false): void {
     if (watermark > this.watermark) this.advance(watermark);
     const s = this.sources.get(topic);
     if (!s) return;
     try {
-      const k = s.node?.key ? s.node.key(value) : key;
-      s.proc.process(k, value, t, 0);
+      const k = s.node?.key && !keyed ? s.node.key(value) : key;
+      const c = s.proc.children;
+      if (c.length === 1 && s.node !== undefined) c[0]!.proc.process(k, value, t, c[0]!.port); // a source only passes records on
+      else s.proc.process(k, value, t, 0);
     } catch (err) {
       if (err instanceof StateStoreFullError) throw err;
       this.emit(ERROR_TOPIC, key, { topic, key, value, timestamp: t, error: String((err as Error)?.message ?? err) }, t);
