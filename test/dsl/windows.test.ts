@@ -292,3 +292,25 @@ describe("state stores", () => {
     expect(s!.bytes).toBe(1024 * 68);
   });
 });
+
+describe("key types", () => {
+  it("integer keys (a dense typed index) and string keys give the same windows", () => {
+    const run = (key: (i: number) => unknown) => {
+      const d = new TopologyTestDriver(countTopology(TimeWindows.ofSizeAndGrace(1_000, 300).advanceBy(500)));
+      const input = d.createInputTopic<unknown, string>("in");
+      let x = 7;
+      for (let i = 0; i < 3_000; i++) {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        input.pipeInput(key(x % 37), "v", i * 3 - (x % 500));
+      }
+      d.flush();
+      return d.createOutputTopic("out").readRecordsToList().map((r) => [String(r.key), r.windowStart, r.value, r.timestamp]);
+    };
+    const ints = run((k) => k * 1000); // up to 36000: inside the dense index
+    const strings = run((k) => String(k * 1000));
+    const big = run((k) => k * 1000 + 2 ** 30); // beyond it: the Map
+    expect(ints.length).toBeGreaterThan(100);
+    expect(ints).toEqual(strings);
+    expect(big.map((r) => [String(Number(r[0]) - 2 ** 30), r[1], r[2], r[3]])).toEqual(ints);
+  });
+});
