@@ -2,7 +2,7 @@
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import type { KafkaAdminClient, KafkaConsumerClient } from "../io/kafka/client.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
-import { backoffFor, RetryTopic, type RetryPolicy } from "../io/retry.js";
+import { backoffFor, DEAD_LETTER_MAX_BYTES, RetryTopic, type RetryPolicy } from "../io/retry.js";
 import { KafkaSink } from "../sinks/kafka-sink.js";
 import { KafkaSource } from "../sources/kafka-source.js";
 import { UsageError } from "./args.js";
@@ -20,11 +20,11 @@ export interface KafkaRunSetup {
 }
 
 /** The partition count of a topic, creating it with `partitions` when it is missing. */
-export async function ensureTopic(admin: KafkaAdminClient, topic: string, partitions: number): Promise<number> {
+export async function ensureTopic(admin: KafkaAdminClient, topic: string, partitions: number, config?: Record<string, string>): Promise<number> {
   const md = await admin.metadata(topic).catch(() => undefined);
   const found = md?.topics.find((t) => t.name === topic);
   if (found && found.partitions > 0) return found.partitions;
-  await admin.createTopic(topic, partitions, 1);
+  await admin.createTopic(topic, partitions, 1, config);
   for (let i = 0; i < 50; i++) {
     const m = await admin.metadata(topic).catch(() => undefined);
     const t = m?.topics.find((x) => x.name === topic);
@@ -48,14 +48,17 @@ export async function setupKafkaRun(opts: {
   const partitions = await ensureTopic(admin, opts.inputTopic, opts.partitions ?? 1);
   const outPartitions = opts.partitions ?? partitions;
   for (const t of [opts.outputTopic, ...opts.pipeline.outputs.filter((o) => o !== "window").map((o) => `${opts.outputTopic}.${o}`), `${opts.inputTopic}.dlq`, `${opts.inputTopic}.retry`]) {
-    await ensureTopic(admin, t, outPartitions);
+    // Dead letters are input messages as they came, which may be larger than the broker's default limit.
+    await ensureTopic(admin, t, outPartitions, t.endsWith(".dlq") ? { "max.message.bytes": String(DEAD_LETTER_MAX_BYTES) } : undefined);
   }
   // Every topic written to exists now: a topic that disappears is a (retriable) delivery failure,
   // not a silent re-creation with broker defaults.
-  const producerExtra = { "allow.auto.create.topics": false, ...(opts.deliveryTimeoutMs !== undefined && { "message.timeout.ms": opts.deliveryTimeoutMs }) };
+  const producerExtra = { "allow.auto.create.topics": false, "message.max.bytes": DEAD_LETTER_MAX_BYTES + (64 << 10), ...(opts.deliveryTimeoutMs !== undefined && { "message.timeout.ms": opts.deliveryTimeoutMs }) };
   const producer = rdkafkaClientFactory.createProducer({ brokers: opts.brokers, lingerMs: 5, extra: producerExtra });
   await producer.connect();
-  const retryProducer = rdkafkaClientFactory.createProducer({ brokers: opts.brokers, lingerMs: 5, extra: producerExtra });
+  // One record per request: a batch refused as a whole (e.g. one record too large) does not take
+  // its neighbours' retries down with it.
+  const retryProducer = rdkafkaClientFactory.createProducer({ brokers: opts.brokers, lingerMs: 0, extra: { ...producerExtra, "batch.num.messages": 1 } });
   await retryProducer.connect();
   const retryConsumer = rdkafkaClientFactory.createConsumer({
     brokers: opts.brokers, groupId: `${opts.group}.retry`, autoOffsetReset: "earliest",

@@ -314,12 +314,20 @@ export class Coordinator {
     const progressTimer = this.options.onProgress
       ? setInterval(() => this.options.onProgress!(this.progress()), this.options.progressIntervalMs ?? 1000)
       : undefined;
+    let failed = false;
     try {
       await this.produceAll();
       await this.finish();
+    } catch (err) {
+      failed = true;
+      throw err;
     } finally {
       if (progressTimer) clearInterval(progressTimer);
-      await this.shutdown();
+      // A failure while shutting down must not hide the one that ended the run.
+      await this.shutdown().catch((err: unknown) => {
+        if (!failed) throw err;
+        this.options.onLog?.("shutdown-error", { error: String((err as Error)?.message ?? err) });
+      });
     }
     if (this.failure) throw this.failure;
     return this.summary();
@@ -646,8 +654,11 @@ export class Coordinator {
     }
     await Promise.allSettled(this.running);
     await this.pool?.destroy();
-    await this.sink.close();
-    await this.source.close();
+    try {
+      await this.sink.close();
+    } finally {
+      await this.source.close(); // even when the sink failed: its consume loop must end
+    }
   }
 
   /** The run's latency histogram (ms), for metrics exporters: read it at snapshot rate only. */

@@ -42,6 +42,13 @@ export interface RetryPolicy {
   maxBackoffMs: number;
 }
 
+/**
+ * Largest message on the dead-letter topic (its `max.message.bytes` when riptide creates it, and
+ * the producer's limit): dead letters are input messages as they came. A larger one is cut to this
+ * size with a `riptide.truncated-from` header; the whole message stays in the input topic.
+ */
+export const DEAD_LETTER_MAX_BYTES = 8 << 20;
+
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 3, backoffMs: 1000, maxBackoffMs: 30_000 };
 
 /** Checks a policy at the API boundary (messages name the option). */
@@ -80,11 +87,14 @@ export class NonRetryableError extends RiptideError {
  * librdkafka / broker error codes after which producing the same record again may succeed (Java's
  * `RetriableException` family): unknown topic or partition, leader not available, not leader,
  * request timed out, network, not enough replicas (before/after append), storage error, and the
- * local message timeout, transport, all-brokers-down, unknown topic and queue-full codes.
+ * local message timeout, transport, all-brokers-down, unknown topic and queue-full codes. Also
+ * "message too large" from the broker (10): librdkafka refuses the whole batch, so the records
+ * batched with an oversized one are refused with it; retried one per request (the retry producer
+ * sends batches of one), those succeed and only the oversized one runs out of retries.
  */
-const RETRIABLE_CODES = new Set([3, 5, 6, 7, 13, 19, 20, 56, -192, -195, -187, -188, -185, -184]);
+const RETRIABLE_CODES = new Set([3, 5, 6, 7, 10, 13, 19, 20, 56, -192, -195, -187, -188, -185, -184]);
 /** node-rdkafka reports some delivery failures with code -1 and only a text: these texts mean the same codes. */
-const RETRIABLE_TEXT = /timed out|unknown topic|not enough replicas|leader not available|not leader|broker transport|all broker connections are down/i;
+const RETRIABLE_TEXT = /timed out|unknown topic|not enough replicas|leader not available|not leader|broker transport|all broker connections are down|message size too large/i;
 
 /**
  * Is a failure worth retrying? Decoding and schema errors are not (the bytes will not change),

@@ -13,7 +13,7 @@
  * DLQ, and counts as acknowledged only once that copy is. Only a refused copy fails the run.
  */
 import { KafkaError, type KafkaHeader, type KafkaProducerClient } from "../io/kafka/client.js";
-import type { FailedRecord, RetryTopic } from "../io/retry.js";
+import { NonRetryableError, type FailedRecord, type RetryTopic } from "../io/retry.js";
 import type { Output, Sink } from "./sink.js";
 
 const WINDOW = 1 << 20; // delivered-flags ring: more than any producer queue holds
@@ -97,8 +97,16 @@ export class KafkaSink implements Sink {
 
   private produceAs(seq: number, topic: string, value: Buffer, key: string | null, headers: KafkaHeader[] | undefined): void {
     this.perTopic.set(topic, (this.perTopic.get(topic) ?? 0) + 1);
-    if (this.overflow.length > 0 || !this.tryProduce(topic, value, key, headers, seq)) {
-      this.overflow.push({ topic, value, key, headers, seq });
+    try {
+      if (this.overflow.length > 0 || !this.tryProduce(topic, value, key, headers, seq)) {
+        this.overflow.push({ topic, value, key, headers, seq });
+      }
+    } catch (err) {
+      // Refused on the spot (e.g. larger than message.max.bytes): as a refused delivery, never an
+      // exception out of write()/send() into the caller's loop.
+      // The client's own checks are deterministic: producing it again would be refused again.
+      const e = new NonRetryableError(`refused by the client: ${String((err as Error)?.message ?? err)}`, { cause: err });
+      if (!this.copyRefused(seq, e)) this.failure ??= new KafkaError(`produce to ${topic} failed: ${e.message}`, { cause: err });
     }
   }
 
@@ -107,7 +115,7 @@ export class KafkaSink implements Sink {
    * number (its acknowledgement, and so the input offsets behind it, wait for the copy). False when
    * there is no retry topic or the message was already a copy.
    */
-  private copyRefused(seq: number, err: KafkaError): boolean {
+  private copyRefused(seq: number, err: Error): boolean {
     const h = this.held?.[seq % WINDOW];
     if (!h || h.copy) return false;
     const route = this.options.retry!.route({

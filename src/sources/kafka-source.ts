@@ -15,6 +15,7 @@
  */
 import type { KafkaConsumerClient, KafkaHeader, KafkaMessage, TopicPartition } from "../io/kafka/client.js";
 import { decodeFrameInto, FRAME_MAGIC } from "../io/frame.js";
+import { DEAD_LETTER_MAX_BYTES } from "../io/retry.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { OutputColumns } from "../ring/output.js";
 import { Interner } from "../schema/interner.js";
@@ -62,6 +63,8 @@ interface PartitionQueue {
 }
 
 const RETAIN = 1 << 16; // raw JSON messages kept per partition for side outputs
+/** Value bytes of a dead letter at most (room left for key and headers). */
+const DEAD_LETTER_VALUE_BYTES = DEAD_LETTER_MAX_BYTES - (64 << 10);
 
 export class KafkaSource implements Source {
   readonly partitions: number;
@@ -182,7 +185,12 @@ export class KafkaSource implements Source {
     this.deadLetters++;
     this.hooks?.rejected(m.partition, 1);
     this.options.onLog?.("dlq", { partition: m.partition, offset: m.offset, error });
-    this.options.deadLetter(`${this.options.topic}.dlq`, m.value ?? Buffer.alloc(0), m.key ? m.key.toString() : null, [
+    const value = m.value ?? Buffer.alloc(0);
+    // Larger than a dead letter may be: its head, the original size in a header (the whole message
+    // stays in the input topic at the offset the headers give).
+    const cut = value.length > DEAD_LETTER_VALUE_BYTES;
+    this.options.deadLetter(`${this.options.topic}.dlq`, cut ? value.subarray(0, DEAD_LETTER_VALUE_BYTES) : value, m.key ? m.key.toString() : null, [
+      ...(cut ? [{ key: "riptide.truncated-from", value: Buffer.from(String(value.length)) }] : []),
       { key: "riptide.topic", value: Buffer.from(m.topic) },
       { key: "riptide.partition", value: Buffer.from(String(m.partition)) },
       { key: "riptide.offset", value: Buffer.from(String(m.offset)) },

@@ -41,8 +41,9 @@ describe("retry policy and classification", () => {
     expect(isRetryable(new RetryableError("later"))).toBe(true);
     expect(isRetryable(new Error("a user function threw"))).toBe(true);
     expect(isRetryable(new KafkaError("x", { kafkaCode: 19 }))).toBe(true); // not enough replicas
-    expect(isRetryable(new KafkaError("x", { kafkaCode: 10 }))).toBe(false); // message too large
-    expect(isRetryable(new KafkaError("x", { kafkaCode: 10, retriable: true }))).toBe(true);
+    expect(isRetryable(new KafkaError("x", { kafkaCode: 10 }))).toBe(true); // message too large: refuses its whole batch
+    expect(isRetryable(new KafkaError("x", { kafkaCode: 87 }))).toBe(false); // invalid record
+    expect(isRetryable(new KafkaError("x", { kafkaCode: 87, retriable: true }))).toBe(true);
     expect(isRetryable(new KafkaError("x", { kafkaCode: 3, fatal: true }))).toBe(false);
     // node-rdkafka reports a delivery timeout with code -1 and only its text.
     expect(isRetryable(new KafkaError("delivery to t[0]: message timed out (librdkafka code -1)", { kafkaCode: -1 }))).toBe(true);
@@ -164,4 +165,50 @@ describe("retry topic on the real broker", () => {
       await Promise.all([consumer.disconnect(), producer.disconnect(), retryProducer.disconnect()]);
     }
   }, 120_000);
+
+  it("a record too large for its topic runs out of retries into the DLQ; its batch-mates, refused with it, are delivered by the retry; one the client refuses on the spot fails the sink, not the caller", async () => {
+    const input = uniqueName("refuse-in");
+    const small = uniqueName("refuse-small");
+    const admin = factory.createAdmin({ brokers: BROKERS });
+    await admin.connect();
+    await admin.createTopic(small, 1, 1, { "max.message.bytes": "2000" });
+    await admin.createTopic(`${input}.retry`, 1, 1);
+    await admin.createTopic(`${input}.dlq`, 1, 1);
+    await admin.disconnect();
+    const producer = factory.createProducer({ brokers: BROKERS, extra: { "message.max.bytes": 100_000 } });
+    // As riptide run makes it: one record per request.
+    const retryProducer = factory.createProducer({ brokers: BROKERS, lingerMs: 0, extra: { "batch.num.messages": 1 } });
+    const consumer = factory.createConsumer({ brokers: BROKERS, groupId: uniqueName("g-refuse"), autoOffsetReset: "earliest" });
+    await Promise.all([producer.connect(), retryProducer.connect(), consumer.connect()]);
+    const retry = new RetryTopic({ inputTopic: input, policy: { maxRetries: 2, backoffMs: 20 }, consumer, producer: retryProducer });
+    const sink = new KafkaSink({ producer, topic: small, key: () => null, retry });
+    try {
+      retry.start();
+      // One batch: the broker refuses all of it (MESSAGE_TOO_LARGE) because of the first record.
+      sink.send(small, Buffer.alloc(5000, 0x61), "big");
+      sink.send(small, Buffer.from("fits"), "small");
+      await sink.flush();
+      expect(sink.acknowledged).toBe(2);
+      expect(await retry.settle(30_000)).toBe(true);
+      expect(retry.counts).toEqual({ scheduled: 2 + 1, succeeded: 1, failed: 2, deadLettered: 1 });
+      const delivered = await readAll([small], 2000);
+      expect(delivered.map((m) => m.value!.toString())).toEqual(["fits"]);
+      const dlq = await readAll([`${input}.dlq`], 2000);
+      expect(dlq).toHaveLength(1);
+      const h = headersOf(dlq[0]!.headers);
+      expect(dlq[0]!.key!.toString()).toBe("big");
+      expect(dlq[0]!.value!.length).toBe(5000);
+      expect(h[DLQ_HEADER.target]).toBe(small);
+      expect(h[DLQ_HEADER.stage]).toBe("deliver");
+      expect(h[DLQ_HEADER.attempts]).toBe("3");
+      expect(h[DLQ_HEADER.error]).toMatch(/^gave up after 3 attempts .*message size too large/);
+      // Larger than the client's own limit: refused inside produce(), not retryable; its DLQ copy is
+      // refused too, so the sink fails — at its next service(), not with an exception out of send().
+      expect(() => sink.send(small, Buffer.alloc(200_000), "k")).not.toThrow();
+      expect(() => sink.service()).toThrow(/refused by the client/);
+    } finally {
+      await retry.close();
+      await Promise.all([consumer.disconnect(), producer.disconnect(2000), retryProducer.disconnect(2000)]);
+    }
+  }, 60_000);
 });

@@ -1,0 +1,232 @@
+/**
+ * The Kafka source's edge on any input.
+ *
+ * Property-based (fast-check, fixed seed): any sequence of messages — events, broken JSON, random
+ * bytes, empty and null values, oversized JSON, good and corrupted frames — read with any batch
+ * size never throws; every message is either all its records, in order with its offset, or one
+ * dead letter with a reason; the position ends past the last message. The consumer here is a
+ * scripted stand-in for the client interface (this part tests the source's bookkeeping, not Kafka).
+ *
+ * Then the real thing: `riptide run --brokers …` on a topic holding every kind of bad input;
+ * undecodable messages land in `<input>.dlq` with their reasons, decodable-but-invalid events in
+ * `<output>.invalid`, and the good events still make their windows.
+ */
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { DecodeError } from "../../src/errors.js";
+import { encodeFrame } from "../../src/io/frame.js";
+import type { KafkaConsumerClient, KafkaHeader, KafkaMessage, RebalanceListener } from "../../src/io/kafka/client.js";
+import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
+import { driverTracking } from "../../src/pipelines/driver-tracking/edge.js";
+import { DRIVER_LOCATION } from "../../src/pipelines/driver-tracking/spec.js";
+import { Interner } from "../../src/schema/interner.js";
+import { bindColumns } from "../../src/schema/schema.js";
+import { decodeFrameInto } from "../../src/io/frame.js";
+import { KafkaSource } from "../../src/sources/kafka-source.js";
+import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
+
+const FUZZ = { seed: 0x6a_f4a5, numRuns: 120 } as const;
+const MAX_JSON = 300;
+
+/** Hands out a fixed list of messages, assigning every partition on the first consume(). */
+class ScriptedConsumer implements KafkaConsumerClient {
+  private listener: RebalanceListener | undefined;
+  private assigned = false;
+  constructor(private readonly topic: string, private readonly partitions: number, private messages: KafkaMessage[]) {}
+  async connect(): Promise<void> {}
+  subscribe(_topics: string[], listener?: RebalanceListener): void { this.listener = listener; }
+  assignment() { return Array.from({ length: this.partitions }, (_, partition) => ({ topic: this.topic, partition })); }
+  async consume(max: number): Promise<KafkaMessage[]> {
+    if (!this.assigned) {
+      this.assigned = true;
+      await this.listener?.onAssign?.(this.assignment());
+    }
+    await new Promise((r) => setImmediate(r));
+    const out = this.messages.slice(0, max);
+    this.messages = this.messages.slice(max);
+    return out;
+  }
+  get drained(): boolean { return this.assigned && this.messages.length === 0; }
+  pause(): void {}
+  resume(): void {}
+  async seek(): Promise<void> {}
+  async commit(): Promise<void> {}
+  async committed() { return []; }
+  async disconnect(): Promise<void> {}
+}
+
+const event = fc.record({
+  driverId: fc.string({ unit: "grapheme", minLength: 1, maxLength: 8 }), lat: fc.double({ min: -90, max: 90, noNaN: true }),
+  lon: fc.double({ min: -180, max: 180, noNaN: true }), ts: fc.integer({ min: 0, max: 2e12 }), speedKmh: fc.double(),
+});
+const frame = fc.array(event, { maxLength: 30 }).map((recs) => encodeFrame(DRIVER_LOCATION, recs));
+const corruptFrame = fc.tuple(frame, fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 3 }), fc.option(fc.nat()))
+  .map(([f, flips, cut]) => {
+    const g = Buffer.from(f);
+    for (const [at, v] of flips) if (g.length > 4) g[4 + (at % (g.length - 4))] = v; // the magic stays: it is a frame
+    return cut === null ? g : g.subarray(0, Math.max(4, cut % (g.length + 1)));
+  });
+const value: fc.Arbitrary<Buffer | null> = fc.oneof(
+  event.map((e) => Buffer.from(JSON.stringify(e))),
+  fc.json({ maxDepth: 1 }).map((t) => Buffer.from(t)),
+  fc.string({ unit: "binary", maxLength: 40 }).map((s) => Buffer.from(s)),
+  fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)),
+  fc.constant(Buffer.alloc(0)), fc.constant(null),
+  fc.string({ unit: "grapheme-ascii", minLength: MAX_JSON, maxLength: MAX_JSON + 40 }).map((s) => Buffer.from(JSON.stringify({ driverId: s }))),
+  frame, corruptFrame,
+);
+
+/** The reference: how many records a message holds, or null when it must become a dead letter. */
+function recordsOf(v: Buffer | null): number | null {
+  if (v && v.length >= 4 && v.readUInt32LE(0) === 0x31465452) {
+    const n = 1 << 12;
+    const cols = { driverId: new Uint32Array(n), lat: new Float64Array(n), lon: new Float64Array(n), ts: new Float64Array(n), speedKmh: new Float64Array(n) };
+    try {
+      return decodeFrameInto(DRIVER_LOCATION, v, 0, n, cols, 0, new Interner(), []);
+    } catch (err) {
+      expect(err).toBeInstanceOf(DecodeError);
+      return null;
+    }
+  }
+  if (!v || v.length === 0 || v.length > MAX_JSON) return null;
+  try { JSON.parse(v.toString("utf8")); return 1; } catch { return null; }
+}
+
+describe("Kafka source, property-based", () => {
+  it("every message is all its records or one dead letter; nothing crashes, nothing is read twice", async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(value, fc.nat({ max: 1 })), { maxLength: 30 }), fc.integer({ min: 1, max: 40 }), async (msgs, batch) => {
+      const topic = "t";
+      const next = [0, 0];
+      const messages: KafkaMessage[] = msgs.map(([v, partition]) => ({ topic, partition, offset: next[partition]!++, key: null, value: v, timestamp: 1_700_000_000_000 }));
+      const consumer = new ScriptedConsumer(topic, 2, messages);
+      const dead: Array<{ partition: number; offset: number; error: string }> = [];
+      const source = new KafkaSource({
+        consumer, topic, partitions: 2, pipeline: driverTracking, maxJsonBytes: MAX_JSON, consumeBatch: 7,
+        deadLetter: (t: string, _v: Buffer, _k: string | null, headers: KafkaHeader[]) => {
+          expect(t).toBe("t.dlq");
+          const h = Object.fromEntries(headers.map((x) => [x.key, x.value.toString()]));
+          dead.push({ partition: Number(h["riptide.partition"]), offset: Number(h["riptide.offset"]), error: h["riptide.error"]! });
+        },
+      });
+      source.start();
+      while (!consumer.drained) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      const layout = driverTracking.inputLayout(batch);
+      const cols = bindColumns(new ArrayBuffer(layout.bytesPerSlot), 0, layout);
+      const offsets: number[][] = [[], []];
+      for (let p = 0; p < 2; p++) {
+        for (let guard = 0; guard < 10_000; guard++) {
+          const n = source.fill(p, cols, batch);
+          if (n === 0) break;
+          for (let i = 0; i < n; i++) offsets[p]!.push(cols["_off"]![i]!);
+        }
+      }
+      await source.close();
+      for (let p = 0; p < 2; p++) {
+        const mine = messages.filter((m) => m.partition === p);
+        const want: number[] = [];
+        const wantDead: number[] = [];
+        for (const m of mine) {
+          const n = recordsOf(m.value);
+          if (n === null) wantDead.push(m.offset);
+          else for (let i = 0; i < n; i++) want.push(m.offset);
+        }
+        expect(offsets[p]).toEqual(want);
+        expect(dead.filter((d) => d.partition === p).map((d) => d.offset)).toEqual(wantDead);
+        if (mine.length > 0) expect(source.position(p)).toBe(mine.at(-1)!.offset + 1);
+      }
+      expect(dead.every((d) => d.error.length > 0)).toBe(true);
+      expect(source.deadLetters).toBe(dead.length);
+    }), FUZZ);
+  }, 60_000);
+});
+
+describe("riptide run --brokers on bad input", () => {
+  beforeAll(() => ensureBroker(), 240_000);
+
+  it("sends what cannot be decoded to the DLQ and what is invalid to O.invalid, each with its reason", async () => {
+    const input = uniqueName("bad-in");
+    const output = uniqueName("bad-out");
+    // Larger messages than the broker's default, so that a too-large JSON message can reach riptide.
+    const admin = factory.createAdmin({ brokers: BROKERS });
+    await admin.connect();
+    await admin.createTopic(input, 1, 1, { "max.message.bytes": "4000000" });
+    await admin.disconnect();
+    void createTopic;
+    const good = (i: number) => ({ driverId: `d${i % 7}`, lat: 37.77 + i * 1e-5, lon: -122.42, ts: 1_700_000_000_000 + i * 500, speedKmh: 30 });
+    const frameOf = (recs: Array<Record<string, unknown>>) => encodeFrame(DRIVER_LOCATION, recs);
+    const badVersion = frameOf([good(0)]); badVersion.writeUInt16LE(2, 4);
+    const badFields = frameOf([good(0)]); badFields.writeUInt16LE(9, 6);
+    const badLength = frameOf([good(0), good(1)]).subarray(0, 40);
+    const wrapped = frameOf([good(0), good(1)]); wrapped.writeUInt32LE(2 ** 30 + 2, 8);
+    const badIndex = frameOf([good(0), good(1), good(2)]);
+    badIndex.writeUInt32LE(77, ((20 + badIndex.readUInt32LE(16) + 7) & ~7) + 2 * 4);
+    const dlqCases: Array<[Buffer, RegExp]> = [
+      [Buffer.from("{not json"), /not valid JSON or a Riptide frame/],
+      [Buffer.from('{"lat":NaN}'), /not valid JSON or a Riptide frame/],
+      [Buffer.alloc(0), /empty message/],
+      [Buffer.from(JSON.stringify({ driverId: "x".repeat(1_200_000), lat: 1, lon: 1, ts: 1 })), /larger than the 1048576-byte limit for one JSON event/],
+      [badVersion, /unknown frame version 2/],
+      [badFields, /frame has 9 fields/],
+      [badLength, /does not match its header/],
+      [wrapped, /does not match its header/],
+      [badIndex, /frame record 2 refers to string 77/],
+      [Buffer.from([0x52, 0x54, 0x46, 0x31, 1, 0]), /shorter than its 20-byte header/],
+    ];
+    const invalidCases: Array<[Buffer, RegExp]> = [
+      [Buffer.from(JSON.stringify({ ...good(1), lat: "37.7" })), /^lat must be a finite number$/],
+      [Buffer.from('{"driverId":"d1","lat":1e999,"lon":1,"ts":1700000000000}'), /^lat must be a finite number$/],
+      [Buffer.from(JSON.stringify({ ...good(1), driverId: 5 })), /^driverId must be a non-empty string$/],
+      [Buffer.from("[1,2]"), /^driverId must be a non-empty string$/],
+      [frameOf([{ ...good(1), lat: NaN }]), /^lat must be a finite number$/],
+      [frameOf([{ ...good(1), lon: Infinity }]), /^lon must be a finite number$/],
+      [frameOf([{ ...good(1), ts: -Infinity }]), /^ts must be a finite number$/],
+    ];
+    const messages: Array<{ value: Buffer | string; partition: number }> = [];
+    let goods = 0;
+    const bad = [...dlqCases, ...invalidCases];
+    for (let i = 0; i < 300; i++) {
+      messages.push({ value: JSON.stringify(good(i)), partition: 0 });
+      goods++;
+      if (i % 17 === 3 && bad.length > 0) messages.push({ value: bad.shift()![0], partition: 0 });
+    }
+    for (const [v] of bad) messages.push({ value: v, partition: 0 });
+    // A producer that may send messages up to the topic's limit.
+    const producer = factory.createProducer({ brokers: BROKERS, extra: { "message.max.bytes": 4_000_000 } });
+    let delivered = 0;
+    const failures: string[] = [];
+    producer.onDelivery((err) => { if (err) failures.push(err.message); else delivered++; });
+    await producer.connect();
+    for (const m of messages) producer.produce(input, 0, typeof m.value === "string" ? Buffer.from(m.value) : m.value, null);
+    const deadline = Date.now() + 60_000;
+    while (delivered + failures.length < messages.length && Date.now() < deadline) { producer.poll(); await new Promise((r) => setTimeout(r, 5)); }
+    await producer.disconnect();
+    expect(failures).toEqual([]);
+    expect(delivered).toBe(messages.length);
+    void produceAll;
+
+    const run = riptide(["run", "--brokers", BROKERS, "--input-topic", input, "--output-topic", output, "--group", uniqueName("g"),
+      "--workers", "1", "--stop-when-idle", "3", "--json", "--quiet"]);
+    const killer = setTimeout(() => run.child.kill("SIGKILL"), 90_000);
+    const code = await run.exited;
+    clearTimeout(killer);
+    expect(code, run.stderr.slice(-3000)).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    expect(summary.deadLetters).toBe(dlqCases.length);
+    expect(summary.outputs.invalid).toBe(invalidCases.length);
+
+    const dlq = await readAll([`${input}.dlq`], 3000);
+    expect(dlq).toHaveLength(dlqCases.length);
+    const errors = dlq.map((m) => m.headers!.find((h) => h.key === "riptide.error")!.value.toString());
+    for (const [, reason] of dlqCases) expect(errors.filter((e) => reason.test(e)).length, String(reason)).toBeGreaterThan(0);
+    // The dead letter is the message as it was.
+    const empty = dlq.find((m) => /empty message/.test(m.headers!.find((h) => h.key === "riptide.error")!.value.toString()))!;
+    expect(empty.value?.length ?? 0).toBe(0);
+
+    const invalid = (await readAll([`${output}.invalid`], 3000)).map((m) => JSON.parse(m.value!.toString()) as { reason: string });
+    expect(invalid).toHaveLength(invalidCases.length);
+    for (const [, reason] of invalidCases) expect(invalid.filter((o) => reason.test(o.reason)).length, String(reason)).toBeGreaterThan(0);
+    const windows = (await readAll([output], 3000)).map((m) => JSON.parse(m.value!.toString()) as { count: number });
+    expect(windows.reduce((a, w) => a + w.count, 0)).toBe(goods);
+  }, 180_000);
+});
