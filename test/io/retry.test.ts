@@ -12,7 +12,7 @@ import {
   backoffFor, DLQ_HEADER, isRetryable, NonRetryableError, RETRY_HEADER, RetryableError, retryPolicy, RetryTopic, type RetryRecord,
 } from "../../src/io/retry.js";
 import { KafkaSink } from "../../src/sinks/kafka-sink.js";
-import { BROKERS, createTopic, ensureBroker, readAll, uniqueName } from "../support/kafka.js";
+import { BROKERS, createTopic, ensureBroker, readAll, riptide, uniqueName } from "../support/kafka.js";
 
 function headersOf(hs: KafkaHeader[] | undefined): Record<string, string> {
   return Object.fromEntries((hs ?? []).map((x) => [x.key, x.value.toString()]));
@@ -76,6 +76,28 @@ describe("retry policy and classification", () => {
     expect(dead.topic).toBe("in.dlq");
     expect(headersOf(dead.headers)[DLQ_HEADER.error]).toBe("not retryable: garbage");
     expect(r.counts).toEqual({ scheduled: 2, succeeded: 0, failed: 0, deadLettered: 2 });
+  });
+});
+
+describe("riptide run: retry options", () => {
+  it.each([
+    [["--max-retries", "-1"], /--max-retries must be at least 0, got -1/],
+    [["--max-retries", "1.5"], /--max-retries must be an integer, got 1.5/],
+    [["--max-retries", "101"], /--max-retries must be at most 100, got 101/],
+    [["--retry-backoff", "0"], /--retry-backoff must be at least 1, got 0/],
+    [["--retry-backoff", "soon"], /--retry-backoff must be a number, got "soon"/],
+    [["--delivery-timeout", "2.5"], /--delivery-timeout must be an integer, got 2.5/],
+  ])("rejects %j with exit code 2 and a message naming the option", async (args, message) => {
+    // Checked before any connection: the broker address is never dialled.
+    const run = riptide(["run", "--brokers", "127.0.0.1:1", "--input-topic", "i", "--output-topic", "o", ...args]);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it("needs --brokers", async () => {
+    const run = riptide(["run", "--events", "10", "--max-retries", "2"]);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr).toMatch(/--max-retries needs --brokers/);
   });
 });
 
