@@ -13,7 +13,7 @@
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
-import { DSL_NOT_A_NUMBER, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
+import { DSL_NOT_A_NUMBER, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, loadTopology, NUMERIC_KEY } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
 import { ERROR_TOPIC, TopologyExecutor, type LateRecord } from "./executor.js";
 import type { PlanNode, Topology } from "./plan.js";
@@ -74,7 +74,10 @@ export class DslShardProcessor implements ShardProcessor {
    */
   private partialOut(op: string, key: unknown, start: number, count: number, sum: number, n: number, min: number, max: number, ts: number): void {
     const out = this.out!;
-    const id = typeof key === "string" ? (this.strings?.ids.get(key) ?? -1) : -1;
+    // String keys travel as their id in the shared table, integer keys (e.g. Geo.geohashCode) as
+    // themselves with the top bit set (engine.ts NUMERIC_KEY).
+    const id = typeof key === "string" ? (this.strings?.ids.get(key) ?? -1)
+      : typeof key === "number" && Number.isInteger(key) && key >= 0 && key < NUMERIC_KEY ? key + NUMERIC_KEY : -1;
     if (id < 0) {
       out.side(OUT_INVALID, DSL_UNKNOWN_GROUP_KEY, 0, 0, 0, ts, NaN, NaN, NaN, 0, 0);
       return;

@@ -28,7 +28,7 @@ import type { Source } from "../sources/source.js";
 import { TopologyError } from "./errors.js";
 import type { PlanNode, Topology } from "./plan.js";
 import { createStringTable, SharedInterner } from "./shared-strings.js";
-import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, loadTopology, REASONS } from "./engine-common.js";
+import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, loadTopology, NUMERIC_KEY, REASONS } from "./engine-common.js";
 
 export { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_NOT_A_NUMBER, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
 
@@ -152,7 +152,7 @@ export function dslPipeline(modulePath: string, shape: EngineShape, interner: Sh
       const op = shape.partialsOf;
       if (op !== undefined) {
         const value = op === "count" ? count : op === "sum" ? sum : n === 0 ? null : op === "mean" ? sum / n : op === "min" ? min : max;
-        return { type: "window", topic: shape.sinkTopic, key: interner.name(key), windowStart: start, windowEnd: start + shape.sizeMs, value, timestamp: op === "min" ? max : -min };
+        return { type: "window", topic: shape.sinkTopic, key: key >= NUMERIC_KEY ? key - NUMERIC_KEY : interner.name(key), windowStart: start, windowEnd: start + shape.sizeMs, value, timestamp: op === "min" ? max : -min };
       }
       const out: Output = { type: "window", topic: shape.sinkTopic, key: name(key), windowStart: start, windowEnd: n, value: Number.isNaN(sum) ? null : sum, timestamp: min };
       if (count !== 1) out["error"] = `${count} shards sent this window: its key was not on one shard`;

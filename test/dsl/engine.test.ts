@@ -109,6 +109,44 @@ describe("a topology module on the worker engine", () => {
     });
   }
 
+  it("driver-tracking's window counts, written in the DSL (filter, groupBy geohash-5, count), equal the hand-written pipeline's", async () => {
+    const next = mulberry32(99);
+    const lines: string[] = [];
+    const t0 = 1_700_000_000_000;
+    for (let i = 0; i < 8_000; i++) {
+      const d = next() % 40;
+      let ts = t0 + i * 60 - (next() % 5_000);
+      if (next() % 250 === 0) ts -= 30_000; // late
+      // A driver's position is a function of time (about 4 km/h): no fix looks like a > 250 km/h jump.
+      const lat = 37.7 + (d % 10) * 0.05 + (ts - t0) * 1e-8;
+      const lon = -122.4 + Math.floor(d / 10) * 0.05;
+      const bad = next() % 200 === 0;
+      lines.push(JSON.stringify({ driverId: `driver-${d}`, lat: bad ? 0 : lat, lon: bad ? 0 : lon, ts: bad ? ts - 60_000 : ts, speedKmh: 4 }));
+    }
+    const path = join(dir, "driver-fixes.jsonl");
+    writeFileSync(path, lines.join("\n") + "\n");
+
+    const { Coordinator } = await import("../../src/coordinator/coordinator.js");
+    const { driverTracking } = await import("../../src/pipelines/driver-tracking/edge.js");
+    const { Interner } = await import("../../src/schema/interner.js");
+    const { compileJsonDecoder } = await import("../../src/sources/json.js");
+    const { JsonLinesFileSource } = await import("../../src/sources/file-source.js");
+    const { geohashIntToString } = await import("../../src/kernels/geohash.js");
+    const handSink = new MemorySink();
+    let c: InstanceType<typeof Coordinator> | undefined;
+    const source = new JsonLinesFileSource(path, compileJsonDecoder(driverTracking.schema, new Interner()), (p, o, raw, reason) => c!.reject(p, o, raw, reason));
+    c = new Coordinator({ pipeline: driverTracking, source, sink: handSink, workers: 2, batchSize: 256 });
+    const hand = await c.run();
+    expect(hand.outputs["anomaly"]).toBe(0);
+    expect(hand.outputs["late"]).toBeGreaterThan(5);
+    const handWindows = handSink.outputs.filter((o) => o.type === "window").map((o) => [o["key"], o["windowStart"], o["count"]]);
+
+    const got = await viaEngine(resolve("test/dsl/fixtures/region-fixes.js"), path, 2);
+    expect(got.windows.length).toBeGreaterThan(100);
+    expect(canonical(got.windows.map((w) => [geohashIntToString(w[0] as number, 5), w[1], w[3]]))).toEqual(canonical(handWindows));
+    expect(got.late).toBe(hand.outputs["late"]);
+  });
+
   it("refuses, with the reason, what does not run on the engine yet", async () => {
     expect(() => engineShape({ nodes: [] } as never)).toThrow(/exactly one stream source/);
     await expect(runTopology(resolve("test/dsl/fixtures/rekeyed.js"), { input: join(dir, "none.jsonl") }))
