@@ -26,7 +26,8 @@ export const OBSERVE_HELP = `Logs and alerts:
   --log-level L         fatal | error | warn | info | debug | trace | silent (default info): JSON
                         lines on stderr, one per lifecycle event (start, assign, revoke, restore,
                         worker restart, dead-letter burst, alert, stop)
-  --alert-dlq-rate N    alert when dead letters exceed N records/s over --alert-window
+  --alert-dlq-rate N    alert when dead letters (undecodable, or out of retries) exceed N
+                        records/s over --alert-window
   --alert-lag N         alert when the consumer lag (records behind, summed over the owned
                         partitions) exceeds N (Kafka only)
   --alert-webhook URL   POST each alert (JSON: alert, status firing|resolved, value, threshold,
@@ -35,7 +36,7 @@ export const OBSERVE_HELP = `Logs and alerts:
                         RIPTIDE_ALERT_STATUS, _VALUE, _THRESHOLD, _TIME, _PAYLOAD in its environment
   --alert-window S      window of the dead-letter rate (default 10)
   --alert-cooldown S    least time between two firings of one alert (default 60); an alert fires
-                        once per crossing and resolves below 90 % of its threshold
+                        once per crossing and resolves at 90 % of its threshold or below
 `;
 
 export interface AlertSettings {
@@ -153,8 +154,10 @@ export class RunObserver {
     if (!alerts) return;
     const p = this.options.snapshot();
     if (p && this.dlq) {
-      const rate = this.dlq.push(now, p.deadLetters);
-      alerts.observe("dlq_rate", rate, now, { deadLetters: p.deadLetters, windowSeconds: this.options.settings!.windowMs / 1000 });
+      // Dead letters of the source (undecodable) and of the retry path (out of retries).
+      const deadLetters = p.deadLetters + (p.retries?.deadLettered ?? 0);
+      const rate = this.dlq.push(now, deadLetters);
+      alerts.observe("dlq_rate", rate, now, { deadLetters, windowSeconds: this.options.settings!.windowMs / 1000 });
     }
     const lag = this.options.lag;
     if (lag && lag.rounds > 0 && this.options.settings!.lag !== undefined) {
