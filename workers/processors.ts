@@ -2,6 +2,7 @@
 import { DriverTrackingShard } from "../src/pipelines/driver-tracking/shard.js";
 import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor.js";
 import { SurgePricingShard } from "../src/pipelines/surge-pricing/shard.js";
+import { DriverEtaShard } from "../src/pipelines/driver-eta/shard.js";
 
 export function createProcessor(pipeline: string, config: ProcessorConfig): ShardProcessor {
   switch (pipeline) {
@@ -9,6 +10,8 @@ export function createProcessor(pipeline: string, config: ProcessorConfig): Shar
       return new DriverTrackingShard(config);
     case "surge-pricing":
       return new SurgePricingShard();
+    case "driver-eta":
+      return new DriverEtaShard();
     default:
       throw new Error(`no shard processor for pipeline ${JSON.stringify(pipeline)}`);
   }

@@ -29,7 +29,7 @@ import {
   BATCH_DATA, BATCH_END, BATCH_WATERMARK, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../ring/layout.js";
 import {
-  OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_POSITION, OUT_STARTED, OUT_WINDOW, outputLayout, type OutputColumns,
+  OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_PIPELINE_BASE, OUT_POSITION, OUT_STARTED, OUT_WINDOW, outputLayout, type OutputColumns,
 } from "../ring/output.js";
 import { BatchRing } from "../ring/ring.js";
 import type { Output, Sink } from "../sinks/sink.js";
@@ -197,6 +197,8 @@ export class Coordinator {
   private readonly processedBy: Float64Array;
   /** Outputs of each shard's batch in progress, held until its ACK. */
   private readonly staged: StagedOutputs[] = [];
+  /** Names interned ids in pipeline-specific records (made once). */
+  private readonly nameOf = (field: string, id: number): string => this.source.idName?.(field, id) ?? String(id);
   /** Highest batch seq acknowledged per shard: ACKs at or below it are replays. */
   private ackedSeq: Float64Array = new Float64Array(0);
 
@@ -204,7 +206,7 @@ export class Coordinator {
     this.pipeline = options.pipeline;
     this.source = options.source;
     this.sink = options.sink;
-    this.workers = positiveInt("workers", options.workers ?? availableParallelism(), 256);
+    this.workers = Math.min(positiveInt("workers", options.workers ?? availableParallelism(), 256), options.pipeline.maxWorkers ?? 256);
     this.batchSize = positiveInt("batchSize", options.batchSize ?? 2048, 1 << 16);
     const slots = positiveInt("ringSlots", options.ringSlots ?? 16, 1 << 12);
     if ((slots & (slots - 1)) !== 0) throw new OptionRangeError("ringSlots", `ringSlots must be a power of two, got ${slots}`);
@@ -517,7 +519,7 @@ export class Coordinator {
         const staged = this.staged[w]!;
         for (let i = 0; i < n; i++) {
           const kind = o.kind[i]!;
-          if (kind === OUT_WINDOW || kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE || kind === OUT_POSITION) {
+          if (kind === OUT_WINDOW || kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE || kind === OUT_POSITION || kind >= OUT_PIPELINE_BASE) {
             staged.push(o, i);
           } else if (kind === OUT_ACK) {
             const seq = o.d[i]!;
@@ -556,6 +558,10 @@ export class Coordinator {
       const kind = o.kind[i]!;
       if (kind === OUT_WINDOW) {
         this.merger.add(o.key[i]!, o.a[i]!, o.b[i]!, o.c[i]!, o.d[i]!, o.e[i]!, o.f[i]!);
+      } else if (kind >= OUT_PIPELINE_BASE) {
+        const name = this.pipeline.recordName?.(kind) ?? `kind-${kind}`;
+        this.counts[name] = (this.counts[name] ?? 0) + 1;
+        if (this.sink.wantsObjects && this.pipeline.renderRecord) this.sink.write(this.pipeline.renderRecord(o, i, this.nameOf));
       } else if (kind === OUT_POSITION) {
         this.counts["position"] = (this.counts["position"] ?? 0) + 1;
         this.sink.writeRecord?.(o, i); // columnar: no object per position

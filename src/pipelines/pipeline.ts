@@ -45,4 +45,13 @@ export interface PipelineDefinition {
   outputKey(output: Output): string | null;
   /** The output name of a side output kind (OUT_*). */
   sideName(kind: number): string;
+  /** Output name of a pipeline-specific record kind (≥ OUT_PIPELINE_BASE), for the counts. */
+  recordName?(kind: number): string;
+  /**
+   * A pipeline-specific record (kind ≥ OUT_PIPELINE_BASE) at index i as its output object;
+   * `name(field, id)` gives the string of an interned id of an input field (e.g. "driverId").
+   */
+  renderRecord?(out: OutputColumns, i: number, name: (field: string, id: number) => string): Output;
+  /** At most this many shard workers (a pipeline whose state must see every record: 1). */
+  readonly maxWorkers?: number;
 }

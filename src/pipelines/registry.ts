@@ -2,8 +2,9 @@
 import { driverTracking } from "./driver-tracking/edge.js";
 import type { PipelineDefinition } from "./pipeline.js";
 import { surgePricing } from "./surge-pricing/edge.js";
+import { driverEta } from "./driver-eta/edge.js";
 
-export const PIPELINES: readonly PipelineDefinition[] = [driverTracking, surgePricing];
+export const PIPELINES: readonly PipelineDefinition[] = [driverTracking, surgePricing, driverEta];
 
 export function getPipeline(name: string): PipelineDefinition | undefined {
   return PIPELINES.find((p) => p.name === name);

@@ -38,6 +38,12 @@ export const OUT_ENDED = 7;
 export const OUT_STARTED = 8;
 /** The latest position of a key in one input batch (one record per key per batch), for position indexes. */
 export const OUT_POSITION = 9;
+/**
+ * Kinds from here up are pipeline-specific records: the coordinator stages them like side outputs
+ * and, at the batch's ACK, counts them under `pipeline.recordName(kind)` and renders them with
+ * `pipeline.renderRecord` (e.g. driver-eta's ETA and availability updates).
+ */
+export const OUT_PIPELINE_BASE = 16;
 
 export const OUTPUT_FIELDS: readonly FieldSpec[] = [
   { name: "kind", type: "u32" },

@@ -68,6 +68,17 @@ export class MultiSource implements Source {
     }
   }
 
+  /**
+   * Names an interned id: ride pipelines read driver locations from the first source and ride
+   * requests from the second, each with its own string table (`interner`, as KafkaSource has).
+   */
+  idName(field: string, id: number): string {
+    const s = this.sources[field === "requestId" ? Math.min(1, this.sources.length - 1) : 0]!;
+    if (s.idName) return s.idName(field, id);
+    const interner = (s as { interner?: { name(id: number): string } }).interner;
+    return interner ? interner.name(id) : String(id);
+  }
+
   attach(hooks: SourceHooks): void {
     this.sources.forEach((s, k) => s.attach?.({
       drainPartitions: (ps) => hooks.drainPartitions(ps.map((q) => q + this.base[k]!)),

@@ -58,5 +58,9 @@ export class RideGeneratorSource implements Source {
     return this.generator.toEvent(s, 0);
   }
 
+  idName(field: string, id: number): string {
+    return field === "requestId" ? this.generator.requestName(id) : this.generator.driverName(id);
+  }
+
   async close(): Promise<void> {}
 }

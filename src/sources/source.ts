@@ -37,6 +37,8 @@ export interface Source {
   enteredAt?(p: number): number;
   /** False for partitions not (or no longer) assigned to this process. */
   assigned?(p: number): boolean;
+  /** The string of an interned id of input field `field` (for outputs that name ids, not events). */
+  idName?(field: string, id: number): string;
 }
 
 export interface SourceHooks {

@@ -15,32 +15,15 @@ import { MemorySink } from "../../src/sinks/sink.js";
 import type { Source } from "../../src/sources/source.js";
 import { JsonLinesFileSource } from "../../src/sources/file-source.js";
 import { compileJsonDecoder } from "../../src/sources/json.js";
-import { RideGenerator, type RideColumns, type RideGeneratorOptions } from "../../src/sources/ride-generator.js";
+import { RideGenerator, type RideGeneratorOptions } from "../../src/sources/ride-generator.js";
 import { RideGeneratorSource } from "../../src/sources/ride-generator-source.js";
 import { diff, type SourcedEvent } from "../support/driver-reference.js";
+import { rideSourceOrder } from "../support/ride-events.js";
 import { referenceSurgePricing } from "../support/surge-reference.js";
 
 const OPTIONS: Partial<RideGeneratorOptions> = {
   drivers: 1500, requestShare: 0.01, outOfOrderShare: 0.03, lateShare: 0.002, invalidShare: 0.002, teleportShare: 0.001,
 };
-
-/** The generator's events in the order the coordinator reads them: round-robin, `batch` per partition. */
-export function rideSourceOrder(options: Partial<RideGeneratorOptions>, total: number, batch: number): SourcedEvent[] {
-  const gen = new RideGenerator(options);
-  const cols: RideColumns = {
-    driver: new Uint32Array(batch), request: new Uint32Array(batch), lat: new Float64Array(batch), lon: new Float64Array(batch),
-    ts: new Float64Array(batch), speed: new Float64Array(batch),
-  };
-  const out: SourcedEvent[] = [];
-  let remaining = total;
-  for (let p = 0; remaining > 0; p = (p + 1) % gen.partitions) {
-    const n = Math.min(batch, remaining);
-    gen.fill(p, cols, 0, n);
-    for (let i = 0; i < n; i++) out.push({ partition: p, event: gen.toEvent(cols, i) });
-    remaining -= n;
-  }
-  return out;
-}
 
 function canonical(o: Record<string, unknown>): string {
   if (o["type"] === "window") {

@@ -1,0 +1,62 @@
+/**
+ * driver-eta against a plain reference implementation (test/support/eta-reference.ts) on the
+ * seeded ride generator: every ETA update, every availability change and match, the invalid
+ * records. Floating-point figures are compared to 9 significant digits (the engine's haversine
+ * kernel and the reference's formula may differ in the last bit).
+ */
+import { describe, expect, it } from "vitest";
+import { Coordinator } from "../../src/coordinator/coordinator.js";
+import { driverEta } from "../../src/pipelines/driver-eta/edge.js";
+import { MemorySink } from "../../src/sinks/sink.js";
+import { RideGenerator } from "../../src/sources/ride-generator.js";
+import { RideGeneratorSource } from "../../src/sources/ride-generator-source.js";
+import { diff } from "../support/driver-reference.js";
+import { referenceDriverEta } from "../support/eta-reference.js";
+import { rideSourceOrder } from "../support/ride-events.js";
+
+const num = (x: unknown): string => (typeof x === "number" ? x.toPrecision(9) : String(x));
+
+function canonical(o: Record<string, unknown>): string {
+  if (o["type"] === "eta") return `eta|${o["driverId"]}|${o["requestId"]}|${num(o["etaMinutes"])}|${num(o["distanceKm"])}|${num(o["trafficMultiplier"])}|${o["ts"]}`;
+  if (o["type"] === "availability") {
+    return `availability|${o["driverId"]}|${o["available"]}|${o["region"]}|${o["lat"]}|${o["lon"]}|${o["ts"]}|${o["requestId"] ?? ""}|${num(o["etaMinutes"] ?? "")}`;
+  }
+  return `${o["type"]}|${o["reason"]}|${JSON.stringify(o["event"])}`;
+}
+
+function multiset(outputs: Array<Record<string, unknown>>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const o of outputs) m.set(canonical(o), (m.get(canonical(o)) ?? 0) + 1);
+  return m;
+}
+
+describe("driver-eta", () => {
+  it("gives the reference's ETA updates, matches and availability changes (one shard holds the matching state)", async () => {
+    const options = { drivers: 400, partitions: 8, seed: 17, requestShare: 0.004, invalidShare: 0.002 };
+    const total = 120_000;
+    const batch = 1000;
+    const reference = referenceDriverEta(rideSourceOrder(options, total, batch), 8);
+    const count = (t: string, f: (o: Record<string, unknown>) => boolean = () => true) => reference.filter((o) => o["type"] === t && f(o)).length;
+    // The data exercises what the test claims: ETAs, matches, drivers released after a hold, invalid records.
+    expect(count("eta")).toBeGreaterThan(10_000);
+    expect(count("availability", (o) => o["available"] === false)).toBeGreaterThan(100);
+    const released = reference.filter((o) => o["type"] === "availability" && o["available"] === true).length - 400;
+    expect(released).toBeGreaterThan(20);
+    expect(count("invalid")).toBeGreaterThan(100);
+    // A request is matched once, a driver holds one match at a time.
+    const matched = reference.filter((o) => o["available"] === false).map((o) => o["requestId"]);
+    expect(new Set(matched).size).toBe(matched.length);
+
+    const sink = new MemorySink();
+    const coordinator = new Coordinator({
+      pipeline: driverEta, source: new RideGeneratorSource(new RideGenerator(options), total), sink, workers: 4, batchSize: batch, idleTimeoutMs: 1e9,
+    });
+    const summary = await coordinator.run();
+    expect(summary.workers).toBe(1); // maxWorkers: the matching state is global
+    expect(summary.outputs).toEqual({ eta: count("eta"), availability: count("availability"), invalid: count("invalid") });
+    expect(diff(multiset(sink.outputs), multiset(reference))).toEqual([]);
+    const eta = sink.outputs.find((o) => o.type === "eta")!;
+    expect(Object.keys(eta)).toEqual(["type", "driverId", "requestId", "etaMinutes", "distanceKm", "trafficMultiplier", "ts"]);
+    expect(eta["requestId"]).toMatch(/^req-\d{9}$/);
+  }, 180_000);
+});
