@@ -41,6 +41,7 @@ export class DslShardProcessor implements ShardProcessor {
   private readonly typedOnly: boolean;
   /** No user function sees a key: keys stay u32 ids inside the executor (no string per record). */
   private readonly idKeys: boolean;
+  private readonly rowUnused: boolean;
   private readonly row: Record<string, unknown> = {};
   // The record being processed (outputs of process() belong to it) and the output ring.
   private out: OutputWriter | undefined;
@@ -59,6 +60,8 @@ export class DslShardProcessor implements ShardProcessor {
     this.keyIsString = config["keyIsString"] === true;
     this.typedOnly = config["typedOnly"] === true;
     this.idKeys = this.typedOnly && topology.nodes.every((n) => n.kind === "source" || n.kind === "aggregate" || n.kind === "toStream" || n.kind === "sink");
+    // count() without a field never reads the value: the row need not be filled.
+    this.rowUnused = this.idKeys && topology.nodes.some((n) => n.kind === "aggregate" && n.builtin?.op === "count" && n.builtin.field === undefined);
     const table = config["strings"];
     this.strings = table instanceof SharedArrayBuffer ? new SharedStrings(table) : undefined;
     for (const f of this.fields) this.row[f.name] = f.type === "string" ? "" : 0;
@@ -123,7 +126,7 @@ export class DslShardProcessor implements ShardProcessor {
         continue;
       }
       const k = this.keyIsString && !this.idKeys ? this.str(key[i]!) : key[i]!;
-      ex.process(this.topic, k, this.valueOf(i), ts[i]!, wm[i]!, true);
+      ex.process(this.topic, k, this.rowUnused ? this.row : this.valueOf(i), ts[i]!, wm[i]!, true);
     }
   }
 
