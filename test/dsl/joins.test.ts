@@ -139,3 +139,29 @@ describe("stream-table joins", () => {
     expect(d.createOutputTopic("out").readValuesToList()).toEqual(["c1=12"]);
   });
 });
+
+describe("asymmetric join windows", () => {
+  it("before(0): a left record joins right records from its own time to `after` later only", () => {
+    const b = new StreamsBuilder();
+    b.stream<string, string>("l").join(b.stream<string, string>("r"), (x, y) => `${x}+${y}`, JoinWindows.ofTimeDifferenceWithNoGrace(100).before(0)).to("out");
+    const d = new TopologyTestDriver(b.build());
+    const l = d.createInputTopic<string, string>("l");
+    const r = d.createInputTopic<string, string>("r");
+    l.pipeInput("k", "L", 1_000);
+    r.pipeInput("k", "early", 999); // 1 ms before the left record: outside [1000, 1100]
+    r.pipeInput("k", "on-time", 1_000);
+    r.pipeInput("k", "last", 1_100);
+    r.pipeInput("k", "after", 1_101);
+    expect(d.createOutputTopic("out").readValuesToList()).toEqual(["L+on-time", "L+last"]);
+  });
+
+  it("a stream-stream join's buffer is bounded by maxStoreEntries", () => {
+    const b = new StreamsBuilder();
+    b.stream<string, string>("l").leftJoin(b.stream<string, string>("r"), (x, y) => [x, y], JoinWindows.ofTimeDifferenceWithNoGrace(1_000)).to("out");
+    const d = new TopologyTestDriver(b.build(), { maxStoreEntries: 2 });
+    const l = d.createInputTopic<string, string>("l");
+    l.pipeInput("a", "1", 10);
+    l.pipeInput("b", "2", 11);
+    expect(() => l.pipeInput("c", "3", 12)).toThrow(/bound of 2 entries/);
+  });
+});
