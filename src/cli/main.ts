@@ -221,6 +221,8 @@ async function runCommand(argv: string[]): Promise<number> {
   // Listening before the source is set up: /healthz answers and /readyz says 503 until the run has
   // started (and Kafka has assigned partitions). The server never keeps the process alive by itself.
   let started = false;
+  // driver-eta with --http: availability updates on the WebSocket /driver-updates, by region.
+  const driverUpdates = httpServer && pipeline.name === "driver-eta" ? new (await import("../http/driver-updates.js")).DriverUpdatesHub() : undefined;
   const http = httpServer && httpAddress && new httpServer.RunHttpServer({
     ...httpAddress, processor: pipeline.name,
     topic: sourceLabel,
@@ -228,6 +230,7 @@ async function runCommand(argv: string[]): Promise<number> {
     latency: () => coordinator?.latencyHistogram,
     stages: () => coordinator?.stageLatency,
     ...(brokers !== undefined && { lag: () => lag?.snapshot() ?? [] }),
+    ...(driverUpdates && { upgrades: { "/driver-updates": (req, socket, head) => driverUpdates.handleUpgrade(req, socket, head) } }),
   });
   if (http) onLog("http-listening", { url: await http.start() });
   if (brokers !== undefined) {
@@ -302,6 +305,7 @@ async function runCommand(argv: string[]): Promise<number> {
   let outcome: Record<string, unknown> = { status: "failed" };
   try {
     if (redis) sink = new TeeSink([sink, redis.sink]);
+    if (driverUpdates) sink = new TeeSink([sink, driverUpdates]);
     coordinator = new Coordinator({
       pipeline: redis?.pipeline ?? pipeline, source, sink, workers,
       ...(batchSize !== undefined && { batchSize }),

@@ -61,6 +61,8 @@ export interface RunHttpServerOptions extends HttpAddress {
   intervalMs?: number;
   /** Region cells sent to the dashboard at most (largest counts first). @default 2000 */
   maxRegions?: number;
+  /** More WebSocket endpoints by path (e.g. driver-eta's /driver-updates, src/http/driver-updates.ts). */
+  upgrades?: Record<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
 }
 
 /** One /live message. */
@@ -126,6 +128,8 @@ export class RunHttpServer {
     this.server.on("connection", (socket) => socket.unref());
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const extra = this.options.upgrades?.[pathOf(req)];
+      if (extra) return extra(req, socket, head);
       if (pathOf(req) !== "/live") {
         socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
         return;
