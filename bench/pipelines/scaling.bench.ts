@@ -13,7 +13,7 @@
  * this VM (±40 %) does not land on one W only; ratios are within one run of the module.
  *
  * Registered in bench/index.ts; standalone, `node dist/bench/pipelines/scaling.bench.js [--quick]
- * [--no-kafka] [--write]` prints the table and (--write) replaces the scaling section of
+ * [--rounds N] [--no-kafka] [--write]` (--quick: smaller runs, Kafka included when standalone) prints the table and (--write) replaces the scaling section of
  * bench/RESULTS.md (between the scaling markers).
  */
 import { spawnSync } from "node:child_process";
@@ -39,7 +39,8 @@ export interface Point { workers: number; all: number[]; best: number }
 export interface Curve { group: string; events: number; points: Point[]; note: string }
 
 const maxWorkers = (): number => Math.max(4, availableParallelism());
-const mps = (x: number): string => (x / 1e6).toFixed(2);
+/** Events/s in M with 2 decimals, or in k below 0.1 M. */
+const mps = (x: number): string => (x >= 1e5 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} k`);
 
 async function inProcess(workers: number, events: number): Promise<number> {
   const c = new Coordinator({
@@ -79,16 +80,16 @@ async function curve(group: string, events: number, rounds: number, measure: (w:
   for (let r = 0; r < rounds; r++) {
     for (const p of points) {
       p.all.push(await measure(p.workers, r));
-      process.stderr.write(`scaling: ${group}, ${p.workers} worker(s), round ${r + 1}: ${mps(p.all[p.all.length - 1]!)} M/s\n`);
+      process.stderr.write(`scaling: ${group}, ${p.workers} worker(s), round ${r + 1}: ${mps(p.all[p.all.length - 1]!)}/s\n`);
     }
   }
   for (const p of points) p.best = Math.max(...p.all);
   return { group, events, points, note };
 }
 
-export async function curves(opts: { quick: boolean; kafka: boolean }): Promise<Curve[]> {
+export async function curves(opts: { quick: boolean; kafka: boolean; rounds?: number }): Promise<Curve[]> {
   const out: Curve[] = [];
-  const rounds = opts.quick ? 1 : 3;
+  const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
   const events = opts.quick ? 5_000_000 : 20_000_000;
   out.push(await curve(groups[0], events, rounds, (w) => inProcess(w, events),
     `Coordinator + generator (seed 42, 16 partitions) + null sink, ${events / 1e6} M events per run`));
@@ -117,13 +118,13 @@ function efficiencyNote(c: Curve, p: Point): string {
   return `speed-up ${speedup.toFixed(2)}×, efficiency ${((speedup / p.workers) * 100).toFixed(0)} %` +
     (p.workers > 1 ? `, added worker +${(((p.best - prev) / base) * 100).toFixed(0)} % of 1 worker` : "") +
     (p.workers > cores ? ` (oversubscribed: ${p.workers} workers on ${cores} cores)` : "") +
-    `; best of ${p.all.length} (${p.all.map(mps).join(", ")} M/s)`;
+    `; best of ${p.all.length} (${p.all.map(mps).join(", ")})`;
 }
 
 export function rowsOf(cs: readonly Curve[]): BenchRow[] {
   return cs.flatMap((c) => c.points.map((p) => ({
     group: c.group, name: `${p.workers} worker${p.workers === 1 ? "" : "s"}`, baseline: p.workers === 1, eventsPerSec: p.best,
-    note: p.workers === 1 ? `${c.note}; best of ${p.all.length} (${p.all.map(mps).join(", ")} M/s)` : efficiencyNote(c, p),
+    note: p.workers === 1 ? `${c.note}; best of ${p.all.length} (${p.all.map(mps).join(", ")})` : efficiencyNote(c, p),
   })));
 }
 
@@ -154,7 +155,7 @@ export function section(cs: readonly Curve[], loadBefore: number, loadAfter: num
     for (const p of c.points) {
       const prev = c.points[p.workers - 2]?.best;
       const over = p.workers > availableParallelism() ? " (oversubscribed)" : "";
-      lines.push(`| ${p.workers}${over} | ${mps(p.best)} M (${p.all.map(mps).join(", ")}) | ${(p.best / base).toFixed(2)}× | ` +
+      lines.push(`| ${p.workers}${over} | ${mps(p.best)} (${p.all.map(mps).join(", ")}) | ${(p.best / base).toFixed(2)}× | ` +
         `${((p.best / base / p.workers) * 100).toFixed(0)} % | ${prev === undefined ? "–" : `${(((p.best - prev) / base) * 100).toFixed(0)} %`} |`);
     }
     lines.push("");
@@ -172,7 +173,10 @@ export function writeSection(file: string, text: string): void {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const argv = process.argv.slice(2);
   const loadBefore = loadavg()[0]!;
-  const cs = await curves({ quick: argv.includes("--quick"), kafka: !argv.includes("--no-kafka") });
+  const r = argv.indexOf("--rounds");
+  const rounds = r >= 0 ? Number(argv[r + 1]) : undefined;
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be an integer ≥ 1, got ${argv[r + 1]}`);
+  const cs = await curves({ quick: argv.includes("--quick"), kafka: !argv.includes("--no-kafka"), ...(rounds !== undefined && { rounds }) });
   const text = section(cs, loadBefore, loadavg()[0]!);
   process.stdout.write(`${text}\n`);
   if (argv.includes("--write")) writeSection(join(ROOT, "bench", "RESULTS.md"), text);
