@@ -23,7 +23,9 @@ export class StageLatency {
 
   /** One acknowledged batch of `count` records (epoch ms timestamps). */
   record(enteredAt: number, processedAt: number, ackedAt: number, count: number): void {
-    this.processed.record(processedAt - enteredAt, count);
-    this.acknowledged.record(ackedAt - processedAt, count);
+    // Threads read the clock through their own performance.timeOrigin, which can differ by a
+    // fraction of a millisecond: a stage can come out slightly negative, counted as 0.
+    this.processed.record(Math.max(0, processedAt - enteredAt), count);
+    this.acknowledged.record(Math.max(0, ackedAt - processedAt), count);
   }
 }
