@@ -4,6 +4,8 @@ import type { KafkaAdminClient, KafkaConsumerClient } from "../io/kafka/client.j
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import { backoffFor, DEAD_LETTER_MAX_BYTES, RetryTopic, type RetryPolicy } from "../io/retry.js";
 import { KafkaSink } from "../sinks/kafka-sink.js";
+import { changelogTopicFor, KafkaTransactions } from "../io/kafka/transactions.js";
+import type { RunSnapshot } from "../coordinator/snapshot.js";
 import { KafkaSource } from "../sources/kafka-source.js";
 import { UsageError } from "./args.js";
 
@@ -16,6 +18,9 @@ export interface KafkaRunSetup {
   retry: RetryTopic;
   /** Waits (bounded) until every retry this process scheduled has succeeded or reached the DLQ. */
   settleRetries(): Promise<boolean>;
+  /** Exactly-once: the transaction hooks for the coordinator, and the state to start from. */
+  transactions?: KafkaTransactions;
+  restore?: RunSnapshot;
   close(): Promise<void>;
 }
 
@@ -42,6 +47,8 @@ export async function setupKafkaRun(opts: {
   retry?: Partial<RetryPolicy>;
   /** --delivery-timeout: how long librdkafka may try to deliver a message before reporting it failed (ms). */
   deliveryTimeoutMs?: number | undefined;
+  /** --guarantee exactly-once: transactions (see src/io/kafka/transactions.ts), committed every commitIntervalMs. */
+  exactlyOnce?: { commitIntervalMs: number } | undefined;
 }): Promise<KafkaRunSetup> {
   const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
   await admin.connect();
@@ -54,7 +61,12 @@ export async function setupKafkaRun(opts: {
   // Every topic written to exists now: a topic that disappears is a (retriable) delivery failure,
   // not a silent re-creation with broker defaults.
   const producerExtra = { "allow.auto.create.topics": false, "message.max.bytes": DEAD_LETTER_MAX_BYTES + (64 << 10), ...(opts.deliveryTimeoutMs !== undefined && { "message.timeout.ms": opts.deliveryTimeoutMs }) };
-  const producer = rdkafkaClientFactory.createProducer({ brokers: opts.brokers, lingerMs: 5, extra: producerExtra });
+  const producer = rdkafkaClientFactory.createProducer({
+    brokers: opts.brokers, lingerMs: 5, extra: producerExtra,
+    onError: (err) => opts.onLog("kafka-error", { error: err.message, client: "producer", ...(err.fatal && { fatal: true }) }),
+    // One transactional id per group: a restarted process fences its zombie (one process per group).
+    ...(opts.exactlyOnce && { transactionalId: `riptide-${opts.group}` }),
+  });
   await producer.connect();
   // One record per request: a batch refused as a whole (e.g. one record too large) does not take
   // its neighbours' retries down with it.
@@ -70,18 +82,37 @@ export async function setupKafkaRun(opts: {
   const consumer = rdkafkaClientFactory.createConsumer({
     brokers: opts.brokers, groupId: opts.group, autoOffsetReset: "earliest", maxPrefetchKBytes: 256 << 10,
     onError: (err) => opts.onLog("kafka-error", { error: err.message }),
+    ...(opts.exactlyOnce && { isolationLevel: "read_committed" as const }),
   });
   await consumer.connect();
-  const sink = new KafkaSink({ producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), retry });
+  let transactions: KafkaTransactions | undefined;
+  let restore: RunSnapshot | undefined;
+  if (opts.exactlyOnce) {
+    transactions = new KafkaTransactions({
+      factory: rdkafkaClientFactory, client: { brokers: opts.brokers }, producer, consumer, admin,
+      inputTopic: opts.inputTopic, changelogTopic: changelogTopicFor(opts.group), intervalMs: opts.exactlyOnce.commitIntervalMs, onLog: opts.onLog,
+    });
+    restore = await transactions.start();
+  }
+  // Exactly-once: a refused output fails the transaction, and the run restarts from the last
+  // commit; copying it to the retry topic outside the transaction would break the guarantee.
+  const sink = new KafkaSink({ producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), ...(!opts.exactlyOnce && { retry }) });
   const source = new KafkaSource({
     consumer, topic: opts.inputTopic, partitions, pipeline: opts.pipeline,
     deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),
     ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
     onLog: opts.onLog,
   });
+  if (restore) {
+    // The string table first, before the source decodes anything; the coordinator restores the rest.
+    source.importState(restore.source);
+    restore = { ...restore, source: null };
+  }
   source.start();
   return {
     source, sink, consumer, retry,
+    ...(transactions && { transactions }),
+    ...(restore && { restore }),
     async settleRetries() {
       // Bounded by the whole schedule: every backoff plus one delivery timeout per attempt, and a margin.
       const p = retry.policy;

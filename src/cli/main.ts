@@ -52,6 +52,9 @@ Kafka (instead of the generator):
   --group G             consumer group (default riptide-<pipeline>)
   --partitions N        partitions of topics created when missing (default: as the input topic)
   --stop-when-idle S    end after S seconds without input, once everything is produced and committed
+  --guarantee G         at-least-once (default) or exactly-once: outputs, offsets and state in Kafka
+                        transactions (read outputs read_committed); one process per group
+  --commit-interval MS  exactly-once: how often a transaction commits (default 100)
   --max-retries N       a message Kafka refuses with a retriable error goes to T.retry and is retried
                         up to N times (default 3; 0: straight to T.dlq), then to T.dlq
   --retry-backoff MS    wait before the first retry; doubles per retry, at most 30 s (default 1000)
@@ -89,6 +92,7 @@ const RUN_OPTIONS: OptionSpec = {
   "idle-timeout": { type: "string" },
   brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
   group: { type: "string" }, "stop-when-idle": { type: "string" },
+  guarantee: { type: "string" }, "commit-interval": { type: "string" },
   "max-retries": { type: "string" }, "retry-backoff": { type: "string" }, "delivery-timeout": { type: "string" },
   json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
   http: { type: "string" },
@@ -152,6 +156,12 @@ async function runCommand(argv: string[]): Promise<number> {
   const maxRetries = numberOption(values, "max-retries", { integer: true, min: 0, max: 100 });
   const retryBackoff = numberOption(values, "retry-backoff", { min: 1, max: 86_400_000 });
   const deliveryTimeout = numberOption(values, "delivery-timeout", { integer: true, min: 1, max: 2_147_483_647 });
+  const guarantee = (values["guarantee"] as string | undefined) ?? "at-least-once";
+  if (guarantee !== "at-least-once" && guarantee !== "exactly-once") {
+    throw new UsageError(`--guarantee must be at-least-once or exactly-once, got ${JSON.stringify(guarantee)}`);
+  }
+  const commitInterval = numberOption(values, "commit-interval", { integer: true, min: 1, max: 3_600_000 });
+  if (commitInterval !== undefined && guarantee !== "exactly-once") throw new UsageError("--commit-interval needs --guarantee exactly-once");
   if (brokers !== undefined) {
     if (input !== undefined) throw new UsageError("--brokers and --input are two different sources; give one");
     if (!values["input-topic"]) throw new UsageError("--brokers needs --input-topic");
@@ -160,7 +170,7 @@ async function runCommand(argv: string[]): Promise<number> {
       if (values[g] !== undefined) throw new UsageError(`--${g} cannot be combined with --brokers`);
     }
   } else {
-    for (const k of ["input-topic", "output-topic", "group", "stop-when-idle", "max-retries", "retry-backoff", "delivery-timeout"]) {
+    for (const k of ["input-topic", "output-topic", "group", "stop-when-idle", "max-retries", "retry-backoff", "delivery-timeout", "guarantee", "commit-interval"]) {
       if (values[k] !== undefined) throw new UsageError(`--${k} needs --brokers`);
     }
   }
@@ -242,6 +252,7 @@ async function runCommand(argv: string[]): Promise<number> {
       stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
       retry: { ...(maxRetries !== undefined && { maxRetries }), ...(retryBackoff !== undefined && { backoffMs: retryBackoff }) },
       deliveryTimeoutMs: deliveryTimeout,
+      exactlyOnce: guarantee === "exactly-once" ? { commitIntervalMs: commitInterval ?? 100 } : undefined,
     });
     source = kafka.source;
     sink = kafka.sink;
@@ -295,6 +306,9 @@ async function runCommand(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // Fault injection for the chaos suite (scripts/chaos.mjs): SIGUSR2 makes worker thread 0 exit
+  // abruptly at its next batch; the pool restarts it and its shard restores and replays.
+  process.on("SIGUSR2", () => coordinator?.crashWorker(0));
   const quiet = values["quiet"] === true;
   const progress = quiet ? undefined : progressPrinter(status, { lag: () => (lag && lag.rounds > 0 ? lag.total() : undefined) });
   const observer = new RunObserver({
@@ -317,6 +331,8 @@ async function runCommand(argv: string[]): Promise<number> {
       ...(progress && { onProgress: progress.update, progressIntervalMs: progress.intervalMs }),
       onLog,
       ...(http && { onWindow: (out) => http.onWindow(out) }),
+      ...(kafka?.transactions && { transactions: kafka.transactions }),
+      ...(kafka?.restore && { restore: kafka.restore }),
       ...(kafka && { retryCounts: () => kafka!.retry.counts }),
     });
     const running = coordinator.run();

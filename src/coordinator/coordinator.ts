@@ -42,6 +42,7 @@ import { StageLatency } from "../metrics/stages.js";
 import { StagedOutputs } from "./staged-outputs.js";
 import { WindowMerger } from "./window-merger.js";
 import { CommitTracker } from "./commit-tracker.js";
+import { readCheckpoint, writeCheckpoint, type RunSnapshot } from "./snapshot.js";
 import type { ShardSummary, ShardTask } from "../../workers/shard.js";
 
 export interface CoordinatorOptions {
@@ -80,6 +81,21 @@ export interface CoordinatorOptions {
   onWindow?: (output: Output) => void;
   /** The retry topic's counts, read at snapshot rate for progress() (Kafka runs). */
   retryCounts?: () => RetryCounts;
+  /**
+   * Exactly-once mode: about every `intervalMs` the run stops feeding, waits until every batch fed
+   * so far is processed, checkpointed and its outputs written (a barrier), and hands the snapshot
+   * of its whole state and the input positions to `commit`, which commits them with the outputs in
+   * one Kafka transaction. Offsets are then committed only there (never by the source).
+   */
+  transactions?: TransactionHooks;
+  /** State to start from (a snapshot committed by an earlier run of the same pipeline). */
+  restore?: RunSnapshot;
+}
+
+export interface TransactionHooks {
+  intervalMs: number;
+  /** Commits the current transaction with this state and these positions ([partition, next offset]), then begins the next. */
+  commit(state: RunSnapshot, positions: Array<[number, number]>): Promise<void>;
 }
 
 export interface Progress {
@@ -201,6 +217,14 @@ export class Coordinator {
   private readonly nameOf = (field: string, id: number): string => this.source.idName?.(field, id) ?? String(id);
   /** Highest batch seq acknowledged per shard: ACKs at or below it are replays. */
   private ackedSeq: Float64Array = new Float64Array(0);
+  /** Exactly-once: the barrier in progress (producing waits for it), and when the last one ended. */
+  private barrierRunning: Promise<void> | undefined;
+  private lastBarrierAt = 0;
+  /** The highest watermark attached to a record so far (see holdWatermark). */
+  private watermarkFloor = -Infinity;
+  /** Batches fed and sink writes at the last barrier: with neither changed, there is nothing to commit. */
+  private lastBarrierSeq = -1;
+  private lastBarrierWritten = -1;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.pipeline = options.pipeline;
@@ -262,6 +286,90 @@ export class Coordinator {
       if (this.sink.wantsObjects) this.sink.write(out);
       onWindow?.(out);
     });
+    if (options.restore) this.restoreFrom(options.restore);
+  }
+
+  /** Starts from a snapshot: stream times, window partials, the source's strings and each shard's state. */
+  private restoreFrom(s: RunSnapshot): void {
+    if (s.pipeline !== this.pipeline.name) throw new OptionRangeError("restore", `the saved state is of pipeline ${s.pipeline}, not ${this.pipeline.name}`);
+    if (s.shards.length !== this.workers) {
+      throw new OptionRangeError("workers", `the saved state has ${s.shards.length} shards; restart with --workers ${s.shards.length} (or start from empty state)`);
+    }
+    if (s.partitions !== this.source.partitions) {
+      throw new OptionRangeError("restore", `the saved state is for ${s.partitions} input partitions, the input has ${this.source.partitions}`);
+    }
+    this.streamTime.set(s.streamTime);
+    this.watermarkFloor = s.watermarkFloor;
+    this.merger.importState(s.mergerClosed, s.mergerOpen);
+    this.source.importState?.(s.source);
+    for (let w = 0; w < this.workers; w++) {
+      const ck = this.tasks[w]!.checkpoint;
+      if (!ck) throw new OptionRangeError("checkpointBytes", "restoring state needs checkpoints (checkpointBytes > 0)");
+      writeCheckpoint(ck, s.shards[w]!);
+    }
+  }
+
+  /** The whole run's state; valid at a barrier only. */
+  private snapshot(): RunSnapshot {
+    const merger = this.merger.exportState();
+    return {
+      pipeline: this.pipeline.name,
+      partitions: this.source.partitions,
+      streamTime: Array.from(this.streamTime),
+      watermarkFloor: this.watermarkFloor,
+      mergerClosed: merger.closed,
+      mergerOpen: merger.open,
+      source: this.source.exportState?.() ?? null,
+      shards: this.tasks.map((t) => (t.checkpoint ? readCheckpoint(t.checkpoint) : new Float64Array(0))),
+    };
+  }
+
+  /**
+   * Exactly-once barrier: stop feeding until every batch fed so far has been processed,
+   * checkpointed and released by its shard and its outputs handed to the sink, then commit the
+   * snapshot, the outputs and the input positions in one transaction. One at a time.
+   */
+  private barrier(force = false): Promise<void> {
+    const tx = this.options.transactions;
+    if (!tx) return Promise.resolve();
+    if (!force && this.seq === this.lastBarrierSeq && (this.sink.written ?? 0) === this.lastBarrierWritten && !this.barrierRunning) {
+      this.lastBarrierAt = Date.now();
+      return Promise.resolve();
+    }
+    const run = (this.barrierRunning ?? Promise.resolve()).then(async () => {
+      const deadline = Date.now() + END_LIMIT_MS;
+      for (;;) {
+        this.drain();
+        this.sink.service?.();
+        if (this.failure) throw this.failure;
+        if (this.inputs.every((r) => r.readable() === 0)) break;
+        if (Date.now() > deadline) throw new WorkerFailedError(`shards did not reach the transaction barrier in ${END_LIMIT_MS} ms`);
+        await sleep(1);
+      }
+      this.drain(); // the ACKs written before the last release
+      await this.sink.flush?.(); // every output of the transaction handed to the producer
+      const positions: Array<[number, number]> = [];
+      for (let p = 0; p < this.source.partitions; p++) {
+        if (this.source.assigned?.(p) === false) continue;
+        const at = this.source.position!(p);
+        if (at >= 0) positions.push([p, at]);
+      }
+      const fedSeq = this.seq;
+      const written = this.sink.written ?? 0;
+      await tx.commit(this.snapshot(), positions);
+      this.lastBarrierSeq = fedSeq;
+      this.lastBarrierWritten = written;
+      this.noteSinkAcks();
+      this.lastBarrierAt = Date.now();
+    });
+    const settled = run.catch((err: unknown) => {
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      throw err;
+    }).finally(() => {
+      if (this.barrierRunning === settled) this.barrierRunning = undefined;
+    });
+    this.barrierRunning = settled;
+    return settled;
   }
 
   /** The worker that owns partition p. */
@@ -345,6 +453,8 @@ export class Coordinator {
     let cursor = 0;
     for (;;) {
       if (this.failure) return;
+      // Exactly-once: nothing is fed or written while a barrier (e.g. one a revoke asked for) commits.
+      if (this.barrierRunning) await this.barrierRunning.catch(() => undefined);
       if (this.source.exhausted() || this.stopRequested()) return;
       const sliceEnd = performance.now() + SLICE_MS;
       let blocked: BatchRing | undefined;
@@ -383,6 +493,7 @@ export class Coordinator {
         if (this.firstEventAt === 0) this.firstEventAt = now;
         const st = this.pipeline.prepare(columns, n, this.streamTime[p]!, this.otherMin(p, now));
         this.streamTime[p] = st;
+        if (this.options.transactions) this.holdWatermark(columns["_wm"] as Float64Array, n);
         this.lastActive[p] = now;
         if (this.commits) this.commits.add(p, this.seq, this.source.position!(p), this.closeAtFor(st));
         if (this.scatter) {
@@ -411,6 +522,7 @@ export class Coordinator {
       this.sink.service?.();
       this.noteSinkAcks();
       this.maybeCommit(false);
+      if (this.options.transactions && Date.now() - this.lastBarrierAt >= this.options.transactions.intervalMs) await this.barrier();
       if (blocked) {
         // Wait for the ring we need, bounded, then drain again: the worker may be blocked on output.
         await blocked.waitWritableAsync(2);
@@ -460,12 +572,36 @@ export class Coordinator {
     }
   }
 
+  /**
+   * Whether partition q counts for the watermark (when it is not idle). At-least-once: only the
+   * partitions assigned to this process (others belong to other group members). Exactly-once (one
+   * process per group, its state holding every partition): all of them, so that after a restart
+   * the partitions not assigned yet (the dead instance's session has not expired) hold the
+   * watermark where the restored state left it instead of letting it run ahead.
+   */
+  private holdsWatermark(q: number): boolean {
+    return this.options.transactions !== undefined || this.source.assigned?.(q) !== false;
+  }
+
+  /**
+   * Exactly-once: watermarks never go back. A partition back from idleness may hold a smaller
+   * stream time than the watermark the shards have already closed windows at; its records then see
+   * that watermark (late if their window has closed), as in Flink, instead of opening a closed
+   * window a second time. (At-least-once keeps the per-record watermark: a partition handed over
+   * from another process then re-opens its windows as partial aggregates of its own.)
+   */
+  private holdWatermark(wm: Float64Array, n: number): void {
+    const floor = this.watermarkFloor;
+    for (let i = 0; i < n; i++) if (wm[i]! < floor) wm[i] = floor;
+    if (n > 0 && wm[n - 1]! > floor) this.watermarkFloor = wm[n - 1]!;
+  }
+
   /** Smallest stream time of the partitions other than p that are not idle (Infinity if none). */
   private otherMin(p: number, now: number): number {
     let min = Infinity;
     const st = this.streamTime;
     for (let q = 0; q < st.length; q++) {
-      if (q !== p && st[q]! < min && now - this.lastActive[q]! <= this.idleTimeoutMs && this.source.assigned?.(q) !== false) min = st[q]!;
+      if (q !== p && st[q]! < min && now - this.lastActive[q]! <= this.idleTimeoutMs && this.holdsWatermark(q)) min = st[q]!;
     }
     return min;
   }
@@ -474,7 +610,7 @@ export class Coordinator {
     let min = Infinity;
     let any = false;
     for (let q = 0; q < this.streamTime.length; q++) {
-      if (now - this.lastActive[q]! <= this.idleTimeoutMs && this.source.assigned?.(q) !== false) {
+      if (now - this.lastActive[q]! <= this.idleTimeoutMs && this.holdsWatermark(q)) {
         any = true;
         if (this.streamTime[q]! < min) min = this.streamTime[q]!;
       }
@@ -484,7 +620,7 @@ export class Coordinator {
 
   /** Sends the watermark to shards that have not seen it (they got no data lately), if they have room. */
   private punctuate(): void {
-    const wm = this.globalWatermark(this.now());
+    const wm = Math.max(this.globalWatermark(this.now()), this.watermarkFloor);
     if (wm === -Infinity || wm === Infinity) return;
     for (let w = 0; w < this.workers; w++) {
       if (this.sentWatermark[w]! >= wm) continue;
@@ -602,6 +738,7 @@ export class Coordinator {
     await this.committing;
     this.maybeCommit(true);
     await this.committing;
+    await this.barrier();
   }
 
   /** Output acknowledgements count as the run's last activity. */
@@ -621,7 +758,7 @@ export class Coordinator {
 
   /** Commits the positions whose outputs are all acknowledged (one commit in flight at a time). */
   private maybeCommit(force: boolean): void {
-    if (!this.commits || !this.source.commit || this.committing) return;
+    if (!this.commits || !this.source.commit || this.committing || this.options.transactions) return;
     const now = Date.now();
     if (!force && now - this.lastCommitAt < COMMIT_INTERVAL_MS) return;
     this.lastCommitAt = now;
@@ -636,6 +773,15 @@ export class Coordinator {
   /** On revoke: wait until every batch of these partitions is processed, then commit what is safe. */
   private async drainPartitions(ps: readonly number[]): Promise<void> {
     if (!this.commits) return;
+    if (this.options.transactions) {
+      // Commit everything fed so far (state, outputs, offsets) before the partitions go.
+      // Stream time stays: this process's state still holds the partitions' records (one process
+      // per group under exactly-once), so their windows must not open again if they come back.
+      // Forced even with nothing new: a commit is how a fenced zombie learns that it is one.
+      await this.barrier(true);
+      for (const p of ps) this.commits.forget(p);
+      return;
+    }
     const deadline = Date.now() + END_LIMIT_MS;
     while (!ps.every((p) => this.commits!.allAcked(p))) {
       if (Date.now() > deadline) throw new WorkerFailedError(`partitions ${ps.join(",")} did not drain in ${END_LIMIT_MS} ms`);

@@ -71,6 +71,25 @@ export class WindowMerger {
     return all;
   }
 
+  /** The state to snapshot: per shard, its closed-through watermark; the open partials, flat 7-tuples. */
+  exportState(): { closed: number[]; open: number[] } {
+    const open: number[] = [];
+    for (const byKey of this.open.values()) {
+      for (const w of byKey.values()) open.push(w.key, w.start, w.count, w.sum, w.n, w.min, w.max);
+    }
+    return { closed: Array.from(this.closed), open };
+  }
+
+  /** Replaces the state with one from exportState() (same number of shards). */
+  importState(closed: readonly number[], open: readonly number[]): void {
+    if (closed.length !== this.closed.length) throw new Error(`window merger state is for ${closed.length} shards, this run has ${this.closed.length}`);
+    this.closed.set(closed);
+    this.open.clear();
+    for (let i = 0; i + 6 < open.length; i += 7) {
+      this.add(open[i]!, open[i + 1]!, open[i + 2]!, open[i + 3]!, open[i + 4]!, open[i + 5]!, open[i + 6]!);
+    }
+  }
+
   /** Windows waiting for some shard's watermark. */
   get pending(): number {
     let n = 0;

@@ -24,6 +24,21 @@ export class Interner {
     return this.names[id] ?? "";
   }
 
+  /** Every interned string in id order (id 1 first), to snapshot. */
+  exportNames(): string[] {
+    return this.names.slice(1);
+  }
+
+  /** Replaces the table with one from exportNames(): the same strings get the same ids again. */
+  loadNames(names: readonly string[]): void {
+    this.ids.clear();
+    this.names.length = 1;
+    for (const s of names) {
+      this.ids.set(s, this.names.length);
+      this.names.push(s);
+    }
+  }
+
   get size(): number {
     return this.names.length - 1;
   }

@@ -60,6 +60,14 @@ interface PartitionQueue {
   position: number;
   /** Kafka timestamp of the first message read by the last fill(). */
   enteredAt: number;
+  /**
+   * Restored state (exactly-once): the frame at this offset was read up to `resumeWithin` records
+   * when the state was committed; reading resumes there instead of at its first record.
+   */
+  resumeOffset?: number;
+  resumeWithin?: number;
+  /** Being revoked: no more fills; still assigned until what was filled is committed. */
+  revoking?: boolean;
 }
 
 const RETAIN = 1 << 16; // raw JSON messages kept per partition for side outputs
@@ -122,14 +130,21 @@ export class KafkaSource implements Source {
       },
       onRevoke: async (parts) => {
         const ps = parts.map((tp) => tp.partition).filter((p) => this.queues[p]);
-        for (const p of ps) {
-          const q = this.queues[p]!;
-          // Unread messages are dropped: the next owner reads them from the committed offset.
-          q.messages = []; q.head = 0; q.within = 0; q.ids = []; q.queuedRecords = 0; q.nextOffset = -1;
-          q.assigned = false;
-        }
         this.options.onLog?.("revoke", { partitions: ps });
-        if (!this.closed) await this.hooks?.drainPartitions(ps);
+        // Nothing more is read from them; what was read is processed and committed (with its
+        // position, still known here) before they go.
+        for (const p of ps) this.queues[p]!.revoking = true;
+        try {
+          if (!this.closed) await this.hooks?.drainPartitions(ps);
+        } finally {
+          for (const p of ps) {
+            const q = this.queues[p]!;
+            // Unread messages are dropped: the next owner reads them from the committed offset.
+            q.messages = []; q.head = 0; q.within = 0; q.ids = []; q.queuedRecords = 0; q.nextOffset = -1;
+            q.assigned = false;
+            q.revoking = false;
+          }
+        }
       },
     });
     this.consuming = this.consumeLoop();
@@ -201,7 +216,7 @@ export class KafkaSource implements Source {
 
   fill(p: number, columns: Record<string, ColumnArray>, max: number): number {
     const q = this.queues[p]!;
-    if (!q.assigned) return 0;
+    if (!q.assigned || q.revoking) return 0;
     const off = columns["_off"]!;
     const schema = this.options.pipeline.schema;
     let n = 0;
@@ -209,6 +224,13 @@ export class KafkaSource implements Source {
     while (n < max && q.head < q.messages.length) {
       const m = q.messages[q.head]!;
       const v = m.value;
+      if (q.resumeOffset !== undefined) {
+        if (m.offset === q.resumeOffset && q.within === 0) {
+          q.within = q.resumeWithin!;
+          q.queuedRecords -= q.resumeWithin!;
+        }
+        q.resumeOffset = undefined;
+      }
       if (v && v.length >= 4 && v.readUInt32LE(0) === FRAME_MAGIC) {
         let got: number;
         try {
@@ -272,6 +294,30 @@ export class KafkaSource implements Source {
 
   assigned(p: number): boolean {
     return this.queues[p]?.assigned === true;
+  }
+
+  /** The string table: restored ids must name the same drivers as the restored shard state. */
+  exportState(): unknown {
+    // A frame read in part: its offset is the committed position, so the records of it already
+    // processed must be skipped when it is read again.
+    const partial: number[][] = [];
+    for (let p = 0; p < this.queues.length; p++) {
+      const q = this.queues[p]!;
+      if (q.assigned && q.within > 0 && q.head < q.messages.length) partial.push([p, q.messages[q.head]!.offset, q.within]);
+      else if (q.resumeOffset !== undefined) partial.push([p, q.resumeOffset, q.resumeWithin!]); // restored, not read yet
+    }
+    return { names: this.interner.exportNames(), partial };
+  }
+
+  importState(state: unknown): void {
+    const st = state as { names?: unknown; partial?: unknown } | null;
+    if (Array.isArray(st?.names)) this.interner.loadNames(st.names.map(String));
+    if (Array.isArray(st?.partial)) {
+      for (const [p, offset, within] of st.partial as number[][]) {
+        const q = this.queues[p!];
+        if (q) { q.resumeOffset = offset; q.resumeWithin = within; }
+      }
+    }
   }
 
   async commit(positions: ReadonlyArray<readonly [number, number]>): Promise<void> {

@@ -39,6 +39,10 @@ export interface Source {
   assigned?(p: number): boolean;
   /** The string of an interned id of input field `field` (for outputs that name ids, not events). */
   idName?(field: string, id: number): string;
+  /** The source's own state for a run snapshot (exactly-once), e.g. its string table; JSON-serialisable. */
+  exportState?(): unknown;
+  /** Restores state from exportState() before the first fill(). */
+  importState?(state: unknown): void;
 }
 
 export interface SourceHooks {

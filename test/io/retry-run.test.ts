@@ -55,7 +55,7 @@ describe("riptide run: refused outputs through the retry topic", () => {
 
     const run = riptide(["run", "--brokers", BROKERS, "--input-topic", input, "--output-topic", output, "--group", uniqueName("g"),
       "--workers", "1", "--stop-when-idle", "6", "--json", "--quiet", "--http", "127.0.0.1:0",
-      "--max-retries", "3", "--retry-backoff", "300", "--delivery-timeout", "1500"]);
+      "--max-retries", "5", "--retry-backoff", "300", "--delivery-timeout", "1500"]);
     try {
       await waitFor("the assignment", () => run.stderr.includes('"event":"assign"'));
       const url = /"url":"([^"]+)"/.exec(run.stderr)?.[1];
@@ -96,17 +96,18 @@ describe("riptide run: refused outputs through the retry topic", () => {
     expect(dlq).toHaveLength(dead(`${output}.anomaly`).length + dead(`${output}.late`).length);
     for (const m of dead(`${output}.late`)) {
       const h = Object.fromEntries((m.headers ?? []).map((x) => [x.key, x.value.toString()]));
-      expect(h[DLQ_HEADER.attempts]).toBe("4");
+      expect(h[DLQ_HEADER.attempts]).toBe("6");
       expect(h[DLQ_HEADER.stage]).toBe("deliver");
-      expect(h[DLQ_HEADER.error]).toMatch(/^gave up after 4 attempts \(1 \+ 3 retries, --max-retries 3\): /);
+      expect(h[DLQ_HEADER.error]).toMatch(/^gave up after 6 attempts \(1 \+ 5 retries, --max-retries 5\): /);
       expect(JSON.parse(m.value!.toString()).type).toBe("late");
     }
     // At least one anomaly output was refused, retried after its backoff and then delivered.
     expect(summary.retries.succeeded).toBeGreaterThan(0);
     expect(anomalies.length).toBeGreaterThan(0);
     expect(summary.retries.deadLettered).toBe(dlq.length);
-    // Every refused output was scheduled once per retry it got: late ones 3 times each.
-    expect(summary.retries.scheduled).toBeGreaterThanOrEqual(3 * expected("late") + summary.retries.succeeded);
+    // Every refused output was scheduled once per retry it got: late ones 5 times each.
+    expect(summary.retries.scheduled).toBeGreaterThanOrEqual(5 * expected("late") + summary.retries.succeeded);
+    expect(summary.retries.failed).toBe(summary.retries.scheduled - summary.retries.succeeded);
     expect(run.stderr).toContain('"event":"retry-ok"');
     expect(run.stderr).toContain('"event":"retry-dlq"');
   }, 180_000);

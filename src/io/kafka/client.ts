@@ -323,6 +323,24 @@ export interface KafkaProducerClient {
   flush(timeoutMs: number): Promise<void>;
   /** Flushes (bounded) and closes. */
   disconnect(timeoutMs?: number): Promise<void>;
+
+  // ── Transactions (exactly-once mode); only on a producer created with `transactionalId` ──
+  /**
+   * Registers the transactional id with the cluster: aborts a transaction a previous instance
+   * with the same id left open and fences that instance (its next transactional call fails).
+   */
+  initTransactions?(timeoutMs?: number): Promise<void>;
+  /** Starts a transaction: every record produced until commit or abort belongs to it. */
+  beginTransaction?(timeoutMs?: number): Promise<void>;
+  /**
+   * Adds the consumer group's offsets to the transaction (next offset to read per partition),
+   * with the consumer's group metadata, so that a zombie member of an older generation is fenced.
+   */
+  sendOffsetsToTransaction?(offsets: TopicPartitionOffset[], consumer: KafkaConsumerClient, timeoutMs?: number): Promise<void>;
+  /** Flushes the transaction's records and commits them and its offsets atomically. */
+  commitTransaction?(timeoutMs?: number): Promise<void>;
+  /** Aborts the current transaction: its records are never seen by `read_committed` consumers. */
+  abortTransaction?(timeoutMs?: number): Promise<void>;
 }
 
 /** Topic administration. */
@@ -352,6 +370,12 @@ export interface KafkaClientFactory {
   createConsumer(options: KafkaConsumerOptions): KafkaConsumerClient;
   createProducer(options?: KafkaProducerOptions): KafkaProducerClient;
   createAdmin(options?: KafkaAdminOptions): KafkaAdminClient;
+  /**
+   * Reads one partition from its beginning to its end as a `read_committed` consumer outside any
+   * group (records of aborted or open transactions are skipped), e.g. to restore state from a
+   * compacted changelog topic. Resolves with the records in offset order.
+   */
+  readPartition?(options: KafkaClientOptions, topic: string, partition: number, timeoutMs?: number): Promise<KafkaMessage[]>;
 }
 
 /** The bootstrap brokers to use when none are given. */

@@ -287,6 +287,11 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
     return this.assigned.slice();
   }
 
+  /** The node-rdkafka consumer (for sendOffsetsToTransaction's group metadata). */
+  get native(): RdKafka.KafkaConsumer {
+    return this.c;
+  }
+
   consume(maxMessages: number, timeoutMs?: number): Promise<KafkaMessage[]> {
     try {
       this.check("consume");
@@ -559,6 +564,50 @@ export class RdKafkaProducer implements KafkaProducerClient {
     }
   }
 
+  // ── Transactions ──────────────────────────────────────────────────────────────────────────
+  // librdkafka serves these calls on its own threads; node-rdkafka runs them off the event loop.
+
+  initTransactions(timeoutMs = 30_000): Promise<void> {
+    return withTimeout<void>(timeoutMs + 5000, "initTransactions", (done) => {
+      this.p.initTransactions(timeoutMs, (err) => done(err));
+    });
+  }
+
+  beginTransaction(timeoutMs = 30_000): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    return withTimeout<void>(timeoutMs, "beginTransaction", (done) => {
+      this.p.beginTransaction((err) => done(err));
+    });
+  }
+
+  sendOffsetsToTransaction(offsets: TopicPartitionOffset[], consumer: KafkaConsumerClient, timeoutMs = 30_000): Promise<void> {
+    if (!(consumer instanceof RdKafkaConsumer)) {
+      return Promise.reject(new KafkaError("sendOffsetsToTransaction: the consumer is not a node-rdkafka consumer"));
+    }
+    return withTimeout<void>(timeoutMs + 5000, "sendOffsetsToTransaction", (done) => {
+      this.p.sendOffsetsToTransaction(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })), consumer.native, timeoutMs, (err) => done(err));
+    });
+  }
+
+  commitTransaction(timeoutMs = 30_000): Promise<void> {
+    return withTimeout<void>(timeoutMs + 5000, "commitTransaction", (done) => {
+      this.p.commitTransaction(timeoutMs, (err) => done(err));
+    }).then(async () => {
+      // Delivery reports of the committed records reach JavaScript shortly after.
+      const deadline = Date.now() + timeoutMs;
+      while (this.pending > 0 && Date.now() < deadline) {
+        this.p.poll();
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    });
+  }
+
+  abortTransaction(timeoutMs = 30_000): Promise<void> {
+    return withTimeout<void>(timeoutMs + 5000, "abortTransaction", (done) => {
+      this.p.abortTransaction(timeoutMs, (err) => done(err));
+    });
+  }
+
   async disconnect(timeoutMs = 10_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -728,4 +777,50 @@ export const rdkafkaClientFactory: KafkaClientFactory = {
   createConsumer: (options) => new RdKafkaConsumer(loadRdKafka(), options),
   createProducer: (options = {}) => new RdKafkaProducer(loadRdKafka(), options),
   createAdmin: (options = {}) => new RdKafkaAdmin(loadRdKafka(), options),
+  readPartition: (options, topic, partition, timeoutMs = 60_000) => readPartition(loadRdKafka(), options, topic, partition, timeoutMs),
 };
+
+/**
+ * Reads a partition from its beginning to its end (`read_committed`, outside any group: nothing is
+ * committed). The end is librdkafka's partition EOF, which for `read_committed` is the last stable
+ * offset: control records and aborted transactions do not count.
+ */
+async function readPartition(lib: RdKafkaModule, opts: KafkaClientOptions, topic: string, partition: number, timeoutMs: number): Promise<KafkaMessage[]> {
+  const conf: RdConfig = {
+    ...commonConfig(opts),
+    "group.id": `riptide-reader-${process.pid}-${Date.now()}`,
+    "enable.auto.commit": false,
+    "enable.auto.offset.store": false,
+    "enable.partition.eof": true,
+    "isolation.level": "read_committed",
+    "fetch.message.max.bytes": 8 << 20,
+    ...opts.extra,
+  };
+  const { global, topic: topicConf } = splitConfig(conf);
+  const c = new lib.KafkaConsumer(global as RdKafka.ConsumerGlobalConfig, topicConf as RdKafka.ConsumerTopicConfig);
+  const timeout = opts.connectTimeoutMs ?? 30_000;
+  await withTimeout<void>(timeout + 1000, "reader connect", (done) => c.connect({ allTopics: false, timeout }, (err) => done(err)));
+  const out: KafkaMessage[] = [];
+  let eof = false;
+  c.on("partition.eof", (e: { topic: string; partition: number }) => {
+    if (e.topic === topic && e.partition === partition) eof = true;
+  });
+  try {
+    c.assign([{ topic, partition, offset: -2 /* beginning */ }]);
+    c.setDefaultConsumeTimeout(100);
+    const deadline = Date.now() + timeoutMs;
+    while (!eof) {
+      if (Date.now() > deadline) throw new KafkaError(`reading ${topic}[${partition}]: no end of partition within ${timeoutMs} ms`, { kafkaCode: ERR_TIMED_OUT, retriable: true });
+      const batch = await new Promise<RdKafka.Message[]>((resolve, reject) => {
+        c.consume(10_000, (err, messages) => (err ? reject(toKafkaError(err, `read ${topic}`)) : resolve(messages)));
+      });
+      for (const m of batch) {
+        if (m.headers) (m as unknown as KafkaMessage).headers = convertHeadersIn(m.headers);
+        out.push(m as unknown as KafkaMessage);
+      }
+    }
+  } finally {
+    await withTimeout<void>(30_000, "reader disconnect", (done) => c.disconnect((err) => done(err))).catch(() => undefined);
+  }
+  return out;
+}

@@ -1,0 +1,277 @@
+#!/usr/bin/env node
+// The chaos suite (`npm run chaos`): failures injected on purpose against the real broker, and a
+// checker that compares every output topic with a reference run.
+//
+// Scenarios (seeded: --seed N; --kills-per-scenario K scales the SIGKILL scenarios):
+//   eos-frames      exactly-once, binary frames, SIGKILL of the process at seeded points
+//   eos-json        exactly-once, JSON one event per message, SIGKILL at seeded points
+//   alos-frames     at-least-once, frames, SIGKILL at seeded points
+//   eos-worker      exactly-once, a worker thread killed mid-stream (SIGUSR2 fault hook) and a SIGKILL
+//   eos-broker      exactly-once, the broker restarted mid-stream (stop, start on the same data)
+//
+// Each scenario: a fresh one-partition input topic (one partition: the order is fixed, so the
+// reference is exact), filled by `riptide loadgen`; the reference is a run without failures on it
+// (at-least-once, its own group); then the scenario's runs under failure until one ends by
+// --stop-when-idle. The checker reads every output topic read_committed and compares multisets:
+//   exactly-once: lost = reference outputs missing, duplicates = outputs beyond the reference;
+//   at-least-once: a window is lost when no output of it has a count ≥ the reference's; side
+//   outputs compare as multisets; duplicates are the outputs beyond the reference.
+// Recovery time: from a kill to the restarted process's partition assignment (its state restored).
+// Ends with one JSON line:
+//   {"scenarios","kills","lostExactlyOnce","duplicatesExactlyOnce","lostAtLeastOnce",
+//    "duplicatesAtLeastOnce","recoverySecondsP50","recoverySecondsMax"}
+import { spawn, spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const cli = join(root, "bin", "riptide.js");
+const kafkaScript = join(root, "scripts", "kafka.mjs");
+const BROKERS = process.env.RIPTIDE_KAFKA_BROKERS ?? "127.0.0.1:9092";
+
+const { values: opts } = parseArgs({
+  options: {
+    seed: { type: "string", default: "7" },
+    "kills-per-scenario": { type: "string", default: "6" },
+    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker" },
+    quiet: { type: "boolean", default: false },
+  },
+});
+const seed = Number(opts.seed);
+const killsPer = Number(opts["kills-per-scenario"]);
+if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got ${opts.seed}`);
+if (!Number.isInteger(killsPer) || killsPer < 1 || killsPer > 100) fail(`--kills-per-scenario must be an integer from 1 to 100, got ${opts["kills-per-scenario"]}`);
+const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker"];
+const chosen = opts.scenarios.split(",").map((s) => s.trim()).filter(Boolean);
+for (const s of chosen) if (!KNOWN.includes(s)) fail(`--scenarios: unknown scenario ${s} (known: ${KNOWN.join(", ")})`);
+
+function fail(msg) {
+  process.stderr.write(`riptide chaos: ${msg}\n`);
+  process.exit(2);
+}
+function log(msg) {
+  if (!opts.quiet) process.stderr.write(`[chaos] ${msg}\n`);
+}
+
+/** mulberry32: the seeded kill points. */
+function prng(s) {
+  let a = s >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const random = prng(seed);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ── the broker ────────────────────────────────────────────────────────────────────────────────
+function kafka(cmd) {
+  const r = spawnSync(process.execPath, [kafkaScript, cmd], { cwd: root, encoding: "utf8" });
+  return r.status === 0;
+}
+let startedBroker = false;
+if (!kafka("status")) {
+  log("starting the Kafka broker");
+  if (!kafka("up")) fail("the Kafka broker did not start (node scripts/kafka.mjs up)");
+  startedBroker = true;
+}
+
+const { rdkafkaClientFactory } = await import(join(root, "dist", "src", "io", "kafka", "rdkafka.js"));
+
+// ── runs ──────────────────────────────────────────────────────────────────────────────────────
+function runCli(args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.stderr.on("data", () => {});
+    child.on("exit", (code) => resolve({ code, out }));
+  });
+}
+
+/**
+ * Starts `riptide run` and resolves `assigned` when it logs its partition assignment (its state is
+ * restored by then). `exit` resolves with the exit code and the last stdout line.
+ */
+function startRun(args) {
+  const child = spawn(process.execPath, [cli, "run", "driver-tracking", ...args, "--log-level", "info", "--quiet", "--json"], {
+    cwd: root, stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  let onAssigned;
+  const assigned = new Promise((r) => { onAssigned = r; });
+  child.stdout.on("data", (d) => { out += d; });
+  child.stderr.on("data", (d) => {
+    err += d;
+    if (/"event":"assign"/.test(err)) onAssigned(Date.now());
+  });
+  const exit = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, out, err })));
+  return { child, assigned, exit };
+}
+
+async function readTopic(topic) {
+  const md = await admin.metadata(topic).catch(() => undefined);
+  const t = md?.topics.find((x) => x.name === topic);
+  const parts = t?.partitions ?? 0;
+  const values = [];
+  for (let p = 0; p < parts; p++) {
+    const ms = await rdkafkaClientFactory.readPartition({ brokers: BROKERS }, topic, p);
+    for (const m of ms) if (m.value) values.push(m.value.toString("utf8"));
+  }
+  return values;
+}
+
+const admin = rdkafkaClientFactory.createAdmin({ brokers: BROKERS });
+await admin.connect();
+
+const SIDES = ["invalid", "anomaly", "late"];
+async function outputsOf(prefix) {
+  const all = {};
+  all.window = await readTopic(prefix);
+  for (const s of SIDES) all[s] = await readTopic(`${prefix}.${s}`);
+  return all;
+}
+
+function multiset(values) {
+  const m = new Map();
+  for (const v of values) m.set(v, (m.get(v) ?? 0) + 1);
+  return m;
+}
+
+/** Exactly-once comparison: multiset difference both ways, every topic. */
+function compareExact(ref, got) {
+  let lost = 0;
+  let dups = 0;
+  for (const topic of Object.keys(ref)) {
+    const r = multiset(ref[topic]);
+    const g = multiset(got[topic]);
+    for (const [v, c] of r) lost += Math.max(0, c - (g.get(v) ?? 0));
+    for (const [v, c] of g) dups += Math.max(0, c - (r.get(v) ?? 0));
+  }
+  return { lost, dups };
+}
+
+/** At-least-once comparison: a window is kept when some output of it counts at least the reference. */
+function compareAtLeastOnce(ref, got) {
+  let lost = 0;
+  const best = new Map();
+  for (const v of got.window) {
+    const o = JSON.parse(v);
+    const k = `${o.key}@${o.windowStart}`;
+    best.set(k, Math.max(best.get(k) ?? 0, o.count));
+  }
+  for (const v of ref.window) {
+    const o = JSON.parse(v);
+    if ((best.get(`${o.key}@${o.windowStart}`) ?? 0) < o.count) lost++;
+  }
+  for (const s of SIDES) {
+    const g = multiset(got[s]);
+    for (const [v, c] of multiset(ref[s])) lost += Math.max(0, c - (g.get(v) ?? 0));
+  }
+  let total = 0;
+  let refTotal = 0;
+  for (const t of Object.keys(ref)) { total += got[t].length; refTotal += ref[t].length; }
+  return { lost, dups: Math.max(0, total - refTotal) };
+}
+
+// ── scenarios ─────────────────────────────────────────────────────────────────────────────────
+const results = [];
+const recoveries = [];
+let kills = 0;
+
+async function scenario(name) {
+  const eos = name !== "alos-frames";
+  const format = name === "eos-json" ? "json" : "frame";
+  const events = format === "json" ? 400_000 : 4_000_000;
+  const tag = `chaos-${name}-${seed}-${Date.now().toString(36)}`;
+  const input = tag;
+  log(`${name}: loading ${events} events (${format}) into ${input}`);
+  const lg = await runCli(["loadgen", "--brokers", BROKERS, "--topic", input, "--rate", "10000000", "--events", String(events), "--format", format,
+    "--partitions", "1", "--seed", String(seed), "--json", "--quiet"]);
+  if (lg.code !== 0) throw new Error(`loadgen failed (${lg.code})`);
+
+  log(`${name}: reference run`);
+  const ref = startRun(["--brokers", BROKERS, "--input-topic", input, "--output-topic", `${tag}-ref`, "--group", `${tag}-ref`, "--stop-when-idle", "2"]);
+  const refExit = await ref.exit;
+  if (refExit.code !== 0) throw new Error(`reference run failed (${refExit.code}): ${refExit.err.slice(-400)}`);
+
+  const common = ["--brokers", BROKERS, "--input-topic", input, "--output-topic", `${tag}-out`, "--group", `${tag}-g`,
+    ...(eos ? ["--guarantee", "exactly-once"] : [])];
+  const planned = name === "eos-worker" || name === "eos-broker" ? 1 : killsPer;
+  let lastKillAt = 0;
+  for (let k = 0; k < planned; k++) {
+    const run = startRun(common);
+    const at = await Promise.race([run.assigned, run.exit.then(() => 0)]);
+    if (at === 0) throw new Error(`${name}: run ended before its assignment: ${(await run.exit).err.slice(-400)}`);
+    if (lastKillAt > 0) recoveries.push((at - lastKillAt) / 1000);
+    if (name === "eos-worker") {
+      await sleep(300 + Math.floor(random() * 500));
+      run.child.kill("SIGUSR2"); // fault hook: worker thread 0 exits; the pool restarts it
+      log(`${name}: worker thread killed`);
+    }
+    if (name === "eos-broker") {
+      await sleep(300 + Math.floor(random() * 500));
+      log(`${name}: restarting the broker`);
+      kafka("down");
+      await sleep(1000);
+      if (!kafka("up")) throw new Error("the broker did not come back");
+    }
+    await sleep(200 + Math.floor(random() * 1200));
+    run.child.kill("SIGKILL");
+    await run.exit;
+    lastKillAt = Date.now();
+    kills++;
+    log(`${name}: kill ${k + 1}/${planned}`);
+  }
+  // The last run goes to the end; a broker restart may fail a run (a transaction cannot commit):
+  // it is restarted, as a supervisor would.
+  let final;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const run = startRun([...common, "--stop-when-idle", "3"]);
+    const at = await Promise.race([run.assigned, run.exit.then(() => 0)]);
+    if (at > 0 && lastKillAt > 0) { recoveries.push((at - lastKillAt) / 1000); lastKillAt = 0; }
+    final = await run.exit;
+    if (final.code === 0) break;
+    log(`${name}: final run exited ${final.code}; restarting it`);
+  }
+  if (final.code !== 0) throw new Error(`${name}: the final run failed: ${final.err.slice(-600)}`);
+
+  const reference = await outputsOf(`${tag}-ref`);
+  const got = await outputsOf(`${tag}-out`);
+  const cmp = eos ? compareExact(reference, got) : compareAtLeastOnce(reference, got);
+  const refCount = Object.values(reference).reduce((a, v) => a + v.length, 0);
+  log(`${name}: reference ${refCount} outputs; lost ${cmp.lost}, duplicates ${cmp.dups}`);
+  results.push({ name, eos, ...cmp });
+}
+
+let exitCode = 0;
+try {
+  for (const name of chosen) await scenario(name);
+} catch (err) {
+  process.stderr.write(`riptide chaos: ${err.stack ?? err}\n`);
+  exitCode = 1;
+} finally {
+  await admin.disconnect().catch(() => undefined);
+  if (startedBroker) kafka("down");
+}
+
+const sorted = recoveries.slice().sort((a, b) => a - b);
+const summary = {
+  scenarios: results.length,
+  kills,
+  lostExactlyOnce: results.filter((r) => r.eos).reduce((a, r) => a + r.lost, 0),
+  duplicatesExactlyOnce: results.filter((r) => r.eos).reduce((a, r) => a + r.dups, 0),
+  lostAtLeastOnce: results.filter((r) => !r.eos).reduce((a, r) => a + r.lost, 0),
+  duplicatesAtLeastOnce: results.filter((r) => !r.eos).reduce((a, r) => a + r.dups, 0),
+  recoverySecondsP50: sorted.length ? Math.round(sorted[Math.floor((sorted.length - 1) / 2)] * 100) / 100 : null,
+  recoverySecondsMax: sorted.length ? Math.round(sorted[sorted.length - 1] * 100) / 100 : null,
+};
+process.stdout.write(`${JSON.stringify(summary)}\n`);
+if (summary.lostExactlyOnce > 0 || summary.duplicatesExactlyOnce > 0 || summary.lostAtLeastOnce > 0) exitCode = exitCode || 1;
+process.exit(exitCode);
