@@ -29,6 +29,7 @@ const MODULES = [
   "./dsl/dsl.bench.js",
   "./pipelines/scaling.bench.js",
   "./io/kafka.bench.js",
+  "./io/exactly-once.bench.js",
 ] as const;
 
 interface BenchModule {
