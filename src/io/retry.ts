@@ -266,6 +266,8 @@ export class RetryTopic {
   readonly policy: RetryPolicy;
   readonly counts: RetryCounts = { scheduled: 0, succeeded: 0, failed: 0, deadLettered: 0 };
   private readonly parts = new Map<number, PartitionState>();
+  /** Retry-topic partitions this process's retry consumer owns now. */
+  private readonly owned = new Set<number>();
   private readonly handlers: Record<string, RetryHandler>;
   private readonly backlog: Array<{ topic: string; value: Buffer | null; key: Buffer | string | null; headers: KafkaHeader[]; cb: Produced }> = [];
   private timer: NodeJS.Timeout | undefined;
@@ -340,7 +342,7 @@ export class RetryTopic {
     });
     consumer.subscribe([this.topic], {
       onAssign: (tps) => {
-        for (const tp of tps) this.reset(tp.partition);
+        for (const tp of tps) { this.reset(tp.partition); this.owned.add(tp.partition); }
         // A partition paused before a revoke must not stay paused when it comes back.
         try {
           if (tps.length > 0) this.options.consumer!.resume(tps.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
@@ -351,7 +353,7 @@ export class RetryTopic {
       },
       onRevoke: (tps) => {
         // What is not committed is read again by the next owner (at-least-once).
-        for (const tp of tps) this.reset(tp.partition);
+        for (const tp of tps) { this.reset(tp.partition); this.owned.delete(tp.partition); }
       },
     });
     this.loop = this.consumeLoop();
@@ -564,7 +566,9 @@ export class RetryTopic {
     for (;;) {
       if (this.failure) throw this.failure;
       this.options.producer?.poll();
-      const busy = [...this.parts.values()].some((st) => (st.scheduledMax >= 0 && st.committed <= st.scheduledMax) || st.inFlight.length > 0);
+      // Copies on partitions another member owns are its to finish (before any assignment, all count).
+      const busy = [...this.parts].some(([p, st]) =>
+        (st.scheduledMax >= 0 && st.committed <= st.scheduledMax && (this.owned.size === 0 || this.owned.has(p))) || st.inFlight.length > 0);
       if (!busy && this.backlog.length === 0) return true;
       if (Date.now() > deadline) return false;
       this.commit();
