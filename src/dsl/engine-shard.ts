@@ -155,10 +155,23 @@ export class DslShardProcessor implements ShardProcessor {
     return b;
   }
 
-  /** DSL state is not checkpointed yet: a replaced worker starts from empty state. */
-  snapshot(): number {
-    return -1;
+  /**
+   * Checkpoints for worker recovery (workers/shard.ts): topologies whose state is the typed stores
+   * of built-in aggregates are written (keys as u32 ids ≥ 0, strings as −(their id in the shared
+   * table)); others return -1 and run without a restorable checkpoint.
+   */
+  snapshot(into: Float64Array): number {
+    return this.executor.snapshot(into, (k) => {
+      if (typeof k === "number") return Number.isInteger(k) && k >= 0 ? k : NaN;
+      if (typeof k === "string") {
+        const id = this.strings?.ids.get(k);
+        return id === undefined ? NaN : -id;
+      }
+      return NaN;
+    });
   }
 
-  restore(): void {}
+  restore(from: Float64Array): void {
+    this.executor.restore(from, (x) => (x >= 0 ? x : this.str(-x)));
+  }
 }

@@ -189,6 +189,8 @@ export interface RunTopologyOptions extends Omit<CoordinatorOptions, "pipeline" 
   source?: (decoder: JsonDecoder, interner: SharedInterner, reject: (p: number, offset: number, raw: string, reason: string) => void) => Source;
   /** @default NullSink */
   sink?: Sink;
+  /** Called with the Coordinator before it runs (tests: fault injection with crashWorker). */
+  onCoordinator?: (c: Coordinator) => void;
 }
 
 /**
@@ -208,7 +210,8 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
     throw new TopologyError("runTopology() needs exactly one of input (a JSON-lines file) or source");
   }
   const source = options.input !== undefined ? new JsonLinesFileSource(options.input, decoder, reject) : options.source!(decoder, interner, reject);
-  const { input: _i, source: _s, sink, ...rest } = options;
+  const { input: _i, source: _s, sink, onCoordinator, ...rest } = options;
   coordinator = new Coordinator({ ...rest, pipeline, source, sink: sink ?? new NullSink() });
+  onCoordinator?.(coordinator);
   return coordinator.run();
 }

@@ -435,6 +435,32 @@ class NumericWindowProc extends Proc implements Stateful {
   report(): StoreReport {
     return { name: this.n.store, kind: "window", entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };
   }
+  /** [keys K, K encoded keys (ids 1…K), the store]; -1 when it does not fit or a key cannot be encoded. */
+  exportState(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
+    const K = this.keyList.length - 1;
+    if (at + 1 + K > into.length) return -1;
+    into[at] = K;
+    for (let id = 1; id <= K; id++) {
+      const x = encodeKey(this.keyList[id]);
+      if (Number.isNaN(x)) return -1;
+      into[at + id] = x;
+    }
+    const w = this.store.exportTo(into, at + 1 + K);
+    return w < 0 ? -1 : 1 + K + w;
+  }
+  importState(from: Float64Array, at: number, decodeKey: (x: number) => unknown): number {
+    const K = from[at]!;
+    this.keys.clear();
+    this.keyList.length = 1;
+    this.dense = new Int32Array(0);
+    this.lastKey = undefined;
+    for (let id = 1; id <= K; id++) {
+      const k = decodeKey(from[at + id]!);
+      this.keyList.push(k);
+      this.keys.set(keyOf(k), id);
+    }
+    return 1 + K + this.store.importFrom(from, at + 1 + K);
+  }
 }
 
 interface Session { key: unknown; start: number; end: number; agg: unknown; live: boolean; at: number; seq: number }
@@ -877,6 +903,32 @@ export class TopologyExecutor {
   /** @internal Fails when a store is about to exceed its bound. */
   checkBound(store: string, entries: number): void {
     if (entries >= this.maxStoreEntries) throw new StateStoreFullError(store, this.maxStoreEntries);
+  }
+
+  /**
+   * Writes the shard's state (watermark and stores) into `into` for a checkpoint; returns the words
+   * written, or -1 when it does not fit or a store cannot be written there yet (only the typed
+   * stores of built-in aggregates can: object stores hold user values).
+   */
+  snapshot(into: Float64Array, encodeKey: (k: unknown) => number): number {
+    if (into.length < 2) return -1;
+    into[0] = this.watermark;
+    into[1] = this.stateful.length;
+    let at = 2;
+    for (const p of this.stateful) {
+      if (!(p instanceof NumericWindowProc)) return -1;
+      const w = p.exportState(into, at, encodeKey);
+      if (w < 0) return -1;
+      at += w;
+    }
+    return at;
+  }
+
+  /** Replaces the state with one written by snapshot() (of the same topology). */
+  restore(from: Float64Array, decodeKey: (x: number) => unknown): void {
+    this.watermark = from[0]!;
+    let at = 2;
+    for (const p of this.stateful) at += (p as unknown as NumericWindowProc).importState(from, at, decodeKey);
   }
 
   /** Every state store with its size and memory. */

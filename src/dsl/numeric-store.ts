@@ -125,6 +125,41 @@ export class NumericWindowStore {
     return closing;
   }
 
+  /** Writes the live windows at `at` of `into` (9 words each, after 2 header words); returns the words, or -1 when they do not fit. */
+  exportTo(into: Float64Array, at: number): number {
+    const words = 2 + 9 * this.size;
+    if (at + words > into.length) return -1;
+    into[at] = this.size;
+    into[at + 1] = this.nextSeq;
+    let o = at + 2;
+    for (let i = 0; i < this.cap; i++) {
+      if (this.keyId[i] === EMPTY) continue;
+      into[o++] = this.keyId[i]!; into[o++] = this.start[i]!; into[o++] = this.count[i]!; into[o++] = this.sum[i]!;
+      into[o++] = this.n[i]!; into[o++] = this.min[i]!; into[o++] = this.max[i]!; into[o++] = this.maxTs[i]!; into[o++] = this.seq[i]!;
+    }
+    return words;
+  }
+
+  /** Replaces the contents with those written by exportTo(); returns the words read. */
+  importFrom(from: Float64Array, at: number): number {
+    const size = from[at]!;
+    let cap = 1024;
+    while (size * 2 > cap) cap *= 2;
+    this.rehash(cap, Infinity); // empties the table (every start ≤ Infinity is dropped)
+    this.nextSeq = from[at + 1]!;
+    let o = at + 2;
+    for (let e = 0; e < size; e++, o += 9) {
+      const key = from[o]!;
+      const start = from[o + 1]!;
+      const i = this.slotOf(key, start);
+      this.keyId[i] = key; this.start[i] = start; this.count[i] = from[o + 2]!; this.sum[i] = from[o + 3]!; this.n[i] = from[o + 4]!;
+      this.min[i] = from[o + 5]!; this.max[i] = from[o + 6]!; this.maxTs[i] = from[o + 7]!; this.seq[i] = from[o + 8]!;
+      this.size++;
+      if (start < this.minStart) this.minStart = start;
+    }
+    return o - at;
+  }
+
   /** Rebuilds the table at capacity `cap`, keeping only windows with start > dropThrough. */
   private rehash(cap: number, dropThrough: number): void {
     const old = { keyId: this.keyId, start: this.start, count: this.count, sum: this.sum, n: this.n, min: this.min, max: this.max, maxTs: this.maxTs, seq: this.seq };

@@ -147,6 +147,37 @@ describe("a topology module on the worker engine", () => {
     expect(got.late).toBe(hand.outputs["late"]);
   });
 
+  for (const [name, module] of [["count per driver (u32 key ids)", "driver-counts.js"], ["groupBy region count (string keys, partials)", "region-counts.js"]]) {
+    it(`${name}: workers that die are replaced from their checkpoints, and the outputs equal a run without failure`, async () => {
+      const next = mulberry32(5);
+      const lines: string[] = [];
+      for (let i = 0; i < 300_000; i++) {
+        const ts = 1_700_000_000_000 + i * 20 - (next() % 3_000);
+        lines.push(JSON.stringify({ driverId: `d${next() % 500}`, region: `r${next() % 20}`, fare: 1, speedKmh: 10, ts }));
+      }
+      const path = join(dir, `crash-${module}`);
+      writeFileSync(path, lines.join("\n") + "\n");
+      const run = async (crash: boolean) => {
+        const sink = new MemorySink();
+        const timers: NodeJS.Timeout[] = [];
+        const summary = await runTopology(resolve(`test/dsl/fixtures/${module}`), {
+          input: path, sink, workers: 2, batchSize: 1024, ringSlots: 8, rate: 150_000,
+          onCoordinator: (c) => {
+            if (crash) timers.push(setTimeout(() => c.crashWorker(0), 500), setTimeout(() => c.crashWorker(1), 1_100));
+          },
+        });
+        timers.forEach(clearTimeout);
+        return { summary, outputs: sink.outputs.map((o) => JSON.stringify(o)).sort() };
+      };
+      const clean = await run(false);
+      const failed = await run(true);
+      expect(failed.summary.workerRestarts).toBe(2);
+      expect(clean.outputs.length).toBeGreaterThan(100);
+      expect(failed.summary.outputs).toEqual(clean.summary.outputs);
+      expect(failed.outputs).toEqual(clean.outputs);
+    });
+  }
+
   it("refuses, with the reason, what does not run on the engine yet", async () => {
     expect(() => engineShape({ nodes: [] } as never)).toThrow(/exactly one stream source/);
     await expect(runTopology(resolve("test/dsl/fixtures/rekeyed.js"), { input: join(dir, "none.jsonl") }))
