@@ -54,7 +54,8 @@ export async function setupKafkaRun(opts: {
   await admin.connect();
   const partitions = await ensureTopic(admin, opts.inputTopic, opts.partitions ?? 1);
   const outPartitions = opts.partitions ?? partitions;
-  for (const t of [opts.outputTopic, ...opts.pipeline.outputs.filter((o) => o !== "window").map((o) => `${opts.outputTopic}.${o}`), `${opts.inputTopic}.dlq`, `${opts.inputTopic}.retry`]) {
+  const topics = opts.pipeline.outputTopics?.(opts.outputTopic);
+  for (const t of [opts.outputTopic, ...opts.pipeline.outputs.filter((o) => o !== "window").map((o) => topics?.[o] ?? `${opts.outputTopic}.${o}`), `${opts.inputTopic}.dlq`, `${opts.inputTopic}.retry`]) {
     // Dead letters are input messages as they came, which may be larger than the broker's default limit.
     await ensureTopic(admin, t, outPartitions, t.endsWith(".dlq") ? { "max.message.bytes": String(DEAD_LETTER_MAX_BYTES) } : undefined);
   }
@@ -96,7 +97,7 @@ export async function setupKafkaRun(opts: {
   }
   // Exactly-once: a refused output fails the transaction, and the run restarts from the last
   // commit; copying it to the retry topic outside the transaction would break the guarantee.
-  const sink = new KafkaSink({ producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), ...(!opts.exactlyOnce && { retry }) });
+  const sink = new KafkaSink({ producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), ...(!opts.exactlyOnce && { retry }), ...(topics && { topics }) });
   const source = new KafkaSource({
     consumer, topic: opts.inputTopic, partitions, pipeline: opts.pipeline,
     deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),

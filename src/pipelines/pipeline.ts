@@ -52,6 +52,11 @@ export interface PipelineDefinition {
    * `name(field, id)` gives the string of an interned id of an input field (e.g. "driverId").
    */
   renderRecord?(out: OutputColumns, i: number, name: (field: string, id: number) => string): Output;
+  /**
+   * Kafka topics of outputs that do not go to `<output-topic>.<name>`, given --output-topic
+   * (driver-eta: eta → the output topic, availability → driver-availability-updates).
+   */
+  outputTopics?(outputTopic: string): Readonly<Record<string, string>>;
   /** At most this many shard workers (a pipeline whose state must see every record: 1). */
   readonly maxWorkers?: number;
 }

@@ -24,6 +24,8 @@ export interface KafkaSinkOptions {
   topic: string;
   /** Key of an output (null: no key). */
   key: (output: Output) => string | null;
+  /** Topic per output name where it is not `<topic>.<name>` (PipelineDefinition.outputTopics). */
+  topics?: Readonly<Record<string, string>>;
   /** How long flush() waits for outstanding deliveries. @default 30000 */
   flushTimeoutMs?: number;
   /** Where refused messages and failed records go (retry topic or DLQ). @default none: a refused message fails the run */
@@ -81,6 +83,8 @@ export class KafkaSink implements Sink {
 
   /** The topic an output goes to. */
   topicOf(output: Output): string {
+    const named = this.options.topics?.[output.type];
+    if (named !== undefined) return named;
     return output.type === "window" ? this.options.topic : `${this.options.topic}.${output.type}`;
   }
 

@@ -160,6 +160,43 @@ describe("location pipelines on Kafka and Redis", () => {
     }
   }, 240_000);
 
+  it("driver-eta reads both topics, writes eta-updates and driver-availability-updates; a request is matched once", async () => {
+    const locations = uniqueName("de-loc");
+    const requests = uniqueName("de-req");
+    const base = uniqueName("de");
+    const load = riptide(["loadgen", "--brokers", BROKERS, "--kind", "rides", "--topic", `${locations},${requests}`, "--rate", "100000",
+      "--events", "60000", "--partitions", "2", "--drivers", "400", "--seed", "8", "--json", "--quiet"]);
+    expect(await load.exited, load.stderr).toBe(0);
+    const run = riptide(["run", "driver-eta", "--brokers", BROKERS, "--input-topic", `${locations},${requests}`, "--output-topic", `${base}-eta-updates`,
+      "--group", uniqueName("g"), "--stop-when-idle", "4", "--json", "--quiet"]);
+    expect(await run.exited, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    expect(summary.workers).toBe(1);
+    const etas = parse(await readAll([`${base}-eta-updates`]));
+    const availability = parse(await readAll([`${base}-driver-availability-updates`], 2000));
+    expect(summary.outputs.eta).toBe(etas.length);
+    expect(summary.outputs.availability).toBe(availability.length);
+    expect(etas.length).toBeGreaterThan(1000);
+    // Consistent ids (named from each topic's string table) and the seed's formula.
+    for (const e of etas.slice(0, 2000)) {
+      expect(e["driverId"]).toMatch(/^drv-\d{6}$/);
+      expect(e["requestId"]).toMatch(/^req-\d{9}$/);
+      expect(e["distanceKm"] as number).toBeLessThanOrEqual(5);
+      const expected = ((e["distanceKm"] as number) / (30 / (e["trafficMultiplier"] as number))) * 60;
+      expect(Math.abs((e["etaMinutes"] as number) - expected)).toBeLessThan(1e-9);
+    }
+    // Matching: a request at most once; per driver, availability alternates starting with available.
+    const matched = availability.filter((a) => a["available"] === false);
+    expect(matched.length).toBeGreaterThan(10);
+    expect(new Set(matched.map((m) => m["requestId"])).size).toBe(matched.length);
+    for (const m of matched) expect(m["etaMinutes"] as number).toBeLessThanOrEqual(5);
+    const byDriver = new Map<string, boolean[]>();
+    for (const a of availability.sort((x, y) => (x["ts"] as number) - (y["ts"] as number))) {
+      byDriver.set(a["driverId"] as string, [...(byDriver.get(a["driverId"] as string) ?? []), a["available"] as boolean]);
+    }
+    for (const [d, seq] of byDriver) expect(seq.every((v, k) => v === (k % 2 === 0)), d).toBe(true);
+  }, 180_000);
+
   it("loadgen --kind rides writes the ride generator's stream to two topics with consistent ids", async () => {
     const locations = uniqueName("lg-loc");
     const requests = uniqueName("lg-req");

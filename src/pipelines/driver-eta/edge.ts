@@ -19,6 +19,14 @@ export const driverEta: PipelineDefinition = {
   outputs: ["eta", "availability", "invalid"],
   processorConfig: {},
   maxWorkers: 1,
+  // On Kafka, ETA updates go to --output-topic (the seed's eta-updates) and availability updates to
+  // the same name with eta-updates replaced by driver-availability-updates (else <topic>.availability).
+  outputTopics(outputTopic: string): Readonly<Record<string, string>> {
+    return {
+      eta: outputTopic,
+      availability: outputTopic.includes("eta-updates") ? outputTopic.replace("eta-updates", "driver-availability-updates") : `${outputTopic}.availability`,
+    };
+  },
   inputLayout: rideInputLayout,
 
   prepare(columns: Record<string, ColumnArray>, n: number, streamTime: number, otherMin: number): number {
