@@ -20,14 +20,18 @@ describe("worker state in snapshots and logs", () => {
       sink: new NullSink(), workers: 2, batchSize: 1024, ringSlots: 8, rate: 2_000_000, onLog: logs.log,
     });
     const sizes: Array<{ entries: number[]; bytes: number[] }> = [];
+    let crashed = false;
     const sampler = setInterval(() => {
       const p = c.progress();
       sizes.push({ entries: p.stateEntriesByWorker, bytes: p.stateBytesByWorker });
-    }, 100);
-    const crash = setTimeout(() => c.crashWorker(1), 400);
+      // Crash worker 1 once it has checkpointed some work (a loaded machine may start it late).
+      if (!crashed && p.processedByWorker[1]! > 200_000) {
+        crashed = true;
+        c.crashWorker(1);
+      }
+    }, 20);
     const summary = await c.run();
     clearInterval(sampler);
-    clearTimeout(crash);
     logs.close();
     expect(summary.workerRestarts).toBe(1);
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
