@@ -370,5 +370,8 @@ async function runCommand(argv: string[]): Promise<number> {
 function describe(s: RunSummary): string {
   const o = Object.entries(s.outputs).map(([k, v]) => `${k} ${v}`).join(", ");
   return `${s.pipeline}: ${s.events} events in ${s.seconds} s = ${fmtRate(s.eventsPerSec)}events/s on ${s.workers} workers; ` +
-    `latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms; outputs: ${o}`;
+    `latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms; outputs: ${o}` +
+    (s.retries && s.retries.scheduled + s.retries.deadLettered > 0
+      ? `; retries: ${s.retries.scheduled} scheduled, ${s.retries.succeeded} succeeded, ${s.retries.deadLettered} dead-lettered`
+      : "");
 }
