@@ -9,7 +9,9 @@ import { numberOption, UsageError } from "../cli/args.js";
 import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import { runTopology } from "./engine.js";
 
-const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help"]);
+const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
+  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions"]);
+const KAFKA_ONLY = ["input-topic", "output-topic", "group", "stop-when-idle", "partitions"];
 
 export async function runTopologyCommand(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number> {
   const module = values["topology"];
@@ -19,14 +21,17 @@ export async function runTopologyCommand(values: Record<string, string | boolean
   for (const [k, v] of Object.entries(values)) {
     if (v !== undefined && !ALLOWED.has(k)) throw new UsageError(`--${k} cannot be combined with --topology (it takes --input, --output/--sink, --workers, --batch-size, --ring-slots, --idle-timeout, --json, --quiet)`);
   }
+  const workers = numberOption(values, "workers", { integer: true, min: 1, max: 256 }) ?? availableParallelism();
+  const brokers = values["brokers"];
+  if (typeof brokers === "string") return runOnKafka(module, brokers, values, workers);
+  for (const k of KAFKA_ONLY) if (values[k] !== undefined) throw new UsageError(`--${k} needs --brokers`);
   const input = values["input"];
-  if (typeof input !== "string") throw new UsageError("--topology needs --input FILE (a JSON-lines file; Kafka and the generator are not wired to topologies yet)");
+  if (typeof input !== "string") throw new UsageError("--topology needs --input FILE (a JSON-lines file) or --brokers with --input-topic and --output-topic");
   if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
   const output = values["output"] as string | undefined;
   const sinkKind = (values["sink"] as string | undefined) ?? (output ? "file" : "console");
   if (!["null", "console", "file"].includes(sinkKind)) throw new UsageError(`--sink must be null, console or file, got ${JSON.stringify(sinkKind)}`);
   if (sinkKind === "file" && !output) throw new UsageError("--sink file needs --output FILE");
-  const workers = numberOption(values, "workers", { integer: true, min: 1, max: 256 }) ?? availableParallelism();
   const batchSize = numberOption(values, "batch-size", { integer: true, min: 1, max: 65536 });
   const ringSlots = numberOption(values, "ring-slots", { integer: true, min: 2, max: 4096 });
   if (ringSlots !== undefined && (ringSlots & (ringSlots - 1)) !== 0) throw new UsageError(`--ring-slots must be a power of two, got ${ringSlots}`);
@@ -39,4 +44,42 @@ export async function runTopologyCommand(values: Record<string, string | boolean
   if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
   else if (!values["quiet"]) process.stderr.write(`${summary.pipeline}: ${summary.events} events in ${summary.seconds} s on ${summary.workers} workers; outputs ${JSON.stringify(summary.outputs)}\n`);
   return 0;
+}
+
+/** `--topology … --brokers B --input-topic T --output-topic O`: the Kafka source and sink of `riptide run` around the topology. */
+async function runOnKafka(module: string, brokers: string, values: Record<string, string | boolean | undefined>, workers: number): Promise<number> {
+  for (const k of ["input", "output", "sink"]) if (values[k] !== undefined) throw new UsageError(`--${k} cannot be combined with --brokers`);
+  const inputTopic = values["input-topic"];
+  const outputTopic = values["output-topic"];
+  if (typeof inputTopic !== "string") throw new UsageError("--brokers needs --input-topic");
+  if (typeof outputTopic !== "string") throw new UsageError("--brokers needs --output-topic");
+  const stopWhenIdle = numberOption(values, "stop-when-idle", { min: 0 });
+  const partitions = numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 });
+  const idle = numberOption(values, "idle-timeout", { min: 0 });
+  const quiet = values["quiet"] === true;
+  const onLog = (event: string, detail: Record<string, unknown>): void => {
+    if (!quiet) process.stderr.write(JSON.stringify({ event, ...detail }) + "\n");
+  };
+  const { setupKafkaRun } = await import("../cli/kafka.js");
+  let kafka: Awaited<ReturnType<typeof setupKafkaRun>> | undefined;
+  try {
+    const summary = await runTopology(module, {
+      workers, onLog,
+      ...(idle !== undefined && { idleTimeoutMs: idle }),
+      source: async (_decoder, _interner, _reject, pipeline) => {
+        kafka = await setupKafkaRun({
+          brokers, inputTopic, outputTopic, group: (values["group"] as string | undefined) ?? `riptide-topology-${inputTopic}`,
+          partitions, stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
+        });
+        return kafka.source;
+      },
+      sink: () => kafka!.sink,
+    });
+    if (stopWhenIdle !== undefined) await kafka?.settleRetries();
+    if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
+    else if (!quiet) process.stderr.write(`${summary.pipeline}: ${summary.events} events in ${summary.seconds} s on ${summary.workers} workers; outputs ${JSON.stringify(summary.outputs)}\n`);
+    return 0;
+  } finally {
+    await kafka?.close();
+  }
 }

@@ -27,7 +27,8 @@ import { compileJsonDecoder, type JsonDecoder } from "../sources/json.js";
 import type { Source } from "../sources/source.js";
 import { TopologyError } from "./errors.js";
 import type { PlanNode, Topology } from "./plan.js";
-import { createStringTable, SharedInterner } from "./shared-strings.js";
+import { createStringTable, mirrorStrings, SharedInterner } from "./shared-strings.js";
+import { Interner } from "../schema/interner.js";
 import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, loadTopology, NUMERIC_KEY, REASONS } from "./engine-common.js";
 
 export { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_NOT_A_NUMBER, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
@@ -185,10 +186,15 @@ export function dslPipeline(modulePath: string, shape: EngineShape, interner: Sh
 export interface RunTopologyOptions extends Omit<CoordinatorOptions, "pipeline" | "source" | "sink"> {
   /** A JSON-lines file to read (one event per line, fields as in the source's schema). */
   input?: string;
-  /** Or any source, built from the decoder of the topology's schema (strings interned into the shared table). */
-  source?: (decoder: JsonDecoder, interner: SharedInterner, reject: (p: number, offset: number, raw: string, reason: string) => void) => Source;
-  /** @default NullSink */
-  sink?: Sink;
+  /**
+   * Or any source, built from the decoder of the topology's schema (strings interned into the shared
+   * table) or from the pipeline (a source with its own `interner`, like the Kafka source, is
+   * mirrored into the shared table).
+   */
+  source?: (decoder: JsonDecoder, interner: SharedInterner, reject: (p: number, offset: number, raw: string, reason: string) => void,
+    pipeline: PipelineDefinition) => Source | Promise<Source>;
+  /** A sink, or a function giving it once the source is built (the Kafka sink comes with the Kafka source). @default NullSink */
+  sink?: Sink | (() => Sink);
   /** Called with the Coordinator before it runs (tests: fault injection with crashWorker). */
   onCoordinator?: (c: Coordinator) => void;
 }
@@ -209,9 +215,11 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
   if ((options.input === undefined) === (options.source === undefined)) {
     throw new TopologyError("runTopology() needs exactly one of input (a JSON-lines file) or source");
   }
-  const source = options.input !== undefined ? new JsonLinesFileSource(options.input, decoder, reject) : options.source!(decoder, interner, reject);
+  let source = options.input !== undefined ? new JsonLinesFileSource(options.input, decoder, reject) : await options.source!(decoder, interner, reject, pipeline);
+  const own = (source as { interner?: unknown }).interner;
+  if (own instanceof Interner && own !== interner) source = mirrorStrings(source, own, interner);
   const { input: _i, source: _s, sink, onCoordinator, ...rest } = options;
-  coordinator = new Coordinator({ ...rest, pipeline, source, sink: sink ?? new NullSink() });
+  coordinator = new Coordinator({ ...rest, pipeline, source, sink: (typeof sink === "function" ? sink() : sink) ?? new NullSink() });
   onCoordinator?.(coordinator);
   return coordinator.run();
 }

@@ -61,6 +61,24 @@ export class SharedInterner extends Interner {
   }
 }
 
+/**
+ * A source that interns into its own Interner (the Kafka source) feeds the shared table through
+ * this wrapper: after every fill the strings it interned meanwhile are appended, with the same ids,
+ * before the coordinator publishes the batch (so workers can read every id they get).
+ */
+export function mirrorStrings<S extends { fill(p: number, c: never, max: number): number }>(source: S, own: Interner, shared: SharedInterner): S {
+  const fill = source.fill.bind(source);
+  const sync = (): void => {
+    for (let id = shared.size + 1; id <= own.size; id++) shared.intern(own.name(id));
+  };
+  (source as { fill: S["fill"] }).fill = ((p: number, c: never, max: number) => {
+    const n = fill(p, c, max);
+    if (own.size > shared.size) sync();
+    return n;
+  }) as S["fill"];
+  return source;
+}
+
 /** Worker side: id → string, decoded once per id. */
 export class SharedStrings {
   private readonly header: Int32Array;
