@@ -36,7 +36,7 @@ Usage:
 
 Input (default: the embedded generator, unbounded until Ctrl-C unless --events/--duration):
   --input FILE          JSON-lines file, one event per line (one partition); ends at end of file
-  --topology FILE       run a DSL topology module (StreamsBuilder, see README) instead of a pipeline; with --input
+  --topology FILE       run a DSL topology module (StreamsBuilder, see README) instead of a pipeline; with --input or --brokers
   --events N            stop after N generated events (then flush every window)
   --duration S          stop producing after S seconds (then flush every window)
   --rate N              target events per second (default: as fast as possible)
