@@ -25,6 +25,9 @@ export class StatusLine {
   /** Shows a new status: rewritten in place on a terminal, one more plain line otherwise. */
   show(line: string): void {
     if (this.tty) {
+      // A line longer than the terminal wraps, and "\r" then erases only its last row: cut it.
+      const width = this.out.columns;
+      if (width > 1 && line.length >= width) line = `${line.slice(0, width - 2)}…`;
       this.current = line;
       this.out.write(`\r\x1b[2K${line}`);
     } else {

@@ -30,6 +30,15 @@ describe("StatusLine", () => {
     ]);
   });
 
+  it("on a terminal: a line wider than the terminal is cut to fit (a wrapped line could not be rewritten)", () => {
+    const { writes, out } = stream(true);
+    (out as { columns?: number }).columns = 10;
+    const s = new StatusLine(out);
+    s.show("0123456789abcdef");
+    s.show("short");
+    expect(writes).toEqual(["\r\x1b[2K01234567…", "\r\x1b[2Kshort"]);
+  });
+
   it("off a terminal: plain lines, no control characters", () => {
     const { writes, out } = stream(false);
     const s = new StatusLine(out);
