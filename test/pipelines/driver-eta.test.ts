@@ -59,4 +59,20 @@ describe("driver-eta", () => {
     expect(Object.keys(eta)).toEqual(["type", "driverId", "requestId", "etaMinutes", "distanceKm", "trafficMultiplier", "ts"]);
     expect(eta["requestId"]).toMatch(/^req-\d{9}$/);
   }, 180_000);
+
+  it("a worker that dies restarts from its checkpoint (open requests, drivers, region speeds): outputs unchanged", async () => {
+    const options = { drivers: 400, partitions: 8, seed: 23, requestShare: 0.004 };
+    const total = 120_000;
+    const reference = referenceDriverEta(rideSourceOrder(options, total, 500), 8);
+    const sink = new MemorySink();
+    const c = new Coordinator({
+      pipeline: driverEta, source: new RideGeneratorSource(new RideGenerator(options), total), sink, batchSize: 500, ringSlots: 8,
+      rate: 60_000, idleTimeoutMs: 1e9,
+    });
+    const timers = [setTimeout(() => c.crashWorker(0), 500), setTimeout(() => c.crashWorker(0), 1200)];
+    const summary = await c.run();
+    timers.forEach(clearTimeout);
+    expect(summary.workerRestarts).toBe(2);
+    expect(diff(multiset(sink.outputs), multiset(reference))).toEqual([]);
+  }, 120_000);
 });

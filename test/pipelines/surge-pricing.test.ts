@@ -47,7 +47,7 @@ async function runEngine(source: Source, workers: number, batchSize: number) {
 describe("surge-pricing", () => {
   it("gives the reference's windows and side outputs, the same with 1, 2 and 4 workers", async () => {
     const options = { ...OPTIONS, seed: 21, partitions: 8 };
-    const total = 400_000;
+    const total = 300_000;
     const batch = 800;
     const events = rideSourceOrder(options, total, batch);
     const reference = referenceSurgePricing(events, 8) as unknown as Array<Record<string, unknown>>;
@@ -78,6 +78,22 @@ describe("surge-pricing", () => {
     }
     const w = first!.map((s) => JSON.parse(s) as Record<string, unknown>).find((o) => o["type"] === "window")!;
     expect(Object.keys(w)).toEqual(["type", "key", "windowStart", "windowEnd", "requests", "drivers", "surgeMultiplier"]);
+  }, 120_000);
+
+  it("a worker that dies restarts from its checkpoint (windows, seen drivers): outputs unchanged", async () => {
+    const options = { ...OPTIONS, seed: 31, partitions: 4 };
+    const total = 300_000;
+    const reference = referenceSurgePricing(rideSourceOrder(options, total, 1000), 4) as unknown as Array<Record<string, unknown>>;
+    const sink = new MemorySink();
+    const c = new Coordinator({
+      pipeline: surgePricing, source: new RideGeneratorSource(new RideGenerator(options), total), sink, workers: 2, batchSize: 1000,
+      ringSlots: 8, rate: 150_000, idleTimeoutMs: 1e9,
+    });
+    const timers = [setTimeout(() => c.crashWorker(0), 500), setTimeout(() => c.crashWorker(1), 1100)];
+    const summary = await c.run();
+    timers.forEach(clearTimeout);
+    expect(summary.workerRestarts).toBe(2);
+    expect(diff(multiset(sink.outputs), multiset(reference))).toEqual([]);
   }, 120_000);
 
   it("matches the reference on a one-partition file with bad lines, spread over 3 workers", async () => {

@@ -42,6 +42,35 @@ export class RegionSpeeds {
     this.values[s] = this.values[s]! + alpha * (speed - this.values[s]!);
   }
 
+  /** Writes (key, value) pairs at `at`; returns words written, -1 when they do not fit. */
+  exportTo(out: Float64Array, at: number): number {
+    if (at + 2 * this.size > out.length) return -1;
+    let j = at;
+    for (let i = 0; i < this.keys.length; i++) {
+      if (this.used[i] === 0) continue;
+      out[j++] = this.keys[i]!;
+      out[j++] = this.values[i]!;
+    }
+    return j - at;
+  }
+
+  importFrom(from: Float64Array, at: number, entries: number): void {
+    let cap = 1024;
+    while (cap < entries * 2 + 2) cap *= 2;
+    this.keys = new Uint32Array(cap);
+    this.used = new Uint8Array(cap);
+    this.values = new Float64Array(cap);
+    this.mask = cap - 1;
+    this.size = 0;
+    for (let k = 0; k < entries; k++) {
+      const s = this.slot(from[at + 2 * k]!);
+      this.used[s] = 1;
+      this.keys[s] = from[at + 2 * k]!;
+      this.values[s] = from[at + 2 * k + 1]!;
+      this.size++;
+    }
+  }
+
   private grow(): void {
     const { keys, used, values } = this;
     this.keys = new Uint32Array(keys.length * 2);

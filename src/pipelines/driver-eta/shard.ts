@@ -158,12 +158,61 @@ export class DriverEtaShard implements ShardProcessor {
     return this.rLat.length * 36 + this.seen.length * 10;
   }
 
-  /** Not checkpointed yet: a worker that dies restarts with empty state (see the README). */
-  snapshot(_into: Float64Array): number {
-    return -1;
+  /**
+   * Layout: [open requests n, seq, drivers L, regions R, rLat × n, rLon × n, rTs × n, rId × n,
+   * rSeq × n, seen × L, held × L, heldUntil × L, (region, mean speed) × R].
+   */
+  snapshot(into: Float64Array): number {
+    const n = this.n, L = this.seen.length;
+    let at = 4;
+    if (at + 5 * n + 3 * L > into.length) return -1;
+    for (const a of [this.rLat, this.rLon, this.rTs, this.rSeq]) {
+      into.set(a.subarray(0, n), at);
+      at += n;
+    }
+    for (let k = 0; k < n; k++) into[at + k] = this.rId[k]!;
+    at += n;
+    for (let d = 0; d < L; d++) {
+      into[at + d] = this.seen[d]!;
+      into[at + L + d] = this.held[d]!;
+    }
+    at += 2 * L;
+    into.set(this.heldUntil, at);
+    at += L;
+    const rw = this.speeds.exportTo(into, at);
+    if (rw < 0) return -1;
+    into[0] = n;
+    into[1] = this.seq;
+    into[2] = L;
+    into[3] = rw / 2;
+    return at + rw;
   }
 
-  restore(_from: Float64Array, _words: number): void {}
+  restore(from: Float64Array, _words: number): void {
+    const n = from[0]!, L = from[2]!;
+    let cap = 1024;
+    while (cap < n + 1) cap *= 2;
+    this.rLat = new Float64Array(cap); this.rLon = new Float64Array(cap); this.rTs = new Float64Array(cap);
+    this.rSeq = new Float64Array(cap); this.rId = new Uint32Array(cap);
+    let at = 4;
+    for (const a of [this.rLat, this.rLon, this.rTs, this.rSeq]) {
+      a.set(from.subarray(at, at + n));
+      at += n;
+    }
+    for (let k = 0; k < n; k++) this.rId[k] = from[at + k]!;
+    at += n;
+    this.n = n;
+    this.seq = from[1]!;
+    this.seen = new Uint8Array(L); this.held = new Uint8Array(L);
+    for (let d = 0; d < L; d++) {
+      this.seen[d] = from[at + d]!;
+      this.held[d] = from[at + L + d]!;
+    }
+    at += 2 * L;
+    this.heldUntil = from.slice(at, at + L);
+    at += L;
+    this.speeds.importFrom(from, at, from[3]!);
+  }
 
   private growRequests(): void {
     const cap = this.rLat.length * 2;
