@@ -313,11 +313,13 @@ function windowOf(event: unknown): string {
  * its window stage refused because its repartition task's stream time had passed their window.
  */
 export function compareOutputs(rt: EngineOutputs, ks: EngineOutputs, peerDropped = 0, limit = 20): Comparison {
-  const mismatches: string[] = [];
+  // A few examples of each kind of explained difference, and the unexplained ones up to `limit`.
+  const shown = { unexplained: [] as string[], late: [] as string[], dropped: [] as string[] };
   let unexplained = 0;
   const note = (s: string, explained: boolean): void => {
     if (!explained) unexplained++;
-    if (mismatches.length < limit) mismatches.push(explained ? s : `UNEXPLAINED ${s}`);
+    const list = !explained ? shown.unexplained : s.includes("dropped by the peer") ? shown.dropped : shown.late;
+    if (list.length < (explained ? 4 : limit)) list.push(explained ? s : `UNEXPLAINED ${s}`);
   };
   const counts = {
     riptide: { window: rt.window.length, invalid: rt.invalid.length, anomaly: rt.anomaly.length, late: rt.late.length },
@@ -403,6 +405,7 @@ export function compareOutputs(rt: EngineOutputs, ks: EngineOutputs, peerDropped
   }
 
   const identical = unexplained === 0 && lateOnly.riptide === 0 && lateOnly.peer === 0 && windowsDiffering === 0;
+  const mismatches = [...shown.unexplained, ...shown.late, ...shown.dropped];
   return {
     identical, explainedByWatermark: unexplained === 0, counts, lateOnly, windowsDiffering, mismatches, unexplained,
     peerDropped: dropsExplain ? peerDropped : 0,

@@ -177,7 +177,7 @@ async function main(): Promise<number> {
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")).join("\n");
     process.stdout.write(`\n${table}\n\noutputs: ${verdict(t.cmp)}\n`);
-    process.stdout.write(`  riptide ${JSON.stringify(t.cmp.counts.riptide)}\n  peer    ${JSON.stringify(t.cmp.counts.peer)}; records dropped by Kafka Streams itself: ${t.ks.summary["droppedRecords"]}\n`);
+    process.stdout.write(`  riptide ${JSON.stringify(t.cmp.counts.riptide)}\n  peer    ${JSON.stringify(t.cmp.counts.peer)}; fixes Kafka Streams dropped itself: ${t.ks.summary["droppedRecords"]}\n`);
     for (const line of t.cmp.mismatches) process.stdout.write(`  ${line}\n`);
 
     if (a.write) {
@@ -198,7 +198,7 @@ async function main(): Promise<number> {
         `Outputs: ${verdict(t.cmp)}. Counts: Riptide ${JSON.stringify(t.cmp.counts.riptide)}, peer ${JSON.stringify(t.cmp.counts.peer)}; ` +
           `fixes Kafka Streams dropped itself (window already closed in its repartition task): ${t.ks.summary["droppedRecords"]}` +
           (lat?.ks.dropped !== undefined ? ` (latency run: ${lat.ks.dropped})` : "") + ".",
-        ...(t.cmp.mismatches.length > 0 ? ["", "First differences:", "", ...t.cmp.mismatches.slice(0, 8).map((l) => `- \`${l}\``)] : []),
+        ...(t.cmp.mismatches.length > 0 ? ["", "Examples of the differences:", "", ...t.cmp.mismatches.map((l) => `- \`${l}\``)] : []),
         "",
         "Throughput: events over first event consumed → last output delivered, less the idle wait before the end-of-input flush " +
           "(Riptide's `--json` summary; the peer's own summary, same definition). Latency: input CreateTime → output LogAppendTime; " +

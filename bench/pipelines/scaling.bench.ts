@@ -77,13 +77,23 @@ function throughKafka(topic: string, workers: number, events: number, tag: strin
 async function curve(group: string, events: number, rounds: number, measure: (w: number, round: number) => Promise<number> | number, note: string): Promise<Curve> {
   const W = maxWorkers();
   const points: Point[] = Array.from({ length: W }, (_, i) => ({ workers: i + 1, all: [], best: 0 }));
+  let failures = 0;
   for (let r = 0; r < rounds; r++) {
     for (const p of points) {
-      p.all.push(await measure(p.workers, r));
-      process.stderr.write(`scaling: ${group}, ${p.workers} worker(s), round ${r + 1}: ${mps(p.all[p.all.length - 1]!)}/s\n`);
+      // One failed run (the shared broker restarted under it, say) loses that sample, not the curve.
+      try {
+        p.all.push(await measure(p.workers, r));
+        process.stderr.write(`scaling: ${group}, ${p.workers} worker(s), round ${r + 1}: ${mps(p.all[p.all.length - 1]!)}/s\n`);
+      } catch (err) {
+        if (++failures > rounds) throw err;
+        process.stderr.write(`scaling: ${group}, ${p.workers} worker(s), round ${r + 1} failed, sample dropped: ${String((err as Error).message).slice(0, 300)}\n`);
+      }
     }
   }
-  for (const p of points) p.best = Math.max(...p.all);
+  for (const p of points) {
+    if (p.all.length === 0) throw new Error(`scaling: ${group}: every run with ${p.workers} workers failed`);
+    p.best = Math.max(...p.all);
+  }
   return { group, events, points, note };
 }
 
