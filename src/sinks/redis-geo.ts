@@ -118,6 +118,7 @@ export class RedisGeoSink implements Sink {
   private dirtyCount = 0;
   private newestTs = -Infinity;
   private inFlight = 0;
+  private membersInFlight = 0;
   private sending: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private readonly names: string[] = [];
@@ -134,8 +135,14 @@ export class RedisGeoSink implements Sink {
     this.chunk = options.chunk ?? 1000;
   }
 
+  /**
+   * The Redis backlog: drivers waiting for a pipeline plus drivers in pipelines not yet answered
+   * (not written − acknowledged: positions coalesce per driver, so the backlog is bounded by the
+   * number of drivers and a fast engine need not slow down to Redis' pace; the index then lags by
+   * a pipeline or two).
+   */
   get pending(): number {
-    return this.written - this.acknowledged;
+    return this.dirtyCount + this.membersInFlight;
   }
 
   write(_output: Output): void {}
@@ -186,6 +193,8 @@ export class RedisGeoSink implements Sink {
     }
     if (inChunk > 0) commands.push(args);
     this.positionsSent += this.dirtyCount;
+    const members = this.dirtyCount;
+    this.membersInFlight += members;
     this.dirtyCount = 0;
     commands.push(["EVAL", SWEEP_SCRIPT, 0, this.prefix, this.newestTs - this.expireAfterMs, 10_000]);
     this.inFlight++;
@@ -202,6 +211,7 @@ export class RedisGeoSink implements Sink {
       },
     ).finally(() => {
       this.inFlight--;
+      this.membersInFlight -= members;
     });
   }
 
