@@ -210,6 +210,9 @@ async function runCommand(argv: string[]): Promise<number> {
   if (rideTopics && (rideTopics.length !== 2 || rideTopics.some((t) => t === ""))) {
     throw new UsageError(`--input-topic: ${pipeline.name} reads two topics, driver locations and ride requests, e.g. --input-topic driver-locations,ride-requests`);
   }
+  if (rideTopics && guarantee === "exactly-once") {
+    throw new UsageError(`--guarantee exactly-once covers one input topic; ${pipeline.name} reads two (use at-least-once)`);
+  }
   let rides: { close(): Promise<void> } | undefined;
 
   // JSON log lines on stderr (pino), printed above the live status line on a terminal.

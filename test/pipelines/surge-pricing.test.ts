@@ -78,7 +78,7 @@ describe("surge-pricing", () => {
     }
     const w = first!.map((s) => JSON.parse(s) as Record<string, unknown>).find((o) => o["type"] === "window")!;
     expect(Object.keys(w)).toEqual(["type", "key", "windowStart", "windowEnd", "requests", "drivers", "surgeMultiplier"]);
-  }, 120_000);
+  }, 240_000);
 
   it("a worker that dies restarts from its checkpoint (windows, seen drivers): outputs unchanged", async () => {
     const options = { ...OPTIONS, seed: 31, partitions: 4 };
