@@ -83,7 +83,9 @@ export async function setupKafkaRun(opts: {
   const consumer = rdkafkaClientFactory.createConsumer({
     brokers: opts.brokers, groupId: opts.group, autoOffsetReset: "earliest", maxPrefetchKBytes: 256 << 10,
     onError: (err) => opts.onLog("kafka-error", { error: err.message }),
-    ...(opts.exactlyOnce && { isolationLevel: "read_committed" as const }),
+    // Exactly-once: static membership (one process per group, so one instance id): a restarted
+    // process takes its partitions back at once instead of waiting for the dead one's session.
+    ...(opts.exactlyOnce && { isolationLevel: "read_committed" as const, extra: { "group.instance.id": `riptide-${opts.group}` } }),
   });
   await consumer.connect();
   let transactions: KafkaTransactions | undefined;
