@@ -54,7 +54,7 @@ describe("riptide run: refused outputs through the retry topic", () => {
     expect(expected("late")).toBeGreaterThan(0);
 
     const run = riptide(["run", "--brokers", BROKERS, "--input-topic", input, "--output-topic", output, "--group", uniqueName("g"),
-      "--workers", "1", "--stop-when-idle", "6", "--json", "--quiet", "--http", "127.0.0.1:0",
+      "--workers", "1", "--stop-when-idle", "10", "--json", "--quiet", "--http", "127.0.0.1:0",
       "--max-retries", "5", "--retry-backoff", "300", "--delivery-timeout", "1500"]);
     try {
       await waitFor("the assignment", () => run.stderr.includes('"event":"assign"'));
@@ -64,6 +64,13 @@ describe("riptide run: refused outputs through the retry topic", () => {
       await admin(async (a) => {
         await a.deleteTopic(`${output}.anomaly`);
         await a.deleteTopic(`${output}.late`);
+        // Deletion completes asynchronously: until the broker no longer knows them, an output could
+        // still be acknowledged into a topic about to vanish (lost to this test, not to riptide).
+        await waitFor("the deletion", async () => {
+          const md = await a.metadata().catch(() => undefined);
+          return md !== undefined && !md.topics.some((t) => t.name === `${output}.anomaly` || t.name === `${output}.late`);
+        }, 30_000);
+        await new Promise((r) => setTimeout(r, 1000));
       });
       await produceAll(input, messages);
 
