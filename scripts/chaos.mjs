@@ -8,6 +8,8 @@
 //   alos-frames     at-least-once, frames, SIGKILL at seeded points
 //   eos-worker      exactly-once, a worker thread killed mid-stream (SIGUSR2 fault hook) and a SIGKILL
 //   eos-broker      exactly-once, the broker restarted mid-stream (stop, start on the same data)
+//   eos-redis       exactly-once with the Redis GEO index (--redis), Redis paused mid-stream
+//                   (CLIENT PAUSE) and a SIGKILL; the final index must equal the reference run's
 //
 // Each scenario: a fresh one-partition input topic (one partition: the order is fixed, so the
 // reference is exact), filled by `riptide loadgen`; the reference is a run without failures on it
@@ -34,7 +36,7 @@ const { values: opts } = parseArgs({
   options: {
     seed: { type: "string", default: "7" },
     "kills-per-scenario": { type: "string", default: "6" },
-    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker" },
+    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis" },
     quiet: { type: "boolean", default: false },
   },
 });
@@ -42,7 +44,14 @@ const seed = Number(opts.seed);
 const killsPer = Number(opts["kills-per-scenario"]);
 if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got ${opts.seed}`);
 if (!Number.isInteger(killsPer) || killsPer < 1 || killsPer > 100) fail(`--kills-per-scenario must be an integer from 1 to 100, got ${opts["kills-per-scenario"]}`);
-const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker"];
+const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis"];
+const REDIS = process.env.RIPTIDE_REDIS_URL ?? "redis://127.0.0.1:6379";
+function redisCli(args) {
+  const u = new URL(REDIS);
+  const r = spawnSync("redis-cli", ["-h", u.hostname, "-p", u.port || "6379", ...args], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`redis-cli ${args.join(" ")}: ${r.stderr || r.error}`);
+  return r.stdout;
+}
 const chosen = opts.scenarios.split(",").map((s) => s.trim()).filter(Boolean);
 for (const s of chosen) if (!KNOWN.includes(s)) fail(`--scenarios: unknown scenario ${s} (known: ${KNOWN.join(", ")})`);
 
@@ -197,13 +206,15 @@ async function scenario(name) {
   if (lg.code !== 0) throw new Error(`loadgen failed (${lg.code})`);
 
   log(`${name}: reference run`);
-  const ref = startRun(["--brokers", BROKERS, "--input-topic", input, "--output-topic", `${tag}-ref`, "--group", `${tag}-ref`, "--stop-when-idle", "2"]);
+  const withRedis = (prefix) => (name === "eos-redis" ? ["--redis", REDIS, "--redis-prefix", prefix] : []);
+  const ref = startRun(["--brokers", BROKERS, "--input-topic", input, "--output-topic", `${tag}-ref`, "--group", `${tag}-ref`, "--stop-when-idle", "2",
+    ...withRedis(`${tag}-ref:`)]);
   const refExit = await ref.exit;
   if (refExit.code !== 0) throw new Error(`reference run failed (${refExit.code}): ${refExit.err.slice(-400)}`);
 
   const common = ["--brokers", BROKERS, "--input-topic", input, "--output-topic", `${tag}-out`, "--group", `${tag}-g`,
-    ...(eos ? ["--guarantee", "exactly-once"] : [])];
-  const planned = name === "eos-worker" || name === "eos-broker" ? 1 : killsPer;
+    ...(eos ? ["--guarantee", "exactly-once"] : []), ...withRedis(`${tag}:`)];
+  const planned = name === "eos-worker" || name === "eos-broker" || name === "eos-redis" ? 1 : killsPer;
   let lastKillAt = 0;
   for (let k = 0; k < planned; k++) {
     const run = startRun(common);
@@ -214,6 +225,11 @@ async function scenario(name) {
       await sleep(300 + Math.floor(random() * 500));
       run.child.kill("SIGUSR2"); // fault hook: worker thread 0 exits; the pool restarts it
       log(`${name}: worker thread killed`);
+    }
+    if (name === "eos-redis") {
+      await sleep(300 + Math.floor(random() * 500));
+      log(`${name}: pausing Redis for 2.5 s`);
+      redisCli(["CLIENT", "PAUSE", "2500", "WRITE"]);
     }
     if (name === "eos-broker") {
       await sleep(300 + Math.floor(random() * 500));
@@ -245,6 +261,27 @@ async function scenario(name) {
   const reference = await outputsOf(`${tag}-ref`);
   const got = await outputsOf(`${tag}-out`);
   const cmp = eos ? compareExact(reference, got) : compareAtLeastOnce(reference, got);
+  if (name === "eos-redis") {
+    // The index ends as the reference's: the same drivers at the same latest fix times.
+    const seen = (prefix) => {
+      const lines = redisCli(["ZRANGE", `${prefix}drivers:active:seen`, "0", "-1", "WITHSCORES"]).trim().split("\n");
+      const pairs = [];
+      for (let i = 0; i + 1 < lines.length; i += 2) pairs.push(`${lines[i]} ${lines[i + 1]}`);
+      return pairs;
+    };
+    const want = seen(`${tag}-ref:`);
+    const have = new Set(seen(`${tag}:`));
+    let missing = 0;
+    for (const pair of want) if (!have.has(pair)) missing++;
+    missing += Math.abs(have.size - want.length);
+    if (want.length === 0) throw new Error(`${name}: the reference run left no Redis index`);
+    log(`${name}: Redis index of ${want.length} drivers in the reference; ${missing} (driver, last fix) entries differ`);
+    cmp.lost += missing;
+    for (const p of [`${tag}-ref:`, `${tag}:`]) {
+      const keys = redisCli(["--scan", "--pattern", `${p}*`]).trim().split("\n").filter(Boolean);
+      for (let i = 0; i < keys.length; i += 500) redisCli(["DEL", ...keys.slice(i, i + 500)]);
+    }
+  }
   const refCount = Object.values(reference).reduce((a, v) => a + v.length, 0);
   log(`${name}: reference ${refCount} outputs; lost ${cmp.lost}, duplicates ${cmp.dups}`);
   results.push({ name, eos, ...cmp });
