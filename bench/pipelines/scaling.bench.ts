@@ -160,7 +160,14 @@ export function section(cs: readonly Curve[], loadBefore: number, loadAfter: num
     "",
   ];
   for (const c of cs) {
-    lines.push(`### ${c.group}`, "", c.note, "", "| workers | events/s | speed-up | efficiency | added worker |", "|---|---|---|---|---|");
+    // When the runs of one point spread more than the points differ, the curve says nothing.
+    const spread = Math.max(...c.points.map((p) => Math.max(...p.all) / Math.min(...p.all)));
+    const bests = c.points.map((p) => p.best);
+    const range = Math.max(...bests) / Math.min(...bests);
+    const verdict = spread > range
+      ? ` **The runs of one point spread up to ${spread.toFixed(1)}× — more than the points differ (${range.toFixed(1)}×): this run cannot show how the job scales; measure on an idle machine.**`
+      : ` Runs of one point spread up to ${spread.toFixed(1)}×.`;
+    lines.push(`### ${c.group}`, "", `${c.note}.${verdict}`, "", "| workers | events/s | speed-up | efficiency | added worker |", "|---|---|---|---|---|");
     const base = c.points[0]!.best;
     for (const p of c.points) {
       const prev = c.points[p.workers - 2]?.best;
