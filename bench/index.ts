@@ -26,6 +26,7 @@ const MODULES = [
   "./sources/driver-generator.bench.js",
   "./ring/ring.bench.js",
   "./pipelines/driver-tracking.bench.js",
+  "./pipelines/rides.bench.js",
   "./dsl/dsl.bench.js",
   "./pipelines/scaling.bench.js",
   "./io/kafka.bench.js",
