@@ -100,6 +100,9 @@ const RUN_OPTIONS: OptionSpec = {
   redis: { type: "string" }, "redis-prefix": { type: "string" },
 };
 
+/** Logs the `stop` line of a run that failed before its main loop (set once `start` is logged). */
+let failBeforeStop: ((err: unknown) => void) | undefined;
+
 export async function main(argv: string[]): Promise<number> {
   try {
     const [command, ...rest] = argv;
@@ -115,6 +118,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "loadgen") return await (await import("./loadgen.js")).loadgenCommand(rest);
     throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: run, pipelines; see --help)`);
   } catch (err) {
+    failBeforeStop?.(err);
+    failBeforeStop = undefined;
     if (err instanceof UsageError) {
       process.stderr.write(`riptide: ${err.message}\n`);
       return 2;
@@ -226,6 +231,10 @@ async function runCommand(argv: string[]): Promise<number> {
     workers, ...(batchSize !== undefined && { batchSize }), logLevel: observe.logLevel,
     ...(observe.alerts && { alerts: describeAlerts(observe.alerts) }), node: process.version,
   });
+  failBeforeStop = (err) => {
+    logs.close();
+    onLog("stop", { status: "failed", error: String((err as Error)?.message ?? err) });
+  };
   let lag: ConsumerLag | undefined;
   let sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
   let coordinator: Coordinator | undefined;
@@ -259,6 +268,7 @@ async function runCommand(argv: string[]): Promise<number> {
     });
     source = kafka.source;
     sink = kafka.sink;
+    lag = startConsumerLag(kafka, sourceLabel, onLog);
     lag = startConsumerLag(kafka, rideTopics ? rideTopics[0]! : sourceLabel, onLog);
     const interner = kafka.source.interner;
     nameOf = (id) => interner.name(id);

@@ -88,7 +88,7 @@ export function createRunLogger(options: RunLoggerOptions = {}): RunLogger {
       if (suppressed < 0) return;
       if (suppressed > 0) detail = { ...detail, suppressed };
     }
-    emit(event, detail, event === "alert" && detail["status"] === "resolved" ? "info" : undefined);
+    emit(event, detail, event === "alert" && detail["status"] === "resolved" ? "info" : event === "stop" && detail["status"] === "failed" ? "error" : undefined);
   };
   return { logger, level, log, close: () => dlq.close() };
 }

@@ -70,6 +70,25 @@ describe("riptide run: logs", () => {
   });
 });
 
+describe("riptide run: a run that fails before its main loop", () => {
+  it("still ends its logs with a stop line (status failed, the error) and exits 1", async () => {
+    const { createServer } = await import("node:net");
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = riptide(["run", "--events", "1000", "--http", `127.0.0.1:${port}`]);
+      expect(r.code, r.stderr).toBe(1);
+      const { logs, other } = split(r.stderr);
+      expect(logs.map((l) => l["event"])).toEqual(["start", "stop"]);
+      expect(logs[1]).toMatchObject({ level: "error", status: "failed", error: expect.stringMatching(/the address is in use/) });
+      expect(other).toEqual([expect.stringMatching(/^riptide: --http 127\.0\.0\.1:\d+: the address is in use/)]);
+    } finally {
+      await new Promise<void>((resolve) => busy.close(() => resolve()));
+    }
+  });
+});
+
 describe("riptide run: bad logging and alert options", () => {
   it.each([
     [["--log-level", "loud"], /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],

@@ -38,11 +38,13 @@ describe("createRunLogger", () => {
     }
   });
 
-  it("a resolved alert is info, a firing one warn", () => {
+  it("a resolved alert is info, a firing one warn; a failed stop is error, a done one info", () => {
     const { logs, parsed } = capture("warn");
     logs.log("alert", { status: "firing" });
     logs.log("alert", { status: "resolved" });
-    expect(parsed().map((l) => l["status"])).toEqual(["firing"]);
+    logs.log("stop", { status: "done" });
+    logs.log("stop", { status: "failed" });
+    expect(parsed().map((l) => [l["event"], l["status"], l["level"]])).toEqual([["alert", "firing", "warn"], ["stop", "failed", "error"]]);
   });
 
   it("never writes secrets: fields named like one, URL credentials and secret query parameters", () => {
