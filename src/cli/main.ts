@@ -268,7 +268,6 @@ async function runCommand(argv: string[]): Promise<number> {
     });
     source = kafka.source;
     sink = kafka.sink;
-    lag = startConsumerLag(kafka, sourceLabel, onLog);
     lag = startConsumerLag(kafka, rideTopics ? rideTopics[0]! : sourceLabel, onLog);
     const interner = kafka.source.interner;
     nameOf = (id) => interner.name(id);
@@ -375,6 +374,7 @@ async function runCommand(argv: string[]): Promise<number> {
     await kafka?.close();
     logs.close();
     onLog("stop", outcome);
+    failBeforeStop = undefined;
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
