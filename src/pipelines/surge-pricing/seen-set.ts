@@ -1,7 +1,8 @@
 /**
  * A set of (driver, region, window start) on typed arrays (open addressing, linear probing): which
  * drivers a shard has already counted in a region's window. No allocation per insert; the arrays
- * grow by doubling when half full and are rebuilt when windows close (once per window advance).
+ * grow by doubling when half full and are rebuilt when windows close (once per window advance),
+ * into a spare set of arrays of the same size that is then swapped in (no allocation then).
  */
 export class SeenSet {
   private cap = 0;
@@ -10,6 +11,8 @@ export class SeenSet {
   private a!: Uint32Array;
   private b!: Uint32Array;
   private s!: Float64Array;
+  /** Arrays of the same capacity to rebuild into when windows close. */
+  private spare: { used: Uint8Array; a: Uint32Array; b: Uint32Array; s: Float64Array } | undefined;
   size = 0;
 
   constructor(initialCapacity = 1 << 14) {
@@ -64,7 +67,18 @@ export class SeenSet {
     if (this.size === 0) return;
     let any = false;
     for (let i = 0; i < this.cap && !any; i++) if (this.used[i] !== 0 && this.s[i]! <= maxStart) any = true;
-    if (any) this.rebuild(this.cap, maxStart);
+    if (!any) return;
+    const { used, a, b, s } = this;
+    const spare = this.spare !== undefined && this.spare.used.length === this.cap ? this.spare : undefined;
+    if (spare === undefined) {
+      this.rebuild(this.cap, maxStart);
+    } else {
+      spare.used.fill(0);
+      this.used = spare.used; this.a = spare.a; this.b = spare.b; this.s = spare.s;
+      this.size = 0;
+      for (let i = 0; i < this.cap; i++) if (used[i] !== 0 && s[i]! > maxStart) this.insertFresh(a[i]!, b[i]!, s[i]!);
+    }
+    this.spare = { used, a, b, s };
   }
 
   private rebuild(cap: number, dropUpTo: number): void {
