@@ -3,6 +3,7 @@ import { DriverTrackingShard } from "../src/pipelines/driver-tracking/shard.js";
 import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor.js";
 import { SurgePricingShard } from "../src/pipelines/surge-pricing/shard.js";
 import { DriverEtaShard } from "../src/pipelines/driver-eta/shard.js";
+import { PaymentsShard } from "../src/pipelines/payments/shard.js";
 
 export function createProcessor(pipeline: string, config: ProcessorConfig): ShardProcessor {
   switch (pipeline) {
@@ -12,6 +13,8 @@ export function createProcessor(pipeline: string, config: ProcessorConfig): Shar
       return new SurgePricingShard();
     case "driver-eta":
       return new DriverEtaShard();
+    case "payments":
+      return new PaymentsShard();
     default:
       throw new Error(`no shard processor for pipeline ${JSON.stringify(pipeline)}`);
   }

@@ -3,8 +3,9 @@ import { driverTracking } from "./driver-tracking/edge.js";
 import type { PipelineDefinition } from "./pipeline.js";
 import { surgePricing } from "./surge-pricing/edge.js";
 import { driverEta } from "./driver-eta/edge.js";
+import { payments } from "./payments/edge.js";
 
-export const PIPELINES: readonly PipelineDefinition[] = [driverTracking, surgePricing, driverEta];
+export const PIPELINES: readonly PipelineDefinition[] = [driverTracking, surgePricing, driverEta, payments];
 
 export function getPipeline(name: string): PipelineDefinition | undefined {
   return PIPELINES.find((p) => p.name === name);

@@ -296,6 +296,11 @@ export class KafkaSource implements Source {
     return this.queues[p]?.assigned === true;
   }
 
+  /** The string of an interned id (one string table for every string field of the schema). */
+  idName(_field: string, id: number): string {
+    return this.interner.name(id);
+  }
+
   /** The string table: restored ids must name the same drivers as the restored shard state. */
   exportState(): unknown {
     // A frame read in part: its offset is the committed position, so the records of it already
