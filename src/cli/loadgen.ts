@@ -27,7 +27,9 @@ const HELP = `riptide loadgen — produce driver-location traffic into Kafka
   --seed N            generator seed (default 42); --drivers N (default 10000)
   --kind K            locations (default: driver locations into --topic) | rides (driver locations
                       and ride requests, --topic LOCATIONS,REQUESTS, JSON; the stream of
-                      \`riptide run surge-pricing\`, ids consistent across the two topics)
+                      \`riptide run surge-pricing\`, ids consistent across the two topics) |
+                      payments (payment events into --topic, JSON keyed by userId; --drivers N
+                      is the user count, default 2000; the stream of \`riptide run payments\`)
   --json              end with one JSON summary line on stdout
   --quiet             no progress bar
 `;
@@ -61,7 +63,16 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   const drivers = numberOption(values, "drivers", { integer: true, min: 1 }) ?? 10_000;
   const quiet = values["quiet"] === true;
   const kind = (values["kind"] as string | undefined) ?? "locations";
-  if (kind !== "locations" && kind !== "rides") throw new UsageError(`--kind must be locations or rides, got ${JSON.stringify(kind)}`);
+  if (kind !== "locations" && kind !== "rides" && kind !== "payments") throw new UsageError(`--kind must be locations, rides or payments, got ${JSON.stringify(kind)}`);
+  if (kind === "payments") {
+    if (topic.includes(",")) throw new UsageError("--kind payments produces to one topic (--topic payment-events)");
+    if (format !== "json") throw new UsageError("--kind payments produces JSON only (--format json)");
+    const { paymentLoadgen } = await import("./loadgen-payments.js");
+    return paymentLoadgen({
+      brokers, topic, rate, events, duration, partitions: partitionsWanted, seed,
+      users: values["drivers"] !== undefined ? drivers : undefined, json: values["json"] === true, quiet,
+    });
+  }
   if (kind === "rides") {
     const topics = topic.split(",");
     if (topics.length !== 2 || topics.some((t) => t === "")) throw new UsageError("--kind rides needs --topic LOCATIONS,REQUESTS (two topics)");

@@ -19,6 +19,8 @@ export interface JsonLinesFileOptions {
   chunkBytes?: number;
   /** Longest line accepted, in UTF-16 units (a longer one is rejected, not buffered). @default 1 MiB */
   maxLineChars?: number;
+  /** The string of an interned id (the decoder's interner), for outputs that name ids. */
+  names?: (id: number) => string;
 }
 
 /** nextLine()'s answer for a line that was too long (its text is dropped while reading). */
@@ -42,7 +44,7 @@ export class JsonLinesFileSource implements Source {
   private readonly mask: number;
 
   constructor(readonly path: string, private readonly decode: JsonDecoder, private readonly reject: RejectHandler,
-    retention = 1 << 20, options: JsonLinesFileOptions = {}) {
+    retention = 1 << 20, private readonly options: JsonLinesFileOptions = {}) {
     this.chunk = Buffer.allocUnsafe(options.chunkBytes ?? CHUNK);
     this.maxLineChars = options.maxLineChars ?? 1 << 20;
     let cap = 1;
@@ -131,6 +133,10 @@ export class JsonLinesFileSource implements Source {
   /** Records read so far (valid JSON or not). */
   get records(): number {
     return this.offset;
+  }
+
+  idName(_field: string, id: number): string {
+    return this.options.names ? this.options.names(id) : String(id);
   }
 
   async close(): Promise<void> {
