@@ -10,6 +10,8 @@
 //   eos-broker      exactly-once, the broker restarted mid-stream (stop, start on the same data)
 //   eos-redis       exactly-once with the Redis GEO index (--redis), Redis paused mid-stream
 //                   (CLIENT PAUSE) and a SIGKILL; the final index must equal the reference run's
+//   payments-eos    the payments pipeline, exactly-once, SIGKILL at seeded points: every payment
+//                   exactly one confirmation and one balance update, balances as the reference's
 //
 // Each scenario: a fresh one-partition input topic (one partition: the order is fixed, so the
 // reference is exact), filled by `riptide loadgen`; the reference is a run without failures on it
@@ -36,7 +38,7 @@ const { values: opts } = parseArgs({
   options: {
     seed: { type: "string", default: "7" },
     "kills-per-scenario": { type: "string", default: "6" },
-    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis" },
+    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis,payments-eos" },
     quiet: { type: "boolean", default: false },
   },
 });
@@ -44,7 +46,7 @@ const seed = Number(opts.seed);
 const killsPer = Number(opts["kills-per-scenario"]);
 if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got ${opts.seed}`);
 if (!Number.isInteger(killsPer) || killsPer < 1 || killsPer > 100) fail(`--kills-per-scenario must be an integer from 1 to 100, got ${opts["kills-per-scenario"]}`);
-const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis"];
+const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis", "payments-eos"];
 const REDIS = process.env.RIPTIDE_REDIS_URL ?? "redis://127.0.0.1:6379";
 function redisCli(args) {
   const u = new URL(REDIS);
@@ -107,8 +109,8 @@ function runCli(args) {
  * Starts `riptide run` and resolves `assigned` when it logs its partition assignment (its state is
  * restored by then). `exit` resolves with the exit code and the last stdout line.
  */
-function startRun(args) {
-  const child = spawn(process.execPath, [cli, "run", "driver-tracking", ...args, "--log-level", "info", "--quiet", "--json"], {
+function startRun(args, pipeline = "driver-tracking") {
+  const child = spawn(process.execPath, [cli, "run", pipeline, ...args, "--log-level", "info", "--quiet", "--json"], {
     cwd: root, stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -140,10 +142,10 @@ const admin = rdkafkaClientFactory.createAdmin({ brokers: BROKERS });
 await admin.connect();
 
 const SIDES = ["invalid", "anomaly", "late"];
-async function outputsOf(prefix) {
+async function outputsOf(prefix, sides = SIDES) {
   const all = {};
   all.window = await readTopic(prefix);
-  for (const s of SIDES) all[s] = await readTopic(`${prefix}.${s}`);
+  for (const s of sides) all[s] = await readTopic(`${prefix}.${s}`);
   return all;
 }
 
@@ -196,19 +198,21 @@ let kills = 0;
 
 async function scenario(name) {
   const eos = name !== "alos-frames";
-  const format = name === "eos-json" ? "json" : "frame";
-  const events = format === "json" ? 400_000 : 4_000_000;
+  const payments = name === "payments-eos";
+  const pipeline = payments ? "payments" : "driver-tracking";
+  const format = name === "eos-json" || payments ? "json" : "frame";
+  const events = payments ? 150_000 : format === "json" ? 400_000 : 4_000_000;
   const tag = `chaos-${name}-${seed}-${Date.now().toString(36)}`;
   const input = tag;
   log(`${name}: loading ${events} events (${format}) into ${input}`);
-  const lg = await runCli(["loadgen", "--brokers", BROKERS, "--topic", input, "--rate", "10000000", "--events", String(events), "--format", format,
+  const lg = await runCli(["loadgen", ...(payments ? ["--kind", "payments"] : []), "--brokers", BROKERS, "--topic", input, "--rate", "10000000", "--events", String(events), "--format", format,
     "--partitions", "1", "--seed", String(seed), "--json", "--quiet"]);
   if (lg.code !== 0) throw new Error(`loadgen failed (${lg.code})`);
 
   log(`${name}: reference run`);
   const withRedis = (prefix) => (name === "eos-redis" ? ["--redis", REDIS, "--redis-prefix", prefix] : []);
   const ref = startRun(["--brokers", BROKERS, "--input-topic", input, "--output-topic", `${tag}-ref`, "--group", `${tag}-ref`, "--stop-when-idle", "2",
-    ...withRedis(`${tag}-ref:`)]);
+    ...withRedis(`${tag}-ref:`)], pipeline);
   const refExit = await ref.exit;
   if (refExit.code !== 0) throw new Error(`reference run failed (${refExit.code}): ${refExit.err.slice(-400)}`);
 
@@ -217,7 +221,7 @@ async function scenario(name) {
   const planned = name === "eos-worker" || name === "eos-broker" || name === "eos-redis" ? 1 : killsPer;
   let lastKillAt = 0;
   for (let k = 0; k < planned; k++) {
-    const run = startRun(common);
+    const run = startRun(common, pipeline);
     const at = await Promise.race([run.assigned, run.exit.then(() => 0)]);
     if (at === 0) throw new Error(`${name}: run ended before its assignment: ${(await run.exit).err.slice(-400)}`);
     if (lastKillAt > 0) recoveries.push((at - lastKillAt) / 1000);
@@ -249,7 +253,7 @@ async function scenario(name) {
   // it is restarted, as a supervisor would.
   let final;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const run = startRun([...common, "--stop-when-idle", "3"]);
+    const run = startRun([...common, "--stop-when-idle", "3"], pipeline);
     const at = await Promise.race([run.assigned, run.exit.then(() => 0)]);
     if (at > 0 && lastKillAt > 0) { recoveries.push((at - lastKillAt) / 1000); lastKillAt = 0; }
     final = await run.exit;
@@ -258,8 +262,10 @@ async function scenario(name) {
   }
   if (final.code !== 0) throw new Error(`${name}: the final run failed: ${final.err.slice(-600)}`);
 
-  const reference = await outputsOf(`${tag}-ref`);
-  const got = await outputsOf(`${tag}-out`);
+  // payments: confirmations in the output topic, balance updates and invalid events beside it.
+  const sides = payments ? ["balance", "invalid"] : SIDES;
+  const reference = await outputsOf(`${tag}-ref`, sides);
+  const got = await outputsOf(`${tag}-out`, sides);
   const cmp = eos ? compareExact(reference, got) : compareAtLeastOnce(reference, got);
   if (name === "eos-redis") {
     // The index ends as the reference's: the same drivers at the same latest fix times.
