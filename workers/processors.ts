@@ -4,6 +4,7 @@ import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor
 import { SurgePricingShard } from "../src/pipelines/surge-pricing/shard.js";
 import { DriverEtaShard } from "../src/pipelines/driver-eta/shard.js";
 import { PaymentsShard } from "../src/pipelines/payments/shard.js";
+import { MessageDeliveryShard } from "../src/pipelines/message-delivery/shard.js";
 
 export function createProcessor(pipeline: string, config: ProcessorConfig): ShardProcessor {
   switch (pipeline) {
@@ -15,6 +16,8 @@ export function createProcessor(pipeline: string, config: ProcessorConfig): Shar
       return new DriverEtaShard();
     case "payments":
       return new PaymentsShard();
+    case "message-delivery":
+      return new MessageDeliveryShard();
     default:
       throw new Error(`no shard processor for pipeline ${JSON.stringify(pipeline)}`);
   }

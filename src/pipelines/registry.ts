@@ -4,8 +4,9 @@ import type { PipelineDefinition } from "./pipeline.js";
 import { surgePricing } from "./surge-pricing/edge.js";
 import { driverEta } from "./driver-eta/edge.js";
 import { payments } from "./payments/edge.js";
+import { messageDelivery } from "./message-delivery/edge.js";
 
-export const PIPELINES: readonly PipelineDefinition[] = [driverTracking, surgePricing, driverEta, payments];
+export const PIPELINES: readonly PipelineDefinition[] = [driverTracking, surgePricing, driverEta, payments, messageDelivery];
 
 export function getPipeline(name: string): PipelineDefinition | undefined {
   return PIPELINES.find((p) => p.name === name);
