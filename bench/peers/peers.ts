@@ -12,7 +12,7 @@
  * node-rdkafka is used directly here, as in bench/io/kafka.bench.ts (bench code, not the engine).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -251,11 +251,14 @@ export function runRiptide(o: RunOptions): EngineRun {
     "--json"], "riptide run", /"event":"assign"/);
 }
 
+/** The peer, with its state directory under .riptide/peers/<id> (removed when it ends). */
 export function runKafkaStreams(o: RunOptions & { classpath: string; state: "rocksdb" | "memory" }): EngineRun {
-  return runProcess("java", ["-Xmx1g", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp", o.classpath, "dev.riptide.peer.DriverTrackingApp",
+  const stateDir = join(ROOT, ".riptide", "peers", o.id);
+  const run = runProcess("java", ["-Xmx1g", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp", o.classpath, "dev.riptide.peer.DriverTrackingApp",
     "--brokers", o.brokers, "--input-topic", o.inputTopic, "--output-topic", o.outputTopic, "--application-id", o.id,
     "--threads", String(o.parallelism), "--stop-when-idle", String(o.stopWhenIdleS), "--state", o.state,
-    "--state-dir", join(ROOT, ".riptide", "peers", o.id)], "kafka-streams peer", /peer: running/);
+    "--state-dir", stateDir], "kafka-streams peer", /peer: running/);
+  return { ...run, done: run.done.finally(() => rmSync(stateDir, { recursive: true, force: true })) };
 }
 
 // ── Comparing the outputs ──────────────────────────────────────────────────────────────────────
