@@ -5,6 +5,7 @@ import { SurgePricingShard } from "../src/pipelines/surge-pricing/shard.js";
 import { DriverEtaShard } from "../src/pipelines/driver-eta/shard.js";
 import { PaymentsShard } from "../src/pipelines/payments/shard.js";
 import { MessageDeliveryShard } from "../src/pipelines/message-delivery/shard.js";
+import { EngagementShard } from "../src/pipelines/engagement/shard.js";
 
 export function createProcessor(pipeline: string, config: ProcessorConfig): ShardProcessor {
   switch (pipeline) {
@@ -18,6 +19,8 @@ export function createProcessor(pipeline: string, config: ProcessorConfig): Shar
       return new PaymentsShard();
     case "message-delivery":
       return new MessageDeliveryShard();
+    case "engagement-analytics":
+      return new EngagementShard();
     default:
       throw new Error(`no shard processor for pipeline ${JSON.stringify(pipeline)}`);
   }

@@ -1,0 +1,109 @@
+/**
+ * engagement-analytics written plainly (objects, Maps) from the semantics in
+ * src/pipelines/engagement/spec.ts, to check the engine against. Input: views in source order with
+ * their partition (the watermark of a view is the minimum over partitions of the largest valid ts
+ * read so far, as the edge computes it), and the content table as it stands for the whole run.
+ */
+export type EngagementOutput = Record<string, unknown>;
+
+const WINDOW = 300_000;
+const GRACE = 30_000;
+const GAP = 1_800_000;
+
+export interface SourcedView {
+  partition: number;
+  event: Record<string, unknown>;
+}
+
+function nonEmpty(v: unknown): v is string {
+  return typeof v === "string" && v !== "";
+}
+
+function num(v: unknown): number {
+  return typeof v === "number" ? v : NaN;
+}
+
+function reasonOf(e: Record<string, unknown>): string | undefined {
+  const w = num(e["watchSeconds"]), d = num(e["durationSeconds"]), ts = num(e["ts"]);
+  if (!nonEmpty(e["userId"])) return "userId must be a non-empty string";
+  if (!nonEmpty(e["contentId"])) return "contentId must be a non-empty string";
+  if (!Number.isFinite(w)) return "watchSeconds must be a finite number";
+  if (!Number.isFinite(d)) return "durationSeconds must be a finite number";
+  if (!Number.isFinite(ts)) return "ts must be a finite number";
+  if (w < 0 || w > 1e7) return "watchSeconds must be within [0, 10000000]";
+  if (d <= 0 || d > 1e7) return "durationSeconds must be within (0, 10000000]";
+  return undefined;
+}
+
+interface Session { start: number; end: number; views: number; genres: Map<string, number> }
+
+export function referenceEngagement(
+  views: readonly SourcedView[], partitions: number, table: ReadonlyMap<string, { title: string; genre: string }>,
+): EngagementOutput[] {
+  const out: EngagementOutput[] = [];
+  const streamTime = new Array<number>(partitions).fill(-Infinity);
+  const windows = new Map<string, { contentId: string; start: number; views: number; watchMs: number; done: number }>();
+  const sessions = new Map<string, Session>();
+  const emitSession = (userId: string, s: Session): void => {
+    const genres = [...s.genres.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([g]) => g);
+    out.push({ type: "session", userId, start: s.start, end: s.end, views: s.views, genres });
+  };
+  for (const { partition, event: e } of views) {
+    const reason = reasonOf(e);
+    if (reason !== undefined) {
+      out.push({ type: "invalid", reason, event: e });
+      continue;
+    }
+    const ts = e["ts"] as number, w = e["watchSeconds"] as number, d = e["durationSeconds"] as number;
+    streamTime[partition] = Math.max(streamTime[partition]!, ts);
+    const wm = Math.min(...streamTime);
+    const start = Math.floor(ts / WINDOW) * WINDOW;
+    if (start + WINDOW + GRACE <= wm) {
+      out.push({ type: "late", event: e });
+      continue;
+    }
+    const contentId = e["contentId"] as string;
+    const wk = `${contentId}|${start}`;
+    let win = windows.get(wk);
+    if (!win) windows.set(wk, (win = { contentId, start, views: 0, watchMs: 0, done: 0 }));
+    win.views++;
+    win.watchMs += Math.round(w * 1000);
+    if (w >= 0.9 * d) win.done++;
+    if (w <= 300) continue;
+    const userId = e["userId"] as string;
+    let s = sessions.get(userId);
+    if (s && (ts > s.end + GAP || s.end + GAP <= wm)) {
+      emitSession(userId, s);
+      s = undefined;
+    }
+    if (!s) sessions.set(userId, (s = { start: ts, end: ts, views: 0, genres: new Map() }));
+    s.start = Math.min(s.start, ts);
+    s.end = Math.max(s.end, ts);
+    s.views++;
+    const genre = table.get(contentId)?.genre;
+    if (genre !== undefined && (s.genres.has(genre) || s.genres.size < 8)) s.genres.set(genre, (s.genres.get(genre) ?? 0) + 1);
+  }
+  for (const [userId, s] of sessions) emitSession(userId, s);
+  for (const win of windows.values()) {
+    const info = table.get(win.contentId);
+    out.push({
+      type: "window", contentId: win.contentId, title: info?.title ?? null, genre: info?.genre ?? null,
+      windowStart: win.start, windowEnd: win.start + WINDOW, views: win.views, watchSeconds: win.watchMs / 1000,
+      completions: win.done, completionRate: win.done / win.views,
+    });
+  }
+  return out;
+}
+
+/** Canonical string of an output (key order independent; side outputs by reason and event). */
+export function canonicalEngagement(o: EngagementOutput): string {
+  if (o["type"] === "invalid") return `invalid|${o["reason"]}|${JSON.stringify(o["event"])}`;
+  if (o["type"] === "late") return `late|${JSON.stringify(o["event"])}`;
+  return JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+}
+
+export function engagementMultiset(outputs: ReadonlyArray<EngagementOutput>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const o of outputs) m.set(canonicalEngagement(o), (m.get(canonicalEngagement(o)) ?? 0) + 1);
+  return m;
+}
