@@ -41,7 +41,7 @@ Input (default: the embedded generator, unbounded until Ctrl-C unless --events/-
   --duration S          stop producing after S seconds (then flush every window)
   --rate N              target events per second (default: as fast as possible)
   --seed N              generator seed (default 42)
-  --drivers N           generator drivers (default 10000)
+  --drivers N           generator drivers (default 10000; payments: users, default 2000)
   --partitions N        generator partitions (default 16)
   --skew X              generator activity skew, 0 = uniform (default 0)
 
@@ -285,7 +285,7 @@ async function runCommand(argv: string[]): Promise<number> {
     const interner = new Interner();
     nameOf = (id) => interner.name(id);
     const decoder = compileJsonDecoder(pipeline.schema, interner);
-    source = new JsonLinesFileSource(input, decoder, (p, off, raw, reason) => coordinator!.reject(p, off, raw, reason));
+    source = new JsonLinesFileSource(input, decoder, (p, off, raw, reason) => coordinator!.reject(p, off, raw, reason), undefined, { names: (id) => interner.name(id) });
   } else {
     let gen: DriverGenerator;
     try {
@@ -299,7 +299,16 @@ async function runCommand(argv: string[]): Promise<number> {
       if (err instanceof TypeError || err instanceof RangeError) throw new UsageError(err.message);
       throw err;
     }
-    if (pipeline.schema.name === "ride-event") {
+    if (pipeline.name === "payments") {
+      // payments: seeded payment events (src/sources/payment-generator.ts); --drivers is the user count.
+      const { PaymentGenerator, PaymentGeneratorSource } = await import("../sources/payment-generator.js");
+      const pay = new PaymentGenerator({
+        ...(values["seed"] !== undefined && { seed: gen.options.seed }),
+        ...(values["drivers"] !== undefined && { users: gen.options.drivers }),
+        partitions: gen.options.partitions,
+      });
+      source = new PaymentGeneratorSource(pay, events ?? Infinity);
+    } else if (pipeline.schema.name === "ride-event") {
       // Ride pipelines: the same drivers, with ride requests interleaved (src/sources/ride-generator.ts).
       const { RideGenerator } = await import("../sources/ride-generator.js");
       const { RideGeneratorSource } = await import("../sources/ride-generator-source.js");
