@@ -5,11 +5,17 @@
  * replaced from its checkpoint without loss or repeat; and the balance table round-trips through
  * snapshot()/restore().
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Coordinator } from "../../src/coordinator/coordinator.js";
 import { payments } from "../../src/pipelines/payments/edge.js";
 import { PaymentsShard } from "../../src/pipelines/payments/shard.js";
+import { Interner } from "../../src/schema/interner.js";
 import { MemorySink } from "../../src/sinks/sink.js";
+import { JsonLinesFileSource } from "../../src/sources/file-source.js";
+import { compileJsonDecoder } from "../../src/sources/json.js";
 import { PaymentGenerator, PaymentGeneratorSource, type PaymentColumns, type PaymentGeneratorOptions } from "../../src/sources/payment-generator.js";
 import { diff } from "../support/driver-reference.js";
 import { finalBalances, paymentMultiset, perUserSequences, referencePayments } from "../support/payments-reference.js";
@@ -67,16 +73,66 @@ describe("payments", () => {
     const total = 4 * batch * 25;
     const ref = referencePayments(sourceOrder(OPTIONS, total, batch));
     const sink = new MemorySink();
-    const c = new Coordinator({ pipeline: payments, source: new PaymentGeneratorSource(new PaymentGenerator(OPTIONS), total), sink, workers: 2, batchSize: batch, idleTimeoutMs: 1e9 });
+    const c = new Coordinator({ pipeline: payments, source: new PaymentGeneratorSource(new PaymentGenerator(OPTIONS), total), sink, workers: 2, batchSize: batch, rate: 20_000, idleTimeoutMs: 1e9 });
     const running = c.run();
-    // Crash worker 0 once it has processed work (a loaded machine may start it late).
+    // Crash worker 0 once it has processed (and checkpointed) work (a loaded machine may start it late).
     const deadline = Date.now() + 60_000;
-    while (c.progress().events < total / 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    while ((c.progress().processedByWorker[0] ?? 0) < total / 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     c.crashWorker(0);
     const summary = await running;
     expect(summary.workerRestarts).toBeGreaterThanOrEqual(1);
     expect(diff(paymentMultiset(sink.outputs as Array<Record<string, unknown>>), paymentMultiset(ref.outputs))).toEqual([]);
     expect(finalBalances(sink.outputs as Array<Record<string, unknown>>)).toEqual(ref.balances);
+  }, 120_000);
+
+  it("matches the reference on a one-partition file with bad lines, spread over 3 workers by userId", async () => {
+    const events = sourceOrder({ ...OPTIONS, seed: 3, partitions: 1 }, 30_000, 1000);
+    const junk = [
+      "not json at all",
+      '{"paymentId": "pay-x1", "userId": "user-1", "amount": "12.50", "ts": 1700000100000}',
+      '{"paymentId": "pay-x2", "userId": "user-1", "amount": 0.001, "ts": 1700000100000}',
+      '{"paymentId": "", "userId": "user-1", "amount": 5, "ts": 1700000100000}',
+      '{"paymentId": "pay-x3", "userId": "user-1", "amount": 5}',
+      '{"paymentId": "pay-x4", "userId": "user-2", "amount": -1000000000.01, "ts": 1700000100000}',
+      '{"paymentId": "pay-x5", "userId": "user-3", "amount": 12.345, "ts": 1700000100000}',
+    ];
+    const lines: string[] = [];
+    const parsed: Array<Record<string, unknown>> = [];
+    const notJson: Array<Record<string, unknown>> = [];
+    events.forEach((e, i) => {
+      if (i % 4000 === 2000 && junk.length > 0) {
+        const text = junk.shift()!;
+        lines.push(text);
+        try {
+          parsed.push(JSON.parse(text) as Record<string, unknown>);
+        } catch (err) {
+          notJson.push({ type: "invalid", reason: `not valid JSON: ${(err as Error).message}`, event: text });
+        }
+      }
+      lines.push(JSON.stringify(e));
+      parsed.push(e);
+    });
+    const dir = mkdtempSync(join(tmpdir(), "riptide-payments-"));
+    const file = join(dir, "payments.jsonl");
+    writeFileSync(file, lines.join("\n") + "\n");
+    const ref = referencePayments(parsed);
+    const interner = new Interner();
+    let coordinator: Coordinator | undefined;
+    const source = new JsonLinesFileSource(file, compileJsonDecoder(payments.schema, interner),
+      (p, off, raw, reason) => coordinator!.reject(p, off, raw, reason), undefined, { names: (id) => interner.name(id) });
+    const sink = new MemorySink();
+    coordinator = new Coordinator({ pipeline: payments, source, sink, workers: 3, batchSize: 500, idleTimeoutMs: 1e9 });
+    await coordinator.run();
+    const outputs = sink.outputs as Array<Record<string, unknown>>;
+    expect(coordinator.progress().processedByWorker.filter((x) => x > 0)).toHaveLength(3);
+    expect(diff(paymentMultiset(outputs), paymentMultiset([...ref.outputs, ...notJson]))).toEqual([]);
+    expect(perUserSequences(outputs, "balance")).toEqual(perUserSequences(ref.outputs, "balance"));
+    // 12.345 rounds half away from zero to 12.35; "12.50" (a string) is not a number.
+    expect(outputs.find((o) => o["paymentId"] === "pay-x5" && o["type"] === "balance")?.["amount"]).toBe(12.35);
+    expect(outputs.filter((o) => o["type"] === "invalid").map((o) => o["reason"])).toEqual(expect.arrayContaining([
+      "amount must be a finite number", "amount must not be 0 (at cent precision)", "paymentId must be a non-empty string",
+      "ts must be a finite number", "|amount| must be at most 1000000000",
+    ]));
   }, 120_000);
 
   it("snapshot()/restore() carry the balances exactly (a restored shard continues where the first stood)", () => {
