@@ -12,7 +12,7 @@ describe("riptide run: --redis and the ride pipelines' options", () => {
     [["run", "surge-pricing", "--brokers", "127.0.0.1:9092", "--input-topic", "only-one", "--output-topic", "o"], /--input-topic: surge-pricing reads two topics/],
     [["run", "surge-pricing", "--brokers", "127.0.0.1:9092", "--input-topic", "a,b", "--output-topic", "o", "--guarantee", "exactly-once"], /--guarantee exactly-once covers one input topic/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a", "--rate", "10", "--events", "1", "--kind", "rides"], /--kind rides needs --topic LOCATIONS,REQUESTS/],
-    [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a,b", "--rate", "10", "--events", "1", "--kind", "bikes"], /--kind must be locations or rides/],
+    [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a,b", "--rate", "10", "--events", "1", "--kind", "bikes"], /--kind must be locations, rides or payments/],
   ])("rejects %j", async (args, message) => {
     const p = riptide(args as string[]);
     expect(await p.exited).toBe(2);
