@@ -72,6 +72,8 @@ Output:
                         (driver-tracking: GEO index drivers:active, drivers:<region>, 5-minute expiry;
                         surge-pricing: surge:<region> hashes)
   --redis-prefix P      prepend P to every Redis key (default none)
+  --encryption-key HEX  message-delivery: AES-256-GCM key, 64 hex digits (default: the environment's
+                        RIPTIDE_ENCRYPTION_KEY, else a random key for this run); never logged
 
 ${OBSERVE_HELP}
 Engine:
@@ -98,6 +100,7 @@ const RUN_OPTIONS: OptionSpec = {
   http: { type: "string" },
   ...OBSERVE_OPTIONS,
   redis: { type: "string" }, "redis-prefix": { type: "string" },
+  "encryption-key": { type: "string" },
 };
 
 /** Logs the `stop` line of a run that failed before its main loop (set once `start` is logged). */
@@ -219,6 +222,10 @@ async function runCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--guarantee exactly-once covers one input topic; ${pipeline.name} reads two (use at-least-once)`);
   }
   let rides: { close(): Promise<void> } | undefined;
+  // message-delivery: its key, edge-wrapped source and delivery channels (src/cli/messages-run.ts).
+  if (values["encryption-key"] !== undefined && pipeline.name !== "message-delivery") throw new UsageError("--encryption-key applies to message-delivery only");
+  const messageTopics = brokers !== undefined && pipeline.name === "message-delivery" ? (values["input-topic"] as string).split(",") : undefined;
+  const messages = pipeline.name === "message-delivery" ? (await import("./messages-run.js")).prepareMessages(values, { topics: messageTopics, guarantee, redisSink: redis?.sink }) : undefined;
 
   // JSON log lines on stderr (pino), printed above the live status line on a terminal.
   const status = new StatusLine();
@@ -253,12 +260,13 @@ async function runCommand(argv: string[]): Promise<number> {
     stages: () => coordinator?.stageLatency,
     ...(brokers !== undefined && { lag: () => lag?.snapshot() ?? [] }),
     ...(driverUpdates && { upgrades: { "/driver-updates": (req, socket, head) => driverUpdates.handleUpgrade(req, socket, head) } }),
+    ...(messages && { upgrades: { "/messages": (req, socket, head) => messages.hub.handleUpgrade(req, socket, head) } }),
   });
   if (http) onLog("http-listening", { url: await http.start() });
   if (brokers !== undefined) {
     const { setupKafkaRun } = await import("./kafka.js");
     kafka = await setupKafkaRun({
-      brokers, inputTopic: rideTopics ? rideTopics[0]! : (values["input-topic"] as string), outputTopic: values["output-topic"] as string,
+      brokers, inputTopic: rideTopics ? rideTopics[0]! : messageTopics ? messageTopics[0]! : (values["input-topic"] as string), outputTopic: values["output-topic"] as string,
       group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
       partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }),
       stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
@@ -268,7 +276,7 @@ async function runCommand(argv: string[]): Promise<number> {
     });
     source = kafka.source;
     sink = kafka.sink;
-    lag = startConsumerLag(kafka, rideTopics ? rideTopics[0]! : sourceLabel, onLog);
+    lag = startConsumerLag(kafka, rideTopics ? rideTopics[0]! : messageTopics ? messageTopics[0]! : sourceLabel, onLog);
     const interner = kafka.source.interner;
     nameOf = (id) => interner.name(id);
     if (rideTopics) {
@@ -280,6 +288,14 @@ async function runCommand(argv: string[]): Promise<number> {
       });
       source = second.source;
       rides = second;
+    }
+    if (messages) {
+      source = await messages.kafkaSource(kafka, {
+        brokers, group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
+        partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }),
+        stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
+      });
+      rides = messages;
     }
   } else if (input !== undefined) {
     const interner = new Interner();
@@ -308,6 +324,13 @@ async function runCommand(argv: string[]): Promise<number> {
         partitions: gen.options.partitions,
       });
       source = new PaymentGeneratorSource(pay, events ?? Infinity);
+    } else if (messages) {
+      // message-delivery: seeded chats, messages and presence (src/sources/message-generator.ts); --drivers is the user count.
+      source = messages.generatorSource({
+        ...(values["seed"] !== undefined && { seed: gen.options.seed }),
+        ...(values["drivers"] !== undefined && { users: gen.options.drivers }),
+        ...(values["partitions"] !== undefined && { partitions: gen.options.partitions }),
+      }, events ?? Infinity);
     } else if (pipeline.schema.name === "ride-event") {
       // Ride pipelines: the same drivers, with ride requests interleaved (src/sources/ride-generator.ts).
       const { RideGenerator } = await import("../sources/ride-generator.js");
@@ -341,8 +364,11 @@ async function runCommand(argv: string[]): Promise<number> {
   try {
     if (redis) sink = new TeeSink([sink, redis.sink]);
     if (driverUpdates) sink = new TeeSink([sink, driverUpdates]);
+    if (messages && messages.hub !== redis?.sink) sink = new TeeSink([sink, messages.hub]);
+    if (messages && input !== undefined) source = messages.wrap(source);
+    if (messages) onLog("encryption", { cipher: "aes-256-gcm", key: messages.ephemeralKey ? "ephemeral (random, this run only)" : "given" });
     coordinator = new Coordinator({
-      pipeline: redis?.pipeline ?? pipeline, source, sink, workers,
+      pipeline: messages ? messages.bind(redis?.pipeline ?? pipeline, source) : redis?.pipeline ?? pipeline, source, sink, workers,
       ...(batchSize !== undefined && { batchSize }),
       ...(ringSlots !== undefined && { ringSlots }),
       ...(rate !== undefined && { rate }),

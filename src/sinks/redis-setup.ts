@@ -24,6 +24,7 @@ export interface RedisSetupOptions {
 export const REDIS_PIPELINES: Readonly<Record<string, string>> = {
   "driver-tracking": "GEO index drivers:active and drivers:<region> (5-minute expiry)",
   "surge-pricing": "surge:<region> hash with the newest window's multiplier (5-minute expiry)",
+  "message-delivery": "pending:<userId> lists of stored (encrypted) messages, forwarded when the user comes online (30-day expiry)",
 };
 
 export async function setupRedis(opts: RedisSetupOptions): Promise<{ pipeline: PipelineDefinition; sink: Sink }> {
@@ -40,6 +41,10 @@ export async function setupRedis(opts: RedisSetupOptions): Promise<{ pipeline: P
   }
   if (pipeline.name === "surge-pricing") {
     return { pipeline, sink: new RedisSurgeSink({ client, ...(opts.prefix !== undefined && { prefix: opts.prefix }) }) };
+  }
+  if (pipeline.name === "message-delivery") {
+    const { MessagesHub } = await import("../http/messages-hub.js");
+    return { pipeline, sink: new MessagesHub({ client, ...(opts.prefix !== undefined && { prefix: opts.prefix }) }) };
   }
   throw new RangeError(`--redis: no Redis sink for ${pipeline.name}`);
 }
