@@ -222,6 +222,12 @@ async function runCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--guarantee exactly-once covers one input topic; ${pipeline.name} reads two (use at-least-once)`);
   }
   let rides: { close(): Promise<void> } | undefined;
+  // engagement-analytics on Kafka: views, and the content-metadata topic read as a table (src/cli/kafka-engagement.ts).
+  const viewTopics = brokers !== undefined && pipeline.name === "engagement-analytics" ? (values["input-topic"] as string).split(",") : undefined;
+  if (viewTopics && (viewTopics.length !== 2 || viewTopics.some((t) => t === ""))) {
+    throw new UsageError("--input-topic: engagement-analytics reads two topics, views and the content-metadata table, e.g. --input-topic user-views,content-metadata");
+  }
+  let engagement: import("./engagement-run.js").EngagementRun | undefined;
   // message-delivery: its key, edge-wrapped source and delivery channels (src/cli/messages-run.ts).
   if (values["encryption-key"] !== undefined && pipeline.name !== "message-delivery") throw new UsageError("--encryption-key applies to message-delivery only");
   const messageTopics = brokers !== undefined && pipeline.name === "message-delivery" ? (values["input-topic"] as string).split(",") : undefined;
@@ -266,7 +272,7 @@ async function runCommand(argv: string[]): Promise<number> {
   if (brokers !== undefined) {
     const { setupKafkaRun } = await import("./kafka.js");
     kafka = await setupKafkaRun({
-      brokers, inputTopic: rideTopics ? rideTopics[0]! : messageTopics ? messageTopics[0]! : (values["input-topic"] as string), outputTopic: values["output-topic"] as string,
+      brokers, inputTopic: rideTopics ? rideTopics[0]! : messageTopics ? messageTopics[0]! : viewTopics ? viewTopics[0]! : (values["input-topic"] as string), outputTopic: values["output-topic"] as string,
       group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
       partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }),
       stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
@@ -276,7 +282,7 @@ async function runCommand(argv: string[]): Promise<number> {
     });
     source = kafka.source;
     sink = kafka.sink;
-    lag = startConsumerLag(kafka, rideTopics ? rideTopics[0]! : messageTopics ? messageTopics[0]! : sourceLabel, onLog);
+    lag = startConsumerLag(kafka, rideTopics ? rideTopics[0]! : messageTopics ? messageTopics[0]! : viewTopics ? viewTopics[0]! : sourceLabel, onLog);
     const interner = kafka.source.interner;
     nameOf = (id) => interner.name(id);
     if (rideTopics) {
@@ -288,6 +294,14 @@ async function runCommand(argv: string[]): Promise<number> {
       });
       source = second.source;
       rides = second;
+    }
+    if (viewTopics) {
+      const { startContentTable } = await import("./kafka-engagement.js");
+      const reader = await startContentTable({
+        brokers, topic: viewTopics[1]!, group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
+        partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }), onLog,
+      });
+      engagement = (await import("./engagement-run.js")).engagementWithTable((id) => interner.name(id), reader.table, () => reader.close());
     }
     if (messages) {
       source = await messages.kafkaSource(kafka, {
@@ -302,6 +316,7 @@ async function runCommand(argv: string[]): Promise<number> {
     nameOf = (id) => interner.name(id);
     const decoder = compileJsonDecoder(pipeline.schema, interner);
     source = new JsonLinesFileSource(input, decoder, (p, off, raw, reason) => coordinator!.reject(p, off, raw, reason), undefined, { names: (id) => interner.name(id) });
+    if (pipeline.name === "engagement-analytics") engagement = (await import("./engagement-run.js")).engagementWithTable((id) => interner.name(id));
   } else {
     let gen: DriverGenerator;
     try {
@@ -315,7 +330,17 @@ async function runCommand(argv: string[]): Promise<number> {
       if (err instanceof TypeError || err instanceof RangeError) throw new UsageError(err.message);
       throw err;
     }
-    if (pipeline.name === "payments") {
+    if (pipeline.name === "engagement-analytics") {
+      // engagement-analytics: seeded views and their content catalog (src/sources/engagement-generator.ts); --drivers is the user count.
+      const e = (await import("./engagement-run.js")).engagementGenerator({
+        ...(values["seed"] !== undefined && { seed: gen.options.seed }),
+        ...(values["drivers"] !== undefined && { users: gen.options.drivers }),
+        ...(values["partitions"] !== undefined && { partitions: gen.options.partitions }),
+        events: events ?? Infinity,
+      });
+      engagement = e;
+      source = e.source;
+    } else if (pipeline.name === "payments") {
       // payments: seeded payment events (src/sources/payment-generator.ts); --drivers is the user count.
       const { PaymentGenerator, PaymentGeneratorSource } = await import("../sources/payment-generator.js");
       const pay = new PaymentGenerator({
@@ -368,7 +393,7 @@ async function runCommand(argv: string[]): Promise<number> {
     if (messages && input !== undefined) source = messages.wrap(source);
     if (messages) onLog("encryption", { cipher: "aes-256-gcm", key: messages.ephemeralKey ? "ephemeral (random, this run only)" : "given" });
     coordinator = new Coordinator({
-      pipeline: messages ? messages.bind(redis?.pipeline ?? pipeline, source) : redis?.pipeline ?? pipeline, source, sink, workers,
+      pipeline: messages ? messages.bind(redis?.pipeline ?? pipeline, source) : engagement ? engagement.bind(redis?.pipeline ?? pipeline) : redis?.pipeline ?? pipeline, source, sink, workers,
       ...(batchSize !== undefined && { batchSize }),
       ...(ringSlots !== undefined && { ringSlots }),
       ...(rate !== undefined && { rate }),
@@ -406,6 +431,7 @@ async function runCommand(argv: string[]): Promise<number> {
     await lag?.stop();
     await http?.stop();
     await rides?.close();
+    await engagement?.close();
     await kafka?.close();
     logs.close();
     onLog("stop", outcome);

@@ -7,6 +7,7 @@ import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import { connectRedis, type RedisClient } from "./redis-client.js";
 import { RedisGeoSink } from "./redis-geo.js";
 import { RedisSurgeSink } from "./redis-surge.js";
+import { RedisRecsSink } from "./redis-recs.js";
 import type { Sink } from "./sink.js";
 
 export interface RedisSetupOptions {
@@ -24,6 +25,7 @@ export interface RedisSetupOptions {
 export const REDIS_PIPELINES: Readonly<Record<string, string>> = {
   "driver-tracking": "GEO index drivers:active and drivers:<region> (5-minute expiry)",
   "surge-pricing": "surge:<region> hash with the newest window's multiplier (5-minute expiry)",
+  "engagement-analytics": "rec:<userId>, a JSON list of the last session's top genres (2-hour expiry)",
   "message-delivery": "pending:<userId> lists of stored (encrypted) messages, forwarded when the user comes online (30-day expiry)",
 };
 
@@ -41,6 +43,9 @@ export async function setupRedis(opts: RedisSetupOptions): Promise<{ pipeline: P
   }
   if (pipeline.name === "surge-pricing") {
     return { pipeline, sink: new RedisSurgeSink({ client, ...(opts.prefix !== undefined && { prefix: opts.prefix }) }) };
+  }
+  if (pipeline.name === "engagement-analytics") {
+    return { pipeline, sink: new RedisRecsSink({ client, ...(opts.prefix !== undefined && { prefix: opts.prefix }) }) };
   }
   if (pipeline.name === "message-delivery") {
     const { MessagesHub } = await import("../http/messages-hub.js");

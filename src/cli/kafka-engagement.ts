@@ -1,0 +1,81 @@
+/**
+ * engagement-analytics on Kafka reads the content-metadata topic as a table, the way a Kafka
+ * Streams GlobalKTable is read: a consumer of its own (group `<group>.content-metadata`, never
+ * committing, so every start reads the compacted topic from its beginning) fills the ContentTable
+ * up to the topic's end before the run starts, then keeps applying updates and tombstones while
+ * the run goes on. Messages that are not {contentId, title, genre} JSON or a keyed tombstone are
+ * logged (`content-metadata-invalid`) and change nothing.
+ */
+import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
+import { ContentTable } from "../pipelines/engagement/content-table.js";
+import { ensureTopic } from "./kafka.js";
+
+export interface ContentTableReader {
+  readonly table: ContentTable;
+  /** Messages applied and refused so far. */
+  readonly counts: { applied: number; invalid: number };
+  close(): Promise<void>;
+}
+
+export async function startContentTable(opts: {
+  brokers: string; topic: string; group: string; partitions: number | undefined;
+  onLog: (event: string, detail: Record<string, unknown>) => void;
+  /** How long the initial read to the topic's end may take. @default 60000 */
+  bootstrapTimeoutMs?: number;
+}): Promise<ContentTableReader> {
+  const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
+  await admin.connect();
+  let partitions: number;
+  try {
+    partitions = await ensureTopic(admin, opts.topic, opts.partitions ?? 1, { "cleanup.policy": "compact" });
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  const consumer = rdkafkaClientFactory.createConsumer({
+    brokers: opts.brokers, groupId: `${opts.group}.content-metadata`, autoOffsetReset: "earliest",
+    onError: (err) => opts.onLog("kafka-error", { error: err.message, consumer: "content-metadata" }),
+  });
+  await consumer.connect();
+  consumer.subscribe([opts.topic]);
+  const table = new ContentTable();
+  const counts = { applied: 0, invalid: 0 };
+  const next = new Float64Array(partitions);
+  const apply = (msgs: Awaited<ReturnType<typeof consumer.consume>>): void => {
+    for (const m of msgs) {
+      next[m.partition] = m.offset + 1;
+      const err = table.apply(m.key ? m.key.toString() : null, m.value === null ? null : m.value.toString());
+      if (err === undefined) counts.applied++;
+      else {
+        counts.invalid++;
+        opts.onLog("content-metadata-invalid", { topic: m.topic, partition: m.partition, offset: m.offset, error: err });
+      }
+    }
+  };
+  // Bootstrap: read to the end offsets as they were when the run started.
+  const limit = opts.bootstrapTimeoutMs ?? 60_000;
+  const deadline = Date.now() + limit;
+  const high: number[] = [];
+  for (let p = 0; p < partitions; p++) high.push((await consumer.queryWatermarks!(opts.topic, p)).high);
+  while (high.some((h, p) => next[p]! < h)) {
+    if (Date.now() > deadline) {
+      await consumer.disconnect().catch(() => undefined);
+      throw new Error(`the content-metadata table ${opts.topic} was not read to its end within ${limit} ms`);
+    }
+    apply(await consumer.consume(1000, 200));
+  }
+  opts.onLog("content-metadata-loaded", { topic: opts.topic, contents: table.size, messages: counts.applied + counts.invalid });
+  let closed = false;
+  const loop = (async () => {
+    while (!closed) apply(await consumer.consume(500, 200));
+  })().catch((err: unknown) => {
+    if (!closed) opts.onLog("kafka-error", { error: String((err as Error)?.message ?? err), consumer: "content-metadata" });
+  });
+  return {
+    table, counts,
+    async close() {
+      closed = true;
+      await loop;
+      await consumer.disconnect().catch(() => undefined);
+    },
+  };
+}
