@@ -30,6 +30,10 @@ const HELP = `riptide loadgen — produce driver-location traffic into Kafka
                       \`riptide run surge-pricing\`, ids consistent across the two topics) |
                       payments (payment events into --topic, JSON keyed by userId; --drivers N
                       is the user count, default 2000; the stream of \`riptide run payments\`)
+  --kind engagement   views and the content catalog, --topic VIEWS,METADATA (JSON; the catalog
+                      first, keyed by contentId, into a compacted topic; views keyed by userId;
+                      --drivers N is the user count, default 2000; the stream of
+                      \`riptide run engagement-analytics\`)
   --json              end with one JSON summary line on stdout
   --quiet             no progress bar
 `;
@@ -63,6 +67,16 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   const drivers = numberOption(values, "drivers", { integer: true, min: 1 }) ?? 10_000;
   const quiet = values["quiet"] === true;
   const kind = (values["kind"] as string | undefined) ?? "locations";
+  if (kind === "engagement") {
+    const topics = topic.split(",");
+    if (topics.length !== 2 || topics.some((t) => t === "")) throw new UsageError("--kind engagement needs --topic VIEWS,METADATA (two topics)");
+    if (format !== "json") throw new UsageError("--kind engagement produces JSON only (--format json)");
+    const { engagementLoadgen } = await import("./loadgen-engagement.js");
+    return engagementLoadgen({
+      brokers, viewsTopic: topics[0]!, metadataTopic: topics[1]!, rate, events, duration, partitions: partitionsWanted, seed,
+      users: values["drivers"] !== undefined ? drivers : undefined, json: values["json"] === true, quiet,
+    });
+  }
   if (kind !== "locations" && kind !== "rides" && kind !== "payments") throw new UsageError(`--kind must be locations, rides or payments, got ${JSON.stringify(kind)}`);
   if (kind === "payments") {
     if (topic.includes(",")) throw new UsageError("--kind payments produces to one topic (--topic payment-events)");
