@@ -48,6 +48,7 @@ Input (default: the embedded generator, unbounded until Ctrl-C unless --events/-
 Kafka (instead of the generator):
   --brokers LIST        bootstrap brokers, e.g. 127.0.0.1:9092
   --input-topic T       read events from T (JSON per message or Riptide frames); undecodable → T.dlq
+                        (engagement-analytics: VIEWS,CONTENT-METADATA, the second read as a table)
   --output-topic O      windows to O, side outputs to O.invalid, O.anomaly, O.late
   --group G             consumer group (default riptide-<pipeline>)
   --partitions N        partitions of topics created when missing (default: as the input topic)
@@ -70,7 +71,8 @@ Output:
                         /readyz, and live updates on the WebSocket /live (HOST default 127.0.0.1)
   --redis URL           also write the pipeline's Redis outputs, e.g. redis://127.0.0.1:6379
                         (driver-tracking: GEO index drivers:active, drivers:<region>, 5-minute expiry;
-                        surge-pricing: surge:<region> hashes)
+                        surge-pricing: surge:<region> hashes; engagement-analytics: rec:<userId>,
+                        the last session's top genres, 2-hour expiry)
   --redis-prefix P      prepend P to every Redis key (default none)
   --encryption-key HEX  message-delivery: AES-256-GCM key, 64 hex digits (default: the environment's
                         RIPTIDE_ENCRYPTION_KEY, else a random key for this run); never logged
