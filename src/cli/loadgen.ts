@@ -29,7 +29,10 @@ const HELP = `riptide loadgen — produce driver-location traffic into Kafka
                       and ride requests, --topic LOCATIONS,REQUESTS, JSON; the stream of
                       \`riptide run surge-pricing\`, ids consistent across the two topics) |
                       payments (payment events into --topic, JSON keyed by userId; --drivers N
-                      is the user count, default 2000; the stream of \`riptide run payments\`)
+                      is the user count, default 2000; the stream of \`riptide run payments\`) |
+                      messages (chat messages and presence, --topic MESSAGES[,PRESENCE], JSON keyed
+                      by chatId / userId; the stream of \`riptide run message-delivery\`, with the
+                      membership table it checks: no --seed or --drivers)
   --kind engagement   views and the content catalog, --topic VIEWS,METADATA (JSON; the catalog
                       first, keyed by contentId, into a compacted topic; views keyed by userId;
                       --drivers N is the user count, default 2000; the stream of
@@ -77,7 +80,18 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
       users: values["drivers"] !== undefined ? drivers : undefined, json: values["json"] === true, quiet,
     });
   }
-  if (kind !== "locations" && kind !== "rides" && kind !== "payments") throw new UsageError(`--kind must be locations, rides or payments, got ${JSON.stringify(kind)}`);
+  if (kind !== "locations" && kind !== "rides" && kind !== "payments" && kind !== "messages") throw new UsageError(`--kind must be locations, rides, payments or messages, got ${JSON.stringify(kind)}`);
+  if (kind === "messages") {
+    const topics = topic.split(",");
+    if (topics.length > 2 || topics.some((t) => t === "")) throw new UsageError("--kind messages needs --topic MESSAGES or MESSAGES,PRESENCE");
+    if (format !== "json") throw new UsageError("--kind messages produces JSON only (--format json)");
+    for (const g of ["seed", "drivers"]) if (values[g] !== undefined) throw new UsageError(`--${g} cannot be combined with --kind messages (the run checks the default membership table)`);
+    const { messageLoadgen } = await import("./loadgen-messages.js");
+    return messageLoadgen({
+      brokers, messagesTopic: topics[0]!, presenceTopic: topics[1], rate, events, duration, partitions: partitionsWanted,
+      json: values["json"] === true, quiet,
+    });
+  }
   if (kind === "payments") {
     if (topic.includes(",")) throw new UsageError("--kind payments produces to one topic (--topic payment-events)");
     if (format !== "json") throw new UsageError("--kind payments produces JSON only (--format json)");

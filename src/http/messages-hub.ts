@@ -1,8 +1,8 @@
 /**
  * message-delivery's delivery channels at the sink edge (seed §4 `delivery_channels`):
  *
- *   WebSocket `/messages?user=ID`   the recipient's live connection: channel records routed to
- *                                   "websocket" (the recipient was online by presence) are sent
+ *   WebSocket `/messages?user=ID`   the recipient's live connection: "delivery" outputs (the
+ *                                   recipient was online by presence) are sent
  *                                   to every socket the user has open here
  *   Redis list `pending:{userId}`   (with --redis) records routed to "store" are appended
  *                                   (RPUSH, 30-day expiry); they are forwarded — popped and sent on
@@ -11,7 +11,7 @@
  *
  * Content is already encrypted (the output objects carry iv, ciphertext, tag). Delivery on a socket
  * is at-most-once (a socket with more than 1 MiB unsent misses messages, counted in `dropped`); a
- * "websocket" record for a user with no socket here is counted in `unreachable`. Stored messages
+ * "delivery" for a user with no socket here is counted in `unreachable`. Stored messages
  * leave Redis only when a socket of the user is open to take them (LPOP, in batches of 1000).
  */
 import type { IncomingMessage } from "node:http";
@@ -75,11 +75,10 @@ export class MessagesHub implements Sink {
   }
 
   write(output: Output): void {
-    if (output.type === "message") {
-      const route = output["route"];
+    if (output.type === "delivery") this.send(output["recipientId"] as string, JSON.stringify(output));
+    else if (output.type === "stored") {
       const user = output["recipientId"] as string;
-      if (route === "websocket") this.send(user, JSON.stringify(output));
-      else if (route === "store" && this.options.client) {
+      if (this.options.client) {
         const key = this.key(user);
         this.redis([["RPUSH", key, JSON.stringify(output)], ["EXPIRE", key, STORE_TTL_S]], () => { this.stored++; });
       }

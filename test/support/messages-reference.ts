@@ -66,25 +66,28 @@ export function referenceMessages(events: readonly Ev[], membership: ChatMembers
       if (s) out.push({ type: "session", chatId, ...s });
       sessions.set(chatId, { start: ts, end: ts, messages: 1 });
     }
-    let status: string, route: string;
+    let status: string, channel: string;
     const seen = lastSeen.get(recipientId);
-    if (online.get(recipientId)) { status = "DELIVERED"; route = "websocket"; }
-    else if (seen !== undefined && ts - seen < HOUR) { status = "PUSHED"; route = "push"; }
-    else { status = "STORED"; route = "store"; pending.set(recipientId, (pending.get(recipientId) ?? 0) + 1); }
+    if (online.get(recipientId)) { status = "DELIVERED"; channel = "delivery"; }
+    else if (seen !== undefined && ts - seen < HOUR) { status = "PUSHED"; channel = "push"; }
+    else { status = "STORED"; channel = "stored"; pending.set(recipientId, (pending.get(recipientId) ?? 0) + 1); }
     out.push({ type: "status", ...base, status: "SENT", ts });
     out.push({ type: "status", ...base, status, ts });
-    out.push({ type: "message", route, ...base, ts });
+    out.push({ type: channel, ...base, ts });
   }
   for (const [chatId, s] of sessions) out.push({ type: "session", chatId, ...s });
   return out;
 }
+
+/** Channel records: the encrypted message to the recipient's WebSocket, push topic or Redis store. */
+export const CHANNELS = new Set(["delivery", "push", "stored"]);
 
 /** Outputs as a multiset of JSON lines (channel records without their iv, ciphertext and tag). */
 export function messageMultiset(outputs: readonly Ev[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const o of outputs) {
     let line: string;
-    if (o["type"] !== "message") line = JSON.stringify(o);
+    if (!CHANNELS.has(o["type"] as string)) line = JSON.stringify(o);
     else {
       const { iv: _iv, ciphertext: _c, tag: _t, ...rest } = o;
       line = JSON.stringify(rest);

@@ -1,6 +1,10 @@
 /**
  * message-delivery on the main thread: the edge kernel (watermark), the output objects and the
- * encryption of content at the sink edge. A run binds the definition to its key and to the source
+ * encryption of content at the sink edge. Channel records are outputs of type "delivery" (to the
+ * recipient's WebSocket), "push" (push-notification topic) or "stored" (Redis until forwarded), each
+ * {type, messageId, chatId, senderId, recipientId, ts, iv, ciphertext, tag}; an output's type is its
+ * name (the Kafka sink's topic: statuses → the output topic, push → <output-topic>.push, the
+ * others <output-topic>.<type>). A run binds the definition to its key and to the source
  * that answers for an output's original event (bindMessageDelivery); the content is read from there.
  */
 import { OUT_INVALID, type OutputColumns } from "../../ring/output.js";
@@ -10,7 +14,7 @@ import type { PipelineDefinition } from "../pipeline.js";
 import { encryptContent } from "./crypto.js";
 import {
   KIND_PRESENCE, MESSAGE_EVENT, OUT_DELIVER, OUT_FORWARD, OUT_PUSH, OUT_SESSION, OUT_STATUS, OUT_STORE, PIPELINE, R_INVALID_MAX, REASONS,
-  ROUTE_NAMES, STATUS_NAMES, messageInputLayout, type MessageInputColumns,
+  STATUS_NAMES, messageInputLayout, type MessageInputColumns,
 } from "./spec.js";
 
 const RECORD_NAMES: Record<number, string> = {
@@ -51,7 +55,7 @@ function render(binding: MessageDeliveryBinding | undefined, out: OutputColumns,
   if (typeof content !== "string") throw new Error(`message ${messageId}: its content is no longer available at the sink edge`);
   const sealed = encryptContent(binding.key, content);
   return {
-    type: "message", route: ROUTE_NAMES[out.code[i]!] ?? "unknown", messageId, chatId, senderId, recipientId, ts,
+    type: RECORD_NAMES[kind]!, messageId, chatId, senderId, recipientId, ts,
     iv: sealed.iv, ciphertext: sealed.ciphertext, tag: sealed.tag,
   };
 }
@@ -105,7 +109,7 @@ export const messageDelivery: PipelineDefinition = {
   },
 
   outputKey(output: Output): string | null {
-    if (output.type === "message" || output.type === "forward") return (output["recipientId"] ?? output["userId"]) as string;
+    if (output.type === "delivery" || output.type === "push" || output.type === "stored" || output.type === "forward") return (output["recipientId"] ?? output["userId"]) as string;
     if (typeof output["chatId"] === "string") return output["chatId"] as string;
     const event = output["event"] as Record<string, unknown> | null;
     const id = event?.["chatId"] ?? event?.["userId"];

@@ -62,7 +62,6 @@ export const ST_FAILED = 5;
 export const STATUS_NAMES: readonly string[] = ["", "SENT", "DELIVERED", "PUSHED", "STORED", "FAILED"];
 /** The channel record kind of a route status. */
 export const ROUTE_KIND: readonly number[] = [0, 0, OUT_DELIVER, OUT_PUSH, OUT_STORE];
-export const ROUTE_NAMES: readonly string[] = ["", "", "websocket", "push", "store"];
 
 /** Reason codes: 1..9 invalid (side output), ≥ 10 a FAILED delivery status. */
 export const R_INVALID_MAX = 9;
