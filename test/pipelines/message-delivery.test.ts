@@ -6,6 +6,9 @@
  * snapshot()/restore().
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Coordinator } from "../../src/coordinator/coordinator.js";
 import { decryptContent, encryptContent, parseEncryptionKey } from "../../src/pipelines/message-delivery/crypto.js";
@@ -15,6 +18,7 @@ import { hasBannedWord } from "../../src/pipelines/message-delivery/spec.js";
 import { MemorySink } from "../../src/sinks/sink.js";
 import { MessageGenerator, MessageGeneratorSource, type MessageGeneratorOptions } from "../../src/sources/message-generator.js";
 import { diff } from "../support/driver-reference.js";
+import { riptide } from "../support/kafka.js";
 import { CHANNELS, messageMultiset, referenceMessages } from "../support/messages-reference.js";
 
 const OPTIONS: Partial<MessageGeneratorOptions> = { seed: 11, users: 300, chats: 40, partitions: 4, stepMs: 2000 };
@@ -82,6 +86,23 @@ describe("message-delivery", () => {
     }
   }, 180_000);
 
+  it("replaces a worker that dies mid-run from its checkpoint: no status, delivery or session lost or repeated", async () => {
+    const batch = 250;
+    const total = 4 * batch * 16;
+    const gen = new MessageGenerator(OPTIONS);
+    const ref = referenceMessages(sourceOrder(total, batch), gen.membership, gen.options.rateLimit);
+    const source = new MessageGeneratorSource(new MessageGenerator(OPTIONS), total);
+    const sink = new MemorySink();
+    const c = new Coordinator({ pipeline: bindMessageDelivery({ key: randomBytes(32), event: (o, i) => source.event(o, i) }), source, sink, workers: 2, batchSize: batch, idleTimeoutMs: 1e9 });
+    const running = c.run();
+    const deadline = Date.now() + 60_000;
+    while (c.progress().events < total / 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    c.crashWorker(0);
+    const summary = await running;
+    expect(summary.workerRestarts).toBeGreaterThanOrEqual(1);
+    expect(diff(messageMultiset(sink.outputs as Ev[]), messageMultiset(ref))).toEqual([]);
+  }, 120_000);
+
   it("encrypts each message's content with AES-256-GCM: the key decrypts it, another key does not", async () => {
     const key = randomBytes(32);
     const { outputs, source } = await run(2, 4000, 250, key);
@@ -138,4 +159,34 @@ describe("message-delivery", () => {
     expect(b.stateEntries()).toBe(1000);
     expect(new MessageDeliveryShard().snapshot(new Float64Array(10))).toBe(-1);
   });
+
+  it("riptide run message-delivery: the generator's messages decrypt with --encryption-key; bad keys and options are refused by name", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "riptide-md-"));
+    try {
+      const keyHex = randomBytes(32).toString("hex");
+      const out = join(dir, "out.jsonl");
+      const run = riptide(["run", "message-delivery", "--events", "3000", "--workers", "2", "--partitions", "2", "--json", "--quiet", "--encryption-key", keyHex, "--output", out]);
+      expect(await run.exited, run.stderr).toBe(0);
+      expect(run.stderr).not.toContain(keyHex);
+      const summary = JSON.parse(run.stdout.trim().split("\n").pop()!);
+      const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Ev);
+      expect(summary.outputs.status).toBe(lines.filter((o) => o["type"] === "status").length);
+      const channel = lines.filter((o) => CHANNELS.has(o["type"] as string));
+      expect(channel.length).toBeGreaterThan(500);
+      const gen = new MessageGenerator({ partitions: 2 });
+      for (const m of channel) {
+        const id = Number((m["messageId"] as string).slice(4));
+        expect(decryptContent(Buffer.from(keyHex, "hex"), m as never)).toBe(gen.event(id % 2, Math.floor(id / 2))["content"]);
+      }
+      const bad = riptide(["run", "message-delivery", "--events", "10", "--encryption-key", "00ff"]);
+      expect(await bad.exited).toBe(2);
+      expect(bad.stderr).toContain("--encryption-key must be 64 hex digits");
+      expect(bad.stderr).not.toContain("00ff");
+      const other = riptide(["run", "payments", "--events", "10", "--encryption-key", keyHex]);
+      expect(await other.exited).toBe(2);
+      expect(other.stderr).toContain("--encryption-key applies to message-delivery only");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
