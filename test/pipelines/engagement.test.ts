@@ -77,13 +77,15 @@ describe("engagement-analytics", () => {
   it("replaces a worker that dies mid-run from its checkpoint: no window or session lost or repeated", async () => {
     const batch = 400;
     const total = 4 * batch * 25;
-    const ref = referenceEngagement(sourceOrder(OPTIONS, total, batch), 4, catalogMap(OPTIONS));
+    // Rate-limited, the coordinator reads rate / 100 = 200 records per partition at a time.
+    const ref = referenceEngagement(sourceOrder(OPTIONS, total, 200), 4, catalogMap(OPTIONS));
     const gen = new EngagementGenerator(OPTIONS);
     const sink = new MemorySink();
-    const c = new Coordinator({ pipeline: run(gen), source: new EngagementGeneratorSource(gen, total), sink, workers: 2, batchSize: batch, idleTimeoutMs: 1e9 });
+    const c = new Coordinator({ pipeline: run(gen), source: new EngagementGeneratorSource(gen, total), sink, workers: 2, batchSize: batch, rate: 20_000, idleTimeoutMs: 1e9 });
     const running = c.run();
+    // Crash worker 0 once it has processed (and checkpointed) work, with sessions and windows open.
     const deadline = Date.now() + 60_000;
-    while (c.progress().events < total / 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    while ((c.progress().processedByWorker[0] ?? 0) < total / 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     c.crashWorker(0);
     const summary = await running;
     expect(summary.workerRestarts).toBeGreaterThanOrEqual(1);
