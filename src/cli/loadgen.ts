@@ -80,7 +80,7 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
       users: values["drivers"] !== undefined ? drivers : undefined, json: values["json"] === true, quiet,
     });
   }
-  if (kind !== "locations" && kind !== "rides" && kind !== "payments" && kind !== "messages") throw new UsageError(`--kind must be locations, rides, payments or messages, got ${JSON.stringify(kind)}`);
+  if (kind !== "locations" && kind !== "rides" && kind !== "payments" && kind !== "messages") throw new UsageError(`--kind must be locations, rides or payments (also: engagement, messages), got ${JSON.stringify(kind)}`);
   if (kind === "messages") {
     const topics = topic.split(",");
     if (topics.length > 2 || topics.some((t) => t === "")) throw new UsageError("--kind messages needs --topic MESSAGES or MESSAGES,PRESENCE");
