@@ -27,6 +27,7 @@ const MODULES = [
   "./ring/ring.bench.js",
   "./pipelines/driver-tracking.bench.js",
   "./pipelines/rides.bench.js",
+  "./pipelines/engagement.bench.js",
   "./dsl/dsl.bench.js",
   "./pipelines/scaling.bench.js",
   "./io/kafka.bench.js",
