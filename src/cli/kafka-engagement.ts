@@ -51,6 +51,15 @@ export async function startContentTable(opts: {
       }
     }
   };
+  // A topic just created may still answer "unknown topic or partition" for a moment: read again.
+  const read = async (max: number): Promise<void> => {
+    try {
+      apply(await consumer.consume(max, 200));
+    } catch (err) {
+      if ((err as { kafkaCode?: number }).kafkaCode !== 3) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   // Bootstrap: read to the end offsets as they were when the run started.
   const limit = opts.bootstrapTimeoutMs ?? 60_000;
   const deadline = Date.now() + limit;
@@ -61,15 +70,22 @@ export async function startContentTable(opts: {
       await consumer.disconnect().catch(() => undefined);
       throw new Error(`the content-metadata table ${opts.topic} was not read to its end within ${limit} ms`);
     }
-    apply(await consumer.consume(1000, 200));
+    await read(1000);
   }
   opts.onLog("content-metadata-loaded", { topic: opts.topic, contents: table.size, messages: counts.applied + counts.invalid });
   let closed = false;
+  // Following the table: an error is logged and reading goes on (the table only lags meanwhile).
   const loop = (async () => {
-    while (!closed) apply(await consumer.consume(500, 200));
-  })().catch((err: unknown) => {
-    if (!closed) opts.onLog("kafka-error", { error: String((err as Error)?.message ?? err), consumer: "content-metadata" });
-  });
+    while (!closed) {
+      try {
+        await read(500);
+      } catch (err) {
+        if (closed) break;
+        opts.onLog("kafka-error", { error: String((err as Error)?.message ?? err), consumer: "content-metadata" });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  })();
   return {
     table, counts,
     async close() {
