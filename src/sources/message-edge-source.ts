@@ -7,7 +7,7 @@
  * source, because two Kafka sources intern separately and presence (userId) and messages
  * (senderId, recipientId) must name a user with the same id.
  */
-import { MessageEdge, PRESENCE_OFFLINE, PRESENCE_ONLINE, PRESENCE_UNKNOWN, utf8Bytes } from "../pipelines/message-delivery/edge-state.js";
+import { MessageEdge, PRESENCE_OFFLINE, PRESENCE_ONLINE, PRESENCE_UNKNOWN, RECEIPT_DELIVERED, RECEIPT_READ, utf8Bytes } from "../pipelines/message-delivery/edge-state.js";
 import { ChatMembership, hasBannedWord, type MessageInputColumns } from "../pipelines/message-delivery/spec.js";
 import type { OutputColumns } from "../ring/output.js";
 import { Interner } from "../schema/interner.js";
@@ -53,7 +53,10 @@ export class MessageEdgeSource implements Source {
       c.chatId[i] = this.interner.intern(o["chatId"]);
       c.senderId[i] = this.interner.intern(o["senderId"]);
       c.recipientId[i] = this.interner.intern(o["recipientId"]);
-      if (!("messageId" in o) && "userId" in o) {
+      if ("receipt" in o) {
+        const r = o["receipt"];
+        this.edge.annotateReceipt(c, i, r === "delivered" ? RECEIPT_DELIVERED : r === "read" ? RECEIPT_READ : 0);
+      } else if (!("messageId" in o) && "userId" in o) {
         const s = o["status"];
         this.edge.annotatePresence(c, i, s === "online" ? PRESENCE_ONLINE : s === "offline" ? PRESENCE_OFFLINE : PRESENCE_UNKNOWN);
       } else {

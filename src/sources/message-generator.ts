@@ -7,7 +7,8 @@
  * than the 30-minute session gap. Per record: one in eight is a presence event (user u on partition
  * u mod partitions, online or offline; a few with an unknown status); messages come from a member
  * (one in 40 from a non-member) to another member, with some spam (a banned word), some oversized
- * (> 64 KiB) and a few invalid (empty recipient).
+ * (> 64 KiB) and a few invalid (empty recipient); one in eight is a confirmation (delivered or
+ * read) from the recipient of an earlier message of the partition.
  *
  * Every event is a pure function of (seed, partition, offset), so a side output or an encrypted
  * channel record gets its content back from its (partition, offset) without the source keeping it.
@@ -15,7 +16,7 @@
  * user u id u + 1 (0 = empty string).
  */
 import { ChatMembership, MAX_CONTENT_BYTES, mix32, type MessageInputColumns } from "../pipelines/message-delivery/spec.js";
-import { MessageEdge, PRESENCE_OFFLINE, PRESENCE_ONLINE, PRESENCE_UNKNOWN, utf8Bytes } from "../pipelines/message-delivery/edge-state.js";
+import { MessageEdge, PRESENCE_OFFLINE, PRESENCE_ONLINE, PRESENCE_UNKNOWN, RECEIPT_DELIVERED, RECEIPT_READ, utf8Bytes } from "../pipelines/message-delivery/edge-state.js";
 import type { OutputColumns } from "../ring/output.js";
 import type { ColumnArray } from "../schema/schema.js";
 import type { Source } from "./source.js";
@@ -46,7 +47,7 @@ export const SPAM_TEXT = "free followers today buy-followers now";
 
 /** One generated event, decoded (the generator's own view). */
 export interface GeneratedEvent {
-  kind: "message" | "presence";
+  kind: "message" | "presence" | "receipt";
   messageId: number; chat: number; sender: number; recipient: number; user: number;
   status: number; ts: number;
   /** Content class: 0 words, 1 spam, 2 oversized. */
@@ -75,14 +76,31 @@ export class MessageGenerator {
     return this.options.partitions;
   }
 
+  private hash0(p: number, off: number): number {
+    return mix32(mix32(this.options.seed * 7919 + p * 104729 + 1) ^ mix32(off + 0x632be5ab));
+  }
+
   /** Record `off` of partition p (the returned object is reused by the next call). */
   at(p: number, off: number): GeneratedEvent {
-    const { seed, users, chats, partitions: P, startTs, stepMs } = this.options;
+    const { users, partitions: P, startTs, stepMs } = this.options;
     const e = this.e;
-    const h0 = mix32(mix32(seed * 7919 + p * 104729 + 1) ^ mix32(off + 0x632be5ab));
-    const h1 = mix32(h0 + 1), h2 = mix32(h0 + 2), h3 = mix32(h0 + 3), h4 = mix32(h0 + 4);
+    const h0 = this.hash0(p, off);
+    const h1 = mix32(h0 + 1), h2 = mix32(h0 + 2);
     e.ts = startTs + off * stepMs + p;
-    e.messageId = 0; e.chat = -1; e.sender = -1; e.recipient = -1; e.user = -1; e.status = 0; e.contentClass = 0; e.words = 0; e.seed = h4;
+    e.messageId = 0; e.chat = -1; e.sender = -1; e.recipient = -1; e.user = -1; e.status = 0; e.contentClass = 0; e.words = 0; e.seed = 0;
+    if (h0 % 8 === 1) {
+      // A confirmation from the recipient of an earlier message of this partition (delivered or
+      // read; one in 97 with an unknown receipt).
+      for (let back = off - 1 - (h1 % 20), k = 0; back >= 0 && k < 40; back--, k++) {
+        const hb = this.hash0(p, back);
+        if (hb % 8 < 2) continue;
+        this.message(p, back, hb);
+        e.kind = "receipt";
+        e.status = h2 % 97 === 5 ? 0 : h2 % 3 === 0 ? RECEIPT_DELIVERED : RECEIPT_READ;
+        e.contentClass = 0; e.words = 0; e.seed = 0;
+        return e;
+      }
+    }
     if (h0 % 8 === 0) {
       e.kind = "presence";
       const perPartition = Math.floor((users - 1 - p) / P) + 1;
@@ -90,6 +108,16 @@ export class MessageGenerator {
       e.status = h1 % 61 === 0 ? PRESENCE_UNKNOWN : (h2 & 1) === 1 ? PRESENCE_ONLINE : PRESENCE_OFFLINE;
       return e;
     }
+    this.message(p, off, h0);
+    return e;
+  }
+
+  /** The message fields of record `off` of partition p (hash h0) into the shared event. */
+  private message(p: number, off: number, h0: number): void {
+    const { seed, users, chats, partitions: P, stepMs } = this.options;
+    const e = this.e;
+    const h1 = mix32(h0 + 1), h2 = mix32(h0 + 2), h3 = mix32(h0 + 3), h4 = mix32(h0 + 4);
+    e.seed = h4;
     e.kind = "message";
     e.messageId = off * P + p + 1;
     const period = Math.floor((off * stepMs) / PERIOD_MS);
@@ -103,7 +131,6 @@ export class MessageGenerator {
     const c = h4 % 100;
     e.contentClass = c === 0 ? 2 : c <= 2 ? 1 : 0;
     e.words = 1 + (h4 >>> 8) % 12;
-    return e;
   }
 
   /** UTF-8 bytes of the content of the last at() (without building it). */
@@ -128,6 +155,12 @@ export class MessageGenerator {
     const e = this.at(p, off);
     if (e.kind === "presence") {
       return { userId: userName(e.user + 1), status: e.status === PRESENCE_ONLINE ? "online" : e.status === PRESENCE_OFFLINE ? "offline" : "away", ts: e.ts };
+    }
+    if (e.kind === "receipt") {
+      return {
+        messageId: messageName(e.messageId), chatId: chatName(e.chat + 1), senderId: userName(e.sender + 1), recipientId: userName(e.recipient + 1),
+        receipt: e.status === RECEIPT_DELIVERED ? "delivered" : e.status === RECEIPT_READ ? "read" : "seen", ts: e.ts,
+      };
     }
     return {
       messageId: messageName(e.messageId), chatId: chatName(e.chat + 1), senderId: userName(e.sender + 1),
@@ -177,6 +210,7 @@ export class MessageGeneratorSource implements Source {
       c.recipientId[i] = e.recipient + 1;
       c.userId[i] = e.user + 1;
       if (e.kind === "presence") this.edge.annotatePresence(c, i, e.status);
+      else if (e.kind === "receipt") this.edge.annotateReceipt(c, i, e.status);
       else this.edge.annotateMessage(c, i, e.chat, e.sender, this.generator.contentBytes(e), e.contentClass === 1);
     }
     this.next[p] = base + n;

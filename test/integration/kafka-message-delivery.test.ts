@@ -100,7 +100,7 @@ describe("message-delivery on Kafka, Redis and WebSocket", () => {
       forward: count("forward"), session: count("session"), invalid: count("invalid"),
     });
     const statuses = new Set(ref.filter((o) => o["type"] === "status").map((o) => o["status"]));
-    expect([...statuses].sort()).toEqual(["DELIVERED", "FAILED", "PUSHED", "SENT", "STORED"]);
+    expect([...statuses].sort()).toEqual(["DELIVERED", "FAILED", "PUSHED", "READ", "SENT", "STORED"]);
     for (const m of outs.filter((o) => CHANNELS.has(o["type"] as string))) {
       const id = Number((m["messageId"] as string).slice(4));
       expect(decryptContent(key, m as never)).toBe(gen.event(0, id)["content"]);

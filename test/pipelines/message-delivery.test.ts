@@ -64,7 +64,10 @@ describe("message-delivery", () => {
       "sender is not a member of the chat", "spam filter: banned word",
     ]);
     const invalid = ref.filter((o) => o["type"] === "invalid");
-    expect(new Set(invalid.map((o) => o["reason"])).size).toBe(2);
+    expect(new Set(invalid.map((o) => o["reason"])).size).toBe(3);
+    // Confirmations from recipients: delivery confirmations and read receipts.
+    expect(statuses.filter((o) => o["receipt"] === true && o["status"] === "READ").length).toBeGreaterThan(100);
+    expect(statuses.filter((o) => o["receipt"] === true && o["status"] === "DELIVERED").length).toBeGreaterThan(50);
     expect(ref.filter((o) => o["type"] === "forward").length).toBeGreaterThan(20);
     const sessions = ref.filter((o) => o["type"] === "session");
     const perChat = new Map<unknown, number>();

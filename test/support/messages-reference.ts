@@ -42,6 +42,14 @@ export function referenceMessages(events: readonly Ev[], membership: ChatMembers
     if (!nonEmpty(chatId)) { invalid("chatId must be a non-empty string", e); continue; }
     if (!nonEmpty(senderId)) { invalid("senderId must be a non-empty string", e); continue; }
     if (!nonEmpty(recipientId)) { invalid("recipientId must be a non-empty string", e); continue; }
+    if ("receipt" in e) {
+      // A confirmation from the recipient: passed through as a DELIVERED or READ status.
+      const r = e["receipt"];
+      if (r !== "delivered" && r !== "read") { invalid("receipt must be \"delivered\" or \"read\"", e); continue; }
+      if (!finite(ts)) { invalid("ts must be a finite number", e); continue; }
+      out.push({ type: "status", messageId, chatId, senderId, recipientId, status: r === "read" ? "READ" : "DELIVERED", receipt: true, ts });
+      continue;
+    }
     if (typeof content !== "string") { invalid("content must be a string", e); continue; }
     if (!finite(ts)) { invalid("ts must be a finite number", e); continue; }
     const base = { messageId, chatId, senderId, recipientId };

@@ -7,13 +7,15 @@
  * embedded generator directly, Kafka through MessageEdgeSource with the parsed event).
  */
 import {
-  ChatMembership, DEFAULT_RATE_LIMIT, KIND_MESSAGE, KIND_PRESENCE, MAX_CONTENT_BYTES, PUSH_WITHIN_MS, R_NOT_MEMBER, R_RATE, R_SPAM,
+  ChatMembership, DEFAULT_RATE_LIMIT, KIND_MESSAGE, KIND_PRESENCE, KIND_RECEIPT, ST_READ, MAX_CONTENT_BYTES, PUSH_WITHIN_MS, R_NOT_MEMBER, R_RATE, R_SPAM,
   R_TOO_LARGE, RATE_WINDOW_MS, ST_DELIVERED, ST_PUSHED, ST_STORED, type MessageInputColumns,
 } from "./spec.js";
 
 export const PRESENCE_UNKNOWN = 0;
 export const PRESENCE_ONLINE = 1;
 export const PRESENCE_OFFLINE = 2;
+export const RECEIPT_DELIVERED = 1;
+export const RECEIPT_READ = 2;
 
 export interface MessageEdgeOptions {
   membership: ChatMembership;
@@ -76,6 +78,22 @@ export class MessageEdge {
       c._route[i] = ST_STORED;
       this.pending[u] = this.pending[u]! + 1;
     }
+  }
+
+  /** Record i of `c` is a confirmation from the recipient; `receipt` RECEIPT_* (0: neither). */
+  annotateReceipt(c: MessageInputColumns, i: number, receipt: number): void {
+    c._kind[i] = KIND_RECEIPT;
+    c._fwd[i] = 0;
+    const t = c.ts[i]!;
+    let r = 0;
+    if (c.messageId[i] === 0) r = 1;
+    else if (c.chatId[i] === 0) r = 2;
+    else if (c.senderId[i] === 0) r = 3;
+    else if (c.recipientId[i] === 0) r = 4;
+    else if (receipt !== RECEIPT_DELIVERED && receipt !== RECEIPT_READ) r = 9;
+    else if (t - t !== 0) r = 6;
+    c._reason[i] = r;
+    c._route[i] = r !== 0 ? 0 : receipt === RECEIPT_READ ? ST_READ : ST_DELIVERED;
   }
 
   /** Record i of `c` is a presence event; `status` PRESENCE_*. */

@@ -13,7 +13,7 @@ import type { Output } from "../../sinks/sink.js";
 import type { PipelineDefinition } from "../pipeline.js";
 import { encryptContent } from "./crypto.js";
 import {
-  KIND_PRESENCE, MESSAGE_EVENT, OUT_DELIVER, OUT_FORWARD, OUT_PUSH, OUT_SESSION, OUT_STATUS, OUT_STORE, PIPELINE, R_INVALID_MAX, REASONS,
+  KIND_PRESENCE, KIND_RECEIPT, MESSAGE_EVENT, OUT_DELIVER, OUT_FORWARD, OUT_PUSH, OUT_SESSION, OUT_STATUS, OUT_STORE, PIPELINE, R_INVALID_MAX, REASONS,
   STATUS_NAMES, messageInputLayout, type MessageInputColumns,
 } from "./spec.js";
 
@@ -46,6 +46,7 @@ function render(binding: MessageDeliveryBinding | undefined, out: OutputColumns,
     const o: Output = { type: "status", messageId, chatId, senderId, recipientId, status: STATUS_NAMES[code] ?? `status-${code}` };
     const reason = out.e[i]!;
     if (reason > 0) o["reason"] = REASONS[reason] ?? `reason ${reason}`;
+    if (out.f[i] === 1) o["receipt"] = true;
     o["ts"] = ts;
     return o;
   }
@@ -105,7 +106,9 @@ export const messageDelivery: PipelineDefinition = {
     const v = (x: number): number | null => (Number.isNaN(x) ? null : x);
     const s = (id: number): string => (id === 0 ? "" : name(id));
     if (out.e[i] === KIND_PRESENCE) return { userId: s(out.key[i]!), ts: v(out.d[i]!) };
-    return { messageId: s(out.key[i]!), chatId: s(out.a[i]!), senderId: s(out.b[i]!), recipientId: s(out.c[i]!), ts: v(out.d[i]!) };
+    const e: Record<string, unknown> = { messageId: s(out.key[i]!), chatId: s(out.a[i]!), senderId: s(out.b[i]!), recipientId: s(out.c[i]!), ts: v(out.d[i]!) };
+    if (out.e[i] === KIND_RECEIPT) e["receipt"] = null; // its value is not in the record
+    return e;
   },
 
   outputKey(output: Output): string | null {

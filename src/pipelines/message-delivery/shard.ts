@@ -6,6 +6,7 @@
  *                             channel record (deliver/push/store) the sink edge encrypts; the chat's
  *                             session (30-minute gap) is extended or closed and a new one opened
  *   presence with _fwd > 0  → a forward record (the user came online with stored messages)
+ *   receipt                 → its DELIVERED/READ status (f = 1: from a confirmation)
  * Sessions live in typed arrays by interned chat id and are closed by the watermark in advance().
  * Nothing is allocated per record.
  */
@@ -13,7 +14,7 @@ import { OUT_INVALID, type OutputWriter } from "../../ring/output.js";
 import type { ColumnArray } from "../../schema/schema.js";
 import type { ShardProcessor } from "../processor.js";
 import {
-  KIND_PRESENCE, OUT_FORWARD, OUT_SESSION, OUT_STATUS, R_INVALID_MAX, ROUTE_KIND, SESSION_GAP_MS, ST_FAILED, ST_SENT,
+  KIND_PRESENCE, KIND_RECEIPT, OUT_FORWARD, OUT_SESSION, OUT_STATUS, R_INVALID_MAX, ROUTE_KIND, SESSION_GAP_MS, ST_FAILED, ST_SENT,
   type MessageInputColumns,
 } from "./spec.js";
 
@@ -43,6 +44,11 @@ export class MessageDeliveryShard implements ShardProcessor {
       const chat = chatId[i]!;
       const s = senderId[i]!;
       const rc = recipientId[i]!;
+      if (kind === KIND_RECEIPT) {
+        if (r !== 0) out.side(OUT_INVALID, r, m, partition, off, chat, s, rc, t, kind, 0);
+        else out.side(OUT_STATUS, _route[i]!, m, partition, off, chat, s, rc, t, 0, 1);
+        continue;
+      }
       if (r !== 0) {
         if (r <= R_INVALID_MAX) out.side(OUT_INVALID, r, m, partition, off, chat, s, rc, t, kind, 0);
         else out.side(OUT_STATUS, ST_FAILED, m, partition, off, chat, s, rc, t, r, 0);

@@ -3,6 +3,10 @@
  *
  *   incoming-messages {messageId, chatId, senderId, recipientId, content, ts}  (keyed by chatId) → KIND_MESSAGE
  *   presence          {userId, status: "online"|"offline", ts}                (keyed by userId) → KIND_PRESENCE
+ *   confirmations     {messageId, chatId, senderId, recipientId, receipt: "delivered"|"read", ts}
+ *                     (on incoming-messages, keyed by chatId: the recipient's client confirms)  → KIND_RECEIPT
+ *                     → a status DELIVERED or READ with `receipt: true` (the seed's read receipt to
+ *                     the sender); passed through, not checked against the messages sent
  *
  * What is decided where:
  *   - the edge (main thread, src/pipelines/message-delivery/edge-state.ts), in arrival order, before
@@ -35,6 +39,7 @@ export const MESSAGE_EVENT = defineSchema("message-event", {
 
 export const KIND_MESSAGE = 1;
 export const KIND_PRESENCE = 2;
+export const KIND_RECEIPT = 3;
 
 export const MAX_CONTENT_BYTES = 64 * 1024;
 export const SESSION_GAP_MS = 30 * 60_000;
@@ -59,7 +64,8 @@ export const ST_DELIVERED = 2;
 export const ST_PUSHED = 3;
 export const ST_STORED = 4;
 export const ST_FAILED = 5;
-export const STATUS_NAMES: readonly string[] = ["", "SENT", "DELIVERED", "PUSHED", "STORED", "FAILED"];
+export const ST_READ = 6;
+export const STATUS_NAMES: readonly string[] = ["", "SENT", "DELIVERED", "PUSHED", "STORED", "FAILED", "READ"];
 /** The channel record kind of a route status. */
 export const ROUTE_KIND: readonly number[] = [0, 0, OUT_DELIVER, OUT_PUSH, OUT_STORE];
 
@@ -79,7 +85,7 @@ export const REASONS: readonly string[] = [
   "ts must be a finite number",
   "userId must be a non-empty string",
   "status must be \"online\" or \"offline\"",
-  "",
+  "receipt must be \"delivered\" or \"read\"",
   "sender is not a member of the chat",
   `content is larger than ${MAX_CONTENT_BYTES} bytes`,
   "spam filter: banned word",
@@ -91,7 +97,7 @@ export const MESSAGE_SYSTEM_FIELDS = [
   { name: "_wm", type: "f64" },
   { name: "_reason", type: "u8" },
   { name: "_kind", type: "u8" },
-  /** The route status (ST_DELIVERED/PUSHED/STORED) of a valid message. */
+  /** The route status (ST_DELIVERED/PUSHED/STORED) of a valid message; a receipt's status (DELIVERED/READ). */
   { name: "_route", type: "u8" },
   /** Presence online: how many stored messages the user now gets forwarded (0: none). */
   { name: "_fwd", type: "f64" },
