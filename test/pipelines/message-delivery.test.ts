@@ -188,6 +188,13 @@ describe("message-delivery", () => {
       const other = riptide(["run", "payments", "--events", "10", "--encryption-key", keyHex]);
       expect(await other.exited).toBe(2);
       expect(other.stderr).toContain("--encryption-key applies to message-delivery only");
+      // Refused before anything connects (no broker needed).
+      const three = riptide(["run", "message-delivery", "--brokers", "127.0.0.1:9", "--input-topic", "a,b,c", "--output-topic", "o"]);
+      expect(await three.exited).toBe(2);
+      expect(three.stderr).toContain("--input-topic: message-delivery reads incoming messages and presence");
+      const eos = riptide(["run", "message-delivery", "--brokers", "127.0.0.1:9", "--input-topic", "a", "--output-topic", "o", "--guarantee", "exactly-once"]);
+      expect(await eos.exited).toBe(2);
+      expect(eos.stderr).toContain("--guarantee exactly-once: message-delivery's edge state");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
