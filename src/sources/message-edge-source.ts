@@ -3,9 +3,11 @@
  * incoming-messages and presence as a MultiSource) and runs the pipeline's edge (MessageEdge) on
  * every record filled into a ring slot. The edge needs what is not in the columns (the content, the
  * presence status): it reads the event back from the inner source (the raw JSON it retains, parsed
- * a second time here, on the main thread). All ids are interned again into one table of this
- * source, because two Kafka sources intern separately and presence (userId) and messages
- * (senderId, recipientId) must name a user with the same id.
+ * a second time here, on the main thread). Ids are interned again into tables of this source,
+ * because two Kafka sources intern separately and presence (userId) and messages (senderId,
+ * recipientId) must name a user with the same id; chats, users and messages have a table each, so
+ * that chat and user ids stay dense (the shards' session arrays and the edge's presence arrays are
+ * indexed by them) however many message ids go by.
  */
 import { MessageEdge, PRESENCE_OFFLINE, PRESENCE_ONLINE, PRESENCE_UNKNOWN, RECEIPT_DELIVERED, RECEIPT_READ, utf8Bytes } from "../pipelines/message-delivery/edge-state.js";
 import { ChatMembership, hasBannedWord, type MessageInputColumns } from "../pipelines/message-delivery/spec.js";
@@ -17,7 +19,9 @@ import type { Source, SourceHooks } from "./source.js";
 export class MessageEdgeSource implements Source {
   readonly partitions: number;
   readonly maxInFlight: number;
-  readonly interner = new Interner();
+  readonly users = new Interner();
+  readonly chats = new Interner();
+  readonly messages = new Interner();
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
@@ -48,11 +52,11 @@ export class MessageEdgeSource implements Source {
       const o = typeof ev === "object" && ev !== null ? ev : {};
       const t = o["ts"];
       c.ts[i] = typeof t === "number" ? t : NaN;
-      c.userId[i] = this.interner.intern(o["userId"]);
-      c.messageId[i] = this.interner.intern(o["messageId"]);
-      c.chatId[i] = this.interner.intern(o["chatId"]);
-      c.senderId[i] = this.interner.intern(o["senderId"]);
-      c.recipientId[i] = this.interner.intern(o["recipientId"]);
+      c.userId[i] = this.users.intern(o["userId"]);
+      c.messageId[i] = this.messages.intern(o["messageId"]);
+      c.chatId[i] = this.chats.intern(o["chatId"]);
+      c.senderId[i] = this.users.intern(o["senderId"]);
+      c.recipientId[i] = this.users.intern(o["recipientId"]);
       if ("receipt" in o) {
         const r = o["receipt"];
         this.edge.annotateReceipt(c, i, r === "delivered" ? RECEIPT_DELIVERED : r === "read" ? RECEIPT_READ : 0);
@@ -78,8 +82,8 @@ export class MessageEdgeSource implements Source {
     return this.inner.event(out, i);
   }
 
-  idName(_field: string, id: number): string {
-    return this.interner.name(id);
+  idName(field: string, id: number): string {
+    return (field === "messageId" ? this.messages : field === "chatId" ? this.chats : this.users).name(id);
   }
 
   attach(hooks: SourceHooks): void {
