@@ -179,7 +179,7 @@ class DlqBurst {
   }
 }
 
-const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|credential|sasl/i;
+const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|encryption[-_]?key|authorization|credential|sasl/i;
 const SECRET_PARAM = /^(pass(word)?|secret|token|access[-_]?token|api[-_]?key|key|sig|signature|auth)$/i;
 
 /**

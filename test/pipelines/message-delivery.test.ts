@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Coordinator } from "../../src/coordinator/coordinator.js";
+import { scrub } from "../../src/log/logger.js";
 import { decryptContent, encryptContent, parseEncryptionKey } from "../../src/pipelines/message-delivery/crypto.js";
 import { bindMessageDelivery, messageDelivery } from "../../src/pipelines/message-delivery/edge.js";
 import { MessageDeliveryShard } from "../../src/pipelines/message-delivery/shard.js";
@@ -141,6 +142,10 @@ describe("message-delivery", () => {
     expect(hasBannedWord("buy-followers-not")).toBe(false);
     expect(hasBannedWord("hello")).toBe(false);
     expect(messageDelivery.outputTopics!("msgs")).toEqual({ status: "msgs", push: "msgs.push" });
+    // A key that reaches a log detail by name is redacted like other secrets.
+    expect(scrub({ encryptionKey: "0f".repeat(32), "encryption-key": "ab", nested: { ENCRYPTION_KEY: "cd" } })).toEqual({
+      encryptionKey: "[redacted]", "encryption-key": "[redacted]", nested: { ENCRYPTION_KEY: "[redacted]" },
+    });
   });
 
   it("snapshot()/restore() carry the open sessions (a restored shard closes them as the first would)", () => {
