@@ -66,7 +66,10 @@ export function prepareMessages(values: Values, opts: {
   return {
     hub,
     ephemeralKey: given === undefined,
-    bind: (pipeline, source) => ({ ...bindMessageDelivery({ key, event: (out, i) => source.event(out, i) }), processorConfig: pipeline.processorConfig }),
+    bind: (pipeline, source) => ({
+      ...bindMessageDelivery({ key, event: (out, i) => source.event(out, i), edge: (source as { edge?: MessageEdge }).edge }),
+      processorConfig: pipeline.processorConfig,
+    }),
     generatorSource(options, events) {
       try {
         return new MessageGeneratorSource(new MessageGenerator({

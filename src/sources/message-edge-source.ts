@@ -62,7 +62,7 @@ export class MessageEdgeSource implements Source {
         this.edge.annotateReceipt(c, i, r === "delivered" ? RECEIPT_DELIVERED : r === "read" ? RECEIPT_READ : 0);
       } else if (!("messageId" in o) && "userId" in o) {
         const s = o["status"];
-        this.edge.annotatePresence(c, i, s === "online" ? PRESENCE_ONLINE : s === "offline" ? PRESENCE_OFFLINE : PRESENCE_UNKNOWN);
+        this.edge.annotatePresence(c, i, s === "online" ? PRESENCE_ONLINE : s === "offline" ? PRESENCE_OFFLINE : PRESENCE_UNKNOWN, p);
       } else {
         const content = o["content"];
         const chat = typeof o["chatId"] === "string" ? ChatMembership.chatIndex(o["chatId"]) : -1;

@@ -209,7 +209,7 @@ export class MessageGeneratorSource implements Source {
       c.senderId[i] = e.sender + 1;
       c.recipientId[i] = e.recipient + 1;
       c.userId[i] = e.user + 1;
-      if (e.kind === "presence") this.edge.annotatePresence(c, i, e.status);
+      if (e.kind === "presence") this.edge.annotatePresence(c, i, e.status, p);
       else if (e.kind === "receipt") this.edge.annotateReceipt(c, i, e.status);
       else this.edge.annotateMessage(c, i, e.chat, e.sender, this.generator.contentBytes(e), e.contentClass === 1);
     }

@@ -18,7 +18,7 @@ export function referenceMessages(events: readonly Ev[], membership: ChatMembers
   const out: Ev[] = [];
   const online = new Map<string, boolean>();
   const lastSeen = new Map<string, number>();
-  const pending = new Map<string, number>();
+  const pending = new Map<string, Ev[]>();
   const rate = new Map<string, { minute: number; count: number }>();
   const sessions = new Map<string, { start: number; end: number; messages: number }>();
   const invalid = (reason: string, event: Ev): void => { out.push({ type: "invalid", reason, event }); };
@@ -31,9 +31,12 @@ export function referenceMessages(events: readonly Ev[], membership: ChatMembers
       const u = e["userId"];
       online.set(u, status === "online");
       lastSeen.set(u, e["ts"]);
-      if (status === "online" && (pending.get(u) ?? 0) > 0) {
-        out.push({ type: "forward", userId: u, messages: pending.get(u), ts: e["ts"] });
-        pending.set(u, 0);
+      const stored = pending.get(u) ?? [];
+      if (status === "online" && stored.length > 0) {
+        // Coming online delivers what was stored for the user: a DELIVERED status each, then the forward.
+        for (const m of stored) out.push({ type: "status", ...m, recipientId: u, status: "DELIVERED", forwarded: true, ts: e["ts"] });
+        out.push({ type: "forward", userId: u, messages: stored.length, ts: e["ts"] });
+        pending.set(u, []);
       }
       continue;
     }
@@ -78,7 +81,10 @@ export function referenceMessages(events: readonly Ev[], membership: ChatMembers
     const seen = lastSeen.get(recipientId);
     if (online.get(recipientId)) { status = "DELIVERED"; channel = "delivery"; }
     else if (seen !== undefined && ts - seen < HOUR) { status = "PUSHED"; channel = "push"; }
-    else { status = "STORED"; channel = "stored"; pending.set(recipientId, (pending.get(recipientId) ?? 0) + 1); }
+    else {
+      status = "STORED"; channel = "stored";
+      pending.set(recipientId, [...(pending.get(recipientId) ?? []), { messageId, chatId, senderId }]);
+    }
     out.push({ type: "status", ...base, status: "SENT", ts });
     out.push({ type: "status", ...base, status, ts });
     out.push({ type: channel, ...base, ts });

@@ -16,6 +16,8 @@ export const PRESENCE_ONLINE = 1;
 export const PRESENCE_OFFLINE = 2;
 export const RECEIPT_DELIVERED = 1;
 export const RECEIPT_READ = 2;
+/** Forward lists kept for rendering at most (forwards are rare: one per user coming online with stored messages). */
+const FORWARDS_KEPT = 1 << 16;
 
 export interface MessageEdgeOptions {
   membership: ChatMembership;
@@ -29,8 +31,13 @@ export class MessageEdge {
   private online = new Uint8Array(1024);
   /** Event time of the user's last presence event (NaN: never seen). */
   private lastSeen = new Float64Array(1024).fill(NaN);
-  /** Messages stored for the user since they were last forwarded. */
-  private pending = new Float64Array(1024);
+  /** Messages stored for the user since they were last forwarded: [messageId, chatId, senderId] per message. */
+  private readonly stored = new Map<number, number[]>();
+  /**
+   * Lists handed to a forward, by the presence record's (partition, offset), until its statuses are
+   * rendered (insertion order; the oldest go beyond FORWARDS_KEPT, e.g. when nothing renders them).
+   */
+  private readonly forwarding = new Map<string, number[]>();
   private rateMinute = new Float64Array(1024).fill(NaN);
   private rateCount = new Uint32Array(1024);
 
@@ -76,7 +83,9 @@ export class MessageEdge {
     else if (seen === seen && t - seen < PUSH_WITHIN_MS) c._route[i] = ST_PUSHED;
     else {
       c._route[i] = ST_STORED;
-      this.pending[u] = this.pending[u]! + 1;
+      let list = this.stored.get(u);
+      if (!list) this.stored.set(u, (list = []));
+      list.push(c.messageId[i]!, c.chatId[i]!, c.senderId[i]!);
     }
   }
 
@@ -97,7 +106,7 @@ export class MessageEdge {
   }
 
   /** Record i of `c` is a presence event; `status` PRESENCE_*. */
-  annotatePresence(c: MessageInputColumns, i: number, status: number): void {
+  annotatePresence(c: MessageInputColumns, i: number, status: number, partition: number): void {
     c._kind[i] = KIND_PRESENCE;
     c._route[i] = 0;
     c._fwd[i] = 0;
@@ -112,10 +121,25 @@ export class MessageEdge {
     if (u >= this.online.length) this.grow(u);
     this.online[u] = status === PRESENCE_ONLINE ? 1 : 0;
     this.lastSeen[u] = t;
-    if (status === PRESENCE_ONLINE && this.pending[u]! > 0) {
-      c._fwd[i] = this.pending[u]!;
-      this.pending[u] = 0;
+    const list = status === PRESENCE_ONLINE ? this.stored.get(u) : undefined;
+    if (list) {
+      this.stored.delete(u);
+      c._fwd[i] = list.length / 3;
+      this.forwarding.set(`${partition}:${c._off[i]!}`, list);
+      if (this.forwarding.size > FORWARDS_KEPT) this.forwarding.delete(this.forwarding.keys().next().value!);
     }
+  }
+
+  /**
+   * Message j of the stored messages forwarded by the presence record at (partition, offset):
+   * [messageId, chatId, senderId] ids, or undefined when no longer kept.
+   */
+  forwarded(partition: number, offset: number, j: number, into: Float64Array): boolean {
+    const list = this.forwarding.get(`${partition}:${offset}`);
+    if (!list || 3 * j + 2 >= list.length) return false;
+    into[0] = list[3 * j]!; into[1] = list[3 * j + 1]!; into[2] = list[3 * j + 2]!;
+    if (3 * j + 3 === list.length) this.forwarding.delete(`${partition}:${offset}`);
+    return true;
   }
 
   /** Users with presence state (for metrics and tests). */
@@ -128,7 +152,6 @@ export class MessageEdge {
     while (cap <= id) cap *= 2;
     const on = new Uint8Array(cap); on.set(this.online); this.online = on;
     const ls = new Float64Array(cap).fill(NaN); ls.set(this.lastSeen); this.lastSeen = ls;
-    const pe = new Float64Array(cap); pe.set(this.pending); this.pending = pe;
     const rm = new Float64Array(cap).fill(NaN); rm.set(this.rateMinute); this.rateMinute = rm;
     const rc = new Uint32Array(cap); rc.set(this.rateCount); this.rateCount = rc;
   }

@@ -5,7 +5,8 @@
  *   message, valid          → SENT status, the route status (DELIVERED/PUSHED/STORED) and the
  *                             channel record (deliver/push/store) the sink edge encrypts; the chat's
  *                             session (30-minute gap) is extended or closed and a new one opened
- *   presence with _fwd > 0  → a forward record (the user came online with stored messages)
+ *   presence with _fwd > 0  → a DELIVERED status per stored message (f = 2: forwarded) and a
+ *                             forward record (the user came online with stored messages)
  *   receipt                 → its DELIVERED/READ status (f = 1: from a confirmation)
  * Sessions live in typed arrays by interned chat id and are closed by the watermark in advance().
  * Nothing is allocated per record.
@@ -14,7 +15,7 @@ import { OUT_INVALID, type OutputWriter } from "../../ring/output.js";
 import type { ColumnArray } from "../../schema/schema.js";
 import type { ShardProcessor } from "../processor.js";
 import {
-  KIND_PRESENCE, KIND_RECEIPT, OUT_FORWARD, OUT_SESSION, OUT_STATUS, R_INVALID_MAX, ROUTE_KIND, SESSION_GAP_MS, ST_FAILED, ST_SENT,
+  KIND_PRESENCE, KIND_RECEIPT, OUT_FORWARD, OUT_SESSION, OUT_STATUS, R_INVALID_MAX, ROUTE_KIND, SESSION_GAP_MS, ST_DELIVERED, ST_FAILED, ST_SENT,
   type MessageInputColumns,
 } from "./spec.js";
 
@@ -37,7 +38,13 @@ export class MessageDeliveryShard implements ShardProcessor {
       const t = ts[i]!;
       if (kind === KIND_PRESENCE) {
         if (r !== 0) out.side(OUT_INVALID, r, userId[i]!, partition, off, 0, 0, 0, t, kind, 0);
-        else if (_fwd[i]! > 0) out.side(OUT_FORWARD, 0, userId[i]!, partition, off, _fwd[i]!, 0, 0, t, 0, 0);
+        else if (_fwd[i]! > 0) {
+          // The user came online with stored messages: each is delivered now (the sink edge names
+          // message j of this record's forward list), then the forward itself.
+          const k = _fwd[i]!;
+          for (let j = 0; j < k; j++) out.side(OUT_STATUS, ST_DELIVERED, userId[i]!, partition, off, j, 0, 0, t, 0, 2);
+          out.side(OUT_FORWARD, 0, userId[i]!, partition, off, k, 0, 0, t, 0, 0);
+        }
         continue;
       }
       const m = messageId[i]!;
