@@ -6,6 +6,8 @@
  * clients on /messages?user=ID receive their "delivery" messages and, when they come online,
  * their stored ones (forwarded: true) out of Redis; what was stored after a user's last forward is
  * still in pending:{userId}; every ciphertext decrypts with the key, which never appears in the logs.
+ * Then `loadgen --kind messages` into two topics (messages, presence) and a run reading both: one
+ * channel record per SENT status, and the order-independent checks fail exactly the right messages.
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
@@ -128,5 +130,49 @@ describe("message-delivery on Kafka, Redis and WebSocket", () => {
     expect(storedKeys.length).toBeGreaterThan(10);
     const ttl = await redis.ttl(storedKeys[0]!);
     expect(ttl).toBeGreaterThan(29 * 24 * 3600);
+  }, 240_000);
+
+  it("reads messages and presence from two topics written by loadgen --kind messages", async () => {
+    const messagesTopic = uniqueName("md-msg");
+    const presenceTopic = uniqueName("md-pres");
+    const output = uniqueName("md-out2");
+    const load = riptide(["loadgen", "--kind", "messages", "--brokers", BROKERS, "--topic", `${messagesTopic},${presenceTopic}`,
+      "--rate", "50000", "--events", "12000", "--partitions", "2", "--json", "--quiet"]);
+    expect(await load.exited, load.stderr).toBe(0);
+    const produced = JSON.parse(load.stdout.trim().split("\n").pop()!);
+    expect(produced).toMatchObject({ events: 12000, errors: 0, partitions: 2 });
+    expect(produced.presence).toBeGreaterThan(1000);
+    const keyHex = randomBytes(32).toString("hex");
+    const run = riptide(["run", "message-delivery", "--brokers", BROKERS, "--input-topic", `${messagesTopic},${presenceTopic}`, "--output-topic", output,
+      "--group", uniqueName("g"), "--stop-when-idle", "5", "--json", "--quiet", "--workers", "2", "--encryption-key", keyHex]);
+    expect(await run.exited, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    expect(summary.events).toBe(12000);
+    const outs = (await readAll([output, `${output}.push`, `${output}.delivery`, `${output}.stored`, `${output}.forward`], 4000)).map((m) => JSON.parse(m.value!.toString()) as Ev);
+    const statuses = outs.filter((o) => o["type"] === "status");
+    const channel = outs.filter((o) => CHANNELS.has(o["type"] as string));
+    expect(statuses.length).toBe(summary.outputs.status);
+    // Whatever the interleaving of the two topics: one channel record per SENT, and the checks that
+    // do not depend on order (membership, size, banned words) fail exactly the generator's messages.
+    const sent = statuses.filter((o) => o["status"] === "SENT").map((o) => o["messageId"]).sort();
+    expect(channel.map((o) => o["messageId"]).sort()).toEqual(sent);
+    const forwards = outs.filter((o) => o["type"] === "forward");
+    expect(statuses.filter((o) => o["forwarded"] === true).length).toBe(forwards.reduce((n, f) => n + (f["messages"] as number), 0));
+    const gen = new MessageGenerator({ partitions: 2 });
+    const key = Buffer.from(keyHex, "hex");
+    for (const m of channel.slice(0, 500)) {
+      const id = Number((m["messageId"] as string).slice(4));
+      expect(decryptContent(key, m as never)).toBe(gen.event(id % 2, Math.floor(id / 2))["content"]);
+    }
+    const byReason = (reason: string): string[] => statuses.filter((o) => o["reason"] === reason).map((o) => o["messageId"] as string).sort();
+    // The messages loadgen wrote (its partitions' shares follow its pacing), as read back.
+    const written = (await readAll([messagesTopic], 3000)).map((m) => JSON.parse(m.value!.toString()) as Ev);
+    expect(written.length).toBe(12000 - produced.presence);
+    const ref = referenceMessages(written, gen.membership, 1e9);
+    const refByReason = (reason: string): string[] => ref.filter((o) => o["reason"] === reason).map((o) => o["messageId"] as string).sort();
+    for (const reason of ["sender is not a member of the chat", "content is larger than 65536 bytes", "spam filter: banned word"]) {
+      expect(byReason(reason).length, reason).toBeGreaterThan(0);
+      expect(byReason(reason), reason).toEqual(refByReason(reason));
+    }
   }, 240_000);
 });
