@@ -68,11 +68,13 @@ Output:
   --json                end with one JSON summary line on stdout
   --quiet               no status line (a live line on a terminal, a plain line every 5 s otherwise)
   --http HOST:PORT      serve a live dashboard at /, Prometheus metrics at /metrics, /healthz and
-                        /readyz, and live updates on the WebSocket /live (HOST default 127.0.0.1)
+                        /readyz, and live updates on the WebSocket /live (HOST default 127.0.0.1);
+                        message-delivery: each user's messages on the WebSocket /messages?user=ID
   --redis URL           also write the pipeline's Redis outputs, e.g. redis://127.0.0.1:6379
                         (driver-tracking: GEO index drivers:active, drivers:<region>, 5-minute expiry;
                         surge-pricing: surge:<region> hashes; engagement-analytics: rec:<userId>,
-                        the last session's top genres, 2-hour expiry)
+                        the last session's top genres, 2-hour expiry; message-delivery:
+                        pending:<userId> lists of stored messages, forwarded when the user comes online)
   --redis-prefix P      prepend P to every Redis key (default none)
   --encryption-key HEX  message-delivery: AES-256-GCM key, 64 hex digits (default: the environment's
                         RIPTIDE_ENCRYPTION_KEY, else a random key for this run); never logged
