@@ -133,7 +133,12 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
     }
     const command = Atomics.load(control, C_COMMAND);
     if (command === CMD_STOP) break;
-    if (command === CMD_CRASH) process.exit(70); // ends this worker thread only
+    if (command === CMD_CRASH) {
+      // Consume the command first, so the replacement does not crash too and a command given
+      // while this thread is being replaced is not lost.
+      Atomics.compareExchange(control, C_COMMAND, CMD_CRASH, 0);
+      process.exit(70); // ends this worker thread only
+    }
 
     const h = slot * HEADER_WORDS;
     const kind = header[h + H_KIND]!;

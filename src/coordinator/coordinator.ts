@@ -399,7 +399,8 @@ export class Coordinator {
         this.failure = new WorkerFailedError(`worker ${w} failed ${this.restarts} times; giving up`, { worker: w }, err);
         return;
       }
-      Atomics.store(this.controls[w]!, C_COMMAND, 0);
+      // The command word is left alone: a fault-injection crash consumed its own command, and a
+      // crash asked for while this one was being handled must still reach the replacement.
       this.startWorker(w);
     });
     this.running[w] = run;
