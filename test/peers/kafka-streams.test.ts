@@ -53,7 +53,7 @@ describe.skipIf(!hasJava)("Kafka Streams peer", () => {
     await produceAll(input, messages(11, 20_000));
     const common = { brokers: BROKERS, inputTopic: input, parallelism: 2, stopWhenIdleS: 3 };
     await runRiptide({ ...common, outputTopic: rtOut, id: rtOut }).done;
-    const ks = await runKafkaStreams({ ...common, outputTopic: ksOut, id: ksOut, classpath, state: "memory" }).done;
+    const ks = await runKafkaStreams({ ...common, outputTopic: ksOut, id: ksOut, classpath, state: "rocksdb" }).done;
     const [rt, peer] = await Promise.all([readOutputs(BROKERS, rtOut), readOutputs(BROKERS, ksOut)]);
 
     const c = compareOutputs(rt, peer, Number(ks["droppedRecords"]));
