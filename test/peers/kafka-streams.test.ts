@@ -48,7 +48,9 @@ describe.skipIf(!hasJava)("Kafka Streams peer", () => {
     const rtOut = uniqueName("peers-rt"), ksOut = uniqueName("peers-ks");
     await createTopics(BROKERS, [
       { name: input, partitions: 1 },
-      ...[...outputTopics(rtOut), `${input}.dlq`, ...outputTopics(ksOut), `${ksOut}.dlq`].map((name) => ({ name, partitions: 1 })),
+      // Log-append time: Kafka Streams stamps its outputs with event time (2023 here), which the
+      // broker's retention (7 days) would delete at its next check, mid-test on a fresh broker.
+      ...[...outputTopics(rtOut), `${input}.dlq`, ...outputTopics(ksOut), `${ksOut}.dlq`].map((name) => ({ name, partitions: 1, logAppendTime: true })),
     ]);
     await produceAll(input, messages(11, 20_000));
     const common = { brokers: BROKERS, inputTopic: input, parallelism: 2, stopWhenIdleS: 3 };
