@@ -7,6 +7,7 @@
  * the catalog.
  */
 import { performance } from "node:perf_hooks";
+import { produceWithBackoff } from "./loadgen.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { EngagementGenerator, type ViewColumns } from "../sources/engagement-generator.js";
 import { ensureTopic } from "./kafka.js";
@@ -39,17 +40,8 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
   await producer.connect();
   let messages = 0;
   const produce = async (topic: string, p: number | null, value: Buffer, key: string | null): Promise<void> => {
-    for (;;) {
-      let ok = false;
-      try {
-        ok = producer.produce(topic, p, value, key);
-      } catch {
-        ok = false;
-      }
-      if (ok) { messages++; return; }
-      producer.poll();
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    await produceWithBackoff(producer, topic, p, value, key);
+    messages++;
   };
 
   const gen = new EngagementGenerator({ seed: o.seed, partitions, ...(o.users !== undefined && { users: o.users }) });

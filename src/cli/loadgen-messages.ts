@@ -8,6 +8,7 @@
  * messages topic has.
  */
 import { performance } from "node:perf_hooks";
+import { produceWithBackoff } from "./loadgen.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { MessageGenerator } from "../sources/message-generator.js";
 import { ensureTopic } from "./kafka.js";
@@ -51,17 +52,11 @@ export async function messageLoadgen(o: MessageLoadgenOptions): Promise<number> 
   const tty = process.stderr.isTTY === true;
 
   const produce = async (topic: string, p: number, value: Buffer, key: string | null): Promise<void> => {
-    for (;;) {
-      let ok = false;
-      try {
-        ok = producer.produce(topic, p, value, key);
-      } catch {
-        ok = false;
-      }
-      if (ok) { messages++; return; }
-      producer.poll();
-      await new Promise((r) => setTimeout(r, 1));
-    }
+
+    await produceWithBackoff(producer, topic, p, value, key);
+
+    messages++;
+
   };
 
   let p = 0;

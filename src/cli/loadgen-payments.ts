@@ -5,6 +5,7 @@
  * partition p, keyed by userId, so a user's payments stay in order.
  */
 import { performance } from "node:perf_hooks";
+import { produceWithBackoff } from "./loadgen.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { PaymentGenerator, type PaymentColumns } from "../sources/payment-generator.js";
 import { ensureTopic } from "./kafka.js";
@@ -46,17 +47,11 @@ export async function paymentLoadgen(o: PaymentLoadgenOptions): Promise<number> 
   const tty = process.stderr.isTTY === true;
 
   const produce = async (p: number, value: Buffer, key: string | null): Promise<void> => {
-    for (;;) {
-      let ok = false;
-      try {
-        ok = producer.produce(o.topic, p, value, key);
-      } catch {
-        ok = false;
-      }
-      if (ok) { messages++; return; }
-      producer.poll();
-      await new Promise((r) => setTimeout(r, 1));
-    }
+
+    await produceWithBackoff(producer, o.topic, p, value, key);
+
+    messages++;
+
   };
 
   let p = 0;

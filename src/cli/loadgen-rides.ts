@@ -6,6 +6,7 @@
  * are keyed by driver id, requests by request id, so ids are consistent across the two topics.
  */
 import { performance } from "node:perf_hooks";
+import { produceWithBackoff } from "./loadgen.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { RideGenerator, type RideColumns } from "../sources/ride-generator.js";
 import { ensureTopic } from "./kafka.js";
@@ -53,17 +54,11 @@ export async function rideLoadgen(o: RideLoadgenOptions): Promise<number> {
   const tty = process.stderr.isTTY === true;
 
   const produce = async (topic: string, p: number, value: Buffer, key: string | null): Promise<void> => {
-    for (;;) {
-      let ok = false;
-      try {
-        ok = producer.produce(topic, p, value, key);
-      } catch {
-        ok = false;
-      }
-      if (ok) { messages++; return; }
-      producer.poll();
-      await new Promise((r) => setTimeout(r, 1));
-    }
+
+    await produceWithBackoff(producer, topic, p, value, key);
+
+    messages++;
+
   };
 
   let p = 0;

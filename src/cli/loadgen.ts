@@ -5,12 +5,31 @@
  */
 import { performance } from "node:perf_hooks";
 import { encodeFrameFromColumns } from "../io/frame.js";
+import type { KafkaProducerClient } from "../io/kafka/client.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { DRIVER_LOCATION } from "../pipelines/driver-tracking/spec.js";
 import type { ColumnArray } from "../schema/schema.js";
 import { DriverGenerator, type DriverColumns } from "../sources/driver-generator.js";
 import { numberOption, parse, UsageError, type OptionSpec } from "./args.js";
 import { ensureTopic } from "./kafka.js";
+
+/**
+ * Produces one message, waiting (polling the producer, 1 ms at a time) while the client's queue is
+ * full or refuses it; the load generators' one back-off loop.
+ */
+export async function produceWithBackoff(producer: KafkaProducerClient, topic: string, partition: number | null, value: Buffer, key: string | null): Promise<void> {
+  for (;;) {
+    let ok = false;
+    try {
+      ok = producer.produce(topic, partition, value, key);
+    } catch {
+      ok = false;
+    }
+    if (ok) return;
+    producer.poll();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
 
 const HELP = `riptide loadgen — produce driver-location traffic into Kafka
 
@@ -152,17 +171,11 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   };
 
   const produce = async (value: Buffer, key: string | null): Promise<void> => {
-    for (;;) {
-      let ok = false;
-      try {
-        ok = producer.produce(topic, p, value, key);
-      } catch {
-        ok = false;
-      }
-      if (ok) { messages++; return; }
-      producer.poll();
-      await new Promise((r) => setTimeout(r, 1));
-    }
+
+    await produceWithBackoff(producer, topic, p, value, key);
+
+    messages++;
+
   };
 
   while (sent < total && performance.now() < endAt) {
