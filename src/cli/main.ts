@@ -30,6 +30,8 @@ const HELP = `riptide — real-time event streams on Node.js
 
 Usage:
   riptide run [pipeline] [options]    run a pipeline (default: driver-tracking)
+  riptide run FILE.yaml [options]     run the built-in pipeline a seed-style YAML file describes
+                                      (pipelines/*.yaml); options given here override the file
   riptide pipelines                   list the pipelines
   riptide loadgen [options]           produce generator traffic into Kafka (see loadgen --help)
   riptide --help                      this text
@@ -139,7 +141,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, RUN_OPTIONS);
+  const parsed = parse(argv, RUN_OPTIONS);
+  // riptide run pipelines/x.yaml: the seed's YAML shapes name the pipeline and fill options; the command line wins (src/config/).
+  const { isPipelineFile, pipelineFileArgs } = await import("../config/run-options.js");
+  const { values, positionals } = !parsed.values["help"] && isPipelineFile(parsed.positionals[0]) ? pipelineFileArgs(parsed) : parsed;
   if (values["help"]) {
     process.stdout.write(HELP);
     return 0;
