@@ -29,7 +29,7 @@ import {
   BATCH_DATA, BATCH_END, BATCH_WATERMARK, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../ring/layout.js";
 import {
-  OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_PIPELINE_BASE, OUT_POSITION, OUT_STARTED, OUT_WINDOW, outputLayout, type OutputColumns,
+  OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_PIPELINE_BASE, OUT_POSITION, OUT_STARTED, OUT_WINDOW, OUT_OBJECT, outputLayout, type OutputColumns,
 } from "../ring/output.js";
 import { BatchRing } from "../ring/ring.js";
 import type { Output, Sink } from "../sinks/sink.js";
@@ -144,6 +144,8 @@ export interface RunSummary {
 const SINK_HIGH_WATER = 200_000;
 const COMMIT_INTERVAL_MS = 200;
 const SLICE_MS = 8;
+/** How long a bootstrap partition that gave nothing yet may hold the others back (an empty table). */
+const BOOTSTRAP_WAIT_MS = 2_000;
 const END_LIMIT_MS = 60_000;
 
 /** The compiled worker entry (tests run the TypeScript sources, workers always run built JS). */
@@ -213,6 +215,16 @@ export class Coordinator {
   private readonly processedBy: Float64Array;
   /** Outputs of each shard's batch in progress, held until its ACK. */
   private readonly staged: StagedOutputs[] = [];
+  /**
+   * Partitions read before every other (PipelineDefinition.bootstrapPartition, e.g. a joined
+   * table's): 1 until caught up (a fill that gives nothing after one that gave records, or the wait
+   * ran out), then 2; `booting` counts those still at 1.
+   */
+  private boot: Uint8Array | undefined;
+  private bootSeen: Uint8Array = new Uint8Array(0);
+  private booting = 0;
+  /** Per output ring, per slot: a Buffer over the slot's byte area (OUT_OBJECT texts), made once. */
+  private readonly outBlobs: Buffer[][] = [];
   /** Names interned ids in pipeline-specific records (made once). */
   private readonly nameOf = (field: string, id: number): string => this.source.idName?.(field, id) ?? String(id);
   /** Highest batch seq acknowledged per shard: ACKs at or below it are replays. */
@@ -239,7 +251,7 @@ export class Coordinator {
     this.durationMs = options.durationMs ?? Infinity;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     const inLayout = this.pipeline.inputLayout(this.batchSize);
-    const outLayout = outputLayout(1024);
+    const outLayout = outputLayout(1024, this.pipeline.objectBytes ?? 0);
     for (let w = 0; w < this.workers; w++) {
       const input = BatchRing.create(inLayout, slots);
       const output = BatchRing.create(outLayout, slots * 4);
@@ -254,19 +266,28 @@ export class Coordinator {
         ...(checkpointBytes > 0 && { checkpoint: createCheckpoint(checkpointBytes) }),
       });
       this.staged.push(new StagedOutputs());
+      this.outBlobs.push(output.columns.map((c) => {
+        const b = c["_blob"] as Uint8Array | undefined;
+        return b ? Buffer.from(b.buffer, b.byteOffset, b.length) : Buffer.alloc(0);
+      }));
     }
     for (const name of this.pipeline.outputs) this.counts[name] = 0;
     const P = this.source.partitions;
     this.streamTime = new Float64Array(P).fill(-Infinity);
     this.lastActive = new Float64Array(P);
     this.sentWatermark = new Float64Array(this.workers).fill(-Infinity);
+    if (this.pipeline.bootstrapPartition) {
+      this.boot = new Uint8Array(P);
+      this.bootSeen = new Uint8Array(P);
+      for (let q = 0; q < P; q++) if (this.pipeline.bootstrapPartition(q)) { this.boot[q] = 1; this.booting++; }
+    }
     this.ended = new Uint8Array(this.workers);
     this.commits = this.source.position ? new CommitTracker(P) : undefined;
     this.processedBy = new Float64Array(this.workers);
     this.ackedSeq = new Float64Array(this.workers).fill(-1);
     // A source with fewer partitions than workers and no offsets to commit (a file) is spread by
     // key so every worker gets a share; per-key order holds because a key always goes to one shard.
-    this.scatter = this.pipeline.shardKey !== undefined && P < this.workers && !this.source.position;
+    this.scatter = this.pipeline.shardKey !== undefined && (P < this.workers || this.pipeline.keyRouted === true) && !this.source.position;
     this.columnNames = inLayout.columns.map((c) => c.name);
     this.route = new Uint32Array(this.scatter ? this.batchSize : 0);
     this.scatterCounts = new Int32Array(this.workers);
@@ -374,7 +395,7 @@ export class Coordinator {
 
   /** The worker that owns partition p. */
   private owner(p: number): number {
-    return p % this.workers;
+    return (this.source.copartition ? this.source.copartition(p) : p) % this.workers;
   }
 
   /** Fault injection for tests: the worker's thread exits at its next batch. */
@@ -469,6 +490,12 @@ export class Coordinator {
         if (this.produced - this.processed + cap > this.source.maxInFlight) { blocked = this.inputs[0]; break; }
         if ((this.sink.pending ?? 0) > SINK_HIGH_WATER) { throttledMs = 2; break; }
         const p = cursor;
+        if (this.booting > 0 && this.boot![p] !== 1) {
+          // Tables first (bootstrapPartition): streams wait until every table partition caught up.
+          cursor = cursor + 1 === P ? 0 : cursor + 1;
+          if (++emptyInARow >= P) { throttledMs = 1; break; }
+          continue;
+        }
         const w = this.owner(p);
         const ring = this.inputs[w]!;
         let slot = 0;
@@ -484,6 +511,13 @@ export class Coordinator {
         const n = this.source.fill(p, columns, max);
         cursor = cursor + 1 === P ? 0 : cursor + 1;
         const now = this.now();
+        if (this.booting > 0 && this.boot![p] === 1) {
+          if (n > 0) this.bootSeen[p] = 1;
+          else if (this.bootSeen[p] === 1 || this.source.exhausted() || this.now() - this.startedAt > BOOTSTRAP_WAIT_MS) {
+            this.boot![p] = 2;
+            this.booting--;
+          }
+        }
         if (n === 0) {
           if (this.commits && this.source.assigned?.(p) !== false) this.commits.add(p, -1, this.source.position!(p), -Infinity);
           if (this.source.exhausted()) break;
@@ -581,6 +615,7 @@ export class Coordinator {
    * watermark where the restored state left it instead of letting it run ahead.
    */
   private holdsWatermark(q: number): boolean {
+    if (this.pipeline.eventTimePartition?.(q) === false) return false;
     return this.options.transactions !== undefined || this.source.assigned?.(q) !== false;
   }
 
@@ -658,6 +693,9 @@ export class Coordinator {
           const kind = o.kind[i]!;
           if (kind === OUT_WINDOW || kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE || kind === OUT_POSITION || kind >= OUT_PIPELINE_BASE) {
             staged.push(o, i);
+          } else if (kind === OUT_OBJECT) {
+            const at = o.a[i]!;
+            staged.pushObject(o, i, this.outBlobs[w]![slot]!.toString("utf8", at, at + o.b[i]!));
           } else if (kind === OUT_ACK) {
             const seq = o.d[i]!;
             if (seq <= this.ackedSeq[w]!) {
@@ -699,6 +737,10 @@ export class Coordinator {
         const name = this.pipeline.recordName?.(kind) ?? `kind-${kind}`;
         this.counts[name] = (this.counts[name] ?? 0) + 1;
         if (this.sink.wantsObjects && this.pipeline.renderRecord) this.sink.write(this.pipeline.renderRecord(o, i, this.nameOf));
+      } else if (kind === OUT_OBJECT) {
+        const name = this.pipeline.objectName?.(o.code[i]!) ?? `output-${o.code[i]}`;
+        this.counts[name] = (this.counts[name] ?? 0) + 1;
+        if (this.sink.wantsObjects && this.pipeline.renderObject) this.sink.write(this.pipeline.renderObject(o.code[i]!, staged.texts[o.a[i]!]!, o, i));
       } else if (kind === OUT_POSITION) {
         this.counts["position"] = (this.counts["position"] ?? 0) + 1;
         this.sink.writeRecord?.(o, i); // columnar: no object per position

@@ -8,6 +8,8 @@ import type { OutputColumns } from "../ring/output.js";
 export class StagedOutputs {
   count = 0;
   cols: OutputColumns;
+  /** JSON texts of OUT_OBJECT records (their `a` is the index here), read out of the ring's byte area. */
+  readonly texts: string[] = [];
   private cap: number;
 
   constructor(initial = 256) {
@@ -36,7 +38,15 @@ export class StagedOutputs {
     c.a[j] = o.a[i]!; c.b[j] = o.b[i]!; c.c[j] = o.c[i]!; c.d[j] = o.d[i]!; c.e[j] = o.e[i]!; c.f[j] = o.f[i]!;
   }
 
+  /** An OUT_OBJECT record with its text (the ring slot's byte area is reused once released). */
+  pushObject(o: OutputColumns, i: number, text: string): void {
+    this.push(o, i);
+    this.cols.a[this.count - 1] = this.texts.length;
+    this.texts.push(text);
+  }
+
   clear(): void {
     this.count = 0;
+    this.texts.length = 0;
   }
 }

@@ -84,10 +84,20 @@ export class StreamsBuilder {
     return new KStream<K, V>(this, id);
   }
 
-  /** A table from a (compacted) topic: the latest value per key; a null value (tombstone) deletes the key. */
-  table<V = any, K = any>(topic: string, options: { name?: string } = {}): KTable<K, V> {
+  /**
+   * A table from a (compacted) topic: the latest value per key; a null value (tombstone) deletes the key.
+   * On the worker engine the table needs `schema` and `key` (the field holding the key; the topic
+   * must be co-partitioned with the streams joined to it); `timestamp` optionally names a time field.
+   */
+  table<V = any, K = any>(topic: string, options: { name?: string; schema?: Schema; key?: string; timestamp?: string } = {}): KTable<K, V> {
     const t = topicName("topic", topic);
-    const id = this.add({ kind: "table-source", topic: t, store: options.name ?? `${t}-STORE` }, []);
+    if (options.key !== undefined && (typeof options.key !== "string" || options.key.length === 0)) throw new OptionTypeError("key", `a table's key must be a field name, got ${JSON.stringify(options.key)}`);
+    if (options.timestamp !== undefined && (typeof options.timestamp !== "string" || options.timestamp.length === 0)) throw new OptionTypeError("timestamp", `a table's timestamp must be a field name, got ${JSON.stringify(options.timestamp)}`);
+    const id = this.add({
+      kind: "table-source", topic: t, store: options.name ?? `${t}-STORE`,
+      ...(options.schema && { schema: options.schema }), ...(options.key !== undefined && { keyField: options.key }),
+      ...(options.timestamp !== undefined && { timestampField: options.timestamp }),
+    }, []);
     return new KTable<K, V>(this, id, false);
   }
 

@@ -19,12 +19,14 @@ import { ERROR_TOPIC, TopologyExecutor, type LateRecord } from "./executor.js";
 import type { PlanNode, Topology } from "./plan.js";
 import { SharedStrings } from "./shared-strings.js";
 import { Windowed } from "./windows.js";
+import { DslObjectProcessor } from "./engine-objects-shard.js";
 
 export async function createDslProcessor(config: ProcessorConfig): Promise<ShardProcessor> {
   const topology = await loadTopology(config["module"] as string);
   if (topology.nodes.length !== config["nodes"]) {
     throw new TopologyError(`${String(config["module"])} built ${topology.nodes.length} nodes in the worker but ${String(config["nodes"])} on the main thread: a topology module must build the same topology every time`);
   }
+  if (config["mode"] === "objects") return new DslObjectProcessor(topology, config);
   return new DslShardProcessor(topology, config);
 }
 

@@ -30,6 +30,8 @@ import type { PlanNode, Topology } from "./plan.js";
 import { createStringTable, mirrorStrings, SharedInterner } from "./shared-strings.js";
 import { Interner } from "../schema/interner.js";
 import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, loadTopology, NUMERIC_KEY, REASONS } from "./engine-common.js";
+import { inputIndex, objectPipeline, objectShape, TaggedSource, type ObjectShape } from "./engine-objects.js";
+import { MultiSource } from "../sources/multi-source.js";
 
 export { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_NOT_A_NUMBER, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
 
@@ -184,19 +186,34 @@ export function dslPipeline(modulePath: string, shape: EngineShape, interner: Sh
 }
 
 export interface RunTopologyOptions extends Omit<CoordinatorOptions, "pipeline" | "source" | "sink"> {
-  /** A JSON-lines file to read (one event per line, fields as in the source's schema). */
-  input?: string;
+  /**
+   * A JSON-lines file to read (one event per line, fields as in the source's schema); for a
+   * topology that reads several topics, a file per topic: `{ "ride-requests": "r.jsonl", … }`.
+   */
+  input?: string | Readonly<Record<string, string>>;
   /**
    * Or any source, built from the decoder of the topology's schema (strings interned into the shared
    * table) or from the pipeline (a source with its own `interner`, like the Kafka source, is
-   * mirrored into the shared table).
+   * mirrored into the shared table). A topology that reads several topics (joins, tables) calls it
+   * once per topic, with that topic's decoder and a pipeline whose `schema` is the topic's; such a
+   * source must intern into the given shared `interner` (KafkaSource: its `interner` option).
    */
   source?: (decoder: JsonDecoder, interner: SharedInterner, reject: (p: number, offset: number, raw: string, reason: string) => void,
-    pipeline: PipelineDefinition) => Source | Promise<Source>;
+    pipeline: PipelineDefinition, topic: string) => Source | Promise<Source>;
   /** A sink, or a function giving it once the source is built (the Kafka sink comes with the Kafka source). @default NullSink */
   sink?: Sink | (() => Sink);
   /** Called with the Coordinator before it runs (tests: fault injection with crashWorker). */
   onCoordinator?: (c: Coordinator) => void;
+}
+
+/** How a topology runs on the engine: the typed single-aggregate form, else the general one (engine-objects.ts). */
+export function topologyShape(topology: Topology): EngineShape | ObjectShape {
+  try {
+    return engineShape(topology);
+  } catch (err) {
+    if (!(err instanceof TopologyError)) throw err;
+    return objectShape(topology);
+  }
 }
 
 /**
@@ -206,18 +223,50 @@ export interface RunTopologyOptions extends Omit<CoordinatorOptions, "pipeline" 
 export async function runTopology(modulePath: string, options: RunTopologyOptions): Promise<RunSummary> {
   const abs = modulePath.startsWith("file:") ? modulePath : resolve(modulePath);
   const topology = await loadTopology(abs);
-  const shape = engineShape(topology);
+  const shape = topologyShape(topology);
   const interner = new SharedInterner(createStringTable());
-  const pipeline = dslPipeline(abs, shape, interner);
-  const decoder = compileJsonDecoder(shape.schema, interner);
-  let coordinator: Coordinator | undefined;
-  const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p, off, raw, reason);
   if ((options.input === undefined) === (options.source === undefined)) {
     throw new TopologyError("runTopology() needs exactly one of input (a JSON-lines file) or source");
   }
-  let source = options.input !== undefined ? new JsonLinesFileSource(options.input, decoder, reject) : await options.source!(decoder, interner, reject, pipeline);
-  const own = (source as { interner?: unknown }).interner;
-  if (own instanceof Interner && own !== interner) source = mirrorStrings(source, own, interner);
+  let coordinator: Coordinator | undefined;
+  let pipeline: PipelineDefinition;
+  let source: Source;
+  if ("mode" in shape) {
+    const objects = objectPipeline(abs, shape, interner);
+    pipeline = objects;
+    const files = options.input;
+    if (typeof files === "string" && shape.inputs.length > 1) {
+      throw new TopologyError(`the topology reads ${shape.inputs.length} topics (${shape.inputs.map((i) => i.topic).join(", ")}): give a file per topic`);
+    }
+    if (files !== undefined && typeof files !== "string") {
+      for (const t of Object.keys(files)) inputIndex(shape, t);
+      const missing = shape.inputs.filter((i) => files[i.topic] === undefined).map((i) => i.topic);
+      if (missing.length > 0) throw new TopologyError(`no input file for topic ${missing.join(", ")}`);
+    }
+    const bases: number[] = [];
+    const parts: Source[] = [];
+    for (const [k, input] of shape.inputs.entries()) {
+      const decoder = compileJsonDecoder(input.schema, interner);
+      const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p + bases[k]!, off, raw, reason);
+      const own = { ...objects, schema: input.schema } as PipelineDefinition;
+      const file = typeof files === "string" ? files : files?.[input.topic];
+      const inner = file !== undefined ? new JsonLinesFileSource(file, decoder, reject) : await options.source!(decoder, interner, reject, own, input.topic);
+      bases.push(parts.reduce((a, s) => a + s.partitions, 0));
+      parts.push(new TaggedSource(inner, k, input));
+    }
+    source = parts.length === 1 ? parts[0]! : new MultiSource(parts);
+    const tableOf = new Uint8Array(source.partitions);
+    parts.forEach((s, k) => tableOf.fill(shape.inputs[k]!.table ? 1 : 0, bases[k]!, bases[k]! + s.partitions));
+    objects.setTablePartitions((p) => tableOf[p] === 1);
+  } else {
+    pipeline = dslPipeline(abs, shape, interner);
+    const decoder = compileJsonDecoder(shape.schema, interner);
+    const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p, off, raw, reason);
+    if (typeof options.input === "object") throw new TopologyError("the topology reads one topic: give its file as input");
+    source = options.input !== undefined ? new JsonLinesFileSource(options.input, decoder, reject) : await options.source!(decoder, interner, reject, pipeline, shape.topic);
+    const own = (source as { interner?: unknown }).interner;
+    if (own instanceof Interner && own !== interner) source = mirrorStrings(source, own, interner);
+  }
   const { input: _i, source: _s, sink, onCoordinator, ...rest } = options;
   coordinator = new Coordinator({ ...rest, pipeline, source, sink: (typeof sink === "function" ? sink() : sink) ?? new NullSink() });
   onCoordinator?.(coordinator);

@@ -36,7 +36,11 @@ export type PlanNode =
       /** For the worker engine: the schema, and the fields holding the key and the event time. */
       schema?: Schema; keyField?: string; timestampField?: string;
     })
-  | (Base & { kind: "table-source"; topic: string; store: string })
+  | (Base & {
+      kind: "table-source"; topic: string; store: string;
+      /** For the worker engine: the schema, the field holding the key, and optionally one holding the record's time. */
+      schema?: Schema; keyField?: string; timestampField?: string;
+    })
   | (Base & { kind: "filter"; fn: (k: any, v: any) => boolean; negate: boolean })
   | (Base & { kind: "map"; fn: (k: any, v: any) => KeyValue<unknown, unknown> })
   | (Base & { kind: "mapValues"; fn: (v: any, k: any) => unknown })

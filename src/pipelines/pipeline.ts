@@ -59,4 +59,24 @@ export interface PipelineDefinition {
   outputTopics?(outputTopic: string): Readonly<Record<string, string>>;
   /** At most this many shard workers (a pipeline whose state must see every record: 1). */
   readonly maxWorkers?: number;
+  /**
+   * Bytes of the byte area of each output ring slot, for OUT_OBJECT records (outputs that are user
+   * values, as JSON). @default 0 (none)
+   */
+  readonly objectBytes?: number;
+  /** An OUT_OBJECT record: `text` is its JSON; `code` says which output. Counted under `objectName(code)`. */
+  renderObject?(code: number, text: string, out: OutputColumns, i: number): Output;
+  objectName?(code: number): string;
+  /**
+   * Spread records by `shardKey` even when the source has as many partitions as workers (when it
+   * has no positions to commit): several input streams joined by key must meet on one shard.
+   */
+  readonly keyRouted?: boolean;
+  /**
+   * Partitions read first: the others wait until these have caught up (a joined table is loaded
+   * before the streams that look it up, as Kafka Streams bootstraps a global table).
+   */
+  bootstrapPartition?(p: number): boolean;
+  /** False for a partition whose records do not move event time (a table's topic): it never holds the watermark. */
+  eventTimePartition?(p: number): boolean;
 }

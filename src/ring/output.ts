@@ -13,6 +13,10 @@
  *   CLOSED         —          —     —       watermark up to which every window of this shard is emitted
  *   ENDED          —          —     —       (the shard flushed everything after BATCH_END)
  *   STARTED        —          —     —       (a shard task began; unacknowledged outputs before it are void)
+ *   OBJECT         —          part  offset  blob offset  bytes   timestamp  window   window end  —
+ *   (code: output)                                                            start
+ *                  an output object as UTF-8 JSON in the slot's byte area (`_blob`), for pipelines
+ *                  whose outputs are user values (DSL topologies); code says which output it is
  *   POSITION       record     part  offset  lat          lon     ts         —        —           —
  *                  key (code: the region, geohash-5 int) — a driver's latest position in one input
  *                  batch, coalesced per batch (driver-tracking with --redis: the GEO index)
@@ -38,6 +42,8 @@ export const OUT_ENDED = 7;
 export const OUT_STARTED = 8;
 /** The latest position of a key in one input batch (one record per key per batch), for position indexes. */
 export const OUT_POSITION = 9;
+/** An output object serialised as JSON into the slot's byte area (see OutputWriter.object). */
+export const OUT_OBJECT = 10;
 /**
  * Kinds from here up are pipeline-specific records: the coordinator stages them like side outputs
  * and, at the batch's ACK, counts them under `pipeline.recordName(kind)` and renders them with
@@ -59,8 +65,9 @@ export const OUTPUT_FIELDS: readonly FieldSpec[] = [
   { name: "f", type: "f64" },
 ];
 
-export function outputLayout(capacity: number): RecordLayout {
-  return compileLayout(OUTPUT_FIELDS, capacity);
+/** The output ring's layout; `blobBytes` > 0 adds a byte area per slot for OUT_OBJECT records. */
+export function outputLayout(capacity: number, blobBytes = 0): RecordLayout {
+  return compileLayout(OUTPUT_FIELDS, capacity, blobBytes);
 }
 
 export interface OutputColumns {
@@ -77,20 +84,53 @@ export class OutputWriter {
   private i = 0;
   private cols!: OutputColumns;
   private readonly capacity: number;
+  /** Per slot, a Buffer over its byte area (made once; empty when the layout has none). */
+  private readonly blobs: Buffer[] = [];
+  private readonly blobCap: number;
+  private blobUsed = 0;
 
   constructor(readonly ring: BatchRing, private readonly stallLimitMs = 30_000) {
     this.capacity = ring.capacity;
+    this.blobCap = ring.layout.blobBytes ?? 0;
+    if (this.blobCap > 0) {
+      for (const c of ring.columns) {
+        const b = c["_blob"] as Uint8Array;
+        this.blobs.push(Buffer.from(b.buffer, b.byteOffset, b.length));
+      }
+    }
   }
 
   /** Index of the next free record in the current slot, acquiring a slot (waiting, bounded) when needed. */
   private next(): number {
-    if (this.slot < 0 || this.i === this.capacity) {
-      if (this.slot >= 0) this.flush();
-      this.slot = this.ring.acquireBlocking(this.stallLimitMs, "output ring");
-      this.cols = this.ring.columns[this.slot] as unknown as OutputColumns;
-      this.i = 0;
-    }
+    if (this.slot < 0 || this.i === this.capacity) this.nextSlot();
     return this.i++;
+  }
+
+  private nextSlot(): void {
+    if (this.slot >= 0) this.flush();
+    this.slot = this.ring.acquireBlocking(this.stallLimitMs, "output ring");
+    this.cols = this.ring.columns[this.slot] as unknown as OutputColumns;
+    this.i = 0;
+    this.blobUsed = 0;
+  }
+
+  /**
+   * An output object as JSON text (its bytes go to the slot's byte area; a slot whose area is full
+   * is published first). Returns false, writing nothing, when the text is larger than a whole area
+   * or the ring has none: the caller reports that record instead.
+   */
+  object(code: number, part: number, off: number, timestamp: number, windowStart: number, windowEnd: number, json: string): boolean {
+    const len = Buffer.byteLength(json, "utf8");
+    if (len > this.blobCap) return false;
+    if (this.slot < 0 || this.i === this.capacity || this.blobUsed + len > this.blobCap) this.nextSlot();
+    const at = this.blobUsed;
+    this.blobs[this.slot]!.write(json, at, len, "utf8");
+    this.blobUsed = at + len;
+    const i = this.i++;
+    const c = this.cols;
+    c.kind[i] = OUT_OBJECT; c.code[i] = code; c.key[i] = 0; c.part[i] = part; c.off[i] = off;
+    c.a[i] = at; c.b[i] = len; c.c[i] = timestamp; c.d[i] = windowStart; c.e[i] = windowEnd; c.f[i] = 0;
+    return true;
   }
 
   window(key: number, windowStart: number, count: number, sum: number, n: number, min: number, max: number): void {
@@ -129,6 +169,7 @@ export class OutputWriter {
     this.ring.publish();
     this.slot = -1;
     this.i = 0;
+    this.blobUsed = 0;
   }
 }
 

@@ -40,6 +40,13 @@ export interface RecordLayout {
   readonly bytesPerSlot: number;
   /** Bytes per record summed over columns (what a record costs in memory traffic). */
   readonly bytesPerRecord: number;
+  /**
+   * Bytes of a free-form byte area at the end of each slot (0: none), bound as the `_blob` column
+   * (a Uint8Array of this length, not of `capacity`): output rings carry objects there as UTF-8 JSON.
+   */
+  readonly blobBytes?: number;
+  /** Byte offset of that area inside a slot's data region. */
+  readonly blobOffset?: number;
 }
 
 const BYTES: Record<FieldType, number> = { f64: 8, f32: 4, i32: 4, u32: 4, u8: 1, string: 4 };
@@ -59,7 +66,7 @@ export function defineSchema(name: string, fields: Record<string, FieldType>): S
 }
 
 /** Compiles fields into a struct-of-arrays layout for batches of `capacity` records. */
-export function compileLayout(fields: readonly FieldSpec[], capacity: number): RecordLayout {
+export function compileLayout(fields: readonly FieldSpec[], capacity: number, blobBytes = 0): RecordLayout {
   if (!Number.isInteger(capacity) || capacity < 1) throw new SchemaError(`batch capacity must be a positive integer, got ${capacity}`);
   const seen = new Set<string>();
   const columns: ColumnLayout[] = [];
@@ -73,6 +80,8 @@ export function compileLayout(fields: readonly FieldSpec[], capacity: number): R
     offset += alignUp(capacity * bytesPerValue, CACHE_LINE);
     bytesPerRecord += bytesPerValue;
   }
+  if (!Number.isInteger(blobBytes) || blobBytes < 0) throw new SchemaError(`blob bytes must be an integer ≥ 0, got ${blobBytes}`);
+  if (blobBytes > 0) return { columns, capacity, bytesPerSlot: offset + alignUp(blobBytes, CACHE_LINE), bytesPerRecord, blobBytes, blobOffset: offset };
   return { columns, capacity, bytesPerSlot: offset, bytesPerRecord };
 }
 
@@ -90,6 +99,7 @@ export function bindColumns(buffer: ArrayBufferLike, byteOffset: number, layout:
       case "string": out[c.name] = new Uint32Array(buffer, at, layout.capacity); break;
     }
   }
+  if (layout.blobBytes) out["_blob"] = new Uint8Array(buffer, byteOffset + layout.blobOffset!, layout.blobBytes);
   return out;
 }
 

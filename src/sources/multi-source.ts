@@ -41,6 +41,11 @@ export class MultiSource implements Source {
     if (sources.some((s) => s.assigned)) this.assigned = (p) => this.src(p).assigned?.(this.local(p)) !== false;
   }
 
+  /** Partition q of every source goes to the same shard (co-partitioned topics, joined by key). */
+  copartition(p: number): number {
+    return this.local(p);
+  }
+
   private src(p: number): Source {
     return this.sources[this.owner[p]!]!;
   }

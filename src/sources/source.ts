@@ -43,6 +43,11 @@ export interface Source {
   exportState?(): unknown;
   /** Restores state from exportState() before the first fill(). */
   importState?(state: unknown): void;
+  /**
+   * The partition number that decides p's shard under partition affinity (default p): several
+   * co-partitioned topics side by side (MultiSource) give partition q of each topic the same shard.
+   */
+  copartition?(p: number): number;
 }
 
 export interface SourceHooks {

@@ -1,0 +1,132 @@
+/**
+ * A DSL topology in its general form inside a shard worker (the worker half of engine-objects.ts):
+ * records of every input, tagged with their input in `_src`, become plain objects for the
+ * TopologyExecutor (the code the TopologyTestDriver runs); what it emits goes back as JSON text in
+ * the output ring's byte area, one output code per topic.
+ *
+ * User functions see objects and their joins keep them, so a record costs an object here (the
+ * typed path without one is engine-shard.ts, for a single windowed numeric aggregate).
+ */
+import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
+import { OUT_INVALID, type OutputWriter } from "../ring/output.js";
+import type { ColumnArray, FieldSpec } from "../schema/schema.js";
+import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE } from "./engine-common.js";
+import { ERROR_TOPIC, TopologyExecutor } from "./executor.js";
+import type { Topology } from "./plan.js";
+import { SharedStrings } from "./shared-strings.js";
+import { Windowed } from "./windows.js";
+import { OBJECT_INVALID } from "./engine-objects.js";
+
+interface Input {
+  topic: string;
+  fields: FieldSpec[];
+  cols: ColumnArray[];
+}
+
+export class DslObjectProcessor implements ShardProcessor {
+  private readonly executor: TopologyExecutor;
+  private readonly strings: SharedStrings;
+  private readonly inputs: Input[];
+  private readonly codes = new Map<string, number>();
+  private readonly keyIsString: boolean;
+  private out: OutputWriter | undefined;
+  private partition = 0;
+  private off = 0;
+  private keyId = 0;
+
+  constructor(topology: Topology, config: ProcessorConfig) {
+    this.strings = new SharedStrings(config["strings"] as SharedArrayBuffer);
+    this.keyIsString = config["keyIsString"] === true;
+    const inputs = JSON.parse(config["inputs"] as string) as { topic: string; fields: FieldSpec[] }[];
+    this.inputs = inputs.map((i) => ({ ...i, cols: [] }));
+    (JSON.parse(config["outputs"] as string) as string[]).forEach((name, code) => { if (code > 0) this.codes.set(name, code); });
+    this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts));
+  }
+
+  process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
+    if (n === 0) return;
+    this.out = out;
+    this.partition = partition;
+    const input = this.inputs[(columns["_src"] as Uint8Array)[0]!]!;
+    const fields = input.fields;
+    const cols = input.cols;
+    for (let f = 0; f < fields.length; f++) cols[f] = columns[fields[f]!.name]!;
+    const key = columns["_key"] as Uint32Array;
+    const ts = columns["_ts"] as Float64Array;
+    const wm = columns["_wm"] as Float64Array;
+    const off = columns["_off"] as Float64Array;
+    const reason = columns["_reason"] as Uint8Array;
+    const ex = this.executor;
+    for (let i = 0; i < n; i++) {
+      this.off = off[i]!;
+      this.keyId = key[i]!;
+      if (reason[i] !== 0) {
+        out.side(OUT_INVALID, reason[i]!, key[i]!, partition, off[i]!, ts[i]!, NaN, NaN, NaN, 0, 0);
+        continue;
+      }
+      const value: Record<string, unknown> = {};
+      for (let f = 0; f < fields.length; f++) {
+        const x = cols[f]![i]!;
+        value[fields[f]!.name] = fields[f]!.type === "string" ? this.strings.name(x) : x;
+      }
+      ex.process(input.topic, this.keyIsString ? this.strings.name(key[i]!) : key[i]!, value, ts[i]!, wm[i]!, true);
+    }
+  }
+
+  private emit(topic: string, key: unknown, value: unknown, ts: number): void {
+    const out = this.out!;
+    const code = topic === ERROR_TOPIC ? OBJECT_INVALID : this.codes.get(topic);
+    if (code === undefined) return; // the executor's own invalid topic: the edge already checked event time
+    let k = key;
+    let start = NaN;
+    let end = NaN;
+    if (key instanceof Windowed) {
+      k = key.key;
+      start = key.window.start;
+      end = key.window.end;
+    }
+    let text: string;
+    try {
+      text = JSON.stringify({ k: k ?? null, v: value ?? null });
+    } catch {
+      out.side(OUT_INVALID, DSL_NOT_SERIALISABLE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
+      return;
+    }
+    if (!out.object(code, this.partition, this.off, ts, start, end, text)) {
+      out.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
+    }
+  }
+
+  advance(watermark: number, out: OutputWriter): void {
+    this.out = out;
+    this.executor.advance(watermark);
+  }
+
+  stateBytes(): number {
+    let b = 0;
+    for (const s of this.executor.stores()) b += s.bytes;
+    return b;
+  }
+
+  stateEntries(): number {
+    let e = 0;
+    for (const s of this.executor.stores()) e += s.entries;
+    return e;
+  }
+
+  /** Object stores (joins, tables, user aggregates) are not written to checkpoints yet: -1. */
+  snapshot(into: Float64Array): number {
+    return this.executor.snapshot(into, (k) => {
+      if (typeof k === "number") return Number.isInteger(k) && k >= 0 ? k : NaN;
+      if (typeof k === "string") {
+        const id = this.strings.ids.get(k);
+        return id === undefined ? NaN : -id;
+      }
+      return NaN;
+    });
+  }
+
+  restore(from: Float64Array): void {
+    this.executor.restore(from, (x) => (x >= 0 ? x : this.strings.name(-x)));
+  }
+}

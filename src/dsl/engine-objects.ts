@@ -1,0 +1,284 @@
+/**
+ * The general form of a DSL topology on the worker engine (main-thread half): several input
+ * topics (streams and tables), joins, any number of outputs, values of any JSON shape.
+ *
+ *   topic k ─► its decoder ─► tag (k into `_src`, its key field into `_key`, its time field into `_ts`)
+ *           ─► edge kernel (event time, watermark; table records do not move event time)
+ *           ─► input rings: records of every topic with the same key on the same shard
+ *               (files and generators: spread by `_key`; Kafka: partition q of every topic on one
+ *               shard, so topics must be co-partitioned, as in Kafka Streams)
+ *           ─► worker: the TopologyExecutor per shard (engine-objects-shard.ts)
+ *           ─► outputs as JSON text in the output ring's byte area (OUT_OBJECT), one code per topic
+ *
+ * What it refuses (with the node's name): operators that change the key (map, flatMap, selectKey,
+ * groupBy to a new key), which need records moved between workers (not there yet); a sink whose
+ * topic is a function; sources without a schema and a key field.
+ */
+import type { PipelineDefinition } from "../pipelines/pipeline.js";
+import { OUT_INVALID, OUT_LATE, type OutputColumns } from "../ring/output.js";
+import { compileLayout, type ColumnArray, type FieldSpec, type Schema } from "../schema/schema.js";
+import type { Output } from "../sinks/sink.js";
+import type { Source, SourceHooks } from "../sources/source.js";
+import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, REASONS } from "./engine-common.js";
+import { TopologyError } from "./errors.js";
+import type { Topology } from "./plan.js";
+import type { SharedInterner } from "./shared-strings.js";
+
+/** One input topic of the topology as the engine reads it. */
+export interface EngineInput {
+  topic: string;
+  schema: Schema;
+  keyField: string;
+  /** The event-time field (streams); tables may have none. */
+  timestampField: string | undefined;
+  table: boolean;
+}
+
+export interface ObjectShape {
+  mode: "objects";
+  inputs: EngineInput[];
+  /** Every field of every input schema, side by side (a name shared by two schemas must have one type). */
+  fields: FieldSpec[];
+  keyIsString: boolean;
+  /** Output names in code order: "invalid" (user functions that threw), then the topics written to. */
+  outputs: string[];
+  nodes: number;
+}
+
+/** Output code of records whose user function threw (reported as invalid, with the reason). */
+export const OBJECT_INVALID = 0;
+/** Bytes of each output slot's byte area (output objects as JSON). */
+const OBJECT_BYTES = 256 << 10;
+
+const ALLOWED = new Set(["source", "table-source", "filter", "peek", "mapValues", "flatMapValues", "toStream", "split", "branch", "merge",
+  "sink", "aggregate", "stream-table-join", "stream-stream-join"]);
+
+/** Checks that a topology can run on the engine in its general form; the error names the node that cannot. */
+export function objectShape(topology: Topology): ObjectShape {
+  const refuse = (why: string): never => {
+    throw new TopologyError(`this topology cannot run on the worker engine yet: ${why} (it runs in the TopologyTestDriver)`);
+  };
+  const inputs: EngineInput[] = [];
+  const outputs: string[] = ["invalid"];
+  const nodes = topology.nodes;
+  for (const n of nodes) {
+    if (!ALLOWED.has(n.kind)) {
+      refuse(`${n.kind} (${n.name}) changes the key, which needs repartitioning between workers (not there yet)`);
+    }
+    if (n.kind === "aggregate") {
+      const parent = nodes[n.parents[0]!]!;
+      if (parent.kind === "selectKey") refuse(`groupBy (${parent.name}) re-keys before ${n.name}`);
+      if (!outputs.includes(n.late)) outputs.push(n.late);
+    }
+    if (n.kind === "stream-stream-join" && !outputs.includes(n.late)) outputs.push(n.late);
+    if (n.kind === "sink") {
+      if (typeof n.topic !== "string") refuse(`${n.name} chooses its topic with a function; the engine needs fixed topics`);
+      if (!outputs.includes(n.topic as string)) outputs.push(n.topic as string);
+    }
+    if (n.kind === "source" || n.kind === "table-source") {
+      const what = n.kind === "source" ? `builder.stream(${JSON.stringify(n.topics.join(","))})` : `builder.table(${JSON.stringify(n.topic)})`;
+      if (!n.schema) refuse(`${what} needs { schema } (defineSchema) for the record layout`);
+      if (!n.keyField) refuse(`${what} needs { key: "<field>" }: records are sharded by that field`);
+      if (n.kind === "source" && !n.timestampField) refuse(`${what} needs { timestamp: "<field>" }: event time is read where records enter`);
+      const field = (name: string) => n.schema!.fields.find((f) => f.name === name);
+      const k = field(n.keyField!);
+      if (!k || (k.type !== "string" && k.type !== "u32")) refuse(`the key field ${n.keyField} of ${what} must be a string or u32 field of its schema`);
+      if (n.timestampField !== undefined) {
+        const ts = field(n.timestampField);
+        if (!ts || ts.type === "string") refuse(`the timestamp field ${n.timestampField} of ${what} must be a numeric field of its schema`);
+      }
+      const topics = n.kind === "source" ? n.topics : [n.topic];
+      for (const topic of topics) {
+        if (inputs.some((i) => i.topic === topic)) refuse(`topic ${topic} is read twice`);
+        inputs.push({ topic, schema: n.schema!, keyField: n.keyField!, timestampField: n.timestampField, table: n.kind === "table-source" });
+      }
+    }
+  }
+  if (!inputs.some((i) => !i.table)) refuse("it needs at least one stream source");
+  if (outputs.length === 1) refuse("it writes nothing: add to(topic)");
+  const keyTypes = new Set(inputs.map((i) => i.schema.fields.find((f) => f.name === i.keyField)!.type));
+  if (keyTypes.size > 1) refuse("the key fields of the inputs have different types (string and u32): keys of joined topics must compare equal");
+  const fields: FieldSpec[] = [];
+  for (const i of inputs) {
+    for (const f of i.schema.fields) {
+      const seen = fields.find((x) => x.name === f.name);
+      if (!seen) fields.push(f);
+      else if (seen.type !== f.type) refuse(`field ${f.name} is ${seen.type} in one input and ${f.type} in ${i.topic}: the engine lays every input's fields side by side; rename one`);
+    }
+  }
+  return { mode: "objects", inputs, fields, keyIsString: keyTypes.has("string"), outputs, nodes: nodes.length };
+}
+
+/** Columns of every input record besides the schemas' fields. */
+const SYSTEM_FIELDS: FieldSpec[] = [
+  { name: "_off", type: "f64" },
+  { name: "_wm", type: "f64" },
+  { name: "_ts", type: "f64" },
+  { name: "_key", type: "u32" },
+  { name: "_src", type: "u8" },
+  { name: "_reason", type: "u8" },
+];
+
+export interface ObjectPipeline extends PipelineDefinition {
+  /** Called once the source is built: which of its partitions belong to tables (they never hold the watermark). */
+  setTablePartitions(isTable: (p: number) => boolean): void;
+}
+
+/** The PipelineDefinition the Coordinator runs for a topology in its general form. */
+export function objectPipeline(modulePath: string, shape: ObjectShape, interner: SharedInterner): ObjectPipeline {
+  const tables = shape.inputs.map((i) => i.table);
+  const keyIsString = shape.keyIsString;
+  let tablePartition: (p: number) => boolean = () => false;
+  const names = shape.outputs;
+  const identity: Record<string, string> = {};
+  for (const o of names.slice(1)) identity[o] = o;
+  return {
+    name: `dsl:${modulePath}`,
+    description: `DSL topology ${modulePath}`,
+    schema: { name: "dsl-inputs", fields: shape.fields },
+    window: { sizeMs: 0, graceMs: 0 },
+    outputs: names,
+    processorConfig: {
+      module: modulePath, mode: "objects", nodes: shape.nodes, keyIsString, strings: interner.table,
+      inputs: JSON.stringify(shape.inputs.map((i) => ({ topic: i.topic, fields: i.schema.fields }))),
+      outputs: JSON.stringify(names),
+    },
+    shardKey: "_key",
+    keyRouted: true,
+    objectBytes: OBJECT_BYTES,
+    inputLayout: (capacity) => compileLayout([...shape.fields, ...SYSTEM_FIELDS], capacity),
+
+    setTablePartitions(isTable) {
+      tablePartition = isTable;
+    },
+    eventTimePartition: (p) => !tablePartition(p),
+    bootstrapPartition: (p) => tablePartition(p),
+
+    // Edge kernel: a batch holds records of one partition, so of one input (tagged in `_src`).
+    prepare(columns: Record<string, ColumnArray>, n: number, streamTime: number, otherMin: number): number {
+      const ts = columns["_ts"] as Float64Array;
+      const key = columns["_key"] as Uint32Array;
+      const wmOut = columns["_wm"] as Float64Array;
+      const reason = columns["_reason"] as Uint8Array;
+      const table = tables[(columns["_src"] as Uint8Array)[0]!] === true;
+      let st = streamTime;
+      // A table's records see the streams' watermark (they never hold it back).
+      const tableWm = otherMin === Infinity ? -Infinity : otherMin;
+      for (let i = 0; i < n; i++) {
+        const t = ts[i]!;
+        const r = !table && !(t >= 0 && t - t === 0) ? DSL_BAD_TIMESTAMP : keyIsString && key[i] === 0 ? DSL_NO_KEY : 0;
+        reason[i] = r;
+        if (table) {
+          wmOut[i] = tableWm;
+          continue;
+        }
+        if (r === 0 && t > st) st = t;
+        wmOut[i] = st < otherMin ? st : otherMin;
+      }
+      return st;
+    },
+
+    renderWindow(): Output {
+      throw new TopologyError("a topology in its general form sends no merged window results");
+    },
+
+    renderObject(code: number, text: string, out: OutputColumns, i: number): Output {
+      const { k, v } = JSON.parse(text) as { k: unknown; v: unknown };
+      if (code === OBJECT_INVALID) {
+        const err = v as { error?: string; topic?: string };
+        return { type: "invalid", reason: `${REASONS[3]}: ${err.error ?? "?"}`, event: err };
+      }
+      const o: Output = { type: names[code] ?? `output-${code}`, key: k, value: v, timestamp: out.c[i]! };
+      if (!Number.isNaN(out.d[i]!)) {
+        o["windowStart"] = out.d[i]!;
+        o["windowEnd"] = out.e[i]!;
+      }
+      return o;
+    },
+
+    objectName: (code) => names[code] ?? `output-${code}`,
+
+    renderSide(out: OutputColumns, i: number, event: unknown): Output {
+      if (out.kind[i] === OUT_LATE) return { type: "late", event };
+      return { type: "invalid", reason: REASONS[out.code[i]!] ?? `invalid (code ${out.code[i]})`, event };
+    },
+
+    eventFromRecord(out: OutputColumns, i: number, str: (id: number) => string): unknown {
+      return { key: keyIsString ? str(out.key[i]!) : out.key[i]!, timestamp: out.a[i]! };
+    },
+
+    outputKey(output: Output): string | null {
+      const k = output["key"];
+      return typeof k === "string" ? k : typeof k === "number" ? String(k) : null;
+    },
+
+    outputTopics: () => identity,
+
+    sideName: (kind) => (kind === OUT_INVALID ? "invalid" : kind === OUT_LATE ? "late" : "unknown"),
+  };
+}
+
+/**
+ * Input k of the topology: tags each record it writes with k (`_src`) and copies its key and time
+ * fields to `_key` and `_ts` (once per batch, no allocation), so one layout serves every input.
+ */
+export class TaggedSource implements Source {
+  readonly partitions: number;
+  readonly maxInFlight: number;
+  position?: (p: number) => number;
+  commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
+  enteredAt?: (p: number) => number;
+  assigned?: (p: number) => boolean;
+
+  constructor(readonly inner: Source, private readonly index: number, private readonly input: EngineInput) {
+    this.partitions = inner.partitions;
+    this.maxInFlight = inner.maxInFlight;
+    if (inner.position) this.position = (p) => inner.position!(p);
+    if (inner.commit) this.commit = (ps) => inner.commit!(ps);
+    if (inner.enteredAt) this.enteredAt = (p) => inner.enteredAt!(p);
+    if (inner.assigned) this.assigned = (p) => inner.assigned!(p);
+  }
+
+  fill(p: number, columns: Record<string, ColumnArray>, max: number): number {
+    const n = this.inner.fill(p, columns, max);
+    if (n === 0) return 0;
+    (columns["_src"] as Uint8Array).fill(this.index, 0, n);
+    const key = columns[this.input.keyField]!;
+    const k = columns["_key"] as Uint32Array;
+    for (let i = 0; i < n; i++) k[i] = key[i]!;
+    const ts = columns["_ts"] as Float64Array;
+    if (this.input.timestampField === undefined) ts.fill(0, 0, n);
+    else {
+      const t = columns[this.input.timestampField]!;
+      for (let i = 0; i < n; i++) ts[i] = t[i]!;
+    }
+    return n;
+  }
+
+  exhausted(): boolean {
+    return this.inner.exhausted();
+  }
+
+  event(out: OutputColumns, i: number): unknown {
+    return this.inner.event(out, i);
+  }
+
+  attach(hooks: SourceHooks): void {
+    this.inner.attach?.(hooks);
+  }
+
+  idName(field: string, id: number): string {
+    return this.inner.idName ? this.inner.idName(field, id) : String(id);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Which input a topology reads from a topic, or a TopologyError naming the topics it reads. */
+export function inputIndex(shape: ObjectShape, topic: string): number {
+  const k = shape.inputs.findIndex((i) => i.topic === topic);
+  if (k < 0) throw new TopologyError(`the topology reads no topic ${JSON.stringify(topic)} (it reads ${shape.inputs.map((i) => i.topic).join(", ")})`);
+  return k;
+}
