@@ -43,6 +43,8 @@ export interface KafkaSourceOptions {
   maxJsonBytes?: number;
   /** Called with lifecycle events (assign, revoke, pause, resume, dlq). */
   onLog?: (event: string, detail: Record<string, unknown>) => void;
+  /** The string table to intern into (several topics of one DSL topology share one). @default its own */
+  interner?: Interner;
 }
 
 interface PartitionQueue {
@@ -77,7 +79,7 @@ const DEAD_LETTER_VALUE_BYTES = DEAD_LETTER_MAX_BYTES - (64 << 10);
 export class KafkaSource implements Source {
   readonly partitions: number;
   readonly maxInFlight = RETAIN;
-  readonly interner = new Interner();
+  readonly interner: Interner;
   private readonly decodeJson: JsonDecoder;
   private readonly queues: PartitionQueue[] = [];
   private readonly raw: Array<Array<Buffer | undefined>> = [];
@@ -97,6 +99,7 @@ export class KafkaSource implements Source {
 
   constructor(private readonly options: KafkaSourceOptions) {
     this.partitions = options.partitions;
+    this.interner = options.interner ?? new Interner();
     this.decodeJson = compileJsonDecoder(options.pipeline.schema, this.interner);
     this.highWater = options.highWater ?? 200_000;
     this.lowWater = options.lowWater ?? 50_000;
