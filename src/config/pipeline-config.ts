@@ -77,7 +77,7 @@ export function parsePipelineConfig(text: string, file: string): PipelineConfig 
   const r = new YamlReader(file, text);
   if (r.root.node === null) throw new UsageError(`${file}: empty pipeline file (expected one of ${KINDS.join(", ")})`);
   const top = r.map(r.root, { optional: KINDS }, "a pipeline file");
-  if (top.size !== 1) r.fail(r.root, `a pipeline file holds one pipeline, got ${[...top.keys()].join(" and ")}`);
+  if (top.size !== 1) r.fail(r.root, top.size === 0 ? `expected one of ${KINDS.join(", ")}` : `a pipeline file holds one pipeline, got ${[...top.keys()].join(" and ")}`);
   const [kind, at] = [...top][0]! as [PipelineKind, At];
   if (kind === "stream_pipeline") return streamPipeline(r, at);
   if (kind === "location_pipeline") return locationPipeline(r, at);

@@ -10,6 +10,8 @@ import { UsageError } from "../cli/args.js";
 export interface At {
   readonly node: Node | null;
   readonly path: string;
+  /** The key of a map value, for the position of an empty value (`key:` with nothing after it). */
+  readonly key?: Node | null;
 }
 
 export class YamlReader {
@@ -32,7 +34,7 @@ export class YamlReader {
 
   /** `file:line:col path` of a node (the file alone when the node has no position). */
   where(at: At): string {
-    const offset = at.node?.range?.[0];
+    const offset = at.node?.range?.[0] ?? at.key?.range?.[0];
     const pos = offset === undefined ? undefined : this.lines.linePos(offset);
     return `${pos ? `${this.file}:${pos.line}:${pos.col}` : this.file}${at.path ? ` ${at.path}` : ""}`;
   }
@@ -57,7 +59,7 @@ export class YamlReader {
       if (name === undefined) this.fail(keyAt, `${what}: keys must be plain names, got ${describe(key)}`);
       const path = at.path ? `${at.path}.${name}` : name;
       if (!known.includes(name)) this.fail({ node: key, path }, `unknown key ${JSON.stringify(name)} in ${what} (known: ${known.join(", ")})`);
-      out.set(name, { node: (pair.value as Node | null) ?? null, path });
+      out.set(name, { node: (pair.value as Node | null) ?? null, path, key });
     }
     for (const k of keys.required ?? []) {
       if (!out.has(k)) this.fail(at, `${what} needs the key ${JSON.stringify(k)}`);
@@ -71,7 +73,7 @@ export class YamlReader {
     if (!isMap(at.node)) this.fail(at, `${what} must be a mapping (key: value lines), got ${describe(at.node)}`);
     const pair = (at.node.items as Array<Pair<unknown, unknown>>).find((p) => isScalar(p.key) && p.key.value === key);
     if (!pair) this.fail(at, `${what} needs the key ${JSON.stringify(key)}`);
-    return { node: (pair.value as Node | null) ?? null, path: at.path ? `${at.path}.${key}` : key };
+    return { node: (pair.value as Node | null) ?? null, path: at.path ? `${at.path}.${key}` : key, key: pair.key as Node | null };
   }
 
   /** The items of a sequence (at least `min`). */
