@@ -79,6 +79,30 @@ describe("pipeline files on Kafka", () => {
     }
   }, 240_000);
 
+  it("engagement-analytics.yaml: views and the content-metadata table from the file's two topics, as engagement-analytics by name", async () => {
+    const views = uniqueName("yaml-ea-views");
+    const meta = uniqueName("yaml-ea-meta");
+    const fromFile = uniqueName("yaml-ea-file");
+    const byName = uniqueName("yaml-ea-name");
+    const load = riptide(["loadgen", "--brokers", BROKERS, "--kind", "engagement", "--topic", `${views},${meta}`, "--rate", "100000",
+      "--events", "30000", "--partitions", "1", "--drivers", "400", "--seed", "5", "--json", "--quiet"]);
+    expect(await load.exited, load.stderr).toBe(0);
+    const file = fileWith("engagement-analytics.yaml", [['"user-views"', `"${views}"`], ['"content-metadata"', `"${meta}"`], ['"processed-analytics"', `"${fromFile}"`]]);
+    const a = await runOk([file, "--brokers", BROKERS, "--group", uniqueName("g")]);
+    const b = await runOk(["engagement-analytics", "--brokers", BROKERS, "--input-topic", `${views},${meta}`, "--output-topic", byName, "--group", uniqueName("g")]);
+    expect(a.events).toBe(30_000);
+    expect(a.outputs).toEqual(b.outputs);
+    expect(a.outputs["window"]).toBeGreaterThan(100);
+    expect(a.outputs["session"]).toBeGreaterThan(0);
+    for (const suffix of ["", ".session"]) {
+      const x = await topicContents(fromFile + suffix);
+      expect(x.values.length, `${fromFile}${suffix}`).toBe(a.outputs[suffix === "" ? "window" : "session"]);
+      expect(x.values, suffix).toEqual((await topicContents(byName + suffix)).values);
+    }
+    // Enriched from the table named in the file.
+    expect((await topicContents(fromFile)).values.every((v) => /"title":"[^"]+"/.test(v))).toBe(true);
+  }, 240_000);
+
   it("message-delivery.yaml: statuses on the file's status topic and pushes on <topic>.push, as message-delivery by name", async () => {
     const input = uniqueName("yaml-md-in");
     const fromFile = uniqueName("yaml-md-file");
