@@ -304,10 +304,10 @@ function locationPipeline(r: YamlReader, at: At): PipelineConfig {
     if (geo) r.fail(geo.typeAt, "driver-eta writes nothing to Redis (the GEO index is driver-tracking's update_spatial_index)");
     const ws = dests.filter((d) => d.type === "websocket");
     if (ws.length > 1) r.fail(ws[1]!.typeAt, "a second enabled websocket destination (driver-eta serves one, /driver-updates)");
-    if (ws[0]) {
-      expectValue(r, ws[0], "endpoint", "/driver-updates", "driver-eta's availability updates are served (with --http) on /driver-updates");
-      websocket = "/driver-updates";
-    }
+    // Required: riptide run driver-eta --http always serves it (no option switches it off).
+    if (!ws[0]) r.fail(m.get(what)!, "the websocket destination /driver-updates is required: driver-eta always serves its availability updates there when run with --http");
+    expectValue(r, ws[0], "endpoint", "/driver-updates", "driver-eta's availability updates are served (with --http) on /driver-updates");
+    websocket = "/driver-updates";
     outputTopic = etaTopics(r, dests.filter((d) => d.type === "kafka"));
   }
   return {

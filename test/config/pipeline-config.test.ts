@@ -198,6 +198,8 @@ describe("refused files name the thing and where it is", () => {
     expect(errorOf(strat)).toContain(`pipelines/x.yaml:${pos(strat, '"round_robin"')} message_pipeline.ingestion[0].partition_strategy: partition_strategy "round_robin": message-delivery keeps per-chat order`);
     const avail = edit(eta, '"driver-availability-updates"', '"eta-updates.availability"');
     expect(errorOf(avail)).toContain(`pipelines/x.yaml:${pos(avail, '"eta-updates.availability"')} location_pipeline.output_destinations[1].topic: driver-eta writes availability updates to "driver-availability-updates"`);
+    const noWs = edit(eta, '    - type: "websocket"\n      endpoint: "/driver-updates"\n', "");
+    expect(errorOf(noWs)).toBe(`pipelines/x.yaml:${pos(noWs, '- type: "kafka"\n      topic: "eta-updates"')} location_pipeline.output_destinations: the websocket destination /driver-updates is required: driver-eta always serves its availability updates there when run with --http`);
     const ep = edit(eta, '"/driver-updates"', '"/drivers"');
     expect(errorOf(ep)).toContain(`pipelines/x.yaml:${pos(ep, '"/drivers"')} location_pipeline.output_destinations[2].endpoint: endpoint "/drivers"`);
   });
