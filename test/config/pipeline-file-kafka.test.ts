@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { DriverGenerator, type DriverColumns } from "../../src/sources/driver-generator.js";
 import { MessageGenerator } from "../../src/sources/message-generator.js";
 import { BROKERS, createTopic, ensureBroker, produceAll, readAll, ROOT, riptide, uniqueName } from "../support/kafka.js";
@@ -41,6 +42,14 @@ async function topicContents(topic: string, fields?: readonly string[]): Promise
     return JSON.stringify(fields ? Object.fromEntries(fields.map((f) => [f, o[f]])) : o);
   }).sort();
   return { values, partitions: new Set(msgs.map((m) => m.partition)) };
+}
+
+async function waitFor(f: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe("pipeline files on Kafka", () => {
@@ -101,6 +110,47 @@ describe("pipeline files on Kafka", () => {
     }
     // Enriched from the table named in the file.
     expect((await topicContents(fromFile)).values.every((v) => /"title":"[^"]+"/.test(v))).toBe(true);
+  }, 240_000);
+
+  it("driver-eta.yaml: two input topics, ETAs and availability on the file's topics, availability on /driver-updates", async () => {
+    const locations = uniqueName("yaml-de-loc");
+    const requests = uniqueName("yaml-de-req");
+    const base = uniqueName("yaml-de");
+    const file = fileWith("driver-eta.yaml", [['"driver-locations"', `"${locations}"`], ['"ride-requests"', `"${requests}"`],
+      ['"eta-updates"', `"${base}-eta-updates"`], ['"driver-availability-updates"', `"${base}-driver-availability-updates"`], ["partitions: 64", "partitions: 2"]]);
+    // The run creates the two input topics (2 partitions, from the file); the clients connect before any input.
+    const run = riptide(["run", file, "--brokers", BROKERS, "--group", uniqueName("g"), "--http", "127.0.0.1:0", "--stop-when-idle", "8", "--json", "--quiet"]);
+    await waitFor(() => /"event":"http-listening"/.test(run.stderr), 60_000, "the HTTP server");
+    const url = (/"url":"(http:[^"]+)"/.exec(run.stderr)![1]!).replace(/^http/, "ws").replace(/\/$/, "");
+    const all = "0123456789bcdefghjkmnpqrstuvwxyz".split("").join(",");
+    const ws = new WebSocket(`${url}/driver-updates?regions=${all}`);
+    const got: Array<Record<string, unknown>> = [];
+    ws.on("message", (d) => got.push(JSON.parse(d.toString()) as Record<string, unknown>));
+    await waitFor(() => got.some((m) => m["type"] === "subscribed"), 20_000, "the subscription");
+    // Ready once Kafka has assigned the partitions of the topics the run created.
+    const http = url.replace(/^ws/, "http");
+    for (let ready = false, end = Date.now() + 60_000; !ready;) {
+      if (Date.now() > end) throw new Error("/readyz: not ready within 60000 ms");
+      ready = (await fetch(`${http}/readyz`)).status === 200;
+      if (!ready) await new Promise((r) => setTimeout(r, 100));
+    }
+    const load = riptide(["loadgen", "--brokers", BROKERS, "--kind", "rides", "--topic", `${locations},${requests}`, "--rate", "100000",
+      "--events", "40000", "--drivers", "400", "--seed", "8", "--json", "--quiet"]);
+    expect(await load.exited, load.stderr).toBe(0);
+    expect(await run.exited, run.stderr).toBe(0);
+    await waitFor(() => ws.readyState === WebSocket.CLOSED, 10_000, "the socket closed");
+    const summary = JSON.parse(run.stdout.trim().split("\n").pop()!) as { events: number; outputs: Record<string, number> };
+    expect(summary.events).toBe(40_000);
+    const etas = await topicContents(`${base}-eta-updates`);
+    const availability = await topicContents(`${base}-driver-availability-updates`);
+    expect(etas.values.length).toBe(summary.outputs["eta"]);
+    expect(etas.values.length).toBeGreaterThan(100);
+    expect([...etas.partitions].sort(), "partitions: 2 of the file").toEqual([0, 1]);
+    expect(availability.values.length).toBe(summary.outputs["availability"]);
+    expect(availability.values.length).toBeGreaterThan(10);
+    // Every availability update also reached the client subscribed to every region.
+    const pushed = got.filter((m) => m["type"] === "availability").map((m) => JSON.stringify(m)).sort();
+    expect(pushed).toEqual(availability.values);
   }, 240_000);
 
   it("message-delivery.yaml: statuses on the file's status topic and pushes on <topic>.push, as message-delivery by name", async () => {
