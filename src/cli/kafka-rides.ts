@@ -11,12 +11,26 @@ import type { KafkaSink } from "../sinks/kafka-sink.js";
 import { KafkaSource } from "../sources/kafka-source.js";
 import { MultiSource } from "../sources/multi-source.js";
 import type { Source } from "../sources/source.js";
+import type { Interner } from "../schema/interner.js";
 import { ensureTopic } from "./kafka.js";
 
-export async function addSecondInputTopic(first: Source, sink: KafkaSink, opts: {
+export async function addSecondInputTopic(first: Source, sink: KafkaSink, opts: InputTopicOptions): Promise<{ source: MultiSource; close(): Promise<void> }> {
+  const second = await addInputTopic(sink, { ...opts, groupSuffix: "requests" });
+  return { source: new MultiSource([first, second.source]), close: second.close };
+}
+
+export interface InputTopicOptions {
   brokers: string; topic: string; group: string; partitions: number | undefined; stopWhenIdleMs: number | undefined;
   pipeline: PipelineDefinition; onLog: (event: string, detail: Record<string, unknown>) => void;
-}): Promise<{ source: MultiSource; close(): Promise<void> }> {
+  /** The string table to intern into (default: the source's own). */
+  interner?: Interner;
+}
+
+/**
+ * Another input topic beside the one of the ordinary Kafka run setup: its own consumer (group
+ * `<group>.<groupSuffix>`) and a KafkaSource whose dead letters go to `<topic>.dlq` through the sink.
+ */
+export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & { groupSuffix: string }): Promise<{ source: KafkaSource; close(): Promise<void> }> {
   const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
   await admin.connect();
   let partitions: number;
@@ -27,19 +41,19 @@ export async function addSecondInputTopic(first: Source, sink: KafkaSink, opts: 
     await admin.disconnect().catch(() => undefined);
   }
   const consumer = rdkafkaClientFactory.createConsumer({
-    brokers: opts.brokers, groupId: `${opts.group}.requests`, autoOffsetReset: "earliest", maxPrefetchKBytes: 64 << 10,
-    onError: (err) => opts.onLog("kafka-error", { error: err.message, consumer: "requests" }),
+    brokers: opts.brokers, groupId: `${opts.group}.${opts.groupSuffix}`, autoOffsetReset: "earliest", maxPrefetchKBytes: 64 << 10,
+    onError: (err) => opts.onLog("kafka-error", { error: err.message, consumer: opts.groupSuffix }),
   });
   await consumer.connect();
   const second = new KafkaSource({
-    consumer, topic: opts.topic, partitions, pipeline: opts.pipeline,
+    consumer, topic: opts.topic, partitions, pipeline: opts.pipeline, ...(opts.interner && { interner: opts.interner }),
     deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),
     ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
     onLog: (event, detail) => opts.onLog(event, { ...detail, topic: opts.topic }),
   });
   second.start();
   return {
-    source: new MultiSource([first, second]),
+    source: second,
     async close() {
       await consumer.disconnect().catch(() => undefined);
     },

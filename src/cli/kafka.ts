@@ -1,4 +1,5 @@
 /** `riptide run … --brokers`: the Kafka source and sink around a coordinator, and `riptide loadgen`. */
+import type { Interner } from "../schema/interner.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import type { KafkaAdminClient, KafkaConsumerClient } from "../io/kafka/client.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
@@ -49,6 +50,8 @@ export async function setupKafkaRun(opts: {
   deliveryTimeoutMs?: number | undefined;
   /** --guarantee exactly-once: transactions (see src/io/kafka/transactions.ts), committed every commitIntervalMs. */
   exactlyOnce?: { commitIntervalMs: number } | undefined;
+  /** The string table the source interns into (DSL topologies reading several topics share one). */
+  interner?: Interner;
 }): Promise<KafkaRunSetup> {
   const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
   await admin.connect();
@@ -101,7 +104,7 @@ export async function setupKafkaRun(opts: {
   // commit; copying it to the retry topic outside the transaction would break the guarantee.
   const sink = new KafkaSink({ producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), ...(!opts.exactlyOnce && { retry }), ...(topics && { topics }) });
   const source = new KafkaSource({
-    consumer, topic: opts.inputTopic, partitions, pipeline: opts.pipeline,
+    consumer, topic: opts.inputTopic, partitions, pipeline: opts.pipeline, ...(opts.interner && { interner: opts.interner }),
     deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),
     ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
     onLog: opts.onLog,

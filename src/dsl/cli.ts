@@ -1,13 +1,16 @@
 /**
  * `riptide run --topology ./topology.js --input events.jsonl [--output out.jsonl | --sink console] [--workers N]`:
  * a DSL topology module on the worker engine (engine.ts). Options that apply to the built-in
- * pipelines only are refused by name.
+ * pipelines only are refused by name. A topology that reads several topics takes a file per topic,
+ * `--input ride-requests=r.jsonl,driver-locations=l.jsonl`, and on Kafka reads and writes the
+ * topics it names (no --input-topic/--output-topic).
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { numberOption, UsageError } from "../cli/args.js";
 import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
-import { runTopology } from "./engine.js";
+import { resolve } from "node:path";
+import { loadTopology, runTopology, topologyShape } from "./engine.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
   "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions"]);
@@ -27,7 +30,16 @@ export async function runTopologyCommand(values: Record<string, string | boolean
   for (const k of KAFKA_ONLY) if (values[k] !== undefined) throw new UsageError(`--${k} needs --brokers`);
   const input = values["input"];
   if (typeof input !== "string") throw new UsageError("--topology needs --input FILE (a JSON-lines file) or --brokers with --input-topic and --output-topic");
-  if (!existsSync(input)) throw new UsageError(`--input ${input}: no such file`);
+  let inputs: string | Record<string, string> = input;
+  if (input.includes("=")) {
+    inputs = {};
+    for (const part of input.split(",")) {
+      const eq = part.indexOf("=");
+      if (eq <= 0 || eq === part.length - 1) throw new UsageError(`--input ${input}: give topic=file pairs separated by commas (got ${JSON.stringify(part)})`);
+      inputs[part.slice(0, eq)] = part.slice(eq + 1);
+    }
+  }
+  for (const f of typeof inputs === "string" ? [inputs] : Object.values(inputs)) if (!existsSync(f)) throw new UsageError(`--input ${f}: no such file`);
   const output = values["output"] as string | undefined;
   const sinkKind = (values["sink"] as string | undefined) ?? (output ? "file" : "console");
   if (!["null", "console", "file"].includes(sinkKind)) throw new UsageError(`--sink must be null, console or file, got ${JSON.stringify(sinkKind)}`);
@@ -38,7 +50,7 @@ export async function runTopologyCommand(values: Record<string, string | boolean
   const idle = numberOption(values, "idle-timeout", { min: 0 });
   const sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
   const summary = await runTopology(module, {
-    input, sink, workers,
+    input: inputs, sink, workers,
     ...(batchSize !== undefined && { batchSize }), ...(ringSlots !== undefined && { ringSlots }), ...(idle !== undefined && { idleTimeoutMs: idle }),
   });
   if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
@@ -49,8 +61,17 @@ export async function runTopologyCommand(values: Record<string, string | boolean
 /** `--topology … --brokers B --input-topic T --output-topic O`: the Kafka source and sink of `riptide run` around the topology. */
 async function runOnKafka(module: string, brokers: string, values: Record<string, string | boolean | undefined>, workers: number): Promise<number> {
   for (const k of ["input", "output", "sink"]) if (values[k] !== undefined) throw new UsageError(`--${k} cannot be combined with --brokers`);
-  const inputTopic = values["input-topic"];
-  const outputTopic = values["output-topic"];
+  // The general form (several topics, joins, tables) reads and writes the topics the topology names.
+  const shape = topologyShape(await loadTopology(resolve(module)));
+  const general = "mode" in shape ? shape : undefined;
+  if (general) {
+    for (const k of ["input-topic", "output-topic"]) {
+      if (values[k] !== undefined) throw new UsageError(`--${k}: this topology names its own topics (reads ${general.inputs.map((i) => i.topic).join(", ")}; writes ${general.outputs.slice(1).join(", ")})`);
+    }
+  }
+  const inputTopic = general ? general.inputs[0]!.topic : values["input-topic"];
+  // General form: records whose user function threw go to <first output topic>.invalid.
+  const outputTopic = general ? general.outputs[1]! : values["output-topic"];
   if (typeof inputTopic !== "string") throw new UsageError("--brokers needs --input-topic");
   if (typeof outputTopic !== "string") throw new UsageError("--brokers needs --output-topic");
   const stopWhenIdle = numberOption(values, "stop-when-idle", { min: 0 });
@@ -61,15 +82,26 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
     if (!quiet) process.stderr.write(JSON.stringify({ event, ...detail }) + "\n");
   };
   const { setupKafkaRun } = await import("../cli/kafka.js");
+  const { addInputTopic } = await import("../cli/kafka-rides.js");
   let kafka: Awaited<ReturnType<typeof setupKafkaRun>> | undefined;
+  const more: { close(): Promise<void> }[] = [];
+  const group = (values["group"] as string | undefined) ?? `riptide-topology-${inputTopic}`;
+  const stopWhenIdleMs = stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000;
   try {
     const summary = await runTopology(module, {
       workers, onLog,
       ...(idle !== undefined && { idleTimeoutMs: idle }),
-      source: async (_decoder, _interner, _reject, pipeline) => {
+      source: async (_decoder, interner, _reject, pipeline, topic) => {
+        if (kafka) {
+          // Another topic of the topology: its own consumer, group <group>.<topic>.
+          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: topic, partitions, stopWhenIdleMs, pipeline, onLog, interner });
+          more.push(extra);
+          await assignedOrTimeout(kafka.source);
+          await assignedOrTimeout(extra.source);
+          return extra.source;
+        }
         kafka = await setupKafkaRun({
-          brokers, inputTopic, outputTopic, group: (values["group"] as string | undefined) ?? `riptide-topology-${inputTopic}`,
-          partitions, stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
+          brokers, inputTopic: topic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }),
         });
         return kafka.source;
       },
@@ -80,6 +112,20 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
     else if (!quiet) process.stderr.write(`${summary.pipeline}: ${summary.events} events in ${summary.seconds} s on ${summary.workers} workers; outputs ${JSON.stringify(summary.outputs)}\n`);
     return 0;
   } finally {
+    for (const m of more) await m.close();
     await kafka?.close();
+  }
+}
+
+/**
+ * Several input topics are read by one consumer each: wait (bounded) until each has its partitions,
+ * so that no topic's partitions are left out of the watermark at the start (a partition not
+ * assigned to this process does not hold it) while the others already run ahead.
+ */
+async function assignedOrTimeout(source: { partitions: number; assigned?(p: number): boolean }, limitMs = 30_000): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (Date.now() < until) {
+    for (let p = 0; p < source.partitions; p++) if (source.assigned?.(p) !== false) return;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -8,13 +8,15 @@
  *             invalid records) ─► input rings, sharded by the key field ─► worker: executor per shard
  *             ─► window results / late / invalid through the output rings ─► sink
  *
- * What runs on the engine today: one stream source with a schema, its key and timestamp given as
- * field names; stateless operators that keep the key (filter, filterNot, peek, mapValues,
- * flatMapValues); groupByKey(); a windowed aggregation (time, sliding or session windows) whose
- * values are numbers (count, sum, min, max, mean, or aggregate/reduce to a number); toStream();
- * to(topic). Keys stay on their shard, so each window's result is complete in one shard. The rest
- * (re-keying: groupBy, map, selectKey; joins; tables; several outputs) runs in the
- * TopologyTestDriver only and is refused here with the reason.
+ * Two forms. This file's typed form: one stream source with a schema, its key and timestamp given
+ * as field names; stateless operators that keep the key (filter, filterNot, peek, mapValues,
+ * flatMapValues); groupByKey(); one windowed aggregation (time, sliding or session windows) whose
+ * values are numbers; toStream(); to(topic) — window results through the typed output records, and
+ * groupBy(new key) into count/sum/min/max/mean as per-worker partials merged at close. Every other
+ * topology that keeps its keys (several topics, tables, stream-table and stream-stream joins,
+ * several outputs, values of any shape) runs in the general form (engine-objects.ts). Re-keying
+ * (map, flatMap, selectKey, groupBy into anything else) needs repartitioning between workers: it
+ * runs in the TopologyTestDriver only and is refused here with the reason.
  */
 import { resolve } from "node:path";
 import { Coordinator, type CoordinatorOptions, type RunSummary } from "../coordinator/coordinator.js";
@@ -245,14 +247,24 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
     }
     const bases: number[] = [];
     const parts: Source[] = [];
-    for (const [k, input] of shape.inputs.entries()) {
-      const decoder = compileJsonDecoder(input.schema, interner);
-      const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p + bases[k]!, off, raw, reason);
-      const own = { ...objects, schema: input.schema } as PipelineDefinition;
-      const file = typeof files === "string" ? files : files?.[input.topic];
-      const inner = file !== undefined ? new JsonLinesFileSource(file, decoder, reject) : await options.source!(decoder, interner, reject, own, input.topic);
-      bases.push(parts.reduce((a, s) => a + s.partitions, 0));
-      parts.push(new TaggedSource(inner, k, input));
+    try {
+      for (const [k, input] of shape.inputs.entries()) {
+        const decoder = compileJsonDecoder(input.schema, interner);
+        const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p + bases[k]!, off, raw, reason);
+        const own = { ...objects, schema: input.schema } as PipelineDefinition;
+        const file = typeof files === "string" ? files : files?.[input.topic];
+        const inner = file !== undefined ? new JsonLinesFileSource(file, decoder, reject) : await options.source!(decoder, interner, reject, own, input.topic);
+        bases.push(parts.reduce((a, s) => a + s.partitions, 0));
+        parts.push(new TaggedSource(inner, k, input));
+      }
+      if (parts.some((s) => s.position) && new Set(parts.map((s) => s.partitions)).size > 1) {
+        // Records of one key must meet on one shard: partition q of every topic goes to the same one.
+        throw new TopologyError(`the topics of a join must be co-partitioned (the same number of partitions, keyed alike): ${parts.map((s, k) => `${shape.inputs[k]!.topic} has ${s.partitions}`).join(", ")}`);
+      }
+    } catch (err) {
+      // Nothing runs: let go of the sources built so far (their consumers would keep the process alive).
+      await Promise.all(parts.map((s) => s.close().catch(() => undefined)));
+      throw err;
     }
     source = parts.length === 1 ? parts[0]! : new MultiSource(parts);
     const tableOf = new Uint8Array(source.partitions);

@@ -1,0 +1,86 @@
+/**
+ * Joins on Kafka: `riptide run --topology … --brokers …` as a real process against the real broker,
+ * reading the topics the topology names (two co-partitioned topics of 2 partitions each, keyed
+ * alike) on 2 workers; the output topic equals a reference computed here.
+ */
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { mulberry32 } from "../support/random.js";
+import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
+import { canonical, hashKey } from "./sharded.js";
+
+const T0 = 1_700_000_000_000;
+
+describe("joins on Kafka", () => {
+  beforeAll(() => ensureBroker(), 240_000);
+  afterEach(() => { delete process.env["RIPTIDE_TEST_PREFIX"]; });
+
+  it("stream-table: messages enriched with user profiles from a co-partitioned table topic", async () => {
+    const prefix = `${uniqueName("enrich")}-`;
+    await createTopic(`${prefix}user-profiles`, 2);
+    await createTopic(`${prefix}messages`, 2);
+    const next = mulberry32(31);
+    const profiles = Array.from({ length: 150 }, (_, i) => ({ userId: `u${i}`, name: `User ${i}`, tier: i % 4 }));
+    const messages = Array.from({ length: 3_000 }, (_, i) => ({ messageId: `m${i}`, senderId: `u${next() % 170}`, bytes: next() % 40, ts: T0 + i * 50 }));
+    await produceAll(`${prefix}user-profiles`, profiles.map((p) => ({ key: p.userId, value: JSON.stringify(p), partition: hashKey(p.userId, 2) })));
+    await produceAll(`${prefix}messages`, [
+      ...messages.map((m) => ({ key: m.senderId, value: JSON.stringify(m), partition: hashKey(m.senderId, 2) })),
+      { key: "u1", value: "{broken", partition: hashKey("u1", 2) },
+    ]);
+    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+    const p = riptide(["run", "--topology", "test/dsl/fixtures/profile-enrich.js", "--brokers", BROKERS, "--workers", "2", "--stop-when-idle", "3", "--json", "--quiet"]);
+    const code = await p.exited;
+    expect(p.stderr).toBe("");
+    expect(code).toBe(0);
+    const byId = new Map(profiles.map((x) => [x.userId, x]));
+    const expected = canonical(messages.filter((m) => m.bytes > 0 && byId.has(m.senderId)).map((m) => [m.senderId, m.messageId, byId.get(m.senderId)!.name, byId.get(m.senderId)!.tier]));
+    const summary = JSON.parse(p.stdout.trim().split("\n").at(-1)!);
+    expect(summary.outputs[`${prefix}enriched-messages`]).toBe(expected.length);
+    const got = (await readAll([`${prefix}enriched-messages`])).map((m) => {
+      const o = JSON.parse(m.value!.toString()) as { key: string; value: { messageId: string; sender: string; tier: number } };
+      expect(m.key?.toString()).toBe(o.key);
+      return [o.key, o.value.messageId, o.value.sender, o.value.tier];
+    });
+    expect(canonical(got)).toEqual(expected);
+    const dlq = await readAll([`${prefix}messages.dlq`], 2_000);
+    expect(dlq.map((m) => m.value!.toString())).toEqual(["{broken"]);
+  });
+
+  it("stream-stream: ride requests × driver locations of a region within 1 minute (left join)", async () => {
+    const prefix = `${uniqueName("rides")}-`;
+    await createTopic(`${prefix}ride-requests`, 2);
+    await createTopic(`${prefix}driver-locations`, 2);
+    const next = mulberry32(37);
+    const regions = Array.from({ length: 9 }, (_, i) => `gh${i}`);
+    const requests = Array.from({ length: 800 }, (_, i) => ({ requestId: `r${i}`, region: regions[next() % 9]!, ts: T0 + i * 500 + (next() % 6_001) - 3_000 }));
+    const locations = Array.from({ length: 800 }, (_, i) => ({ driverId: `d${next() % 100}`, region: regions[next() % 9]!, ts: T0 + i * 500 + (next() % 6_001) - 3_000 }));
+    await produceAll(`${prefix}ride-requests`, requests.map((r) => ({ key: r.region, value: JSON.stringify(r), partition: hashKey(r.region, 2) })));
+    await produceAll(`${prefix}driver-locations`, locations.map((l) => ({ key: l.region, value: JSON.stringify(l), partition: hashKey(l.region, 2) })));
+    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+    const p = riptide(["run", "--topology", "test/dsl/fixtures/ride-join.js", "--brokers", BROKERS, "--workers", "2", "--stop-when-idle", "3", "--json", "--quiet"]);
+    const code = await p.exited;
+    expect(p.stderr).toBe("");
+    expect(code).toBe(0);
+    const expected: unknown[] = [];
+    for (const r of requests) {
+      const hits = locations.filter((l) => l.region === r.region && Math.abs(l.ts - r.ts) <= 60_000);
+      if (hits.length === 0) expected.push([r.region, r.requestId, null]);
+      for (const l of hits) expected.push([r.region, r.requestId, l.driverId]);
+    }
+    const got = (await readAll([`${prefix}ride-matches`])).map((m) => {
+      const o = JSON.parse(m.value!.toString()) as { key: string; value: { requestId: string; driverId: string | null } };
+      return [o.key, o.value.requestId, o.value.driverId];
+    });
+    expect(expected.length).toBeGreaterThan(1_000);
+    expect(canonical(got)).toEqual(canonical(expected));
+  });
+
+  it("refuses topics that are not co-partitioned, naming them", async () => {
+    const prefix = `${uniqueName("copart")}-`;
+    await createTopic(`${prefix}user-profiles`, 1);
+    await createTopic(`${prefix}messages`, 2);
+    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+    const p = riptide(["run", "--topology", "test/dsl/fixtures/profile-enrich.js", "--brokers", BROKERS, "--stop-when-idle", "1", "--quiet"]);
+    expect(await p.exited).not.toBe(0);
+    expect(p.stderr).toMatch(/must be co-partitioned .*user-profiles has 1, .*messages has 2/);
+  });
+});
