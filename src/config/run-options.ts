@@ -2,7 +2,8 @@
  * `riptide run pipelines/x.yaml [options]`: the file becomes the pipeline name and option values of
  * an ordinary `riptide run`; options given on the command line win over the file's.
  *
- * - Kafka topics and partitions of the file apply only on Kafka (with --brokers): without it the
+ * - Kafka topics and partitions of the file apply only on Kafka (with --brokers), and its `name` is
+ *   the consumer group (--group; by name the default is riptide-<pipeline>): without --brokers the
  *   run uses the embedded generator (or --input) as `riptide run <name>` does.
  * - A Redis sink in the file allows --redis URL, which turns it on (the file holds no URL); without
  *   --redis nothing is written to Redis. --redis with a file that has no enabled Redis sink is refused.
@@ -24,6 +25,8 @@ export function runValues(config: PipelineConfig, values: RunValues): RunValues 
     if (out["input-topic"] === undefined && config.inputTopics.length > 0) out["input-topic"] = config.inputTopics.join(",");
     if (out["output-topic"] === undefined && config.outputTopic !== undefined) out["output-topic"] = config.outputTopic;
     if (out["partitions"] === undefined && config.partitions !== undefined) out["partitions"] = String(config.partitions);
+    // The file's name is the consumer group, as a Kafka Streams application.id is.
+    if (out["group"] === undefined) out["group"] = config.name;
   }
   if (values["redis"] !== undefined && !config.redis) {
     throw new UsageError(`--redis: ${config.file} has no enabled Redis sink (${REDIS_SINK[config.pipeline] ?? `${config.pipeline} writes nothing to Redis`})`);

@@ -21,12 +21,12 @@ const file = (name: string): string => join("pipelines", name);
 describe("runValues", () => {
   const config = parsePipelineConfig(readFileSync(join(ROOT, "pipelines", "driver-eta.yaml"), "utf8"), "pipelines/driver-eta.yaml");
 
-  it("on Kafka the file fills topics and partitions; the command line wins", () => {
+  it("on Kafka the file fills topics, partitions and the group (its name); the command line wins", () => {
     expect(runValues(config, { brokers: "b:9092" })).toEqual({
-      brokers: "b:9092", "input-topic": "driver-locations,ride-requests", "output-topic": "eta-updates", partitions: "64",
+      brokers: "b:9092", "input-topic": "driver-locations,ride-requests", "output-topic": "eta-updates", partitions: "64", group: "driver-eta",
     });
-    expect(runValues(config, { brokers: "b:9092", "input-topic": "a,b", partitions: "2", json: true })).toEqual({
-      brokers: "b:9092", "input-topic": "a,b", "output-topic": "eta-updates", partitions: "2", json: true,
+    expect(runValues(config, { brokers: "b:9092", "input-topic": "a,b", partitions: "2", group: "g", json: true })).toEqual({
+      brokers: "b:9092", "input-topic": "a,b", "output-topic": "eta-updates", partitions: "2", group: "g", json: true,
     });
   });
 
