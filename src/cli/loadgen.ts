@@ -12,6 +12,7 @@ import type { ColumnArray } from "../schema/schema.js";
 import { DriverGenerator, type DriverColumns } from "../sources/driver-generator.js";
 import { numberOption, parse, UsageError, type OptionSpec } from "./args.js";
 import { ensureTopic } from "./kafka.js";
+import { getDslPipeline } from "../pipelines/topologies/index.js";
 
 /**
  * Produces one message, waiting (polling the producer, 1 ms at a time) while the client's queue is
@@ -56,6 +57,11 @@ const HELP = `riptide loadgen — produce driver-location traffic into Kafka
                       first, keyed by contentId, into a compacted topic; views keyed by userId;
                       --drivers N is the user count, default 2000; the stream of
                       \`riptide run engagement-analytics\`)
+  --kind ride-matching | message-enrichment
+                      the input topics of that DSL pipeline (ride-requests and driver-locations
+                      keyed by region; user-profiles first, then messages keyed by sender),
+                      names from the topology with --topic-prefix P in front (no --topic); the
+                      stream \`riptide run <kind>\` generates in-process for the same --seed/--drivers
   --json              end with one JSON summary line on stdout
   --quiet             no progress bar
 `;
@@ -64,7 +70,7 @@ const OPTIONS: OptionSpec = {
   brokers: { type: "string" }, topic: { type: "string" }, rate: { type: "string" }, events: { type: "string" },
   duration: { type: "string" }, format: { type: "string" }, "frame-size": { type: "string" }, partitions: { type: "string" },
   seed: { type: "string" }, drivers: { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
-  kind: { type: "string" },
+  kind: { type: "string" }, "topic-prefix": { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -75,6 +81,9 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   const brokers = values["brokers"] as string | undefined;
   const topic = values["topic"] as string | undefined;
   if (!brokers) throw new UsageError("loadgen needs --brokers");
+  const dsl = getDslPipeline((values["kind"] as string | undefined) ?? "");
+  if (dsl) return (await import("./loadgen-dsl.js")).dslLoadgen(dsl, brokers, values);
+  if (values["topic-prefix"] !== undefined) throw new UsageError("--topic-prefix applies to --kind ride-matching and message-enrichment only");
   if (!topic) throw new UsageError("loadgen needs --topic");
   const rate = numberOption(values, "rate", { min: 1 });
   if (rate === undefined) throw new UsageError("loadgen needs --rate N (events per second)");

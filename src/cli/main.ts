@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { Coordinator, type RunSummary } from "../coordinator/coordinator.js";
 import { RiptideError } from "../errors.js";
 import { getPipeline, PIPELINES } from "../pipelines/registry.js";
+import { DSL_PIPELINES, getDslPipeline } from "../pipelines/topologies/index.js";
 import { Interner } from "../schema/interner.js";
 import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import { TeeSink } from "../sinks/tee.js";
@@ -33,6 +34,10 @@ Usage:
   riptide run FILE.yaml [options]     run the built-in pipeline a seed-style YAML file describes
                                       (pipelines/*.yaml); options given here override the file
   riptide pipelines                   list the pipelines
+  riptide run ride-matching|message-enrichment [--events N] [--brokers B] [--topic-prefix P]
+                                      the pipelines written on the DSL (joins; on Kafka they read
+                                      and write the topics the topology names, P in front)
+  riptide run --topology M.js …       a DSL topology module (--input FILE or topic=FILE,…; --brokers)
   riptide loadgen [options]           produce generator traffic into Kafka (see loadgen --help)
   riptide --help                      this text
 
@@ -97,7 +102,7 @@ const RUN_OPTIONS: OptionSpec = {
   events: { type: "string" }, duration: { type: "string" }, rate: { type: "string" },
   seed: { type: "string" }, drivers: { type: "string" }, partitions: { type: "string" }, skew: { type: "string" },
   workers: { type: "string" }, "batch-size": { type: "string" }, "ring-slots": { type: "string" },
-  "idle-timeout": { type: "string" },
+  "idle-timeout": { type: "string" }, "topic-prefix": { type: "string" },
   brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
   group: { type: "string" }, "stop-when-idle": { type: "string" },
   guarantee: { type: "string" }, "commit-interval": { type: "string" },
@@ -121,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === "pipelines") {
       for (const p of PIPELINES) process.stdout.write(`${p.name.padEnd(20)} ${p.description}\n`);
+      for (const p of DSL_PIPELINES) process.stdout.write(`${p.name.padEnd(20)} ${p.description}\n`);
       return 0;
     }
     if (command === "run") return await runCommand(rest);
@@ -151,6 +157,8 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   if (values["topology"] !== undefined) return (await import("../dsl/cli.js")).runTopologyCommand(values, positionals);
   if (positionals.length > 1) throw new UsageError(`run takes one pipeline name, got ${positionals.join(" ")}`);
+  const dsl = getDslPipeline(positionals[0] ?? "");
+  if (dsl) return (await import("./dsl-pipelines.js")).runDslPipeline(dsl, values);
   const pipeline = getPipeline(positionals[0] ?? "driver-tracking");
   if (!pipeline) throw new UsageError(`unknown pipeline ${JSON.stringify(positionals[0])} (see riptide pipelines)`);
 

@@ -16,7 +16,8 @@ const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batc
   "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions"]);
 const KAFKA_ONLY = ["input-topic", "output-topic", "group", "stop-when-idle", "partitions"];
 
-export async function runTopologyCommand(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number> {
+/** `name`: the pipeline's name in the summary (built-in DSL pipelines), instead of dsl:<module>. */
+export async function runTopologyCommand(values: Record<string, string | boolean | undefined>, positionals: string[], name?: string): Promise<number> {
   const module = values["topology"];
   if (typeof module !== "string" || module.length === 0) throw new UsageError("--topology needs the path of a topology module");
   if (!existsSync(module)) throw new UsageError(`--topology ${module}: no such file`);
@@ -26,7 +27,7 @@ export async function runTopologyCommand(values: Record<string, string | boolean
   }
   const workers = numberOption(values, "workers", { integer: true, min: 1, max: 256 }) ?? availableParallelism();
   const brokers = values["brokers"];
-  if (typeof brokers === "string") return runOnKafka(module, brokers, values, workers);
+  if (typeof brokers === "string") return runOnKafka(module, brokers, values, workers, name);
   for (const k of KAFKA_ONLY) if (values[k] !== undefined) throw new UsageError(`--${k} needs --brokers`);
   const input = values["input"];
   if (typeof input !== "string") throw new UsageError("--topology needs --input FILE (a JSON-lines file) or --brokers with --input-topic and --output-topic");
@@ -59,7 +60,7 @@ export async function runTopologyCommand(values: Record<string, string | boolean
 }
 
 /** `--topology … --brokers B --input-topic T --output-topic O`: the Kafka source and sink of `riptide run` around the topology. */
-async function runOnKafka(module: string, brokers: string, values: Record<string, string | boolean | undefined>, workers: number): Promise<number> {
+async function runOnKafka(module: string, brokers: string, values: Record<string, string | boolean | undefined>, workers: number, name?: string): Promise<number> {
   for (const k of ["input", "output", "sink"]) if (values[k] !== undefined) throw new UsageError(`--${k} cannot be combined with --brokers`);
   // The general form (several topics, joins, tables) reads and writes the topics the topology names.
   const shape = topologyShape(await loadTopology(resolve(module)));
@@ -108,6 +109,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
       sink: () => kafka!.sink,
     });
     if (stopWhenIdle !== undefined) await kafka?.settleRetries();
+    if (name !== undefined) summary.pipeline = name;
     if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
     else if (!quiet) process.stderr.write(`${summary.pipeline}: ${summary.events} events in ${summary.seconds} s on ${summary.workers} workers; outputs ${JSON.stringify(summary.outputs)}\n`);
     return 0;

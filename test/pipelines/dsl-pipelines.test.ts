@@ -1,0 +1,126 @@
+/**
+ * The pipelines written on the DSL (ride-matching: stream-stream join; message-enrichment:
+ * stream-table join) as users run them: `riptide run <name>` on the embedded generator, and
+ * `riptide loadgen --kind <name>` → Kafka → `riptide run <name> --brokers …` against the real
+ * broker. Each output equals a reference computed here from the same generator functions.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { driverLocation, message, rideRequest, userProfile } from "../../src/pipelines/topologies/data.js";
+import { MATCH_WINDOW_MS, MAX_PICKUP_KM } from "../../src/pipelines/topologies/ride-matching.js";
+import { haversineKm } from "../../src/kernels/geo.js";
+import { BROKERS, ensureBroker, readAll, riptide, uniqueName } from "../support/kafka.js";
+
+const dir = mkdtempSync(join(tmpdir(), "riptide-dsl-pipelines-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** ride-matching by hand: every (request, available location) of one region within the window and the pickup distance. */
+function rideReference(events: number, seed: number, drivers: number): string[] {
+  const nReq = Math.floor(events / 5);
+  const byRegion = new Map<string, ReturnType<typeof driverLocation>[]>();
+  for (let i = 0; i < events - nReq; i++) {
+    const l = driverLocation(seed, drivers, i);
+    if (l.available !== 1) continue;
+    byRegion.set(l.region, [...(byRegion.get(l.region) ?? []), l]);
+  }
+  const out: string[] = [];
+  for (let j = 0; j < nReq; j++) {
+    const r = rideRequest(seed, drivers, j);
+    for (const l of byRegion.get(r.region) ?? []) {
+      const km = Math.round(haversineKm(r.lat, r.lon, l.lat, l.lon) * 1000) / 1000;
+      if (Math.abs(l.ts - r.ts) <= MATCH_WINDOW_MS && km <= MAX_PICKUP_KM) out.push(`${r.region}|${r.requestId}|${l.driverId}|${l.ts}|${km}`);
+    }
+  }
+  return out.sort();
+}
+
+function rideKey(o: { key: string; value: { requestId: string; driverId: string; locatedAt: number; distanceKm: number } }): string {
+  return `${o.key}|${o.value.requestId}|${o.value.driverId}|${o.value.locatedAt}|${o.value.distanceKm}`;
+}
+
+/** message-enrichment by hand: messages whose sender has a profile, with it. */
+function messageReference(events: number, seed: number, users: number): string[] {
+  const profiles = new Map(Array.from({ length: users }, (_, k) => userProfile(seed, k)).map((p) => [p.userId, p]));
+  const out: string[] = [];
+  for (let i = 0; i < events; i++) {
+    const m = message(seed, users, i);
+    const p = profiles.get(m.senderId);
+    if (p) out.push(`${m.senderId}|${m.messageId}|${m.chatId}|${p.name}|${p.country}|${p.premium === 1}`);
+  }
+  return out.sort();
+}
+
+function messageKey(o: { key: string; value: { messageId: string; chatId: string; sender: { name: string; country: string; premium: boolean } } }): string {
+  return `${o.key}|${o.value.messageId}|${o.value.chatId}|${o.value.sender.name}|${o.value.sender.country}|${o.value.sender.premium}`;
+}
+
+describe("DSL pipelines on the embedded generator", () => {
+  it("riptide pipelines lists both", async () => {
+    const p = riptide(["pipelines"]);
+    expect(await p.exited).toBe(0);
+    expect(p.stdout).toMatch(/^ride-matching +.*stream-stream join/m);
+    expect(p.stdout).toMatch(/^message-enrichment +.*stream-table join/m);
+  });
+
+  it("ride-matching: every valid match of the reference, on 2 workers", async () => {
+    const out = join(dir, "rides.jsonl");
+    const p = riptide(["run", "ride-matching", "--events", "30000", "--seed", "7", "--drivers", "400", "--workers", "2", "--output", out, "--json"]);
+    expect(await p.exited).toBe(0);
+    const summary = JSON.parse(p.stdout.trim());
+    const expected = rideReference(30_000, 7, 400);
+    expect(expected.length).toBeGreaterThan(1_000);
+    expect(summary).toMatchObject({ pipeline: "ride-matching", events: 30_000, outputs: { "ride-matches": expected.length, "ride-matches.late": 0, invalid: 0 } });
+    const got = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((o) => o.type === "ride-matches").map(rideKey).sort();
+    expect(got).toEqual(expected);
+  });
+
+  it("message-enrichment: the table is read first, every message with a known sender enriched", async () => {
+    const out = join(dir, "messages.jsonl");
+    const p = riptide(["run", "message-enrichment", "--events", "40000", "--seed", "3", "--drivers", "800", "--workers", "2", "--output", out, "--json"]);
+    expect(await p.exited).toBe(0);
+    const summary = JSON.parse(p.stdout.trim());
+    const expected = messageReference(40_000, 3, 800);
+    expect(expected.length).toBeGreaterThan(35_000);
+    expect(expected.length).toBeLessThan(40_000); // some senders have no profile
+    expect(summary.outputs).toEqual({ "enriched-messages": expected.length, invalid: 0 });
+    const got = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((o) => o.type === "enriched-messages").map(messageKey).sort();
+    expect(got).toEqual(expected);
+  });
+
+  it("rejects options that do not apply, naming them (exit code 2)", async () => {
+    const p = riptide(["run", "ride-matching", "--input-topic", "x"]);
+    expect(await p.exited).toBe(2);
+    expect(p.stderr).toMatch(/--input-topic does not apply to ride-matching/);
+    const q = riptide(["run", "message-enrichment", "--topic-prefix", "bad prefix"]);
+    expect(await q.exited).toBe(2);
+    expect(q.stderr).toMatch(/--topic-prefix must use letters/);
+  });
+});
+
+describe("DSL pipelines through Kafka (loadgen → broker → riptide → broker)", () => {
+  beforeAll(() => ensureBroker(), 240_000);
+
+  for (const [name, events, users, reference, key, out] of [
+    ["ride-matching", 20_000, 300, rideReference, rideKey, "ride-matches"],
+    ["message-enrichment", 20_000, 600, messageReference, messageKey, "enriched-messages"],
+  ] as const) {
+    it(`${name}: the output topic equals the reference (2 partitions per topic, 2 workers)`, async () => {
+      const prefix = `${uniqueName(name)}-`;
+      const gen = riptide(["loadgen", "--brokers", BROKERS, "--kind", name, "--topic-prefix", prefix, "--rate", "50000", "--events", String(events),
+        "--partitions", "2", "--seed", "11", "--drivers", String(users), "--json", "--quiet"]);
+      expect(await gen.exited).toBe(0);
+      expect(JSON.parse(gen.stdout.trim())).toMatchObject({ kind: name, errors: 0 });
+      const run = riptide(["run", name, "--brokers", BROKERS, "--topic-prefix", prefix, "--workers", "2", "--stop-when-idle", "3", "--json", "--quiet"]);
+      const code = await run.exited;
+      expect(run.stderr).toBe("");
+      expect(code).toBe(0);
+      const expected = reference(events, 11, users);
+      const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+      expect(summary.outputs[`${prefix}${out}`]).toBe(expected.length);
+      const got = (await readAll([`${prefix}${out}`])).map((m) => key(JSON.parse(m.value!.toString()))).sort();
+      expect(got).toEqual(expected);
+    });
+  }
+});
