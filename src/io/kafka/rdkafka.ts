@@ -199,9 +199,10 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
       "session.timeout.ms": session,
       "heartbeat.interval.ms": Math.max(100, Math.min(3000, Math.floor(session / 3))),
       "enable.partition.eof": false,
-      // Fetch: answer as soon as 1 KiB is there or 100 ms passed; bound what is prefetched.
-      "fetch.min.bytes": 1024,
-      "fetch.wait.max.ms": 100,
+      // Fetch: answered as soon as there is data (fetch.min.bytes 1024 held 100 events/s ~45 ms),
+      // else after 100 ms; what is prefetched is bounded below.
+      "fetch.min.bytes": opts.fetchMinBytes ?? 1,
+      "fetch.wait.max.ms": opts.fetchMaxWaitMs ?? 100,
       // queued.min.messages stays at its default (100000): 20000 cut consumption to a third here.
       // Large fetches: 1 M small JSON messages consumed at 100 k/s with the defaults, 168 k/s with these.
       "fetch.message.max.bytes": 8 << 20,
