@@ -54,7 +54,7 @@ export async function runDslPipeline(p: DslPipeline, values: Record<string, stri
     source: (decoder, _interner, _reject, _pipeline, topic) => {
       const g = generated[topic];
       if (!g) throw new UsageError(`${p.name}: no generator for topic ${topic}`);
-      return new ObjectGeneratorSource(decoder, g.count, g.make);
+      return new ObjectGeneratorSource(decoder, g.count, g.make, g.sequential === true);
     },
   });
   const named = { ...summary, pipeline: p.name };

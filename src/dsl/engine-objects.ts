@@ -68,7 +68,7 @@ export function objectShape(topology: Topology): ObjectShape {
     if (n.kind === "aggregate") {
       const parent = nodes[n.parents[0]!]!;
       if (parent.kind === "selectKey") refuse(`groupBy (${parent.name}) re-keys before ${n.name}`);
-      if (!outputs.includes(n.late)) outputs.push(n.late);
+      if (n.windows !== undefined && !outputs.includes(n.late)) outputs.push(n.late);
     }
     if (n.kind === "stream-stream-join" && !outputs.includes(n.late)) outputs.push(n.late);
     if (n.kind === "sink") {

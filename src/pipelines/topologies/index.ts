@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import { driverLocation, message, rideRequest, userProfile } from "./data.js";
 import { topics as rideTopics } from "./ride-matching.js";
 import { topics as messageTopics } from "./message-enrichment.js";
+import { topics as paymentTopics } from "./payments.js";
+import { PaymentGenerator, type PaymentColumns } from "../../sources/payment-generator.js";
 
 export interface GeneratedTopic {
   /** Events of the topic in a run of `events` events. */
@@ -18,6 +20,8 @@ export interface GeneratedTopic {
   key: string;
   /** The field holding event time (none for a table). */
   time?: string;
+  /** make() can only go forward (0, 1, 2, …, each once). */
+  sequential?: boolean;
 }
 
 export interface DslPipeline {
@@ -66,6 +70,26 @@ export const DSL_PIPELINES: readonly DslPipeline[] = [
       };
     },
     outputs: (prefix) => [messageTopics(prefix).enriched],
+  },
+  {
+    name: "payments-dsl",
+    description: "payments written on the DSL: the same validation, balances and decisions as payments, as a KTable aggregate per user (at-least-once)",
+    module: builtModule("payments"),
+    generate(prefix, events, seed, users = 2_000) {
+      // The payments generator's stream with one partition: `riptide run payments --partitions 1` reads the same events in the same order.
+      const gen = new PaymentGenerator({ seed, users, partitions: 1 });
+      const cols: PaymentColumns = { paymentId: new Float64Array(1), userId: new Float64Array(1), amount: new Float64Array(1), ts: new Float64Array(1) };
+      return {
+        [paymentTopics(prefix).payments]: {
+          count: events, key: "userId", time: "ts", sequential: true,
+          make: () => {
+            gen.fill(0, cols, 0, 1);
+            return gen.toEvent(cols, 0);
+          },
+        },
+      };
+    },
+    outputs: (prefix) => [paymentTopics(prefix).confirmations, paymentTopics(prefix).balances, paymentTopics(prefix).invalid],
   },
 ];
 
