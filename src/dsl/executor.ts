@@ -10,6 +10,27 @@
  * end + gap + grace; join windows: when the watermark passes t + after + grace). A record whose
  * windows have all closed goes to the late topic with its lateness. State lives in per-node stores,
  * bounded by `maxStoreEntries`, reported by `stores()`.
+ *
+ * Checkpoints (snapshot()/restore(), for worker recovery): everything that shapes future outputs.
+ *
+ *   [watermark] [number of stateful nodes N] then one block per stateful node, in plan order:
+ *     typed window store (built-in aggregate)  [K] [K key codes] [the typed store, numeric-store.ts]
+ *                                              (keys that have no code: [-1] [JSON block of the keys] [store])
+ *     any other store                          a JSON block (state-codec.ts) of the store's tree:
+ *       table             [key, value]…  (keys as the store's own Map keys: keyOf())
+ *       kv aggregate      [key, aggregate, latest timestamp]…
+ *       time windows      open windows by start (key, aggregate, timestamp, in first-insertion order)
+ *                         and closed windows kept for retention (with the watermark that drops them)
+ *       sessions          per key: its open sessions (start, end, aggregate, close time, order) and
+ *                         its closed ones still guarding their gap; the retention queue
+ *       sliding windows   per key (first-seen order): its records (t, value, order) and next close;
+ *                         the last watermark seen
+ *       stream join       every buffered record (key, value, t, side, matched, close time, order)
+ *                         and the order counter
+ * Values keep their shape through JSON (tags for undefined, non-finite numbers, Map, Set, Date,
+ * Windowed); a value that cannot be written (a function, a class instance, a cycle) makes
+ * snapshot() return -1 with the reason in `snapshotError`, as does a state larger than the area.
+ * User functions' own closures (a counter inside a peek) are not state the executor can see.
  */
 import { StateStoreFullError, TopologyError } from "./errors.js";
 import { INVALID_TOPIC } from "./builder.js";
@@ -17,6 +38,7 @@ import { MinHeap } from "./heap.js";
 import type { PlanNode, Topology } from "./plan.js";
 import { NumericWindowStore } from "./numeric-store.js";
 import { SessionWindows, SlidingWindows, TimeWindows, Windowed } from "./windows.js";
+import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
 
 /** Where records go whose user function threw. */
 export const ERROR_TOPIC = "riptide-errors";
@@ -101,6 +123,12 @@ abstract class Proc {
 interface Stateful {
   advance(wm: number): void;
   report(): StoreReport;
+}
+
+/** A store of objects: its whole state as a tree of plain values for a checkpoint (state-codec.ts), and back. */
+interface ObjectState {
+  saveState(): unknown;
+  loadState(state: any): void;
 }
 
 interface Lookup {
@@ -191,7 +219,7 @@ class SinkProc extends Proc {
 }
 
 /** A table read from a topic: the latest value per key; null deletes. Updates flow on (toStream). */
-class TableSourceProc extends Proc implements Stateful, Lookup {
+class TableSourceProc extends Proc implements Stateful, Lookup, ObjectState {
   private readonly store = new Map<unknown, unknown>();
   constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "table-source" }>) { super(exec, n); }
   process(k: unknown, v: unknown, t: number): void {
@@ -212,6 +240,16 @@ class TableSourceProc extends Proc implements Stateful, Lookup {
   report(): StoreReport {
     return { name: this.n.store, kind: "table", entries: this.store.size, retained: 0, bytes: this.store.size * ENTRY_BYTES, typed: false };
   }
+  /** [map key, value]… */
+  saveState(): unknown {
+    const rows: unknown[] = [];
+    for (const [nk, v] of this.store) rows.push(nk, v);
+    return rows;
+  }
+  loadState(rows: unknown[]): void {
+    this.store.clear();
+    for (let i = 0; i < rows.length; i += 2) this.store.set(rows[i], rows[i + 1]);
+  }
 }
 
 type AggNode = Extract<PlanNode, { kind: "aggregate" }>;
@@ -222,7 +260,7 @@ function renderer(n: AggNode): (agg: any) => unknown {
 }
 
 /** groupByKey()/groupBy() then count/aggregate/reduce without windows: a KTable updated per record. */
-class KvAggregateProc extends Proc implements Stateful, Lookup {
+class KvAggregateProc extends Proc implements Stateful, Lookup, ObjectState {
   private readonly store = new Map<unknown, { agg: unknown; ts: number }>();
   private readonly render: (a: any) => unknown;
   constructor(exec: TopologyExecutor, readonly n: AggNode) {
@@ -250,12 +288,22 @@ class KvAggregateProc extends Proc implements Stateful, Lookup {
   report(): StoreReport {
     return { name: this.n.store, kind: "kv", entries: this.store.size, retained: 0, bytes: this.store.size * ENTRY_BYTES, typed: false };
   }
+  /** [map key, aggregate, timestamp]… */
+  saveState(): unknown {
+    const rows: unknown[] = [];
+    for (const [nk, e] of this.store) rows.push(nk, e.agg, e.ts);
+    return rows;
+  }
+  loadState(rows: unknown[]): void {
+    this.store.clear();
+    for (let i = 0; i < rows.length; i += 3) this.store.set(rows[i], { agg: rows[i + 1], ts: rows[i + 2] as number });
+  }
 }
 
 interface WinEntry { key: unknown; agg: unknown; ts: number }
 
 /** Tumbling and hopping windows with user (object) aggregates. */
-class TimeWindowProc extends Proc implements Stateful {
+class TimeWindowProc extends Proc implements Stateful, ObjectState {
   /** Open windows by start; each holds its keys in first-insertion order. */
   private readonly open = new Map<number, Map<unknown, WinEntry>>();
   private starts: number[] = [];
@@ -344,6 +392,43 @@ class TimeWindowProc extends Proc implements Stateful {
   report(): StoreReport {
     return { name: this.n.store, kind: "window", entries: this.entries, retained: this.retainedEntries,
       bytes: (this.entries + this.retainedEntries) * ENTRY_BYTES, typed: false };
+  }
+  /** { open: [start, [key, aggregate, timestamp]…]…, retained: [dropAt, start, [key, aggregate, timestamp]…]… } */
+  saveState(): unknown {
+    const flat = (win: Map<unknown, WinEntry>): unknown[] => {
+      const rows: unknown[] = [];
+      for (const e of win.values()) rows.push(e.key, e.agg, e.ts);
+      return rows;
+    };
+    const open: unknown[] = [];
+    for (const s of this.starts) open.push(s, flat(this.open.get(s)!));
+    const retained: unknown[] = [];
+    for (const r of this.retained) retained.push(r.dropAt, r.start, flat(r.entries));
+    return { open, retained };
+  }
+  loadState(state: { open: unknown[]; retained: unknown[] }): void {
+    const win = (rows: unknown[]): Map<unknown, WinEntry> => {
+      const m = new Map<unknown, WinEntry>();
+      for (let i = 0; i < rows.length; i += 3) m.set(keyOf(rows[i]), { key: rows[i], agg: rows[i + 1], ts: rows[i + 2] as number });
+      return m;
+    };
+    this.open.clear();
+    this.starts = [];
+    this.entries = 0;
+    for (let i = 0; i < state.open.length; i += 2) {
+      const s = state.open[i] as number;
+      const m = win(state.open[i + 1] as unknown[]);
+      this.open.set(s, m);
+      this.starts.push(s);
+      this.entries += m.size;
+    }
+    this.retained.length = 0;
+    this.retainedEntries = 0;
+    for (let i = 0; i < state.retained.length; i += 3) {
+      const m = win(state.retained[i + 2] as unknown[]);
+      this.retained.push({ dropAt: state.retained[i] as number, start: state.retained[i + 1] as number, entries: m });
+      this.retainedEntries += m.size;
+    }
   }
 }
 
@@ -435,18 +520,28 @@ class NumericWindowProc extends Proc implements Stateful {
   report(): StoreReport {
     return { name: this.n.store, kind: "window", entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };
   }
-  /** [keys K, K encoded keys (ids 1…K), the store]; -1 when it does not fit or a key cannot be encoded. */
+  /**
+   * [keys K, K encoded keys (ids 1…K), the store]; when a key has no code (encodeKey gives NaN):
+   * [-1, a JSON block of the keys (ids 1…K), the store]. -1 when it does not fit.
+   */
   exportState(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
     const K = this.keyList.length - 1;
-    if (at + 1 + K > into.length) return -1;
+    let head = 1 + K;
+    if (at + head > into.length) return -1;
     into[at] = K;
     for (let id = 1; id <= K; id++) {
       const x = encodeKey(this.keyList[id]);
-      if (Number.isNaN(x)) return -1;
+      if (Number.isNaN(x)) {
+        into[at] = -1;
+        const w = writeText(into, at + 1, encodeState(this.keyList.slice(1)));
+        if (w < 0) return -1;
+        head = 1 + w;
+        break;
+      }
       into[at + id] = x;
     }
-    const w = this.store.exportTo(into, at + 1 + K);
-    return w < 0 ? -1 : 1 + K + w;
+    const w = this.store.exportTo(into, at + head);
+    return w < 0 ? -1 : head + w;
   }
   importState(from: Float64Array, at: number, decodeKey: (x: number) => unknown): number {
     const K = from[at]!;
@@ -454,12 +549,22 @@ class NumericWindowProc extends Proc implements Stateful {
     this.keyList.length = 1;
     this.dense = new Int32Array(0);
     this.lastKey = undefined;
-    for (let id = 1; id <= K; id++) {
-      const k = decodeKey(from[at + id]!);
-      this.keyList.push(k);
-      this.keys.set(keyOf(k), id);
+    this.lastId = 0;
+    let head = 1 + K;
+    let keys: unknown[];
+    if (K < 0) {
+      const { text, words } = readText(from, at + 1);
+      keys = decodeState(text) as unknown[];
+      head = 1 + words;
+    } else {
+      keys = [];
+      for (let id = 1; id <= K; id++) keys.push(decodeKey(from[at + id]!));
     }
-    return 1 + K + this.store.importFrom(from, at + 1 + K);
+    for (const k of keys) {
+      this.keys.set(keyOf(k), this.keyList.length);
+      this.keyList.push(k);
+    }
+    return head + this.store.importFrom(from, at + head);
   }
 }
 
@@ -467,9 +572,9 @@ interface Session { key: unknown; start: number; end: number; agg: unknown; live
 interface SessionKey { sessions: Session[]; closed: { start: number; end: number }[] }
 
 /** Session windows that merge. */
-class SessionProc extends Proc implements Stateful {
+class SessionProc extends Proc implements Stateful, ObjectState {
   private readonly keys = new Map<unknown, SessionKey>();
-  private readonly heap = new MinHeap<Session>();
+  private heap = new MinHeap<Session>();
   private readonly retainedQueue: { dropAt: number; ks: SessionKey; nk: unknown }[] = [];
   private live = 0;
   private seq = 0;
@@ -551,6 +656,53 @@ class SessionProc extends Proc implements Stateful {
     return { name: this.n.store, kind: "session", entries: this.live, retained: this.retainedQueue.length,
       bytes: (this.live + this.retainedQueue.length) * ENTRY_BYTES, typed: false };
   }
+  /**
+   * { seq, keys: [map key, [key, start, end, aggregate, close at, seq]…, [start, end]…]… (first-seen
+   * order), queue: [dropAt, index of the key]… }. Merged-away sessions left in the heap are skipped
+   * when popped, so they are not written.
+   */
+  saveState(): unknown {
+    const index = new Map<SessionKey, number>();
+    const keys: unknown[] = [];
+    for (const [nk, ks] of this.keys) {
+      index.set(ks, index.size);
+      const sessions: unknown[] = [];
+      for (const s of ks.sessions) sessions.push(s.key, s.start, s.end, s.agg, s.at, s.seq);
+      const closed: number[] = [];
+      for (const c of ks.closed) closed.push(c.start, c.end);
+      keys.push(nk, sessions, closed);
+    }
+    const queue: number[] = [];
+    for (const r of this.retainedQueue) queue.push(r.dropAt, index.get(r.ks)!);
+    return { seq: this.seq, keys, queue };
+  }
+  loadState(state: { seq: number; keys: unknown[]; queue: number[] }): void {
+    this.keys.clear();
+    this.heap = new MinHeap<Session>();
+    this.retainedQueue.length = 0;
+    this.live = 0;
+    this.seq = state.seq;
+    const byIndex: [unknown, SessionKey][] = [];
+    for (let i = 0; i < state.keys.length; i += 3) {
+      const rows = state.keys[i + 1] as unknown[];
+      const closed = state.keys[i + 2] as number[];
+      const ks: SessionKey = { sessions: [], closed: [] };
+      for (let j = 0; j < rows.length; j += 6) {
+        const s: Session = { key: rows[j], start: rows[j + 1] as number, end: rows[j + 2] as number, agg: rows[j + 3], live: true,
+          at: rows[j + 4] as number, seq: rows[j + 5] as number };
+        ks.sessions.push(s);
+        this.heap.push(s);
+        this.live++;
+      }
+      for (let j = 0; j < closed.length; j += 2) ks.closed.push({ start: closed[j]!, end: closed[j + 1]! });
+      this.keys.set(state.keys[i], ks);
+      byIndex.push([state.keys[i], ks]);
+    }
+    for (let i = 0; i < state.queue.length; i += 2) {
+      const [nk, ks] = byIndex[state.queue[i + 1]!]!;
+      this.retainedQueue.push({ dropAt: state.queue[i]!, ks, nk });
+    }
+  }
 }
 
 interface SlideRec { t: number; v: unknown; seq: number }
@@ -563,7 +715,7 @@ interface SlideKey { key: unknown; recs: SlideRec[]; nextClose: number }
  * closes when the watermark passes end + grace (end + grace < watermark). The records of the last
  * d + grace are kept per key and the windows are computed from them.
  */
-class SlidingProc extends Proc implements Stateful {
+class SlidingProc extends Proc implements Stateful, ObjectState {
   private readonly keys = new Map<unknown, SlideKey>();
   private records = 0;
   private seq = 0;
@@ -658,6 +810,29 @@ class SlidingProc extends Proc implements Stateful {
   report(): StoreReport {
     return { name: this.n.store, kind: "sliding", entries: this.records, retained: 0, bytes: this.records * ENTRY_BYTES, typed: false };
   }
+  /** { seq, lastWm, keys: [key, next close, [t, value, seq]…]… } in first-seen order. */
+  saveState(): unknown {
+    const keys: unknown[] = [];
+    for (const ks of this.keys.values()) {
+      const recs: unknown[] = [];
+      for (const r of ks.recs) recs.push(r.t, r.v, r.seq);
+      keys.push(ks.key, ks.nextClose, recs);
+    }
+    return { seq: this.seq, lastWm: this.lastWm, keys };
+  }
+  loadState(state: { seq: number; lastWm: number; keys: unknown[] }): void {
+    this.keys.clear();
+    this.records = 0;
+    this.seq = state.seq;
+    this.lastWm = state.lastWm;
+    for (let i = 0; i < state.keys.length; i += 3) {
+      const rows = state.keys[i + 2] as unknown[];
+      const ks: SlideKey = { key: state.keys[i], recs: [], nextClose: state.keys[i + 1] as number };
+      for (let j = 0; j < rows.length; j += 3) ks.recs.push({ t: rows[j] as number, v: rows[j + 1], seq: rows[j + 2] as number });
+      this.records += ks.recs.length;
+      this.keys.set(keyOf(ks.key), ks);
+    }
+  }
 }
 
 interface JoinRec { key: unknown; v: unknown; t: number; side: 0 | 1; matched: boolean; live: boolean; at: number; seq: number }
@@ -670,9 +845,9 @@ interface JoinRec { key: unknown; v: unknown; t: number; side: 0 | 1; matched: b
  * and, unmatched, is emitted with null for the other side by left (left records) and outer (both)
  * joins. A record that arrives with its window already closed is late.
  */
-class StreamJoinProc extends Proc implements Stateful {
+class StreamJoinProc extends Proc implements Stateful, ObjectState {
   private readonly buffers: [Map<unknown, JoinRec[]>, Map<unknown, JoinRec[]>] = [new Map(), new Map()];
-  private readonly heap = new MinHeap<JoinRec>();
+  private heap = new MinHeap<JoinRec>();
   private buffered = 0;
   private seq = 0;
   constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "stream-stream-join" }>) { super(exec, n); }
@@ -728,6 +903,34 @@ class StreamJoinProc extends Proc implements Stateful {
   report(): StoreReport {
     return { name: this.n.store, kind: "join", entries: this.buffered, retained: 0, bytes: this.buffered * ENTRY_BYTES, typed: false };
   }
+  /** { seq, recs: [key, value, t, side, matched (0/1), close at, seq]… } in arrival order (both sides). */
+  saveState(): unknown {
+    const all: JoinRec[] = [];
+    for (const side of this.buffers) for (const list of side.values()) for (const r of list) all.push(r);
+    all.sort((a, b) => a.seq - b.seq);
+    const recs: unknown[] = [];
+    for (const r of all) recs.push(r.key, r.v, r.t, r.side, r.matched ? 1 : 0, r.at, r.seq);
+    return { seq: this.seq, recs };
+  }
+  loadState(state: { seq: number; recs: unknown[] }): void {
+    this.buffers[0].clear();
+    this.buffers[1].clear();
+    this.heap = new MinHeap<JoinRec>();
+    this.buffered = 0;
+    this.seq = state.seq;
+    const a = state.recs;
+    for (let i = 0; i < a.length; i += 7) {
+      const rec: JoinRec = { key: a[i], v: a[i + 1], t: a[i + 2] as number, side: a[i + 3] === 0 ? 0 : 1, matched: a[i + 4] === 1, live: true,
+        at: a[i + 5] as number, seq: a[i + 6] as number };
+      const nk = keyOf(rec.key);
+      const own = this.buffers[rec.side];
+      const list = own.get(nk);
+      if (list) list.push(rec);
+      else own.set(nk, [rec]);
+      this.heap.push(rec);
+      this.buffered++;
+    }
+  }
 }
 
 /** Stream-table join: a stream record looks up the table's current value; table updates emit nothing. */
@@ -737,7 +940,9 @@ class TableJoinProc extends Proc {
   process(k: unknown, v: unknown, t: number, port: number): void {
     if (port !== 0) return;
     if (k === null || k === undefined || v === null || v === undefined) return;
-    const tv = this.table.lookup(k);
+    // A GlobalKTable is looked up by the key the selector computes (none: no match).
+    const lk = this.n.keySelector ? this.n.keySelector(k, v) : k;
+    const tv = lk === null || lk === undefined ? undefined : this.table.lookup(lk);
     if (tv === undefined) {
       if (this.n.left) this.forward(k, this.n.joiner(v, null), t);
       return;
@@ -905,30 +1110,54 @@ export class TopologyExecutor {
     if (entries >= this.maxStoreEntries) throw new StateStoreFullError(store, this.maxStoreEntries);
   }
 
+  /** Why the last snapshot() returned -1 (undefined after one that succeeded). */
+  snapshotError: string | undefined;
+
   /**
-   * Writes the shard's state (watermark and stores) into `into` for a checkpoint; returns the words
-   * written, or -1 when it does not fit or a store cannot be written there yet (only the typed
-   * stores of built-in aggregates can: object stores hold user values).
+   * Writes the shard's whole state (the watermark and every store, see the file header) into `into`
+   * for a checkpoint; returns the words written, or -1 when it does not fit (or a store holds a
+   * value a checkpoint cannot write), with the reason in `snapshotError`. `encodeKey` gives the
+   * typed window stores a number per key (NaN: none; those keys are then written as JSON).
    */
-  snapshot(into: Float64Array, encodeKey: (k: unknown) => number): number {
-    if (into.length < 2) return -1;
+  snapshot(into: Float64Array, encodeKey: (k: unknown) => number = () => NaN): number {
+    this.snapshotError = undefined;
+    const refuse = (why: string): number => {
+      this.snapshotError = why;
+      return -1;
+    };
+    if (into.length < 2) return refuse(`the checkpoint area (${into.length} words) is too small`);
     into[0] = this.watermark;
     into[1] = this.stateful.length;
     let at = 2;
     for (const p of this.stateful) {
-      if (!(p instanceof NumericWindowProc)) return -1;
-      const w = p.exportState(into, at, encodeKey);
-      if (w < 0) return -1;
+      let w: number;
+      try {
+        w = p instanceof NumericWindowProc ? p.exportState(into, at, encodeKey) : writeText(into, at, encodeState((p as unknown as ObjectState).saveState()));
+      } catch (err) {
+        return refuse(`${p.node.name}: ${String((err as Error)?.message ?? err)}`);
+      }
+      if (w < 0) return refuse(`${p.node.name}: the state does not fit in the checkpoint area (${into.length} words, ${at} used before this store)`);
       at += w;
     }
     return at;
   }
 
   /** Replaces the state with one written by snapshot() (of the same topology). */
-  restore(from: Float64Array, decodeKey: (x: number) => unknown): void {
+  restore(from: Float64Array, decodeKey: (x: number) => unknown = () => undefined): void {
+    if (from[1] !== this.stateful.length) {
+      throw new TopologyError(`the checkpoint holds ${from[1]} state stores, this topology has ${this.stateful.length}: it was written by another topology`);
+    }
     this.watermark = from[0]!;
     let at = 2;
-    for (const p of this.stateful) at += (p as unknown as NumericWindowProc).importState(from, at, decodeKey);
+    for (const p of this.stateful) {
+      if (p instanceof NumericWindowProc) {
+        at += p.importState(from, at, decodeKey);
+      } else {
+        const { text, words } = readText(from, at);
+        (p as unknown as ObjectState).loadState(decodeState(text));
+        at += words;
+      }
+    }
   }
 
   /** Every state store with its size and memory. */
