@@ -3,7 +3,7 @@
  * schemas. `import { StreamsBuilder, TimeWindows, TopologyTestDriver } from "riptide"`.
  */
 export {
-  StreamsBuilder, KStream, KTable, KGroupedStream, TimeWindowedKStream, SessionWindowedKStream, BranchedKStream, Branched,
+  StreamsBuilder, KStream, KTable, GlobalKTable, KGroupedStream, TimeWindowedKStream, SessionWindowedKStream, BranchedKStream, Branched,
   DEFAULT_LATE_TOPIC, INVALID_TOPIC, type StreamOptions,
 } from "./dsl/builder.js";
 export { TimeWindows, SlidingWindows, SessionWindows, JoinWindows, EmitStrategy, Suppressed, Windowed, type Window } from "./dsl/windows.js";

@@ -11,6 +11,8 @@
  * Objects here are per batch, never per event.
  */
 interface Entry {
+  /** The shard the batch went to, for batches broadcast to every shard (-1: the partition's one shard). */
+  worker: number;
   seq: number;
   position: number;
   closeAt: number;
@@ -33,15 +35,21 @@ export class CommitTracker {
   }
 
   /** A batch of partition p (or, with seq -1, a position move with no records) entered the pipeline. */
-  add(p: number, seq: number, position: number, closeAt: number): void {
-    this.fifo[p]!.push({ seq, position, closeAt, acked: seq < 0, mark: -1 });
+  add(p: number, seq: number, position: number, closeAt: number, worker = -1): void {
+    this.fifo[p]!.push({ worker, seq, position, closeAt, acked: seq < 0, mark: -1 });
   }
 
-  /** The shard acknowledged batch `seq` of partition p (and so every earlier batch of p). */
-  ack(p: number, seq: number): void {
+  /**
+   * The shard acknowledged batch `seq` of partition p (and so every earlier batch of p it got).
+   * `worker` ≥ 0 for a broadcast partition: only that shard's copies are acknowledged.
+   */
+  ack(p: number, seq: number, worker = -1): void {
     const q = this.fifo[p];
     if (!q) return;
-    for (let i = this.heads[p]!; i < q.length && q[i]!.seq <= seq; i++) q[i]!.acked = true;
+    for (let i = this.heads[p]!; i < q.length && q[i]!.seq <= seq; i++) {
+      const e = q[i]!;
+      if (worker < 0 || e.worker < 0 || e.worker === worker) e.acked = true;
+    }
   }
 
   /** True when every batch of p that entered has been acknowledged by its shard. */

@@ -221,6 +221,9 @@ export class Coordinator {
    * ran out), then 2; `booting` counts those still at 1.
    */
   private boot: Uint8Array | undefined;
+  /** 1 for partitions broadcast to every shard (PipelineDefinition.broadcastPartition); its staging batch. */
+  private bcast: Uint8Array | undefined;
+  private bcastStaging: Record<string, ColumnArray> | undefined;
   private bootSeen: Uint8Array = new Uint8Array(0);
   private booting = 0;
   /** Per output ring, per slot: a Buffer over the slot's byte area (OUT_OBJECT texts), made once. */
@@ -276,6 +279,14 @@ export class Coordinator {
     this.streamTime = new Float64Array(P).fill(-Infinity);
     this.lastActive = new Float64Array(P);
     this.sentWatermark = new Float64Array(this.workers).fill(-Infinity);
+    if (this.pipeline.broadcastPartition) {
+      const b = new Uint8Array(P);
+      for (let q = 0; q < P; q++) if (this.pipeline.broadcastPartition(q)) b[q] = 1;
+      if (b.includes(1)) {
+        this.bcast = b;
+        this.bcastStaging = bindColumns(new ArrayBuffer(inLayout.bytesPerSlot), 0, inLayout);
+      }
+    }
     if (this.pipeline.bootstrapPartition) {
       this.boot = new Uint8Array(P);
       this.bootSeen = new Uint8Array(P);
@@ -499,14 +510,15 @@ export class Coordinator {
         const w = this.owner(p);
         const ring = this.inputs[w]!;
         let slot = 0;
-        if (this.scatter) {
+        const bcast = this.bcast !== undefined && this.bcast[p] === 1;
+        if (this.scatter || bcast) {
           const full = this.inputs.find((r) => r.acquire() < 0);
           if (full) { blocked = full; break; }
         } else {
           slot = ring.acquire();
           if (slot < 0) { blocked = ring; break; }
         }
-        const columns = this.staging ?? ring.columns[slot]!;
+        const columns = bcast ? this.bcastStaging! : this.staging ?? ring.columns[slot]!;
         const max = this.rate === Infinity ? cap : Math.max(1, Math.min(cap, Math.floor(this.rate / 100)));
         const n = this.source.fill(p, columns, max);
         cursor = cursor + 1 === P ? 0 : cursor + 1;
@@ -530,6 +542,12 @@ export class Coordinator {
         this.streamTime[p] = st;
         if (this.options.transactions) this.holdWatermark(columns["_wm"] as Float64Array, n);
         this.lastActive[p] = now;
+        if (bcast) {
+          this.broadcastBatch(columns, n, p, now, st);
+          this.produced += n;
+          this.lastEventAt = now;
+          continue;
+        }
         if (this.commits) this.commits.add(p, this.seq, this.source.position!(p), this.closeAtFor(st));
         if (this.scatter) {
           this.scatterBatch(columns, n, p, now);
@@ -566,6 +584,34 @@ export class Coordinator {
       } else {
         await yieldToEventLoop();
       }
+    }
+  }
+
+  /**
+   * A batch of a broadcast partition (PipelineDefinition.broadcastPartition: a global table) copied
+   * to every shard. Each copy is its own batch for the commit tracker, which lets the position go
+   * once every shard acknowledged its copy; only the first shard's copy counts as processed events.
+   */
+  private broadcastBatch(src: Record<string, ColumnArray>, n: number, p: number, now: number, st: number): void {
+    const wm = (src["_wm"] as Float64Array)[n - 1]!;
+    const position = this.commits ? this.source.position!(p) : 0;
+    const closeAt = this.closeAtFor(st);
+    for (let w = 0; w < this.workers; w++) {
+      const ring = this.inputs[w]!;
+      const slot = ring.acquire();
+      const to = ring.columns[slot]!;
+      for (const name of this.columnNames) (to[name] as Float64Array).set((src[name] as Float64Array).subarray(0, n));
+      const h = slot * HEADER_WORDS;
+      const seq = this.seq++;
+      ring.header[h + H_COUNT] = n;
+      ring.header[h + H_KIND] = BATCH_DATA;
+      ring.header[h + H_PARTITION] = p;
+      ring.header[h + H_WATERMARK] = wm;
+      ring.header[h + H_ENQUEUED_AT] = now;
+      ring.header[h + H_SEQ] = seq;
+      if (this.commits) this.commits.add(p, seq, position, closeAt, w);
+      ring.publish();
+      this.sentWatermark[w] = wm;
     }
   }
 
@@ -704,7 +750,10 @@ export class Coordinator {
             }
             this.ackedSeq[w] = seq;
             this.apply(staged);
-            const count = o.b[i]!;
+            const part = o.part[i]!;
+            const copy = this.bcast !== undefined && this.bcast[part] === 1;
+            // A broadcast batch's records count once (its first shard's copy).
+            const count = copy && w !== 0 ? 0 : o.b[i]!;
             if (count > 0) {
               this.processed += count;
               this.processedBy[w] += count;
@@ -713,7 +762,7 @@ export class Coordinator {
               this.lastAckAt = now;
             }
             this.merger.closedThrough(w, o.e[i]!);
-            if (this.commits && count > 0) this.commits.ack(o.part[i]!, seq);
+            if (this.commits && o.b[i]! > 0) this.commits.ack(part, seq, copy ? w : -1);
           } else if (kind === OUT_STARTED) {
             staged.clear(); // outputs of a batch its predecessor never acknowledged
             noteWorkerStarted(w, this.controls[w]!, this.tasks[w]!.checkpoint, this.ackedSeq[w]!, this.options.onLog);

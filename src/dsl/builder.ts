@@ -101,6 +101,18 @@ export class StreamsBuilder {
     return new KTable<K, V>(this, id, false);
   }
 
+  /**
+   * A table every shard holds whole (Kafka Streams' `GlobalKTable`): its topic is read in full by
+   * every shard (broadcast), so a stream joins it by any key it computes from a record (no
+   * co-partitioning needed). For small tables: content metadata, user profiles. On the worker
+   * engine it needs `schema` and `key` (the field holding the key).
+   */
+  globalTable<V = any, K = any>(topic: string, options: { name?: string; schema?: Schema; key?: string; timestamp?: string } = {}): GlobalKTable<K, V> {
+    const t = this.table<V, K>(topic, options);
+    (this.nodes[t.id] as { global?: boolean }).global = true;
+    return new GlobalKTable<K, V>(this, t.id);
+  }
+
   build(): Topology {
     this.built = true;
     return new Topology(Object.freeze([...this.nodes]));
@@ -184,18 +196,31 @@ export class KStream<K, V> {
     return new KGroupedStream<K2, V>(this.builder, id);
   }
 
+  /** Stream-global-table join (inner): each record joins the table's value for the key `keySelector` gives. */
+  join<GK, VT, VR>(other: GlobalKTable<GK, VT>, keySelector: (key: K, value: V) => GK, joiner: (value: V, tableValue: VT) => VR, name?: string): KStream<K, VR>;
   /** Stream-table join (inner): each record joins the table's current value for its key; no value, no output. */
   join<VT, VR>(other: KTable<K, VT>, joiner: (value: V, tableValue: VT) => VR, name?: string): KStream<K, VR>;
   /** Stream-stream windowed inner join. */
   join<VO, VR>(other: KStream<K, VO>, joiner: (value: V, other: VO) => VR, windows: JoinWindows, options?: AggregateOptions): KStream<K, VR>;
-  join(other: KTable<K, any> | KStream<K, any>, joiner: (a: any, b: any) => any, third?: JoinWindows | string, options?: AggregateOptions): KStream<K, any> {
-    return this.joinImpl(other, joiner, third, options, "inner");
+  join(other: KTable<K, any> | KStream<K, any> | GlobalKTable<any, any>, joiner: (a: any, b: any) => any, third?: JoinWindows | string | ((a: any, b: any) => any), options?: AggregateOptions | string): KStream<K, any> {
+    if (other instanceof GlobalKTable) return this.globalJoin(other, joiner, third, options, false);
+    return this.joinImpl(other, joiner, third as JoinWindows | string | undefined, options as AggregateOptions | undefined, "inner");
   }
 
+  leftJoin<GK, VT, VR>(other: GlobalKTable<GK, VT>, keySelector: (key: K, value: V) => GK, joiner: (value: V, tableValue: VT | null) => VR, name?: string): KStream<K, VR>;
   leftJoin<VT, VR>(other: KTable<K, VT>, joiner: (value: V, tableValue: VT | null) => VR, name?: string): KStream<K, VR>;
   leftJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V, other: VO | null) => VR, windows: JoinWindows, options?: AggregateOptions): KStream<K, VR>;
-  leftJoin(other: KTable<K, any> | KStream<K, any>, joiner: (a: any, b: any) => any, third?: JoinWindows | string, options?: AggregateOptions): KStream<K, any> {
-    return this.joinImpl(other, joiner, third, options, "left");
+  leftJoin(other: KTable<K, any> | KStream<K, any> | GlobalKTable<any, any>, joiner: (a: any, b: any) => any, third?: JoinWindows | string | ((a: any, b: any) => any), options?: AggregateOptions | string): KStream<K, any> {
+    if (other instanceof GlobalKTable) return this.globalJoin(other, joiner, third, options, true);
+    return this.joinImpl(other, joiner, third as JoinWindows | string | undefined, options as AggregateOptions | undefined, "left");
+  }
+
+  private globalJoin(other: GlobalKTable<any, any>, keySelector: (k: any, v: any) => any, joiner: unknown, name: unknown, left: boolean): KStream<K, any> {
+    fn("keySelector", keySelector);
+    fn("joiner", joiner);
+    const id = this.builder.add({ kind: "stream-table-join", table: other.id, joiner: joiner as (a: any, b: any) => any, left, keySelector },
+      [this.id, other.id], typeof name === "string" ? name : undefined);
+    return new KStream(this.builder, id);
   }
 
   outerJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V | null, other: VO | null) => VR, windows: JoinWindows, options?: AggregateOptions): KStream<K, VR> {
@@ -219,6 +244,12 @@ export class KStream<K, V> {
     }, [this.id, other.id], options?.name);
     return new KStream(this.builder, id);
   }
+}
+
+/** A table every shard holds whole (`StreamsBuilder.globalTable`); joined with a key selector. */
+export class GlobalKTable<K, V> {
+  /** @internal */ declare readonly _types?: [K, V];
+  constructor(/** @internal */ readonly builder: StreamsBuilder, /** @internal */ readonly id: number) {}
 }
 
 /** Kafka Streams' `Branched`: the name of a branch (and optionally a function applied to it). */

@@ -32,6 +32,8 @@ export interface EngineInput {
   /** The event-time field (streams); tables may have none. */
   timestampField: string | undefined;
   table: boolean;
+  /** A GlobalKTable: every shard reads all of it (broadcast). */
+  global: boolean;
 }
 
 export interface ObjectShape {
@@ -90,13 +92,14 @@ export function objectShape(topology: Topology): ObjectShape {
       const topics = n.kind === "source" ? n.topics : [n.topic];
       for (const topic of topics) {
         if (inputs.some((i) => i.topic === topic)) refuse(`topic ${topic} is read twice`);
-        inputs.push({ topic, schema: n.schema!, keyField: n.keyField!, timestampField: n.timestampField, table: n.kind === "table-source" });
+        inputs.push({ topic, schema: n.schema!, keyField: n.keyField!, timestampField: n.timestampField, table: n.kind === "table-source", global: n.kind === "table-source" && n.global === true });
       }
     }
   }
   if (!inputs.some((i) => !i.table)) refuse("it needs at least one stream source");
   if (outputs.length === 1) refuse("it writes nothing: add to(topic)");
-  const keyTypes = new Set(inputs.map((i) => i.schema.fields.find((f) => f.name === i.keyField)!.type));
+  // A global table's keys are looked up by a selector: only the co-partitioned inputs must agree.
+  const keyTypes = new Set(inputs.filter((i) => !i.global).map((i) => i.schema.fields.find((f) => f.name === i.keyField)!.type));
   if (keyTypes.size > 1) refuse("the key fields of the inputs have different types (string and u32): keys of joined topics must compare equal");
   const fields: FieldSpec[] = [];
   for (const i of inputs) {
@@ -120,8 +123,11 @@ const SYSTEM_FIELDS: FieldSpec[] = [
 ];
 
 export interface ObjectPipeline extends PipelineDefinition {
-  /** Called once the source is built: which of its partitions belong to tables (they never hold the watermark). */
-  setTablePartitions(isTable: (p: number) => boolean): void;
+  /**
+   * Called once the source is built: which of its partitions belong to tables (they never hold the
+   * watermark, and are read first) and which to global tables (every shard gets all their records).
+   */
+  setTablePartitions(isTable: (p: number) => boolean, isGlobal: (p: number) => boolean): void;
 }
 
 /** The PipelineDefinition the Coordinator runs for a topology in its general form. */
@@ -129,6 +135,7 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
   const tables = shape.inputs.map((i) => i.table);
   const keyIsString = shape.keyIsString;
   let tablePartition: (p: number) => boolean = () => false;
+  let globalPartition: (p: number) => boolean = () => false;
   const names = shape.outputs;
   const identity: Record<string, string> = {};
   for (const o of names.slice(1)) identity[o] = o;
@@ -148,11 +155,13 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
     objectBytes: OBJECT_BYTES,
     inputLayout: (capacity) => compileLayout([...shape.fields, ...SYSTEM_FIELDS], capacity),
 
-    setTablePartitions(isTable) {
+    setTablePartitions(isTable, isGlobal) {
       tablePartition = isTable;
+      globalPartition = isGlobal;
     },
     eventTimePartition: (p) => !tablePartition(p),
     bootstrapPartition: (p) => tablePartition(p),
+    broadcastPartition: (p) => globalPartition(p),
 
     // Edge kernel: a batch holds records of one partition, so of one input (tagged in `_src`).
     prepare(columns: Record<string, ColumnArray>, n: number, streamTime: number, otherMin: number): number {
@@ -234,7 +243,9 @@ export class TaggedSource implements Source {
     this.partitions = inner.partitions;
     this.maxInFlight = inner.maxInFlight;
     if (inner.position) this.position = (p) => inner.position!(p);
-    if (inner.commit) this.commit = (ps) => inner.commit!(ps);
+    // A table's offsets are never committed: it is read from the beginning on every start (its
+    // topic is its changelog, as Kafka Streams restores a source table), so a restart has it whole.
+    if (inner.commit) this.commit = input.table ? async () => {} : (ps) => inner.commit!(ps);
     if (inner.enteredAt) this.enteredAt = (p) => inner.enteredAt!(p);
     if (inner.assigned) this.assigned = (p) => inner.assigned!(p);
   }

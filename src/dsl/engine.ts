@@ -257,9 +257,10 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
         bases.push(parts.reduce((a, s) => a + s.partitions, 0));
         parts.push(new TaggedSource(inner, k, input));
       }
-      if (parts.some((s) => s.position) && new Set(parts.map((s) => s.partitions)).size > 1) {
+      const local = parts.filter((_s, k) => !shape.inputs[k]!.global);
+      if (local.some((s) => s.position) && new Set(local.map((s) => s.partitions)).size > 1) {
         // Records of one key must meet on one shard: partition q of every topic goes to the same one.
-        throw new TopologyError(`the topics of a join must be co-partitioned (the same number of partitions, keyed alike): ${parts.map((s, k) => `${shape.inputs[k]!.topic} has ${s.partitions}`).join(", ")}`);
+        throw new TopologyError(`the topics of a join must be co-partitioned (the same number of partitions, keyed alike): ${parts.filter((_s, k) => !shape.inputs[k]!.global).map((s) => `${shape.inputs[parts.indexOf(s)]!.topic} has ${s.partitions}`).join(", ")}`);
       }
     } catch (err) {
       // Nothing runs: let go of the sources built so far (their consumers would keep the process alive).
@@ -268,8 +269,8 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
     }
     source = parts.length === 1 ? parts[0]! : new MultiSource(parts);
     const tableOf = new Uint8Array(source.partitions);
-    parts.forEach((s, k) => tableOf.fill(shape.inputs[k]!.table ? 1 : 0, bases[k]!, bases[k]! + s.partitions));
-    objects.setTablePartitions((p) => tableOf[p] === 1);
+    parts.forEach((s, k) => tableOf.fill(shape.inputs[k]!.global ? 2 : shape.inputs[k]!.table ? 1 : 0, bases[k]!, bases[k]! + s.partitions));
+    objects.setTablePartitions((p) => tableOf[p]! > 0, (p) => tableOf[p] === 2);
   } else {
     pipeline = dslPipeline(abs, shape, interner);
     const decoder = compileJsonDecoder(shape.schema, interner);

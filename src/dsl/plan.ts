@@ -40,6 +40,8 @@ export type PlanNode =
       kind: "table-source"; topic: string; store: string;
       /** For the worker engine: the schema, the field holding the key, and optionally one holding the record's time. */
       schema?: Schema; keyField?: string; timestampField?: string;
+      /** A GlobalKTable: every shard reads the whole topic (broadcast). */
+      global?: boolean;
     })
   | (Base & { kind: "filter"; fn: (k: any, v: any) => boolean; negate: boolean })
   | (Base & { kind: "map"; fn: (k: any, v: any) => KeyValue<unknown, unknown> })
@@ -65,7 +67,11 @@ export type PlanNode =
       late: string;
       retentionMs: number;
     })
-  | (Base & { kind: "stream-table-join"; table: number; joiner: (v: any, t: any) => unknown; left: boolean })
+  | (Base & {
+      kind: "stream-table-join"; table: number; joiner: (v: any, t: any) => unknown; left: boolean;
+      /** A GlobalKTable join: the table key to look up, from the stream record. */
+      keySelector?: (k: any, v: any) => unknown;
+    })
   | (Base & {
       kind: "stream-stream-join";
       windows: JoinWindows;

@@ -77,6 +77,8 @@ export interface PipelineDefinition {
    * before the streams that look it up, as Kafka Streams bootstraps a global table).
    */
   bootstrapPartition?(p: number): boolean;
+  /** Partitions whose every batch goes to every shard (a global table each shard holds whole). */
+  broadcastPartition?(p: number): boolean;
   /** False for a partition whose records do not move event time (a table's topic): it never holds the watermark. */
   eventTimePartition?(p: number): boolean;
 }

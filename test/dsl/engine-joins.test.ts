@@ -111,3 +111,28 @@ describe("stream-table join on the engine (messages enriched with user profiles)
     await expect(runTopology(resolve("test/dsl/fixtures/profile-enrich.js"), { input: files.messages })).rejects.toThrow(/reads 2 topics \(user-profiles, messages\): give a file per topic/);
   });
 });
+
+describe("stream-global-table join on the engine (views × the content catalog, not co-partitioned)", () => {
+  const next = mulberry32(9);
+  const catalog = Array.from({ length: 300 }, (_, i) => ({ contentId: `c${i}`, title: `Title ${i}`, genre: ["drama", "comedy", "docs"][i % 3] }));
+  const views = Array.from({ length: 5_000 }, (_, i) => ({ userId: `u${next() % 400}`, contentId: `c${next() % 330}`, watchSec: next() % 3_600, ts: T0 + i * 50 }));
+  const files = { "user-views": writeLines("views.jsonl", views), "content-metadata": writeLines("catalog.jsonl", catalog) };
+
+  for (const workers of [1, 2]) {
+    it(`${workers} worker(s): every shard holds the whole catalog; each view gets its content's genre (null for unknown content)`, async () => {
+      const sink = new MemorySink();
+      const summary = await runTopology(resolve("test/dsl/fixtures/content-enrich.js"), { input: files, sink, workers, batchSize: 64 });
+      const genre = new Map(catalog.map((c) => [c.contentId, c.genre]));
+      const expected = canonical(views.map((v) => [v.userId, v.contentId, v.watchSec, genre.get(v.contentId) ?? null]));
+      const got = canonical(sink.outputs.filter((o) => o.type === "enriched-views").map((o) => {
+        const v = o["value"] as { contentId: string; watchSec: number; genre: string | null };
+        return [o["key"], v.contentId, v.watchSec, v.genre];
+      }));
+      expect(got).toEqual(expected);
+      expect(expected.filter((e) => (e as unknown[])[3] === null).length).toBeGreaterThan(100);
+      // Catalog records are events once, however many shards hold them.
+      expect(summary.events).toBe(views.length + catalog.length);
+    });
+  }
+});
+

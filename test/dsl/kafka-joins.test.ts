@@ -74,6 +74,36 @@ describe("joins on Kafka", () => {
     expect(canonical(got)).toEqual(canonical(expected));
   });
 
+  it("stream-global-table: views (2 partitions) × the content catalog (1 partition), twice with one group: the catalog is re-read on restart", async () => {
+    const prefix = `${uniqueName("global")}-`;
+    await createTopic(`${prefix}content-metadata`, 1);
+    await createTopic(`${prefix}user-views`, 2);
+    const next = mulberry32(41);
+    const catalog = Array.from({ length: 120 }, (_, i) => ({ contentId: `c${i}`, title: `T${i}`, genre: ["drama", "comedy", "docs", "kids"][i % 4] }));
+    const views = Array.from({ length: 4_000 }, (_, i) => ({ userId: `u${next() % 300}`, contentId: `c${next() % 130}`, watchSec: next() % 5_000, ts: T0 + i * 40 }));
+    await produceAll(`${prefix}content-metadata`, catalog.map((c) => ({ key: c.contentId, value: JSON.stringify(c), partition: 0 })));
+    const genre = new Map(catalog.map((c) => [c.contentId, c.genre]));
+    const run = async (batch: typeof views) => {
+      await produceAll(`${prefix}user-views`, batch.map((v) => ({ key: v.userId, value: JSON.stringify(v), partition: hashKey(v.userId, 2) })));
+      process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+      const p = riptide(["run", "--topology", "test/dsl/fixtures/content-enrich.js", "--brokers", BROKERS, "--workers", "2", "--group", `${prefix}app`, "--stop-when-idle", "3", "--json", "--quiet"]);
+      const code = await p.exited;
+      expect(p.stderr).toBe("");
+      expect(code).toBe(0);
+      return JSON.parse(p.stdout.trim().split("\n").at(-1)!);
+    };
+    const first = await run(views.slice(0, 2_500));
+    expect(first.outputs[`${prefix}enriched-views`]).toBe(2_500);
+    // The second run with the same group takes the views after the committed offsets, and the whole catalog again.
+    const second = await run(views.slice(2_500));
+    expect(second.outputs[`${prefix}enriched-views`]).toBe(1_500);
+    const got = (await readAll([`${prefix}enriched-views`])).map((m) => {
+      const o = JSON.parse(m.value!.toString()) as { key: string; value: { contentId: string; watchSec: number; genre: string | null } };
+      return [o.key, o.value.contentId, o.value.watchSec, o.value.genre];
+    });
+    expect(canonical(got)).toEqual(canonical(views.map((v) => [v.userId, v.contentId, v.watchSec, genre.get(v.contentId) ?? null])));
+  });
+
   it("refuses topics that are not co-partitioned, naming them", async () => {
     const prefix = `${uniqueName("copart")}-`;
     await createTopic(`${prefix}user-profiles`, 1);
