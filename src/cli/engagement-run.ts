@@ -1,12 +1,12 @@
 /**
  * `riptide run engagement-analytics`: the content-metadata table a run's window results are
  * enriched with, for each source — the embedded generator (its catalog), a JSON-lines file of
- * views (no table: title and genre null) or Kafka (the content-metadata topic, kafka-engagement.ts).
+ * views and interactions (no table: title and genre null) or Kafka (the content-metadata topic, kafka-engagement.ts).
  */
 import { ContentTable } from "../pipelines/engagement/content-table.js";
 import { withContentTable, type IdName } from "../pipelines/engagement/edge.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
-import { EngagementGenerator, EngagementGeneratorSource } from "../sources/engagement-generator.js";
+import { ENGAGEMENT_INTERACTION_SHARE, EngagementGenerator, EngagementGeneratorSource } from "../sources/engagement-generator.js";
 import type { Source } from "../sources/source.js";
 
 export interface EngagementRun {
@@ -20,11 +20,15 @@ function run(table: ContentTable, name: IdName, close: () => Promise<void> = asy
   return { table, bind: (p) => withContentTable(p, table, name), close };
 }
 
-/** The seeded view generator (--drivers is the user count) with its catalog as the table. */
+/**
+ * The seeded generator (--drivers is the user count): views and interactions
+ * (ENGAGEMENT_INTERACTION_SHARE of the records), with its catalog as the table.
+ */
 export function engagementGenerator(o: { seed?: number; users?: number; partitions?: number; events: number }): EngagementRun & { source: Source } {
   const gen = new EngagementGenerator({
     ...(o.seed !== undefined && { seed: o.seed }), ...(o.users !== undefined && { users: o.users }),
     ...(o.partitions !== undefined && { partitions: o.partitions }),
+    interactionShare: ENGAGEMENT_INTERACTION_SHARE,
   });
   const table = new ContentTable();
   for (const r of gen.catalog()) table.put(r.contentId, r.title, r.genre);

@@ -1,8 +1,10 @@
 /**
  * engagement-analytics written plainly (objects, Maps) from the semantics in
- * src/pipelines/engagement/spec.ts, to check the engine against. Input: views in source order with
- * their partition (the watermark of a view is the minimum over partitions of the largest valid ts
- * read so far, as the edge computes it), and the content table as it stands for the whole run.
+ * src/pipelines/engagement/spec.ts, to check the engine against. Input: views and interactions in
+ * source order with their partition (the watermark of a record is the minimum over partitions of
+ * the largest valid ts read so far, as the edge computes it), and the content table as it stands
+ * for the whole run. A record is an interaction when `kind` says so or, without `kind`, when it has
+ * a non-empty string `action`.
  */
 export type EngagementOutput = Record<string, unknown>;
 
@@ -13,7 +15,25 @@ const GAP = 1_800_000;
 export interface SourcedView {
   partition: number;
   event: Record<string, unknown>;
+  /** The stream the record came from (a topic); default: by content. */
+  kind?: "view" | "interaction";
 }
+
+const WEIGHTS: Record<string, number> = { like: 2, share: 3, add_to_list: 2 };
+
+function interactionReasonOf(e: Record<string, unknown>): string | undefined {
+  const ts = num(e["ts"]), rating = num(e["rating"]);
+  if (!nonEmpty(e["userId"])) return "userId must be a non-empty string";
+  if (!nonEmpty(e["contentId"])) return "contentId must be a non-empty string";
+  const action = e["action"];
+  if (action !== "rate" && !(typeof action === "string" && action in WEIGHTS)) return "action must be one of like, share, add_to_list, rate";
+  if (!Number.isFinite(ts)) return "ts must be a finite number";
+  if (action === "rate" && !(Number.isInteger(rating) && rating >= 1 && rating <= 5)) return "rating must be an integer within [1, 5] (action rate)";
+  return undefined;
+}
+
+/** A closed session's full affinity per genre (not capped at 8 genres), by `${userId}|${start}`. */
+export type SessionScores = Map<string, Map<string, number>>;
 
 function nonEmpty(v: unknown): v is string {
   return typeof v === "string" && v !== "";
@@ -35,20 +55,56 @@ function reasonOf(e: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-interface Session { start: number; end: number; views: number; genres: Map<string, number> }
+interface Session { start: number; end: number; views: number; interactions: number; genres: Map<string, number>; all: Map<string, number> }
 
 export function referenceEngagement(
   views: readonly SourcedView[], partitions: number, table: ReadonlyMap<string, { title: string; genre: string }>,
+  scores?: SessionScores,
 ): EngagementOutput[] {
   const out: EngagementOutput[] = [];
   const streamTime = new Array<number>(partitions).fill(-Infinity);
   const windows = new Map<string, { contentId: string; start: number; views: number; watchMs: number; done: number }>();
   const sessions = new Map<string, Session>();
   const emitSession = (userId: string, s: Session): void => {
-    const genres = [...s.genres.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([g]) => g);
-    out.push({ type: "session", userId, start: s.start, end: s.end, views: s.views, genres });
+    const genres = [...s.genres.entries()].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([g]) => g);
+    out.push({ type: "session", userId, start: s.start, end: s.end, views: s.views, interactions: s.interactions, genres });
+    scores?.set(`${userId}|${s.start}`, s.all);
   };
-  for (const { partition, event: e } of views) {
+  /** Adds a session event of user u at ts (watermark wm): a view (+1) or an interaction (weight). */
+  const sessionEvent = (userId: string, ts: number, wm: number, contentId: string, weight: number, isView: boolean): void => {
+    let s = sessions.get(userId);
+    if (s && (ts > s.end + GAP || s.end + GAP <= wm)) {
+      emitSession(userId, s);
+      s = undefined;
+    }
+    if (!s) sessions.set(userId, (s = { start: ts, end: ts, views: 0, interactions: 0, genres: new Map(), all: new Map() }));
+    s.start = Math.min(s.start, ts);
+    s.end = Math.max(s.end, ts);
+    if (isView) s.views++;
+    else s.interactions++;
+    const genre = table.get(contentId)?.genre;
+    if (genre === undefined) return;
+    s.all.set(genre, (s.all.get(genre) ?? 0) + weight);
+    if (s.genres.has(genre) || s.genres.size < 8) s.genres.set(genre, (s.genres.get(genre) ?? 0) + weight);
+  };
+  for (const { partition, event: e, kind } of views) {
+    if (kind === "interaction" || (kind === undefined && nonEmpty(e["action"]))) {
+      const reason = interactionReasonOf(e);
+      if (reason !== undefined) {
+        out.push({ type: "invalid", reason, event: e });
+        continue;
+      }
+      const ts = e["ts"] as number;
+      streamTime[partition] = Math.max(streamTime[partition]!, ts);
+      const wm = Math.min(...streamTime);
+      if (ts + GAP <= wm) {
+        out.push({ type: "late", event: e });
+        continue;
+      }
+      const action = e["action"] as string;
+      sessionEvent(e["userId"] as string, ts, wm, e["contentId"] as string, action === "rate" ? (e["rating"] as number) - 3 : WEIGHTS[action]!, false);
+      continue;
+    }
     const reason = reasonOf(e);
     if (reason !== undefined) {
       out.push({ type: "invalid", reason, event: e });
@@ -70,18 +126,7 @@ export function referenceEngagement(
     win.watchMs += Math.round(w * 1000);
     if (w >= 0.9 * d) win.done++;
     if (w <= 300) continue;
-    const userId = e["userId"] as string;
-    let s = sessions.get(userId);
-    if (s && (ts > s.end + GAP || s.end + GAP <= wm)) {
-      emitSession(userId, s);
-      s = undefined;
-    }
-    if (!s) sessions.set(userId, (s = { start: ts, end: ts, views: 0, genres: new Map() }));
-    s.start = Math.min(s.start, ts);
-    s.end = Math.max(s.end, ts);
-    s.views++;
-    const genre = table.get(contentId)?.genre;
-    if (genre !== undefined && (s.genres.has(genre) || s.genres.size < 8)) s.genres.set(genre, (s.genres.get(genre) ?? 0) + 1);
+    sessionEvent(e["userId"] as string, ts, wm, contentId, 1, true);
   }
   for (const [userId, s] of sessions) emitSession(userId, s);
   for (const win of windows.values()) {

@@ -1,6 +1,7 @@
 /**
  * Per-user inactivity-gap sessions on typed arrays indexed by the interned user id: one open
- * session per user (start, end, views, up to SESSION_GENRES genre slots with counts), and a binary
+ * session per user (start, end, views, interactions, up to SESSION_GENRES genre slots with their
+ * affinity: +1 per session view, an interaction's weight per interaction), and a binary
  * min-heap of close times with one entry per open session. A heap entry's time may be earlier than
  * its session's real close (the session grew since): it is then pushed again with the real one
  * (lazy update), so extending a session costs nothing. No allocation per view; the arrays double
@@ -10,11 +11,14 @@ import type { OutputWriter } from "../../ring/output.js";
 import { OUT_SESSION, SESSION_GENRES } from "./spec.js";
 
 const G = SESSION_GENRES;
+/** Words per open session in a snapshot. */
+export const PER_SESSION = 6 + 2 * G;
 
 export class Sessions {
   private start = new Float64Array(1024).fill(NaN);
   private end = new Float64Array(1024);
   private views = new Float64Array(1024);
+  private interactions = new Float64Array(1024);
   private nGenres = new Uint8Array(1024);
   private genre = new Uint32Array(1024 * G);
   private genreViews = new Float64Array(1024 * G);
@@ -28,7 +32,7 @@ export class Sessions {
   constructor(readonly gapMs: number) {}
 
   get bytes(): number {
-    return this.start.length * (8 * 3 + 1 + 1 + G * 12) + this.heapAt.length * 12;
+    return this.start.length * (8 * 4 + 1 + 1 + G * 12) + this.heapAt.length * 12;
   }
 
   /**
@@ -36,6 +40,16 @@ export class Sessions {
    * (0: unknown content).
    */
   view(u: number, ts: number, wm: number, genre: number, out: OutputWriter): void {
+    this.event(u, ts, wm, genre, 1, 1, out);
+  }
+
+  /** One valid interaction of user u with content of `genre`, of affinity weight `weight`. */
+  interaction(u: number, ts: number, wm: number, genre: number, weight: number, out: OutputWriter): void {
+    this.event(u, ts, wm, genre, weight, 0, out);
+  }
+
+  /** A session event: `isView` 1 counts in views, 0 in interactions; `weight` adds to the genre's affinity. */
+  private event(u: number, ts: number, wm: number, genre: number, weight: number, isView: number, out: OutputWriter): void {
     if (u >= this.start.length) this.growUsers(u);
     const s = this.start[u]!;
     if (s === s) {
@@ -45,33 +59,35 @@ export class Sessions {
       } else {
         if (ts < s) this.start[u] = ts;
         if (ts > end) this.end[u] = ts;
-        this.views[u]++;
-        this.addGenre(u, genre);
+        this.views[u] += isView;
+        this.interactions[u] += 1 - isView;
+        this.addGenre(u, genre, weight);
         return;
       }
     }
     this.start[u] = ts;
     this.end[u] = ts;
-    this.views[u] = 1;
+    this.views[u] = isView;
+    this.interactions[u] = 1 - isView;
     this.nGenres[u] = 0;
-    this.addGenre(u, genre);
+    this.addGenre(u, genre, weight);
     this.open++;
     if (this.inHeap[u] === 0) this.push(ts + this.gapMs, u);
   }
 
-  private addGenre(u: number, genre: number): void {
+  private addGenre(u: number, genre: number, weight: number): void {
     if (genre === 0) return;
     const base = u * G;
     const k = this.nGenres[u]!;
     for (let j = 0; j < k; j++) {
       if (this.genre[base + j] === genre) {
-        this.genreViews[base + j]++;
+        this.genreViews[base + j] += weight;
         return;
       }
     }
     if (k === G) return;
     this.genre[base + k] = genre;
-    this.genreViews[base + k] = 1;
+    this.genreViews[base + k] = weight;
     this.nGenres[u] = k + 1;
   }
 
@@ -90,8 +106,8 @@ export class Sessions {
   }
 
   /**
-   * The session summary: key user, a start, b end, c views, d/e/f the top genres (index + 1, 0:
-   * none) by views, ties to the genre seen first.
+   * The session summary: key user, code interactions, a start, b end, c views, d/e/f the top
+   * genres (index + 1, 0: none) with an affinity > 0, by affinity, ties to the genre seen first.
    */
   private emit(u: number, out: OutputWriter): void {
     const base = u * G;
@@ -105,7 +121,7 @@ export class Sessions {
       else if (c > c2) { g3 = g2; c3 = c2; g2 = g; c2 = c; }
       else if (c > c3) { g3 = g; c3 = c; }
     }
-    out.side(OUT_SESSION, 0, u, 0, 0, this.start[u]!, this.end[u]!, this.views[u]!, g1, g2, g3);
+    out.side(OUT_SESSION, this.interactions[u]!, u, 0, 0, this.start[u]!, this.end[u]!, this.views[u]!, g1, g2, g3);
     this.start[u] = NaN;
     this.open--;
   }
@@ -157,21 +173,23 @@ export class Sessions {
     this.start = f(this.start, NaN);
     this.end = f(this.end, 0);
     this.views = f(this.views, 0);
+    this.interactions = f(this.interactions, 0);
     this.genreViews = f(this.genreViews, 0, G);
     const n = new Uint8Array(cap); n.set(this.nGenres); this.nGenres = n;
     const h = new Uint8Array(cap); h.set(this.inHeap); this.inHeap = h;
     const g = new Uint32Array(cap * G); g.set(this.genre); this.genre = g;
   }
 
-  /** Open sessions as (user, start, end, views, n, genre × G, count × G) at `at`; words written or -1. */
+  /** Open sessions as (user, start, end, views, n, interactions, genre × G, affinity × G) at `at`; words written or -1. */
   exportTo(out: Float64Array, at: number): number {
-    const per = 5 + 2 * G;
+    const per = PER_SESSION;
     if (at + this.open * per > out.length) return -1;
     let j = at;
     for (let u = 0; u < this.start.length; u++) {
       const s = this.start[u]!;
       if (s !== s) continue;
       out[j++] = u; out[j++] = s; out[j++] = this.end[u]!; out[j++] = this.views[u]!; out[j++] = this.nGenres[u]!;
+      out[j++] = this.interactions[u]!;
       for (let k = 0; k < G; k++) out[j++] = this.genre[u * G + k]!;
       for (let k = 0; k < G; k++) out[j++] = this.genreViews[u * G + k]!;
     }
@@ -183,7 +201,7 @@ export class Sessions {
     this.inHeap.fill(0);
     this.heapSize = 0;
     this.open = 0;
-    const per = 5 + 2 * G;
+    const per = PER_SESSION;
     for (let e = 0, j = at; e < sessions; e++, j += per) {
       const u = from[j]!;
       if (u >= this.start.length) this.growUsers(u);
@@ -191,9 +209,10 @@ export class Sessions {
       this.end[u] = from[j + 2]!;
       this.views[u] = from[j + 3]!;
       this.nGenres[u] = from[j + 4]!;
+      this.interactions[u] = from[j + 5]!;
       for (let k = 0; k < G; k++) {
-        this.genre[u * G + k] = from[j + 5 + k]!;
-        this.genreViews[u * G + k] = from[j + 5 + G + k]!;
+        this.genre[u * G + k] = from[j + 6 + k]!;
+        this.genreViews[u * G + k] = from[j + 6 + G + k]!;
       }
       this.open++;
       this.push(this.end[u]! + this.gapMs, u);
