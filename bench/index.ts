@@ -28,6 +28,7 @@ const MODULES = [
   "./pipelines/driver-tracking.bench.js",
   "./pipelines/rides.bench.js",
   "./pipelines/engagement.bench.js",
+  "./pipelines/pipelines.bench.js",
   "./dsl/dsl.bench.js",
   "./pipelines/scaling.bench.js",
   "./io/kafka.bench.js",
