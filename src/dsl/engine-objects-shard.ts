@@ -114,7 +114,11 @@ export class DslObjectProcessor implements ShardProcessor {
     return e;
   }
 
-  /** Object stores (joins, tables, user aggregates) are not written to checkpoints yet: -1. */
+  /**
+   * Checkpoints for worker recovery (workers/shard.ts): the executor writes every store (object
+   * stores as JSON, typed window stores with these key codes); -1 only when the state does not fit
+   * the area or holds a value JSON cannot carry (the executor's snapshotError says which).
+   */
   snapshot(into: Float64Array): number {
     return this.executor.snapshot(into, (k) => {
       if (typeof k === "number") return Number.isInteger(k) && k >= 0 ? k : NaN;

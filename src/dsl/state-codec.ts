@@ -3,7 +3,7 @@
  * as JSON text, tagged where plain JSON would change a value, packed as UTF-8 into the
  * checkpoint's Float64Array.
  *
- *   a block at word `at`: [byte length B] [B bytes of UTF-8 JSON, padded to whole words]
+ *   a block at word `at`: [byte length B] [B bytes of UTF-8: "P" + plain JSON, or "T" + tagged JSON; padded to whole words]
  *
  * Tags: an object {"\u0000": tag, …} stands for a value JSON alone cannot hold —
  *   "n" a non-finite number (v: "NaN" | "Infinity" | "-Infinity"), "z" −0, "u" undefined,
@@ -68,14 +68,48 @@ function replacer(this: Record<string, unknown>, key: string, value: unknown): u
   }
 }
 
-/** JSON text of a state tree; throws StateNotSerialisableError (or TypeError for a cycle). */
+/** Nesting beyond which plainJson() gives up (a cycle, or a tree deep enough to take the slow path). */
+const MAX_DEPTH = 200;
+
+/** True when JSON.stringify alone writes x faithfully: only finite numbers (not −0), strings, booleans, null, plain objects, arrays. */
+function plainJson(x: unknown, depth: number): boolean {
+  switch (typeof x) {
+    case "string": case "boolean":
+      return true;
+    case "number":
+      return x - x === 0 && (x !== 0 || 1 / x > 0);
+    case "object": {
+      if (x === null) return true;
+      if (depth > MAX_DEPTH) return false;
+      if (Array.isArray(x)) {
+        for (let i = 0; i < x.length; i++) if (!plainJson(x[i], depth + 1)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(x);
+      if (proto !== Object.prototype && proto !== null) return false;
+      const o = x as Record<string, unknown>;
+      for (const k in o) {
+        if (k === TAG || !Object.prototype.hasOwnProperty.call(o, k) || !plainJson(o[k], depth + 1)) return false;
+      }
+      return !("toJSON" in o);
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * JSON text of a state tree: "P" then plain JSON when nothing needs a tag (the fast path, the
+ * engine's values), else "T" then tagged JSON. Throws StateNotSerialisableError (TypeError for a cycle).
+ */
 export function encodeState(x: unknown): string {
-  return JSON.stringify(x, replacer);
+  return plainJson(x, 0) ? "P" + JSON.stringify(x) : "T" + JSON.stringify(x, replacer);
 }
 
 /** The state tree of a text written by encodeState(). */
 export function decodeState(text: string): unknown {
-  return revive(JSON.parse(text));
+  const json = JSON.parse(text.slice(1));
+  return text.charCodeAt(0) === 84 /* T */ ? revive(json) : json;
 }
 
 function set(o: Record<string, unknown>, k: string, v: unknown): void {
