@@ -32,8 +32,11 @@ function interactionReasonOf(e: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-/** A closed session's full affinity per genre (not capped at 8 genres), by `${userId}|${start}`. */
-export type SessionScores = Map<string, Map<string, number>>;
+/**
+ * A closed session's full affinity per genre (not capped at 8 genres) and its session views per
+ * genre alone, by `${userId}|${start}`.
+ */
+export type SessionScores = Map<string, { affinity: Map<string, number>; views: Map<string, number> }>;
 
 function nonEmpty(v: unknown): v is string {
   return typeof v === "string" && v !== "";
@@ -55,7 +58,7 @@ function reasonOf(e: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-interface Session { start: number; end: number; views: number; interactions: number; genres: Map<string, number>; all: Map<string, number> }
+interface Session { start: number; end: number; views: number; interactions: number; genres: Map<string, number>; all: Map<string, number>; byViews: Map<string, number> }
 
 export function referenceEngagement(
   views: readonly SourcedView[], partitions: number, table: ReadonlyMap<string, { title: string; genre: string }>,
@@ -68,7 +71,7 @@ export function referenceEngagement(
   const emitSession = (userId: string, s: Session): void => {
     const genres = [...s.genres.entries()].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([g]) => g);
     out.push({ type: "session", userId, start: s.start, end: s.end, views: s.views, interactions: s.interactions, genres });
-    scores?.set(`${userId}|${s.start}`, s.all);
+    scores?.set(`${userId}|${s.start}`, { affinity: s.all, views: s.byViews });
   };
   /** Adds a session event of user u at ts (watermark wm): a view (+1) or an interaction (weight). */
   const sessionEvent = (userId: string, ts: number, wm: number, contentId: string, weight: number, isView: boolean): void => {
@@ -77,7 +80,7 @@ export function referenceEngagement(
       emitSession(userId, s);
       s = undefined;
     }
-    if (!s) sessions.set(userId, (s = { start: ts, end: ts, views: 0, interactions: 0, genres: new Map(), all: new Map() }));
+    if (!s) sessions.set(userId, (s = { start: ts, end: ts, views: 0, interactions: 0, genres: new Map(), all: new Map(), byViews: new Map() }));
     s.start = Math.min(s.start, ts);
     s.end = Math.max(s.end, ts);
     if (isView) s.views++;
@@ -85,6 +88,7 @@ export function referenceEngagement(
     const genre = table.get(contentId)?.genre;
     if (genre === undefined) return;
     s.all.set(genre, (s.all.get(genre) ?? 0) + weight);
+    if (isView) s.byViews.set(genre, (s.byViews.get(genre) ?? 0) + 1);
     if (s.genres.has(genre) || s.genres.size < 8) s.genres.set(genre, (s.genres.get(genre) ?? 0) + weight);
   };
   for (const { partition, event: e, kind } of views) {
