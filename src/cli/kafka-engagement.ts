@@ -1,5 +1,15 @@
 /**
- * engagement-analytics on Kafka reads the content-metadata topic as a table, the way a Kafka
+ * engagement-analytics on Kafka: `--input-topic VIEWS,METADATA[,INTERACTIONS]`.
+ *
+ * The interactions topic (optional third) is read like the second topic of the ride pipelines
+ * (kafka-rides.ts): its own consumer (group `<group>.interactions`) interning into the views
+ * source's string table (the same ids for the same users and contents), and one MultiSource over
+ * both, each side tagging its records with its stream (`_src`, spec.ts) so a record's kind is its
+ * topic's. The two topics must be co-partitioned (same partition count, keyed by userId): partition
+ * q of both goes to one shard. Before the run, both consumers wait (bounded) for their assignment,
+ * so neither topic is left out of the watermark while the other runs ahead.
+ *
+ * The content-metadata topic is read as a table, the way a Kafka
  * Streams GlobalKTable is read: a consumer of its own (group `<group>.content-metadata`, never
  * committing, so every start reads the compacted topic from its beginning) fills the ContentTable
  * up to the topic's end before the run starts, then keeps applying updates and tombstones while
@@ -8,7 +18,15 @@
  */
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { ContentTable } from "../pipelines/engagement/content-table.js";
-import { ensureTopic } from "./kafka.js";
+import { KIND_INTERACTION, KIND_VIEW } from "../pipelines/engagement/spec.js";
+import type { PipelineDefinition } from "../pipelines/pipeline.js";
+import type { OutputColumns } from "../ring/output.js";
+import type { ColumnArray } from "../schema/schema.js";
+import type { KafkaSource } from "../sources/kafka-source.js";
+import { MultiSource } from "../sources/multi-source.js";
+import type { Source, SourceHooks } from "../sources/source.js";
+import { addInputTopic } from "./kafka-rides.js";
+import { ensureTopic, type KafkaRunSetup } from "./kafka.js";
 
 export interface ContentTableReader {
   readonly table: ContentTable;
@@ -94,4 +112,80 @@ export async function startContentTable(opts: {
       await consumer.disconnect().catch(() => undefined);
     },
   };
+}
+
+/** A Kafka source whose records are all of one stream: writes `_src` = kind for each (no allocation). */
+class StreamSource implements Source {
+  readonly partitions: number;
+  readonly maxInFlight: number;
+  position?: (p: number) => number;
+  commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
+  enteredAt?: (p: number) => number;
+  assigned?: (p: number) => boolean;
+
+  constructor(readonly inner: KafkaSource, private readonly kind: number) {
+    this.partitions = inner.partitions;
+    this.maxInFlight = inner.maxInFlight;
+    this.position = (p) => inner.position(p);
+    this.commit = (ps) => inner.commit(ps);
+    this.enteredAt = (p) => inner.enteredAt(p);
+    this.assigned = (p) => inner.assigned(p);
+  }
+
+  fill(p: number, columns: Record<string, ColumnArray>, max: number): number {
+    const n = this.inner.fill(p, columns, max);
+    if (n > 0) (columns["_src"] as Uint8Array).fill(this.kind, 0, n);
+    return n;
+  }
+
+  exhausted(): boolean {
+    return this.inner.exhausted();
+  }
+
+  event(out: OutputColumns, i: number): unknown {
+    return this.inner.event(out, i);
+  }
+
+  idName(_field: string, id: number): string {
+    return this.inner.interner.name(id);
+  }
+
+  attach(hooks: SourceHooks): void {
+    this.inner.attach(hooks);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Waits (bounded) until the source has a partition assigned. */
+async function assignedOrTimeout(source: { partitions: number; assigned(p: number): boolean }, limitMs = 30_000): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (Date.now() < until) {
+    for (let p = 0; p < source.partitions; p++) if (source.assigned(p)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * The interactions topic beside the views of `kafka` (the ordinary run setup): returns the source
+ * over both (views partitions first). Refuses an interactions topic that is not co-partitioned.
+ */
+export async function addInteractionsTopic(kafka: KafkaRunSetup, opts: {
+  brokers: string; topic: string; group: string; stopWhenIdleMs: number | undefined;
+  pipeline: PipelineDefinition; onLog: (event: string, detail: Record<string, unknown>) => void;
+}): Promise<{ source: MultiSource; close(): Promise<void> }> {
+  const views = kafka.source;
+  const second = await addInputTopic(kafka.sink, {
+    ...opts, partitions: views.partitions, interner: views.interner, groupSuffix: "interactions",
+  });
+  if (second.source.partitions !== views.partitions) {
+    await second.close();
+    throw new Error(`the interactions topic ${opts.topic} has ${second.source.partitions} partitions and the views topic ${views.partitions}: `
+      + "engagement-analytics joins them by user on one shard, they must be co-partitioned (the same partition count, keyed by userId)");
+  }
+  await assignedOrTimeout(views);
+  await assignedOrTimeout(second.source);
+  return { source: new MultiSource([new StreamSource(views, KIND_VIEW), new StreamSource(second.source, KIND_INTERACTION)]), close: second.close };
 }

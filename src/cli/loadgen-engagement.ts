@@ -1,21 +1,26 @@
 /**
- * `riptide loadgen --kind engagement --topic VIEWS,METADATA`: the engagement generator's stream
- * (src/sources/engagement-generator.ts, what `riptide run engagement-analytics` generates in-process
- * for the same --seed/--partitions, --drivers = users). First the whole catalog into METADATA (a
- * compacted topic, keyed by contentId), then the views into VIEWS as JSON, generator partition p to
- * topic partition p, keyed by userId (a user's views stay in order). Every viewed contentId is in
- * the catalog.
+ * `riptide loadgen --kind engagement --topic VIEWS,METADATA[,INTERACTIONS]`: the engagement
+ * generator's stream (src/sources/engagement-generator.ts, what `riptide run engagement-analytics`
+ * generates in-process for the same --seed/--partitions, --drivers = users). First the whole
+ * catalog into METADATA (a compacted topic, keyed by contentId), then the records as JSON,
+ * generator partition p to topic partition p, keyed by userId (a user's events stay in order and on
+ * one partition number in both topics): views into VIEWS and, with a third topic, the interleaved
+ * interactions (ENGAGEMENT_INTERACTION_SHARE of the records) into INTERACTIONS, created with the
+ * views' partition count (co-partitioned). Without it, views only (the same views as before for a
+ * seed). Every viewed or interacted contentId is in the catalog. --events counts records of both.
  */
 import { performance } from "node:perf_hooks";
 import { produceWithBackoff } from "./loadgen.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
-import { EngagementGenerator, type ViewColumns } from "../sources/engagement-generator.js";
+import { ENGAGEMENT_INTERACTION_SHARE, EngagementGenerator, type ViewColumns } from "../sources/engagement-generator.js";
 import { ensureTopic } from "./kafka.js";
 
 export interface EngagementLoadgenOptions {
   brokers: string;
   viewsTopic: string;
   metadataTopic: string;
+  /** Interactions into this topic (undefined: views only). */
+  interactionsTopic?: string | undefined;
   rate: number;
   events: number | undefined;
   duration: number | undefined;
@@ -31,6 +36,13 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
   await admin.connect();
   const partitions = await ensureTopic(admin, o.viewsTopic, o.partitions);
   await ensureTopic(admin, o.metadataTopic, o.partitions, { "cleanup.policy": "compact" });
+  if (o.interactionsTopic !== undefined) {
+    const ip = await ensureTopic(admin, o.interactionsTopic, partitions);
+    if (ip !== partitions) {
+      await admin.disconnect();
+      throw new Error(`the interactions topic ${o.interactionsTopic} has ${ip} partitions and the views topic ${partitions}: they must be co-partitioned`);
+    }
+  }
   await admin.disconnect();
 
   let errors = 0;
@@ -44,7 +56,10 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
     messages++;
   };
 
-  const gen = new EngagementGenerator({ seed: o.seed, partitions, ...(o.users !== undefined && { users: o.users }) });
+  const gen = new EngagementGenerator({
+    seed: o.seed, partitions, ...(o.users !== undefined && { users: o.users }),
+    ...(o.interactionsTopic !== undefined && { interactionShare: ENGAGEMENT_INTERACTION_SHARE }),
+  });
   const catalog = gen.catalog();
   for (const row of catalog) await produce(o.metadataTopic, null, Buffer.from(JSON.stringify(row)), row.contentId);
   // The table first: a run started afterwards reads it to its end before any view.
@@ -53,8 +68,9 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
   const batch = 256;
   const cols: ViewColumns = {
     userId: new Uint32Array(batch), contentId: new Uint32Array(batch), watchSeconds: new Float64Array(batch),
-    durationSeconds: new Float64Array(batch), ts: new Float64Array(batch),
+    durationSeconds: new Float64Array(batch), ts: new Float64Array(batch), action: new Uint32Array(batch), rating: new Float64Array(batch),
   };
+  let interactions = 0;
   const total = o.events ?? Infinity;
   const endAt = o.duration === undefined ? Infinity : performance.now() + o.duration * 1000;
   const started = performance.now();
@@ -74,7 +90,9 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
     for (let i = 0; i < n; i++) {
       const e = gen.toEvent(cols, i);
       const key = e["userId"] as string;
-      await produce(o.viewsTopic, p, Buffer.from(JSON.stringify(e)), key === "" ? null : key);
+      const interaction = cols.action![i] !== 0;
+      if (interaction) interactions++;
+      await produce(interaction ? o.interactionsTopic! : o.viewsTopic, p, Buffer.from(JSON.stringify(e)), key === "" ? null : key);
     }
     sent += n;
     p = (p + 1) % partitions;
@@ -82,7 +100,7 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
     const now = performance.now();
     if (!o.quiet && now - lastPrint > (tty ? 250 : 5000)) {
       lastPrint = now;
-      const line = `${sent} views, ${Math.round(sent / Math.max((now - started) / 1000, 1e-3))} events/s, errors ${errors}`;
+      const line = `${sent} records (${interactions} interactions), ${Math.round(sent / Math.max((now - started) / 1000, 1e-3))} events/s, errors ${errors}`;
       process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
     }
   }
@@ -95,10 +113,12 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
   await producer.disconnect(10_000).catch(() => undefined);
   const seconds = (performance.now() - started) / 1000;
   const summary = {
-    kind: "engagement", topic: o.viewsTopic, metadataTopic: o.metadataTopic, format: "json", partitions, events: sent,
+    kind: "engagement", topic: o.viewsTopic, metadataTopic: o.metadataTopic,
+    ...(o.interactionsTopic !== undefined && { interactionsTopic: o.interactionsTopic }), format: "json", partitions, events: sent,
+    views: sent - interactions, interactions,
     contents: catalog.length, messages, seconds: Math.round(seconds * 1000) / 1000, eventsPerSec: Math.round(sent / seconds), errors,
   };
   if (o.json) process.stdout.write(JSON.stringify(summary) + "\n");
-  else if (!o.quiet) process.stderr.write(`${tty ? "\n" : ""}loadgen: ${catalog.length} contents to ${o.metadataTopic}, ${sent} views to ${o.viewsTopic} in ${summary.seconds} s, ${errors} errors\n`);
+  else if (!o.quiet) process.stderr.write(`${tty ? "\n" : ""}loadgen: ${catalog.length} contents to ${o.metadataTopic}, ${sent - interactions} views to ${o.viewsTopic}${o.interactionsTopic !== undefined ? `, ${interactions} interactions to ${o.interactionsTopic}` : ""} in ${summary.seconds} s, ${errors} errors\n`);
   return errors > 0 ? 1 : 0;
 }

@@ -53,8 +53,9 @@ const HELP = `riptide loadgen — produce driver-location traffic into Kafka
                       messages (chat messages and presence, --topic MESSAGES[,PRESENCE], JSON keyed
                       by chatId / userId; the stream of \`riptide run message-delivery\`, with the
                       membership table it checks: no --seed or --drivers)
-  --kind engagement   views and the content catalog, --topic VIEWS,METADATA (JSON; the catalog
-                      first, keyed by contentId, into a compacted topic; views keyed by userId;
+  --kind engagement   views and the content catalog, --topic VIEWS,METADATA[,INTERACTIONS] (JSON;
+                      the catalog first, keyed by contentId, into a compacted topic; views, and
+                      with a third topic user interactions, keyed by userId;
                       --drivers N is the user count, default 2000; the stream of
                       \`riptide run engagement-analytics\`)
   --kind ride-matching | message-enrichment
@@ -100,11 +101,11 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   const kind = (values["kind"] as string | undefined) ?? "locations";
   if (kind === "engagement") {
     const topics = topic.split(",");
-    if (topics.length !== 2 || topics.some((t) => t === "")) throw new UsageError("--kind engagement needs --topic VIEWS,METADATA (two topics)");
+    if (topics.length < 2 || topics.length > 3 || topics.some((t) => t === "")) throw new UsageError("--kind engagement needs --topic VIEWS,METADATA (two topics) or VIEWS,METADATA,INTERACTIONS");
     if (format !== "json") throw new UsageError("--kind engagement produces JSON only (--format json)");
     const { engagementLoadgen } = await import("./loadgen-engagement.js");
     return engagementLoadgen({
-      brokers, viewsTopic: topics[0]!, metadataTopic: topics[1]!, rate, events, duration, partitions: partitionsWanted, seed,
+      brokers, viewsTopic: topics[0]!, metadataTopic: topics[1]!, interactionsTopic: topics[2], rate, events, duration, partitions: partitionsWanted, seed,
       users: values["drivers"] !== undefined ? drivers : undefined, json: values["json"] === true, quiet,
     });
   }

@@ -55,7 +55,7 @@ Input (default: the embedded generator, unbounded until Ctrl-C unless --events/-
 Kafka (instead of the generator):
   --brokers LIST        bootstrap brokers, e.g. 127.0.0.1:9092
   --input-topic T       read events from T (JSON per message or Riptide frames); undecodable → T.dlq
-                        (engagement-analytics: VIEWS,CONTENT-METADATA, the second read as a table)
+                        (engagement-analytics: VIEWS,CONTENT-METADATA[,INTERACTIONS], the second read as a table)
   --output-topic O      windows to O, side outputs to O.invalid, O.anomaly, O.late
   --group G             consumer group (default riptide-<pipeline>)
   --partitions N        partitions of topics created when missing (default: as the input topic)
@@ -239,10 +239,14 @@ async function runCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--guarantee exactly-once covers one input topic; ${pipeline.name} reads two (use at-least-once)`);
   }
   let rides: { close(): Promise<void> } | undefined;
-  // engagement-analytics on Kafka: views, and the content-metadata topic read as a table (src/cli/kafka-engagement.ts).
+  // engagement-analytics on Kafka: views, the content-metadata topic read as a table, and optionally
+  // user interactions (src/cli/kafka-engagement.ts).
   const viewTopics = brokers !== undefined && pipeline.name === "engagement-analytics" ? (values["input-topic"] as string).split(",") : undefined;
-  if (viewTopics && (viewTopics.length !== 2 || viewTopics.some((t) => t === ""))) {
-    throw new UsageError("--input-topic: engagement-analytics reads two topics, views and the content-metadata table, e.g. --input-topic user-views,content-metadata");
+  if (viewTopics && (viewTopics.length < 2 || viewTopics.length > 3 || viewTopics.some((t) => t === ""))) {
+    throw new UsageError("--input-topic: engagement-analytics reads two topics, views and the content-metadata table, and optionally a third, user interactions, e.g. --input-topic user-views,content-metadata,user-interactions");
+  }
+  if (viewTopics?.length === 3 && guarantee === "exactly-once") {
+    throw new UsageError("--guarantee exactly-once covers one input stream; engagement-analytics with user interactions reads two (use at-least-once, or leave the interactions topic out)");
   }
   let engagement: import("./engagement-run.js").EngagementRun | undefined;
   // message-delivery: its key, edge-wrapped source and delivery channels (src/cli/messages-run.ts).
@@ -313,12 +317,17 @@ async function runCommand(argv: string[]): Promise<number> {
       rides = second;
     }
     if (viewTopics) {
-      const { startContentTable } = await import("./kafka-engagement.js");
+      const { startContentTable, addInteractionsTopic } = await import("./kafka-engagement.js");
       const reader = await startContentTable({
         brokers, topic: viewTopics[1]!, group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
         partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }), onLog,
       });
-      engagement = (await import("./engagement-run.js")).engagementWithTable((id) => interner.name(id), reader.table, () => reader.close());
+      const interactions = viewTopics[2] === undefined ? undefined : await addInteractionsTopic(kafka, {
+        brokers, topic: viewTopics[2], group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
+        stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
+      }).catch(async (err: unknown) => { await reader.close(); throw err; });
+      if (interactions) source = interactions.source;
+      engagement = (await import("./engagement-run.js")).engagementWithTable((id) => interner.name(id), reader.table, async () => { await interactions?.close(); await reader.close(); });
     }
     if (messages) {
       source = await messages.kafkaSource(kafka, {
