@@ -127,7 +127,7 @@ async function throughKafka(p: Pipeline, stamp: string, events: number): Promise
   const group = kafkaGroup(p.name);
   return [
     {
-      group, name: "node-rdkafka consume-and-count of the input topics (baseline)", baseline: true, eventsPerSec: count.messagesPerSec,
+      group, name: "node-rdkafka consume-and-count of the input topics", baseline: true, eventsPerSec: count.messagesPerSec,
       note: `${count.messages} messages (one event each) of ${inputs.length} topic(s) × ${PARTITIONS} partitions in ${count.seconds.toFixed(3)} s; ` +
         `loadgen wrote ${lg["events"]} events at ${lg["eventsPerSec"]} events/s`,
     },
