@@ -231,6 +231,13 @@ export interface KafkaProducerOptions extends KafkaClientOptions {
   maxQueuedMessages?: number;
   /** Most data the client buffers before `produce` reports a full queue, KiB. Default 262 144 (256 MiB). */
   maxQueuedKBytes?: number;
+  /**
+   * Which deliveries are reported to `onDelivery`: `"all"`, or `"errors"` only
+   * (`delivery.report.only.error`), which saves one JavaScript callback per record (a load
+   * generator at 45 k JSON messages/s used ~30 % less CPU). With `"errors"`, `inFlight` stays 0
+   * and `flush()` relies on the client's own queue. Default `"all"`.
+   */
+  deliveryReports?: "all" | "errors";
   /** The client polls for delivery reports every this many ms; 0 = only `poll()`/`flush()` do. Default 20. */
   pollIntervalMs?: number;
   /** `transactional.id`: enables transactions (exactly-once mode). Default none. */

@@ -455,15 +455,19 @@ export class RdKafkaProducer implements KafkaProducerClient {
   private readonly opts: KafkaProducerOptions;
   private deliveryCb: ((err: KafkaError | null, report: DeliveryReport) => void) | undefined;
   private pending = 0;
+  /** Only failed deliveries are reported: `pending` is not counted. */
+  private readonly errorsOnly: boolean;
   private fatal: KafkaError | null = null;
   private closed = false;
 
   constructor(lib: RdKafkaModule, opts: KafkaProducerOptions = {}) {
     this.opts = opts;
+    this.errorsOnly = opts.deliveryReports === "errors";
     this.deliveryCb = opts.onDelivery;
     const conf: RdConfig = {
       ...commonConfig(opts),
       dr_cb: true, // delivery reports without a copy of the payload
+      "delivery.report.only.error": this.errorsOnly,
       "linger.ms": opts.lingerMs ?? 5,
       "batch.num.messages": 10_000,
       "batch.size": 1_000_000,
@@ -484,7 +488,7 @@ export class RdKafkaProducer implements KafkaProducerClient {
       this.opts.onError?.(err);
     });
     this.p.on("delivery-report", (err: RdKafka.LibrdKafkaError | null, r: RdKafka.DeliveryReport) => {
-      this.pending--;
+      if (!this.errorsOnly) this.pending--;
       const cb = this.deliveryCb;
       if (!cb) return;
       const report: DeliveryReport = { topic: r.topic, partition: r.partition, offset: r.offset, opaque: r.opaque };
@@ -533,7 +537,7 @@ export class RdKafkaProducer implements KafkaProducerClient {
       if (errorCode(e) === ERR_QUEUE_FULL) return false;
       throw toKafkaError(e, `produce to ${topic}`, partition === null ? {} : { partition });
     }
-    this.pending++;
+    if (!this.errorsOnly) this.pending++;
     return true;
   }
 

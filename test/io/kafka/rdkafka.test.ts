@@ -177,6 +177,35 @@ describe("node-rdkafka client against a real broker", () => {
     }
   });
 
+  it("deliveryReports 'errors' reports the failed deliveries only, and flush still waits for all", async () => {
+    const topic = `${TOPIC}-errors-only`;
+    const missing = `riptide-test-never-created-${RUN}-errors-only`;
+    await admin.createTopic(topic, 1);
+    const failed: Array<{ err: KafkaError | null; opaque: unknown }> = [];
+    const p = track(factory.createProducer({
+      brokers: BROKERS, deliveryReports: "errors",
+      extra: { "allow.auto.create.topics": false, "message.timeout.ms": 3000 },
+      onDelivery: (err, report) => failed.push({ err, opaque: report.opaque }),
+    }));
+    await p.connect();
+    for (let i = 0; i < 50; i++) expect(p.produce(topic, 0, Buffer.from(`ok${i}`), null, undefined, i)).toBe(true);
+    for (let i = 0; i < 3; i++) expect(p.produce(missing, null, Buffer.from(`lost${i}`), null, undefined, 1000 + i)).toBe(true);
+    await p.flush(30_000);
+    for (let i = 0; i < 50 && failed.length < 3; i++) {
+      p.poll();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(p.inFlight).toBe(0);
+    expect(failed.map((f) => f.opaque).sort()).toEqual([1000, 1001, 1002]);
+    for (const f of failed) expect(f.err).not.toBeNull();
+    const c = newConsumer(`${GROUP}-errors-only`);
+    await c.connect();
+    c.subscribe([topic]);
+    const got = await consumeUntil(c, (all) => all.length >= 50);
+    expect(got.map((m) => m.value!.toString())).toEqual(Array.from({ length: 50 }, (_, i) => `ok${i}`));
+    await admin.deleteTopic(topic).catch(() => undefined);
+  });
+
   it("a group consumer reads every record exactly once, commits, and the commit is stored", async () => {
     const c = newConsumer(GROUP);
     await c.connect();
