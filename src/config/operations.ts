@@ -24,7 +24,7 @@ export const OPERATIONS: Readonly<Record<PipelineKind, Readonly<Record<string, O
     sum_watch_duration: { pipelines: ["engagement-analytics"], processorType: "tumbling-window", step: "watch time summed per window (integer ms)" },
     calculate_completion_rate: { pipelines: ["engagement-analytics"], processorType: "tumbling-window", step: "completions (watch ≥ 90 % of duration) over views per window" },
     enrich_with_user_profile: { pipelines: ["engagement-analytics"], processorType: "stream-processor", step: "each view's genre from the content-metadata table into the user's 30-minute session" },
-    calculate_affinity_scores: { pipelines: ["engagement-analytics"], processorType: "stream-processor", step: "views per genre in the session, top 3 (no model: counts)" },
+    calculate_affinity_scores: { pipelines: ["engagement-analytics"], processorType: "stream-processor", step: "genre affinity in the session: +1 per view over 5 minutes, like +2, share +3, add_to_list +2, rate rating − 3; top 3 above 0 (no model)" },
     generate_recommendations: { pipelines: ["engagement-analytics"], processorType: "stream-processor", step: "the session output, and rec:<userId> in Redis with a redis sink and --redis" },
   },
   // driver-tracking (DESIGN.md) and driver-eta (src/pipelines/driver-eta/spec.ts)

@@ -196,10 +196,12 @@ function streamPipeline(r: YamlReader, at: At): PipelineConfig {
   const m = r.map(at, { required: ["name", "input_topics", "processors", "output_sinks"] }, kind);
   const name = r.string(m.get("name")!, "name");
   const topicsAt = m.get("input_topics")!;
-  const inputTopics = r.seq(topicsAt, "input_topics", 1).map((t) => r.string(t, "a topic"));
-  if (inputTopics.length !== 2) {
-    r.fail(topicsAt, `engagement-analytics reads two input topics, the views and then the content-metadata table (e.g. "user-views", "content-metadata"), got ${inputTopics.length}; interactions are not read`);
+  const listed = r.seq(topicsAt, "input_topics", 1).map((t) => r.string(t, "a topic"));
+  if (listed.length !== 2 && listed.length !== 3) {
+    r.fail(topicsAt, `engagement-analytics reads two or three input topics: the views, optionally the user interactions, then the content-metadata table (the seed's order: "user-views", "user-interactions", "content-metadata"), got ${listed.length}`);
   }
+  // --input-topic order: VIEWS,METADATA[,INTERACTIONS] (src/cli/kafka-engagement.ts).
+  const inputTopics = listed.length === 3 ? [listed[0]!, listed[2]!, listed[1]!] : listed;
   const ops = new Map<string, ListedOp>();
   let windowMs: number | undefined;
   const processorsAt = m.get("processors")!;

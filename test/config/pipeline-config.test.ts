@@ -51,7 +51,7 @@ describe("shipped pipeline files", () => {
     const c = loadPipelineConfig(join(ROOT, "pipelines", "engagement-analytics.yaml"));
     expect(c).toMatchObject({
       kind: "stream_pipeline", name: "user-engagement-analytics", pipeline: "engagement-analytics",
-      inputTopics: ["user-views", "content-metadata"], outputTopic: "processed-analytics", redis: true, windowMs: 300_000,
+      inputTopics: ["user-views", "content-metadata", "user-interactions"], outputTopic: "processed-analytics", redis: true, windowMs: 300_000,
     });
     expect(c.partitions).toBeUndefined();
     expect(c.operations).toEqual(Object.keys(OPERATIONS.stream_pipeline));
@@ -93,16 +93,21 @@ describe("shipped pipeline files", () => {
 describe("the seed's own descriptions", () => {
   const fixture = (n: string): string => readFileSync(join(__dirname, "fixtures", n), "utf8");
 
-  it("stream_pipeline: three input topics are refused (user-interactions is not read)", () => {
+  it("stream_pipeline: the seed's three input topics are read (user-interactions third on --input-topic); the enabled elasticsearch sink is refused", () => {
     const text = fixture("seed-engagement.yaml");
-    expect(errorOf(text, "seed.yaml")).toBe(
-      `seed.yaml:${pos(text, '- "user-views"')} stream_pipeline.input_topics: engagement-analytics reads two input topics, the views and then the content-metadata table (e.g. "user-views", "content-metadata"), got 3; interactions are not read`,
+    // The next refusal is the enabled elasticsearch sink, at its type.
+    expect(errorOf(text, "seed.yaml")).toMatch(new RegExp(`^seed\\.yaml:${pos(text, '"elasticsearch"')} stream_pipeline\\.output_sinks\\[1\\]\\.type: output_sinks type "elasticsearch" is not available: Riptide has no Elasticsearch client`));
+    const off = edit(text, '      index: "user-engagement"\n', '      index: "user-engagement"\n      enabled: false\n');
+    const config = parsePipelineConfig(off, "seed.yaml");
+    expect(config.pipeline).toBe("engagement-analytics");
+    expect(config.inputTopics).toEqual(["user-views", "content-metadata", "user-interactions"]);
+    // Without that topic: views and the table.
+    const two = edit(off, '    - "user-interactions"\n', "");
+    expect(parsePipelineConfig(two, "seed.yaml").inputTopics).toEqual(["user-views", "content-metadata"]);
+    const one = edit(two, '    - "content-metadata"\n', "");
+    expect(errorOf(one, "seed.yaml")).toBe(
+      `seed.yaml:${pos(one, '- "user-views"')} stream_pipeline.input_topics: engagement-analytics reads two or three input topics: the views, optionally the user interactions, then the content-metadata table (the seed's order: "user-views", "user-interactions", "content-metadata"), got 1`,
     );
-    // Without that topic the next refusal is the enabled elasticsearch sink, at its type.
-    const two = edit(text, '    - "user-interactions"\n', "");
-    expect(errorOf(two, "seed.yaml")).toMatch(new RegExp(`^seed\\.yaml:${pos(two, '"elasticsearch"')} stream_pipeline\\.output_sinks\\[1\\]\\.type: output_sinks type "elasticsearch" is not available: Riptide has no Elasticsearch client`));
-    const off = edit(two, '      index: "user-engagement"\n', '      index: "user-engagement"\n      enabled: false\n');
-    expect(parsePipelineConfig(off, "seed.yaml").pipeline).toBe("engagement-analytics");
   });
 
   it("location_pipeline: driver-eta's and driver-tracking's operations together are refused, naming both", () => {
