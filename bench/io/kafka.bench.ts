@@ -2,14 +2,21 @@
  * End to end through a real broker: loadgen → Kafka → riptide → Kafka, for JSON (one event per
  * message) and frames (many per message), beside a plain node-rdkafka consume-and-count of the same
  * topic measured in the same run. Then latency at half the measured maximum rate, with loadgen and
- * riptide running at the same time (latency = Kafka timestamp of a batch's first message → the
- * batch processed by its shard).
+ * riptide running at the same time.
+ *
+ * Latency is Kafka Streams' record-e2e-latency at the terminal node: the record's Kafka timestamp
+ * (CreateTime, set by the load generator's produce() call, so its linger counts) → the record
+ * processed by its shard and the shard's acknowledgement read by the coordinator. Per batch, not per
+ * record: the batch's first (oldest) message timestamp stands for all its records, an upper bound
+ * for each. It does not include writing the outputs to Kafka. The maximum is measured with riptide
+ * alone; at "half" of it the load generator and the broker take their share of the same 2 cores.
  *
  * Needs the broker: `npm run kafka:up` (started here if it does not answer). Plain timed runs, not
  * tinybench: each figure is one run of a separate process.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchRow } from "../harness.js";
@@ -104,11 +111,13 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     // Idle only counts from the group assignment; loadgen starts after it has settled.
     const engine = runRiptide(liveTopic, ["--workers", "2", "--stop-when-idle", "8"]);
     await new Promise((r) => setTimeout(r, 4000));
+    const loadBefore = loadavg()[0]!;
     const live = loadgen(liveTopic, format, half * seconds, half);
+    const loadAfter = loadavg()[0]!;
     const ls = await engine;
     const lat = ls["latencyMs"] as { p50: number; p99: number };
     rows.push({ group, name: `latency at half rate (${half} events/s)`, eventsPerSec: live["eventsPerSec"] as number, baseline: false,
-      note: `end-to-end p50 ${lat.p50} ms, p99 ${lat.p99} ms (Kafka timestamp → processed)` });
+      note: `end-to-end p50 ${lat.p50} ms, p99 ${lat.p99} ms (Kafka timestamp → processed); load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}` });
   }
   return rows;
 }
