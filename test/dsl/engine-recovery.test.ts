@@ -1,6 +1,6 @@
 /**
  * Worker recovery for topologies in the general form (joins, tables) on the engine: workers are
- * crashed mid-stream; each replacement restores its shard's last checkpoint (the executor's join
+ * crashed mid-stream (by output count, not by the clock); each replacement restores its shard's last checkpoint (the executor's join
  * buffers, table contents, …) and replays the batches after it. The outputs must equal those of
  * a run without failure: nothing lost, nothing twice. Inputs keep every record well inside the
  * join window and grace (as in engine-joins.test.ts), so the result does not depend on how the
@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runTopology } from "../../src/dsl/engine.js";
-import { MemorySink } from "../../src/sinks/sink.js";
+import type { Coordinator } from "../../src/coordinator/coordinator.js";
+import { MemorySink, type Output } from "../../src/sinks/sink.js";
 import { mulberry32 } from "../support/random.js";
 
 const dir = mkdtempSync(join(tmpdir(), "riptide-dsl-recovery-"));
@@ -25,21 +26,40 @@ function writeLines(name: string, rows: unknown[]): string {
 
 const T0 = 1_700_000_000_000;
 
-/** A clean run and one where worker 0 then worker 1 die mid-stream: the same outputs. */
-async function cleanAndCrashed(module: string, input: Record<string, string>, rate: number) {
-  const run = async (crash: boolean) => {
-    const sink = new MemorySink();
-    const timers: NodeJS.Timeout[] = [];
+/** Crashes worker 0, then worker 1, once the sink has seen the given numbers of outputs (mid-stream, whatever the machine's speed). */
+class CrashingSink extends MemorySink {
+  coordinator: Coordinator | undefined;
+  constructor(private readonly at: [number, number]) {
+    super();
+  }
+  override write(output: Output): void {
+    super.write(output);
+    const n = this.outputs.length;
+    if (n === this.at[0]) this.coordinator!.crashWorker(0);
+    if (n === this.at[1]) this.coordinator!.crashWorker(1);
+  }
+}
+
+/**
+ * A clean run; one where the workers die after a quarter and after three fifths of the outputs;
+ * and the same crashes with checkpoint areas too small for the state (-1: no restorable state),
+ * which must lose or repeat something — else the crashes hit no state and prove nothing.
+ */
+async function cleanAndCrashed(module: string, input: Record<string, string>) {
+  const run = async (sink: MemorySink, checkpointBytes?: number) => {
     const summary = await runTopology(resolve(`test/dsl/fixtures/${module}`), {
-      input, sink, workers: 2, batchSize: 512, ringSlots: 8, rate,
+      input, sink, workers: 2, batchSize: 512, ringSlots: 8, rate: 100_000, ...(checkpointBytes !== undefined && { checkpointBytes }),
       onCoordinator: (c) => {
-        if (crash) timers.push(setTimeout(() => c.crashWorker(0), 500), setTimeout(() => c.crashWorker(1), 1_100));
+        if (sink instanceof CrashingSink) sink.coordinator = c;
       },
     });
-    timers.forEach(clearTimeout);
     return { summary, outputs: sink.outputs.map((o) => JSON.stringify(o)).sort() };
   };
-  return { clean: await run(false), failed: await run(true) };
+  const clean = await run(new MemorySink());
+  const at: [number, number] = [Math.floor(clean.outputs.length / 4), Math.floor((clean.outputs.length * 3) / 5)];
+  const failed = await run(new CrashingSink(at));
+  const unrestorable = await run(new CrashingSink(at), 1024);
+  return { clean, failed, unrestorable };
 }
 
 describe("worker recovery in the general form (checkpoints of joins and tables)", () => {
@@ -54,14 +74,16 @@ describe("worker recovery in the general form (checkpoints of joins and tables)"
       locations.push({ driverId: `d${next() % 3_000}`, region: `gh${next() % 1_000}`, ts: at + (next() % 10_001) - 5_000 });
     }
     const input = { "ride-requests": writeLines("requests.jsonl", requests), "driver-locations": writeLines("locations.jsonl", locations) };
-    const { clean, failed } = await cleanAndCrashed("ride-join.js", input, 100_000);
+    const { clean, failed, unrestorable } = await cleanAndCrashed("ride-join.js", input);
     expect(failed.summary.workerRestarts).toBe(2);
     expect(clean.summary.outputs["ride-matches"]).toBeGreaterThan(100_000); // every request at least once
     expect(clean.summary.outputs["riptide-late"] ?? 0).toBe(0);
     expect(failed.summary.outputs).toEqual(clean.summary.outputs);
     expect(failed.outputs.length).toBe(clean.outputs.length);
     expect(failed.outputs).toEqual(clean.outputs);
-  }, 120_000);
+    expect(unrestorable.summary.workerRestarts).toBe(2);
+    expect(unrestorable.outputs).not.toEqual(clean.outputs);
+  }, 240_000);
 
   it("stream-table join (profile-enrich.js): the table survives in the checkpoint; every message still meets its sender's profile", async () => {
     const next = mulberry32(22);
@@ -72,11 +94,13 @@ describe("worker recovery in the general form (checkpoints of joins and tables)"
       messages.push({ messageId: `m${i}`, senderId: `u${next() % 2_200}`, bytes: next() % 50, ts: T0 + i * 10 });
     }
     const input = { messages: writeLines("messages.jsonl", messages), "user-profiles": writeLines("profiles.jsonl", profiles) };
-    const { clean, failed } = await cleanAndCrashed("profile-enrich.js", input, 100_000);
+    const { clean, failed, unrestorable } = await cleanAndCrashed("profile-enrich.js", input);
     expect(failed.summary.workerRestarts).toBe(2);
     expect(clean.summary.outputs["enriched-messages"]).toBeGreaterThan(170_000);
     expect(failed.summary.outputs).toEqual(clean.summary.outputs);
     expect(failed.outputs.length).toBe(clean.outputs.length);
     expect(failed.outputs).toEqual(clean.outputs);
-  }, 120_000);
+    expect(unrestorable.summary.workerRestarts).toBe(2);
+    expect(unrestorable.outputs).not.toEqual(clean.outputs);
+  }, 240_000);
 });
