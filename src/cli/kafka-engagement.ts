@@ -6,8 +6,9 @@
  * source's string table (the same ids for the same users and contents), and one MultiSource over
  * both, each side tagging its records with its stream (`_src`, spec.ts) so a record's kind is its
  * topic's. The two topics must be co-partitioned (same partition count, keyed by userId): partition
- * q of both goes to one shard. Before the run, both consumers wait (bounded) for their assignment,
- * so neither topic is left out of the watermark while the other runs ahead.
+ * q of both goes to one shard, and the two are read aligned on event time (AlignedStreams below).
+ * Before the run, both consumers wait (bounded) for their assignment, so neither topic is left out
+ * of the watermark while the other runs ahead.
  *
  * The content-metadata topic is read as a table, the way a Kafka
  * Streams GlobalKTable is read: a consumer of its own (group `<group>.content-metadata`, never
@@ -114,7 +115,118 @@ export async function startContentTable(opts: {
   };
 }
 
-/** A Kafka source whose records are all of one stream: writes `_src` = kind for each (no allocation). */
+const STAGE = 4096;
+/** How long a side waits at the start for the other side's first records of a partition. */
+const FIRST_RECORDS_WAIT_MS = 3000;
+
+/**
+ * Time-aligned reading of the views and interactions topics (as Kafka Streams picks the record with
+ * the smallest timestamp among a task's partitions): partition q of each side is read into a
+ * staging buffer, and a side hands the coordinator only its staged records with ts up to the other
+ * side's next staged ts (views win ties), so that a user's views and interactions enter in event
+ * time order however the consumers fetch. Without that, a batch of the sparser stream covers far
+ * more event time than one of the other, and a user's session would see an interaction from an
+ * hour ahead close it early. A side whose partner has nothing staged refills the partner from its
+ * consumer's queue; if that is empty too it goes on, except before the partner's first records of
+ * that partition (then it waits up to FIRST_RECORDS_WAIT_MS, so that a consumer still starting
+ * does not let the other topic run ahead). A partner not assigned or finished never holds a side.
+ * Staged records are not yet given out: position() stops at the first of them.
+ */
+class AlignedStreams {
+  readonly stage: Array<Array<Record<string, ColumnArray>>>;
+  readonly head: Int32Array[];
+  readonly count: Int32Array[];
+  readonly delivered: Uint8Array[];
+  readonly waitingSince: Float64Array[];
+  readonly names: string[];
+  readonly sides: KafkaSource[];
+
+  constructor(views: KafkaSource, interactions: KafkaSource, pipeline: PipelineDefinition) {
+    const layout = pipeline.inputLayout(STAGE);
+    this.names = layout.columns.map((c) => c.name);
+    const make = (): Record<string, ColumnArray> => {
+      const cols: Record<string, ColumnArray> = {};
+      for (const c of layout.columns) {
+        cols[c.name] = c.type === "f64" ? new Float64Array(STAGE) : c.type === "f32" ? new Float32Array(STAGE)
+          : c.type === "i32" ? new Int32Array(STAGE) : c.type === "u8" ? new Uint8Array(STAGE) : new Uint32Array(STAGE);
+      }
+      return cols;
+    };
+    const P = views.partitions;
+    this.sides = [views, interactions];
+    this.stage = [0, 1].map(() => Array.from({ length: P }, make));
+    this.head = [new Int32Array(P), new Int32Array(P)];
+    this.count = [new Int32Array(P), new Int32Array(P)];
+    this.delivered = [new Uint8Array(P), new Uint8Array(P)];
+    this.waitingSince = [new Float64Array(P), new Float64Array(P)];
+  }
+
+  /** Records staged on side s, partition q, refilled from the consumer's queue when none are. */
+  staged(s: number, q: number): number {
+    const head = this.head[s]!, count = this.count[s]!;
+    if (head[q]! < count[q]!) return count[q]! - head[q]!;
+    const inner = this.sides[s]!;
+    if (!inner.assigned(q)) {
+      head[q] = count[q] = 0;
+      return 0;
+    }
+    const n = inner.fill(q, this.stage[s]![q]!, STAGE);
+    head[q] = 0;
+    count[q] = n;
+    if (n > 0) this.delivered[s]![q] = 1;
+    return n;
+  }
+
+  /** Side s, partition q may hand out records with ts up to (views) / below (interactions) this; NaN: wait. */
+  bound(s: number, q: number): number {
+    const o = 1 - s;
+    if (this.staged(o, q) > 0) return (this.stage[o]![q]!["ts"] as Float64Array)[this.head[o]![q]!]!;
+    const other = this.sides[o]!;
+    if (this.delivered[o]![q] === 1 || other.exhausted() || !other.assigned(q)) return Infinity;
+    const now = Date.now();
+    const since = this.waitingSince[s]!;
+    if (since[q] === 0) since[q] = now;
+    return now - since[q]! >= FIRST_RECORDS_WAIT_MS ? Infinity : NaN;
+  }
+
+  /** Hands out up to `max` staged records of side s, partition q into `columns`, tagged `kind`. */
+  take(s: number, q: number, columns: Record<string, ColumnArray>, max: number, kind: number): number {
+    if (this.staged(s, q) === 0) return 0;
+    const bound = this.bound(s, q);
+    if (bound !== bound) return 0;
+    const from = this.stage[s]![q]!;
+    const ts = from["ts"] as Float64Array;
+    const head = this.head[s]![q]!;
+    const end = Math.min(this.count[s]![q]!, head + max);
+    let k = head;
+    // Views: ts ≤ bound; interactions: ts < bound (a NaN ts never waits).
+    if (s === 0) while (k < end && !(ts[k]! > bound)) k++;
+    else while (k < end && !(ts[k]! >= bound)) k++;
+    const n = k - head;
+    if (n === 0) return 0;
+    for (const name of this.names) {
+      const src = from[name]!, dst = columns[name]!;
+      for (let i = 0; i < n; i++) dst[i] = src[head + i]!;
+    }
+    (columns["_src"] as Uint8Array).fill(kind, 0, n);
+    this.head[s]![q] = k;
+    return n;
+  }
+
+  /** The offset to commit for side s, partition q: the first record still staged, else the consumer's. */
+  position(s: number, q: number): number {
+    const head = this.head[s]![q]!;
+    if (head < this.count[s]![q]!) return (this.stage[s]![q]!["_off"] as Float64Array)[head]!;
+    return this.sides[s]!.position(q);
+  }
+
+  exhausted(s: number): boolean {
+    for (let q = 0; q < this.head[s]!.length; q++) if (this.head[s]![q]! < this.count[s]![q]!) return false;
+    return this.sides[s]!.exhausted();
+  }
+}
+
+/** One side (views 0, interactions 1) of AlignedStreams as a source; its records tagged with their stream (`_src`). */
 class StreamSource implements Source {
   readonly partitions: number;
   readonly maxInFlight: number;
@@ -123,23 +235,26 @@ class StreamSource implements Source {
   enteredAt?: (p: number) => number;
   assigned?: (p: number) => boolean;
 
-  constructor(readonly inner: KafkaSource, private readonly kind: number) {
+  constructor(private readonly aligned: AlignedStreams, private readonly side: number, private readonly kind: number) {
+    const inner = aligned.sides[side]!;
     this.partitions = inner.partitions;
-    this.maxInFlight = inner.maxInFlight;
-    this.position = (p) => inner.position(p);
+    this.maxInFlight = inner.maxInFlight - STAGE;
+    this.position = (p) => aligned.position(side, p);
     this.commit = (ps) => inner.commit(ps);
     this.enteredAt = (p) => inner.enteredAt(p);
     this.assigned = (p) => inner.assigned(p);
   }
 
+  private get inner(): KafkaSource {
+    return this.aligned.sides[this.side]!;
+  }
+
   fill(p: number, columns: Record<string, ColumnArray>, max: number): number {
-    const n = this.inner.fill(p, columns, max);
-    if (n > 0) (columns["_src"] as Uint8Array).fill(this.kind, 0, n);
-    return n;
+    return this.aligned.take(this.side, p, columns, max, this.kind);
   }
 
   exhausted(): boolean {
-    return this.inner.exhausted();
+    return this.aligned.exhausted(this.side);
   }
 
   event(out: OutputColumns, i: number): unknown {
@@ -158,7 +273,6 @@ class StreamSource implements Source {
     return this.inner.close();
   }
 }
-
 /** Waits (bounded) until the source has a partition assigned. */
 async function assignedOrTimeout(source: { partitions: number; assigned(p: number): boolean }, limitMs = 30_000): Promise<void> {
   const until = Date.now() + limitMs;
@@ -187,5 +301,6 @@ export async function addInteractionsTopic(kafka: KafkaRunSetup, opts: {
   }
   await assignedOrTimeout(views);
   await assignedOrTimeout(second.source);
-  return { source: new MultiSource([new StreamSource(views, KIND_VIEW), new StreamSource(second.source, KIND_INTERACTION)]), close: second.close };
+  const aligned = new AlignedStreams(views, second.source, opts.pipeline);
+  return { source: new MultiSource([new StreamSource(aligned, 0, KIND_VIEW), new StreamSource(aligned, 1, KIND_INTERACTION)]), close: second.close };
 }
