@@ -33,7 +33,7 @@ import {
 } from "../ring/output.js";
 import { BatchRing } from "../ring/ring.js";
 import type { Output, Sink } from "../sinks/sink.js";
-import { bindColumns, type ColumnArray } from "../schema/schema.js";
+import { TEXT_STRIDE, bindColumns, type ColumnArray } from "../schema/schema.js";
 import type { Source } from "../sources/source.js";
 import type { RetryCounts } from "../io/retry.js";
 import { C_COMMAND, CMD_CRASH, CMD_STOP, createCheckpoint, createControl } from "./control.js";
@@ -224,6 +224,13 @@ export class Coordinator {
   /** 1 for partitions broadcast to every shard (PipelineDefinition.broadcastPartition); its staging batch. */
   private bcast: Uint8Array | undefined;
   private bcastStaging: Record<string, ColumnArray> | undefined;
+  /**
+   * Layouts with text fields (schema.ts): bytes of text per record in the slot's byte area, and
+   * Buffers over those areas (staging batches, and each input ring's slots), to move them with the
+   * records when a batch is spread or broadcast.
+   */
+  private readonly textStride: number;
+  private readonly inBlobs: Buffer[][] = [];
   private bootSeen: Uint8Array = new Uint8Array(0);
   private booting = 0;
   /** Per output ring, per slot: a Buffer over the slot's byte area (OUT_OBJECT texts), made once. */
@@ -303,6 +310,8 @@ export class Coordinator {
     this.route = new Uint32Array(this.scatter ? this.batchSize : 0);
     this.scatterCounts = new Int32Array(this.workers);
     this.staging = this.scatter ? bindColumns(new ArrayBuffer(inLayout.bytesPerSlot), 0, inLayout) : undefined;
+    this.textStride = (inLayout.textFields?.length ?? 0) * TEXT_STRIDE;
+    if (this.textStride > 0) for (const r of this.inputs) this.inBlobs.push(r.columns.map((c) => blobBuffer(c)));
     this.source.attach?.({
       drainPartitions: (ps) => this.drainPartitions(ps),
       rejected: (_p, count) => {
@@ -601,6 +610,7 @@ export class Coordinator {
       const slot = ring.acquire();
       const to = ring.columns[slot]!;
       for (const name of this.columnNames) (to[name] as Float64Array).set((src[name] as Float64Array).subarray(0, n));
+      if (this.textStride > 0) blobBuffer(src).copy(this.inBlobs[w]![slot]!, 0, 0, n * this.textStride);
       const h = slot * HEADER_WORDS;
       const seq = this.seq++;
       ring.header[h + H_COUNT] = n;
@@ -635,6 +645,16 @@ export class Coordinator {
       for (let i = 0; i < n; i++) {
         const w = route[i]!;
         to[w]![counts[w]!++] = from[i]!;
+      }
+    }
+    if (this.textStride > 0) {
+      // Text values travel with their records (each record's area is at its index).
+      const stride = this.textStride;
+      const from = blobBuffer(src);
+      counts.fill(0);
+      for (let i = 0; i < n; i++) {
+        const w = route[i]!;
+        from.copy(this.inBlobs[w]![slots[w]!]!, counts[w]!++ * stride, i * stride, (i + 1) * stride);
       }
     }
     const wm = (src["_wm"] as Float64Array)[n - 1]!;
@@ -969,3 +989,16 @@ function sleep(ms: number): Promise<void> {
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+const blobBuffers = new WeakMap<object, Buffer>();
+/** A Buffer over a batch's byte area (`_blob`), made once per batch's columns. */
+function blobBuffer(columns: Record<string, ColumnArray>): Buffer {
+  let b = blobBuffers.get(columns);
+  if (!b) {
+    const u = columns["_blob"] as Uint8Array;
+    b = Buffer.from(u.buffer, u.byteOffset, u.length);
+    blobBuffers.set(columns, b);
+  }
+  return b;
+}
+

@@ -12,12 +12,14 @@ export const DSL_NOT_A_NUMBER = 4;
 export const DSL_UNKNOWN_GROUP_KEY = 5;
 export const DSL_NOT_SERIALISABLE = 6;
 export const DSL_OUTPUT_TOO_LARGE = 7;
+export const DSL_TEXT_TOO_LONG = 8;
 /** groupBy partials: an integer key k travels as k + NUMERIC_KEY, a string key as its id (< NUMERIC_KEY). */
 export const NUMERIC_KEY = 2 ** 31;
 export const REASONS = ["", "no valid event time (the timestamp field must be a finite number ≥ 0)", "no key (the key field is missing or empty)",
   "a user function threw", "the aggregate is not a number (only numeric aggregates run on the engine)",
   "the groupBy key is neither a string of the input records nor an integer in [0, 2^31) (the engine sends keys as ids)",
-  "an output value cannot be written as JSON (a cycle or a BigInt)", "an output is larger than an output slot's byte area (256 KiB as JSON)"];
+  "an output value cannot be written as JSON (a cycle or a BigInt)", "an output is larger than an output slot's byte area (256 KiB as JSON)",
+  "a text field is longer than 252 bytes of UTF-8"];
 
 /** Imports a topology module: its default export (or `topology` export) is a Topology or a function returning one. */
 export async function loadTopology(modulePath: string): Promise<Topology> {

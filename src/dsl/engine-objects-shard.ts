@@ -9,7 +9,7 @@
  */
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, type OutputWriter } from "../ring/output.js";
-import type { ColumnArray, FieldSpec } from "../schema/schema.js";
+import { TEXT_STRIDE, type ColumnArray, type FieldSpec } from "../schema/schema.js";
 import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE } from "./engine-common.js";
 import { ERROR_TOPIC, TopologyExecutor } from "./executor.js";
 import type { Topology } from "./plan.js";
@@ -21,6 +21,20 @@ interface Input {
   topic: string;
   fields: FieldSpec[];
   cols: ColumnArray[];
+  /** Per field, its place among the layout's text fields (-1 for other types). */
+  textOrdinal: number[];
+}
+
+const blobs = new WeakMap<object, Buffer>();
+/** A Buffer over a batch's byte area, made once per slot's columns. */
+function blobOf(columns: Record<string, ColumnArray>): Buffer {
+  let b = blobs.get(columns);
+  if (!b) {
+    const u = columns["_blob"] as Uint8Array;
+    b = Buffer.from(u.buffer, u.byteOffset, u.length);
+    blobs.set(columns, b);
+  }
+  return b;
 }
 
 export class DslObjectProcessor implements ShardProcessor {
@@ -29,6 +43,7 @@ export class DslObjectProcessor implements ShardProcessor {
   private readonly inputs: Input[];
   private readonly codes = new Map<string, number>();
   private readonly keyIsString: boolean;
+  private readonly nText: number;
   private out: OutputWriter | undefined;
   private partition = 0;
   private off = 0;
@@ -38,7 +53,9 @@ export class DslObjectProcessor implements ShardProcessor {
     this.strings = new SharedStrings(config["strings"] as SharedArrayBuffer);
     this.keyIsString = config["keyIsString"] === true;
     const inputs = JSON.parse(config["inputs"] as string) as { topic: string; fields: FieldSpec[] }[];
-    this.inputs = inputs.map((i) => ({ ...i, cols: [] }));
+    const texts = JSON.parse((config["textFields"] as string | undefined) ?? "[]") as string[];
+    this.nText = texts.length;
+    this.inputs = inputs.map((i) => ({ ...i, cols: [], textOrdinal: i.fields.map((f) => texts.indexOf(f.name)) }));
     (JSON.parse(config["outputs"] as string) as string[]).forEach((name, code) => { if (code > 0) this.codes.set(name, code); });
     this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts));
   }
@@ -57,6 +74,8 @@ export class DslObjectProcessor implements ShardProcessor {
     const off = columns["_off"] as Float64Array;
     const reason = columns["_reason"] as Uint8Array;
     const ex = this.executor;
+    const nText = this.nText;
+    const blob = nText > 0 ? blobOf(columns) : undefined;
     for (let i = 0; i < n; i++) {
       this.off = off[i]!;
       this.keyId = key[i]!;
@@ -67,7 +86,11 @@ export class DslObjectProcessor implements ShardProcessor {
       const value: Record<string, unknown> = {};
       for (let f = 0; f < fields.length; f++) {
         const x = cols[f]![i]!;
-        value[fields[f]!.name] = fields[f]!.type === "string" ? this.strings.name(x) : x;
+        const type = fields[f]!.type;
+        if (type === "text") {
+          const at = (i * nText + input.textOrdinal[f]!) * TEXT_STRIDE;
+          value[fields[f]!.name] = x === 0 ? "" : blob!.toString("utf8", at, at + x - 1);
+        } else value[fields[f]!.name] = type === "string" ? this.strings.name(x) : x;
       }
       ex.process(input.topic, this.keyIsString ? this.strings.name(key[i]!) : key[i]!, value, ts[i]!, wm[i]!, true);
     }

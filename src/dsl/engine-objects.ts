@@ -16,10 +16,10 @@
  */
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import { OUT_INVALID, OUT_LATE, type OutputColumns } from "../ring/output.js";
-import { compileLayout, type ColumnArray, type FieldSpec, type Schema } from "../schema/schema.js";
+import { compileLayout, TEXT_TOO_LONG, type ColumnArray, type FieldSpec, type Schema } from "../schema/schema.js";
 import type { Output } from "../sinks/sink.js";
 import type { Source, SourceHooks } from "../sources/source.js";
-import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, REASONS } from "./engine-common.js";
+import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_TEXT_TOO_LONG, REASONS } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
 import type { Topology } from "./plan.js";
 import type { SharedInterner } from "./shared-strings.js";
@@ -38,6 +38,8 @@ export interface EngineInput {
 
 export interface ObjectShape {
   mode: "objects";
+  /** The text fields of the inputs' layout, in layout order (for the decoders). */
+  textFields: string[];
   inputs: EngineInput[];
   /** Every field of every input schema, side by side (a name shared by two schemas must have one type). */
   fields: FieldSpec[];
@@ -109,7 +111,7 @@ export function objectShape(topology: Topology): ObjectShape {
       else if (seen.type !== f.type) refuse(`field ${f.name} is ${seen.type} in one input and ${f.type} in ${i.topic}: the engine lays every input's fields side by side; rename one`);
     }
   }
-  return { mode: "objects", inputs, fields, keyIsString: keyTypes.has("string"), outputs, nodes: nodes.length };
+  return { mode: "objects", inputs, fields, textFields: fields.filter((f) => f.type === "text").map((f) => f.name), keyIsString: keyTypes.has("string"), outputs, nodes: nodes.length };
 }
 
 /** Columns of every input record besides the schemas' fields. */
@@ -133,6 +135,8 @@ export interface ObjectPipeline extends PipelineDefinition {
 /** The PipelineDefinition the Coordinator runs for a topology in its general form. */
 export function objectPipeline(modulePath: string, shape: ObjectShape, interner: SharedInterner): ObjectPipeline {
   const tables = shape.inputs.map((i) => i.table);
+  // Per input, its text fields: a value longer than TEXT_BYTES makes the record invalid.
+  const texts = shape.inputs.map((i) => i.schema.fields.filter((f) => f.type === "text").map((f) => f.name));
   const keyIsString = shape.keyIsString;
   let tablePartition: (p: number) => boolean = () => false;
   let globalPartition: (p: number) => boolean = () => false;
@@ -148,10 +152,11 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
     processorConfig: {
       module: modulePath, mode: "objects", nodes: shape.nodes, keyIsString, strings: interner.table,
       inputs: JSON.stringify(shape.inputs.map((i) => ({ topic: i.topic, fields: i.schema.fields }))),
-      outputs: JSON.stringify(names),
+      outputs: JSON.stringify(names), textFields: JSON.stringify(shape.textFields),
     },
     shardKey: "_key",
     keyRouted: true,
+    textFields: shape.textFields,
     objectBytes: OBJECT_BYTES,
     inputLayout: (capacity) => compileLayout([...shape.fields, ...SYSTEM_FIELDS], capacity),
 
@@ -169,13 +174,16 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
       const key = columns["_key"] as Uint32Array;
       const wmOut = columns["_wm"] as Float64Array;
       const reason = columns["_reason"] as Uint8Array;
-      const table = tables[(columns["_src"] as Uint8Array)[0]!] === true;
+      const src = (columns["_src"] as Uint8Array)[0]!;
+      const table = tables[src] === true;
+      const myTexts = texts[src]!;
       let st = streamTime;
       // A table's records see the streams' watermark (they never hold it back).
       const tableWm = otherMin === Infinity ? -Infinity : otherMin;
       for (let i = 0; i < n; i++) {
         const t = ts[i]!;
-        const r = !table && !(t >= 0 && t - t === 0) ? DSL_BAD_TIMESTAMP : keyIsString && key[i] === 0 ? DSL_NO_KEY : 0;
+        let r = !table && !(t >= 0 && t - t === 0) ? DSL_BAD_TIMESTAMP : keyIsString && key[i] === 0 ? DSL_NO_KEY : 0;
+        for (let f = 0; r === 0 && f < myTexts.length; f++) if (columns[myTexts[f]!]![i] === TEXT_TOO_LONG) r = DSL_TEXT_TOO_LONG;
         reason[i] = r;
         if (table) {
           wmOut[i] = tableWm;

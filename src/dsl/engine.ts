@@ -77,7 +77,8 @@ export function engineShape(topology: Topology): EngineShape {
   const k = field(src.keyField!);
   if (!k || (k.type !== "string" && k.type !== "u32")) refuse(`the key field ${src.keyField} must be a string or u32 field of the schema`);
   const ts = field(src.timestampField!);
-  if (!ts || ts.type === "string") refuse(`the timestamp field ${src.timestampField} must be a numeric field of the schema`);
+  if (!ts || ts.type === "string" || ts.type === "text") refuse(`the timestamp field ${src.timestampField} must be a numeric field of the schema`);
+  if (src.schema!.fields.some((f) => f.type === "text")) refuse("text fields are read in the general form");
   const aggs = nodes.filter((n) => n.kind === "aggregate") as Extract<PlanNode, { kind: "aggregate" }>[];
   const sinks = nodes.filter((n) => n.kind === "sink") as Extract<PlanNode, { kind: "sink" }>[];
   if (aggs.length !== 1 || aggs[0]!.windows === undefined) refuse("it needs exactly one windowed aggregation");
@@ -249,7 +250,7 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
     const parts: Source[] = [];
     try {
       for (const [k, input] of shape.inputs.entries()) {
-        const decoder = compileJsonDecoder(input.schema, interner);
+        const decoder = compileJsonDecoder(input.schema, interner, shape.textFields);
         const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p + bases[k]!, off, raw, reason);
         const own = { ...objects, schema: input.schema } as PipelineDefinition;
         const file = typeof files === "string" ? files : files?.[input.topic];

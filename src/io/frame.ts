@@ -134,6 +134,7 @@ export function frameRecordCount(schema: Schema, frame: Uint8Array): number {
  */
 export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number, max: number,
   columns: Record<string, ColumnArray>, at: number, interner: Interner, ids: number[]): number {
+  for (const f of schema.fields) if (f.type === "text") throw new DecodeError(`frames do not carry text fields (${f.name}): send JSON`);
   const n = frameRecordCount(schema, frame);
   const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const strings = dv.getUint32(12, true);

@@ -79,6 +79,11 @@ export interface PipelineDefinition {
   bootstrapPartition?(p: number): boolean;
   /** Partitions whose every batch goes to every shard (a global table each shard holds whole). */
   broadcastPartition?(p: number): boolean;
+  /**
+   * The text fields of the input layout in layout order, when the layout holds several schemas side
+   * by side (a decoder of `schema` must put its text values where the layout has them).
+   */
+  readonly textFields?: readonly string[];
   /** False for a partition whose records do not move event time (a table's topic): it never holds the watermark. */
   eventTimePartition?(p: number): boolean;
 }

@@ -8,8 +8,22 @@
  */
 import { SchemaError } from "../errors.js";
 
-/** Field types of a schema. `string` is stored as a u32 interned id. */
-export type FieldType = "f64" | "f32" | "i32" | "u32" | "u8" | "string";
+/**
+ * Field types of a schema. `string` is stored as a u32 interned id (keys and other strings with
+ * few distinct values: the table of strings only grows). `text` is a string carried by value in the
+ * batch (ids, names, free text: any number of distinct values, at most TEXT_BYTES of UTF-8): its
+ * u32 column holds the byte length + 1 (0: missing or empty; TEXT_TOO_LONG: longer than TEXT_BYTES)
+ * and the bytes sit in the slot's byte area at textOffset(). Read by DSL topologies in the general
+ * form (src/dsl/engine-objects.ts).
+ */
+export type FieldType = "f64" | "f32" | "i32" | "u32" | "u8" | "string" | "text";
+
+/** Most UTF-8 bytes of a `text` value. */
+export const TEXT_BYTES = 252;
+/** Byte room per `text` value in the byte area (TEXT_BYTES, rounded for alignment). */
+export const TEXT_STRIDE = 256;
+/** Column value of a `text` value longer than TEXT_BYTES (the record is invalid). */
+export const TEXT_TOO_LONG = 0xffffffff;
 
 export type ColumnArray = Float64Array | Float32Array | Int32Array | Uint32Array | Uint8Array;
 
@@ -47,9 +61,16 @@ export interface RecordLayout {
   readonly blobBytes?: number;
   /** Byte offset of that area inside a slot's data region. */
   readonly blobOffset?: number;
+  /** `text` fields in layout order: record i's value of the f-th is at textOffset(layout, i, f) of the byte area. */
+  readonly textFields?: readonly string[];
 }
 
-const BYTES: Record<FieldType, number> = { f64: 8, f32: 4, i32: 4, u32: 4, u8: 1, string: 4 };
+/** Where record i's value of the f-th text field starts in the slot's byte area (`_blob`). */
+export function textOffset(layout: RecordLayout, i: number, f: number): number {
+  return (i * layout.textFields!.length + f) * TEXT_STRIDE;
+}
+
+const BYTES: Record<FieldType, number> = { f64: 8, f32: 4, i32: 4, u32: 4, u8: 1, string: 4, text: 4 };
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CACHE_LINE = 64;
 
@@ -58,7 +79,7 @@ export function defineSchema(name: string, fields: Record<string, FieldType>): S
   const list: FieldSpec[] = [];
   for (const [field, type] of Object.entries(fields)) {
     if (!NAME_RE.test(field)) throw new SchemaError(`schema ${name}: field name ${JSON.stringify(field)} is not an identifier`);
-    if (!(type in BYTES)) throw new SchemaError(`schema ${name}: field ${field} has unknown type ${JSON.stringify(type)} (use f64, f32, i32, u32, u8 or string)`);
+    if (!(type in BYTES)) throw new SchemaError(`schema ${name}: field ${field} has unknown type ${JSON.stringify(type)} (use f64, f32, i32, u32, u8, string or text)`);
     list.push({ name: field, type });
   }
   if (list.length === 0) throw new SchemaError(`schema ${name} has no fields`);
@@ -81,6 +102,13 @@ export function compileLayout(fields: readonly FieldSpec[], capacity: number, bl
     bytesPerRecord += bytesPerValue;
   }
   if (!Number.isInteger(blobBytes) || blobBytes < 0) throw new SchemaError(`blob bytes must be an integer ≥ 0, got ${blobBytes}`);
+  const textFields = fields.filter((f) => f.type === "text").map((f) => f.name);
+  if (textFields.length > 0) {
+    // The byte area holds every record's text values at fixed places (textOffset).
+    if (blobBytes > 0) throw new SchemaError("a layout with text fields has its byte area for them");
+    const bytes = capacity * textFields.length * TEXT_STRIDE;
+    return { columns, capacity, bytesPerSlot: offset + alignUp(bytes, CACHE_LINE), bytesPerRecord: bytesPerRecord + textFields.length * TEXT_STRIDE, blobBytes: bytes, blobOffset: offset, textFields };
+  }
   if (blobBytes > 0) return { columns, capacity, bytesPerSlot: offset + alignUp(blobBytes, CACHE_LINE), bytesPerRecord, blobBytes, blobOffset: offset };
   return { columns, capacity, bytesPerSlot: offset, bytesPerRecord };
 }
@@ -96,7 +124,8 @@ export function bindColumns(buffer: ArrayBufferLike, byteOffset: number, layout:
       case "i32": out[c.name] = new Int32Array(buffer, at, layout.capacity); break;
       case "u8": out[c.name] = new Uint8Array(buffer, at, layout.capacity); break;
       case "u32":
-      case "string": out[c.name] = new Uint32Array(buffer, at, layout.capacity); break;
+      case "string":
+      case "text": out[c.name] = new Uint32Array(buffer, at, layout.capacity); break;
     }
   }
   if (layout.blobBytes) out["_blob"] = new Uint8Array(buffer, byteOffset + layout.blobOffset!, layout.blobBytes);
@@ -106,3 +135,44 @@ export function bindColumns(buffer: ArrayBufferLike, byteOffset: number, layout:
 export function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
+
+/**
+ * Writes `s` as UTF-8 into `to` at `at` without allocating; returns the bytes written, or -1 when
+ * they would pass `max` (nothing useful is left there then).
+ */
+export function writeUtf8(s: string, to: Uint8Array, at: number, max: number): number {
+  let j = at;
+  const end = at + max;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (j >= end) return -1;
+      to[j++] = c;
+    } else if (c < 0x800) {
+      if (j + 2 > end) return -1;
+      to[j++] = 0xc0 | (c >> 6);
+      to[j++] = 0x80 | (c & 63);
+    } else {
+      if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d < 0xe000) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          i++;
+          if (j + 4 > end) return -1;
+          to[j++] = 0xf0 | (c >> 18);
+          to[j++] = 0x80 | ((c >> 12) & 63);
+          to[j++] = 0x80 | ((c >> 6) & 63);
+          to[j++] = 0x80 | (c & 63);
+          continue;
+        }
+      }
+      if (c >= 0xd800 && c < 0xe000) c = 0xfffd; // a lone surrogate, as TextEncoder writes it
+      if (j + 3 > end) return -1;
+      to[j++] = 0xe0 | (c >> 12);
+      to[j++] = 0x80 | ((c >> 6) & 63);
+      to[j++] = 0x80 | (c & 63);
+    }
+  }
+  return j - at;
+}
+

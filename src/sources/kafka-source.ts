@@ -107,7 +107,7 @@ export class KafkaSource implements Source {
   constructor(private readonly options: KafkaSourceOptions) {
     this.partitions = options.partitions;
     this.interner = options.interner ?? new Interner();
-    this.decodeJson = compileJsonDecoder(options.pipeline.schema, this.interner);
+    this.decodeJson = compileJsonDecoder(options.pipeline.schema, this.interner, options.pipeline.textFields);
     this.highWater = options.highWater ?? 200_000;
     this.lowWater = options.lowWater ?? 50_000;
     this.maxJsonBytes = options.maxJsonBytes ?? 1 << 20;

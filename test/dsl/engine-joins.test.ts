@@ -84,7 +84,8 @@ describe("stream-table join on the engine (messages enriched with user profiles)
     // u200…u219 have no profile: an inner join drops their messages.
     messages.push({ messageId: `m${i}`, senderId: `u${next() % 220}`, bytes: next() % 50, ts: T0 + i * 100 });
   }
-  const files = { messages: writeLines("messages.jsonl", messages), "user-profiles": writeLines("profiles.jsonl", profiles) };
+  // One message id longer than a text field holds (252 bytes of UTF-8): invalid, with the reason.
+  const files = { messages: writeLines("messages.jsonl", [...messages, { messageId: "é".repeat(127), senderId: "u1", bytes: 5, ts: T0 }]), "user-profiles": writeLines("profiles.jsonl", profiles) };
 
   function reference(): unknown[] {
     const byId = new Map(profiles.map((p) => [p.userId, p]));
@@ -102,7 +103,8 @@ describe("stream-table join on the engine (messages enriched with user profiles)
       const expected = reference();
       expect(expected.length).toBeGreaterThan(3_000);
       expect(got).toEqual(expected);
-      expect(summary.outputs["invalid"]).toBe(0);
+      expect(summary.outputs["invalid"]).toBe(1);
+      expect(sink.outputs.filter((o) => o.type === "invalid").map((o) => o["reason"])).toEqual(["a text field is longer than 252 bytes of UTF-8"]);
     });
   }
 
@@ -125,7 +127,8 @@ describe("stream-global-table join on the engine (views × the content catalog, 
       const genre = new Map(catalog.map((c) => [c.contentId, c.genre]));
       const expected = canonical(views.map((v) => [v.userId, v.contentId, v.watchSec, genre.get(v.contentId) ?? null]));
       const got = canonical(sink.outputs.filter((o) => o.type === "enriched-views").map((o) => {
-        const v = o["value"] as { contentId: string; watchSec: number; genre: string | null };
+        const v = o["value"] as { contentId: string; watchSec: number; genre: string | null; title: string | null };
+        expect(v.title).toBe(v.genre === null ? null : `Title ${v.contentId.slice(1)}`);
         return [o["key"], v.contentId, v.watchSec, v.genre];
       }));
       expect(got).toEqual(expected);

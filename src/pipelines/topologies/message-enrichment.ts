@@ -7,8 +7,10 @@
 import { StreamsBuilder } from "../../dsl/builder.js";
 import { defineSchema } from "../../schema/schema.js";
 
-export const messageSchema = defineSchema("message", { messageId: "string", chatId: "string", senderId: "string", bytes: "u32", ts: "f64" });
-export const profileSchema = defineSchema("user-profile", { userId: "string", name: "string", country: "string", premium: "u8" });
+// Ids and names with a value per message or user are `text` (carried by value, any number of
+// them); the sender, the key, and the country are interned.
+export const messageSchema = defineSchema("message", { messageId: "text", chatId: "text", senderId: "string", bytes: "u32", ts: "f64" });
+export const profileSchema = defineSchema("user-profile", { userId: "string", name: "text", country: "string", premium: "u8" });
 
 export function topics(prefix = process.env["RIPTIDE_TOPIC_PREFIX"] ?? "") {
   return { messages: `${prefix}messages`, profiles: `${prefix}user-profiles`, enriched: `${prefix}enriched-messages` };

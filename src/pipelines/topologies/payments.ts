@@ -7,7 +7,8 @@
  * names take RIPTIDE_TOPIC_PREFIX in front (`--topic-prefix`).
  */
 import { Branched, StreamsBuilder } from "../../dsl/builder.js";
-import { PAYMENT_EVENT, PAYMENT_REASONS, paymentReason, STATUS_APPROVED, STATUS_DECLINED_FUNDS, STATUS_DECLINED_LIMIT, STATUS_NAMES, STATUS_REASONS, toCents, CENTS } from "../payments/spec.js";
+import { defineSchema } from "../../schema/schema.js";
+import { PAYMENT_REASONS, paymentReason, STATUS_APPROVED, STATUS_DECLINED_FUNDS, STATUS_DECLINED_LIMIT, STATUS_NAMES, STATUS_REASONS, toCents, CENTS } from "../payments/spec.js";
 
 export function topics(prefix = process.env["RIPTIDE_TOPIC_PREFIX"] ?? "") {
   return {
@@ -15,6 +16,9 @@ export function topics(prefix = process.env["RIPTIDE_TOPIC_PREFIX"] ?? "") {
     balances: `${prefix}balance-updates`, invalid: `${prefix}payment-events.invalid`,
   };
 }
+
+/** The payment event of payments/spec.ts, with the payment id carried by value (one per event). */
+export const paymentSchema = defineSchema("payment-event", { paymentId: "text", userId: "string", amount: "f64", ts: "f64" });
 
 interface Payment { paymentId: string; userId: string; amount: number; ts: number }
 /** A user's balance and the decision on the payment that produced this version of it. */
@@ -25,7 +29,7 @@ const reasonOf = (p: Payment): number => paymentReason(p.paymentId === "" ? 0 : 
 export default function topology() {
   const t = topics();
   const b = new StreamsBuilder();
-  const branches = b.stream<Payment, string>(t.payments, { schema: PAYMENT_EVENT, key: "userId", timestamp: "ts" })
+  const branches = b.stream<Payment, string>(t.payments, { schema: paymentSchema, key: "userId", timestamp: "ts" })
     .split("payment-")
     .branch((_user, p) => reasonOf(p) !== 0, Branched.as("invalid"))
     .defaultBranch(Branched.as("valid"));

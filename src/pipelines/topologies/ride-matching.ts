@@ -9,7 +9,8 @@ import { JoinWindows } from "../../dsl/windows.js";
 import { haversineKm } from "../../kernels/geo.js";
 import { defineSchema } from "../../schema/schema.js";
 
-export const requestSchema = defineSchema("ride-request", { requestId: "string", riderId: "string", lat: "f64", lon: "f64", region: "string", ts: "f64" });
+// Ids with a value per request are `text` (carried by value); regions and drivers, few, are interned.
+export const requestSchema = defineSchema("ride-request", { requestId: "text", riderId: "text", lat: "f64", lon: "f64", region: "string", ts: "f64" });
 export const locationSchema = defineSchema("driver-location", { driverId: "string", lat: "f64", lon: "f64", region: "string", available: "u8", ts: "f64" });
 /** Farthest pickup a match may have, km. */
 export const MAX_PICKUP_KM = 1;
