@@ -9,7 +9,8 @@
  *
  * Each figure is one run of a separate process and is the run's --json summary's eventsPerSec
  * (first event → last output acknowledged, idle wait excluded). Kafka rows in full runs only, and
- * only when a broker answers (as bench/pipelines/scaling.bench.ts); --quick: in-process, ÷10 events.
+ * only when a broker answers (as bench/pipelines/scaling.bench.ts); --quick: in-process only, ÷40
+ * events (a smoke run: start-up and the end-of-input flush dominate its figures).
  * Standalone: `node dist/bench/pipelines/pipelines.bench.js [--quick] [--no-kafka] [--only NAME,…]`.
  */
 import { spawnSync } from "node:child_process";
@@ -141,10 +142,11 @@ async function throughKafka(p: Pipeline, stamp: string, events: number): Promise
 
 export async function run(opts: { quick: boolean; kafka?: boolean; only?: readonly string[] }): Promise<BenchRow[]> {
   const chosen = PIPELINES.filter((p) => opts.only === undefined || p.name === "driver-tracking" || opts.only.includes(p.name));
-  const scale = opts.quick ? 10 : 1;
+  // --quick is a smoke run (~25 s): at ÷40 the fixed cost of a run dominates its figure.
+  const scale = opts.quick ? 40 : 1;
   const rows: BenchRow[] = [];
   for (const p of chosen) {
-    const events = p.inProcess / scale;
+    const events = Math.round(p.inProcess / scale);
     const r = inProcess(p, events);
     rows.push({ group: IN_PROCESS, name: p.name, baseline: p.name === "driver-tracking", eventsPerSec: r.rate, note: r.note });
   }
@@ -157,7 +159,7 @@ export async function run(opts: { quick: boolean; kafka?: boolean; only?: readon
   const stamp = `${Date.now().toString(36)}-${process.pid}`;
   for (const p of chosen) {
     try {
-      rows.push(...(await throughKafka(p, stamp, p.kafkaEvents / scale)));
+      rows.push(...(await throughKafka(p, stamp, Math.round(p.kafkaEvents / scale))));
     } catch (err) {
       // One pipeline failing on the broker loses its rows, not the others'.
       log(`${p.name} through Kafka failed: ${String((err as Error)?.message ?? err).slice(0, 1500)}`);
