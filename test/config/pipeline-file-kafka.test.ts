@@ -88,18 +88,22 @@ describe("pipeline files on Kafka", () => {
     }
   }, 240_000);
 
-  it("engagement-analytics.yaml: views and the content-metadata table from the file's two topics, as engagement-analytics by name", async () => {
+  it("engagement-analytics.yaml: views, user interactions and the content-metadata table from the file's three topics, as engagement-analytics by name", async () => {
     const views = uniqueName("yaml-ea-views");
     const meta = uniqueName("yaml-ea-meta");
+    const inter = uniqueName("yaml-ea-inter");
     const fromFile = uniqueName("yaml-ea-file");
     const byName = uniqueName("yaml-ea-name");
-    const load = riptide(["loadgen", "--brokers", BROKERS, "--kind", "engagement", "--topic", `${views},${meta}`, "--rate", "100000",
+    const load = riptide(["loadgen", "--brokers", BROKERS, "--kind", "engagement", "--topic", `${views},${meta},${inter}`, "--rate", "100000",
       "--events", "30000", "--partitions", "1", "--drivers", "400", "--seed", "5", "--json", "--quiet"]);
     expect(await load.exited, load.stderr).toBe(0);
-    const file = fileWith("engagement-analytics.yaml", [['"user-views"', `"${views}"`], ['"content-metadata"', `"${meta}"`], ['"processed-analytics"', `"${fromFile}"`]]);
+    const lg = JSON.parse(load.stdout.trim().split("\n").pop()!) as { views: number; interactions: number };
+    // Output for output with the by-name run: the file without its interactions topic (with it, which
+    // records are late depends on how the two topics' batches interleave, see the check below).
+    const file = fileWith("engagement-analytics.yaml", [['"user-views"', `"${views}"`], ['    - "user-interactions"\n', ""], ['"content-metadata"', `"${meta}"`], ['"processed-analytics"', `"${fromFile}"`]]);
     const a = await runOk([file, "--brokers", BROKERS, "--group", uniqueName("g")]);
     const b = await runOk(["engagement-analytics", "--brokers", BROKERS, "--input-topic", `${views},${meta}`, "--output-topic", byName, "--group", uniqueName("g")]);
-    expect(a.events).toBe(30_000);
+    expect(a.events).toBe(lg.views);
     expect(a.outputs).toEqual(b.outputs);
     expect(a.outputs["window"]).toBeGreaterThan(100);
     expect(a.outputs["session"]).toBeGreaterThan(0);
@@ -110,6 +114,13 @@ describe("pipeline files on Kafka", () => {
     }
     // Enriched from the table named in the file.
     expect((await topicContents(fromFile)).values.every((v) => /"title":"[^"]+"/.test(v))).toBe(true);
+    // The whole file: its interactions topic is read too, and counted in sessions.
+    const withInteractions = uniqueName("yaml-ea-file3");
+    const full = fileWith("engagement-analytics.yaml", [['"user-views"', `"${views}"`], ['"user-interactions"', `"${inter}"`], ['"content-metadata"', `"${meta}"`], ['"processed-analytics"', `"${withInteractions}"`]]);
+    const c = await runOk([full, "--brokers", BROKERS, "--group", uniqueName("g")]);
+    expect(c.events).toBe(30_000);
+    expect(a.outputs["invalid"]).toBeLessThan(c.outputs["invalid"]!);
+    expect((await topicContents(`${withInteractions}.session`)).values.filter((v) => /"interactions":[1-9]/.test(v)).length).toBeGreaterThan(100);
   }, 240_000);
 
   it("driver-eta.yaml: two input topics, ETAs and availability on the file's topics, availability on /driver-updates", async () => {
