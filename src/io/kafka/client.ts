@@ -290,6 +290,12 @@ export interface KafkaConsumerClient {
    * Resolves once the broker stored them.
    */
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /**
+   * Queues a commit and returns at once, without waiting for the broker; a failure is not
+   * reported (a later commit of the same partitions covers it). For periodic commits on a thread
+   * that must not block; use {@link commit} where the offsets must be stored before going on.
+   */
+  commitAsync?(offsets: TopicPartitionOffset[]): void;
   /** The group's committed offsets for `partitions` (default: the current assignment). */
   committed(partitions?: TopicPartition[], timeoutMs?: number): Promise<CommittedOffset[]>;
   /**

@@ -371,6 +371,17 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
     }
   }
 
+  /** librdkafka's asynchronous commit: the request is queued; its result is not waited for. */
+  commitAsync(offsets: TopicPartitionOffset[]): void {
+    this.check("commit", true);
+    if (offsets.length === 0) return;
+    try {
+      this.c.commit(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+    } catch (e) {
+      throw toKafkaError(e, "commit");
+    }
+  }
+
   committed(partitions?: TopicPartition[], timeoutMs = 10_000): Promise<CommittedOffset[]> {
     try {
       this.check("committed", true);
