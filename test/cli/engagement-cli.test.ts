@@ -1,6 +1,7 @@
 /**
  * engagement-analytics from the built CLI: the seeded generator with no services (outputs counted
- * by name, the same for 1 and 3 workers, windows enriched from the catalog), a JSON-lines file of
+ * by name, the same for 1 and 3 workers, windows enriched from the catalog, interactions counted in
+ * sessions), a JSON-lines file of
  * views (no table: title and genre null; ids named), and bad options named.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -27,6 +28,9 @@ describe("riptide run engagement-analytics / loadgen --kind engagement", () => {
       expect(w.every((o) => typeof o["title"] === "string" && typeof o["genre"] === "string")).toBe(true);
       const s = lines.find((o) => o["type"] === "session" && (o["genres"] as string[]).length > 0)!;
       expect(s["userId"]).toMatch(/^user-\d+$/);
+      // The generator interleaves user interactions; sessions count them.
+      expect(lines.filter((o) => o["type"] === "session" && (o["interactions"] as number) > 0).length).toBeGreaterThan(100);
+      expect(lines.some((o) => o["type"] === "invalid" && (o["event"] as Record<string, unknown>)["action"] === "dislike")).toBe(true);
     }
     const [a, b] = summaries;
     expect(a!.events).toBe(40_000);
@@ -60,7 +64,10 @@ describe("riptide run engagement-analytics / loadgen --kind engagement", () => {
 
   it.each([
     [["run", "engagement-analytics", "--brokers", "127.0.0.1:9092", "--input-topic", "views", "--output-topic", "o"], /engagement-analytics reads two topics, views and the content-metadata table/],
+    [["run", "engagement-analytics", "--brokers", "127.0.0.1:9092", "--input-topic", "v,m,i,x", "--output-topic", "o"], /engagement-analytics reads two topics, views and the content-metadata table, and optionally a third, user interactions/],
+    [["run", "engagement-analytics", "--brokers", "127.0.0.1:9092", "--input-topic", "v,m,i", "--output-topic", "o", "--guarantee", "exactly-once"], /--guarantee exactly-once covers one input stream/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a", "--rate", "10", "--events", "1", "--kind", "engagement"], /--kind engagement needs --topic VIEWS,METADATA/],
+    [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a,b,c,d", "--rate", "10", "--events", "1", "--kind", "engagement"], /or VIEWS,METADATA,INTERACTIONS/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a,b", "--rate", "10", "--events", "1", "--kind", "engagement", "--format", "frame"], /--kind engagement produces JSON only/],
   ])("rejects %j", async (args, message) => {
     const p = riptide(args as string[]);
