@@ -101,8 +101,9 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
           await assignedOrTimeout(extra.source);
           return extra.source;
         }
+        // The typed form reads --input-topic; the general form the topics the topology names.
         kafka = await setupKafkaRun({
-          brokers, inputTopic: topic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }),
+          brokers, inputTopic: general ? topic : inputTopic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }),
         });
         return kafka.source;
       },

@@ -62,7 +62,7 @@ export class NumericWindowStore {
     if (this.keyId[i] === EMPTY) {
       if (this.size >= this.limit) throw new StateStoreFullError(this.name, this.limit);
       if ((this.size + 1) * 2 > this.cap) {
-        this.rehash(this.cap * 2, Infinity);
+        this.rehash(this.cap * 2, -Infinity); // grow: keep every window
         i = this.slotOf(key, start);
       }
       this.keyId[i] = key;
