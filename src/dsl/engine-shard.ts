@@ -158,9 +158,9 @@ export class DslShardProcessor implements ShardProcessor {
   }
 
   /**
-   * Checkpoints for worker recovery (workers/shard.ts): topologies whose state is the typed stores
-   * of built-in aggregates are written (keys as u32 ids ≥ 0, strings as −(their id in the shared
-   * table)); others return -1 and run without a restorable checkpoint.
+   * Checkpoints for worker recovery (workers/shard.ts): the executor writes every store (typed
+   * stores with keys as u32 ids ≥ 0, strings as −(their id in the shared table); object stores as
+   * JSON); -1 only when the state does not fit or holds a value JSON cannot carry.
    */
   snapshot(into: Float64Array): number {
     return this.executor.snapshot(into, (k) => {
