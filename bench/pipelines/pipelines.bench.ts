@@ -36,8 +36,9 @@ interface Kafka {
 
 interface Pipeline { name: string; inProcess: number; kafkaEvents: number; kafka: Kafka }
 
-const twoTopics = (kind: string, a: string, b: string, runExtra: string[] = []): Kafka => ({
-  load: (base) => ({ args: ["--kind", kind, "--topic", `${base}-${a},${base}-${b}`], topics: [`${base}-${a}`, `${base}-${b}`] }),
+/** A loadgen kind writing the topics named (in its --topic order), read by run --input-topic in the same order. */
+const named = (kind: string, names: string[], runExtra: string[] = []): Kafka => ({
+  load: (base) => ({ args: ["--kind", kind, "--topic", names.map((n) => `${base}-${n}`).join(",")], topics: names.map((n) => `${base}-${n}`) }),
   run: (base, inputs) => ["--input-topic", inputs.join(","), "--output-topic", `${base}-out`, "--group", `${base}-g`, ...runExtra],
 });
 
@@ -58,8 +59,8 @@ const PIPELINES: readonly Pipeline[] = [
       run: (base, inputs) => ["--input-topic", inputs[0]!, "--output-topic", `${base}-out`, "--group", `${base}-g`],
     },
   },
-  { name: "surge-pricing", inProcess: 4_000_000, kafkaEvents: 200_000, kafka: twoTopics("rides", "locations", "requests") },
-  { name: "driver-eta", inProcess: 1_000_000, kafkaEvents: 200_000, kafka: twoTopics("rides", "locations", "requests") },
+  { name: "surge-pricing", inProcess: 4_000_000, kafkaEvents: 200_000, kafka: named("rides", ["locations", "requests"]) },
+  { name: "driver-eta", inProcess: 1_000_000, kafkaEvents: 200_000, kafka: named("rides", ["locations", "requests"]) },
   {
     name: "payments", inProcess: 10_000_000, kafkaEvents: 200_000,
     kafka: {
@@ -67,10 +68,10 @@ const PIPELINES: readonly Pipeline[] = [
       run: (base, inputs) => ["--input-topic", inputs[0]!, "--output-topic", `${base}-out`, "--group", `${base}-g`],
     },
   },
-  { name: "engagement-analytics", inProcess: 4_000_000, kafkaEvents: 200_000, kafka: twoTopics("engagement", "views", "content-metadata") },
+  { name: "engagement-analytics", inProcess: 4_000_000, kafkaEvents: 200_000, kafka: named("engagement", ["views", "content-metadata", "interactions"]) },
   {
     name: "message-delivery", inProcess: 300_000, kafkaEvents: 60_000,
-    kafka: twoTopics("messages", "messages", "presence", ["--encryption-key", randomBytes(32).toString("hex")]),
+    kafka: named("messages", ["messages", "presence"], ["--encryption-key", randomBytes(32).toString("hex")]),
   },
   { name: "ride-matching", inProcess: 200_000, kafkaEvents: 40_000, kafka: dsl("ride-matching") },
   { name: "message-enrichment", inProcess: 300_000, kafkaEvents: 60_000, kafka: dsl("message-enrichment") },
