@@ -224,12 +224,16 @@ describe("engagement-analytics", () => {
     }
   }, 180_000);
 
-  it("replaces a worker that dies mid-run from its checkpoint: no window or session lost or repeated", async () => {
+  it.each([
+    ["views only", OPTIONS],
+    ["with interactions (their counts and affinities in the checkpoint)", { ...OPTIONS, interactionShare: 0.2 }],
+  ] as const)("replaces a worker that dies mid-run from its checkpoint: no window or session lost or repeated (%s)", async (_what, options) => {
     const batch = 400;
     const total = 4 * batch * 25;
     // Rate-limited, the coordinator reads rate / 100 = 200 records per partition at a time.
-    const ref = referenceEngagement(sourceOrder(OPTIONS, total, 200), 4, catalogMap(OPTIONS));
-    const gen = new EngagementGenerator(OPTIONS);
+    const ref = referenceEngagement(sourceOrder(options, total, 200), 4, catalogMap(options));
+    if (options.interactionShare) expect(ref.filter((o) => o["type"] === "session" && (o["interactions"] as number) > 0).length).toBeGreaterThan(100);
+    const gen = new EngagementGenerator(options);
     const sink = new MemorySink();
     const c = new Coordinator({ pipeline: run(gen), source: new EngagementGeneratorSource(gen, total), sink, workers: 2, batchSize: batch, rate: 20_000, idleTimeoutMs: 1e9 });
     const running = c.run();
