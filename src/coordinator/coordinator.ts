@@ -33,7 +33,7 @@ import {
 } from "../ring/output.js";
 import { BatchRing } from "../ring/ring.js";
 import type { Output, Sink } from "../sinks/sink.js";
-import { TEXT_STRIDE, bindColumns, type ColumnArray } from "../schema/schema.js";
+import { TEXT_STRIDE, TEXT_TOO_LONG, bindColumns, type ColumnArray } from "../schema/schema.js";
 import type { Source } from "../sources/source.js";
 import type { RetryCounts } from "../io/retry.js";
 import { C_COMMAND, CMD_CRASH, CMD_STOP, createCheckpoint, createControl } from "./control.js";
@@ -231,6 +231,8 @@ export class Coordinator {
    */
   private readonly textStride: number;
   private readonly inBlobs: Buffer[][] = [];
+  private readonly textColumns: string[];
+  private readonly textTargets: Uint8Array[] = [];
   private bootSeen: Uint8Array = new Uint8Array(0);
   private booting = 0;
   /** Per output ring, per slot: a Buffer over the slot's byte area (OUT_OBJECT texts), made once. */
@@ -311,6 +313,7 @@ export class Coordinator {
     this.scatterCounts = new Int32Array(this.workers);
     this.staging = this.scatter ? bindColumns(new ArrayBuffer(inLayout.bytesPerSlot), 0, inLayout) : undefined;
     this.textStride = (inLayout.textFields?.length ?? 0) * TEXT_STRIDE;
+    this.textColumns = [...(inLayout.textFields ?? [])];
     if (this.textStride > 0) for (const r of this.inputs) this.inBlobs.push(r.columns.map((c) => blobBuffer(c)));
     this.source.attach?.({
       drainPartitions: (ps) => this.drainPartitions(ps),
@@ -648,13 +651,26 @@ export class Coordinator {
       }
     }
     if (this.textStride > 0) {
-      // Text values travel with their records (each record's area is at its index).
-      const stride = this.textStride;
-      const from = blobBuffer(src);
+      // Text values travel with their records (each record's values are at its index): only
+      // their bytes (length + 1 in the column), byte by byte — they are short.
+      const texts = this.textColumns;
+      const nText = texts.length;
+      const from = src["_blob"] as Uint8Array;
+      const to: Uint8Array[] = this.textTargets;
+      for (let w = 0; w < W; w++) to[w] = this.inputs[w]!.columns[slots[w]!]!["_blob"] as Uint8Array;
       counts.fill(0);
       for (let i = 0; i < n; i++) {
         const w = route[i]!;
-        from.copy(this.inBlobs[w]![slots[w]!]!, counts[w]!++ * stride, i * stride, (i + 1) * stride);
+        const j = counts[w]!++;
+        const dst = to[w]!;
+        for (let f = 0; f < nText; f++) {
+          const len = (src[texts[f]!] as Uint32Array)[i]!;
+          if (len <= 1 || len === TEXT_TOO_LONG) continue;
+          let a = (i * nText + f) * TEXT_STRIDE;
+          let b = (j * nText + f) * TEXT_STRIDE;
+          const end = a + len - 1;
+          while (a < end) dst[b++] = from[a++]!;
+        }
       }
     }
     const wm = (src["_wm"] as Float64Array)[n - 1]!;

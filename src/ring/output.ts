@@ -27,7 +27,7 @@
  * `code` carries the reason code of side outputs (pipeline-defined) and 0 otherwise.
  */
 import { RingStalledError } from "../errors.js";
-import { compileLayout, type FieldSpec, type RecordLayout } from "../schema/schema.js";
+import { compileLayout, writeUtf8, type FieldSpec, type RecordLayout } from "../schema/schema.js";
 import { BatchRing } from "./ring.js";
 import { H_COUNT, HEADER_WORDS } from "./layout.js";
 
@@ -84,8 +84,8 @@ export class OutputWriter {
   private i = 0;
   private cols!: OutputColumns;
   private readonly capacity: number;
-  /** Per slot, a Buffer over its byte area (made once; empty when the layout has none). */
-  private readonly blobs: Buffer[] = [];
+  /** Per slot, its byte area (empty when the layout has none). */
+  private readonly areas: Uint8Array[] = [];
   private readonly blobCap: number;
   private blobUsed = 0;
 
@@ -93,10 +93,7 @@ export class OutputWriter {
     this.capacity = ring.capacity;
     this.blobCap = ring.layout.blobBytes ?? 0;
     if (this.blobCap > 0) {
-      for (const c of ring.columns) {
-        const b = c["_blob"] as Uint8Array;
-        this.blobs.push(Buffer.from(b.buffer, b.byteOffset, b.length));
-      }
+      for (const c of ring.columns) this.areas.push(c["_blob"] as Uint8Array);
     }
   }
 
@@ -120,11 +117,18 @@ export class OutputWriter {
    * or the ring has none: the caller reports that record instead.
    */
   object(code: number, part: number, off: number, timestamp: number, windowStart: number, windowEnd: number, json: string): boolean {
-    const len = Buffer.byteLength(json, "utf8");
-    if (len > this.blobCap) return false;
-    if (this.slot < 0 || this.i === this.capacity || this.blobUsed + len > this.blobCap) this.nextSlot();
-    const at = this.blobUsed;
-    this.blobs[this.slot]!.write(json, at, len, "utf8");
+    if (this.blobCap === 0) return false;
+    if (this.slot < 0 || this.i === this.capacity) this.nextSlot();
+    let at = this.blobUsed;
+    let len = writeUtf8(json, this.areas[this.slot]!, at, this.blobCap - at);
+    if (len < 0) {
+      // This slot's area is full: publish it and write into the next one, whole.
+      if (at === 0) return false;
+      this.nextSlot();
+      at = 0;
+      len = writeUtf8(json, this.areas[this.slot]!, 0, this.blobCap);
+      if (len < 0) return false;
+    }
     this.blobUsed = at + len;
     const i = this.i++;
     const c = this.cols;
