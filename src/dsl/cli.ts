@@ -11,6 +11,7 @@ import { numberOption, UsageError } from "../cli/args.js";
 import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import { resolve } from "node:path";
 import { loadTopology, runTopology, topologyShape } from "./engine.js";
+import { TopologyError } from "./errors.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
   "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions"]);
@@ -99,6 +100,8 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
           more.push(extra);
           await assignedOrTimeout(kafka.source);
           await assignedOrTimeout(extra.source);
+          if (more.length === 1) wholeTopicsOnly(kafka.source, inputTopic);
+          wholeTopicsOnly(extra.source, topic);
           return extra.source;
         }
         // The typed form reads --input-topic; the general form the topics the topology names.
@@ -132,3 +135,26 @@ async function assignedOrTimeout(source: { partitions: number; assigned?(p: numb
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * A topology reading several topics runs as one process per group: each topic has its own consumer
+ * group, so a second process would get partitions of the topics that do not match (a join would
+ * silently miss), and a global table must be read whole. When a topic's consumer holds fewer than
+ * all of its partitions for longer than a rebalance takes, the next fill fails the run, saying so.
+ */
+function wholeTopicsOnly(source: { partitions: number; assigned?(p: number): boolean; fill: (...a: never[]) => number }, topic: string, graceMs = 15_000): void {
+  if (!source.assigned) return;
+  let partialSince = 0;
+  const fill = source.fill.bind(source);
+  (source as { fill: unknown }).fill = (...args: never[]): number => {
+    let held = 0;
+    for (let p = 0; p < source.partitions; p++) if (source.assigned!(p)) held++;
+    if (held === source.partitions) partialSince = 0;
+    else if (partialSince === 0) partialSince = Date.now();
+    else if (Date.now() - partialSince > graceMs) {
+      throw new TopologyError(`topic ${topic}: this process holds ${held} of its ${source.partitions} partitions for more than ${graceMs / 1000} s — another process joined the group? A topology that reads several topics (joins, tables) runs as one process per group on Kafka`);
+    }
+    return fill(...args);
+  };
+}
+

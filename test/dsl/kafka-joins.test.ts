@@ -104,6 +104,20 @@ describe("joins on Kafka", () => {
     expect(canonical(got)).toEqual(canonical(views.map((v) => [v.userId, v.contentId, v.watchSec, genre.get(v.contentId) ?? null])));
   });
 
+  it("a second process in the group of a join topology: both stop with the reason instead of joining mismatched partitions", async () => {
+    const prefix = `${uniqueName("twoproc")}-`;
+    await createTopic(`${prefix}ride-requests`, 2);
+    await createTopic(`${prefix}driver-locations`, 2);
+    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+    const args = ["run", "--topology", "test/dsl/fixtures/ride-join.js", "--brokers", BROKERS, "--workers", "1", "--group", `${prefix}app`, "--stop-when-idle", "60", "--quiet"];
+    const a = riptide(args);
+    await new Promise((r) => setTimeout(r, 8_000));
+    const b = riptide(args);
+    const [ca, cb] = await Promise.all([a.exited, b.exited]);
+    expect([ca, cb]).toEqual([1, 1]);
+    for (const p of [a, b]) expect(p.stderr).toMatch(/holds 1 of its 2 partitions .*runs as one process per group/);
+  }, 120_000);
+
   it("refuses topics that are not co-partitioned, naming them", async () => {
     const prefix = `${uniqueName("copart")}-`;
     await createTopic(`${prefix}user-profiles`, 1);
