@@ -33,7 +33,7 @@ import {
 } from "../ring/output.js";
 import { BatchRing } from "../ring/ring.js";
 import type { Output, Sink } from "../sinks/sink.js";
-import { TEXT_STRIDE, TEXT_TOO_LONG, bindColumns, type ColumnArray } from "../schema/schema.js";
+import { TEXT_STRIDE, TEXT_TOO_LONG, bindColumns, blobBuffer, type ColumnArray } from "../schema/schema.js";
 import type { Source } from "../sources/source.js";
 import type { RetryCounts } from "../io/retry.js";
 import { C_COMMAND, CMD_CRASH, CMD_STOP, createCheckpoint, createControl } from "./control.js";
@@ -1004,17 +1004,5 @@ function sleep(ms: number): Promise<void> {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-const blobBuffers = new WeakMap<object, Buffer>();
-/** A Buffer over a batch's byte area (`_blob`), made once per batch's columns. */
-function blobBuffer(columns: Record<string, ColumnArray>): Buffer {
-  let b = blobBuffers.get(columns);
-  if (!b) {
-    const u = columns["_blob"] as Uint8Array;
-    b = Buffer.from(u.buffer, u.byteOffset, u.length);
-    blobBuffers.set(columns, b);
-  }
-  return b;
 }
 

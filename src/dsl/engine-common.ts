@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { TopologyError } from "./errors.js";
 import type { Topology } from "./plan.js";
+import type { SharedStrings } from "./shared-strings.js";
 
 /** Reason codes of the invalid output (edge) and of records whose user function threw (worker). */
 export const DSL_BAD_TIMESTAMP = 1;
@@ -31,5 +32,23 @@ export async function loadTopology(modulePath: string): Promise<Topology> {
     throw new TopologyError(`${modulePath} must export (default or as "topology") a Topology from builder.build(), or a function returning one`);
   }
   return t as Topology;
+}
+
+/**
+ * Key codes of the typed stores in a shard's checkpoint: u32 ids ≥ 0 as themselves, strings as
+ * −(their id in the shared string table); NaN for a key with neither (the executor then writes it as JSON).
+ */
+export function storeKeyCodec(strings: SharedStrings | undefined): { encode(k: unknown): number; decode(x: number): unknown } {
+  return {
+    encode(k) {
+      if (typeof k === "number") return Number.isInteger(k) && k >= 0 ? k : NaN;
+      if (typeof k === "string") {
+        const id = strings?.ids.get(k);
+        return id === undefined ? NaN : -id;
+      }
+      return NaN;
+    },
+    decode: (x) => (x >= 0 ? x : strings ? strings.name(-x) : String(-x)),
+  };
 }
 

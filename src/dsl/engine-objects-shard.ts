@@ -9,8 +9,8 @@
  */
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, type OutputWriter } from "../ring/output.js";
-import { TEXT_STRIDE, type ColumnArray, type FieldSpec } from "../schema/schema.js";
-import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE } from "./engine-common.js";
+import { blobBuffer, TEXT_STRIDE, type ColumnArray, type FieldSpec } from "../schema/schema.js";
+import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE, storeKeyCodec } from "./engine-common.js";
 import { ERROR_TOPIC, TopologyExecutor } from "./executor.js";
 import type { Topology } from "./plan.js";
 import { SharedStrings } from "./shared-strings.js";
@@ -25,20 +25,10 @@ interface Input {
   textOrdinal: number[];
 }
 
-const blobs = new WeakMap<object, Buffer>();
-/** A Buffer over a batch's byte area, made once per slot's columns. */
-function blobOf(columns: Record<string, ColumnArray>): Buffer {
-  let b = blobs.get(columns);
-  if (!b) {
-    const u = columns["_blob"] as Uint8Array;
-    b = Buffer.from(u.buffer, u.byteOffset, u.length);
-    blobs.set(columns, b);
-  }
-  return b;
-}
-
 export class DslObjectProcessor implements ShardProcessor {
   private readonly executor: TopologyExecutor;
+  /** Key codes of the typed stores in checkpoints. */
+  private readonly keys: ReturnType<typeof storeKeyCodec>;
   private readonly strings: SharedStrings;
   private readonly inputs: Input[];
   private readonly codes = new Map<string, number>();
@@ -51,6 +41,7 @@ export class DslObjectProcessor implements ShardProcessor {
 
   constructor(topology: Topology, config: ProcessorConfig) {
     this.strings = new SharedStrings(config["strings"] as SharedArrayBuffer);
+    this.keys = storeKeyCodec(this.strings);
     this.keyIsString = config["keyIsString"] === true;
     const inputs = JSON.parse(config["inputs"] as string) as { topic: string; fields: FieldSpec[] }[];
     const texts = JSON.parse((config["textFields"] as string | undefined) ?? "[]") as string[];
@@ -75,7 +66,7 @@ export class DslObjectProcessor implements ShardProcessor {
     const reason = columns["_reason"] as Uint8Array;
     const ex = this.executor;
     const nText = this.nText;
-    const blob = nText > 0 ? blobOf(columns) : undefined;
+    const blob = nText > 0 ? blobBuffer(columns) : undefined;
     for (let i = 0; i < n; i++) {
       this.off = off[i]!;
       this.keyId = key[i]!;
@@ -143,17 +134,10 @@ export class DslObjectProcessor implements ShardProcessor {
    * the area or holds a value JSON cannot carry (the executor's snapshotError says which).
    */
   snapshot(into: Float64Array): number {
-    return this.executor.snapshot(into, (k) => {
-      if (typeof k === "number") return Number.isInteger(k) && k >= 0 ? k : NaN;
-      if (typeof k === "string") {
-        const id = this.strings.ids.get(k);
-        return id === undefined ? NaN : -id;
-      }
-      return NaN;
-    });
+    return this.executor.snapshot(into, this.keys.encode);
   }
 
   restore(from: Float64Array): void {
-    this.executor.restore(from, (x) => (x >= 0 ? x : this.strings.name(-x)));
+    this.executor.restore(from, this.keys.decode);
   }
 }

@@ -13,7 +13,7 @@
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
-import { DSL_NOT_A_NUMBER, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, loadTopology, NUMERIC_KEY } from "./engine-common.js";
+import { DSL_NOT_A_NUMBER, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, loadTopology, NUMERIC_KEY, storeKeyCodec } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
 import { ERROR_TOPIC, TopologyExecutor, type LateRecord } from "./executor.js";
 import type { PlanNode, Topology } from "./plan.js";
@@ -32,6 +32,8 @@ export async function createDslProcessor(config: ProcessorConfig): Promise<Shard
 
 export class DslShardProcessor implements ShardProcessor {
   private readonly executor: TopologyExecutor;
+  /** Key codes of the typed stores in checkpoints. */
+  private readonly keys: ReturnType<typeof storeKeyCodec>;
   private readonly strings: SharedStrings | undefined;
   private readonly fields: readonly FieldSpec[];
   private readonly topic: string;
@@ -66,6 +68,7 @@ export class DslShardProcessor implements ShardProcessor {
     this.rowUnused = this.idKeys && topology.nodes.some((n) => n.kind === "aggregate" && n.builtin?.op === "count" && n.builtin.field === undefined);
     const table = config["strings"];
     this.strings = table instanceof SharedArrayBuffer ? new SharedStrings(table) : undefined;
+    this.keys = storeKeyCodec(this.strings);
     for (const f of this.fields) this.row[f.name] = f.type === "string" ? "" : 0;
     const op = config["partials"];
     this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts),
@@ -163,17 +166,10 @@ export class DslShardProcessor implements ShardProcessor {
    * JSON); -1 only when the state does not fit or holds a value JSON cannot carry.
    */
   snapshot(into: Float64Array): number {
-    return this.executor.snapshot(into, (k) => {
-      if (typeof k === "number") return Number.isInteger(k) && k >= 0 ? k : NaN;
-      if (typeof k === "string") {
-        const id = this.strings?.ids.get(k);
-        return id === undefined ? NaN : -id;
-      }
-      return NaN;
-    });
+    return this.executor.snapshot(into, this.keys.encode);
   }
 
   restore(from: Float64Array): void {
-    this.executor.restore(from, (x) => (x >= 0 ? x : this.str(-x)));
+    this.executor.restore(from, this.keys.decode);
   }
 }

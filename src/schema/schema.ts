@@ -176,3 +176,15 @@ export function writeUtf8(s: string, to: Uint8Array, at: number, max: number): n
   return j - at;
 }
 
+const blobBuffers = new WeakMap<object, Buffer>();
+/** A Buffer over a batch's byte area (`_blob`), made once per slot's columns (no allocation after). */
+export function blobBuffer(columns: Record<string, ColumnArray>): Buffer {
+  let b = blobBuffers.get(columns);
+  if (!b) {
+    const u = columns["_blob"] as Uint8Array;
+    b = Buffer.from(u.buffer, u.byteOffset, u.length);
+    blobBuffers.set(columns, b);
+  }
+  return b;
+}
+
