@@ -117,6 +117,8 @@ export async function startContentTable(opts: {
 
 const STAGE = 4096;
 /** How long a side waits at the start for the other side's first records of a partition. */
+/** How long one side waits for the other's next records once the other has delivered some (a fetch gap). */
+const CATCH_UP_WAIT_MS = 2_000;
 const FIRST_RECORDS_WAIT_MS = 3000;
 
 /**
@@ -180,13 +182,20 @@ class AlignedStreams {
   /** Side s, partition q may hand out records with ts up to (views) / below (interactions) this; NaN: wait. */
   bound(s: number, q: number): number {
     const o = 1 - s;
-    if (this.staged(o, q) > 0) return (this.stage[o]![q]!["ts"] as Float64Array)[this.head[o]![q]!]!;
-    const other = this.sides[o]!;
-    if (this.delivered[o]![q] === 1 || other.exhausted() || !other.assigned(q)) return Infinity;
-    const now = Date.now();
     const since = this.waitingSince[s]!;
+    if (this.staged(o, q) > 0) {
+      since[q] = 0;
+      return (this.stage[o]![q]!["ts"] as Float64Array)[this.head[o]![q]!]!;
+    }
+    const other = this.sides[o]!;
+    if (other.exhausted() || !other.assigned(q)) return Infinity;
+    // The other side has nothing fetched right now: wait for it, bounded (as Kafka Streams'
+    // max.task.idle.ms), so that a fetch gap under load does not let this side run ahead and split
+    // sessions; once the wait ran out this side goes on until the other has records again.
+    const now = Date.now();
     if (since[q] === 0) since[q] = now;
-    return now - since[q]! >= FIRST_RECORDS_WAIT_MS ? Infinity : NaN;
+    const limit = this.delivered[o]![q] === 1 ? CATCH_UP_WAIT_MS : FIRST_RECORDS_WAIT_MS;
+    return now - since[q]! >= limit ? Infinity : NaN;
   }
 
   /** Hands out up to `max` staged records of side s, partition q into `columns`, tagged `kind`. */
