@@ -11,89 +11,37 @@
  * written before it was sent.
  */
 import { REC_TTL_SECONDS } from "../pipelines/engagement/spec.js";
-import { RedisSinkError, type RedisClient, type RedisCommand } from "./redis-client.js";
-import type { Output, Sink } from "./sink.js";
+import type { RedisCommand } from "./redis-client.js";
+import { CoalescingRedisSink, type CoalescingRedisSinkOptions } from "./redis-coalescing.js";
+import type { Output } from "./sink.js";
 
-export interface RedisRecsSinkOptions {
-  client: RedisClient;
-  /** Prepended to every key. @default "" */
-  prefix?: string;
-  /** @default 2 */
-  maxInFlight?: number;
-  /** @default 30000 */
-  flushTimeoutMs?: number;
-}
+export type RedisRecsSinkOptions = CoalescingRedisSinkOptions;
 
-export class RedisRecsSink implements Sink {
-  readonly wantsObjects = true;
-  written = 0;
-  acknowledged = 0;
-  pipelines = 0;
+export class RedisRecsSink extends CoalescingRedisSink {
   /** Keys set so far. */
   keysSet = 0;
-  private readonly latest = new Map<string, Output>();
-  private inFlight = 0;
-  private sending: Promise<void> = Promise.resolve();
-  private failure: Error | undefined;
 
-  constructor(private readonly options: RedisRecsSinkOptions) {}
-
-  get pending(): number {
-    return this.written - this.acknowledged;
+  constructor(options: RedisRecsSinkOptions) {
+    super(options, "recommendation");
   }
 
-  write(output: Output): void {
-    if (output.type !== "session") return;
-    this.written++;
-    if ((output["genres"] as string[]).length === 0) return;
-    const user = output["userId"] as string;
-    const prev = this.latest.get(user);
-    if (prev === undefined || (prev["end"] as number) <= (output["end"] as number)) this.latest.set(user, output);
+  protected keyOf(output: Output): { key: string | undefined; counts: boolean } {
+    if (output.type !== "session") return { key: undefined, counts: false };
+    if ((output["genres"] as string[]).length === 0) return { key: undefined, counts: true };
+    return { key: output["userId"] as string, counts: true };
   }
 
-  service(): void {
-    if (this.failure) throw this.failure;
-    if (this.latest.size === 0) {
-      if (this.inFlight === 0) this.acknowledged = this.written;
-      return;
-    }
-    if (this.inFlight >= (this.options.maxInFlight ?? 2)) return;
-    const upTo = this.written;
-    const prefix = this.options.prefix ?? "";
+  protected newer(a: Output, b: Output): boolean {
+    return (b["end"] as number) <= (a["end"] as number);
+  }
+
+  protected commands(latest: ReadonlyMap<string, Output>, prefix: string): RedisCommand[] {
     const commands: RedisCommand[] = [];
-    for (const [user, o] of this.latest) commands.push(["SET", `${prefix}rec:${user}`, JSON.stringify(o["genres"]), "EX", REC_TTL_SECONDS]);
-    this.latest.clear();
-    this.inFlight++;
-    this.pipelines++;
-    const n = commands.length;
-    const sent = this.options.client.pipeline(commands);
-    this.sending = this.sending.then(() => sent).then(
-      () => {
-        this.keysSet += n;
-        if (upTo > this.acknowledged) this.acknowledged = upTo;
-      },
-      (err: unknown) => {
-        this.failure ??= err instanceof RedisSinkError ? err : new RedisSinkError(`Redis recommendation update failed: ${(err as Error).message}`, { cause: err });
-      },
-    ).finally(() => { this.inFlight--; });
+    for (const [user, o] of latest) commands.push(["SET", `${prefix}rec:${user}`, JSON.stringify(o["genres"]), "EX", REC_TTL_SECONDS]);
+    return commands;
   }
 
-  async flush(): Promise<void> {
-    const limit = this.options.flushTimeoutMs ?? 30_000;
-    const deadline = Date.now() + limit;
-    while (this.acknowledged < this.written || this.inFlight > 0) {
-      this.service();
-      if (Date.now() > deadline) throw new RedisSinkError(`${this.written - this.acknowledged} recommendation updates were not acknowledged by Redis within ${limit} ms`);
-      await Promise.race([this.sending, new Promise((r) => setTimeout(r, 5))]);
-    }
-    if (this.failure) throw this.failure;
-  }
-
-  async close(): Promise<void> {
-    try {
-      await this.flush();
-    } finally {
-      await this.options.client.quit();
-    }
+  protected override sent(n: number): void {
+    this.keysSet += n;
   }
 }

@@ -10,8 +10,9 @@
  * last update: a region whose job stopped stops surging. Acknowledgement as in the GEO sink: a
  * pipeline's replies acknowledge every result written before it was sent.
  */
-import { RedisSinkError, type RedisClient, type RedisCommand } from "./redis-client.js";
-import type { Output, Sink } from "./sink.js";
+import type { RedisCommand } from "./redis-client.js";
+import { CoalescingRedisSink, type CoalescingRedisSinkOptions } from "./redis-coalescing.js";
+import type { Output } from "./sink.js";
 
 export const SURGE_TTL_SECONDS = 300;
 
@@ -32,81 +33,27 @@ end
 return n
 `;
 
-export interface RedisSurgeSinkOptions {
-  client: RedisClient;
-  /** Prepended to every key. @default "" */
-  prefix?: string;
-  /** @default 2 */
-  maxInFlight?: number;
-  /** @default 30000 */
-  flushTimeoutMs?: number;
-}
+export type RedisSurgeSinkOptions = CoalescingRedisSinkOptions;
 
-export class RedisSurgeSink implements Sink {
-  readonly wantsObjects = true;
-  written = 0;
-  acknowledged = 0;
-  pipelines = 0;
-  private readonly latest = new Map<string, Output>();
-  private inFlight = 0;
-  private sending: Promise<void> = Promise.resolve();
-  private failure: Error | undefined;
-
-  constructor(private readonly options: RedisSurgeSinkOptions) {}
-
-  get pending(): number {
-    return this.written - this.acknowledged;
+export class RedisSurgeSink extends CoalescingRedisSink {
+  constructor(options: RedisSurgeSinkOptions) {
+    super(options, "surge");
   }
 
-  write(output: Output): void {
-    if (output.type !== "window") return;
-    this.written++;
-    const region = output["key"] as string;
-    const prev = this.latest.get(region);
-    if (prev === undefined || (prev["windowStart"] as number) <= (output["windowStart"] as number)) this.latest.set(region, output);
+  protected keyOf(output: Output): { key: string | undefined; counts: boolean } {
+    return output.type === "window" ? { key: output["key"] as string, counts: true } : { key: undefined, counts: false };
   }
 
-  service(): void {
-    if (this.failure) throw this.failure;
-    if (this.latest.size === 0) {
-      if (this.inFlight === 0) this.acknowledged = this.written;
-      return;
-    }
-    if (this.inFlight >= (this.options.maxInFlight ?? 2)) return;
-    const upTo = this.written;
-    const args: Array<string | number> = ["EVAL", SURGE_SCRIPT, 0, this.options.prefix ?? "", SURGE_TTL_SECONDS];
-    for (const [region, o] of this.latest) {
+  protected newer(a: Output, b: Output): boolean {
+    return (b["windowStart"] as number) <= (a["windowStart"] as number);
+  }
+
+  /** One Lua script for the whole batch (see SURGE_SCRIPT). */
+  protected commands(latest: ReadonlyMap<string, Output>, prefix: string): RedisCommand[] {
+    const args: Array<string | number> = ["EVAL", SURGE_SCRIPT, 0, prefix, SURGE_TTL_SECONDS];
+    for (const [region, o] of latest) {
       args.push(region, o["surgeMultiplier"] as number, o["requests"] as number, o["drivers"] as number, o["windowStart"] as number, o["windowEnd"] as number);
     }
-    this.latest.clear();
-    const commands: RedisCommand[] = [args];
-    this.inFlight++;
-    this.pipelines++;
-    const sent = this.options.client.pipeline(commands);
-    this.sending = this.sending.then(() => sent).then(
-      () => { if (upTo > this.acknowledged) this.acknowledged = upTo; },
-      (err: unknown) => {
-        this.failure ??= err instanceof RedisSinkError ? err : new RedisSinkError(`Redis surge update failed: ${(err as Error).message}`, { cause: err });
-      },
-    ).finally(() => { this.inFlight--; });
-  }
-
-  async flush(): Promise<void> {
-    const limit = this.options.flushTimeoutMs ?? 30_000;
-    const deadline = Date.now() + limit;
-    while (this.acknowledged < this.written || this.inFlight > 0) {
-      this.service();
-      if (Date.now() > deadline) throw new RedisSinkError(`${this.written - this.acknowledged} surge updates were not acknowledged by Redis within ${limit} ms`);
-      await Promise.race([this.sending, new Promise((r) => setTimeout(r, 5))]);
-    }
-    if (this.failure) throw this.failure;
-  }
-
-  async close(): Promise<void> {
-    try {
-      await this.flush();
-    } finally {
-      await this.options.client.quit();
-    }
+    return [args];
   }
 }
