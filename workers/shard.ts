@@ -17,7 +17,7 @@ import {
   C_BATCHES, C_COMMAND, C_REPLAY_BATCHES, C_STARTS, C_STATE_ENTRIES, C_STATE_KIB, CK_AREA_OFFSET, CK_CURRENT, CK_HEADER_WORDS, CK_SEQ, CK_TAIL, CK_WORDS, CMD_CRASH, CMD_STOP,
 } from "../src/coordinator/control.js";
 import {
-  BATCH_DATA, BATCH_END, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
+  BATCH_DATA, BATCH_END, H_AUX0, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../src/ring/layout.js";
 import { OUT_ENDED, OUT_STARTED, OutputWriter } from "../src/ring/output.js";
 import { BatchRing, type RingHandle } from "../src/ring/ring.js";
@@ -103,6 +103,7 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
   let records = 0;
   let held = 0; // processed batches not yet released
   let lastSeq = -1;
+  const aux = processor.auxWatermark === true;
   Atomics.add(control, C_STARTS, 1);
 
   // A replacement: restore the last checkpoint; batches it covers but not yet released are skipped.
@@ -145,9 +146,11 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
     const n = header[h + H_COUNT]!;
     const partition = header[h + H_PARTITION]!;
     const columns = input.columns[slot]!;
-    if (kind === BATCH_DATA && n > 0) processor.process(columns, n, partition, out);
     const watermark = kind === BATCH_END ? Infinity : header[h + H_WATERMARK]!;
-    processor.advance(watermark, out);
+    // A processor whose operators run at the second watermark (a repartitioning topology) gets it first.
+    if (aux) processor.advance(kind === BATCH_END ? Infinity : header[h + H_AUX0]!, out);
+    if (kind === BATCH_DATA && n > 0) processor.process(columns, n, partition, out);
+    if (!aux) processor.advance(watermark, out);
     const offsets = columns["_off"]!;
     lastSeq = header[h + H_SEQ]!;
     out.ack(partition < 0 ? 0 : partition, n > 0 ? offsets[n - 1]! : -1, header[h + H_ENQUEUED_AT]!, n,

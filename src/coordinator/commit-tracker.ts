@@ -8,9 +8,11 @@
  * sink writes that must be acknowledged before it is safe. An entry is safe when
  *   acked  ∧  every shard's watermark ≥ closeAt (its windows were emitted)  ∧  sink.acknowledged ≥ mark
  * where mark is sink.written at the moment the first two held. Entries are committed in order.
+ * A batch whose records moved to other shards (repartitioning) is held as well until every batch
+ * carrying them has been acknowledged there (`holds`).
  * Objects here are per batch, never per event.
  */
-interface Entry {
+export interface Entry {
   /** The shard the batch went to, for batches broadcast to every shard (-1: the partition's one shard). */
   worker: number;
   seq: number;
@@ -18,6 +20,8 @@ interface Entry {
   closeAt: number;
   acked: boolean;
   mark: number;
+  /** Records derived from this batch still on their way to (or in) another shard. */
+  holds: number;
 }
 
 export class CommitTracker {
@@ -36,7 +40,7 @@ export class CommitTracker {
 
   /** A batch of partition p (or, with seq -1, a position move with no records) entered the pipeline. */
   add(p: number, seq: number, position: number, closeAt: number, worker = -1): void {
-    this.fifo[p]!.push({ worker, seq, position, closeAt, acked: seq < 0, mark: -1 });
+    this.fifo[p]!.push({ worker, seq, position, closeAt, acked: seq < 0, mark: -1, holds: 0 });
   }
 
   /**
@@ -52,11 +56,23 @@ export class CommitTracker {
     }
   }
 
-  /** True when every batch of p that entered has been acknowledged by its shard. */
+  /** True when every batch of p that entered has been acknowledged by its shard (and what moved on from it, by theirs). */
   allAcked(p: number): boolean {
     const q = this.fifo[p]!;
-    for (let i = this.heads[p]!; i < q.length; i++) if (!q[i]!.acked) return false;
+    for (let i = this.heads[p]!; i < q.length; i++) if (!q[i]!.acked || q[i]!.holds > 0) return false;
     return true;
+  }
+
+  /** The entry of batch `seq` of partition p (for a broadcast copy, the one `worker` got), if still tracked. */
+  entry(p: number, seq: number): Entry | undefined {
+    const q = this.fifo[p];
+    if (!q) return undefined;
+    for (let i = this.heads[p]!; i < q.length; i++) {
+      const e = q[i]!;
+      if (e.seq === seq) return e;
+      if (e.seq > seq) return undefined;
+    }
+    return undefined;
   }
 
   /**
@@ -71,7 +87,7 @@ export class CommitTracker {
       let position = -1;
       while (h < q.length) {
         const e = q[h]!;
-        if (!e.acked || e.closeAt > closedAll) break;
+        if (!e.acked || e.holds > 0 || e.closeAt > closedAll) break;
         if (e.mark < 0) e.mark = written;
         if (acknowledged < e.mark) break;
         position = e.position;

@@ -41,7 +41,8 @@ import { noteWorkerStarted, stateOfWorkers } from "../metrics/worker-state.js";
 import { StageLatency } from "../metrics/stages.js";
 import { StagedOutputs } from "./staged-outputs.js";
 import { WindowMerger } from "./window-merger.js";
-import { CommitTracker } from "./commit-tracker.js";
+import { CommitTracker, type Entry } from "./commit-tracker.js";
+import { RepartitionRouter } from "./repartition-router.js";
 import { readCheckpoint, writeCheckpoint, type RunSnapshot } from "./snapshot.js";
 import type { ShardSummary, ShardTask } from "../../workers/shard.js";
 
@@ -138,6 +139,8 @@ export interface RunSummary {
   deadLetters?: number;
   /** The retry topic's counts (Kafka runs; src/io/retry.ts). */
   retries?: RetryCounts;
+  /** Records moved between shards through repartition edges (a DSL topology grouping by a new key). */
+  repartitioned?: number;
 }
 
 /** Unacknowledged sink writes above which the coordinator stops asking the source for more. */
@@ -249,6 +252,13 @@ export class Coordinator {
   /** Batches fed and sink writes at the last barrier: with neither changed, there is nothing to commit. */
   private lastBarrierSeq = -1;
   private lastBarrierWritten = -1;
+  /** Records moving between shards (PipelineDefinition.repartition), and the ACK whose outputs apply() is applying. */
+  private readonly router: RepartitionRouter | undefined;
+  private ackPart = 0;
+  private ackSeq = 0;
+  private ackFloor = -Infinity;
+  private ackMoved: Entry[] | undefined;
+  private ackOrigins: Entry[] | undefined;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.pipeline = options.pipeline;
@@ -321,6 +331,8 @@ export class Coordinator {
         this.deadLetters += count;
       },
     });
+    const rp = this.pipeline.repartition;
+    this.router = rp ? new RepartitionRouter({ codeBase: rp.codeBase, edges: rp.edges, tagBase: rp.tagBase, byteBase: rp.byteBase(this.batchSize), bytes: rp.bytes }, this.inputs) : undefined;
     const { sizeMs, graceMs } = this.pipeline.window;
     const onWindow = options.onWindow;
     this.merger = new WindowMerger(this.workers, sizeMs, graceMs, (w) => {
@@ -383,10 +395,11 @@ export class Coordinator {
     const run = (this.barrierRunning ?? Promise.resolve()).then(async () => {
       const deadline = Date.now() + END_LIMIT_MS;
       for (;;) {
+        const idle = this.inputs.every((r) => r.readable() === 0);
         this.drain();
         this.sink.service?.();
         if (this.failure) throw this.failure;
-        if (this.inputs.every((r) => r.readable() === 0)) break;
+        if (idle && this.quiescent()) break;
         if (Date.now() > deadline) throw new WorkerFailedError(`shards did not reach the transaction barrier in ${END_LIMIT_MS} ms`);
         await sleep(1);
       }
@@ -512,6 +525,7 @@ export class Coordinator {
         }
         if (this.produced - this.processed + cap > this.source.maxInFlight) { blocked = this.inputs[0]; break; }
         if ((this.sink.pending ?? 0) > SINK_HIGH_WATER) { throttledMs = 2; break; }
+        if (this.router && this.router.waiting > this.batchSize * this.workers * 4) { throttledMs = 1; break; }
         const p = cursor;
         if (this.booting > 0 && this.boot![p] !== 1) {
           // Tables first (bootstrapPartition): streams wait until every table partition caught up.
@@ -574,6 +588,7 @@ export class Coordinator {
         header[h + H_KIND] = BATCH_DATA;
         header[h + H_PARTITION] = p;
         header[h + H_WATERMARK] = wm;
+        this.router?.stamp(w, header, h);
         const entered = this.source.enteredAt?.(p) ?? 0;
         header[h + H_ENQUEUED_AT] = entered > 0 && entered < now ? entered : now;
         header[h + H_SEQ] = this.seq++;
@@ -620,6 +635,7 @@ export class Coordinator {
       ring.header[h + H_KIND] = BATCH_DATA;
       ring.header[h + H_PARTITION] = p;
       ring.header[h + H_WATERMARK] = wm;
+      this.router?.stamp(w, ring.header, h);
       ring.header[h + H_ENQUEUED_AT] = now;
       ring.header[h + H_SEQ] = seq;
       if (this.commits) this.commits.add(p, seq, position, closeAt, w);
@@ -682,6 +698,7 @@ export class Coordinator {
       ring.header[h + H_KIND] = BATCH_DATA;
       ring.header[h + H_PARTITION] = p;
       ring.header[h + H_WATERMARK] = wm;
+      this.router?.stamp(w, ring.header, h);
       ring.header[h + H_ENQUEUED_AT] = now;
       ring.header[h + H_SEQ] = this.seq++;
       ring.publish();
@@ -741,22 +758,32 @@ export class Coordinator {
     const wm = Math.max(this.globalWatermark(this.now()), this.watermarkFloor);
     if (wm === -Infinity || wm === Infinity) return;
     for (let w = 0; w < this.workers; w++) {
-      if (this.sentWatermark[w]! >= wm) continue;
+      // A repartitioning topology's shards also need the second watermark as it moves (acks raise it).
+      const stale = this.router !== undefined && this.router.stale(w);
+      if (this.sentWatermark[w]! >= wm && !stale) continue;
       const ring = this.inputs[w]!;
       if (ring.readable() > 0) continue; // it has batches to chew on; their watermarks will follow
       const slot = ring.acquire();
       if (slot < 0) continue;
-      this.writeControlBatch(ring, slot, BATCH_WATERMARK, wm);
-      this.sentWatermark[w] = wm;
+      const to = Math.max(wm, this.sentWatermark[w]!);
+      this.writeControlBatch(w, slot, BATCH_WATERMARK, to);
+      this.sentWatermark[w] = to;
     }
   }
 
-  private writeControlBatch(ring: BatchRing, slot: number, kind: number, wm: number): void {
+  /** No record moving between shards, waiting or unacknowledged (always, without repartitioning). */
+  private quiescent(): boolean {
+    return this.router === undefined || this.router.quiescent();
+  }
+
+  private writeControlBatch(w: number, slot: number, kind: number, wm: number): void {
+    const ring = this.inputs[w]!;
     const h = slot * HEADER_WORDS;
     ring.header[h + H_COUNT] = 0;
     ring.header[h + H_KIND] = kind;
     ring.header[h + H_PARTITION] = -1;
     ring.header[h + H_WATERMARK] = wm;
+    this.router?.stamp(w, ring.header, h, kind === BATCH_END);
     ring.header[h + H_ENQUEUED_AT] = this.now();
     ring.header[h + H_SEQ] = this.seq++;
     ring.publish();
@@ -785,8 +812,18 @@ export class Coordinator {
               continue;
             }
             this.ackedSeq[w] = seq;
-            this.apply(staged);
             const part = o.part[i]!;
+            if (this.router) {
+              // Outputs through a repartition edge move on (apply); what they came from stays held.
+              this.ackMoved = this.router.acked(w, seq);
+              this.ackPart = part;
+              this.ackSeq = seq;
+              this.ackFloor = Math.min(this.router.passedBefore(w), o.e[i]!);
+              this.ackOrigins = undefined;
+              this.apply(staged);
+              this.router.passedBy(w, o.e[i]!);
+              if (this.ackMoved !== undefined) continue; // a batch of moved records: no input batch of any partition
+            } else this.apply(staged);
             const copy = this.bcast !== undefined && this.bcast[part] === 1;
             // A broadcast batch's records count once (its first shard's copy).
             const count = copy && w !== 0 ? 0 : o.b[i]!;
@@ -809,6 +846,7 @@ export class Coordinator {
         ring.release();
       }
     }
+    this.router?.fill(() => this.seq++, now);
   }
 
   /** The outputs of one acknowledged batch take effect. */
@@ -822,6 +860,9 @@ export class Coordinator {
         const name = this.pipeline.recordName?.(kind) ?? `kind-${kind}`;
         this.counts[name] = (this.counts[name] ?? 0) + 1;
         if (this.sink.wantsObjects && this.pipeline.renderRecord) this.sink.write(this.pipeline.renderRecord(o, i, this.nameOf));
+      } else if (kind === OUT_OBJECT && this.router?.isEdge(o.code[i]!)) {
+        this.ackOrigins ??= this.ackMoved ?? this.originOf(this.ackPart, this.ackSeq);
+        this.router.add(o.code[i]!, o.d[i]!, staged.texts[o.a[i]!]!, o.c[i]!, o.off[i]!, this.ackFloor, this.ackOrigins);
       } else if (kind === OUT_OBJECT) {
         const name = this.pipeline.objectName?.(o.code[i]!) ?? `output-${o.code[i]}`;
         this.counts[name] = (this.counts[name] ?? 0) + 1;
@@ -838,10 +879,26 @@ export class Coordinator {
     staged.clear();
   }
 
+  /** The commit entry of input batch `seq` of partition p, as the list a moving record holds. */
+  private originOf(p: number, seq: number): Entry[] {
+    const e = this.commits?.entry(p, seq);
+    return e ? [e] : [];
+  }
+
   /** Bounded input ended (or the run was stopped): every shard flushes its windows; wait for all. */
   private async finish(): Promise<void> {
     this.finishStartedAt = this.now();
     const deadline = Date.now() + END_LIMIT_MS;
+    // Records still moving between shards are delivered (and processed) before the end of input.
+    for (;;) {
+      if (this.failure) return;
+      // Every ACK is written before its slot is released: a drain after an idle check sees them all.
+      const idle = this.inputs.every((r) => r.readable() === 0);
+      this.drain();
+      if (idle && this.quiescent()) break;
+      if (Date.now() > deadline) throw new WorkerFailedError(`records moving between shards were not delivered in ${END_LIMIT_MS} ms after the end of input`);
+      await sleep(1);
+    }
     for (let w = 0; w < this.workers; w++) {
       const ring = this.inputs[w]!;
       let slot = ring.acquire();
@@ -851,7 +908,7 @@ export class Coordinator {
         await ring.waitWritableAsync(5);
         slot = ring.acquire();
       }
-      this.writeControlBatch(ring, slot, BATCH_END, Infinity);
+      this.writeControlBatch(w, slot, BATCH_END, Infinity);
     }
     while (this.ended.some((e) => e === 0)) {
       if (this.failure) return;
@@ -861,6 +918,7 @@ export class Coordinator {
       if (w >= 0) await this.outputs[w]!.waitReadableAsync(5);
     }
     this.drain();
+    if (!this.quiescent()) throw new WorkerFailedError(`${this.router!.waiting} records moved between shards after the end-of-input flush (an operator emitting at close upstream of a repartition?)`);
     await this.sink.flush?.();
     this.noteSinkAcks();
     await this.committing;
@@ -989,6 +1047,7 @@ export class Coordinator {
       latencyMs: { p50: round(this.histogram.quantile(0.5), 3), p99: round(this.histogram.quantile(0.99), 3) },
       workerRestarts: this.restarts,
       ...(this.deadLetters > 0 && { deadLetters: this.deadLetters }),
+      ...(this.router && { repartitioned: this.router.moved }),
     };
   }
 }

@@ -6,12 +6,19 @@
  *
  * User functions see objects and their joins keep them, so a record costs an object here (the
  * typed path without one is engine-shard.ts, for a single windowed numeric aggregate).
+ *
+ * Repartitioning (repartition.ts): a record crossing an edge leaves as an internal output (JSON of
+ * key and value, the key's hash for the coordinator to route by) and comes back, on the shard of
+ * its key, in a batch tagged with the edge, to be injected into the edge's operator. Such a
+ * topology's operators run at the watermark in the batch header's H_AUX0 (`auxWatermark`), the
+ * one every shard has passed, so that no record still crossing is behind it.
  */
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, type OutputWriter } from "../ring/output.js";
 import { blobBuffer, TEXT_STRIDE, type ColumnArray, type FieldSpec } from "../schema/schema.js";
 import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE, storeKeyCodec } from "./engine-common.js";
 import { ERROR_TOPIC, TopologyExecutor } from "./executor.js";
+import { keyHash } from "./repartition.js";
 import type { Topology } from "./plan.js";
 import { SharedStrings } from "./shared-strings.js";
 import { Windowed } from "./windows.js";
@@ -38,6 +45,10 @@ export class DslObjectProcessor implements ShardProcessor {
   private partition = 0;
   private off = 0;
   private keyId = 0;
+  /** Repartition edges: their output codes start here, their input tags after the inputs'. */
+  private readonly edgeCodeBase: number;
+  /** True when the topology repartitions: operators then run at the header's H_AUX0 watermark (workers/shard.ts). */
+  readonly auxWatermark: boolean;
 
   constructor(topology: Topology, config: ProcessorConfig) {
     this.strings = new SharedStrings(config["strings"] as SharedArrayBuffer);
@@ -47,15 +58,28 @@ export class DslObjectProcessor implements ShardProcessor {
     const texts = JSON.parse((config["textFields"] as string | undefined) ?? "[]") as string[];
     this.nText = texts.length;
     this.inputs = inputs.map((i) => ({ ...i, cols: [], textOrdinal: i.fields.map((f) => texts.indexOf(f.name)) }));
-    (JSON.parse(config["outputs"] as string) as string[]).forEach((name, code) => { if (code > 0) this.codes.set(name, code); });
-    this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts));
+    const outputs = JSON.parse(config["outputs"] as string) as string[];
+    outputs.forEach((name, code) => { if (code > 0) this.codes.set(name, code); });
+    const edges = JSON.parse((config["repartitions"] as string | undefined) ?? "[]") as string[];
+    this.edgeCodeBase = outputs.length;
+    edges.forEach((name, i) => this.codes.set(name, outputs.length + i));
+    this.auxWatermark = edges.length > 0;
+    this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts), { repartition: true });
+    if (this.executor.repartitionEdges.length !== edges.length) {
+      throw new Error(`the worker found ${this.executor.repartitionEdges.length} repartition edges where the coordinator planned ${edges.length}`);
+    }
   }
 
   process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
     if (n === 0) return;
     this.out = out;
     this.partition = partition;
-    const input = this.inputs[(columns["_src"] as Uint8Array)[0]!]!;
+    const tag = (columns["_src"] as Uint8Array)[0]!;
+    if (tag >= this.inputs.length) {
+      this.injectBatch(columns, n);
+      return;
+    }
+    const input = this.inputs[tag]!;
     const fields = input.fields;
     const cols = input.cols;
     for (let f = 0; f < fields.length; f++) cols[f] = columns[fields[f]!.name]!;
@@ -83,7 +107,27 @@ export class DslObjectProcessor implements ShardProcessor {
           value[fields[f]!.name] = x === 0 ? "" : blob!.toString("utf8", at, at + x - 1);
         } else value[fields[f]!.name] = type === "string" ? this.strings.name(x) : x;
       }
-      ex.process(input.topic, this.keyIsString ? this.strings.name(key[i]!) : key[i]!, value, ts[i]!, wm[i]!, true);
+      // With repartitions the batch's H_AUX0 watermark (already applied) is the one operators use.
+      ex.process(input.topic, this.keyIsString ? this.strings.name(key[i]!) : key[i]!, value, ts[i]!, this.auxWatermark ? -Infinity : wm[i]!, true);
+    }
+  }
+
+  /** A batch of records that crossed repartition edges to this shard: each enters its edge's operator. */
+  private injectBatch(columns: Record<string, ColumnArray>, n: number): void {
+    const src = columns["_src"] as Uint8Array;
+    const ts = columns["_ts"] as Float64Array;
+    const off = columns["_off"] as Float64Array;
+    const at = columns["_rpo"] as Uint32Array;
+    const len = columns["_rpl"] as Uint32Array;
+    const blob = blobBuffer(columns);
+    const base = this.nText * TEXT_STRIDE * ts.length;
+    const tagBase = this.inputs.length;
+    for (let i = 0; i < n; i++) {
+      this.off = off[i]!;
+      this.keyId = 0;
+      const from = base + at[i]!;
+      const { k, v } = JSON.parse(blob.toString("utf8", from, from + len[i]!)) as { k: unknown; v: unknown };
+      this.executor.inject(src[i]! - tagBase, k, v, ts[i]!);
     }
   }
 
@@ -91,6 +135,10 @@ export class DslObjectProcessor implements ShardProcessor {
     const out = this.out!;
     const code = topic === ERROR_TOPIC ? OBJECT_INVALID : this.codes.get(topic);
     if (code === undefined) return; // the executor's own invalid topic: the edge already checked event time
+    if (code >= this.edgeCodeBase) {
+      this.emitMoving(code, key, value, ts);
+      return;
+    }
     let k = key;
     let start = NaN;
     let end = NaN;
@@ -107,6 +155,26 @@ export class DslObjectProcessor implements ShardProcessor {
       return;
     }
     if (!out.object(code, this.partition, this.off, ts, start, end, text)) {
+      out.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
+    }
+  }
+
+  /** A record leaving through a repartition edge: `{k, v}` as JSON, the hash of k's JSON in `d`. */
+  private emitMoving(code: number, key: unknown, value: unknown, ts: number): void {
+    const out = this.out!;
+    let text: string;
+    let hash: number;
+    try {
+      const k = JSON.stringify(key ?? null) as string | undefined;
+      const v = JSON.stringify(value ?? null) as string | undefined;
+      if (k === undefined || v === undefined) throw new TypeError("not JSON"); // a function, a symbol
+      hash = keyHash(k);
+      text = `{"k":${k},"v":${v}}`;
+    } catch {
+      out.side(OUT_INVALID, DSL_NOT_SERIALISABLE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
+      return;
+    }
+    if (!out.object(code, this.partition, this.off, ts, hash, NaN, text)) {
       out.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
     }
   }

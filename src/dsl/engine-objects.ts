@@ -10,18 +10,23 @@
  *           ─► worker: the TopologyExecutor per shard (engine-objects-shard.ts)
  *           ─► outputs as JSON text in the output ring's byte area (OUT_OBJECT), one code per topic
  *
- * What it refuses (with the node's name): operators that change the key (map, flatMap, selectKey,
- * groupBy to a new key), which need records moved between workers (not there yet); a sink whose
- * topic is a function; sources without a schema and a key field.
+ * Operators that change the key (map, flatMap, selectKey, groupBy) before an aggregation or a
+ * stream-stream join move their records to the shard of the new key first (repartition.ts): the
+ * shard emits them as internal outputs, the coordinator feeds them into the input ring of shard
+ * hash(key) mod W, tagged with the edge, and the executor there injects them into the operator.
+ *
+ * What it refuses (with the node's name): a sink whose topic is a function; sources without a
+ * schema and a key field; the repartitions repartition.ts refuses.
  */
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import { OUT_INVALID, OUT_LATE, type OutputColumns } from "../ring/output.js";
-import { compileLayout, TEXT_TOO_LONG, type ColumnArray, type FieldSpec, type Schema } from "../schema/schema.js";
+import { compileLayout, TEXT_STRIDE, TEXT_TOO_LONG, type ColumnArray, type FieldSpec, type Schema } from "../schema/schema.js";
 import type { Output } from "../sinks/sink.js";
 import type { Source, SourceHooks } from "../sources/source.js";
 import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_TEXT_TOO_LONG, REASONS } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
 import type { Topology } from "./plan.js";
+import { repartitionEdges } from "./repartition.js";
 import type { SharedInterner } from "./shared-strings.js";
 
 /** One input topic of the topology as the engine reads it. */
@@ -47,15 +52,19 @@ export interface ObjectShape {
   /** Output names in code order: "invalid" (user functions that threw), then the topics written to. */
   outputs: string[];
   nodes: number;
+  /** Internal outputs of the repartition edges (repartition.ts), after `outputs` in code order. */
+  repartitions: string[];
 }
 
 /** Output code of records whose user function threw (reported as invalid, with the reason). */
 export const OBJECT_INVALID = 0;
 /** Bytes of each output slot's byte area (output objects as JSON). */
 const OBJECT_BYTES = 256 << 10;
+/** Bytes of each input ring slot's area for repartitioned records (at least one output slot's worth). */
+const REPARTITION_BYTES = 512 << 10;
 
 const ALLOWED = new Set(["source", "table-source", "filter", "peek", "mapValues", "flatMapValues", "toStream", "split", "branch", "merge",
-  "sink", "aggregate", "stream-table-join", "stream-stream-join"]);
+  "sink", "aggregate", "stream-table-join", "stream-stream-join", "map", "flatMap", "selectKey"]);
 
 /** Checks that a topology can run on the engine in its general form; the error names the node that cannot. */
 export function objectShape(topology: Topology): ObjectShape {
@@ -66,14 +75,8 @@ export function objectShape(topology: Topology): ObjectShape {
   const outputs: string[] = ["invalid"];
   const nodes = topology.nodes;
   for (const n of nodes) {
-    if (!ALLOWED.has(n.kind)) {
-      refuse(`${n.kind} (${n.name}) changes the key, which needs repartitioning between workers (not there yet)`);
-    }
-    if (n.kind === "aggregate") {
-      const parent = nodes[n.parents[0]!]!;
-      if (parent.kind === "selectKey") refuse(`groupBy (${parent.name}) re-keys before ${n.name}`);
-      if (n.windows !== undefined && !outputs.includes(n.late)) outputs.push(n.late);
-    }
+    if (!ALLOWED.has(n.kind)) refuse(`${n.kind} (${n.name}) is not supported on the engine`);
+    if (n.kind === "aggregate" && n.windows !== undefined && !outputs.includes(n.late)) outputs.push(n.late);
     if (n.kind === "stream-stream-join" && !outputs.includes(n.late)) outputs.push(n.late);
     if (n.kind === "sink") {
       if (typeof n.topic !== "string") refuse(`${n.name} chooses its topic with a function; the engine needs fixed topics`);
@@ -100,6 +103,13 @@ export function objectShape(topology: Topology): ObjectShape {
   }
   if (!inputs.some((i) => !i.table)) refuse("it needs at least one stream source");
   if (outputs.length === 1) refuse("it writes nothing: add to(topic)");
+  let repartitions: string[] = [];
+  try {
+    repartitions = repartitionEdges(topology).map((e) => e.name);
+  } catch (err) {
+    if (!(err instanceof TopologyError)) throw err;
+    refuse(err.message);
+  }
   // A global table's keys are looked up by a selector: only the co-partitioned inputs must agree.
   const keyTypes = new Set(inputs.filter((i) => !i.global).map((i) => i.schema.fields.find((f) => f.name === i.keyField)!.type));
   if (keyTypes.size > 1) refuse("the key fields of the inputs have different types (string and u32): keys of joined topics must compare equal");
@@ -111,7 +121,7 @@ export function objectShape(topology: Topology): ObjectShape {
       else if (seen.type !== f.type) refuse(`field ${f.name} is ${seen.type} in one input and ${f.type} in ${i.topic}: the engine lays every input's fields side by side; rename one`);
     }
   }
-  return { mode: "objects", inputs, fields, textFields: fields.filter((f) => f.type === "text").map((f) => f.name), keyIsString: keyTypes.has("string"), outputs, nodes: nodes.length };
+  return { mode: "objects", inputs, fields, textFields: fields.filter((f) => f.type === "text").map((f) => f.name), keyIsString: keyTypes.has("string"), outputs, nodes: nodes.length, repartitions };
 }
 
 /** Columns of every input record besides the schemas' fields. */
@@ -122,6 +132,11 @@ const SYSTEM_FIELDS: FieldSpec[] = [
   { name: "_key", type: "u32" },
   { name: "_src", type: "u8" },
   { name: "_reason", type: "u8" },
+];
+/** Columns of a repartitioned record: where its JSON is in the slot's byte area, and its length. */
+const REPARTITION_FIELDS: FieldSpec[] = [
+  { name: "_rpo", type: "u32" },
+  { name: "_rpl", type: "u32" },
 ];
 
 export interface ObjectPipeline extends PipelineDefinition {
@@ -143,6 +158,8 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
   const names = shape.outputs;
   const identity: Record<string, string> = {};
   for (const o of names.slice(1)) identity[o] = o;
+  const edges = shape.repartitions.length;
+  const nText = shape.textFields.length;
   return {
     name: `dsl:${modulePath}`,
     description: `DSL topology ${modulePath}`,
@@ -152,13 +169,17 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
     processorConfig: {
       module: modulePath, mode: "objects", nodes: shape.nodes, keyIsString, strings: interner.table,
       inputs: JSON.stringify(shape.inputs.map((i) => ({ topic: i.topic, fields: i.schema.fields }))),
-      outputs: JSON.stringify(names), textFields: JSON.stringify(shape.textFields),
+      outputs: JSON.stringify(names), textFields: JSON.stringify(shape.textFields), repartitions: JSON.stringify(shape.repartitions),
     },
     shardKey: "_key",
     keyRouted: true,
     textFields: shape.textFields,
     objectBytes: OBJECT_BYTES,
-    inputLayout: (capacity) => compileLayout([...shape.fields, ...SYSTEM_FIELDS], capacity),
+    inputLayout: (capacity) => edges === 0 ? compileLayout([...shape.fields, ...SYSTEM_FIELDS], capacity)
+      : compileLayout([...shape.fields, ...SYSTEM_FIELDS, ...REPARTITION_FIELDS], capacity, REPARTITION_BYTES),
+    ...(edges > 0 && {
+      repartition: { codeBase: names.length, edges, tagBase: shape.inputs.length, byteBase: (capacity: number) => capacity * nText * TEXT_STRIDE, bytes: REPARTITION_BYTES },
+    }),
 
     setTablePartitions(isTable, isGlobal) {
       tablePartition = isTable;

@@ -39,6 +39,7 @@ import type { PlanNode, Topology } from "./plan.js";
 import { NumericWindowStore } from "./numeric-store.js";
 import { SessionWindows, SlidingWindows, TimeWindows, Windowed } from "./windows.js";
 import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
+import { repartitionEdges, type RepartitionEdge } from "./repartition.js";
 
 /** Where records go whose user function threw. */
 export const ERROR_TOPIC = "riptide-errors";
@@ -57,6 +58,12 @@ export interface ExecutorOptions {
    * forwarding its value (the worker engine merges the partials of every shard at window close).
    */
   partials?: PartialSink;
+  /**
+   * The worker engine: records crossing a repartition edge (repartition.ts) are emitted to the
+   * edge's internal output instead of reaching their operator, which gets them back through
+   * inject() on the shard that owns their key. Without it (the TopologyTestDriver) they flow on.
+   */
+  repartition?: boolean;
 }
 
 /** What a state store holds, for reports and metrics. */
@@ -193,6 +200,14 @@ class SelectKeyProc extends Proc {
   constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "selectKey" }>) { super(exec, n); }
   process(k: unknown, v: unknown, t: number): void {
     this.forward(this.n.fn(k, v), v, t);
+  }
+}
+
+/** The end of a repartition edge on the sending shard: the record leaves through the edge's output. */
+class RepartitionProc extends Proc {
+  constructor(exec: TopologyExecutor, n: PlanNode, readonly output: string) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    this.exec.emit(this.output, k, v, t);
   }
 }
 
@@ -961,6 +976,8 @@ export class TopologyExecutor {
   private readonly stateful: (Proc & Stateful)[] = [];
   private readonly sources = new Map<string, { proc: Proc; node: Extract<PlanNode, { kind: "source" }> | undefined }>();
   private readonly windowProcs = new Map<string, TimeWindowProc>();
+  /** The repartition edges cut on this engine (empty without ExecutorOptions.repartition). */
+  readonly repartitionEdges: readonly RepartitionEdge[];
 
   constructor(readonly topology: Topology, readonly emit: Emit, options: ExecutorOptions = {}) {
     this.maxStoreEntries = options.maxStoreEntries ?? 1_000_000;
@@ -972,12 +989,16 @@ export class TopologyExecutor {
       if (n.kind === "source") for (const t of n.topics) this.addSource(t, p, n);
       if (n.kind === "table-source") this.addSource(n.topic, p, undefined);
     }
+    const edges = options.repartition ? repartitionEdges(topology) : [];
+    this.repartitionEdges = edges;
     for (const n of topology.nodes) {
       const p = this.procs[n.id]!;
       n.parents.forEach((parent, port) => {
         const pp = this.procs[parent]!;
-        if (pp instanceof SplitProc) pp.branches[(n as Extract<PlanNode, { kind: "branch" }>).index] = p;
-        else pp.children.push({ proc: p, port });
+        const edge = edges.find((e) => e.node === n.id && e.port === port);
+        const to = edge ? new RepartitionProc(this, n, edge.name) : p;
+        if (pp instanceof SplitProc) pp.branches[(n as Extract<PlanNode, { kind: "branch" }>).index] = to;
+        else pp.children.push({ proc: to, port: edge ? 0 : port });
       });
       if (n.kind === "stream-table-join") {
         const t = this.procs[n.table] as unknown as Partial<Lookup>;
@@ -1069,6 +1090,20 @@ export class TopologyExecutor {
     } catch (err) {
       if (err instanceof StateStoreFullError) throw err;
       this.emit(ERROR_TOPIC, key, { topic, key, value, timestamp: t, error: String((err as Error)?.message ?? err) }, t);
+    }
+  }
+
+  /**
+   * A record that crossed repartition edge `edge` (an index into repartitionEdges) to this shard,
+   * with the key it was given upstream: it enters the edge's operator. Errors as in process().
+   */
+  inject(edge: number, key: unknown, value: unknown, t: number): void {
+    const e = this.repartitionEdges[edge]!;
+    try {
+      this.procs[e.node]!.process(key, value, t, e.port);
+    } catch (err) {
+      if (err instanceof StateStoreFullError) throw err;
+      this.emit(ERROR_TOPIC, key, { operator: this.topology.nodes[e.node]!.name, key, value, timestamp: t, error: String((err as Error)?.message ?? err) }, t);
     }
   }
 

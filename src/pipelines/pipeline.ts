@@ -86,4 +86,13 @@ export interface PipelineDefinition {
   readonly textFields?: readonly string[];
   /** False for a partition whose records do not move event time (a table's topic): it never holds the watermark. */
   eventTimePartition?(p: number): boolean;
+  /**
+   * Records that move between shards (a DSL topology that groups by a new key, src/dsl/repartition.ts).
+   * A shard emits each as an OUT_OBJECT of code `codeBase + edge` whose JSON is `{k, v}`, with the
+   * hash of its key's JSON in the `d` column; the coordinator writes it into the input ring of shard
+   * hash mod W: `_src` = `tagBase + edge`, `_ts`, and its JSON at `_rpo`/`_rpl` in the slot's byte
+   * area from `byteBase`. Shards then see a second watermark in the batch header (H_AUX0): the
+   * smallest watermark every shard has passed, which no record still on its way can be behind.
+   */
+  readonly repartition?: { readonly codeBase: number; readonly edges: number; readonly tagBase: number; readonly byteBase: (capacity: number) => number; readonly bytes: number };
 }

@@ -11,6 +11,11 @@ export interface ShardProcessor {
   process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void;
   /** Emits every window that closes at or before `watermark` (Infinity flushes everything). */
   advance(watermark: number, out: OutputWriter): void;
+  /**
+   * The processor runs its operators at the batch header's second watermark (H_AUX0, see
+   * PipelineDefinition.repartition): the shard loop calls advance() with it before process().
+   */
+  readonly auxWatermark?: boolean;
   /** Bytes held by the processor's state stores. */
   stateBytes(): number;
   /** Entries in the processor's state stores (e.g. open window-table entries), for metrics. */

@@ -104,9 +104,9 @@ export function compileLayout(fields: readonly FieldSpec[], capacity: number, bl
   if (!Number.isInteger(blobBytes) || blobBytes < 0) throw new SchemaError(`blob bytes must be an integer ≥ 0, got ${blobBytes}`);
   const textFields = fields.filter((f) => f.type === "text").map((f) => f.name);
   if (textFields.length > 0) {
-    // The byte area holds every record's text values at fixed places (textOffset).
-    if (blobBytes > 0) throw new SchemaError("a layout with text fields has its byte area for them");
-    const bytes = capacity * textFields.length * TEXT_STRIDE;
+    // The byte area holds every record's text values at fixed places (textOffset), then
+    // `blobBytes` more for the layout's owner (e.g. repartitioned records, engine-objects.ts).
+    const bytes = capacity * textFields.length * TEXT_STRIDE + blobBytes;
     return { columns, capacity, bytesPerSlot: offset + alignUp(bytes, CACHE_LINE), bytesPerRecord: bytesPerRecord + textFields.length * TEXT_STRIDE, blobBytes: bytes, blobOffset: offset, textFields };
   }
   if (blobBytes > 0) return { columns, capacity, bytesPerSlot: offset + alignUp(blobBytes, CACHE_LINE), bytesPerRecord, blobBytes, blobOffset: offset };

@@ -180,7 +180,7 @@ describe("a topology module on the worker engine", () => {
 
   it("refuses, with the reason, what does not run on the engine yet", async () => {
     expect(() => engineShape({ nodes: [] } as never)).toThrow(/exactly one stream source/);
-    await expect(runTopology(resolve("test/dsl/fixtures/rekeyed.js"), { input: join(dir, "none.jsonl") }))
-      .rejects.toThrow(/selectKey .* changes the key, which needs repartitioning between workers/);
+    await expect(runTopology(resolve("test/dsl/fixtures/rekeyed-table-join.js"), { input: join(dir, "none.jsonl") }))
+      .rejects.toThrow(/with-region joins a re-keyed stream with a KTable/);
   });
 });
