@@ -13,5 +13,6 @@ export { StateStoreFullError, TopologyError } from "./dsl/errors.js";
 export { StreamTimeTracker, type TimeOptions } from "./dsl/time.js";
 export { TopologyTestDriver, TestInputTopic, TestOutputTopic, type TestRecord, type TestDriverOptions } from "./dsl/test-driver.js";
 export { Geo } from "./dsl/geo.js";
+export { Fields } from "./dsl/columns.js";
 export { defineSchema, type Schema, type FieldType } from "./schema/schema.js";
 export { RiptideError } from "./errors.js";

@@ -20,6 +20,7 @@ import type { PlanNode, Topology } from "./plan.js";
 import { SharedStrings } from "./shared-strings.js";
 import { Windowed } from "./windows.js";
 import { DslObjectProcessor } from "./engine-objects-shard.js";
+import { BatchShardProcessor, compileBatchPlan } from "./batch-plan.js";
 
 export async function createDslProcessor(config: ProcessorConfig): Promise<ShardProcessor> {
   const topology = await loadTopology(config["module"] as string);
@@ -27,6 +28,9 @@ export async function createDslProcessor(config: ProcessorConfig): Promise<Shard
     throw new TopologyError(`${String(config["module"])} built ${topology.nodes.length} nodes in the worker but ${String(config["nodes"])} on the main thread: a topology module must build the same topology every time`);
   }
   if (config["mode"] === "objects") return new DslObjectProcessor(topology, config);
+  // A recognisable typed topology runs as a columnar plan per batch (batch-plan.ts), unless config `batch` is false.
+  const plan = config["batch"] === false ? undefined : compileBatchPlan(topology);
+  if (plan !== undefined && typeof plan !== "string") return new BatchShardProcessor(plan, topology, config);
   return new DslShardProcessor(topology, config);
 }
 

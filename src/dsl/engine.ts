@@ -12,7 +12,9 @@
  * as field names; stateless operators that keep the key (filter, filterNot, peek, mapValues,
  * flatMapValues); groupByKey(); one windowed aggregation (time, sliding or session windows) whose
  * values are numbers; toStream(); to(topic) — window results through the typed output records, and
- * groupBy(new key) into count/sum/min/max/mean as per-worker partials merged at close. Every other
+ * groupBy(new key) into count/sum/min/max/mean as per-worker partials merged at close. Of these, a
+ * straight chain of filters, groupByKey/groupBy and one built-in aggregate on time windows runs in
+ * the shards as a columnar plan per batch (batch-plan.ts), with the record-at-a-time outputs. Every other
  * topology that keeps its keys (several topics, tables, stream-table and stream-stream joins,
  * several outputs, values of any shape) runs in the general form (engine-objects.ts). Re-keying
  * (map, flatMap, selectKey, groupBy into anything else) needs repartitioning between workers: it
@@ -158,7 +160,10 @@ export function dslPipeline(modulePath: string, shape: EngineShape, interner: Sh
       const op = shape.partialsOf;
       if (op !== undefined) {
         const value = op === "count" ? count : op === "sum" ? sum : n === 0 ? null : op === "mean" ? sum / n : op === "min" ? min : max;
-        return { type: "window", topic: shape.sinkTopic, key: key >= NUMERIC_KEY ? key - NUMERIC_KEY : interner.name(key), windowStart: start, windowEnd: start + shape.sizeMs, value, timestamp: op === "min" ? max : -min };
+        const out: Output = { type: "window", topic: shape.sinkTopic, key: key >= NUMERIC_KEY ? key - NUMERIC_KEY : interner.name(key), windowStart: start, windowEnd: start + shape.sizeMs, value, timestamp: op === "min" ? max : -min };
+        // A mean also says how many records its window holds (driver-tracking's count beside its mean speed).
+        if (op === "mean") out["count"] = count;
+        return out;
       }
       const out: Output = { type: "window", topic: shape.sinkTopic, key: name(key), windowStart: start, windowEnd: n, value: Number.isNaN(sum) ? null : sum, timestamp: min };
       if (count !== 1) out["error"] = `${count} shards sent this window: its key was not on one shard`;
@@ -205,6 +210,12 @@ export interface RunTopologyOptions extends Omit<CoordinatorOptions, "pipeline" 
     pipeline: PipelineDefinition, topic: string) => Source | Promise<Source>;
   /** A sink, or a function giving it once the source is built (the Kafka sink comes with the Kafka source). @default NullSink */
   sink?: Sink | (() => Sink);
+  /**
+   * Typed topologies of a recognisable shape (filters, groupByKey or groupBy, one built-in aggregate
+   * on time windows) run as a columnar plan over each batch (batch-plan.ts); false keeps the
+   * record-at-a-time executor (the same outputs; for comparison). @default true
+   */
+  batch?: boolean;
   /** Called with the Coordinator before it runs (tests: fault injection with crashWorker). */
   onCoordinator?: (c: Coordinator) => void;
 }
@@ -281,7 +292,8 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
     const own = (source as { interner?: unknown }).interner;
     if (own instanceof Interner && own !== interner) source = mirrorStrings(source, own, interner);
   }
-  const { input: _i, source: _s, sink, onCoordinator, ...rest } = options;
+  if (options.batch === false && !("mode" in shape)) pipeline = { ...pipeline, processorConfig: { ...pipeline.processorConfig, batch: false } };
+  const { input: _i, source: _s, sink, onCoordinator, batch: _b, ...rest } = options;
   coordinator = new Coordinator({ ...rest, pipeline, source, sink: (typeof sink === "function" ? sink() : sink) ?? new NullSink() });
   onCoordinator?.(coordinator);
   return coordinator.run();

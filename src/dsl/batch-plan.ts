@@ -1,0 +1,671 @@
+/**
+ * Batch compilation of typed topologies on the worker engine: a topology of the shape
+ *
+ *   stream(schema) ─► filter/filterNot … ─► groupByKey() | groupBy(key function)
+ *                  ─► windowedBy(TimeWindows) ─► count | sum | min | max | mean (emitted at close)
+ *                  ─► toStream() ─► to(topic)
+ *
+ * runs over each ring batch as a columnar plan instead of one executor call per record:
+ *
+ *   pass 1 (columns, whole batch): built-in key functions (Fields.geohashCode: geohashEncodeBatch)
+ *   pass 2 (one loop):  invalid? → invalid output
+ *                       watermark moved? → close the windows it closes
+ *                       filters: built-ins (Fields.validLatLon) read the columns; user predicates
+ *                                get one reused row object (no object per record)
+ *                       key: the key column, the pass-1 column, or the user function on the row
+ *                       value: a field read straight from its column (recognised once, see
+ *                              fieldOfSelector) or the user function on the row
+ *                       windows: late check, then the typed window table (BatchWindowTable)
+ *
+ * Outputs are those of the record-at-a-time path (engine-shard.ts over executor.ts): the same window
+ * results and partials (closed in order of window start, then first insertion), the same late,
+ * invalid and user-error side outputs, emitted at the same points of the record sequence.
+ * Anything else (other operators, update emission, retention, sliding or session windows) stays
+ * on the record-at-a-time path: compileBatchPlan() says why it does not apply.
+ *
+ * One difference a user function can see: the value it gets is a row object reused for every
+ * record of the shard (as the record-at-a-time path already does when no user function runs
+ * before the aggregate); a function that keeps a reference to it sees it change. Config
+ * `batch: false` (runTopology's option) keeps the record-at-a-time path.
+ */
+import { geohashEncodeBatch, geohashEncodeInt } from "../kernels/geohash.js";
+import type { ProcessorConfig, ShardProcessor } from "../pipelines/processor.js";
+import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
+import type { ColumnArray, FieldSpec } from "../schema/schema.js";
+import { columnFnSpec, validLatLon } from "./columns.js";
+import { DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY } from "./engine-common.js";
+import { StateStoreFullError, TopologyError } from "./errors.js";
+import { keyOf } from "./executor.js";
+import type { BuiltinOp, PlanNode, Topology } from "./plan.js";
+import { SharedStrings } from "./shared-strings.js";
+import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
+import type { TimeWindows } from "./windows.js";
+
+type Fn2 = (k: any, v: any) => unknown;
+
+interface FilterStep {
+  /** A user predicate (called with the row), or undefined for the built-in. */
+  fn: Fn2 | undefined;
+  negate: boolean;
+  /** Built-in Fields.validLatLon: its field names. */
+  lat: string;
+  lon: string;
+}
+
+export interface BatchPlan {
+  filters: FilterStep[];
+  /** source: the key column; geohash: a column pass; user: the groupBy function on the row. */
+  key: { kind: "source" } | { kind: "geohash"; lat: string; lon: string; precision: number } | { kind: "user"; fn: Fn2 };
+  /** none: count without a value; column: a field read; user: the selector on the row. */
+  value: { kind: "none" } | { kind: "column"; field: string } | { kind: "user"; fn: (v: any) => number };
+  op: BuiltinOp;
+  sizeMs: number;
+  advanceMs: number;
+  graceMs: number;
+  store: string;
+  /** groupBy: each shard sends its partial of a closed window (engine.ts partialsOf). */
+  partials: boolean;
+  /** Some step calls a user function with the row. */
+  needsRow: boolean;
+}
+
+const isNumeric = (f: FieldSpec | undefined): boolean => f !== undefined && f.type !== "string" && f.type !== "text";
+
+/**
+ * The field a value selector reads, when it is a plain field read (`"speedKmh"` or
+ * `v => v.speedKmh`): it is called twice, on probe objects that return a distinct number per field,
+ * and must read exactly one numeric field and return its value both times. Anything else is a user
+ * function (called per record).
+ */
+export function fieldOfSelector(fn: (v: any) => number, fields: readonly FieldSpec[]): string | undefined {
+  let found: string | undefined;
+  for (const base of [0.5, 0.25]) {
+    const reads: string[] = [];
+    const probe = new Proxy({}, {
+      get(_t, p) {
+        if (typeof p !== "string") return undefined;
+        reads.push(p);
+        const j = fields.findIndex((f) => f.name === p);
+        return j < 0 ? undefined : 4_503_599_627 + j * 4 + base;
+      },
+    });
+    let r: unknown;
+    try {
+      r = fn(probe);
+    } catch {
+      return undefined;
+    }
+    if (reads.length !== 1) return undefined;
+    const j = fields.findIndex((f) => f.name === reads[0]);
+    if (j < 0 || !isNumeric(fields[j]) || r !== 4_503_599_627 + j * 4 + base) return undefined;
+    if (found !== undefined && found !== reads[0]) return undefined;
+    found = reads[0];
+  }
+  return found;
+}
+
+/** The batch plan of a typed topology, or the reason it runs record at a time. */
+export function compileBatchPlan(topology: Topology): BatchPlan | string {
+  const nodes = topology.nodes;
+  const src = nodes[0];
+  if (src === undefined || src.kind !== "source" || !src.schema) return "the first node is not a stream source with a schema";
+  // (A source's key function is not called on the engine: the key comes from the key column.)
+  const fields = src.schema.fields;
+  const field = (name: string) => fields.find((f) => f.name === name);
+  const children = new Map<number, number>();
+  for (const n of nodes) for (const p of n.parents) children.set(p, (children.get(p) ?? 0) + 1);
+  const filters: FilterStep[] = [];
+  let key: BatchPlan["key"] = { kind: "source" };
+  let needsRow = false;
+  let i = 1;
+  for (; i < nodes.length; i++) {
+    const n = nodes[i]!;
+    if (n.parents.length !== 1 || n.parents[0] !== i - 1 || children.get(i - 1) !== 1) return `${n.name} is not a straight chain`;
+    if (n.kind === "filter") {
+      const spec = columnFnSpec(n.fn);
+      if (spec?.kind === "validLatLon" && isNumeric(field(spec.lat)) && isNumeric(field(spec.lon))) {
+        filters.push({ fn: undefined, negate: n.negate, lat: spec.lat, lon: spec.lon });
+      } else {
+        filters.push({ fn: n.fn, negate: n.negate, lat: "", lon: "" });
+        needsRow = true;
+      }
+      continue;
+    }
+    if (n.kind === "selectKey" && n.repartition) {
+      const spec = columnFnSpec(n.fn);
+      if (spec?.kind === "geohashCode" && isNumeric(field(spec.lat)) && isNumeric(field(spec.lon))) {
+        key = { kind: "geohash", lat: spec.lat, lon: spec.lon, precision: spec.precision };
+      } else {
+        key = { kind: "user", fn: n.fn };
+        needsRow = true;
+      }
+      i++;
+    }
+    break;
+  }
+  const agg = nodes[i];
+  if (agg === undefined || agg.kind !== "aggregate") return "no aggregate after the filters and groupBy";
+  if (agg.parents[0] !== i - 1 || children.get(i - 1) !== 1) return `${agg.name} is not a straight chain`;
+  if (!agg.builtin) return "the aggregate is not a built-in (count/sum/min/max/mean)";
+  // TimeWindows by shape (a topology module may hold its own copy of the class, e.g. the package's).
+  const w = agg.windows as unknown as Partial<TimeWindows> | undefined;
+  if (!w || typeof w.sizeMs !== "number" || typeof w.advanceMs !== "number" || typeof w.graceMs !== "number" || "timeDifferenceMs" in w || "inactivityGapMs" in w) {
+    return "the windows are not TimeWindows";
+  }
+  if (agg.emit !== "close" || agg.retentionMs !== 0) return "the aggregate emits updates or keeps closed windows";
+  const toStream = nodes[i + 1];
+  const sink = nodes[i + 2];
+  if (nodes.length !== i + 3 || toStream?.kind !== "toStream" || sink?.kind !== "sink") return "the aggregate is not followed by toStream().to(topic) alone";
+  if (toStream.parents[0] !== i || sink.parents[0] !== i + 1 || children.get(i) !== 1 || children.get(i + 1) !== 1) return "not a straight chain after the aggregate";
+  let value: BatchPlan["value"] = { kind: "none" };
+  const sel = agg.builtin.field;
+  if (sel !== undefined) {
+    const f = fieldOfSelector(sel, fields);
+    if (f !== undefined) value = { kind: "column", field: f };
+    else {
+      value = { kind: "user", fn: sel };
+      needsRow = true;
+    }
+  }
+  return {
+    filters, key, value, op: agg.builtin.op, sizeMs: w.sizeMs, advanceMs: w.advanceMs, graceMs: w.graceMs, store: agg.store,
+    partials: key.kind !== "source", needsRow,
+  };
+}
+
+/** Keys of unknown groupBy keys (neither a known string nor an integer in [0, 2^31)) start here. */
+const UNKNOWN_KEY = 2 ** 32;
+
+/**
+ * The window table of a batch plan: open addressing over typed arrays keyed by (key code, window
+ * start), as driver-tracking's WindowTable (kernels/window-table.ts), with the latest timestamp
+ * and the first-insertion order of each entry (the record-at-a-time store closes windows in order
+ * of start, then first insertion). Key codes are f64: string ids and integer keys + 2^31 below
+ * 2^32, unknown keys from 2^32. No allocation per update; closing tombstones in place.
+ */
+export class BatchWindowTable {
+  private cap = 0;
+  private mask = 0;
+  used!: Uint8Array;
+  keys!: Float64Array;
+  starts!: Float64Array;
+  count!: Float64Array;
+  sum!: Float64Array;
+  n!: Float64Array;
+  min!: Float64Array;
+  max!: Float64Array;
+  maxTs!: Float64Array;
+  seq!: Float64Array;
+  size = 0;
+  nextSeq = 0;
+  /** Smallest window start present (Infinity when empty). */
+  minStart = Infinity;
+  /** Closing scratch: slots of the entries a close emits. */
+  private closing = new Int32Array(64);
+
+  constructor(private readonly limit: number, private readonly storeName: string, initialCapacity = 1024) {
+    let cap = 16;
+    while (cap < initialCapacity) cap *= 2;
+    this.allocate(cap);
+  }
+
+  get bytes(): number {
+    return this.cap * (1 + 8 * 9);
+  }
+
+  private lastStart = NaN;
+  private lastTerm = 0;
+
+  private home(key: number, start: number): number {
+    if (start !== this.lastStart) {
+      this.lastStart = start;
+      this.lastTerm = Math.imul((start / 1000) | 0, 0x9e3779b1) ^ (start | 0);
+    }
+    let h = Math.imul((key >>> 0) ^ this.lastTerm, 0x85ebca6b) ^ ((key / 4294967296) | 0);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h & this.mask;
+  }
+
+  private slotOf(key: number, start: number): number {
+    let s = this.home(key, start);
+    while (this.used[s] !== 0 && (this.keys[s] !== key || this.starts[s] !== start)) s = (s + 1) & this.mask;
+    return s;
+  }
+
+  /** Adds value x (non-finite: counted only) with timestamp t to (key, start), as NumericWindowStore.add. */
+  add(key: number, start: number, x: number, t: number): void {
+    let s = this.slotOf(key, start);
+    if (this.used[s] === 0) s = this.insert(s, key, start, t);
+    this.count[s]++;
+    if (x - x === 0) {
+      this.sum[s] += x;
+      this.n[s]++;
+      if (x < this.min[s]!) this.min[s] = x;
+      if (x > this.max[s]!) this.max[s] = x;
+    }
+    if (t > this.maxTs[s]!) this.maxTs[s] = t;
+  }
+
+  private insert(slot: number, key: number, start: number, t: number): number {
+    if (this.size >= this.limit) throw new StateStoreFullError(this.storeName, this.limit);
+    let s = slot;
+    if ((this.size + 1) * 2 > this.cap) {
+      this.rehash(this.cap * 2);
+      s = this.slotOf(key, start);
+    }
+    this.used[s] = 1;
+    this.keys[s] = key;
+    this.starts[s] = start;
+    this.count[s] = 0;
+    this.sum[s] = 0;
+    this.n[s] = 0;
+    this.min[s] = Infinity;
+    this.max[s] = -Infinity;
+    this.maxTs[s] = t;
+    this.seq[s] = this.nextSeq++;
+    this.size++;
+    if (start < this.minStart) this.minStart = start;
+    return s;
+  }
+
+  /**
+   * The slots of every entry with start ≤ maxStart, ordered by start then first insertion, into
+   * `closing` (returned with their number); call remove() after emitting them.
+   */
+  collect(maxStart: number): number {
+    let m = 0;
+    for (let s = 0; s < this.cap; s++) {
+      if (this.used[s] !== 1 || this.starts[s]! > maxStart) continue;
+      if (m === this.closing.length) {
+        const grown = new Int32Array(m * 2);
+        grown.set(this.closing);
+        this.closing = grown;
+      }
+      this.closing[m++] = s;
+    }
+    this.closing.subarray(0, m).sort(this.order);
+    return m;
+  }
+
+  get closingSlots(): Int32Array {
+    return this.closing;
+  }
+
+  private readonly order = (a: number, b: number): number => this.starts[a]! - this.starts[b]! || this.seq[a]! - this.seq[b]!;
+
+  /** Removes the m entries collect() gave. */
+  remove(m: number): void {
+    if (m === 0) return;
+    for (let j = 0; j < m; j++) this.used[this.closing[j]!] = 2;
+    this.size -= m;
+    let minStart = Infinity;
+    for (let s = 0; s < this.cap; s++) if (this.used[s] === 1 && this.starts[s]! < minStart) minStart = this.starts[s]!;
+    this.minStart = minStart;
+    this.sweep();
+  }
+
+  /** Removes tombstones in place, every live entry moved back to the first free slot of its probe path (as WindowTable.sweep). */
+  private sweep(): void {
+    const cap = this.cap;
+    let first = 0;
+    while (first < cap && this.used[first] !== 0) first++;
+    for (let s = 0; s < cap; s++) if (this.used[s] === 2) this.used[s] = 0;
+    for (let k = 1; k <= cap; k++) {
+      const s = (first + k) & this.mask;
+      if (this.used[s] === 0) continue;
+      let t = this.home(this.keys[s]!, this.starts[s]!);
+      while (t !== s && this.used[t] !== 0) t = (t + 1) & this.mask;
+      if (t === s) continue;
+      this.move(s, t);
+    }
+  }
+
+  private move(s: number, t: number): void {
+    this.used[t] = 1; this.keys[t] = this.keys[s]!; this.starts[t] = this.starts[s]!;
+    this.count[t] = this.count[s]!; this.sum[t] = this.sum[s]!; this.n[t] = this.n[s]!;
+    this.min[t] = this.min[s]!; this.max[t] = this.max[s]!; this.maxTs[t] = this.maxTs[s]!; this.seq[t] = this.seq[s]!;
+    this.used[s] = 0;
+  }
+
+  private allocate(cap: number): void {
+    this.cap = cap;
+    this.mask = cap - 1;
+    this.used = new Uint8Array(cap);
+    this.keys = new Float64Array(cap);
+    this.starts = new Float64Array(cap);
+    this.count = new Float64Array(cap);
+    this.sum = new Float64Array(cap);
+    this.n = new Float64Array(cap);
+    this.min = new Float64Array(cap);
+    this.max = new Float64Array(cap);
+    this.maxTs = new Float64Array(cap);
+    this.seq = new Float64Array(cap);
+  }
+
+  private rehash(cap: number): void {
+    const { used, keys, starts, count, sum, n, min, max, maxTs, seq } = this;
+    const old = this.cap;
+    this.allocate(cap);
+    for (let s = 0; s < old; s++) {
+      if (used[s] !== 1) continue;
+      const t = this.slotOf(keys[s]!, starts[s]!);
+      this.used[t] = 1; this.keys[t] = keys[s]!; this.starts[t] = starts[s]!; this.count[t] = count[s]!; this.sum[t] = sum[s]!;
+      this.n[t] = n[s]!; this.min[t] = min[s]!; this.max[t] = max[s]!; this.maxTs[t] = maxTs[s]!; this.seq[t] = seq[s]!;
+    }
+  }
+
+  /** 9 words per entry (key, start, count, sum, n, min, max, maxTs, seq) at `at`; the words, or -1 when they do not fit. */
+  exportTo(into: Float64Array, at: number): number {
+    if (at + 9 * this.size > into.length) return -1;
+    let o = at;
+    for (let s = 0; s < this.cap; s++) {
+      if (this.used[s] !== 1) continue;
+      into[o++] = this.keys[s]!; into[o++] = this.starts[s]!; into[o++] = this.count[s]!; into[o++] = this.sum[s]!; into[o++] = this.n[s]!;
+      into[o++] = this.min[s]!; into[o++] = this.max[s]!; into[o++] = this.maxTs[s]!; into[o++] = this.seq[s]!;
+    }
+    return o - at;
+  }
+
+  importFrom(from: Float64Array, at: number, entries: number, nextSeq: number): void {
+    let cap = 1024;
+    while (entries * 2 + 2 > cap) cap *= 2;
+    this.allocate(cap);
+    this.size = 0;
+    this.minStart = Infinity;
+    this.nextSeq = nextSeq;
+    for (let e = 0, o = at; e < entries; e++, o += 9) {
+      const s = this.slotOf(from[o]!, from[o + 1]!);
+      this.used[s] = 1; this.keys[s] = from[o]!; this.starts[s] = from[o + 1]!; this.count[s] = from[o + 2]!; this.sum[s] = from[o + 3]!;
+      this.n[s] = from[o + 4]!; this.min[s] = from[o + 5]!; this.max[s] = from[o + 6]!; this.maxTs[s] = from[o + 7]!; this.seq[s] = from[o + 8]!;
+      this.size++;
+      if (from[o + 1]! < this.minStart) this.minStart = from[o + 1]!;
+    }
+  }
+}
+
+/** Checkpoint tag of a batch-plan shard (the record-at-a-time path writes its watermark and store count instead). */
+const SNAPSHOT_TAG = -0x42a7c;
+/** The executor's default bound on a store's entries (ExecutorOptions.maxStoreEntries). */
+const MAX_STORE_ENTRIES = 1_000_000;
+
+/** A shard of a batch-compiled topology: the ShardProcessor the record-at-a-time DslShardProcessor would be. */
+export class BatchShardProcessor implements ShardProcessor {
+  private readonly table: BatchWindowTable;
+  private readonly strings: SharedStrings | undefined;
+  private readonly fields: readonly FieldSpec[];
+  private readonly keyField: string;
+  private readonly timestampField: string;
+  private readonly keyIsString: boolean;
+  private readonly row: Record<string, unknown> = {};
+  /** The batch's column of each schema field, for the row. */
+  private readonly cols: ColumnArray[] = [];
+  /** The shard's watermark (the largest seen). */
+  private watermark = -Infinity;
+  /** Unknown groupBy keys by keyOf(key): their index (code − 2^32); the keys themselves in order. */
+  private readonly unknownIds = new Map<unknown, number>();
+  private unknownKeys: unknown[] = [];
+  /** Pass-1 columns. */
+  private codes = new Uint32Array(0);
+  private codesHi = new Uint32Array(0);
+  private out: OutputWriter | undefined;
+
+  constructor(readonly plan: BatchPlan, topology: Topology, config: ProcessorConfig) {
+    const src = topology.nodes[0] as Extract<PlanNode, { kind: "source" }>;
+    this.fields = src.schema!.fields;
+    this.keyField = config["keyField"] as string;
+    this.timestampField = config["timestampField"] as string;
+    this.keyIsString = config["keyIsString"] === true;
+    if (plan.partials !== ((config["partials"] ?? "") !== "")) throw new TopologyError("batch plan: the main thread and the worker disagree on groupBy partials");
+    const table = config["strings"];
+    this.strings = table instanceof SharedArrayBuffer ? new SharedStrings(table) : undefined;
+    for (const f of this.fields) this.row[f.name] = f.type === "string" ? "" : 0;
+    this.table = new BatchWindowTable(MAX_STORE_ENTRIES, plan.store);
+  }
+
+  private str(id: number): string {
+    return this.strings ? this.strings.name(id) : String(id);
+  }
+
+  private fillRow(i: number): void {
+    const fields = this.fields;
+    const cols = this.cols;
+    const row = this.row;
+    for (let f = 0; f < fields.length; f++) {
+      const spec = fields[f]!;
+      const x = cols[f]![i]!;
+      row[spec.name] = spec.type === "string" ? this.str(x) : x;
+    }
+  }
+
+  process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
+    this.out = out;
+    const plan = this.plan;
+    const key = columns[this.keyField]!;
+    const ts = columns[this.timestampField]!;
+    const wmCol = columns["_wm"]!;
+    const off = columns["_off"]!;
+    const reason = columns["_reason"]!;
+    for (let f = 0; f < this.fields.length; f++) this.cols[f] = columns[this.fields[f]!.name]!;
+    // Pass 1: built-in key functions, a column pass over the batch.
+    const keyKind = plan.key.kind;
+    if (plan.key.kind === "geohash") {
+      if (this.codes.length < n) {
+        this.codes = new Uint32Array(n);
+        this.codesHi = new Uint32Array(n);
+      }
+      const lat = columns[plan.key.lat]!;
+      const lon = columns[plan.key.lon]!;
+      if (lat instanceof Float64Array && lon instanceof Float64Array) geohashEncodeBatch(lat, lon, n, plan.key.precision, this.codesHi, this.codes);
+      else for (let i = 0; i < n; i++) this.codes[i] = geohashEncodeInt(lat[i]!, lon[i]!, plan.key.precision);
+    }
+    const codes = this.codes;
+    const filters = plan.filters;
+    const nf = filters.length;
+    // The common single built-in filter, hoisted.
+    const f0 = nf === 1 && filters[0]!.fn === undefined ? filters[0]! : undefined;
+    const f0lat = f0 ? columns[f0.lat]! : undefined;
+    const f0lon = f0 ? columns[f0.lon]! : undefined;
+    const f0neg = f0 ? f0.negate : false;
+    const valueKind = plan.value.kind;
+    const valueCol = plan.value.kind === "column" ? columns[plan.value.field]! : undefined;
+    const userKey = plan.key.kind === "user" ? plan.key.fn : undefined;
+    const userValue = plan.value.kind === "user" ? plan.value.fn : undefined;
+    const table = this.table;
+    const { sizeMs, advanceMs, graceMs } = plan;
+    const keyIsString = this.keyIsString;
+    // Window starts of the last record's range of t (see firstStart in windows.ts): reused while t
+    // stays 1 ms clear of the range's edges, where the formula's result cannot change.
+    let cacheLo = Infinity;
+    let cacheHi = -Infinity;
+    let first = 0;
+    for (let i = 0; i < n; i++) {
+      if (reason[i] !== 0) {
+        out.side(OUT_INVALID, reason[i]!, key[i]!, partition, off[i]!, ts[i]!, NaN, NaN, NaN, 0, 0);
+        continue;
+      }
+      const w = wmCol[i]!;
+      if (w > this.watermark) this.advanceTo(w);
+      const t = ts[i]!;
+      let k = 0;
+      let x = NaN;
+      try {
+        let rowFilled = false;
+        // Filters.
+        if (f0 !== undefined) {
+          if (validLatLon(f0lat![i]!, f0lon![i]!) === f0neg) continue;
+        } else if (nf > 0) {
+          let pass = true;
+          for (let j = 0; j < nf; j++) {
+            const f = filters[j]!;
+            let r: boolean;
+            if (f.fn === undefined) {
+              r = validLatLon(columns[f.lat]![i]!, columns[f.lon]![i]!);
+            } else {
+              if (!rowFilled) { this.fillRow(i); rowFilled = true; }
+              r = !!f.fn(keyIsString ? this.str(key[i]!) : key[i]!, this.row);
+            }
+            if (r === f.negate) { pass = false; break; }
+          }
+          if (!pass) continue;
+        }
+        // Key.
+        if (keyKind === "source") k = key[i]!;
+        else if (keyKind === "geohash") k = codes[i]! + NUMERIC_KEY;
+        else {
+          if (!rowFilled) { this.fillRow(i); rowFilled = true; }
+          const kv = userKey!(keyIsString ? this.str(key[i]!) : key[i]!, this.row);
+          if (kv === null || kv === undefined) continue;
+          k = this.keyCode(kv);
+        }
+        // Value.
+        if (valueKind === "column") x = valueCol![i]!;
+        else if (valueKind === "user") {
+          if (!rowFilled) { this.fillRow(i); rowFilled = true; }
+          x = userValue!(this.row);
+        }
+      } catch (err) {
+        if (err instanceof StateStoreFullError) throw err;
+        out.side(OUT_INVALID, DSL_USER_ERROR, key[i]!, partition, off[i]!, t, NaN, NaN, NaN, 0, 0);
+        continue;
+      }
+      if (!(t >= cacheLo && t < cacheHi)) {
+        const raw = Math.floor((t - sizeMs) / advanceMs) * advanceMs + advanceMs;
+        first = Math.max(0, raw);
+        if (raw >= 0) {
+          cacheLo = raw - advanceMs + sizeMs + 1;
+          cacheHi = raw + sizeMs - 1;
+        } else {
+          cacheLo = Infinity;
+          cacheHi = -Infinity;
+        }
+      }
+      const wm = this.watermark;
+      let missed = 0;
+      for (let s = first; s <= t; s += advanceMs) {
+        if (s + sizeMs + graceMs <= wm) {
+          missed++;
+          continue;
+        }
+        table.add(k, s, x, t);
+      }
+      if (missed > 0) out.side(OUT_LATE, 1, key[i]!, partition, off[i]!, t, wm, wm - t, NaN, 0, 0);
+    }
+  }
+
+  /** The code of a groupBy key (see BatchWindowTable); unknown keys are resolved again at close. */
+  private keyCode(k: unknown): number {
+    if (typeof k === "number" && Number.isInteger(k) && k >= 0 && k < NUMERIC_KEY) return k + NUMERIC_KEY;
+    if (typeof k === "string" && this.unknownKeys.length === 0) {
+      const id = this.strings?.ids.get(k);
+      if (id !== undefined) return id;
+    } else if (typeof k === "string") {
+      const id = this.strings?.ids.get(k);
+      if (id !== undefined && !this.unknownIds.has(k)) return id;
+    }
+    const nk = keyOf(k);
+    let u = this.unknownIds.get(nk);
+    if (u === undefined) {
+      u = this.unknownKeys.length;
+      this.unknownIds.set(nk, u);
+      this.unknownKeys.push(k);
+    }
+    return UNKNOWN_KEY + u;
+  }
+
+  /** Moves the watermark and emits every window it closes (end + grace ≤ watermark). */
+  private advanceTo(watermark: number): void {
+    this.watermark = watermark;
+    const maxStart = watermark - this.plan.sizeMs - this.plan.graceMs;
+    if (maxStart < this.table.minStart) return;
+    this.close(maxStart);
+  }
+
+  private close(maxStart: number): void {
+    const table = this.table;
+    const out = this.out!;
+    const m = table.collect(maxStart);
+    const slots = table.closingSlots;
+    const op = this.plan.op;
+    const sizeMs = this.plan.sizeMs;
+    for (let j = 0; j < m; j++) {
+      const s = slots[j]!;
+      const code = table.keys[s]!;
+      const start = table.starts[s]!;
+      const count = table.count[s]!;
+      const sum = table.sum[s]!;
+      const n = table.n[s]!;
+      const min = table.min[s]!;
+      const max = table.max[s]!;
+      const ts = table.maxTs[s]!;
+      if (this.plan.partials) {
+        let id = code;
+        if (code >= UNKNOWN_KEY) {
+          const k = this.unknownKeys[code - UNKNOWN_KEY];
+          id = typeof k === "string" ? (this.strings?.ids.get(k) ?? -1) : -1;
+        }
+        if (id < 0) out.side(OUT_INVALID, DSL_UNKNOWN_GROUP_KEY, 0, 0, 0, ts, NaN, NaN, NaN, 0, 0);
+        else if (op === "min") out.window(id, start, count, sum, n, min, ts);
+        else out.window(id, start, count, sum, n, -ts, max);
+      } else {
+        const value = op === "count" ? count : op === "sum" ? sum : n === 0 ? NaN : op === "mean" ? sum / n : op === "min" ? min : max;
+        out.window(code, start, 1, value, start + sizeMs, ts, 0);
+      }
+    }
+    table.remove(m);
+  }
+
+  advance(watermark: number, out: OutputWriter): void {
+    this.out = out;
+    if (watermark <= this.watermark && watermark !== Infinity) return;
+    this.advanceTo(watermark);
+  }
+
+  stateBytes(): number {
+    return this.table.bytes;
+  }
+
+  stateEntries(): number {
+    return this.table.size;
+  }
+
+  /** [tag, watermark, entries, next insertion number, unknown keys U, (U > 0: their JSON block), entries × 9 words]. */
+  snapshot(into: Float64Array): number {
+    if (into.length < 5) return -1;
+    into[0] = SNAPSHOT_TAG;
+    into[1] = this.watermark;
+    into[2] = this.table.size;
+    into[3] = this.table.nextSeq;
+    into[4] = this.unknownKeys.length;
+    let at = 5;
+    if (this.unknownKeys.length > 0) {
+      let w: number;
+      try {
+        w = writeText(into, at, encodeState(this.unknownKeys));
+      } catch {
+        return -1;
+      }
+      if (w < 0) return -1;
+      at += w;
+    }
+    const w = this.table.exportTo(into, at);
+    return w < 0 ? -1 : at + w;
+  }
+
+  restore(from: Float64Array): void {
+    if (from[0] !== SNAPSHOT_TAG) throw new TopologyError("the checkpoint was not written by a batch-compiled shard of this topology");
+    this.watermark = from[1]!;
+    const entries = from[2]!;
+    let at = 5;
+    this.unknownIds.clear();
+    this.unknownKeys = [];
+    if (from[4]! > 0) {
+      const { text, words } = readText(from, at);
+      this.unknownKeys = decodeState(text) as unknown[];
+      this.unknownKeys.forEach((k, u) => this.unknownIds.set(keyOf(k), u));
+      at += words;
+    }
+    this.table.importFrom(from, at, entries, from[3]!);
+  }
+}

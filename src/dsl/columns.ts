@@ -1,0 +1,51 @@
+/**
+ * Built-in record functions that the worker engine recognises and runs as column passes over a
+ * whole ring batch (batch-plan.ts) instead of calling them once per record. Each is also a plain
+ * function of (key, value), so a topology that uses them runs unchanged in the TopologyTestDriver
+ * and on the record-at-a-time path, with the same results:
+ *
+ *   .filter(Fields.validLatLon("lat", "lon"))               driver-tracking's validity rules
+ *   .groupBy(Fields.geohashCode("lat", "lon", 5))            geohash-5 region as an integer key
+ *
+ * A user function does the same on the engine (it is called with a row object per record); these
+ * skip the call and the row.
+ */
+import { geohashBits, geohashEncodeInt } from "../kernels/geohash.js";
+
+/** What a built-in is, read by the batch compiler. */
+export type ColumnFnSpec =
+  | { kind: "validLatLon"; lat: string; lon: string }
+  | { kind: "geohashCode"; lat: string; lon: string; precision: number };
+
+const SPEC = Symbol.for("riptide.columnFn");
+
+/** The spec of a built-in made by `Fields`, or undefined for any other function. */
+export function columnFnSpec(fn: unknown): ColumnFnSpec | undefined {
+  return typeof fn === "function" ? ((fn as unknown as Record<symbol, ColumnFnSpec | undefined>)[SPEC]) : undefined;
+}
+
+function tag<F extends (...args: any[]) => unknown>(fn: F, spec: ColumnFnSpec): F {
+  Object.defineProperty(fn, SPEC, { value: Object.freeze(spec), enumerable: false });
+  return fn;
+}
+
+/**
+ * True when (lat, lon) is a valid fix by DESIGN.md's rules (kernels/validate.ts): both finite,
+ * lat within [-90, 90], lon within [-180, 180], not both 0.
+ */
+export function validLatLon(lat: number, lon: number): boolean {
+  return lat - lat === 0 && lon - lon === 0 && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && !(lat === 0 && lon === 0);
+}
+
+export const Fields = {
+  /** Predicate: the record's (lat, lon) fields are a valid fix (see validLatLon). */
+  validLatLon(lat = "lat", lon = "lon"): (key: unknown, value: any) => boolean {
+    return tag((_k: unknown, v: any) => validLatLon(v[lat], v[lon]), { kind: "validLatLon", lat, lon });
+  },
+  /** Key function: Geo.geohashCode of the record's (lat, lon) fields, precision 1..6. @default precision 5 */
+  geohashCode(lat = "lat", lon = "lon", precision = 5): (key: unknown, value: any) => number {
+    if (!Number.isInteger(precision) || precision < 1 || precision > 6) throw new RangeError(`geohashCode precision must be an integer in 1..6, got ${precision}`);
+    geohashBits(precision);
+    return tag((_k: unknown, v: any) => geohashEncodeInt(v[lat], v[lon], precision), { kind: "geohashCode", lat, lon, precision });
+  },
+};
