@@ -4,8 +4,14 @@
  * setup (./kafka.ts); this adds the second: its own consumer (group `<group>.requests`), a
  * KafkaSource whose dead letters go to `<topic>.dlq` through the same sink, and one MultiSource over
  * both, so offsets of each topic are committed once their outputs are acknowledged.
+ *
+ * Exactly-once (`transactions`): the consumer reads `read_committed` with static membership, and
+ * the topic joins the run's transactions (src/io/kafka/transactions.ts addInput) — its offsets are
+ * sent to each transaction with this consumer's group metadata, and its source state is restored
+ * from the snapshot before it reads anything.
  */
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
+import type { KafkaTransactions } from "../io/kafka/transactions.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { KafkaSink } from "../sinks/kafka-sink.js";
 import { KafkaSource } from "../sources/kafka-source.js";
@@ -24,6 +30,11 @@ export interface InputTopicOptions {
   pipeline: PipelineDefinition; onLog: (event: string, detail: Record<string, unknown>) => void;
   /** The string table to intern into (default: the source's own). */
   interner?: Interner;
+  /**
+   * --guarantee exactly-once: the run's transactions; the topic is added to them (call in the
+   * order of the combined source's partitions: after the topics before it).
+   */
+  transactions?: KafkaTransactions | undefined;
 }
 
 /**
@@ -43,6 +54,9 @@ export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & {
   const consumer = rdkafkaClientFactory.createConsumer({
     brokers: opts.brokers, groupId: `${opts.group}.${opts.groupSuffix}`, autoOffsetReset: "earliest", maxPrefetchKBytes: 64 << 10,
     onError: (err) => opts.onLog("kafka-error", { error: err.message, consumer: opts.groupSuffix }),
+    // Exactly-once: as the first topic's consumer (kafka.ts), static membership gives a restarted
+    // process its partitions back at once.
+    ...(opts.transactions && { isolationLevel: "read_committed" as const, extra: { "group.instance.id": `riptide-${opts.group}.${opts.groupSuffix}` } }),
   });
   await consumer.connect();
   const second = new KafkaSource({
@@ -51,6 +65,12 @@ export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & {
     ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
     onLog: (event, detail) => opts.onLog(event, { ...detail, topic: opts.topic }),
   });
+  try {
+    opts.transactions?.addInput({ topic: opts.topic, partitions, consumer, source: second });
+  } catch (err) {
+    await consumer.disconnect().catch(() => undefined);
+    throw err;
+  }
   second.start();
   return {
     source: second,

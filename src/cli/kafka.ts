@@ -95,8 +95,8 @@ export async function setupKafkaRun(opts: {
   let restore: RunSnapshot | undefined;
   if (opts.exactlyOnce) {
     transactions = new KafkaTransactions({
-      factory: rdkafkaClientFactory, client: { brokers: opts.brokers }, producer, consumer, admin,
-      inputTopic: opts.inputTopic, changelogTopic: changelogTopicFor(opts.group), intervalMs: opts.exactlyOnce.commitIntervalMs, onLog: opts.onLog,
+      factory: rdkafkaClientFactory, client: { brokers: opts.brokers }, producer, admin,
+      changelogTopic: changelogTopicFor(opts.group), intervalMs: opts.exactlyOnce.commitIntervalMs, onLog: opts.onLog,
     });
     restore = await transactions.start();
   }
@@ -109,11 +109,10 @@ export async function setupKafkaRun(opts: {
     ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
     onLog: opts.onLog,
   });
-  if (restore) {
-    // The string table first, before the source decodes anything; the coordinator restores the rest.
-    source.importState(restore.source);
-    restore = { ...restore, source: null };
-  }
+  // The first input of the transactions; its part of the restored state (string table, frames
+  // read in part) goes in before the source decodes anything; the coordinator restores the rest.
+  // More input topics are added in the combined source's order (kafka-rides.ts addInputTopic).
+  transactions?.addInput({ topic: opts.inputTopic, partitions, consumer, source });
   source.start();
   return {
     source, sink, consumer, retry,

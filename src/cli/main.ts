@@ -235,9 +235,6 @@ async function runCommand(argv: string[]): Promise<number> {
   if (rideTopics && (rideTopics.length !== 2 || rideTopics.some((t) => t === ""))) {
     throw new UsageError(`--input-topic: ${pipeline.name} reads two topics, driver locations and ride requests, e.g. --input-topic driver-locations,ride-requests`);
   }
-  if (rideTopics && guarantee === "exactly-once") {
-    throw new UsageError(`--guarantee exactly-once covers one input topic; ${pipeline.name} reads two (use at-least-once)`);
-  }
   let rides: { close(): Promise<void> } | undefined;
   // engagement-analytics on Kafka: views, the content-metadata topic read as a table, and optionally
   // user interactions (src/cli/kafka-engagement.ts).
@@ -311,7 +308,7 @@ async function runCommand(argv: string[]): Promise<number> {
       const second = await addSecondInputTopic(kafka.source, kafka.sink, {
         brokers, topic: rideTopics[1]!, group: (values["group"] as string | undefined) ?? `riptide-${pipeline.name}`,
         partitions: numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 }),
-        stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog,
+        stopWhenIdleMs: stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000, pipeline, onLog, transactions: kafka.transactions,
       });
       source = second.source;
       rides = second;

@@ -14,8 +14,8 @@ import { loadTopology, runTopology, topologyShape } from "./engine.js";
 import { TopologyError } from "./errors.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
-  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions"]);
-const KAFKA_ONLY = ["input-topic", "output-topic", "group", "stop-when-idle", "partitions"];
+  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval"]);
+const KAFKA_ONLY = ["input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval"];
 
 /** `name`: the pipeline's name in the summary (built-in DSL pipelines), instead of dsl:<module>. */
 export async function runTopologyCommand(values: Record<string, string | boolean | undefined>, positionals: string[], name?: string): Promise<number> {
@@ -79,6 +79,13 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   const stopWhenIdle = numberOption(values, "stop-when-idle", { min: 0 });
   const partitions = numberOption(values, "partitions", { integer: true, min: 1, max: 10_000 });
   const idle = numberOption(values, "idle-timeout", { min: 0 });
+  const guarantee = (values["guarantee"] as string | undefined) ?? "at-least-once";
+  if (guarantee !== "at-least-once" && guarantee !== "exactly-once") {
+    throw new UsageError(`--guarantee must be at-least-once or exactly-once, got ${JSON.stringify(guarantee)}`);
+  }
+  const commitInterval = numberOption(values, "commit-interval", { integer: true, min: 1, max: 3_600_000 });
+  if (commitInterval !== undefined && guarantee !== "exactly-once") throw new UsageError("--commit-interval needs --guarantee exactly-once");
+  const exactlyOnce = guarantee === "exactly-once" ? { commitIntervalMs: commitInterval ?? 100 } : undefined;
   const quiet = values["quiet"] === true;
   const onLog = (event: string, detail: Record<string, unknown>): void => {
     if (!quiet) process.stderr.write(JSON.stringify({ event, ...detail }) + "\n");
@@ -90,13 +97,16 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   const group = (values["group"] as string | undefined) ?? `riptide-topology-${inputTopic}`;
   const stopWhenIdleMs = stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000;
   try {
-    const summary = await runTopology(module, {
+    // Exactly-once: the transactions and the restored state come with the first topic's setup,
+    // after this object is built (runTopology reads them when it builds the coordinator).
+    const options: Parameters<typeof runTopology>[1] = {
       workers, onLog,
       ...(idle !== undefined && { idleTimeoutMs: idle }),
       source: async (_decoder, interner, _reject, pipeline, topic) => {
         if (kafka) {
-          // Another topic of the topology: its own consumer, group <group>.<topic>.
-          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: topic, partitions, stopWhenIdleMs, pipeline, onLog, interner });
+          // Another topic of the topology: its own consumer, group <group>.<topic> (under
+          // exactly-once its offsets go to the same transactions, in the combined source's order).
+          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: topic, partitions, stopWhenIdleMs, pipeline, onLog, interner, transactions: kafka.transactions });
           more.push(extra);
           await assignedOrTimeout(kafka.source);
           await assignedOrTimeout(extra.source);
@@ -106,12 +116,15 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
         }
         // The typed form reads --input-topic; the general form the topics the topology names.
         kafka = await setupKafkaRun({
-          brokers, inputTopic: general ? topic : inputTopic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }),
+          brokers, inputTopic: general ? topic : inputTopic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }), exactlyOnce,
         });
+        if (kafka.transactions) options.transactions = kafka.transactions;
+        if (kafka.restore) options.restore = kafka.restore;
         return kafka.source;
       },
       sink: () => kafka!.sink,
-    });
+    };
+    const summary = await runTopology(module, options);
     if (stopWhenIdle !== undefined) await kafka?.settleRetries();
     if (name !== undefined) summary.pipeline = name;
     if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");

@@ -10,7 +10,6 @@ describe("riptide run: --redis and the ride pipelines' options", () => {
     [["run", "--events", "10", "--redis-prefix", "p:"], /--redis-prefix needs --redis/],
     [["run", "driver-eta", "--events", "10", "--redis", "redis://127.0.0.1:6379"], /--redis: pipeline driver-eta writes nothing to Redis/],
     [["run", "surge-pricing", "--brokers", "127.0.0.1:9092", "--input-topic", "only-one", "--output-topic", "o"], /--input-topic: surge-pricing reads two topics/],
-    [["run", "surge-pricing", "--brokers", "127.0.0.1:9092", "--input-topic", "a,b", "--output-topic", "o", "--guarantee", "exactly-once"], /--guarantee exactly-once covers one input topic/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a", "--rate", "10", "--events", "1", "--kind", "rides"], /--kind rides needs --topic LOCATIONS,REQUESTS/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a,b", "--rate", "10", "--events", "1", "--kind", "bikes"], /--kind must be locations, rides or payments/],
   ])("rejects %j", async (args, message) => {

@@ -17,6 +17,17 @@
  * On start, `restore()` reads the changelog to its end (`read_committed`) and returns the last
  * complete snapshot, if any.
  *
+ * Several input topics (driver-eta's locations and requests, a DSL topology's streams and tables,
+ * engagement's views and interactions): one consumer per topic, each in its own group, and one
+ * transactional producer. The coordinator's positions are numbered as the combined source's
+ * partitions (each topic's partitions side by side, in the order the inputs were added: see
+ * MultiSource), mapped back here to (topic, partition); at each commit every topic's offsets go to
+ * the transaction with its own consumer's group metadata (one sendOffsetsToTransaction per group:
+ * librdkafka allows several per transaction), so every output and every input position of every
+ * group commits atomically or not at all. Each input's source state (its string table, a frame
+ * read in part) is in the snapshot: `source` is that of the only input, or `{ topics, inputs }`
+ * with one entry per input when there are several.
+ *
  * Limit: the snapshot is the whole process's state, so exactly-once mode runs one process per
  * consumer group (a second one with the same transactional id fences the first: a takeover, not
  * a split). Splitting partitions across processes under exactly-once needs state per input
@@ -26,6 +37,23 @@ import type { TransactionHooks } from "../../coordinator/coordinator.js";
 import { decodeSnapshot, encodeSnapshot, type RunSnapshot } from "../../coordinator/snapshot.js";
 import type { KafkaAdminClient, KafkaClientFactory, KafkaClientOptions, KafkaConsumerClient, KafkaProducerClient } from "./client.js";
 import { KafkaError } from "./client.js";
+import type { Interner } from "../../schema/interner.js";
+
+/**
+ * One input topic of an exactly-once run: its consumer (the offsets go to the transaction with
+ * this consumer's group metadata) and the state of the source reading it.
+ */
+export interface TransactionalInput {
+  topic: string;
+  /** Partitions of the topic: its span of the combined source's partition numbers. */
+  partitions: number;
+  consumer: KafkaConsumerClient;
+  /** The source's string table and state (KafkaSource, or a source staging its records). */
+  source: { readonly interner: Interner; exportState(): unknown; importState(state: unknown): void };
+}
+
+/** A KafkaSource's exportState(): its string table and the frames read in part. */
+interface SourceState { names?: unknown; partial?: unknown }
 
 /** Changelog chunk size: under the broker's default 1 MB message limit. */
 const CHUNK_BYTES = 512 * 1024;
@@ -34,10 +62,7 @@ export interface KafkaTransactionsOptions {
   factory: KafkaClientFactory;
   client: KafkaClientOptions;
   producer: KafkaProducerClient;
-  consumer: KafkaConsumerClient;
   admin: KafkaAdminClient;
-  /** Input topic (the offsets committed). */
-  inputTopic: string;
   /** Compacted topic holding the state, one partition. */
   changelogTopic: string;
   intervalMs: number;
@@ -56,6 +81,12 @@ export class KafkaTransactions implements TransactionHooks {
   commits = 0;
   /** Bytes of the last snapshot. */
   lastSnapshotBytes = 0;
+  /** The input topics, in the combined source's partition order (addInput). */
+  private readonly inputs: TransactionalInput[] = [];
+  /** Where each input's partitions start among the combined source's. */
+  private readonly bases: number[] = [];
+  /** The restored snapshot's source state (undefined: fresh). */
+  private restoredSource: unknown;
 
   constructor(private readonly o: KafkaTransactionsOptions) {
     this.intervalMs = o.intervalMs;
@@ -75,7 +106,35 @@ export class KafkaTransactions implements TransactionHooks {
     await producer.initTransactions!();
     const restored = await this.restore();
     await producer.beginTransaction!();
-    return restored;
+    // Each input's source state is restored by addInput (before its source starts reading).
+    return restored && { ...restored, source: null };
+  }
+
+  /**
+   * Adds an input topic; call in the combined source's partition order, before its source reads
+   * anything: the source's part of the restored state (string table, frames read in part) is
+   * given to it here.
+   */
+  addInput(input: TransactionalInput): void {
+    const k = this.inputs.length;
+    this.bases.push(k === 0 ? 0 : this.bases[k - 1]! + this.inputs[k - 1]!.partitions);
+    this.inputs.push(input);
+    const saved = this.restoredSource;
+    if (saved === undefined || saved === null) return;
+    let mine: SourceState | undefined;
+    const multi = saved as { topics?: unknown; inputs?: unknown };
+    if (Array.isArray(multi.inputs) && Array.isArray(multi.topics)) {
+      if (multi.topics[k] !== input.topic) {
+        throw new KafkaError(`changelog ${this.o.changelogTopic}: the saved state's input ${k + 1} is topic ${JSON.stringify(multi.topics[k] ?? null)}, this run reads ${input.topic} there (saved: ${multi.topics.join(", ")}); use another --group, or the same topics`);
+      }
+      mine = multi.inputs[k] as SourceState;
+    } else if (k === 0) {
+      mine = saved as SourceState;
+    } else {
+      throw new KafkaError(`changelog ${this.o.changelogTopic}: the saved state is of a run reading one input topic, this run reads more (${this.inputs.map((i) => i.topic).join(", ")}); use another --group`);
+    }
+    if (Array.isArray(mine?.names)) restoreNames(input.source.interner, mine.names.map(String), input.topic);
+    input.source.importState({ partial: mine?.partial });
   }
 
   private async restore(): Promise<RunSnapshot | undefined> {
@@ -106,6 +165,7 @@ export class KafkaTransactions implements TransactionHooks {
     if (blob.length !== meta.bytes) throw new KafkaError(`changelog ${this.o.changelogTopic}: snapshot of epoch ${meta.epoch} has ${blob.length} bytes, expected ${meta.bytes}`);
     this.epoch = meta.epoch;
     const snapshot = decodeSnapshot(blob);
+    this.restoredSource = snapshot.source;
     this.o.onLog?.("state-restore", {
       changelog: this.o.changelogTopic, found: true, epoch: meta.epoch, bytes: blob.length, records: records.length, ms: Date.now() - t0,
       rateBytesPerSec: Math.round(blob.length / Math.max(0.001, (Date.now() - t0) / 1000)),
@@ -114,9 +174,12 @@ export class KafkaTransactions implements TransactionHooks {
   }
 
   async commit(state: RunSnapshot, positions: Array<[number, number]>): Promise<void> {
-    const { producer, consumer } = this.o;
+    const { producer } = this.o;
     const epoch = ++this.epoch;
-    const blob = encodeSnapshot(state);
+    if (this.inputs.length === 0) throw new KafkaError("exactly-once: no input topic was added to the transactions (addInput)");
+    // The sources' state is each input's own (the combined source does not know it).
+    const sources = this.inputs.map((i) => i.source.exportState());
+    const blob = encodeSnapshot({ ...state, source: sources.length === 1 ? sources[0] : { topics: this.inputs.map((i) => i.topic), inputs: sources } });
     this.lastSnapshotBytes = blob.length;
     const n = Math.max(1, Math.ceil(blob.length / CHUNK_BYTES));
     for (let i = 0; i < n; i++) {
@@ -126,8 +189,16 @@ export class KafkaTransactions implements TransactionHooks {
       this.produce(`chunk/${i}`, Buffer.concat([head, blob.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)]));
     }
     this.produce("meta", Buffer.from(JSON.stringify({ epoch, chunks: n, bytes: blob.length })));
-    const offsets = positions.map(([partition, offset]) => ({ topic: this.o.inputTopic, partition, offset }));
-    if (offsets.length > 0) await producer.sendOffsetsToTransaction!(offsets, consumer);
+    // Each topic's offsets with its own consumer's group metadata (one call per group).
+    for (let k = 0; k < this.inputs.length; k++) {
+      const input = this.inputs[k]!;
+      const base = this.bases[k]!;
+      const offsets: Array<{ topic: string; partition: number; offset: number }> = [];
+      for (const [p, offset] of positions) {
+        if (p >= base && p < base + input.partitions) offsets.push({ topic: input.topic, partition: p - base, offset });
+      }
+      if (offsets.length > 0) await producer.sendOffsetsToTransaction!(offsets, input.consumer);
+    }
     await producer.commitTransaction!();
     this.commits++;
     await producer.beginTransaction!();
@@ -143,5 +214,22 @@ export class KafkaTransactions implements TransactionHooks {
   /** Aborts the open transaction (on a failed run: nothing of it becomes visible). */
   async abort(): Promise<void> {
     await this.o.producer.abortTransaction?.().catch(() => undefined);
+  }
+}
+
+/**
+ * Gives a string table the restored strings with their ids (1, 2, …), by interning them in order
+ * (a SharedInterner also publishes them to the workers' table). Inputs sharing one table (a DSL
+ * topology's topics) find it restored already by the first.
+ */
+function restoreNames(interner: Interner, names: readonly string[], topic: string): void {
+  if (interner.size > 0) {
+    let same = interner.size >= names.length;
+    for (let i = 0; same && i < names.length; i++) same = interner.name(i + 1) === names[i];
+    if (!same) throw new KafkaError(`exactly-once restore of ${topic}: its string table already holds ${interner.size} other strings`);
+    return;
+  }
+  for (let i = 0; i < names.length; i++) {
+    if (interner.intern(names[i]) !== i + 1) throw new KafkaError(`exactly-once restore of ${topic}: string ${i + 1} of the saved table is not a new non-empty string`);
   }
 }

@@ -1,0 +1,277 @@
+/**
+ * `--guarantee exactly-once` for runs that read several input topics, against the real broker: one
+ * transactional producer, each topic's offsets sent to every transaction with its own consumer's
+ * group. A process SIGKILLed twice mid-stream and restarted gives, read `read_committed`, every
+ * output of a reference computed here exactly once — no loss, no duplicate — and each topic's
+ * group has committed offsets at the end of its topic.
+ *
+ *   - driver-eta: driver locations (frames and JSON) and ride requests, two topics, one shard.
+ *     Its matching depends on the order the two topics interleave, so the requests are produced
+ *     and committed first, then the locations: the reference reads them in that order.
+ *   - ride-matching (DSL general form, `riptide run ride-matching --topic-prefix P`): two
+ *     co-partitioned topics of 2 partitions on 2 workers, a windowed stream-stream join.
+ *   - message-enrichment (DSL, a stream-table join): the table topic's offsets commit in the same
+ *     transactions, its store is in the snapshot.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { encodeFrame } from "../../src/io/frame.js";
+import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
+import { haversineKm } from "../../src/kernels/geo.js";
+import { RIDE_EVENT } from "../../src/pipelines/rides/spec.js";
+import { driverLocation, message, rideRequest, userProfile } from "../../src/pipelines/topologies/data.js";
+import { MATCH_WINDOW_MS, MAX_PICKUP_KM } from "../../src/pipelines/topologies/ride-matching.js";
+import { diff, type SourcedEvent } from "../support/driver-reference.js";
+import { referenceDriverEta } from "../support/eta-reference.js";
+import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, type Proc } from "../support/kafka.js";
+import { rideSourceOrder } from "../support/ride-events.js";
+
+/** Every committed record of the topics' partitions (read_committed), values parsed. */
+async function readCommitted(topics: string[], partitions = 1): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const t of topics) {
+    for (let p = 0; p < partitions; p++) {
+      for (const m of await factory.readPartition!({ brokers: BROKERS }, t, p)) out.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
+    }
+  }
+  return out;
+}
+
+/** Resolves once the process logged a partition assignment (its state is restored by then). */
+function assigned(p: Proc, limitMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = setInterval(() => {
+      if (/"event":"assign"/.test(p.stderr)) { clearInterval(tick); resolve(); }
+      else if (Date.now() - start > limitMs || p.child.exitCode !== null) { clearInterval(tick); reject(new Error(`no assignment: ${p.stderr.slice(-800)}`)); }
+    }, 20);
+  });
+}
+
+function multiset(keys: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+  return m;
+}
+
+/** The group's committed offsets of a topic's partitions (null: none). */
+async function committed(group: string, topic: string, partitions: number): Promise<Array<number | null>> {
+  const c = factory.createConsumer({ brokers: BROKERS, groupId: group });
+  await c.connect();
+  try {
+    const got = await c.committed(Array.from({ length: partitions }, (_, partition) => ({ topic, partition })));
+    return Array.from({ length: partitions }, (_, p) => got.find((o) => o.partition === p)?.offset ?? null);
+  } finally {
+    await c.disconnect();
+  }
+}
+
+/**
+ * Runs `args` `kills` times, each killed (SIGKILL) once the watched topics have grown by `step`
+ * records since the last kill (committed or not), then once more to the end (--stop-when-idle).
+ * Returns the last run, the committed records of the watched topics before it, and the seconds
+ * from each restart to its assignment (recovery).
+ */
+async function killAndRestart(args: string[], watch: string[], partitions: number, step: number, kills: number, beforeFirstKill?: () => Promise<void>): Promise<{ last: Proc; midway: number; recoverySeconds: number[] }> {
+  const watcher = factory.createConsumer({ brokers: BROKERS, groupId: uniqueName("eos-multi-watch") });
+  await watcher.connect();
+  const recoverySeconds: number[] = [];
+  let high = 0;
+  const size = async (): Promise<number> => {
+    let n = 0;
+    for (const t of watch) for (let p = 0; p < partitions; p++) n += (await watcher.queryWatermarks!(t, p, 10_000)).high;
+    return n;
+  };
+  try {
+    for (let k = 0; k < kills; k++) {
+      const t0 = Date.now();
+      const run = riptide(args);
+      await assigned(run);
+      if (k > 0) recoverySeconds.push((Date.now() - t0) / 1000);
+      if (k === 0) await beforeFirstKill?.();
+      const target = high + step;
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && run.child.exitCode === null) {
+        high = await size().catch(() => high);
+        if (high >= target) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(run.child.exitCode, run.stderr.slice(-800)).toBe(null);
+      run.child.kill("SIGKILL");
+      await run.exited;
+    }
+  } finally {
+    await watcher.disconnect();
+  }
+  const midway = (await readCommitted(watch, partitions)).length;
+  const t0 = Date.now();
+  const last = riptide([...args, "--stop-when-idle", "3"]);
+  await assigned(last);
+  recoverySeconds.push((Date.now() - t0) / 1000);
+  return { last, midway, recoverySeconds };
+}
+
+// ── DSL pipelines (general form) ──────────────────────────────────────────────────────────────
+
+/** ride-matching by hand: every (request, available location) of one region within the window and the pickup distance. */
+function rideReference(events: number, seed: number, drivers: number): string[] {
+  const nReq = Math.floor(events / 5);
+  const byRegion = new Map<string, Array<ReturnType<typeof driverLocation>>>();
+  for (let i = 0; i < events - nReq; i++) {
+    const l = driverLocation(seed, drivers, i);
+    if (l.available === 1) byRegion.set(l.region, [...(byRegion.get(l.region) ?? []), l]);
+  }
+  const out: string[] = [];
+  for (let j = 0; j < nReq; j++) {
+    const r = rideRequest(seed, drivers, j);
+    for (const l of byRegion.get(r.region) ?? []) {
+      const km = Math.round(haversineKm(r.lat, r.lon, l.lat, l.lon) * 1000) / 1000;
+      if (Math.abs(l.ts - r.ts) <= MATCH_WINDOW_MS && km <= MAX_PICKUP_KM) out.push(`${r.region}|${r.requestId}|${l.driverId}|${l.ts}|${km}`);
+    }
+  }
+  return out;
+}
+
+function rideKey(o: Record<string, unknown>): string {
+  const v = o["value"] as { requestId: string; driverId: string; locatedAt: number; distanceKm: number };
+  return `${o["key"]}|${v.requestId}|${v.driverId}|${v.locatedAt}|${v.distanceKm}`;
+}
+
+/** message-enrichment by hand: messages whose sender has a profile, with it. */
+function messageReference(events: number, seed: number, users: number): string[] {
+  const profiles = new Map(Array.from({ length: users }, (_, k) => userProfile(seed, k)).map((p) => [p.userId, p]));
+  const out: string[] = [];
+  for (let i = 0; i < events; i++) {
+    const m = message(seed, users, i);
+    const p = profiles.get(m.senderId);
+    if (p) out.push(`${m.senderId}|${m.messageId}|${m.chatId}|${p.name}|${p.country}|${p.premium === 1}`);
+  }
+  return out;
+}
+
+function messageKey(o: Record<string, unknown>): string {
+  const v = o["value"] as { messageId: string; chatId: string; sender: { name: string; country: string; premium: boolean } };
+  return `${o["key"]}|${v.messageId}|${v.chatId}|${v.sender.name}|${v.sender.country}|${v.sender.premium}`;
+}
+
+// ── driver-eta ────────────────────────────────────────────────────────────────────────────────
+
+const num = (x: unknown): string => (typeof x === "number" ? x.toPrecision(9) : String(x));
+
+/** One driver-eta output as a string (as test/pipelines/driver-eta.test.ts compares them). */
+function etaKey(o: Record<string, unknown>): string {
+  if (o["type"] === "eta") return `eta|${o["driverId"]}|${o["requestId"]}|${num(o["etaMinutes"])}|${num(o["distanceKm"])}|${num(o["trafficMultiplier"])}|${o["ts"]}`;
+  if (o["type"] === "availability") {
+    return `availability|${o["driverId"]}|${o["available"]}|${o["region"]}|${o["lat"]}|${o["lon"]}|${o["ts"]}|${o["requestId"] ?? ""}|${num(o["etaMinutes"] ?? "")}`;
+  }
+  return `${o["type"]}|${o["reason"]}|${JSON.stringify(o["event"])}`;
+}
+
+/** A valid driver location (frames carry these; invalid ones go as JSON, compared as sent). */
+function frameable(e: Record<string, unknown>): boolean {
+  const { driverId, lat, lon, ts, speedKmh } = e as { driverId: unknown; lat: number; lon: number; ts: number; speedKmh: unknown };
+  return typeof driverId === "string" && driverId.length > 0 && e["requestId"] === undefined
+    && [lat, lon, ts, speedKmh].every((v) => typeof v === "number" && Number.isFinite(v))
+    && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && !(lat === 0 && lon === 0);
+}
+
+describe("exactly-once on Kafka, several input topics", () => {
+  beforeAll(() => ensureBroker(), 240_000);
+
+  it("driver-eta (locations + requests): the reference's ETAs, matches and releases exactly once across two SIGKILLs", async () => {
+    const locations = uniqueName("eos-multi-loc");
+    const requests = uniqueName("eos-multi-req");
+    const output = `${uniqueName("eos-multi")}-eta-updates`;
+    const availability = output.replace("eta-updates", "driver-availability-updates");
+    const group = uniqueName("eos-multi-g");
+    await createTopic(locations, 1);
+    await createTopic(requests, 1);
+    const evs = rideSourceOrder({ seed: 29, drivers: 400, partitions: 1, requestShare: 0.001, invalidShare: 0.002 }, 100_000, 1000);
+    const isRequest = (e: SourcedEvent): boolean => typeof (e.event as { requestId?: unknown }).requestId === "string";
+    const req = evs.filter(isRequest).map((e) => e.event as Record<string, unknown>);
+    const loc = evs.filter((e) => !isRequest(e)).map((e) => e.event as Record<string, unknown>);
+    // The combined source: the locations' partition first (0), the requests' next (1).
+    const reference = referenceDriverEta([...req.map((event) => ({ partition: 1, event })), ...loc.map((event) => ({ partition: 0, event }))], 2);
+    const count = (f: (o: Record<string, unknown>) => boolean): number => reference.filter(f).length;
+    const etas = count((o) => o["type"] === "eta");
+    expect(etas).toBeGreaterThan(10_000);
+    expect(count((o) => o["available"] === false)).toBeGreaterThan(30);
+    expect(count((o) => o["available"] === true)).toBeGreaterThan(400); // releases after a hold too
+    expect(count((o) => o["type"] === "invalid")).toBeGreaterThan(100);
+
+    // Locations: frames of up to 500 valid events (a batch ends inside frames), invalid ones as JSON.
+    const messages: Array<{ value: Buffer | string; partition: number }> = [];
+    for (let i = 0; i < loc.length;) {
+      let j = i;
+      while (j < loc.length && j - i < 500 && frameable(loc[j]!)) j++;
+      if (j > i) { messages.push({ value: encodeFrame(RIDE_EVENT, loc.slice(i, j)), partition: 0 }); i = j; }
+      else { messages.push({ value: JSON.stringify(loc[i]), partition: 0 }); i++; }
+    }
+    expect(messages.length).toBeGreaterThan(150);
+    await produceAll(requests, req.map((e) => ({ value: JSON.stringify(e), partition: 0 })));
+
+    const args = ["run", "driver-eta", "--brokers", BROKERS, "--input-topic", `${locations},${requests}`, "--output-topic", output, "--group", group,
+      "--guarantee", "exactly-once", "--commit-interval", "50", "--idle-timeout", "1000000000", "--json", "--quiet", "--batch-size", "512", "--log-level", "info"];
+    const { last, midway, recoverySeconds } = await killAndRestart(args, [output], 1, Math.floor(etas / 4), 2, async () => {
+      // Every request in the state and committed before the first location exists.
+      const deadline = Date.now() + 60_000;
+      while ((await committed(`${group}.requests`, requests, 1))[0] !== req.length) {
+        if (Date.now() > deadline) throw new Error("the requests were not committed");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await produceAll(locations, messages);
+    });
+    expect(await last.exited, last.stderr.slice(-2000)).toBe(0);
+    expect(last.stderr).toMatch(/"event":"state-restore".*"found":true/);
+    const summary = JSON.parse(last.stdout.trim().split("\n").pop()!) as { events: number };
+    // The kills came mid-stream: part of the outputs committed before the last run, which started from restored state.
+    expect(midway).toBeGreaterThan(0);
+    expect(midway).toBeLessThan(etas);
+    expect(summary.events).toBeLessThan(evs.length);
+
+    const got = await readCommitted([output, availability, `${output}.invalid`]);
+    expect(diff(multiset(got.map(etaKey)), multiset(reference.map(etaKey)))).toEqual([]);
+    expect(got.length).toBe(reference.length);
+    // Both groups committed to the end of their topic, in the transactions.
+    expect(await committed(group, locations, 1)).toEqual([messages.length]);
+    expect(await committed(`${group}.requests`, requests, 1)).toEqual([req.length]);
+    process.stdout.write(`driver-eta exactly-once: recovery ${recoverySeconds.map((s) => s.toFixed(2)).join(", ")} s to assignment; load ${(await import("node:os")).loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+  }, 300_000);
+
+  for (const [name, events, users, reference, key, out, inputs] of [
+    ["ride-matching", 150_000, 300, rideReference, rideKey, "ride-matches", ["ride-requests", "driver-locations"]],
+    ["message-enrichment", 150_000, 3_000, messageReference, messageKey, "enriched-messages", ["user-profiles", "messages"]],
+  ] as const) {
+    it(`${name} (DSL, riptide run ${name} --topic-prefix): every output of the reference exactly once across two SIGKILLs (2 partitions per topic, 2 workers)`, async () => {
+      const prefix = `${uniqueName(`eos-multi-${name}`)}-`;
+      const group = uniqueName("eos-multi-dsl-g");
+      const gen = riptide(["loadgen", "--brokers", BROKERS, "--kind", name, "--topic-prefix", prefix, "--rate", "10000000", "--events", String(events),
+        "--partitions", "2", "--seed", "13", "--drivers", String(users), "--json", "--quiet"]);
+      expect(await gen.exited, gen.stderr).toBe(0);
+      const expected = reference(events, 13, users);
+      expect(expected.length).toBeGreaterThan(10_000);
+      const output = `${prefix}${out}`;
+      const args = ["run", name, "--brokers", BROKERS, "--topic-prefix", prefix, "--group", group, "--guarantee", "exactly-once", "--commit-interval", "50",
+        "--workers", "2", "--json"];
+      const { last, midway, recoverySeconds } = await killAndRestart(args, [output], 2, Math.floor(expected.length / 4), 2);
+      expect(await last.exited, last.stderr.slice(-2000)).toBe(0);
+      expect(last.stderr).toMatch(/"event":"state-restore".*"found":true/);
+      expect(midway).toBeGreaterThan(0);
+      expect(midway).toBeLessThan(expected.length);
+
+      const got = (await readCommitted([output], 2)).map(key);
+      expect(diff(multiset(got), multiset(expected))).toEqual([]);
+      expect(got.length).toBe(expected.length);
+      // Every input topic's group (<group> for the first, <group>.<topic> for the others) committed to the end, tables too.
+      const lg = JSON.parse(gen.stdout.trim()) as { topics?: Record<string, number> };
+      for (const [k, t] of inputs.entries()) {
+        const ends: number[] = [];
+        const c = factory.createConsumer({ brokers: BROKERS, groupId: uniqueName("eos-multi-ends") });
+        await c.connect();
+        for (let p = 0; p < 2; p++) ends.push((await c.queryWatermarks!(`${prefix}${t}`, p, 10_000)).high);
+        await c.disconnect();
+        expect(await committed(k === 0 ? group : `${group}.${prefix}${t}`, `${prefix}${t}`, 2), `${t} (${JSON.stringify(lg)})`).toEqual(ends);
+      }
+      process.stdout.write(`${name} exactly-once: recovery ${recoverySeconds.map((x) => x.toFixed(2)).join(", ")} s to assignment; load ${(await import("node:os")).loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+    }, 300_000);
+  }
+});
