@@ -133,6 +133,12 @@ const FIRST_RECORDS_WAIT_MS = 3000;
  * that partition (then it waits up to FIRST_RECORDS_WAIT_MS, so that a consumer still starting
  * does not let the other topic run ahead). A partner not assigned or finished never holds a side.
  * Staged records are not yet given out: position() stops at the first of them.
+ *
+ * Exactly-once: the snapshot names, per side and partition, the frame read in part at the position
+ * (partial(): its offset and the records of it already handed out, which a restart skips). Staged
+ * records are not handed out, so this is counted here, not by the KafkaSource (which read them):
+ * `startWithin` records of the first staged message were handed out before the stage was filled,
+ * and `carryOff`/`carryWithin` name the message the KafkaSource had read in part at the last fill.
  */
 class AlignedStreams {
   readonly stage: Array<Array<Record<string, ColumnArray>>>;
@@ -142,6 +148,11 @@ class AlignedStreams {
   readonly waitingSince: Float64Array[];
   readonly names: string[];
   readonly sides: KafkaSource[];
+  /** Records of the first staged message handed out before the stage was filled (a frame read on). */
+  readonly startWithin: Int32Array[];
+  /** The message the KafkaSource had read in part at its last fill (-1: none), and how far. */
+  readonly carryOff: Float64Array[];
+  readonly carryWithin: Int32Array[];
 
   constructor(views: KafkaSource, interactions: KafkaSource, pipeline: PipelineDefinition) {
     const layout = pipeline.inputLayout(STAGE);
@@ -161,6 +172,9 @@ class AlignedStreams {
     this.count = [new Int32Array(P), new Int32Array(P)];
     this.delivered = [new Uint8Array(P), new Uint8Array(P)];
     this.waitingSince = [new Float64Array(P), new Float64Array(P)];
+    this.startWithin = [new Int32Array(P), new Int32Array(P)];
+    this.carryOff = [new Float64Array(P).fill(-1), new Float64Array(P).fill(-1)];
+    this.carryWithin = [new Int32Array(P), new Int32Array(P)];
   }
 
   /** Records staged on side s, partition q, refilled from the consumer's queue when none are. */
@@ -170,13 +184,59 @@ class AlignedStreams {
     const inner = this.sides[s]!;
     if (!inner.assigned(q)) {
       head[q] = count[q] = 0;
+      this.carryOff[s]![q] = -1; // revoked: the KafkaSource dropped what it had read
       return 0;
     }
     const n = inner.fill(q, this.stage[s]![q]!, STAGE);
     head[q] = 0;
     count[q] = n;
-    if (n > 0) this.delivered[s]![q] = 1;
+    if (n > 0) {
+      this.delivered[s]![q] = 1;
+      const off = this.stage[s]![q]!["_off"] as Float64Array;
+      const carryOff = this.carryOff[s]!, carryWithin = this.carryWithin[s]!;
+      const start = off[0] === carryOff[q] ? carryWithin[q]! : 0;
+      this.startWithin[s]![q] = start;
+      // The last message read in part (the source's position is still its offset): how far.
+      const last = off[n - 1]!;
+      if (inner.position(q) === last) {
+        let k = n - 1;
+        while (k > 0 && off[k - 1] === last) k--;
+        carryOff[q] = last;
+        carryWithin[q] = n - k + (k === 0 ? start : 0);
+      } else {
+        carryOff[q] = -1;
+      }
+    }
     return n;
+  }
+
+  /** Side s's frames read in part at its positions, [partition, offset, records handed out] (exactly-once snapshot). */
+  partial(s: number): number[][] {
+    const out: number[][] = [];
+    const P = this.head[s]!.length;
+    for (let q = 0; q < P; q++) {
+      if (!this.sides[s]!.assigned(q)) continue;
+      const head = this.head[s]![q]!;
+      if (head < this.count[s]![q]!) {
+        const off = this.stage[s]![q]!["_off"] as Float64Array;
+        const at = off[head]!;
+        let k = head;
+        while (k > 0 && off[k - 1] === at) k--;
+        const within = head - k + (k === 0 ? this.startWithin[s]![q]! : 0);
+        if (within > 0) out.push([q, at, within]);
+      } else if (this.carryOff[s]![q]! >= 0) {
+        out.push([q, this.carryOff[s]![q]!, this.carryWithin[s]![q]!]);
+      }
+    }
+    return out;
+  }
+
+  /** Restored state: side s's frames read in part (the KafkaSource resumes inside them). */
+  resume(s: number, partial: unknown): void {
+    if (!Array.isArray(partial)) return;
+    for (const [q, offset, within] of partial as number[][]) {
+      if (q! >= 0 && q! < this.carryOff[s]!.length) { this.carryOff[s]![q!] = offset!; this.carryWithin[s]![q!] = within!; }
+    }
   }
 
   /** Side s, partition q may hand out records with ts up to (views) / below (interactions) this; NaN: wait. */
@@ -301,7 +361,7 @@ export async function addInteractionsTopic(kafka: KafkaRunSetup, opts: {
 }): Promise<{ source: MultiSource; close(): Promise<void> }> {
   const views = kafka.source;
   const second = await addInputTopic(kafka.sink, {
-    ...opts, partitions: views.partitions, interner: views.interner, groupSuffix: "interactions",
+    ...opts, partitions: views.partitions, interner: views.interner, groupSuffix: "interactions", transactions: kafka.transactions,
   });
   if (second.source.partitions !== views.partitions) {
     await second.close();
@@ -311,5 +371,13 @@ export async function addInteractionsTopic(kafka: KafkaRunSetup, opts: {
   await assignedOrTimeout(views);
   await assignedOrTimeout(second.source);
   const aligned = new AlignedStreams(views, second.source, opts.pipeline);
+  // Exactly-once: what each side has handed out (not what its KafkaSource read) is in the snapshot.
+  for (const [s, source] of [views, second.source].entries()) {
+    kafka.transactions?.replaceSource(source, {
+      interner: views.interner,
+      exportState: () => ({ names: views.interner.exportNames(), partial: aligned.partial(s) }),
+      importState: (state) => aligned.resume(s, (state as { partial?: unknown } | null)?.partial),
+    });
+  }
   return { source: new MultiSource([new StreamSource(aligned, 0, KIND_VIEW), new StreamSource(aligned, 1, KIND_INTERACTION)]), close: second.close };
 }

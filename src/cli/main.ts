@@ -242,9 +242,6 @@ async function runCommand(argv: string[]): Promise<number> {
   if (viewTopics && (viewTopics.length < 2 || viewTopics.length > 3 || viewTopics.some((t) => t === ""))) {
     throw new UsageError("--input-topic: engagement-analytics reads two topics, views and the content-metadata table, and optionally a third, user interactions, e.g. --input-topic user-views,content-metadata,user-interactions");
   }
-  if (viewTopics?.length === 3 && guarantee === "exactly-once") {
-    throw new UsageError("--guarantee exactly-once covers one input stream; engagement-analytics with user interactions reads two (use at-least-once, or leave the interactions topic out)");
-  }
   let engagement: import("./engagement-run.js").EngagementRun | undefined;
   // message-delivery: its key, edge-wrapped source and delivery channels (src/cli/messages-run.ts).
   if (values["encryption-key"] !== undefined && pipeline.name !== "message-delivery") throw new UsageError("--encryption-key applies to message-delivery only");

@@ -65,7 +65,6 @@ describe("riptide run engagement-analytics / loadgen --kind engagement", () => {
   it.each([
     [["run", "engagement-analytics", "--brokers", "127.0.0.1:9092", "--input-topic", "views", "--output-topic", "o"], /engagement-analytics reads two topics, views and the content-metadata table/],
     [["run", "engagement-analytics", "--brokers", "127.0.0.1:9092", "--input-topic", "v,m,i,x", "--output-topic", "o"], /engagement-analytics reads two topics, views and the content-metadata table, and optionally a third, user interactions/],
-    [["run", "engagement-analytics", "--brokers", "127.0.0.1:9092", "--input-topic", "v,m,i", "--output-topic", "o", "--guarantee", "exactly-once"], /--guarantee exactly-once covers one input stream/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a", "--rate", "10", "--events", "1", "--kind", "engagement"], /--kind engagement needs --topic VIEWS,METADATA/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a,b,c,d", "--rate", "10", "--events", "1", "--kind", "engagement"], /or VIEWS,METADATA,INTERACTIONS/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a,b", "--rate", "10", "--events", "1", "--kind", "engagement", "--format", "frame"], /--kind engagement produces JSON only/],

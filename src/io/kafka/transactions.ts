@@ -87,6 +87,8 @@ export class KafkaTransactions implements TransactionHooks {
   private readonly bases: number[] = [];
   /** The restored snapshot's source state (undefined: fresh). */
   private restoredSource: unknown;
+  /** Each input's part of it (undefined: none). */
+  private readonly restoredInputs: Array<SourceState | undefined> = [];
 
   constructor(private readonly o: KafkaTransactionsOptions) {
     this.intervalMs = o.intervalMs;
@@ -119,6 +121,7 @@ export class KafkaTransactions implements TransactionHooks {
     const k = this.inputs.length;
     this.bases.push(k === 0 ? 0 : this.bases[k - 1]! + this.inputs[k - 1]!.partitions);
     this.inputs.push(input);
+    this.restoredInputs.push(undefined);
     const saved = this.restoredSource;
     if (saved === undefined || saved === null) return;
     let mine: SourceState | undefined;
@@ -133,8 +136,21 @@ export class KafkaTransactions implements TransactionHooks {
     } else {
       throw new KafkaError(`changelog ${this.o.changelogTopic}: the saved state is of a run reading one input topic, this run reads more (${this.inputs.map((i) => i.topic).join(", ")}); use another --group`);
     }
+    this.restoredInputs[k] = mine;
     if (Array.isArray(mine?.names)) restoreNames(input.source.interner, mine.names.map(String), input.topic);
     input.source.importState({ partial: mine?.partial });
+  }
+
+  /**
+   * Another view of an added input's state: a source that stages the input's records before
+   * handing them out (engagement's time-aligned streams) knows which of them are in the state.
+   * It gets the input's restored state (frames read in part) with importState, as addInput gave it.
+   */
+  replaceSource(added: TransactionalInput["source"], source: TransactionalInput["source"]): void {
+    const k = this.inputs.findIndex((i) => i.source === added);
+    if (k < 0) throw new KafkaError("exactly-once: replaceSource of a source that was not added (addInput)");
+    this.inputs[k] = { ...this.inputs[k]!, source };
+    source.importState({ partial: this.restoredInputs[k]?.partial });
   }
 
   private async restore(): Promise<RunSnapshot | undefined> {
