@@ -30,6 +30,7 @@ const MODULES = [
   "./pipelines/engagement.bench.js",
   "./pipelines/pipelines.bench.js",
   "./dsl/dsl.bench.js",
+  "./dsl/repartition.bench.js",
   "./pipelines/scaling.bench.js",
   "./io/kafka.bench.js",
   "./io/exactly-once.bench.js",

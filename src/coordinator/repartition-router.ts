@@ -19,7 +19,7 @@
  */
 import { H_AUX0, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, BATCH_DATA, HEADER_WORDS } from "../ring/layout.js";
 import type { BatchRing } from "../ring/ring.js";
-import { writeUtf8 } from "../schema/schema.js";
+import { blobBuffer } from "../schema/schema.js";
 import type { Entry } from "./commit-tracker.js";
 
 export interface RepartitionLayout {
@@ -75,6 +75,8 @@ export class RepartitionRouter {
   private floor = Infinity;
   /** Records moved so far. */
   moved = 0;
+  /** Per shard, per slot: a Buffer over the slot's byte area (made once). */
+  private readonly areas: Buffer[][];
 
   constructor(private readonly layout: RepartitionLayout, private readonly inputs: BatchRing[]) {
     for (let w = 0; w < inputs.length; w++) {
@@ -83,6 +85,7 @@ export class RepartitionRouter {
     }
     this.passed = new Float64Array(inputs.length).fill(-Infinity);
     this.sent = new Float64Array(inputs.length).fill(-Infinity);
+    this.areas = inputs.map((r) => r.columns.map((c) => blobBuffer(c)));
   }
 
   /** Writes the second watermark into the header of a batch for shard w (Infinity: end of input). */
@@ -191,7 +194,7 @@ export class RepartitionRouter {
         const key = cols["_key"] as Uint32Array;
         const at = cols["_rpo"] as Uint32Array;
         const len = cols["_rpl"] as Uint32Array;
-        const blob = cols["_blob"] as Uint8Array;
+        const blob = this.areas[w]![slot]!;
         const cap = tsCol.length;
         const base = this.layout.byteBase;
         const aux = this.aux(); // with the records about to be written still counted in the floor
@@ -200,11 +203,13 @@ export class RepartitionRouter {
         const origins: Entry[][] = [];
         while (n < cap && p.size > 0) {
           const k = p.head;
-          const bytes = writeUtf8(p.texts[k]!, blob, base + used, this.layout.bytes - used);
-          if (bytes < 0) {
-            if (n === 0) throw new Error(`a repartitioned record of ${p.texts[k]!.length} characters does not fit a slot's ${this.layout.bytes} bytes`);
+          const text = p.texts[k]!;
+          const bytes = Buffer.byteLength(text);
+          if (bytes > this.layout.bytes - used) {
+            if (n === 0) throw new Error(`a repartitioned record of ${bytes} bytes does not fit a slot's ${this.layout.bytes} bytes`);
             break;
           }
+          blob.write(text, base + used);
           src[n] = p.tags[k]!;
           tsCol[n] = p.ts[k]!;
           wmCol[n] = aux;

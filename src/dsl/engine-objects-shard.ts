@@ -126,8 +126,8 @@ export class DslObjectProcessor implements ShardProcessor {
       this.off = off[i]!;
       this.keyId = 0;
       const from = base + at[i]!;
-      const { k, v } = JSON.parse(blob.toString("utf8", from, from + len[i]!)) as { k: unknown; v: unknown };
-      this.executor.inject(src[i]! - tagBase, k, v, ts[i]!);
+      const kv = JSON.parse(blob.toString("utf8", from, from + len[i]!)) as [unknown, unknown];
+      this.executor.inject(src[i]! - tagBase, kv[0], kv[1], ts[i]!);
     }
   }
 
@@ -159,17 +159,18 @@ export class DslObjectProcessor implements ShardProcessor {
     }
   }
 
-  /** A record leaving through a repartition edge: `{k, v}` as JSON, the hash of k's JSON in `d`. */
+  /**
+   * A record leaving through a repartition edge: `[k, v]` as JSON, in `d` the hash of the key (of
+   * a string key itself, else of its JSON: equal keys, equal hashes).
+   */
   private emitMoving(code: number, key: unknown, value: unknown, ts: number): void {
     const out = this.out!;
     let text: string;
     let hash: number;
     try {
-      const k = JSON.stringify(key ?? null) as string | undefined;
-      const v = JSON.stringify(value ?? null) as string | undefined;
-      if (k === undefined || v === undefined) throw new TypeError("not JSON"); // a function, a symbol
-      hash = keyHash(k);
-      text = `{"k":${k},"v":${v}}`;
+      if (!jsonable(key) || !jsonable(value)) throw new TypeError("not JSON");
+      text = JSON.stringify([key ?? null, value ?? null]);
+      hash = keyHash(typeof key === "string" ? key : JSON.stringify(key ?? null));
     } catch {
       out.side(OUT_INVALID, DSL_NOT_SERIALISABLE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
       return;
@@ -208,4 +209,9 @@ export class DslObjectProcessor implements ShardProcessor {
   restore(from: Float64Array): void {
     this.executor.restore(from, this.keys.decode);
   }
+}
+
+/** False for what JSON would silently turn into null (a function, a symbol). */
+function jsonable(x: unknown): boolean {
+  return typeof x !== "function" && typeof x !== "symbol";
 }

@@ -27,7 +27,7 @@
  * `code` carries the reason code of side outputs (pipeline-defined) and 0 otherwise.
  */
 import { RingStalledError } from "../errors.js";
-import { compileLayout, writeUtf8, type FieldSpec, type RecordLayout } from "../schema/schema.js";
+import { compileLayout, type FieldSpec, type RecordLayout } from "../schema/schema.js";
 import { BatchRing } from "./ring.js";
 import { H_COUNT, HEADER_WORDS } from "./layout.js";
 
@@ -85,7 +85,7 @@ export class OutputWriter {
   private cols!: OutputColumns;
   private readonly capacity: number;
   /** Per slot, its byte area (empty when the layout has none). */
-  private readonly areas: Uint8Array[] = [];
+  private readonly areas: Buffer[] = [];
   private readonly blobCap: number;
   private blobUsed = 0;
 
@@ -93,7 +93,10 @@ export class OutputWriter {
     this.capacity = ring.capacity;
     this.blobCap = ring.layout.blobBytes ?? 0;
     if (this.blobCap > 0) {
-      for (const c of ring.columns) this.areas.push(c["_blob"] as Uint8Array);
+      for (const c of ring.columns) {
+        const u = c["_blob"] as Uint8Array;
+        this.areas.push(Buffer.from(u.buffer, u.byteOffset, u.length));
+      }
     }
   }
 
@@ -120,20 +123,20 @@ export class OutputWriter {
     if (this.blobCap === 0) return false;
     if (this.slot < 0 || this.i === this.capacity) this.nextSlot();
     let at = this.blobUsed;
-    let len = writeUtf8(json, this.areas[this.slot]!, at, this.blobCap - at);
-    if (len < 0) {
+    // Buffer's native UTF-8 (the text's length first: write() would cut a text that does not fit).
+    const len = json.length <= (this.blobCap - at) / 3 ? -1 : Buffer.byteLength(json);
+    if (len > this.blobCap) return false;
+    if (len > this.blobCap - at) {
       // This slot's area is full: publish it and write into the next one, whole.
-      if (at === 0) return false;
       this.nextSlot();
       at = 0;
-      len = writeUtf8(json, this.areas[this.slot]!, 0, this.blobCap);
-      if (len < 0) return false;
     }
-    this.blobUsed = at + len;
+    const wrote = this.areas[this.slot]!.write(json, at);
+    this.blobUsed = at + wrote;
     const i = this.i++;
     const c = this.cols;
     c.kind[i] = OUT_OBJECT; c.code[i] = code; c.key[i] = 0; c.part[i] = part; c.off[i] = off;
-    c.a[i] = at; c.b[i] = len; c.c[i] = timestamp; c.d[i] = windowStart; c.e[i] = windowEnd; c.f[i] = 0;
+    c.a[i] = at; c.b[i] = wrote; c.c[i] = timestamp; c.d[i] = windowStart; c.e[i] = windowEnd; c.f[i] = 0;
     return true;
   }
 
