@@ -14,7 +14,12 @@
  *     transactions, its store is in the snapshot.
  *   - engagement-analytics with user interactions: views (frames and JSON) and interactions read
  *     time-aligned through staging buffers; the snapshot counts the records handed out, not read.
+ *   - a zombie of a two-topic run is fenced by its successor; payments-dsl (the DSL general form
+ *     on one topic, which takes --guarantee now too) against an uninterrupted run.
  */
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeFrame } from "../../src/io/frame.js";
 import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
@@ -358,5 +363,60 @@ describe("exactly-once on Kafka, several input topics", () => {
     expect(await committed(group, views, 2)).toEqual(await ends(views, 2));
     expect(await committed(`${group}.interactions`, inter, 2)).toEqual(await ends(inter, 2));
     process.stdout.write(`engagement exactly-once: recovery ${recoverySeconds.map((x) => x.toFixed(2)).join(", ")} s to assignment; load ${(await import("node:os")).loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+  }, 300_000);
+
+  it("fences a zombie of a run reading two topics: a second process of the group takes over, the first fails its next commit, nothing doubles (ride-matching)", async () => {
+    const prefix = `${uniqueName("eos-multi-fence")}-`;
+    const group = uniqueName("eos-multi-fence-g");
+    const gen = riptide(["loadgen", "--brokers", BROKERS, "--kind", "ride-matching", "--topic-prefix", prefix, "--rate", "10000000", "--events", "150000",
+      "--partitions", "2", "--seed", "17", "--drivers", "300", "--json", "--quiet"]);
+    expect(await gen.exited, gen.stderr).toBe(0);
+    const expected = rideReference(150_000, 17, 300);
+    const output = `${prefix}ride-matches`;
+    const args = ["run", "ride-matching", "--brokers", BROKERS, "--topic-prefix", prefix, "--group", group, "--guarantee", "exactly-once", "--workers", "2", "--json"];
+    const first = riptide(args);
+    await assigned(first);
+    // While the first is mid-stream (some outputs written), a second instance registers the same transactional id.
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && first.child.exitCode === null) {
+      const high = (await ends(output, 2).catch(() => [0, 0])).reduce((a, b) => a + b, 0);
+      if (high >= expected.length / 5) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const second = riptide([...args, "--stop-when-idle", "3"]);
+    expect(await first.exited).toBe(1);
+    expect(first.stderr).toMatch(/fenced|Fenced|FENCED/);
+    expect(await second.exited, second.stderr.slice(-2000)).toBe(0);
+    const got = (await readCommitted([output], 2)).map(rideKey);
+    expect(diff(multiset(got), multiset(expected))).toEqual([]);
+    expect(got.length).toBe(expected.length);
+  }, 300_000);
+
+  it("payments-dsl (DSL general form, one topic, a KTable aggregate): the confirmations and balance updates of an uninterrupted run exactly once across two SIGKILLs", async () => {
+    const prefix = `${uniqueName("eos-multi-pay")}-`;
+    const group = uniqueName("eos-multi-pay-g");
+    const gen = riptide(["loadgen", "--brokers", BROKERS, "--kind", "payments-dsl", "--topic-prefix", prefix, "--rate", "10000000", "--events", "100000",
+      "--partitions", "1", "--seed", "5", "--drivers", "300", "--json", "--quiet"]);
+    expect(await gen.exited, gen.stderr).toBe(0);
+    // The reference: the same stream generated in-process (loadgen writes what `riptide run payments-dsl` generates), no Kafka, no kill.
+    const file = join(tmpdir(), `${uniqueName("eos-multi-pay-ref")}.jsonl`);
+    const ref = riptide(["run", "payments-dsl", "--events", "100000", "--seed", "5", "--drivers", "300", "--topic-prefix", prefix, "--workers", "2", "--output", file, "--json", "--quiet"]);
+    expect(await ref.exited, ref.stderr).toBe(0);
+    const outputs = [`${prefix}payment-confirmations`, `${prefix}balance-updates`];
+    const keyOf = (o: Record<string, unknown>): string => JSON.stringify([o["key"], o["value"]]);
+    const expected = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => outputs.includes(o["type"] as string));
+    rmSync(file, { force: true });
+    expect(expected.length).toBeGreaterThan(150_000);
+
+    const args = ["run", "payments-dsl", "--brokers", BROKERS, "--topic-prefix", prefix, "--group", group, "--guarantee", "exactly-once", "--commit-interval", "50",
+      "--workers", "2", "--json"];
+    const { last, midway } = await killAndRestart(args, outputs, 1, Math.floor(expected.length / 4), 2);
+    expect(await last.exited, last.stderr.slice(-2000)).toBe(0);
+    expect(last.stderr).toMatch(/"event":"state-restore".*"found":true/);
+    expect(midway).toBeGreaterThan(0);
+    expect(midway).toBeLessThan(expected.length);
+    const got = await readCommitted(outputs);
+    expect(diff(multiset(got.map(keyOf)), multiset(expected.map(keyOf)))).toEqual([]);
+    expect(got.length).toBe(expected.length);
   }, 300_000);
 });

@@ -73,7 +73,7 @@ export const DSL_PIPELINES: readonly DslPipeline[] = [
   },
   {
     name: "payments-dsl",
-    description: "payments written on the DSL: the same validation, balances and decisions as payments, as a KTable aggregate per user (at-least-once)",
+    description: "payments written on the DSL: the same validation, balances and decisions as payments, as a KTable aggregate per user (exactly-once on Kafka with --guarantee exactly-once)",
     module: builtModule("payments"),
     generate(prefix, events, seed, users = 2_000) {
       // The payments generator's stream with one partition: `riptide run payments --partitions 1` reads the same events in the same order.
