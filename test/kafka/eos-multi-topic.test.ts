@@ -31,6 +31,7 @@ import { diff, type SourcedEvent } from "../support/driver-reference.js";
 import { referenceDriverEta } from "../support/eta-reference.js";
 import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, type Proc } from "../support/kafka.js";
 import { rideSourceOrder } from "../support/ride-events.js";
+import { mulberry32 } from "../support/random.js";
 import { VIEW_EVENT } from "../../src/pipelines/engagement/spec.js";
 import { EngagementGenerator, type ViewColumns } from "../../src/sources/engagement-generator.js";
 import { engagementMultiset, referenceEngagement, type SourcedView } from "../support/engagement-reference.js";
@@ -418,5 +419,34 @@ describe("exactly-once on Kafka, several input topics", () => {
     const got = await readCommitted(outputs);
     expect(diff(multiset(got.map(keyOf)), multiset(expected.map(keyOf)))).toEqual([]);
     expect(got.length).toBe(expected.length);
+  }, 300_000);
+
+  it("a DSL topology in the typed form (--topology --input-topic --output-topic): windowed counts merged across workers exactly once across two SIGKILLs", async () => {
+    const input = uniqueName("eos-multi-typed-in");
+    const output = uniqueName("eos-multi-typed-out");
+    const group = uniqueName("eos-multi-typed-g");
+    await createTopic(input, 2);
+    const next = mulberry32(43);
+    const t0 = 1_700_000_000_000;
+    const messages: Array<{ value: string; key: string; partition: number }> = [];
+    const expected = new Map<string, number>();
+    for (let i = 0; i < 200_000; i++) {
+      const d = next() % 400;
+      const region = `region-${next() % 50}`;
+      const ts = t0 + i * 20 - (next() % 2_000);
+      messages.push({ value: JSON.stringify({ driverId: `driver-${d}`, region, fare: 1, ts }), key: `driver-${d}`, partition: d % 2 });
+      for (let w = Math.floor((ts - 60_000) / 30_000) * 30_000 + 30_000; w <= ts; w += 30_000) expected.set(`${region}|${w}`, (expected.get(`${region}|${w}`) ?? 0) + 1);
+    }
+    await produceAll(input, messages);
+    const args = ["run", "--topology", "test/dsl/fixtures/region-counts.js", "--brokers", BROKERS, "--input-topic", input, "--output-topic", output,
+      "--group", group, "--guarantee", "exactly-once", "--commit-interval", "50", "--workers", "2", "--batch-size", "512", "--json"];
+    const { last, midway } = await killAndRestart(args, [output], 2, Math.floor(expected.size / 4), 2);
+    expect(await last.exited, last.stderr.slice(-2000)).toBe(0);
+    expect(last.stderr).toMatch(/"event":"state-restore".*"found":true/);
+    expect(midway).toBeGreaterThan(0);
+    expect(midway).toBeLessThan(expected.size);
+    const got = await readCommitted([output], 2);
+    expect(diff(multiset(got.map((o) => `${o["key"]}|${o["windowStart"]}|${o["value"]}`)), multiset([...expected].map(([id, n]) => `${id}|${n}`)))).toEqual([]);
+    expect(await readCommitted([`${output}.late`, `${output}.invalid`], 2)).toEqual([]);
   }, 300_000);
 });
