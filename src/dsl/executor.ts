@@ -27,6 +27,8 @@
  *                         the last watermark seen
  *       stream join       every buffered record (key, value, t, side, matched, close time, order)
  *                         and the order counter
+ *     typed session store (built-in aggregate)  [key block] [open sessions, closed ones kept] (session-store.ts)
+ *     off-heap join buffer                       [key block] [records with their value bytes] (join-store.ts)
  * Values keep their shape through JSON (tags for undefined, non-finite numbers, Map, Set, Date,
  * Windowed); a value that cannot be written (a function, a class instance, a cycle) makes
  * snapshot() return -1 with the reason in `snapshotError`, as does a state larger than the area.
@@ -40,6 +42,8 @@ import { NumericWindowStore } from "./numeric-store.js";
 import { SessionWindows, SlidingWindows, TimeWindows, Windowed } from "./windows.js";
 import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
 import { repartitionEdges, type RepartitionEdge } from "./repartition.js";
+import { SESSION_LATE_CLOSED, SESSION_LATE_GAP, TypedSessionStore } from "./session-store.js";
+import { OffHeapJoinStore } from "./join-store.js";
 
 /** Where records go whose user function threw. */
 export const ERROR_TOPIC = "riptide-errors";
@@ -64,6 +68,12 @@ export interface ExecutorOptions {
    * inject() on the shard that owns their key. Without it (the TopologyTestDriver) they flow on.
    */
   repartition?: boolean;
+  /**
+   * Session windows with a built-in aggregate and stream-stream joins keep their state in objects
+   * (SessionProc, StreamJoinProc) instead of the typed session store and the off-heap join buffer:
+   * the reference the tests and benches compare the typed stores with. @default false
+   */
+  objectStores?: boolean;
 }
 
 /** What a state store holds, for reports and metrics. */
@@ -140,6 +150,16 @@ interface ObjectState {
 
 interface Lookup {
   lookup(k: unknown): unknown;
+}
+
+/** A typed store: writes its state into a checkpoint itself (keys through encodeKey), and reads it back. */
+interface TypedState {
+  exportState(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number;
+  importState(from: Float64Array, at: number, decodeKey: (x: number) => unknown): number;
+}
+
+function isTypedState(p: unknown): p is TypedState {
+  return typeof (p as Partial<TypedState>).exportState === "function";
 }
 
 function isStateful(p: unknown): p is Proc & Stateful {
@@ -948,6 +968,111 @@ class StreamJoinProc extends Proc implements Stateful, ObjectState {
   }
 }
 
+/** Session windows with a built-in numeric aggregate, on the typed session store (session-store.ts); SessionProc's semantics. */
+class TypedSessionProc extends Proc implements Stateful, TypedState {
+  private readonly store: TypedSessionStore;
+  private readonly w: SessionWindows;
+  private readonly field: ((v: any) => number) | undefined;
+  /** The key of the record being added (merged-away sessions' tombstones carry it). */
+  private current: unknown = undefined;
+  constructor(exec: TopologyExecutor, readonly n: AggNode) {
+    super(exec, n);
+    this.w = n.windows as SessionWindows;
+    this.field = n.builtin!.field;
+    this.store = new TypedSessionStore(n.builtin!.op, this.w.inactivityGapMs, this.w.graceMs, n.retentionMs, exec.maxStoreEntries, n.store);
+    if (n.emit === "update") {
+      this.store.onMerged = (start, end) => this.forward(new Windowed(this.current, { start, end }), null, end);
+    } else {
+      this.store.onClose = (key, s) => {
+        const value = this.store.value(s);
+        const end = this.store.endOf(s);
+        this.forwardClosed(new Windowed(key, { start: this.store.startOf(s), end }), () => value, end);
+      };
+    }
+  }
+  process(k: unknown, v: unknown, t: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return;
+    const { inactivityGapMs: gap, graceMs } = this.w;
+    const wm = this.exec.watermark;
+    const st = this.store;
+    const r = st.admit(k, t, wm);
+    if (r === SESSION_LATE_CLOSED) {
+      this.exec.late(this.n.late, this.n.name, k, v, t, `a session ending at ${t} would close at ${t + gap + graceMs} (end + gap + grace) ≤ watermark ${wm}`);
+      return;
+    }
+    if (r === SESSION_LATE_GAP) {
+      this.exec.late(this.n.late, this.n.name, k, v, t, `it falls within the gap of session [${st.lateStart}, ${st.lateEnd}], closed at watermark ${wm}`);
+      return;
+    }
+    const x = this.field ? this.field(v) : (v as number);
+    this.current = k;
+    const s = st.add(x, t);
+    if (this.n.emit === "update") this.forward(new Windowed(k, { start: st.startOf(s), end: st.endOf(s) }), st.value(s), st.endOf(s));
+  }
+  advance(wm: number): void {
+    this.store.advance(wm);
+  }
+  report(): StoreReport {
+    return { name: this.n.store, kind: "session", entries: this.store.live, retained: this.store.retained, bytes: this.store.bytes, typed: true };
+  }
+  exportState(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
+    return this.store.exportTo(into, at, encodeKey);
+  }
+  importState(from: Float64Array, at: number, decodeKey: (x: number) => unknown): number {
+    return this.store.importFrom(from, at, decodeKey);
+  }
+}
+
+/** Stream-stream windowed join on the off-heap buffer (join-store.ts); StreamJoinProc's semantics. */
+class OffHeapJoinProc extends Proc implements Stateful, TypedState {
+  private readonly store: OffHeapJoinStore;
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "stream-stream-join" }>) {
+    super(exec, n);
+    this.store = new OffHeapJoinStore(exec.maxStoreEntries, n.store, [n.join !== "inner", n.join === "outer"]);
+    this.store.onExpire = (key, s) => {
+      const st = this.store;
+      const left = st.sideOfSlot(s) === 0;
+      this.forwardClosed(key, () => (left ? this.n.joiner(st.value(s), null) : this.n.joiner(null, st.value(s))), st.timeOf(s));
+    };
+  }
+  process(k: unknown, v: unknown, t: number, port: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return;
+    const side = port === 0 ? 0 : 1;
+    const { beforeMs, afterMs, graceMs } = this.n.windows;
+    const wm = this.exec.watermark;
+    const at = t + (side === 0 ? afterMs : beforeMs) + graceMs;
+    if (at < wm) {
+      this.exec.late(this.n.late, this.n.name, k, v, t, `its join window closed: ${side === 0 ? "left" : "right"} record at ${t}, window end + grace ${at} < watermark ${wm}`);
+      return;
+    }
+    const st = this.store;
+    const lo = side === 0 ? t - beforeMs : t - afterMs;
+    const hi = side === 0 ? t + afterMs : t + beforeMs;
+    let matched = false;
+    for (let o = st.first(st.keys.find(k), 1 - side); o !== -1; o = st.nextOf(o)) {
+      const ot = st.timeOf(o);
+      if (ot < lo || ot > hi) continue;
+      st.setMatched(o);
+      matched = true;
+      const out = side === 0 ? this.n.joiner(v, st.value(o)) : this.n.joiner(st.value(o), v);
+      this.forward(k, out, Math.max(t, ot));
+    }
+    st.insert(k, v, t, side, at, matched);
+  }
+  advance(wm: number): void {
+    this.store.advance(wm);
+  }
+  report(): StoreReport {
+    return { name: this.n.store, kind: "join", entries: this.store.buffered, retained: 0, bytes: this.store.bytes, typed: true };
+  }
+  exportState(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
+    return this.store.exportTo(into, at, encodeKey);
+  }
+  importState(from: Float64Array, at: number, decodeKey: (x: number) => unknown): number {
+    return this.store.importFrom(from, at, decodeKey);
+  }
+}
+
 /** Stream-table join: a stream record looks up the table's current value; table updates emit nothing. */
 class TableJoinProc extends Proc {
   table!: Lookup;
@@ -972,6 +1097,8 @@ export class TopologyExecutor {
   readonly maxStoreEntries: number;
   /** @internal See ExecutorOptions.partials. */
   readonly partials: PartialSink | undefined;
+  /** See ExecutorOptions.objectStores. */
+  readonly objectStores: boolean;
   private readonly procs: Proc[] = [];
   private readonly stateful: (Proc & Stateful)[] = [];
   private readonly sources = new Map<string, { proc: Proc; node: Extract<PlanNode, { kind: "source" }> | undefined }>();
@@ -982,6 +1109,7 @@ export class TopologyExecutor {
   constructor(readonly topology: Topology, readonly emit: Emit, options: ExecutorOptions = {}) {
     this.maxStoreEntries = options.maxStoreEntries ?? 1_000_000;
     this.partials = options.partials;
+    this.objectStores = options.objectStores ?? false;
     for (const n of topology.nodes) {
       const p = this.create(n);
       this.procs.push(p);
@@ -1027,10 +1155,10 @@ export class TopologyExecutor {
       case "split": return new SplitProc(this, n);
       case "sink": return new SinkProc(this, n);
       case "stream-table-join": return new TableJoinProc(this, n);
-      case "stream-stream-join": return new StreamJoinProc(this, n);
+      case "stream-stream-join": return this.objectStores ? new StreamJoinProc(this, n) : new OffHeapJoinProc(this, n);
       case "aggregate": {
         if (n.windows === undefined) return new KvAggregateProc(this, n);
-        if (n.windows instanceof SessionWindows) return new SessionProc(this, n);
+        if (n.windows instanceof SessionWindows) return n.builtin && !this.objectStores ? new TypedSessionProc(this, n) : new SessionProc(this, n);
         if (n.windows instanceof SlidingWindows) return new SlidingProc(this, n);
         if (n.builtin && n.retentionMs === 0) return new NumericWindowProc(this, n);
         const p = new TimeWindowProc(this, n);
@@ -1167,7 +1295,7 @@ export class TopologyExecutor {
     for (const p of this.stateful) {
       let w: number;
       try {
-        w = p instanceof NumericWindowProc ? p.exportState(into, at, encodeKey) : writeText(into, at, encodeState((p as unknown as ObjectState).saveState()));
+        w = isTypedState(p) ? p.exportState(into, at, encodeKey) : writeText(into, at, encodeState((p as unknown as ObjectState).saveState()));
       } catch (err) {
         return refuse(`${p.node.name}: ${String((err as Error)?.message ?? err)}`);
       }
@@ -1185,7 +1313,7 @@ export class TopologyExecutor {
     this.watermark = from[0]!;
     let at = 2;
     for (const p of this.stateful) {
-      if (p instanceof NumericWindowProc) {
+      if (isTypedState(p)) {
         at += p.importState(from, at, decodeKey);
       } else {
         const { text, words } = readText(from, at);
