@@ -148,13 +148,14 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
     const columns = input.columns[slot]!;
     const watermark = kind === BATCH_END ? Infinity : header[h + H_WATERMARK]!;
     // A processor whose operators run at the second watermark (a repartitioning topology) gets it first.
-    if (aux) processor.advance(kind === BATCH_END ? Infinity : header[h + H_AUX0]!, out);
+    const operated = aux ? (kind === BATCH_END ? Infinity : header[h + H_AUX0]!) : 0;
+    if (aux) processor.advance(operated, out);
     if (kind === BATCH_DATA && n > 0) processor.process(columns, n, partition, out);
     if (!aux) processor.advance(watermark, out);
     const offsets = columns["_off"]!;
     lastSeq = header[h + H_SEQ]!;
     out.ack(partition < 0 ? 0 : partition, n > 0 ? offsets[n - 1]! : -1, header[h + H_ENQUEUED_AT]!, n,
-      timeOrigin + performance.now(), lastSeq, watermark);
+      timeOrigin + performance.now(), lastSeq, watermark, operated);
     if (kind === BATCH_END) out.marker(OUT_ENDED, Infinity);
     out.flush();
     held++;

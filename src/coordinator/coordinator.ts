@@ -822,6 +822,7 @@ export class Coordinator {
               this.ackOrigins = undefined;
               this.apply(staged);
               this.router.passedBy(w, o.e[i]!);
+              this.router.operatedBy(w, o.f[i]!);
               if (this.ackMoved !== undefined) continue; // a batch of moved records: no input batch of any partition
             } else this.apply(staged);
             const copy = this.bcast !== undefined && this.bcast[part] === 1;
@@ -938,6 +939,7 @@ export class Coordinator {
 
   /** The event time by which every window of a record with timestamp ≤ streamTime has closed. */
   private closeAtFor(streamTime: number): number {
+    if (this.pipeline.closeAt) return this.pipeline.closeAt(streamTime);
     const { sizeMs, graceMs } = this.pipeline.window;
     return Math.floor(streamTime / sizeMs) * sizeMs + sizeMs + graceMs;
   }
@@ -948,9 +950,11 @@ export class Coordinator {
     const now = Date.now();
     if (!force && now - this.lastCommitAt < COMMIT_INTERVAL_MS) return;
     this.lastCommitAt = now;
-    const ready = this.commits.ready(this.merger.closedAll, this.sink.written ?? 0, this.sink.acknowledged ?? Infinity);
+    // With repartitioning, windows close at the watermark the operators ran at (H_AUX0), not the input's.
+    const closedAll = this.router ? this.router.closedAll() : this.merger.closedAll;
+    const ready = this.commits.ready(closedAll, this.sink.written ?? 0, this.sink.acknowledged ?? Infinity);
     if (ready.length === 0) return;
-    if (process.env["RIPTIDE_LOG_COMMITS"] === "1") this.options.onLog?.("commit", { positions: ready, closedAll: this.merger.closedAll, written: this.sink.written, acknowledged: this.sink.acknowledged });
+    if (process.env["RIPTIDE_LOG_COMMITS"] === "1") this.options.onLog?.("commit", { positions: ready, closedAll, written: this.sink.written, acknowledged: this.sink.acknowledged });
     this.committing = this.source.commit(ready)
       .catch((err: unknown) => this.options.onLog?.("commit-error", { error: String((err as Error).message) }))
       .finally(() => { this.committing = undefined; });

@@ -67,8 +67,9 @@ export class RepartitionRouter {
   private readonly routed: Routed[][] = [];
   /** Per shard, the highest watermark it has acknowledged (the batch header's H_WATERMARK). */
   private readonly passed: Float64Array;
-  /** Per shard, the last second watermark sent to it (H_AUX0). */
+  /** Per shard, the last second watermark sent to it (H_AUX0), and the highest its ACKs say it ran at. */
   private readonly sent: Float64Array;
+  private readonly operated: Float64Array;
   private pendingTotal = 0;
   private routedTotal = 0;
   /** Smallest floor of the pending records (Infinity: none), kept up to date by add() and fill(). */
@@ -85,6 +86,7 @@ export class RepartitionRouter {
     }
     this.passed = new Float64Array(inputs.length).fill(-Infinity);
     this.sent = new Float64Array(inputs.length).fill(-Infinity);
+    this.operated = new Float64Array(inputs.length).fill(-Infinity);
     this.areas = inputs.map((r) => r.columns.map((c) => blobBuffer(c)));
   }
 
@@ -147,6 +149,18 @@ export class RepartitionRouter {
   /** Shard w has passed watermark wm (after its moved outputs of that batch were added). */
   passedBy(w: number, wm: number): void {
     if (wm > this.passed[w]!) this.passed[w] = wm;
+  }
+
+  /** Shard w acknowledged a batch its operators ran at watermark `wm` (the ACK's `f`). */
+  operatedBy(w: number, wm: number): void {
+    if (wm > this.operated[w]!) this.operated[w] = wm;
+  }
+
+  /** The watermark every shard's operators have run at: windows ending (with grace) before it are emitted everywhere. */
+  closedAll(): number {
+    let min = Infinity;
+    for (const x of this.operated) if (x < min) min = x;
+    return min;
   }
 
   /** The watermark shard w had passed before its batch now being acknowledged. */

@@ -27,6 +27,7 @@ import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_TEXT_TOO_LONG, REASONS } from "./eng
 import { TopologyError } from "./errors.js";
 import type { Topology } from "./plan.js";
 import { repartitionEdges } from "./repartition.js";
+import { SlidingWindows, TimeWindows } from "./windows.js";
 import type { SharedInterner } from "./shared-strings.js";
 
 /** One input topic of the topology as the engine reads it. */
@@ -39,6 +40,11 @@ export interface EngineInput {
   table: boolean;
   /** A GlobalKTable: every shard reads all of it (broadcast). */
   global: boolean;
+  /**
+   * Never committed, read whole on every start (at-least-once): a table's topic (its changelog), and
+   * every stream of a topology holding a KTable aggregate (its state has no changelog there).
+   */
+  reread: boolean;
 }
 
 export interface ObjectShape {
@@ -54,6 +60,12 @@ export interface ObjectShape {
   nodes: number;
   /** Internal outputs of the repartition edges (repartition.ts), after `outputs` in code order. */
   repartitions: string[];
+  /**
+   * How far past a record's time its state may stay open (window size + grace, session: Infinity,
+   * join: window + grace; -Infinity without windowed state): at-least-once commits its offset once
+   * every shard's watermark passed the record's stream time plus this, so a crash loses no window.
+   */
+  stateSpanMs: number;
 }
 
 /** Output code of records whose user function threw (reported as invalid, with the reason). */
@@ -97,7 +109,7 @@ export function objectShape(topology: Topology): ObjectShape {
       const topics = n.kind === "source" ? n.topics : [n.topic];
       for (const topic of topics) {
         if (inputs.some((i) => i.topic === topic)) refuse(`topic ${topic} is read twice`);
-        inputs.push({ topic, schema: n.schema!, keyField: n.keyField!, timestampField: n.timestampField, table: n.kind === "table-source", global: n.kind === "table-source" && n.global === true });
+        inputs.push({ topic, schema: n.schema!, keyField: n.keyField!, timestampField: n.timestampField, table: n.kind === "table-source", global: n.kind === "table-source" && n.global === true, reread: n.kind === "table-source" });
       }
     }
   }
@@ -121,7 +133,27 @@ export function objectShape(topology: Topology): ObjectShape {
       else if (seen.type !== f.type) refuse(`field ${f.name} is ${seen.type} in one input and ${f.type} in ${i.topic}: the engine lays every input's fields side by side; rename one`);
     }
   }
-  return { mode: "objects", inputs, fields, textFields: fields.filter((f) => f.type === "text").map((f) => f.name), keyIsString: keyTypes.has("string"), outputs, nodes: nodes.length, repartitions };
+  return { mode: "objects", inputs, fields, textFields: fields.filter((f) => f.type === "text").map((f) => f.name), keyIsString: keyTypes.has("string"), outputs, nodes: nodes.length, repartitions, stateSpanMs: stateSpan(topology, inputs) };
+}
+
+/**
+ * ObjectShape.stateSpanMs of a topology; marks every input `reread` when it holds a KTable
+ * aggregate (open forever: only re-reading its inputs rebuilds it after a crash).
+ */
+function stateSpan(topology: Topology, inputs: EngineInput[]): number {
+  let span = -Infinity;
+  for (const n of topology.nodes) {
+    if (n.kind === "aggregate") {
+      const w = n.windows;
+      if (w === undefined) for (const i of inputs) i.reread = true;
+      else if (w instanceof TimeWindows) span = Math.max(span, w.sizeMs + w.graceMs);
+      else if (w instanceof SlidingWindows) span = Math.max(span, w.timeDifferenceMs + w.graceMs + 1);
+      else span = Infinity; // a session stays open while its key keeps coming: committed at the end of input
+    } else if (n.kind === "stream-stream-join") {
+      span = Math.max(span, Math.max(n.windows.beforeMs, n.windows.afterMs) + n.windows.graceMs + 1);
+    }
+  }
+  return span;
 }
 
 /** Columns of every input record besides the schemas' fields. */
@@ -186,6 +218,7 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
       globalPartition = isGlobal;
     },
     eventTimePartition: (p) => !tablePartition(p),
+    closeAt: (st) => (shape.stateSpanMs === -Infinity ? -Infinity : st + shape.stateSpanMs),
     bootstrapPartition: (p) => tablePartition(p),
     broadcastPartition: (p) => globalPartition(p),
 
@@ -274,7 +307,8 @@ export class TaggedSource implements Source {
     if (inner.position) this.position = (p) => inner.position!(p);
     // A table's offsets are never committed: it is read from the beginning on every start (its
     // topic is its changelog, as Kafka Streams restores a source table), so a restart has it whole.
-    if (inner.commit) this.commit = input.table ? async () => {} : (ps) => inner.commit!(ps);
+    // So are the streams feeding a KTable aggregate (EngineInput.reread).
+    if (inner.commit) this.commit = input.reread ? async () => {} : (ps) => inner.commit!(ps);
     if (inner.enteredAt) this.enteredAt = (p) => inner.enteredAt!(p);
     if (inner.assigned) this.assigned = (p) => inner.assigned!(p);
   }

@@ -84,6 +84,12 @@ export interface PipelineDefinition {
    * by side (a decoder of `schema` must put its text values where the layout has them).
    */
   readonly textFields?: readonly string[];
+  /**
+   * The event time by which all state holding records up to `streamTime` has been emitted (their
+   * offsets may be committed once every shard's watermark passed it); Infinity: only at the end of
+   * input. @default the tumbling `window`'s end + grace
+   */
+  closeAt?(streamTime: number): number;
   /** False for a partition whose records do not move event time (a table's topic): it never holds the watermark. */
   eventTimePartition?(p: number): boolean;
   /**

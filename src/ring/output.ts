@@ -155,11 +155,12 @@ export class OutputWriter {
     c.a[i] = f0; c.b[i] = f1; c.c[i] = f2; c.d[i] = f3; c.e[i] = detail; c.f[i] = detail2;
   }
 
-  ack(part: number, lastOffset: number, enqueuedAt: number, count: number, processedAt: number, seq: number, watermark: number): void {
+  /** `operated`: the watermark the shard's operators have run at, when it is not `watermark` (H_AUX0). */
+  ack(part: number, lastOffset: number, enqueuedAt: number, count: number, processedAt: number, seq: number, watermark: number, operated = 0): void {
     const i = this.next();
     const c = this.cols;
     c.kind[i] = OUT_ACK; c.code[i] = 0; c.key[i] = 0; c.part[i] = part; c.off[i] = lastOffset;
-    c.a[i] = enqueuedAt; c.b[i] = count; c.c[i] = processedAt; c.d[i] = seq; c.e[i] = watermark; c.f[i] = 0;
+    c.a[i] = enqueuedAt; c.b[i] = count; c.c[i] = processedAt; c.d[i] = seq; c.e[i] = watermark; c.f[i] = operated;
   }
 
   marker(kind: number, watermark: number): void {

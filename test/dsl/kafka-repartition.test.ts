@@ -2,7 +2,9 @@
  * Repartitioning on Kafka: `riptide run --topology … --brokers …` as a real process against the
  * real broker. Page views keyed by user on 2 partitions are grouped by page on 2 workers, so
  * records of a page come from both partitions and move between the shards; every output topic
- * equals the reference.
+ * equals the reference. A process killed with SIGKILL and restarted loses no window: offsets are
+ * committed once the windows holding their records have closed everywhere (and a topology with a
+ * KTable aggregate re-reads its input instead).
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
@@ -46,4 +48,43 @@ describe("repartitioning on Kafka", () => {
     const dlq = await readAll([`${prefix}page-views.dlq`], 2_000);
     expect(dlq.map((m) => m.value!.toString())).toEqual(["{broken"]);
   });
+
+  for (const [fixture, output] of [["page-windows.js", "page-windows"], ["page-stats.js", "page-stats"]] as const) {
+    it(`${fixture}: SIGKILL after the first half, restart: every window at its full count (duplicates reported)`, async () => {
+      const prefix = `${uniqueName("repart-kill")}-`;
+      const group = uniqueName("g");
+      await createTopic(`${prefix}page-views`, 2);
+      // No late views: then no restart can legitimately lower a window's count.
+      const { views } = makeViews(29, 40_000, 0);
+      const half = views.length / 2;
+      const produce = (vs: typeof views) => produceAll(`${prefix}page-views`, vs.map((v) => ({ key: v.user, value: JSON.stringify(v), partition: hashKey(v.user, 2) })));
+      await produce(views.slice(0, half));
+      process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+      const args = ["run", "--topology", `test/dsl/fixtures/${fixture}`, "--brokers", BROKERS, "--workers", "2", "--group", group, "--idle-timeout", "600000", "--quiet"];
+      const first = riptide(args);
+      const until = Date.now() + 60_000;
+      while (Date.now() < until && (await readAll([`${prefix}${output}`], 500, 5_000)).length < 300) { /* polling */ }
+      first.child.kill("SIGKILL");
+      await first.exited;
+      await produce(views.slice(half));
+      const second = riptide([...args, "--stop-when-idle", "3"]);
+      expect(await second.exited, second.stderr).toBe(0);
+
+      const expected = reference(views, []).stats as [string, number, number, number][];
+      const best = new Map<string, number>();
+      let results = 0;
+      for (const m of await readAll([`${prefix}${output}`])) {
+        const o = JSON.parse(m.value!.toString()) as { key: string; windowStart: number; value: { views: number } };
+        const k = `${o.key}|${o.windowStart}`;
+        results++;
+        best.set(k, Math.max(best.get(k) ?? 0, o.value.views));
+      }
+      const lower = expected.filter(([page, start, count]) => (best.get(`${page}|${start}`) ?? 0) < count);
+      const higher = expected.filter(([page, start, count]) => (best.get(`${page}|${start}`) ?? 0) > count);
+      console.log(`${fixture} kill/restart: ${results} window results for ${expected.length} windows (${results - best.size} duplicates)`);
+      expect(best.size).toBe(expected.length);
+      expect(lower).toEqual([]);
+      expect(higher).toEqual([]);
+    });
+  }
 });
