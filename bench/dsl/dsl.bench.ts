@@ -8,26 +8,32 @@
  *       kernel    WindowTable.add / closeUpTo (driver-tracking's hand-written window kernel)
  *       DSL       TopologyExecutor.process on groupByKey().windowedBy(…).count() (typed store, one
  *                 reused row object) with string keys and with u32 key ids (what a shard worker
- *                 does when no user function sees the key), and on aggregate() with a user function
+ *                 did when no user function sees the key), on aggregate() with a user function,
+ *                 and the same count compiled to the batch plan (BatchShardProcessor.process per batch)
  *   group "DSL on the engine (end to end, 1 worker)": Coordinator + GeneratorSource (seed 42) +
  *     NullSink; the baseline is driver-tracking (validate, geohash-5, anomaly, window kernel), the
  *     DSL rows count fixes per driver with runTopology() (the generator's u32 driver id as key), and
  *     count valid fixes per geohash-5 region (filter + groupBy(Geo.geohashCode) + count: per-worker
- *     partials; driver-tracking's window counts without its anomaly check and mean speed).
- *     They do different work: the ratio says what the DSL's executor path costs next to the
- *     hand-written chain, not which job is faster.
+ *     partials; driver-tracking's window counts without its anomaly check and mean speed), and
+ *     driver-tracking in the DSL with the Fields built-ins (valid fixes per geohash-5 region, count
+ *     and mean speed; no anomaly check) — each record at a time (`batch: false`, the executor per
+ *     record) and compiled to the batch plan (src/dsl/batch-plan.ts).
+ *     They do different work: the ratio says what the DSL's path costs next to the hand-written
+ *     chain, not which job is faster.
  */
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { Bench } from "tinybench";
 import { WindowTable } from "../../src/kernels/window-table.js";
-import { Coordinator } from "../../src/coordinator/coordinator.js";
+import { Coordinator, type RunSummary } from "../../src/coordinator/coordinator.js";
 import { driverTracking } from "../../src/pipelines/driver-tracking/edge.js";
 import { NullSink } from "../../src/sinks/sink.js";
 import { DriverGenerator } from "../../src/sources/driver-generator.js";
 import { GeneratorSource } from "../../src/sources/generator-source.js";
 import { runTopology } from "../../src/dsl/engine.js";
-import { StreamsBuilder, TimeWindows, TopologyExecutor, type Topology } from "../../src/index.js";
+import { StreamsBuilder, TimeWindows, TopologyExecutor, defineSchema, type Topology } from "../../src/index.js";
+import { BatchShardProcessor, compileBatchPlan } from "../../src/dsl/batch-plan.js";
+import type { OutputWriter } from "../../src/ring/output.js";
 import { tinybenchEventsPerSec, tinybenchNote, tinybenchOptions, type BenchRow } from "../harness.js";
 
 export const groups = ["DSL windowed count (one thread)", "DSL on the engine (end to end, 1 worker)"] as const;
@@ -130,6 +136,40 @@ async function threadGroup(quick: boolean): Promise<BenchRow[]> {
   const objects = new TopologyExecutor(countTopology(false), emit);
   const dslObjects = runner(data, (_k, name, t, wm) => objects.process("in", name, { key: name, ts: t }, t, wm), (wm) => objects.advance(wm));
 
+  // The batch plan (src/dsl/batch-plan.ts) on the same count: one process() per batch of columns,
+  // as a shard worker calls it (key ids, event time, watermark, reason code per record).
+  const b = new StreamsBuilder();
+  b.stream("in", { schema: defineSchema("keyed", { key: "u32", ts: "f64" }), key: "key", timestamp: "ts" })
+    .groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(SIZE_MS, GRACE_MS)).count().toStream().to("out");
+  const batchTopology = b.build();
+  const plan = compileBatchPlan(batchTopology);
+  if (typeof plan === "string") throw new Error(`the bench's count does not compile to a batch plan: ${plan}`);
+  const proc = new BatchShardProcessor(plan, batchTopology, { keyField: "key", timestampField: "ts", keyIsString: false, partials: "" });
+  const cols = { key: new Uint32Array(BATCH), ts: new Float64Array(BATCH), _wm: new Float64Array(BATCH), _off: new Float64Array(BATCH), _reason: new Uint8Array(BATCH) };
+  const writer = { window(_k: number, _s: number, _c: number, value: number): void { emitted += value; }, side(): void {} } as unknown as OutputWriter;
+  let bAt = 0;
+  let bShift = 0;
+  let bWm = -Infinity;
+  const batchRunner = {
+    call(): void {
+      const { key, ts } = data;
+      for (let j = 0; j < BATCH; j++) {
+        const t = ts[bAt + j]! + bShift;
+        if (t > bWm) bWm = t;
+        cols.key[j] = key[bAt + j]!;
+        cols.ts[j] = t;
+        cols._wm[j] = bWm;
+      }
+      proc.process(cols, BATCH, 0, writer);
+      bAt += BATCH;
+    },
+    rewind(): void {
+      if (bAt + BATCH <= EVENTS) return;
+      bAt = 0;
+      bShift += data.span;
+    },
+  };
+
   const bench = new Bench({ ...tinybenchOptions(quick), name: group });
   const cases = [
     { name: "baseline: Map + object per event", r: naive, baseline: true },
@@ -137,6 +177,7 @@ async function threadGroup(quick: boolean): Promise<BenchRow[]> {
     { name: "DSL count() on the executor (typed store)", r: dslTyped, baseline: false },
     { name: "DSL count() with u32 key ids (as the engine's shards run it)", r: dslIds, baseline: false },
     { name: "DSL aggregate() with a user function (object store)", r: dslObjects, baseline: false },
+    { name: "DSL count() compiled to the batch plan (one process() per batch, as a shard runs it)", r: batchRunner, baseline: false },
   ];
   for (const c of cases) bench.add(c.name, () => c.r.call(), { beforeEach: () => c.r.rewind() });
   await bench.run();
@@ -150,18 +191,51 @@ async function threadGroup(quick: boolean): Promise<BenchRow[]> {
 async function engineGroup(quick: boolean): Promise<BenchRow[]> {
   const group = groups[1];
   const events = quick ? 2_000_000 : 10_000_000;
+  const rounds = quick ? 1 : 3;
   const here = dirname(fileURLToPath(import.meta.url));
-  const module = join(here, "driver-count-topology.js");
-  const base = await new Coordinator({
-    pipeline: driverTracking, source: new GeneratorSource(new DriverGenerator({ seed: 42 }), events), sink: new NullSink(), workers: 1,
-  }).run();
-  const dsl = await runTopology(module, { source: () => new GeneratorSource(new DriverGenerator({ seed: 42 }), events), workers: 1 });
-  const regions = await runTopology(join(here, "region-count-topology.js"), { source: () => new GeneratorSource(new DriverGenerator({ seed: 42 }), events), workers: 1 });
-  return [
-    { group, name: "baseline: driver-tracking (hand-written kernel chain)", baseline: true, eventsPerSec: base.eventsPerSec, note: `${events} events, one run, ${base.outputs["window"]} windows` },
-    { group, name: "DSL count per driver, 60 s windows (runTopology)", baseline: false, eventsPerSec: dsl.eventsPerSec, note: `${events} events, one run, ${dsl.outputs["window"]} windows` },
-    { group, name: "DSL filter valid, groupBy geohash-5, count (driver-tracking's counts)", baseline: false, eventsPerSec: regions.eventsPerSec, note: `${events} events, one run, ${regions.outputs["window"]} windows` },
+  const source = () => new GeneratorSource(new DriverGenerator({ seed: 42 }), events);
+  // Each DSL job twice, one after the other: record at a time (the executor per record, as before
+  // the batch plan) and compiled to the batch plan (src/dsl/batch-plan.ts). The whole sequence
+  // runs `rounds` times, so that every row's figure is a median of runs spread over the same time.
+  const cases: { name: string; baseline: boolean; run: () => Promise<RunSummary> }[] = [
+    { name: "baseline: driver-tracking (hand-written kernel chain)", baseline: true,
+      run: () => new Coordinator({ pipeline: driverTracking, source: source(), sink: new NullSink(), workers: 1 }).run() },
   ];
+  const jobs = [
+    ["driver-count-topology.js", "DSL count per driver, 60 s windows"],
+    ["region-count-topology.js", "DSL filter valid, groupBy geohash-5, count — user functions (driver-tracking's counts)"],
+    ["driver-tracking-topology.js", "DSL driver-tracking: Fields.validLatLon, groupBy Fields.geohashCode, mean speed + count"],
+  ] as const;
+  for (const [module, name] of jobs) {
+    for (const batch of [false, true]) {
+      cases.push({ name: `${name}${batch ? ", batch plan" : ", record at a time"}`, baseline: false,
+        run: () => runTopology(join(here, module), { source, workers: 1, batch }) });
+    }
+  }
+  const rates: number[][] = cases.map(() => []);
+  // CPU time of the whole process (main thread and workers) per event, ns: less sensitive than the
+  // rate to other processes taking the cores (it still includes starting the workers).
+  const cpu: number[][] = cases.map(() => []);
+  const windows: unknown[] = cases.map(() => 0);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, c] of cases.entries()) {
+      const before = process.cpuUsage();
+      const summary = await c.run();
+      const used = process.cpuUsage(before);
+      rates[i]!.push(summary.eventsPerSec);
+      cpu[i]!.push(((used.user + used.system) * 1000) / events);
+      windows[i] = summary.outputs["window"];
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+  return cases.map((c, i) => {
+    const sorted = [...rates[i]!].sort((x, y) => x - y);
+    const spread = rounds > 1 ? `median of ${rounds} runs (${(sorted[0]! / 1e6).toFixed(2)}–${(sorted[sorted.length - 1]! / 1e6).toFixed(2)} M/s)` : "one run";
+    return {
+      group, name: c.name, baseline: c.baseline, eventsPerSec: median(rates[i]!),
+      note: `${events} events, ${spread}, CPU ${median(cpu[i]!).toFixed(0)} ns/event (median), ${String(windows[i])} windows`,
+    };
+  });
 }
 
 export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
