@@ -1,6 +1,7 @@
 /**
  * The pipelines written on the DSL (ride-matching: stream-stream join; message-enrichment:
- * stream-table join) as users run them: `riptide run <name>` on the embedded generator, and
+ * stream-table join; content-views and chat-sessions: repartitioning by a new key into tumbling and
+ * session windows) as users run them: `riptide run <name>` on the embedded generator, and
  * `riptide loadgen --kind <name>` → Kafka → `riptide run <name> --brokers …` against the real
  * broker. Each output equals a reference computed here from the same generator functions.
  */
@@ -8,7 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { driverLocation, message, rideRequest, userProfile } from "../../src/pipelines/topologies/data.js";
+import { driverLocation, message, rideRequest, userProfile, userView } from "../../src/pipelines/topologies/data.js";
+import { WINDOW_MS } from "../../src/pipelines/topologies/content-views.js";
+import { GAP_MS } from "../../src/pipelines/topologies/chat-sessions.js";
 import { MATCH_WINDOW_MS, MAX_PICKUP_KM } from "../../src/pipelines/topologies/ride-matching.js";
 import { haversineKm } from "../../src/kernels/geo.js";
 import { BROKERS, ensureBroker, readAll, riptide, uniqueName } from "../support/kafka.js";
@@ -54,6 +57,50 @@ function messageReference(events: number, seed: number, users: number): string[]
 
 function messageKey(o: { key: string; value: { messageId: string; chatId: string; sender: { name: string; country: string; premium: boolean } } }): string {
   return `${o.key}|${o.value.messageId}|${o.value.chatId}|${o.value.sender.name}|${o.value.sender.country}|${o.value.sender.premium}`;
+}
+
+/** content-views by hand: per content and 5-minute window, views and watch time (no view is late: disorder ≤ 20 s, grace 60 s). */
+function viewReference(events: number, seed: number, users: number): string[] {
+  const w = new Map<string, { views: number; watchSec: number }>();
+  for (let i = 0; i < events; i++) {
+    const v = userView(seed, users, i);
+    const k = `${v.contentId}|${Math.floor(v.ts / WINDOW_MS) * WINDOW_MS}`;
+    const a = w.get(k) ?? { views: 0, watchSec: 0 };
+    a.views++;
+    a.watchSec += v.watchSec;
+    w.set(k, a);
+  }
+  return [...w].map(([k, a]) => `${k}|${a.views}|${a.watchSec}`).sort();
+}
+
+function viewKey(o: { key: string; windowStart: number; value: { views: number; watchSec: number } }): string {
+  return `${o.key}|${o.windowStart}|${o.value.views}|${o.value.watchSec}`;
+}
+
+/** chat-sessions by hand: per chat, runs of messages at most 30 minutes apart (messages come in time order). */
+function chatReference(events: number, seed: number, users: number): string[] {
+  const open = new Map<string, { start: number; end: number; messages: number; bytes: number }>();
+  const out: string[] = [];
+  const close = (chat: string, s: { start: number; end: number; messages: number; bytes: number }) =>
+    out.push(`${chat}|${s.start}|${s.end}|${s.messages}|${s.bytes}|${s.start}|${s.end}`);
+  for (let i = 0; i < events; i++) {
+    const m = message(seed, users, i);
+    const s = open.get(m.chatId);
+    if (s && m.ts - s.end <= GAP_MS) {
+      s.end = m.ts;
+      s.messages++;
+      s.bytes += m.bytes;
+      continue;
+    }
+    if (s) close(m.chatId, s);
+    open.set(m.chatId, { start: m.ts, end: m.ts, messages: 1, bytes: m.bytes });
+  }
+  for (const [chat, s] of open) close(chat, s);
+  return out.sort();
+}
+
+function chatKey(o: { key: string; windowStart: number; windowEnd: number; value: { messages: number; bytes: number; firstAt: number; lastAt: number } }): string {
+  return `${o.key}|${o.windowStart}|${o.windowEnd}|${o.value.messages}|${o.value.bytes}|${o.value.firstAt}|${o.value.lastAt}`;
 }
 
 describe("DSL pipelines on the embedded generator", () => {
@@ -114,6 +161,23 @@ describe("DSL pipelines on the embedded generator", () => {
     expect(sb.outputs["invalid"] + sb.outputs["payment-events.invalid"]).toBe(sa.outputs["invalid"]);
   });
 
+  for (const [name, events, users, reference, key, out] of [
+    ["content-views", 60_000, 4_000, viewReference, viewKey, "content-view-counts"],
+    ["chat-sessions", 60_000, 2_000, chatReference, chatKey, "chat-sessions"],
+  ] as const) {
+    it(`${name}: records grouped by a new key move to its shard; every window equals the reference, on 2 workers`, async () => {
+      const file = join(dir, `${name}.jsonl`);
+      const p = riptide(["run", name, "--events", String(events), "--seed", "9", "--drivers", String(users), "--workers", "2", "--output", file, "--json"]);
+      expect(await p.exited).toBe(0);
+      const summary = JSON.parse(p.stdout.trim());
+      const expected = reference(events, 9, users);
+      expect(expected.length).toBeGreaterThan(500);
+      expect(summary).toMatchObject({ pipeline: name, events, repartitioned: events, outputs: { [out]: expected.length, [`${out}.late`]: 0, invalid: 0 } });
+      const got = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((o) => o.type === out).map(key).sort();
+      expect(got).toEqual(expected);
+    });
+  }
+
   it("rejects options that do not apply, naming them (exit code 2)", async () => {
     const p = riptide(["run", "ride-matching", "--input-topic", "x"]);
     expect(await p.exited).toBe(2);
@@ -130,6 +194,7 @@ describe("DSL pipelines through Kafka (loadgen → broker → riptide → broker
   for (const [name, events, users, reference, key, out] of [
     ["ride-matching", 20_000, 300, rideReference, rideKey, "ride-matches"],
     ["message-enrichment", 20_000, 600, messageReference, messageKey, "enriched-messages"],
+    ["content-views", 20_000, 2_000, viewReference, viewKey, "content-view-counts"],
   ] as const) {
     it(`${name}: the output topic equals the reference (2 partitions per topic, 2 workers)`, async () => {
       const prefix = `${uniqueName(name)}-`;

@@ -10,6 +10,9 @@
  *                       (4 locations per request, so both streams cover the same time)
  *   message-enrichment  topic user-profiles: user u (the table, read first)
  *                       topic messages: message i at T0 + i·10 ms
+ *   chat-sessions       topic messages (the same messages, keyed by sender, grouped by chat)
+ *   content-views       topic user-views: view i at T0 + i·10 ms (± 20 s out of order), by user u,
+ *                       of a content id drawn with a skew (a few titles get most views)
  */
 import { geohashEncodeInt, geohashIntToString } from "../../kernels/geohash.js";
 
@@ -70,5 +73,17 @@ export function message(seed: number, users: number, i: number): Message {
   return {
     messageId: `msg-${i}`, chatId: `chat-${mix(seed ^ 3, i) % Math.max(1, users >> 1)}`, senderId: `user-${mix(seed ^ 5, i) % Math.ceil(users * 1.05)}`,
     bytes: 1 + (mix(seed ^ 9, i) % 4096), ts: T0 + i * 10,
+  };
+}
+
+export interface UserView { userId: string; contentId: string; watchSec: number; ts: number }
+
+/** View i: users 0 … users−1, contents 0 … users/4 with the first ones far more viewed; up to 20 s out of order. */
+export function userView(seed: number, users: number, i: number): UserView {
+  const contents = Math.max(1, users >> 2);
+  const r = u(seed, i, 11);
+  return {
+    userId: `user-${mix(seed ^ 13, i) % users}`, contentId: `content-${Math.floor(r * r * r * contents)}`,
+    watchSec: 1 + (mix(seed ^ 17, i) % 3_600), ts: T0 + i * 10 - (mix(seed ^ 19, i) % 20_000),
   };
 }

@@ -5,10 +5,12 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { driverLocation, message, rideRequest, userProfile } from "./data.js";
+import { driverLocation, message, rideRequest, userProfile, userView } from "./data.js";
 import { topics as rideTopics } from "./ride-matching.js";
 import { topics as messageTopics } from "./message-enrichment.js";
 import { topics as paymentTopics } from "./payments.js";
+import { topics as viewTopics } from "./content-views.js";
+import { topics as chatTopics } from "./chat-sessions.js";
 import { PaymentGenerator, type PaymentColumns } from "../../sources/payment-generator.js";
 
 export interface GeneratedTopic {
@@ -90,6 +92,24 @@ export const DSL_PIPELINES: readonly DslPipeline[] = [
       };
     },
     outputs: (prefix) => [paymentTopics(prefix).confirmations, paymentTopics(prefix).balances, paymentTopics(prefix).invalid],
+  },
+  {
+    name: "content-views",
+    description: "views per content in 5-minute windows: views keyed by user, grouped by content (DSL repartition + tumbling aggregate, seed §1)",
+    module: builtModule("content-views"),
+    generate(prefix, events, seed, users = 20_000) {
+      return { [viewTopics(prefix).views]: { count: events, make: (i) => userView(seed, users, i), key: "userId", time: "ts" } };
+    },
+    outputs: (prefix) => [viewTopics(prefix).counts, `${viewTopics(prefix).counts}.late`],
+  },
+  {
+    name: "chat-sessions",
+    description: "conversation sessions per chat, 30-minute inactivity gap: messages keyed by sender, grouped by chat (DSL repartition + session windows)",
+    module: builtModule("chat-sessions"),
+    generate(prefix, events, seed, users = 5_000) {
+      return { [chatTopics(prefix).messages]: { count: events, make: (i) => message(seed, users, i), key: "senderId", time: "ts" } };
+    },
+    outputs: (prefix) => [chatTopics(prefix).sessions, `${chatTopics(prefix).sessions}.late`],
   },
 ];
 
