@@ -120,6 +120,12 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
         });
         if (kafka.transactions) options.transactions = kafka.transactions;
         if (kafka.restore) options.restore = kafka.restore;
+        // Records moving between shards (groupBy a new key) must find every key's shard in this
+        // process: there is no repartition topic between processes, so one process per group.
+        if (general && general.repartitions.length > 0 && general.inputs.length === 1) {
+          await assignedOrTimeout(kafka.source);
+          wholeTopicsOnly(kafka.source, topic);
+        }
         return kafka.source;
       },
       sink: () => kafka!.sink,
@@ -152,7 +158,8 @@ async function assignedOrTimeout(source: { partitions: number; assigned?(p: numb
 /**
  * A topology reading several topics runs as one process per group: each topic has its own consumer
  * group, so a second process would get partitions of the topics that do not match (a join would
- * silently miss), and a global table must be read whole. When a topic's consumer holds fewer than
+ * silently miss), and a global table must be read whole. So does one that repartitions (records
+ * move between the shards of one process; another process's shards are out of reach). When a topic's consumer holds fewer than
  * all of its partitions for longer than a rebalance takes, the next fill fails the run, saying so.
  */
 function wholeTopicsOnly(source: { partitions: number; assigned?(p: number): boolean; fill: (...a: never[]) => number }, topic: string, graceMs = 15_000): void {
@@ -165,7 +172,7 @@ function wholeTopicsOnly(source: { partitions: number; assigned?(p: number): boo
     if (held === source.partitions) partialSince = 0;
     else if (partialSince === 0) partialSince = Date.now();
     else if (Date.now() - partialSince > graceMs) {
-      throw new TopologyError(`topic ${topic}: this process holds ${held} of its ${source.partitions} partitions for more than ${graceMs / 1000} s — another process joined the group? A topology that reads several topics (joins, tables) runs as one process per group on Kafka`);
+      throw new TopologyError(`topic ${topic}: this process holds ${held} of its ${source.partitions} partitions for more than ${graceMs / 1000} s — another process joined the group? A topology that reads several topics (joins, tables) or groups by a new key runs as one process per group on Kafka`);
     }
     return fill(...args);
   };

@@ -4,7 +4,7 @@
  * records of a page come from both partitions and move between the shards; every output topic
  * equals the reference. A process killed with SIGKILL and restarted loses no window: offsets are
  * committed once the windows holding their records have closed everywhere (and a topology with a
- * KTable aggregate re-reads its input instead).
+ * KTable aggregate re-reads its input instead). A second process in the group stops with the reason.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
@@ -87,4 +87,17 @@ describe("repartitioning on Kafka", () => {
       expect(higher).toEqual([]);
     });
   }
+
+  it("a second process in the group of a repartitioning topology: both stop with the reason instead of counting parts", async () => {
+    const prefix = `${uniqueName("repart-two")}-`;
+    await createTopic(`${prefix}page-views`, 2);
+    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+    const args = ["run", "--topology", "test/dsl/fixtures/page-windows.js", "--brokers", BROKERS, "--workers", "1", "--group", `${prefix}app`, "--stop-when-idle", "60", "--quiet"];
+    const a = riptide(args);
+    await new Promise((r) => setTimeout(r, 8_000));
+    const b = riptide(args);
+    const [ca, cb] = await Promise.all([a.exited, b.exited]);
+    expect([ca, cb]).toEqual([1, 1]);
+    for (const p of [a, b]) expect(p.stderr).toMatch(/holds 1 of its 2 partitions .*groups by a new key runs as one process per group/);
+  }, 120_000);
 });
