@@ -109,19 +109,23 @@ async function killAndRestart(args: string[], watch: string[], partitions: numbe
     for (let k = 0; k < kills; k++) {
       const t0 = Date.now();
       const run = riptide(args);
-      await assigned(run);
-      if (k > 0) recoverySeconds.push((Date.now() - t0) / 1000);
-      if (k === 0) await beforeFirstKill?.();
-      const target = high + step;
-      const deadline = Date.now() + 120_000;
-      while (Date.now() < deadline && run.child.exitCode === null) {
-        high = await size().catch(() => high);
-        if (high >= target) break;
-        await new Promise((r) => setTimeout(r, 50));
+      try {
+        await assigned(run);
+        if (k > 0) recoverySeconds.push((Date.now() - t0) / 1000);
+        if (k === 0) await beforeFirstKill?.();
+        const target = high + step;
+        const deadline = Date.now() + 120_000;
+        while (Date.now() < deadline && run.child.exitCode === null) {
+          high = await size().catch(() => high);
+          if (high >= target) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(run.child.exitCode, run.stderr.slice(-800)).toBe(null);
+      } finally {
+        // Killed here also when the test fails: no run outlives it.
+        run.child.kill("SIGKILL");
+        await run.exited;
       }
-      expect(run.child.exitCode, run.stderr.slice(-800)).toBe(null);
-      run.child.kill("SIGKILL");
-      await run.exited;
     }
   } finally {
     await watcher.disconnect();
@@ -129,7 +133,7 @@ async function killAndRestart(args: string[], watch: string[], partitions: numbe
   const midway = (await readCommitted(watch, partitions)).length;
   const t0 = Date.now();
   const last = riptide([...args, "--stop-when-idle", "3"]);
-  await assigned(last);
+  await assigned(last).catch((err: unknown) => { last.child.kill("SIGKILL"); throw err; });
   recoverySeconds.push((Date.now() - t0) / 1000);
   return { last, midway, recoverySeconds };
 }
@@ -376,18 +380,24 @@ describe("exactly-once on Kafka, several input topics", () => {
     const output = `${prefix}ride-matches`;
     const args = ["run", "ride-matching", "--brokers", BROKERS, "--topic-prefix", prefix, "--group", group, "--guarantee", "exactly-once", "--workers", "2", "--json"];
     const first = riptide(args);
-    await assigned(first);
-    // While the first is mid-stream (some outputs written), a second instance registers the same transactional id.
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && first.child.exitCode === null) {
-      const high = (await ends(output, 2).catch(() => [0, 0])).reduce((a, b) => a + b, 0);
-      if (high >= expected.length / 5) break;
-      await new Promise((r) => setTimeout(r, 50));
+    let second: Proc | undefined;
+    try {
+      await assigned(first);
+      // While the first is mid-stream (some outputs written), a second instance registers the same transactional id.
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && first.child.exitCode === null) {
+        const high = (await ends(output, 2).catch(() => [0, 0])).reduce((a, b) => a + b, 0);
+        if (high >= expected.length / 5) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      second = riptide([...args, "--stop-when-idle", "3"]);
+      expect(await first.exited).toBe(1);
+      expect(first.stderr).toMatch(/fenced|Fenced|FENCED/);
+      expect(await second.exited, second.stderr.slice(-2000)).toBe(0);
+    } finally {
+      first.child.kill("SIGKILL");
+      second?.child.kill("SIGKILL");
     }
-    const second = riptide([...args, "--stop-when-idle", "3"]);
-    expect(await first.exited).toBe(1);
-    expect(first.stderr).toMatch(/fenced|Fenced|FENCED/);
-    expect(await second.exited, second.stderr.slice(-2000)).toBe(0);
     const got = (await readCommitted([output], 2)).map(rideKey);
     expect(diff(multiset(got), multiset(expected))).toEqual([]);
     expect(got.length).toBe(expected.length);
