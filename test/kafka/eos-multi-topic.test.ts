@@ -14,8 +14,9 @@
  *     transactions, its store is in the snapshot.
  *   - engagement-analytics with user interactions: views (frames and JSON) and interactions read
  *     time-aligned through staging buffers; the snapshot counts the records handed out, not read.
- *   - a zombie of a two-topic run is fenced by its successor; payments-dsl (the DSL general form
- *     on one topic, which takes --guarantee now too) against an uninterrupted run.
+ *   - a zombie of a two-topic run is fenced by its successor; payments-dsl and content-views (the
+ *     DSL general form on one topic, which takes --guarantee now too; content-views repartitions
+ *     between workers) against an uninterrupted in-process run.
  */
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -403,33 +404,38 @@ describe("exactly-once on Kafka, several input topics", () => {
     expect(got.length).toBe(expected.length);
   }, 300_000);
 
-  it("payments-dsl (DSL general form, one topic, a KTable aggregate): the confirmations and balance updates of an uninterrupted run exactly once across two SIGKILLs", async () => {
-    const prefix = `${uniqueName("eos-multi-pay")}-`;
-    const group = uniqueName("eos-multi-pay-g");
-    const gen = riptide(["loadgen", "--brokers", BROKERS, "--kind", "payments-dsl", "--topic-prefix", prefix, "--rate", "10000000", "--events", "100000",
-      "--partitions", "1", "--seed", "5", "--drivers", "300", "--json", "--quiet"]);
-    expect(await gen.exited, gen.stderr).toBe(0);
-    // The reference: the same stream generated in-process (loadgen writes what `riptide run payments-dsl` generates), no Kafka, no kill.
-    const file = join(tmpdir(), `${uniqueName("eos-multi-pay-ref")}.jsonl`);
-    const ref = riptide(["run", "payments-dsl", "--events", "100000", "--seed", "5", "--drivers", "300", "--topic-prefix", prefix, "--workers", "2", "--output", file, "--json", "--quiet"]);
-    expect(await ref.exited, ref.stderr).toBe(0);
-    const outputs = [`${prefix}payment-confirmations`, `${prefix}balance-updates`];
-    const keyOf = (o: Record<string, unknown>): string => JSON.stringify([o["key"], o["value"]]);
-    const expected = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => outputs.includes(o["type"] as string));
-    rmSync(file, { force: true });
-    expect(expected.length).toBeGreaterThan(150_000);
+  for (const [name, events, partitions, users, outs, min] of [
+    ["payments-dsl", 100_000, 1, ["--drivers", "300"], ["payment-confirmations", "balance-updates"], 150_000],
+    ["content-views", 300_000, 2, [], ["content-view-counts"], 20_000],
+  ] as const) {
+    it(`${name} (DSL general form, one topic${name === "content-views" ? ", repartitioned between workers" : ", a KTable aggregate"}): the outputs of an uninterrupted run exactly once across two SIGKILLs`, async () => {
+      const prefix = `${uniqueName(`eos-multi-${name}`)}-`;
+      const group = uniqueName("eos-multi-one-g");
+      const gen = riptide(["loadgen", "--brokers", BROKERS, "--kind", name, "--topic-prefix", prefix, "--rate", "10000000", "--events", String(events),
+        "--partitions", String(partitions), "--seed", "5", ...users, "--json", "--quiet"]);
+      expect(await gen.exited, gen.stderr).toBe(0);
+      // The reference: the same stream generated in-process (loadgen writes what `riptide run <name>` generates), no Kafka, no kill.
+      const file = join(tmpdir(), `${uniqueName("eos-multi-ref")}.jsonl`);
+      const ref = riptide(["run", name, "--events", String(events), "--seed", "5", ...users, "--topic-prefix", prefix, "--workers", "2", "--output", file, "--json", "--quiet"]);
+      expect(await ref.exited, ref.stderr).toBe(0);
+      const outputs = outs.map((o) => `${prefix}${o}`);
+      const keyOf = (o: Record<string, unknown>): string => JSON.stringify([o["key"], o["value"]]);
+      const expected = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => outputs.includes(o["type"] as string));
+      rmSync(file, { force: true });
+      expect(expected.length).toBeGreaterThan(min);
 
-    const args = ["run", "payments-dsl", "--brokers", BROKERS, "--topic-prefix", prefix, "--group", group, "--guarantee", "exactly-once", "--commit-interval", "50",
-      "--workers", "2", "--json"];
-    const { last, midway } = await killAndRestart(args, outputs, 1, Math.floor(expected.length / 4), 2);
-    expect(await last.exited, last.stderr.slice(-2000)).toBe(0);
-    expect(last.stderr).toMatch(/"event":"state-restore".*"found":true/);
-    expect(midway).toBeGreaterThan(0);
-    expect(midway).toBeLessThan(expected.length);
-    const got = await readCommitted(outputs);
-    expect(diff(multiset(got.map(keyOf)), multiset(expected.map(keyOf)))).toEqual([]);
-    expect(got.length).toBe(expected.length);
-  }, 300_000);
+      const args = ["run", name, "--brokers", BROKERS, "--topic-prefix", prefix, "--group", group, "--guarantee", "exactly-once", "--commit-interval", "50",
+        "--workers", "2", "--json"];
+      const { last, midway } = await killAndRestart(args, outputs, partitions, Math.floor(expected.length / 4), 2);
+      expect(await last.exited, last.stderr.slice(-2000)).toBe(0);
+      expect(last.stderr).toMatch(/"event":"state-restore".*"found":true/);
+      expect(midway).toBeGreaterThan(0);
+      expect(midway).toBeLessThan(expected.length);
+      const got = await readCommitted(outputs, partitions);
+      expect(diff(multiset(got.map(keyOf)), multiset(expected.map(keyOf)))).toEqual([]);
+      expect(got.length).toBe(expected.length);
+    }, 300_000);
+  }
 
   it("a DSL topology in the typed form (--topology --input-topic --output-topic): windowed counts merged across workers exactly once across two SIGKILLs", async () => {
     const input = uniqueName("eos-multi-typed-in");
