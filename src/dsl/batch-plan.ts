@@ -185,7 +185,8 @@ const UNKNOWN_KEY = 2 ** 32;
  */
 export class BatchWindowTable {
   private cap = 0;
-  private mask = 0;
+  /** Capacity − 1 (a power of two minus one); read by the inlined probe in BatchShardProcessor.process. */
+  mask = 0;
   used!: Uint8Array;
   keys!: Float64Array;
   starts!: Float64Array;
@@ -216,6 +217,7 @@ export class BatchWindowTable {
   private lastStart = NaN;
   private lastTerm = 0;
 
+  /** The home slot of (key, start). BatchShardProcessor.process inlines the same formula: keep them equal. */
   private home(key: number, start: number): number {
     if (start !== this.lastStart) {
       this.lastStart = start;
@@ -248,7 +250,8 @@ export class BatchWindowTable {
     if (t > this.maxTs[s]!) this.maxTs[s] = t;
   }
 
-  private insert(slot: number, key: number, start: number, t: number): number {
+  /** A new entry for (key, start) at the free slot the probe stopped at; returns its slot (another one when the table grew). */
+  insert(slot: number, key: number, start: number, t: number): number {
     if (this.size >= this.limit) throw new StateStoreFullError(this.storeName, this.limit);
     let s = slot;
     if ((this.size + 1) * 2 > this.cap) {
@@ -488,8 +491,13 @@ export class BatchShardProcessor implements ShardProcessor {
         out.side(OUT_INVALID, reason[i]!, key[i]!, partition, off[i]!, ts[i]!, NaN, NaN, NaN, 0, 0);
         continue;
       }
+      // Inline (a call per record would box w): the watermark moves on almost every record, a
+      // window closes rarely.
       const w = wmCol[i]!;
-      if (w > this.watermark) this.advanceTo(w);
+      if (w > this.watermark) {
+        this.watermark = w;
+        if (w - sizeMs - graceMs >= table.minStart) this.close(w - sizeMs - graceMs);
+      }
       const t = ts[i]!;
       let k = 0;
       let x = NaN;
@@ -497,7 +505,11 @@ export class BatchShardProcessor implements ShardProcessor {
         let rowFilled = false;
         // Filters.
         if (f0 !== undefined) {
-          if (validLatLon(f0lat![i]!, f0lon![i]!) === f0neg) continue;
+          const la = f0lat![i]!;
+          const lo = f0lon![i]!;
+          // validLatLon(la, lo), inlined.
+          const ok = la - la === 0 && lo - lo === 0 && la >= -90 && la <= 90 && lo >= -180 && lo <= 180 && !(la === 0 && lo === 0);
+          if (ok === f0neg) continue;
         } else if (nf > 0) {
           let pass = true;
           for (let j = 0; j < nf; j++) {
@@ -551,7 +563,28 @@ export class BatchShardProcessor implements ShardProcessor {
           missed++;
           continue;
         }
-        table.add(k, s, x, t);
+        // table.add(k, s, x, t), inlined: a call would box k, s, x and t (doubles) on every record
+        // when V8 does not inline it, which it stops doing once this loop holds user-function calls.
+        const term = Math.imul((s / 1000) | 0, 0x9e3779b1) ^ (s | 0);
+        let h = Math.imul((k >>> 0) ^ term, 0x85ebca6b) ^ ((k / 4294967296) | 0);
+        h ^= h >>> 13;
+        h = Math.imul(h, 0xc2b2ae35);
+        h ^= h >>> 16;
+        const mask = table.mask;
+        const used = table.used;
+        const keys = table.keys;
+        const starts = table.starts;
+        let slot = h & mask;
+        while (used[slot] !== 0 && (keys[slot] !== k || starts[slot] !== s)) slot = (slot + 1) & mask;
+        if (used[slot] === 0) slot = table.insert(slot, k, s, t);
+        table.count[slot]++;
+        if (x - x === 0) {
+          table.sum[slot] += x;
+          table.n[slot]++;
+          if (x < table.min[slot]!) table.min[slot] = x;
+          if (x > table.max[slot]!) table.max[slot] = x;
+        }
+        if (t > table.maxTs[slot]!) table.maxTs[slot] = t;
       }
       if (missed > 0) out.side(OUT_LATE, 1, key[i]!, partition, off[i]!, t, wm, wm - t, NaN, 0, 0);
     }
