@@ -30,6 +30,7 @@ const MODULES = [
   "./pipelines/engagement.bench.js",
   "./pipelines/pipelines.bench.js",
   "./dsl/dsl.bench.js",
+  "./dsl/stores.bench.js",
   "./dsl/repartition.bench.js",
   "./pipelines/scaling.bench.js",
   "./io/kafka.bench.js",

@@ -42,7 +42,7 @@ import { NumericWindowStore } from "./numeric-store.js";
 import { SessionWindows, SlidingWindows, TimeWindows, Windowed } from "./windows.js";
 import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
 import { repartitionEdges, type RepartitionEdge } from "./repartition.js";
-import { SESSION_LATE_CLOSED, SESSION_LATE_GAP, TypedSessionStore } from "./session-store.js";
+import { SESSION_LATE_GAP, TypedSessionStore } from "./session-store.js";
 import { OffHeapJoinStore } from "./join-store.js";
 
 /** Where records go whose user function threw. */
@@ -995,11 +995,11 @@ class TypedSessionProc extends Proc implements Stateful, TypedState {
     const { inactivityGapMs: gap, graceMs } = this.w;
     const wm = this.exec.watermark;
     const st = this.store;
-    const r = st.admit(k, t, wm);
-    if (r === SESSION_LATE_CLOSED) {
+    if (t + gap + graceMs <= wm) {
       this.exec.late(this.n.late, this.n.name, k, v, t, `a session ending at ${t} would close at ${t + gap + graceMs} (end + gap + grace) ≤ watermark ${wm}`);
       return;
     }
+    const r = st.admitOpen(k, t);
     if (r === SESSION_LATE_GAP) {
       this.exec.late(this.n.late, this.n.name, k, v, t, `it falls within the gap of session [${st.lateStart}, ${st.lateEnd}], closed at watermark ${wm}`);
       return;
@@ -1028,7 +1028,8 @@ class OffHeapJoinProc extends Proc implements Stateful, TypedState {
   private readonly store: OffHeapJoinStore;
   constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "stream-stream-join" }>) {
     super(exec, n);
-    this.store = new OffHeapJoinStore(exec.maxStoreEntries, n.store, [n.join !== "inner", n.join === "outer"]);
+    const { beforeMs, afterMs, graceMs } = n.windows;
+    this.store = new OffHeapJoinStore(exec.maxStoreEntries, n.store, [n.join !== "inner", n.join === "outer"], [afterMs + graceMs, beforeMs + graceMs]);
     this.store.onExpire = (key, s) => {
       const st = this.store;
       const left = st.sideOfSlot(s) === 0;
@@ -1049,7 +1050,8 @@ class OffHeapJoinProc extends Proc implements Stateful, TypedState {
     const lo = side === 0 ? t - beforeMs : t - afterMs;
     const hi = side === 0 ? t + afterMs : t + beforeMs;
     let matched = false;
-    for (let o = st.first(st.keys.find(k), 1 - side); o !== -1; o = st.nextOf(o)) {
+    const id = st.keys.find(k);
+    for (let o = st.first(id, 1 - side); o !== -1; o = st.nextOf(o)) {
       const ot = st.timeOf(o);
       if (ot < lo || ot > hi) continue;
       st.setMatched(o);
@@ -1057,7 +1059,7 @@ class OffHeapJoinProc extends Proc implements Stateful, TypedState {
       const out = side === 0 ? this.n.joiner(v, st.value(o)) : this.n.joiner(st.value(o), v);
       this.forward(k, out, Math.max(t, ot));
     }
-    st.insert(k, v, t, side, at, matched);
+    st.insert(k, v, t, side, matched, id);
   }
   advance(wm: number): void {
     this.store.advance(wm);

@@ -3,9 +3,10 @@
  * binary form into one byte arena (an ArrayBuffer, grown by doubling, compacted as records expire);
  * per-record metadata lives in typed arrays indexed by slot, with a free list of slots.
  *
- *   slot:  t at seq (Float64)   off len key prev next (Int32)   side matched (Uint8)
+ *   slot:  t (Float64)   off len key prev next (Int32)   side matched (Uint8)
  *   key:   chain per side (arrival order)  head[2·key + side] ─► slot ◄─prev/next─► slot … ◄─ tail
- *   expiry: SlotHeap by (at, seq) — what closes first, then what came first
+ *   expiry: SlotHeap by (close time, arrival seq) — what closes first, then what came first; it
+ *           holds each slot's close time and seq
  *   arena:  [value bytes of slot a][dead][value bytes of slot b]…  used ─►|      (capacity)
  *
  * A value is parsed back only when it takes part in an output (a match, or an unmatched record at
@@ -16,8 +17,9 @@
  * copies: a joiner that mutates a buffered value does not change what later matches see.
  *
  * Value bytes: a tag, then — 0 null, 1 undefined, 2 false, 3 true, 4 float64, 5 string (u32 bytes,
- * UTF-8), 6 array (u32 count, items), 7 plain object (u32 count, then u32 bytes + UTF-8 name, value),
- * 8 int32. Little-endian.
+ * UTF-8), 6 array (u32 count, items), 7 plain object (u32 count, then per property: its name as a
+ * u16 index into the store's table of property names, or 0xFFFF and a string once the table is
+ * full; its value), 8 int32, 9 ASCII string (u32 bytes, one per character). Little-endian.
  */
 import { StateStoreFullError } from "./errors.js";
 import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
@@ -32,7 +34,17 @@ const T_STRING = 5;
 const T_ARRAY = 6;
 const T_OBJECT = 7;
 const T_I32 = 8;
-const MAX_DEPTH = 64;
+const T_ASCII = 9;
+/** Strings up to this long are tried as ASCII, written byte by byte (no call into UTF-8 encoding). */
+const SHORT = 48;
+/** Property-name index meaning "the name follows as a string" (the table is full). */
+const INLINE_NAME = 0xffff;
+/** Top-level property positions whose last name is remembered. */
+const HINTS = 16;const MAX_DEPTH = 64;
+/** Dead arena bytes below which the arena is not compacted (it holds at most 2 × live + this). */
+const COMPACT_MIN = 16 * 1024;
+/** Slots above this many cannot be ordered by offset in one float64 (compaction's sort key). */
+const SLOT_SPAN = 2 ** 22;
 /** A slot whose value is held as an object (not in the arena). */
 const ON_HEAP = -1;
 /** Header words of a checkpoint after the key block: seq, records, slot capacity, key capacity, heap capacity, arena capacity. */
@@ -42,6 +54,7 @@ const RECORD_WORDS = 7;
 type Bytes = Buffer & {
   utf8Write(s: string, offset: number, max: number): number;
   utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
 };
 
 function arena(bytes: number): Bytes {
@@ -50,10 +63,20 @@ function arena(bytes: number): Bytes {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/** A 32-bit integer, little-endian (read back signed; lengths and counts stay below 2^31). */
+function put32(b: Uint8Array, at: number, x: number): void {
+  b[at] = x;
+  b[at + 1] = x >>> 8;
+  b[at + 2] = x >>> 16;
+  b[at + 3] = x >>> 24;
+}
+
+function get32(b: Uint8Array, at: number): number {
+  return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
+}
+
 export class OffHeapJoinStore {
   private tOf = new Float64Array(0);
-  private atOf = new Float64Array(0);
-  private seqOf = new Float64Array(0);
   private off = new Int32Array(0);
   private len = new Int32Array(0);
   private keyOfSlot = new Int32Array(0);
@@ -77,13 +100,27 @@ export class OffHeapJoinStore {
   private liveBytes = 0;
   private readonly initialArena: number;
   private seq = 0;
+  /** Property names of object values, by index (in the value bytes), and back. */
+  private names: string[] = [];
+  private nameIds = new Map<string, number>();
+  /** The names (and their indexes) of the last top-level object written, by position. */
+  private readonly hintNames: (string | undefined)[] = new Array<string | undefined>(HINTS).fill(undefined);
+  private readonly hintIds = new Int32Array(HINTS);
   /** Buffered records. */
   buffered = 0;
   /** Called for each record that leaves unmatched from a side `emitUnmatched` names, before its slot is freed. */
   onExpire: (key: unknown, slot: number) => void = () => {};
 
-  constructor(private readonly limit: number, private readonly name: string, private readonly emitUnmatched: readonly [boolean, boolean],
-    slots = 64, arenaBytes = 4096) {
+  /** The bound: maxStoreEntries, at most 2^22 records (compaction orders them by one float64 per slot). */
+  private readonly limit: number;
+
+  /** A record of side s closes at t + closeAfter[s] (left: after + grace; right: before + grace). */
+  private readonly closeAfter: Float64Array;
+
+  constructor(limit: number, private readonly name: string, private readonly emitUnmatched: readonly [boolean, boolean],
+    closeAfter: readonly [number, number], slots = 64, arenaBytes = 4096) {
+    this.limit = Math.min(limit, SLOT_SPAN);
+    this.closeAfter = Float64Array.of(closeAfter[0], closeAfter[1]);
     this.initialArena = arenaBytes;
     this.buf = arena(arenaBytes);
     this.growSlots(slots);
@@ -91,7 +128,7 @@ export class OffHeapJoinStore {
   }
 
   get bytes(): number {
-    return this.tOf.byteLength * 3 + this.off.byteLength * 5 + this.sideOf.byteLength * 2 + this.freeSlots.byteLength +
+    return this.tOf.byteLength + this.off.byteLength * 5 + this.sideOf.byteLength * 2 + this.freeSlots.byteLength +
       this.head.byteLength * 2 + this.refs.byteLength + this.heap.bytes + this.buf.length;
   }
 
@@ -113,18 +150,20 @@ export class OffHeapJoinStore {
   }
 
   /**
-   * Buffers a record (after the caller matched it against the other side): fails with
-   * StateStoreFullError at the bound; allocates nothing for plain data.
+   * Buffers a record (after the caller matched it against the other side; `found`: keys.find(k)
+   * when the caller has it): fails with StateStoreFullError at the bound; allocates nothing for plain data.
    */
-  insert(k: unknown, v: unknown, t: number, side: number, at: number, matched: boolean): void {
+  insert(k: unknown, v: unknown, t: number, side: number, matched: boolean, found = this.keys.find(k)): void {
     if (this.buffered >= this.limit) throw new StateStoreFullError(this.name, this.limit);
-    let id = this.keys.find(k);
+    let id = found;
     if (id < 0) {
       id = this.keys.intern(k);
       if (id >= this.refs.length) this.growKeys(id + 1);
     }
     if (this.freeCount === 0) this.growSlots(this.tOf.length * 2);
     const s = this.freeSlots[--this.freeCount]!;
+    // Near the end of the arena, dead space is reclaimed before the arena grows.
+    if (this.used + 1024 > this.buf.length && (this.used - this.liveBytes) * 4 >= this.used) this.compact();
     const start = this.used;
     if (this.write(v, 0)) {
       this.off[s] = start;
@@ -137,21 +176,21 @@ export class OffHeapJoinStore {
       this.objects[s] = v;
     }
     this.tOf[s] = t;
-    this.atOf[s] = at;
-    this.seqOf[s] = this.seq;
     this.keyOfSlot[s] = id;
     this.sideOf[s] = side;
     this.matchedOf[s] = matched ? 1 : 0;
     this.link(id, side, s);
     this.refs[id]++;
-    this.heap.push(s, at, this.seq++);
+    this.heap.stage[0] = t + this.closeAfter[side]!;
+    this.heap.stage[1] = this.seq++;
+    this.heap.pushStaged(s);
     this.buffered++;
   }
 
   /** Expires the records with close time < wm, in (close time, arrival) order; onExpire for the unmatched ones emitted. */
   advance(wm: number): void {
     let expired = false;
-    while (this.heap.size > 0 && this.heap.topAt() < wm) {
+    while (this.heap.dueBefore(wm)) {
       const s = this.heap.pop();
       const id = this.keyOfSlot[s]!;
       const side = this.sideOf[s]!;
@@ -198,31 +237,51 @@ export class OffHeapJoinStore {
     const dead = this.used - this.liveBytes;
     if (this.buffered === 0) {
       this.used = 0;
-    } else if (dead >= 1024 && dead * 2 >= this.used) {
-      const slots = new Int32Array(this.buffered);
-      let m = 0;
-      for (let s = 0; s < this.len.length && m < slots.length; s++) {
-        if (this.heapHolds(s) && this.len[s]! > 0) slots[m++] = s;
-      }
-      const live = slots.subarray(0, m).sort((a, b) => this.off[a]! - this.off[b]!);
-      let cap = this.buf.length;
-      while (cap > this.initialArena && this.liveBytes * 4 <= cap) cap >>= 1;
-      const to = cap === this.buf.length ? this.buf : arena(cap);
-      let at = 0;
-      for (let i = 0; i < live.length; i++) {
-        const s = live[i]!;
-        const o = this.off[s]!;
-        const n = this.len[s]!;
-        if (to === this.buf) to.copyWithin(at, o, o + n);
-        else this.buf.copy(to, at, o, o + n);
-        this.off[s] = at;
-        at += n;
-      }
-      this.buf = to;
-      this.used = at;
+    } else if (dead >= COMPACT_MIN && dead * 2 >= this.used) {
+      this.compact();
       return;
     }
     if (this.buffered === 0 && this.buf.length > this.initialArena) this.buf = arena(this.initialArena);
+  }
+
+  /** Moves the live values to the front of the arena (into a smaller one when an eighth or less is live). */
+  private compact(): void {
+    // The live records in arena order: offset · 2^22 + slot, sorted as numbers (exact below 2^53).
+    const order = new Float64Array(this.buffered);
+    let m = 0;
+    for (let s = 0; s < this.len.length; s++) {
+      if (this.heapHolds(s) && this.len[s]! > 0) order[m++] = this.off[s]! * SLOT_SPAN + s;
+    }
+    const live = order.subarray(0, m).sort();
+    // Shrinks (to at least 4 × live) only when at most an eighth is live: no grow/shrink cycles.
+    let cap = this.buf.length;
+    if (this.liveBytes * 8 <= cap) while (cap > this.initialArena && this.liveBytes * 4 <= cap >> 1) cap >>= 1;
+    const to = cap === this.buf.length ? this.buf : arena(cap);
+    // Moves runs of adjacent records in one copy each.
+    let at = 0;
+    let runFrom = 0;
+    let runEnd = 0;
+    let runTo = 0;
+    for (let i = 0; i < live.length; i++) {
+      const s = live[i]! % SLOT_SPAN;
+      const o = this.off[s]!;
+      if (o !== runEnd) {
+        if (runEnd > runFrom) this.moveRun(to, runTo, runFrom, runEnd);
+        runFrom = o;
+        runTo = at;
+      }
+      runEnd = o + this.len[s]!;
+      this.off[s] = at;
+      at += this.len[s]!;
+    }
+    if (runEnd > runFrom) this.moveRun(to, runTo, runFrom, runEnd);
+    this.buf = to;
+    this.used = at;
+  }
+
+  private moveRun(to: Bytes, at: number, from: number, end: number): void {
+    if (to === this.buf) to.copyWithin(at, from, end);
+    else this.buf.copy(to, at, from, end);
   }
 
   /** True when slot s holds a buffered record (free slots are on the free list). */
@@ -241,11 +300,30 @@ export class OffHeapJoinStore {
     this.buf = grown;
   }
 
+  /** A string after its tag (T_ASCII or T_STRING, written here at `used`). */
   private writeString(s: string): void {
-    this.room(4 + 3 * s.length);
-    const n = this.buf.utf8Write(s, this.used + 4, 3 * s.length);
-    this.buf.writeUInt32LE(n, this.used);
-    this.used += 4 + n;
+    const L = s.length;
+    this.room(5 + 3 * L);
+    const b = this.buf;
+    const at = this.used;
+    if (L <= SHORT) {
+      let i = 0;
+      for (; i < L; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[at + 5 + i] = c;
+      }
+      if (i === L) {
+        b[at] = T_ASCII;
+        put32(b, at + 1, L);
+        this.used = at + 5 + L;
+        return;
+      }
+    }
+    b[at] = T_STRING;
+    const n = b.utf8Write(s, at + 5, 3 * L);
+    put32(b, at + 1, n);
+    this.used = at + 5 + n;
   }
 
   /** Writes v at `used`; false when the codec cannot write it (the caller rolls `used` back). */
@@ -255,7 +333,7 @@ export class OffHeapJoinStore {
         if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
           this.room(5);
           this.buf[this.used] = T_I32;
-          this.buf.writeInt32LE(v, this.used + 1);
+          put32(this.buf, this.used + 1, v);
           this.used += 5;
         } else {
           this.room(9);
@@ -265,8 +343,6 @@ export class OffHeapJoinStore {
         }
         return true;
       case "string":
-        this.room(1);
-        this.buf[this.used++] = T_STRING;
         this.writeString(v);
         return true;
       case "boolean":
@@ -287,40 +363,66 @@ export class OffHeapJoinStore {
         if (Array.isArray(v)) {
           this.room(5);
           this.buf[this.used] = T_ARRAY;
-          this.buf.writeUInt32LE(v.length, this.used + 1);
+          put32(this.buf, this.used + 1, v.length);
           this.used += 5;
           for (let i = 0; i < v.length; i++) if (!this.write(v[i], depth + 1)) return false;
           return true;
         }
-        if (Object.getPrototypeOf(v) !== Object.prototype) return false;
-        this.room(5);
-        this.buf[this.used] = T_OBJECT;
-        const countAt = this.used + 1;
-        this.used += 5;
-        let count = 0;
-        const o = v as Record<string, unknown>;
-        for (const name in o) {
-          if (!hasOwn.call(o, name)) continue;
-          this.writeString(name);
-          if (!this.write(o[name], depth + 1)) return false;
-          count++;
-        }
-        this.buf.writeUInt32LE(count, countAt);
-        return true;
+        return Object.getPrototypeOf(v) === Object.prototype && this.writeObject(v as Record<string, unknown>, depth);
       }
       default:
         return false;
     }
   }
 
+  private writeObject(o: Record<string, unknown>, depth: number): boolean {
+    this.room(5);
+    this.buf[this.used] = T_OBJECT;
+    const countAt = this.used + 1;
+    this.used += 5;
+    let count = 0;
+    for (const name in o) {
+      if (!hasOwn.call(o, name)) continue;
+      // Values of one shape repeat their names in order: the last top-level names are tried first.
+      let id: number | undefined;
+      const hinted = depth === 0 && count < HINTS;
+      if (hinted && this.hintNames[count] === name) {
+        id = this.hintIds[count]!;
+      } else {
+        id = this.nameIds.get(name);
+        if (id === undefined && this.names.length < INLINE_NAME) {
+          id = this.names.length;
+          this.names.push(name);
+          this.nameIds.set(name, id);
+        }
+        if (hinted && id !== undefined) {
+          this.hintNames[count] = name;
+          this.hintIds[count] = id;
+        }
+      }
+      this.room(2);
+      const x = id ?? INLINE_NAME;
+      this.buf[this.used] = x;
+      this.buf[this.used + 1] = x >>> 8;
+      this.used += 2;
+      if (id === undefined) this.writeString(name);
+      if (!this.write(o[name], depth + 1)) return false;
+      count++;
+    }
+    put32(this.buf, countAt, count);
+    return true;
+  }
+
   /** Read position of read(). */
   private rd = 0;
 
+  /** A string with its tag. */
   private readString(): string {
-    const n = this.buf.readUInt32LE(this.rd);
-    const s = this.buf.utf8Slice(this.rd + 4, this.rd + 4 + n);
-    this.rd += 4 + n;
-    return s;
+    const ascii = this.buf[this.rd] === T_ASCII;
+    const n = get32(this.buf, this.rd + 1);
+    const a = this.rd + 5;
+    this.rd = a + n;
+    return ascii ? this.buf.latin1Slice(a, a + n) : this.buf.utf8Slice(a, a + n);
   }
 
   private read(): unknown {
@@ -330,22 +432,24 @@ export class OffHeapJoinStore {
       case T_UNDEFINED: return undefined;
       case T_FALSE: return false;
       case T_TRUE: return true;
-      case T_I32: { const x = this.buf.readInt32LE(this.rd); this.rd += 4; return x; }
+      case T_I32: { const x = get32(this.buf, this.rd); this.rd += 4; return x; }
       case T_F64: { const x = this.buf.readDoubleLE(this.rd); this.rd += 8; return x; }
-      case T_STRING: return this.readString();
+      case T_STRING: case T_ASCII: this.rd--; return this.readString();
       case T_ARRAY: {
-        const n = this.buf.readUInt32LE(this.rd);
+        const n = get32(this.buf, this.rd);
         this.rd += 4;
         const a = new Array<unknown>(n);
         for (let i = 0; i < n; i++) a[i] = this.read();
         return a;
       }
       case T_OBJECT: {
-        const n = this.buf.readUInt32LE(this.rd);
+        const n = get32(this.buf, this.rd);
         this.rd += 4;
         const o: Record<string, unknown> = {};
         for (let i = 0; i < n; i++) {
-          const name = this.readString();
+          const id = this.buf[this.rd]! | (this.buf[this.rd + 1]! << 8);
+          this.rd += 2;
+          const name = id === INLINE_NAME ? this.readString() : this.names[id]!;
           const x = this.read();
           if (name === "__proto__") Object.defineProperty(o, name, { value: x, writable: true, enumerable: true, configurable: true });
           else o[name] = x;
@@ -364,7 +468,7 @@ export class OffHeapJoinStore {
     const f64 = (a: Float64Array) => { const b = new Float64Array(cap); b.set(a); return b; };
     const i32 = (a: Int32Array, fill: number) => { const b = new Int32Array(cap).fill(fill); b.set(a); return b; };
     const u8 = (a: Uint8Array) => { const b = new Uint8Array(cap); b.set(a); return b; };
-    this.tOf = f64(this.tOf); this.atOf = f64(this.atOf); this.seqOf = f64(this.seqOf);
+    this.tOf = f64(this.tOf);
     this.off = i32(this.off, 0); this.len = i32(this.len, 0); this.keyOfSlot = i32(this.keyOfSlot, 0);
     this.prev = i32(this.prev, -2); this.next = i32(this.next, -1);
     this.sideOf = u8(this.sideOf); this.matchedOf = u8(this.matchedOf);
@@ -388,7 +492,7 @@ export class OffHeapJoinStore {
 
   /**
    * [key block (keys in order of first use below)] [seq, records R, slot capacity, key capacity,
-   * heap capacity, arena capacity] then the records in arrival order: key, t, side, matched, close
+   * heap capacity, arena capacity] [a state-codec text block: the property-name table] then the records in arrival order: key, t, side, matched, close
    * time, seq, byte length L, then the value's L bytes padded to whole words (L = −1: a state-codec
    * text block of the value). -1 when it does not fit. Throws StateNotSerialisableError for a value
    * kept as an object that a checkpoint cannot write.
@@ -396,7 +500,7 @@ export class OffHeapJoinStore {
   exportTo(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
     const recs: number[] = [];
     for (let s = 0; s < this.prev.length; s++) if (this.heapHolds(s)) recs.push(s);
-    recs.sort((a, b) => this.seqOf[a]! - this.seqOf[b]!);
+    recs.sort((a, b) => this.heap.seqOfSlot(a) - this.heap.seqOfSlot(b));
     const index = new Map<number, number>();
     const keys: unknown[] = [];
     const keyIndex = (s: number): number => {
@@ -416,10 +520,13 @@ export class OffHeapJoinStore {
     if (o + HEADER > into.length) return -1;
     into[o++] = this.seq; into[o++] = recs.length; into[o++] = this.tOf.length; into[o++] = this.refs.length;
     into[o++] = this.heap.capacity; into[o++] = this.buf.length;
+    const w = writeText(into, o, encodeState(this.names));
+    if (w < 0) return -1;
+    o += w;
     for (const s of recs) {
       if (o + RECORD_WORDS > into.length) return -1;
       into[o++] = keyIndex(s); into[o++] = this.tOf[s]!; into[o++] = this.sideOf[s]!; into[o++] = this.matchedOf[s]!;
-      into[o++] = this.atOf[s]!; into[o++] = this.seqOf[s]!;
+      into[o++] = this.heap.atOfSlot(s); into[o++] = this.heap.seqOfSlot(s);
       const n = this.len[s]!;
       into[o++] = n;
       if (n === ON_HEAP) {
@@ -444,7 +551,12 @@ export class OffHeapJoinStore {
     let o = at + words;
     const seq = from[o++]!; const R = from[o++]!; const slotCap = from[o++]!; const keyCap = from[o++]!;
     const heapCap = from[o++]!; const arenaCap = from[o++]!;
-    this.tOf = new Float64Array(0); this.atOf = new Float64Array(0); this.seqOf = new Float64Array(0);
+    const names = readText(from, o);
+    o += names.words;
+    this.names = decodeState(names.text) as string[];
+    this.nameIds = new Map(this.names.map((name, i) => [name, i]));
+    this.hintNames.fill(undefined);
+    this.tOf = new Float64Array(0);
     this.off = new Int32Array(0); this.len = new Int32Array(0); this.keyOfSlot = new Int32Array(0);
     this.prev = new Int32Array(0); this.next = new Int32Array(0); this.sideOf = new Uint8Array(0); this.matchedOf = new Uint8Array(0);
     this.freeSlots = new Int32Array(0); this.freeCount = 0;
@@ -480,7 +592,7 @@ export class OffHeapJoinStore {
         this.liveBytes += n;
         o += Math.ceil(n / 8);
       }
-      this.tOf[s] = t; this.atOf[s] = closeAt; this.seqOf[s] = sq; this.keyOfSlot[s] = id;
+      this.tOf[s] = t; this.keyOfSlot[s] = id;
       this.sideOf[s] = side; this.matchedOf[s] = matched;
       this.link(id, side, s);
       this.refs[id]++;

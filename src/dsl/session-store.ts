@@ -91,6 +91,12 @@ export class TypedSessionStore {
   admit(k: unknown, t: number, wm: number): number {
     const gap = this.gap;
     if (t + gap + this.grace <= wm) return SESSION_LATE_CLOSED;
+    return this.admitOpen(k, t);
+  }
+
+  /** admit() for a record whose own session would not be closed (the caller checked t + gap + grace > watermark). */
+  admitOpen(k: unknown, t: number): number {
+    const gap = this.gap;
     let id = this.keys.find(k);
     if (id >= 0) {
       for (let c = this.closedHead[id]!; c !== -1; c = this.next[c]!) {
@@ -167,7 +173,9 @@ export class TypedSessionStore {
     this.keyOfSlot[s] = id;
     this.state[s] = OPEN;
     this.linkOpen(id, s);
-    this.heap.push(s, end + gap + this.grace, this.seq++);
+    this.heap.stage[0] = end + gap + this.grace;
+    this.heap.stage[1] = this.seq++;
+    this.heap.pushStaged(s);
     this.live++;
     this.lastSlot = s;
     return s;
@@ -190,7 +198,7 @@ export class TypedSessionStore {
   /** Closes the sessions with end + gap + grace ≤ wm (onClose each, in order), then drops retained ones past their time. */
   advance(wm: number): void {
     const { gap, grace } = this;
-    while (this.heap.size > 0 && this.heap.topAt() <= wm) {
+    while (this.heap.dueBy(wm)) {
       const s = this.heap.pop();
       const id = this.keyOfSlot[s]!;
       this.unlinkOpen(id, s);

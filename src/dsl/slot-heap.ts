@@ -49,6 +49,14 @@ export class SlotHeap {
     const pos = new Int32Array(cap).fill(-1); pos.set(this.pos); this.pos = pos;
   }
 
+  /** Close time and order of slot s (which must be in the heap). */
+  atOfSlot(s: number): number {
+    return this.at[this.pos[s]!]!;
+  }
+  seqOfSlot(s: number): number {
+    return this.seq[this.pos[s]!]!;
+  }
+
   /** The slot that closes first (-1 when empty), and its close time. */
   topSlot(): number {
     return this.size > 0 ? this.slot[0]! : -1;
@@ -57,14 +65,37 @@ export class SlotHeap {
     return this.size > 0 ? this.at[0]! : Infinity;
   }
 
-  push(s: number, at: number, seq: number): void {
+
+  /**
+   * The close time and seq of the next push(s) — written here by the caller so that a fresh double
+   * does not cross a call boundary (a double argument to a call V8 does not inline is boxed: an
+   * allocation per record).
+   */
+  readonly stage = new Float64Array(2);
+
+  /** Pushes slot s with the close time and seq in `stage`. */
+  pushStaged(s: number): void {
     this.reserve(Math.max(s + 1, this.size + 1));
     const i = this.size++;
     this.slot[i] = s;
-    this.at[i] = at;
-    this.seq[i] = seq;
+    this.at[i] = this.stage[0]!;
+    this.seq[i] = this.stage[1]!;
     this.pos[s] = i;
     this.up(i);
+  }
+
+  push(s: number, at: number, seq: number): void {
+    this.stage[0] = at;
+    this.stage[1] = seq;
+    this.pushStaged(s);
+  }
+
+  /** True when the heap's first slot closes at or before wm (dueBy), or before it (dueBefore). */
+  dueBy(wm: number): boolean {
+    return this.size > 0 && this.at[0]! <= wm;
+  }
+  dueBefore(wm: number): boolean {
+    return this.size > 0 && this.at[0]! < wm;
   }
 
   pop(): number {

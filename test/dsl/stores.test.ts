@@ -305,7 +305,7 @@ describe("off-heap join buffer: the same outputs as the object buffer", () => {
     expect(typed.entries).toBe(500);
   });
 
-  it("compacts the arena as records expire: it holds at most twice the live bytes (plus its first 4 KiB), and shrinks back when empty", () => {
+  it("compacts the arena as records expire: it holds at most twice the live bytes (plus 16 KiB), and shrinks back when empty", () => {
     const topology = joinTopology("leftJoin", JoinWindows.ofTimeDifferenceAndGrace(200, 0));
     const ex = new TopologyExecutor(topology, () => {});
     const store = (ex as unknown as { stateful: { store: OffHeapJoinStore }[] }).stateful[0]!.store;
@@ -315,7 +315,7 @@ describe("off-heap join buffer: the same outputs as the object buffer", () => {
       const t = i * 10 - (next() % 150);
       ex.process(i % 2 ? "left" : "right", `k${next() % 100}`, { i, pad: "p".repeat(next() % 200) }, Math.max(0, t), i * 10 - 150);
       const u = store.arenaUsage();
-      expect(u.used).toBeLessThanOrEqual(2 * u.live + 4096 + 512);
+      expect(u.used).toBeLessThanOrEqual(2 * u.live + 16 * 1024);
       peak = Math.max(peak, u.capacity);
     }
     const report = ex.stores()[0]!;
@@ -351,13 +351,13 @@ describe("off-heap join buffer: the same outputs as the object buffer", () => {
 
 describe("off-heap join buffer: the value codec", () => {
   it("gives back what it was given (deep equal, -0, NaN, undefined properties, an own __proto__ property), as a copy", () => {
-    const store = new OffHeapJoinStore(1_000, "codec", [false, false]);
+    const store = new OffHeapJoinStore(1_000, "codec", [false, false], [1e9, 1e9]);
     const next = mulberry32(12);
     const values: unknown[] = [];
     for (let i = 0; i < 500; i++) {
       const v = joinValue(i, next);
       values.push(v);
-      store.insert(`k${i % 13}`, v, i, i % 2, 1e9, false);
+      store.insert(`k${i % 13}`, v, i, i % 2, false);
     }
     const seen: unknown[] = [];
     for (let k = 0; k < 13; k++) {
