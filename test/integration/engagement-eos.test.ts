@@ -9,21 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
 import { diff } from "../support/driver-reference.js";
 import { engagementMultiset, referenceEngagement } from "../support/engagement-reference.js";
-import { BROKERS, ensureBroker, riptide, uniqueName, type Proc } from "../support/kafka.js";
-
-async function readCommitted(topic: string): Promise<Array<Record<string, unknown>>> {
-  return (await factory.readPartition!({ brokers: BROKERS }, topic, 0)).map((m) => JSON.parse(m.value!.toString()) as Record<string, unknown>);
-}
-
-function assigned(p: Proc, limitMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = setInterval(() => {
-      if (/"event":"assign"/.test(p.stderr)) { clearInterval(tick); resolve(); }
-      else if (Date.now() - start > limitMs || p.child.exitCode !== null) { clearInterval(tick); reject(new Error(`no assignment: ${p.stderr.slice(-500)}`)); }
-    }, 20);
-  });
-}
+import { BROKERS, ensureBroker, riptide, uniqueName, assigned, readCommitted } from "../support/kafka.js";
 
 describe("engagement-analytics exactly-once on Kafka", () => {
   beforeAll(() => ensureBroker(), 240_000);

@@ -11,7 +11,7 @@ import { changelogTopicFor } from "../../src/io/kafka/transactions.js";
 import { DRIVER_LOCATION } from "../../src/pipelines/driver-tracking/spec.js";
 import { DriverGenerator, type DriverColumns } from "../../src/sources/driver-generator.js";
 import { diff, meanMismatches, multiset, referenceDriverTracking, type SourcedEvent } from "../support/driver-reference.js";
-import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, type Proc } from "../support/kafka.js";
+import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, assigned, readCommitted } from "../support/kafka.js";
 
 function events(seed: number, total: number): Array<Record<string, unknown>> {
   const gen = new DriverGenerator({ seed, partitions: 1, drivers: 500, outOfOrderShare: 0.05, lateShare: 0.01, invalidShare: 0.01, teleportShare: 0.005 });
@@ -20,26 +20,6 @@ function events(seed: number, total: number): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = [];
   for (let i = 0; i < total; i++) out.push(DriverGenerator.toEvent(cols, i, (id) => gen.driverName(id)));
   return out;
-}
-
-/** Every committed record of the topics (read_committed), values parsed. */
-async function readCommitted(topics: string[]): Promise<Array<Record<string, unknown>>> {
-  const out: Array<Record<string, unknown>> = [];
-  for (const t of topics) {
-    for (const m of await factory.readPartition!({ brokers: BROKERS }, t, 0)) out.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
-  }
-  return out;
-}
-
-/** Resolves once the process logged its partition assignment (state restored by then). */
-function assigned(p: Proc, limitMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = setInterval(() => {
-      if (/"event":"assign"/.test(p.stderr)) { clearInterval(tick); resolve(); }
-      else if (Date.now() - start > limitMs || p.child.exitCode !== null) { clearInterval(tick); reject(new Error(`no assignment: ${p.stderr.slice(-500)}`)); }
-    }, 20);
-  });
 }
 
 describe("exactly-once on Kafka", () => {

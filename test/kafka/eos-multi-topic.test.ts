@@ -30,34 +30,12 @@ import { driverLocation, message, rideRequest, userProfile } from "../../src/pip
 import { MATCH_WINDOW_MS, MAX_PICKUP_KM } from "../../src/pipelines/topologies/ride-matching.js";
 import { diff, type SourcedEvent } from "../support/driver-reference.js";
 import { referenceDriverEta } from "../support/eta-reference.js";
-import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, type Proc } from "../support/kafka.js";
+import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, assigned, readCommitted, type Proc } from "../support/kafka.js";
 import { rideSourceOrder } from "../support/ride-events.js";
 import { mulberry32 } from "../support/random.js";
 import { VIEW_EVENT } from "../../src/pipelines/engagement/spec.js";
 import { EngagementGenerator, type ViewColumns } from "../../src/sources/engagement-generator.js";
 import { engagementMultiset, referenceEngagement, type SourcedView } from "../support/engagement-reference.js";
-
-/** Every committed record of the topics' partitions (read_committed), values parsed. */
-async function readCommitted(topics: string[], partitions = 1): Promise<Array<Record<string, unknown>>> {
-  const out: Array<Record<string, unknown>> = [];
-  for (const t of topics) {
-    for (let p = 0; p < partitions; p++) {
-      for (const m of await factory.readPartition!({ brokers: BROKERS }, t, p)) out.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
-    }
-  }
-  return out;
-}
-
-/** Resolves once the process logged a partition assignment (its state is restored by then). */
-function assigned(p: Proc, limitMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = setInterval(() => {
-      if (/"event":"assign"/.test(p.stderr)) { clearInterval(tick); resolve(); }
-      else if (Date.now() - start > limitMs || p.child.exitCode !== null) { clearInterval(tick); reject(new Error(`no assignment: ${p.stderr.slice(-800)}`)); }
-    }, 20);
-  });
-}
 
 function multiset(keys: string[]): Map<string, number> {
   const m = new Map<string, number>();

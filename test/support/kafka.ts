@@ -99,3 +99,25 @@ export function riptide(args: string[]): Proc {
   p.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
   return p;
 }
+
+/** Every committed record (read_committed) of partitions 0 … partitions−1 of the topics, values parsed as JSON. */
+export async function readCommitted(topics: string | string[], partitions = 1): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const t of typeof topics === "string" ? [topics] : topics) {
+    for (let p = 0; p < partitions; p++) {
+      for (const m of await factory.readPartition!({ brokers: BROKERS }, t, p)) out.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
+    }
+  }
+  return out;
+}
+
+/** Resolves once the process logged a partition assignment (its restored state is in place by then). */
+export function assigned(p: Proc, limitMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = setInterval(() => {
+      if (/"event":"assign"/.test(p.stderr)) { clearInterval(tick); resolve(); }
+      else if (Date.now() - start > limitMs || p.child.exitCode !== null) { clearInterval(tick); reject(new Error(`no assignment: ${p.stderr.slice(-800)}`)); }
+    }, 20);
+  });
+}
