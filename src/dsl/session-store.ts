@@ -2,7 +2,8 @@
  * A session store for the built-in numeric aggregates (count, sum, min, max, mean) on session
  * windows: sessions live in parallel typed arrays indexed by slot, with a free list of slots.
  *
- *   slot:  start end count sum n min max seq  (Float64)   key next qnext (Int32)   state (Uint8)
+ *   slot:  start end a b (Float64)   key next qnext (Int32)   state (Uint8)
+ *          a, b: count —; sum —; min n; max n; mean: sum n  (only what the aggregate needs)
  *   key:   open chain (by start) ─► slot ─next─► slot …      closed chain (close order) ─► slot …
  *   close index: SlotHeap of the open sessions by (end + gap + grace, seq)
  *   retention queue: the closed sessions in close order (qnext), dropped at end + 2·gap + grace + retention
@@ -31,18 +32,21 @@ export const SESSION_LATE_GAP = 2;
 
 /** Header words of a checkpoint after the key block: seq, open, closed, slot capacity, key capacity, heap capacity. */
 const HEADER = 6;
-const OPEN_WORDS = 9;
+const OPEN_WORDS = 6;
+const OP_COUNT = 0;
+const OP_SUM = 1;
+const OP_MIN = 2;
+const OP_MAX = 3;
+const OP_MEAN = 4;
+const OP_CODES: Record<BuiltinOp, number> = { count: OP_COUNT, sum: OP_SUM, min: OP_MIN, max: OP_MAX, mean: OP_MEAN };
 const CLOSED_WORDS = 3;
 
 export class TypedSessionStore {
   private start = new Float64Array(0);
   private end = new Float64Array(0);
-  private count = new Float64Array(0);
-  private sum = new Float64Array(0);
-  private n = new Float64Array(0);
-  private min = new Float64Array(0);
-  private max = new Float64Array(0);
-  private seqOf = new Float64Array(0);
+  /** The aggregate's fields: count | sum | min | max | sum, and n (finite values) for min, max and mean. */
+  private a = new Float64Array(0);
+  private b = new Float64Array(0);
   private keyOfSlot = new Int32Array(0);
   private next = new Int32Array(0);
   private qnext = new Int32Array(0);
@@ -70,14 +74,17 @@ export class TypedSessionStore {
   /** Called for each session that closes, in close order. */
   onClose: (key: unknown, slot: number) => void = () => {};
 
+  private readonly opCode: number;
+
   constructor(readonly op: BuiltinOp, private readonly gap: number, private readonly grace: number, private readonly retentionMs: number,
     private readonly limit: number, private readonly name: string, slots = 64, keys = 64) {
+    this.opCode = OP_CODES[op];
     this.growSlots(slots);
     this.growKeys(keys);
   }
 
   get bytes(): number {
-    return this.start.byteLength * 8 + this.keyOfSlot.byteLength * 3 + this.state.byteLength + this.freeSlots.byteLength +
+    return this.start.byteLength * 4 + this.keyOfSlot.byteLength * 3 + this.state.byteLength + this.freeSlots.byteLength +
       this.openHead.byteLength * 3 + this.heap.bytes;
   }
 
@@ -124,23 +131,25 @@ export class TypedSessionStore {
     const id = this.admitted;
     let start = t;
     let end = t;
-    let count = 0;
-    let sum = 0;
-    let n = 0;
-    let min = Infinity;
-    let max = -Infinity;
+    const op = this.opCode;
+    let a = 0;
+    let b = 0;
     let prev = -1;
     for (let s = this.openHead[id]!; s !== -1;) {
       const after = this.next[s]!;
       if (this.end[s]! >= t - gap && this.start[s]! <= t + gap) {
         if (this.start[s]! < start) start = this.start[s]!;
         if (this.end[s]! > end) end = this.end[s]!;
-        count += this.count[s]!;
-        sum += this.sum[s]!;
-        if (this.n[s]! > 0) {
-          min = n > 0 ? Math.min(min, this.min[s]!) : this.min[s]!;
-          max = n > 0 ? Math.max(max, this.max[s]!) : this.max[s]!;
-          n += this.n[s]!;
+        // As the object form's merger, in start order (sums add up in the same order).
+        const sa = this.a[s]!;
+        const sb = this.b[s]!;
+        if (op === OP_MIN) {
+          if (sb > 0) { a = b > 0 ? Math.min(a, sa) : sa; b += sb; }
+        } else if (op === OP_MAX) {
+          if (sb > 0) { a = b > 0 ? Math.max(a, sa) : sa; b += sb; }
+        } else {
+          a += sa;
+          b += sb;
         }
         if (prev === -1) this.openHead[id] = after;
         else this.next[prev] = after;
@@ -153,23 +162,20 @@ export class TypedSessionStore {
       }
       s = after;
     }
-    count += 1;
-    if (typeof x === "number" && x - x === 0) {
-      sum += x;
-      min = n > 0 ? Math.min(min, x) : x;
-      max = n > 0 ? Math.max(max, x) : x;
-      n += 1;
+    if (op === OP_COUNT) {
+      a += 1;
+    } else if (typeof x === "number" && x - x === 0) {
+      if (op === OP_MIN) a = b > 0 ? Math.min(a, x) : x;
+      else if (op === OP_MAX) a = b > 0 ? Math.max(a, x) : x;
+      else a += x;
+      b += 1;
     }
     if (this.live >= this.limit) throw new StateStoreFullError(this.name, this.limit);
     const s = this.allocSlot();
     this.start[s] = start;
     this.end[s] = end;
-    this.count[s] = count;
-    this.sum[s] = sum;
-    this.n[s] = n;
-    this.min[s] = min;
-    this.max[s] = max;
-    this.seqOf[s] = this.seq;
+    this.a[s] = a;
+    this.b[s] = b;
     this.keyOfSlot[s] = id;
     this.state[s] = OPEN;
     this.linkOpen(id, s);
@@ -187,11 +193,9 @@ export class TypedSessionStore {
   /** The aggregate of slot s as the built-in renders it (min/max/mean of no finite value: null). */
   value(s: number): number | null {
     switch (this.op) {
-      case "count": return this.count[s]!;
-      case "sum": return this.sum[s]!;
-      case "min": return this.n[s]! > 0 ? this.min[s]! : null;
-      case "max": return this.n[s]! > 0 ? this.max[s]! : null;
-      case "mean": return this.n[s]! > 0 ? this.sum[s]! / this.n[s]! : null;
+      case "count": case "sum": return this.a[s]!;
+      case "min": case "max": return this.b[s]! > 0 ? this.a[s]! : null;
+      case "mean": return this.b[s]! > 0 ? this.a[s]! / this.b[s]! : null;
     }
   }
 
@@ -270,8 +274,7 @@ export class TypedSessionStore {
     if (cap <= old) return;
     const f64 = (a: Float64Array) => { const b = new Float64Array(cap); b.set(a); return b; };
     const i32 = (a: Int32Array) => { const b = new Int32Array(cap); b.set(a); return b; };
-    this.start = f64(this.start); this.end = f64(this.end); this.count = f64(this.count); this.sum = f64(this.sum);
-    this.n = f64(this.n); this.min = f64(this.min); this.max = f64(this.max); this.seqOf = f64(this.seqOf);
+    this.start = f64(this.start); this.end = f64(this.end); this.a = f64(this.a); this.b = f64(this.b);
     this.keyOfSlot = i32(this.keyOfSlot); this.next = i32(this.next); this.qnext = i32(this.qnext);
     const state = new Uint8Array(cap); state.set(this.state); this.state = state;
     const free = new Int32Array(cap); free.set(this.freeSlots.subarray(0, this.freeCount));
@@ -291,13 +294,13 @@ export class TypedSessionStore {
 
   /**
    * Checkpoint: [key block (keys in order of first use below)] [seq, open O, closed C, slot capacity,
-   * key capacity, heap capacity] then the open sessions by creation (key, start, end, count, sum, n,
-   * min, max, seq) and the closed ones in close order (key, start, end). -1 when it does not fit.
+   * key capacity, heap capacity] then the open sessions by creation (key, start, end, a, b, seq) and
+   * the closed ones in close order (key, start, end). -1 when it does not fit.
    */
   exportTo(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
     const open: number[] = [];
     for (let s = 0; s < this.state.length; s++) if (this.state[s] === OPEN) open.push(s);
-    open.sort((a, b) => this.seqOf[a]! - this.seqOf[b]!);
+    open.sort((x, y) => this.heap.seqOfSlot(x) - this.heap.seqOfSlot(y));
     const closed: number[] = [];
     for (let s = this.qHead; s !== -1; s = this.qnext[s]!) closed.push(s);
     const index = new Map<number, number>();
@@ -321,8 +324,8 @@ export class TypedSessionStore {
     into[o++] = this.seq; into[o++] = open.length; into[o++] = closed.length;
     into[o++] = this.start.length; into[o++] = this.openHead.length; into[o++] = this.heap.capacity;
     for (const s of open) {
-      into[o++] = keyIndex(s); into[o++] = this.start[s]!; into[o++] = this.end[s]!; into[o++] = this.count[s]!; into[o++] = this.sum[s]!;
-      into[o++] = this.n[s]!; into[o++] = this.min[s]!; into[o++] = this.max[s]!; into[o++] = this.seqOf[s]!;
+      into[o++] = keyIndex(s); into[o++] = this.start[s]!; into[o++] = this.end[s]!; into[o++] = this.a[s]!; into[o++] = this.b[s]!;
+      into[o++] = this.heap.seqOfSlot(s);
     }
     for (const s of closed) {
       into[o++] = keyIndex(s); into[o++] = this.start[s]!; into[o++] = this.end[s]!;
@@ -336,8 +339,7 @@ export class TypedSessionStore {
     let o = at + words;
     const seq = from[o++]!; const nOpen = from[o++]!; const nClosed = from[o++]!;
     const slotCap = from[o++]!; const keyCap = from[o++]!; const heapCap = from[o++]!;
-    this.start = new Float64Array(0); this.end = new Float64Array(0); this.count = new Float64Array(0); this.sum = new Float64Array(0);
-    this.n = new Float64Array(0); this.min = new Float64Array(0); this.max = new Float64Array(0); this.seqOf = new Float64Array(0);
+    this.start = new Float64Array(0); this.end = new Float64Array(0); this.a = new Float64Array(0); this.b = new Float64Array(0);
     this.keyOfSlot = new Int32Array(0); this.next = new Int32Array(0); this.qnext = new Int32Array(0);
     this.state = new Uint8Array(0); this.freeSlots = new Int32Array(0); this.freeCount = 0;
     this.openHead = new Int32Array(0); this.closedHead = new Int32Array(0); this.closedTail = new Int32Array(0);
@@ -352,12 +354,11 @@ export class TypedSessionStore {
     for (let i = 0; i < nOpen; i++, o += OPEN_WORDS) {
       const s = this.allocSlot();
       const id = ids[from[o]!]!;
-      this.start[s] = from[o + 1]!; this.end[s] = from[o + 2]!; this.count[s] = from[o + 3]!; this.sum[s] = from[o + 4]!;
-      this.n[s] = from[o + 5]!; this.min[s] = from[o + 6]!; this.max[s] = from[o + 7]!; this.seqOf[s] = from[o + 8]!;
+      this.start[s] = from[o + 1]!; this.end[s] = from[o + 2]!; this.a[s] = from[o + 3]!; this.b[s] = from[o + 4]!;
       this.keyOfSlot[s] = id;
       this.state[s] = OPEN;
       this.linkOpen(id, s);
-      this.heap.push(s, this.end[s]! + this.gap + this.grace, this.seqOf[s]!);
+      this.heap.push(s, this.end[s]! + this.gap + this.grace, from[o + 5]!);
       this.live++;
     }
     for (let i = 0; i < nClosed; i++, o += CLOSED_WORDS) {
