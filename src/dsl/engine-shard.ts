@@ -9,6 +9,10 @@
  *                                 reused object, so nothing is allocated per record
  *                      ─► executor.process(topic, key, value, t, watermark)
  *                      ─► emit: window results → out.window, late → out.side(LATE), errors → out.side(INVALID)
+ *
+ * A topology the batch compiler recognises (filters, groupByKey/groupBy, one built-in aggregate on
+ * time windows: batch-plan.ts) runs instead as a columnar pass per batch (BatchShardProcessor), with
+ * the same outputs; config `batch: false` keeps this record-at-a-time processor.
  */
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
