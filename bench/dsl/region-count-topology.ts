@@ -6,7 +6,8 @@
 import { Geo, StreamsBuilder, TimeWindows } from "../../src/index.js";
 import { schema } from "./driver-count-topology.js";
 
-const valid = (v: { lat: number; lon: number }): boolean =>
+/** A fix inside the lat/lon ranges and not at (0, 0), as driver-tracking's validation requires. */
+export const valid = (v: { lat: number; lon: number }): boolean =>
   Number.isFinite(v.lat) && Number.isFinite(v.lon) && v.lat >= -90 && v.lat <= 90 && v.lon >= -180 && v.lon <= 180 && !(v.lat === 0 && v.lon === 0);
 
 export default function topology() {

@@ -5,9 +5,7 @@
  */
 import { Geo, StreamsBuilder, TimeWindows } from "../../src/index.js";
 import { schema } from "./driver-count-topology.js";
-
-const valid = (v: { lat: number; lon: number }): boolean =>
-  Number.isFinite(v.lat) && Number.isFinite(v.lon) && v.lat >= -90 && v.lat <= 90 && v.lon >= -180 && v.lon <= 180 && !(v.lat === 0 && v.lon === 0);
+import { valid } from "./region-count-topology.js";
 
 export default function topology() {
   const b = new StreamsBuilder();

@@ -24,12 +24,10 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeFrame } from "../../src/io/frame.js";
 import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
-import { haversineKm } from "../../src/kernels/geo.js";
 import { RIDE_EVENT } from "../../src/pipelines/rides/spec.js";
-import { driverLocation, message, rideRequest, userProfile } from "../../src/pipelines/topologies/data.js";
-import { MATCH_WINDOW_MS, MAX_PICKUP_KM } from "../../src/pipelines/topologies/ride-matching.js";
 import { diff, type SourcedEvent } from "../support/driver-reference.js";
 import { referenceDriverEta } from "../support/eta-reference.js";
+import { messageKey, messageReference, rideKey, rideReference } from "../support/dsl-pipeline-references.js";
 import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, assigned, readCommitted, type Proc } from "../support/kafka.js";
 import { rideSourceOrder } from "../support/ride-events.js";
 import { mulberry32 } from "../support/random.js";
@@ -118,47 +116,6 @@ async function killAndRestart(args: string[], watch: string[], partitions: numbe
 }
 
 // ── DSL pipelines (general form) ──────────────────────────────────────────────────────────────
-
-/** ride-matching by hand: every (request, available location) of one region within the window and the pickup distance. */
-function rideReference(events: number, seed: number, drivers: number): string[] {
-  const nReq = Math.floor(events / 5);
-  const byRegion = new Map<string, Array<ReturnType<typeof driverLocation>>>();
-  for (let i = 0; i < events - nReq; i++) {
-    const l = driverLocation(seed, drivers, i);
-    if (l.available === 1) byRegion.set(l.region, [...(byRegion.get(l.region) ?? []), l]);
-  }
-  const out: string[] = [];
-  for (let j = 0; j < nReq; j++) {
-    const r = rideRequest(seed, drivers, j);
-    for (const l of byRegion.get(r.region) ?? []) {
-      const km = Math.round(haversineKm(r.lat, r.lon, l.lat, l.lon) * 1000) / 1000;
-      if (Math.abs(l.ts - r.ts) <= MATCH_WINDOW_MS && km <= MAX_PICKUP_KM) out.push(`${r.region}|${r.requestId}|${l.driverId}|${l.ts}|${km}`);
-    }
-  }
-  return out;
-}
-
-function rideKey(o: Record<string, unknown>): string {
-  const v = o["value"] as { requestId: string; driverId: string; locatedAt: number; distanceKm: number };
-  return `${o["key"]}|${v.requestId}|${v.driverId}|${v.locatedAt}|${v.distanceKm}`;
-}
-
-/** message-enrichment by hand: messages whose sender has a profile, with it. */
-function messageReference(events: number, seed: number, users: number): string[] {
-  const profiles = new Map(Array.from({ length: users }, (_, k) => userProfile(seed, k)).map((p) => [p.userId, p]));
-  const out: string[] = [];
-  for (let i = 0; i < events; i++) {
-    const m = message(seed, users, i);
-    const p = profiles.get(m.senderId);
-    if (p) out.push(`${m.senderId}|${m.messageId}|${m.chatId}|${p.name}|${p.country}|${p.premium === 1}`);
-  }
-  return out;
-}
-
-function messageKey(o: Record<string, unknown>): string {
-  const v = o["value"] as { messageId: string; chatId: string; sender: { name: string; country: string; premium: boolean } };
-  return `${o["key"]}|${v.messageId}|${v.chatId}|${v.sender.name}|${v.sender.country}|${v.sender.premium}`;
-}
 
 // ── driver-eta ────────────────────────────────────────────────────────────────────────────────
 

@@ -9,99 +9,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { driverLocation, message, rideRequest, userProfile, userView } from "../../src/pipelines/topologies/data.js";
-import { WINDOW_MS } from "../../src/pipelines/topologies/content-views.js";
-import { GAP_MS } from "../../src/pipelines/topologies/chat-sessions.js";
-import { MATCH_WINDOW_MS, MAX_PICKUP_KM } from "../../src/pipelines/topologies/ride-matching.js";
-import { haversineKm } from "../../src/kernels/geo.js";
+import { chatKey, chatReference, messageKey, messageReference, rideKey, rideReference, viewKey, viewReference } from "../support/dsl-pipeline-references.js";
 import { BROKERS, ensureBroker, readAll, riptide, uniqueName } from "../support/kafka.js";
 
 const dir = mkdtempSync(join(tmpdir(), "riptide-dsl-pipelines-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** ride-matching by hand: every (request, available location) of one region within the window and the pickup distance. */
-function rideReference(events: number, seed: number, drivers: number): string[] {
-  const nReq = Math.floor(events / 5);
-  const byRegion = new Map<string, ReturnType<typeof driverLocation>[]>();
-  for (let i = 0; i < events - nReq; i++) {
-    const l = driverLocation(seed, drivers, i);
-    if (l.available !== 1) continue;
-    byRegion.set(l.region, [...(byRegion.get(l.region) ?? []), l]);
-  }
-  const out: string[] = [];
-  for (let j = 0; j < nReq; j++) {
-    const r = rideRequest(seed, drivers, j);
-    for (const l of byRegion.get(r.region) ?? []) {
-      const km = Math.round(haversineKm(r.lat, r.lon, l.lat, l.lon) * 1000) / 1000;
-      if (Math.abs(l.ts - r.ts) <= MATCH_WINDOW_MS && km <= MAX_PICKUP_KM) out.push(`${r.region}|${r.requestId}|${l.driverId}|${l.ts}|${km}`);
-    }
-  }
-  return out.sort();
-}
-
-function rideKey(o: { key: string; value: { requestId: string; driverId: string; locatedAt: number; distanceKm: number } }): string {
-  return `${o.key}|${o.value.requestId}|${o.value.driverId}|${o.value.locatedAt}|${o.value.distanceKm}`;
-}
-
-/** message-enrichment by hand: messages whose sender has a profile, with it. */
-function messageReference(events: number, seed: number, users: number): string[] {
-  const profiles = new Map(Array.from({ length: users }, (_, k) => userProfile(seed, k)).map((p) => [p.userId, p]));
-  const out: string[] = [];
-  for (let i = 0; i < events; i++) {
-    const m = message(seed, users, i);
-    const p = profiles.get(m.senderId);
-    if (p) out.push(`${m.senderId}|${m.messageId}|${m.chatId}|${p.name}|${p.country}|${p.premium === 1}`);
-  }
-  return out.sort();
-}
-
-function messageKey(o: { key: string; value: { messageId: string; chatId: string; sender: { name: string; country: string; premium: boolean } } }): string {
-  return `${o.key}|${o.value.messageId}|${o.value.chatId}|${o.value.sender.name}|${o.value.sender.country}|${o.value.sender.premium}`;
-}
-
-/** content-views by hand: per content and 5-minute window, views and watch time (no view is late: disorder ≤ 20 s, grace 60 s). */
-function viewReference(events: number, seed: number, users: number): string[] {
-  const w = new Map<string, { views: number; watchSec: number }>();
-  for (let i = 0; i < events; i++) {
-    const v = userView(seed, users, i);
-    const k = `${v.contentId}|${Math.floor(v.ts / WINDOW_MS) * WINDOW_MS}`;
-    const a = w.get(k) ?? { views: 0, watchSec: 0 };
-    a.views++;
-    a.watchSec += v.watchSec;
-    w.set(k, a);
-  }
-  return [...w].map(([k, a]) => `${k}|${a.views}|${a.watchSec}`).sort();
-}
-
-function viewKey(o: { key: string; windowStart: number; value: { views: number; watchSec: number } }): string {
-  return `${o.key}|${o.windowStart}|${o.value.views}|${o.value.watchSec}`;
-}
-
-/** chat-sessions by hand: per chat, runs of messages at most 30 minutes apart (messages come in time order). */
-function chatReference(events: number, seed: number, users: number): string[] {
-  const open = new Map<string, { start: number; end: number; messages: number; bytes: number }>();
-  const out: string[] = [];
-  const close = (chat: string, s: { start: number; end: number; messages: number; bytes: number }) =>
-    out.push(`${chat}|${s.start}|${s.end}|${s.messages}|${s.bytes}|${s.start}|${s.end}`);
-  for (let i = 0; i < events; i++) {
-    const m = message(seed, users, i);
-    const s = open.get(m.chatId);
-    if (s && m.ts - s.end <= GAP_MS) {
-      s.end = m.ts;
-      s.messages++;
-      s.bytes += m.bytes;
-      continue;
-    }
-    if (s) close(m.chatId, s);
-    open.set(m.chatId, { start: m.ts, end: m.ts, messages: 1, bytes: m.bytes });
-  }
-  for (const [chat, s] of open) close(chat, s);
-  return out.sort();
-}
-
-function chatKey(o: { key: string; windowStart: number; windowEnd: number; value: { messages: number; bytes: number; firstAt: number; lastAt: number } }): string {
-  return `${o.key}|${o.windowStart}|${o.windowEnd}|${o.value.messages}|${o.value.bytes}|${o.value.firstAt}|${o.value.lastAt}`;
-}
 
 describe("DSL pipelines on the embedded generator", () => {
   it("riptide pipelines lists both", async () => {
