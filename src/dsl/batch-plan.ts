@@ -514,12 +514,13 @@ export class BatchShardProcessor implements ShardProcessor {
           let pass = true;
           for (let j = 0; j < nf; j++) {
             const f = filters[j]!;
-            let r: boolean;
+            // As the executor's FilterProc: the record passes when the result !== negate (no cast to boolean).
+            let r: unknown;
             if (f.fn === undefined) {
               r = validLatLon(columns[f.lat]![i]!, columns[f.lon]![i]!);
             } else {
               if (!rowFilled) { this.fillRow(i); rowFilled = true; }
-              r = !!f.fn(keyIsString ? this.str(key[i]!) : key[i]!, this.row);
+              r = f.fn(keyIsString ? this.str(key[i]!) : key[i]!, this.row);
             }
             if (r === f.negate) { pass = false; break; }
           }
