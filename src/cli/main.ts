@@ -92,6 +92,8 @@ Engine:
   --batch-size N        records per ring slot (default 2048)
   --ring-slots N        slots per input ring, a power of two (default 16)
   --idle-timeout MS     a partition idle this long stops holding the watermark back (default 30000)
+  --wall-clock-close    once every partition is idle, the watermark follows the wall clock, so the
+                        windows of a stream that went quiet still close (later records: late)
 
 Exit codes: 0 done (also after Ctrl-C/SIGTERM: the run stops, flushes and summarises), 1 the run
 failed, 2 bad usage (the message names the option), 130 a second Ctrl-C/SIGTERM forced the exit.
@@ -102,7 +104,7 @@ const RUN_OPTIONS: OptionSpec = {
   events: { type: "string" }, duration: { type: "string" }, rate: { type: "string" },
   seed: { type: "string" }, drivers: { type: "string" }, partitions: { type: "string" }, skew: { type: "string" },
   workers: { type: "string" }, "batch-size": { type: "string" }, "ring-slots": { type: "string" },
-  "idle-timeout": { type: "string" }, "topic-prefix": { type: "string" },
+  "idle-timeout": { type: "string" }, "wall-clock-close": { type: "boolean" }, "topic-prefix": { type: "string" },
   brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
   group: { type: "string" }, "stop-when-idle": { type: "string" },
   guarantee: { type: "string" }, "commit-interval": { type: "string" },
@@ -419,6 +421,7 @@ async function runCommand(argv: string[]): Promise<number> {
       ...(rate !== undefined && { rate }),
       ...(duration !== undefined && { durationMs: duration * 1000 }),
       ...(idleTimeout !== undefined && { idleTimeoutMs: idleTimeout }),
+      ...(values["wall-clock-close"] === true && { wallClockClose: true }),
       signal: abort.signal,
       ...(progress && { onProgress: progress.update, progressIntervalMs: progress.intervalMs }),
       onLog,

@@ -63,6 +63,13 @@ export interface CoordinatorOptions {
   /** A partition without data for this long stops holding the watermark back. @default 30000 */
   idleTimeoutMs?: number;
   /**
+   * When every partition is idle (no data for `idleTimeoutMs`), the watermark follows the wall
+   * clock from the largest stream time, so the windows of a stream that went quiet still close
+   * (DESIGN.md). Records arriving later are judged against it (late if their window closed).
+   * @default false
+   */
+  wallClockClose?: boolean;
+  /**
    * Bytes of each of a shard's two checkpoint areas (virtual memory, touched as used); 0 disables
    * checkpoints (a dead worker then loses the state it held). @default 32 MiB
    */
@@ -750,7 +757,20 @@ export class Coordinator {
         if (this.streamTime[q]! < min) min = this.streamTime[q]!;
       }
     }
-    return any ? min : -Infinity;
+    if (any) return min;
+    return this.options.wallClockClose === true ? this.wallClockWatermark(now) : -Infinity;
+  }
+
+  /**
+   * Every partition is idle (CoordinatorOptions.wallClockClose): the largest stream time plus the
+   * wall-clock time since the last record, in steps of 100 ms (one watermark batch per shard per
+   * step, not one per loop turn).
+   */
+  private wallClockWatermark(now: number): number {
+    let max = -Infinity;
+    for (let q = 0; q < this.streamTime.length; q++) if (this.holdsWatermark(q) && this.streamTime[q]! > max) max = this.streamTime[q]!;
+    if (max === -Infinity || this.lastEventAt === 0) return -Infinity;
+    return max + Math.floor((now - this.lastEventAt) / 100) * 100;
   }
 
   /** Sends the watermark to shards that have not seen it (they got no data lately), if they have room. */

@@ -14,8 +14,8 @@ import { loadTopology, runTopology, topologyShape } from "./engine.js";
 import { TopologyError } from "./errors.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
-  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval"]);
-const KAFKA_ONLY = ["input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval"];
+  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close"]);
+const KAFKA_ONLY = ["input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close"];
 
 /** `name`: the pipeline's name in the summary (built-in DSL pipelines), instead of dsl:<module>. */
 export async function runTopologyCommand(values: Record<string, string | boolean | undefined>, positionals: string[], name?: string): Promise<number> {
@@ -102,6 +102,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
     const options: Parameters<typeof runTopology>[1] = {
       workers, onLog,
       ...(idle !== undefined && { idleTimeoutMs: idle }),
+      ...(values["wall-clock-close"] === true && { wallClockClose: true }),
       source: async (_decoder, interner, _reject, pipeline, topic) => {
         if (kafka) {
           // Another topic of the topology: its own consumer, group <group>.<topic> (under

@@ -5,6 +5,7 @@
  * equals the reference. A process killed with SIGKILL and restarted loses no window: offsets are
  * committed once the windows holding their records have closed everywhere (and a topology with a
  * KTable aggregate re-reads its input instead). A second process in the group stops with the reason.
+ * With --wall-clock-close the windows of a stream that went quiet close while the process runs.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
@@ -100,4 +101,30 @@ describe("repartitioning on Kafka", () => {
     expect([ca, cb]).toEqual([1, 1]);
     for (const p of [a, b]) expect(p.stderr).toMatch(/holds 1 of its 2 partitions .*groups by a new key runs as one process per group/);
   }, 120_000);
+
+  it("--wall-clock-close: once the input goes quiet, its last windows close on the wall clock while the process runs", async () => {
+    const prefix = `${uniqueName("repart-wall")}-`;
+    await createTopic(`${prefix}page-views`, 2);
+    const { views } = makeViews(31, 6_000, 0);
+    await produceAll(`${prefix}page-views`, views.map((v) => ({ key: v.user, value: JSON.stringify(v), partition: hashKey(v.user, 2) })));
+    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+    const run = riptide(["run", "--topology", "test/dsl/fixtures/page-windows.js", "--brokers", BROKERS, "--workers", "2", "--group", uniqueName("g"),
+      "--idle-timeout", "1000", "--wall-clock-close", "--quiet"]);
+    const expected = reference(views, []).stats as [string, number, number, number][];
+    // The last windows end within 12 s (size + grace) of the largest view time: without the wall
+    // clock they would wait for more input (or the end of the run) to close.
+    const lastStart = Math.max(...expected.map((w) => w[1]));
+    let got: Array<{ key: string; windowStart: number; value: { views: number } }> = [];
+    const until = Date.now() + 90_000;
+    while (Date.now() < until && run.child.exitCode === null) {
+      got = (await readAll([`${prefix}page-windows`], 1_000, 10_000)).map((m) => JSON.parse(m.value!.toString()));
+      if (got.length >= expected.length) break;
+    }
+    const stillRunning = run.child.exitCode === null;
+    run.child.kill("SIGTERM");
+    await run.exited;
+    expect(stillRunning, run.stderr).toBe(true);
+    expect(got.some((o) => o.windowStart === lastStart)).toBe(true);
+    expect(got.map((o) => [o.key, o.windowStart, o.value.views]).sort()).toEqual(expected.map((w) => [w[0], w[1], w[2]]).sort());
+  }, 150_000);
 });
