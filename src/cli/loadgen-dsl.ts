@@ -13,11 +13,11 @@ import { produceWithBackoff } from "./loadgen.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import type { DslPipeline, GeneratedTopic } from "../pipelines/topologies/index.js";
 
-const ALLOWED = new Set(["brokers", "kind", "topic-prefix", "rate", "events", "partitions", "seed", "drivers", "json", "quiet", "help"]);
+const ALLOWED = new Set(["brokers", "kind", "topic-prefix", "rate", "events", "partitions", "seed", "drivers", "json", "quiet", "help", "kafka-config"]);
 
 export async function dslLoadgen(p: DslPipeline, brokers: string, values: Record<string, string | boolean | undefined>): Promise<number> {
   for (const [k, v] of Object.entries(values)) {
-    if (v !== undefined && !ALLOWED.has(k)) throw new UsageError(`--${k} does not apply to --kind ${p.name} (it takes --rate, --events, --partitions, --seed, --drivers, --topic-prefix, --json, --quiet)`);
+    if (v !== undefined && !ALLOWED.has(k)) throw new UsageError(`--${k} does not apply to --kind ${p.name} (it takes --rate, --events, --partitions, --seed, --drivers, --topic-prefix, --kafka-config, --json, --quiet)`);
   }
   const rate = numberOption(values, "rate", { min: 1 });
   if (rate === undefined) throw new UsageError("loadgen needs --rate N (events per second)");

@@ -58,11 +58,13 @@ const HELP = `riptide loadgen — produce driver-location traffic into Kafka
                       with a third topic user interactions, keyed by userId;
                       --drivers N is the user count, default 2000; the stream of
                       \`riptide run engagement-analytics\`)
-  --kind ride-matching | message-enrichment
-                      the input topics of that DSL pipeline (ride-requests and driver-locations
-                      keyed by region; user-profiles first, then messages keyed by sender),
-                      names from the topology with --topic-prefix P in front (no --topic); the
-                      stream \`riptide run <kind>\` generates in-process for the same --seed/--drivers
+  --kind <DSL pipeline>
+                      the input topics of a DSL pipeline (riptide pipelines: ride-matching,
+                      message-enrichment, payments-dsl, content-views, chat-sessions), keyed as the
+                      topology reads them, names from the topology with --topic-prefix P in front
+                      (no --topic); the stream \`riptide run <kind>\` generates in-process for the
+                      same --seed/--drivers
+  --kafka-config K=V,…  librdkafka properties of the producer (see riptide run --help)
   --json              end with one JSON summary line on stdout
   --quiet             no progress bar
 `;
@@ -71,7 +73,7 @@ const OPTIONS: OptionSpec = {
   brokers: { type: "string" }, topic: { type: "string" }, rate: { type: "string" }, events: { type: "string" },
   duration: { type: "string" }, format: { type: "string" }, "frame-size": { type: "string" }, partitions: { type: "string" },
   seed: { type: "string" }, drivers: { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
-  kind: { type: "string" }, "topic-prefix": { type: "string" },
+  kind: { type: "string" }, "topic-prefix": { type: "string" }, "kafka-config": { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -82,9 +84,10 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   const brokers = values["brokers"] as string | undefined;
   const topic = values["topic"] as string | undefined;
   if (!brokers) throw new UsageError("loadgen needs --brokers");
+  if (values["kafka-config"] !== undefined) (await import("./kafka-config.js")).applyKafkaConfig(values["kafka-config"]);
   const dsl = getDslPipeline((values["kind"] as string | undefined) ?? "");
   if (dsl) return (await import("./loadgen-dsl.js")).dslLoadgen(dsl, brokers, values);
-  if (values["topic-prefix"] !== undefined) throw new UsageError("--topic-prefix applies to --kind ride-matching and message-enrichment only");
+  if (values["topic-prefix"] !== undefined) throw new UsageError("--topic-prefix applies to --kind <DSL pipeline> only");
   if (!topic) throw new UsageError("loadgen needs --topic");
   const rate = numberOption(values, "rate", { min: 1 });
   if (rate === undefined) throw new UsageError("loadgen needs --rate N (events per second)");

@@ -68,6 +68,8 @@ Kafka (instead of the generator):
   --retry-backoff MS    wait before the first retry; doubles per retry, at most 30 s (default 1000)
   --delivery-timeout MS how long librdkafka may try to deliver a message before it counts as refused
                         (default librdkafka's 300000)
+  --kafka-config K=V,…  librdkafka properties for every client (consumer.K=V / producer.K=V for one
+                        kind), after Riptide's own; those its guarantees rest on are refused by name
 
 Output:
   --output FILE         write every output and side output, one JSON object per line
@@ -108,7 +110,7 @@ const RUN_OPTIONS: OptionSpec = {
   brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
   group: { type: "string" }, "stop-when-idle": { type: "string" },
   guarantee: { type: "string" }, "commit-interval": { type: "string" },
-  "max-retries": { type: "string" }, "retry-backoff": { type: "string" }, "delivery-timeout": { type: "string" },
+  "max-retries": { type: "string" }, "retry-backoff": { type: "string" }, "delivery-timeout": { type: "string" }, "kafka-config": { type: "string" },
   json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
   http: { type: "string" },
   ...OBSERVE_OPTIONS,
@@ -156,6 +158,10 @@ async function runCommand(argv: string[]): Promise<number> {
   if (values["help"]) {
     process.stdout.write(HELP);
     return 0;
+  }
+  if (values["kafka-config"] !== undefined) {
+    if (values["brokers"] === undefined) throw new UsageError("--kafka-config needs --brokers");
+    (await import("./kafka-config.js")).applyKafkaConfig(values["kafka-config"]);
   }
   if (values["topology"] !== undefined) return (await import("../dsl/cli.js")).runTopologyCommand(values, positionals);
   if (positionals.length > 1) throw new UsageError(`run takes one pipeline name, got ${positionals.join(" ")}`);

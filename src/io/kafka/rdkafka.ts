@@ -107,6 +107,43 @@ function errorCode(e: unknown): number | undefined {
   return typeof c === "number" ? c : undefined;
 }
 
+/**
+ * librdkafka properties the user set for the whole process (`--kafka-config`, like Kafka Streams'
+ * consumer/producer configs): `common` for every client, `consumer` and `producer` for those only.
+ * Applied after Riptide's own settings, so they win; the properties Riptide's guarantees rest on
+ * are refused where they are parsed (src/cli/kafka-config.ts).
+ */
+export interface UserKafkaConfig {
+  common: Record<string, string>;
+  consumer: Record<string, string>;
+  producer: Record<string, string>;
+}
+
+let userConfig: UserKafkaConfig = { common: {}, consumer: {}, producer: {} };
+
+/** Sets the process's user librdkafka properties (main thread, before clients are created). */
+export function setUserKafkaConfig(c: UserKafkaConfig): void {
+  userConfig = c;
+}
+
+/**
+ * Checks the properties against librdkafka itself (a client object is built and dropped; nothing
+ * connects): returns librdkafka's message for the first it refuses, else undefined.
+ */
+export function checkUserKafkaConfig(c: UserKafkaConfig): string | undefined {
+  const lib = loadRdKafka();
+  try {
+    for (const [kind, own] of [["consumer", c.consumer], ["producer", c.producer]] as const) {
+      const { global, topic } = splitConfig({ "bootstrap.servers": "127.0.0.1:1", ...(kind === "consumer" && { "group.id": "riptide-config-check" }), ...c.common, ...own });
+      if (kind === "consumer") new lib.KafkaConsumer(global as RdKafka.ConsumerGlobalConfig, topic as RdKafka.ConsumerTopicConfig);
+      else new lib.Producer(global as RdKafka.ProducerGlobalConfig, topic as RdKafka.ProducerTopicConfig);
+    }
+  } catch (e) {
+    return String((e as Error)?.message ?? e);
+  }
+  return undefined;
+}
+
 function commonConfig(opts: KafkaClientOptions): RdConfig {
   return {
     "bootstrap.servers": opts.brokers ?? defaultBrokers(),
@@ -210,6 +247,7 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
       "queued.max.messages.kbytes": opts.maxPrefetchKBytes ?? 32_768,
       "isolation.level": opts.isolationLevel ?? "read_uncommitted",
       ...opts.extra,
+      ...userConfig.common, ...userConfig.consumer,
       // Ours, always: the rebalance protocol runs through `onRebalance`.
       rebalance_cb: (err: RdError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
     };
@@ -490,6 +528,7 @@ export class RdKafkaProducer implements KafkaProducerClient {
       partitioner: "murmur2_random",
       ...(opts.transactionalId ? { "transactional.id": opts.transactionalId } : {}),
       ...opts.extra,
+      ...userConfig.common, ...userConfig.producer,
     };
     const { global, topic } = splitConfig(conf);
     this.p = new lib.Producer(global as RdKafka.ProducerGlobalConfig, topic as RdKafka.ProducerTopicConfig);
