@@ -88,7 +88,8 @@ export class TypedSessionStore {
       this.openHead.byteLength * 3 + this.heap.bytes;
   }
 
-  /** The key id admit() found or gave the record (add() uses it). */
+  /** The key admit() let in, and its id (-1: the store holds nothing of it yet; add() interns it). */
+  private admittedKey: unknown = undefined;
   private admitted = -1;
 
   /**
@@ -104,7 +105,7 @@ export class TypedSessionStore {
   /** admit() for a record whose own session would not be closed (the caller checked t + gap + grace > watermark). */
   admitOpen(k: unknown, t: number): number {
     const gap = this.gap;
-    let id = this.keys.find(k);
+    const id = this.keys.find(k);
     if (id >= 0) {
       for (let c = this.closedHead[id]!; c !== -1; c = this.next[c]!) {
         if (t >= this.start[c]! - gap && t <= this.end[c]! + gap) {
@@ -114,10 +115,8 @@ export class TypedSessionStore {
           return SESSION_LATE_GAP;
         }
       }
-    } else {
-      id = this.keys.intern(k);
-      if (id >= this.openHead.length) this.growKeys(id + 1);
     }
+    this.admittedKey = k;
     this.admitted = id;
     return SESSION_ADDED;
   }
@@ -128,7 +127,12 @@ export class TypedSessionStore {
    */
   add(x: number, t: number): number {
     const gap = this.gap;
-    const id = this.admitted;
+    let id = this.admitted;
+    if (id < 0) {
+      id = this.keys.intern(this.admittedKey);
+      if (id >= this.openHead.length) this.growKeys(id + 1);
+    }
+    this.admittedKey = undefined;
     let start = t;
     let end = t;
     const op = this.opCode;
