@@ -12,6 +12,10 @@
 //                   (CLIENT PAUSE) and a SIGKILL; the final index must equal the reference run's
 //   payments-eos    the payments pipeline, exactly-once, SIGKILL at seeded points: every payment
 //                   exactly one confirmation and one balance update, balances as the reference's
+//   dsl-eos         content-views (a DSL topology that repartitions: views keyed by user grouped by
+//                   content, 5-minute windows) on 2 partitions and 2 workers, exactly-once, SIGKILL
+//                   at seeded points; the reference is the same events run in-process
+//   dsl-alos        the same at-least-once: no window may end below the reference's count
 //
 // Each scenario: a fresh one-partition input topic (one partition: the order is fixed, so the
 // reference is exact), filled by `riptide loadgen`; the reference is a run without failures on it
@@ -25,6 +29,8 @@
 //   {"scenarios","kills","lostExactlyOnce","duplicatesExactlyOnce","lostAtLeastOnce",
 //    "duplicatesAtLeastOnce","recoverySecondsP50","recoverySecondsMax"}
 import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -38,7 +44,7 @@ const { values: opts } = parseArgs({
   options: {
     seed: { type: "string", default: "7" },
     "kills-per-scenario": { type: "string", default: "6" },
-    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis,payments-eos" },
+    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis,payments-eos,dsl-eos,dsl-alos" },
     quiet: { type: "boolean", default: false },
   },
 });
@@ -46,7 +52,7 @@ const seed = Number(opts.seed);
 const killsPer = Number(opts["kills-per-scenario"]);
 if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got ${opts.seed}`);
 if (!Number.isInteger(killsPer) || killsPer < 1 || killsPer > 100) fail(`--kills-per-scenario must be an integer from 1 to 100, got ${opts["kills-per-scenario"]}`);
-const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis", "payments-eos"];
+const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis", "payments-eos", "dsl-eos", "dsl-alos"];
 const REDIS = process.env.RIPTIDE_REDIS_URL ?? "redis://127.0.0.1:6379";
 function redisCli(args) {
   const u = new URL(REDIS);
@@ -109,8 +115,8 @@ function runCli(args) {
  * Starts `riptide run` and resolves `assigned` when it logs its partition assignment (its state is
  * restored by then). `exit` resolves with the exit code and the last stdout line.
  */
-function startRun(args, pipeline = "driver-tracking") {
-  const child = spawn(process.execPath, [cli, "run", pipeline, ...args, "--log-level", "info", "--quiet", "--json"], {
+function startRun(args, pipeline = "driver-tracking", tail = ["--log-level", "info", "--quiet", "--json"]) {
+  const child = spawn(process.execPath, [cli, "run", pipeline, ...args, ...tail], {
     cwd: root, stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -196,7 +202,69 @@ const results = [];
 const recoveries = [];
 let kills = 0;
 
+/**
+ * dsl-eos / dsl-alos: content-views on Kafka under SIGKILLs. Its output is compared as lines
+ * `content|windowStart|views|watchSec` with an in-process run of the same events (the generator
+ * the load generator uses, same seed): the windows do not depend on how the partitions interleave
+ * (views are at most 20 s out of order, the grace is 60 s).
+ */
+async function dslScenario(name) {
+  const eos = name === "dsl-eos";
+  const events = 300_000;
+  const tag = `chaos-${name}-${seed}-${Date.now().toString(36)}`;
+  const prefix = `${tag}-`;
+  log(`${name}: loading ${events} views into ${prefix}user-views (2 partitions)`);
+  const lg = await runCli(["loadgen", "--kind", "content-views", "--brokers", BROKERS, "--topic-prefix", prefix, "--rate", "10000000", "--events", String(events),
+    "--partitions", "2", "--seed", String(seed), "--json", "--quiet"]);
+  if (lg.code !== 0) throw new Error(`loadgen failed (${lg.code})`);
+  log(`${name}: reference run (in-process)`);
+  const refFile = join(tmpdir(), `${tag}-ref.jsonl`);
+  const ref = await runCli(["run", "content-views", "--events", String(events), "--seed", String(seed), "--workers", "2", "--output", refFile, "--json", "--quiet"]);
+  if (ref.code !== 0) throw new Error(`reference run failed (${ref.code})`);
+  const line = (o) => `${o.key}|${o.windowStart}|${o.value.views}|${o.value.watchSec}`;
+  const refLines = readFileSync(refFile, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((o) => o.type === "content-view-counts").map(line);
+  rmSync(refFile, { force: true });
+  const common = ["--brokers", BROKERS, "--topic-prefix", prefix, "--group", `${tag}-g`, "--workers", "2", ...(eos ? ["--guarantee", "exactly-once"] : [])];
+  let lastKillAt = 0;
+  for (let k = 0; k < killsPer; k++) {
+    const run = startRun(common, "content-views", ["--json"]);
+    const at = await Promise.race([run.assigned, run.exit.then(() => 0)]);
+    if (at === 0) throw new Error(`${name}: run ended before its assignment: ${(await run.exit).err.slice(-400)}`);
+    if (lastKillAt > 0) recoveries.push((at - lastKillAt) / 1000);
+    await sleep(300 + Math.floor(random() * 1500));
+    run.child.kill("SIGKILL");
+    await run.exit;
+    lastKillAt = Date.now();
+    kills++;
+    log(`${name}: kill ${k + 1}/${killsPer}`);
+  }
+  const run = startRun([...common, "--stop-when-idle", "3"], "content-views", ["--json"]);
+  const at = await Promise.race([run.assigned, run.exit.then(() => 0)]);
+  if (at > 0 && lastKillAt > 0) recoveries.push((at - lastKillAt) / 1000);
+  const final = await run.exit;
+  if (final.code !== 0) throw new Error(`${name}: the final run failed: ${final.err.slice(-600)}`);
+  const got = (await readTopic(`${prefix}content-view-counts`)).map((v) => JSON.parse(v));
+  const late = (await readTopic(`${prefix}content-view-counts.late`)).length;
+  let cmp;
+  if (eos) {
+    cmp = compareExact({ window: refLines }, { window: got.map(line) });
+  } else {
+    const best = new Map();
+    for (const o of got) best.set(`${o.key}|${o.windowStart}`, Math.max(best.get(`${o.key}|${o.windowStart}`) ?? 0, o.value.views));
+    let lost = 0;
+    for (const l of refLines) {
+      const [key, start, views] = l.split("|");
+      if ((best.get(`${key}|${start}`) ?? 0) < Number(views)) lost++;
+    }
+    cmp = { lost, dups: Math.max(0, got.length - refLines.length) };
+  }
+  cmp.lost += late; // no view is late in the reference
+  log(`${name}: reference ${refLines.length} windows; lost ${cmp.lost}, duplicates ${cmp.dups}`);
+  results.push({ name, eos, ...cmp });
+}
+
 async function scenario(name) {
+  if (name.startsWith("dsl-")) return dslScenario(name);
   const eos = name !== "alos-frames";
   const payments = name === "payments-eos";
   const pipeline = payments ? "payments" : "driver-tracking";
