@@ -47,6 +47,8 @@ const COMPACT_MIN = 16 * 1024;
 const SLOT_SPAN = 2 ** 22;
 /** A slot whose value is held as an object (not in the arena). */
 const ON_HEAP = -1;
+/** A value kept as an object is reported at this many bytes (an estimate, as the object stores report entries). */
+const ON_HEAP_BYTES = 96;
 /** Header words of a checkpoint after the key block: seq, records, slot capacity, key capacity, heap capacity, arena capacity. */
 const HEADER = 6;
 const RECORD_WORDS = 7;
@@ -127,9 +129,13 @@ export class OffHeapJoinStore {
     this.growKeys(16);
   }
 
+  /** Values kept as objects (the codec could not write them). */
+  onHeap = 0;
+
+  /** The typed arrays and the arena held, plus an estimate of ON_HEAP_BYTES for each value kept as an object. */
   get bytes(): number {
     return this.tOf.byteLength + this.off.byteLength * 5 + this.sideOf.byteLength * 2 + this.freeSlots.byteLength +
-      this.head.byteLength * 2 + this.refs.byteLength + this.heap.bytes + this.buf.length;
+      this.head.byteLength * 2 + this.refs.byteLength + this.heap.bytes + this.buf.length + this.onHeap * ON_HEAP_BYTES;
   }
 
   /** The first buffered record of key id on `side` (arrival order), -1 when none; then nextOf(). */
@@ -174,6 +180,7 @@ export class OffHeapJoinStore {
       this.off[s] = 0;
       this.len[s] = ON_HEAP;
       this.objects[s] = v;
+      this.onHeap++;
     }
     this.tOf[s] = t;
     this.keyOfSlot[s] = id;
@@ -198,7 +205,10 @@ export class OffHeapJoinStore {
       this.buffered--;
       expired = true;
       if (this.matchedOf[s] === 0 && this.emitUnmatched[side]) this.onExpire(this.keys.list[id], s);
-      if (this.len[s] === ON_HEAP) this.objects[s] = undefined;
+      if (this.len[s] === ON_HEAP) {
+        this.objects[s] = undefined;
+        this.onHeap--;
+      }
       else this.liveBytes -= this.len[s]!;
       this.prev[s] = -2;
       this.freeSlots[this.freeCount++] = s;
@@ -561,6 +571,7 @@ export class OffHeapJoinStore {
     this.prev = new Int32Array(0); this.next = new Int32Array(0); this.sideOf = new Uint8Array(0); this.matchedOf = new Uint8Array(0);
     this.freeSlots = new Int32Array(0); this.freeCount = 0;
     this.objects.length = 0;
+    this.onHeap = 0;
     this.head = new Int32Array(0); this.tail = new Int32Array(0); this.refs = new Int32Array(0);
     this.heap = new SlotHeap(heapCap);
     this.growSlots(slotCap);
@@ -581,6 +592,7 @@ export class OffHeapJoinStore {
         this.objects[s] = decodeState(text);
         this.off[s] = 0;
         this.len[s] = ON_HEAP;
+        this.onHeap++;
         o += w;
       } else {
         this.room(n);

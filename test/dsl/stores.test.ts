@@ -353,6 +353,44 @@ describe("off-heap join buffer: the same outputs as the object buffer", () => {
   });
 });
 
+describe("checkpoints with key codes (as a shard writes them: its u32 key ids)", () => {
+  it("a session store and a join buffer written with encodeKey and read with decodeKey go on as the originals", () => {
+    const b = new StreamsBuilder();
+    const left = b.stream("left");
+    left.groupByKey().windowedBy(SessionWindows.ofInactivityGapAndGrace(200, 50)).sum("x", { retentionMs: 100 }).toStream().to("sessions");
+    left.join(b.stream("right"), (a: any, c: any) => [a.x, c.x], JoinWindows.ofTimeDifferenceAndGrace(300, 50)).to("joined");
+    const topology = b.build();
+    const records = stream(71, 4_000, ["left", "right"], 30, 50, 9, (i, next) => ({ i, x: next() % 50 })).map((r) => ({ ...r, key: `k${JSON.stringify(r.key).replace(/\D/g, "")}` }));
+    const encodeKey = (k: unknown) => Number((k as string).slice(1));
+    const decodeKey = (x: number) => `k${x}`;
+    const go = (cut: number | undefined) => {
+      const out: string[] = [];
+      const emit = (topic: string, key: unknown, value: unknown, ts: number) => out.push(show(topic, key, value, ts));
+      const time = new StreamTimeTracker();
+      let ex = new TopologyExecutor(topology, emit);
+      for (let i = 0; i < records.length; i++) {
+        if (i === cut) {
+          const words = new Float64Array(1 << 18);
+          const n = ex.snapshot(words, encodeKey);
+          expect(n, ex.snapshotError).toBeGreaterThan(0);
+          const next = new TopologyExecutor(topology, emit);
+          next.restore(words.subarray(0, n), decodeKey);
+          expect(next.stores()).toEqual(ex.stores());
+          expect(ex.stores().every((s) => s.typed && s.entries > 0)).toBe(true);
+          ex = next;
+        }
+        const r = records[i]!;
+        ex.process(r.topic, r.key, r.value, r.t, time.observe(time.partition(r.topic), r.t, 0));
+      }
+      ex.flush();
+      return out;
+    };
+    const clean = go(undefined);
+    expect(clean.length).toBeGreaterThan(500);
+    for (const cut of [1_000, 2_345, 3_999]) expect(go(cut)).toEqual(clean);
+  });
+});
+
 describe("off-heap join buffer: the value codec", () => {
   it("gives back what it was given (deep equal, -0, NaN, undefined properties, an own __proto__ property), as a copy", () => {
     const store = new OffHeapJoinStore(1_000, "codec", [false, false], [1e9, 1e9]);
