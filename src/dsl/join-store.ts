@@ -12,9 +12,12 @@
  * A value is parsed back only when it takes part in an output (a match, or an unmatched record at
  * close). Buffering a record allocates nothing for plain data (null, booleans, numbers, strings,
  * arrays, plain objects); a value the codec cannot write (a class instance, a Map, a bigint, a cycle,
- * nesting past 64 levels) is kept as the object itself beside the arena (len −1), and a checkpoint
- * writes it through state-codec.ts (or refuses it, as the object store would). Values come back as
- * copies: a joiner that mutates a buffered value does not change what later matches see.
+ * nesting past 64 levels, a string with a lone surrogate) is kept as the object itself beside the
+ * arena (len −1), and a checkpoint writes it through state-codec.ts (or refuses it, as the object
+ * store would). Values come back as copies of their own enumerable string-keyed data: a joiner that
+ * mutates a buffered value does not change what later matches see (the object store hands the same
+ * object to every match), symbol-keyed and non-enumerable properties are not kept, and an array's
+ * holes come back as undefined.
  *
  * Value bytes: a tag, then — 0 null, 1 undefined, 2 false, 3 true, 4 float64, 5 string (u32 bytes,
  * UTF-8), 6 array (u32 count, items), 7 plain object (u32 count, then per property: its name as a
@@ -310,8 +313,11 @@ export class OffHeapJoinStore {
     this.buf = grown;
   }
 
-  /** A string after its tag (T_ASCII or T_STRING, written here at `used`). */
-  private writeString(s: string): void {
+  /**
+   * A string with its tag (T_ASCII or T_STRING, written here at `used`); false for a string UTF-8
+   * cannot hold (a lone surrogate), which the caller keeps as an object instead.
+   */
+  private writeString(s: string): boolean {
     const L = s.length;
     this.room(5 + 3 * L);
     const b = this.buf;
@@ -327,13 +333,15 @@ export class OffHeapJoinStore {
         b[at] = T_ASCII;
         put32(b, at + 1, L);
         this.used = at + 5 + L;
-        return;
+        return true;
       }
     }
+    if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) return false;
     b[at] = T_STRING;
     const n = b.utf8Write(s, at + 5, 3 * L);
     put32(b, at + 1, n);
     this.used = at + 5 + n;
+    return true;
   }
 
   /** Writes v at `used`; false when the codec cannot write it (the caller rolls `used` back). */
@@ -353,8 +361,7 @@ export class OffHeapJoinStore {
         }
         return true;
       case "string":
-        this.writeString(v);
-        return true;
+        return this.writeString(v);
       case "boolean":
         this.room(1);
         this.buf[this.used++] = v ? T_TRUE : T_FALSE;
@@ -415,7 +422,7 @@ export class OffHeapJoinStore {
       this.buf[this.used] = x;
       this.buf[this.used + 1] = x >>> 8;
       this.used += 2;
-      if (id === undefined) this.writeString(name);
+      if (id === undefined && !this.writeString(name)) return false;
       if (!this.write(o[name], depth + 1)) return false;
       count++;
     }

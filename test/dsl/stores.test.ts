@@ -413,5 +413,9 @@ describe("off-heap join buffer: the value codec", () => {
       if (v !== null && typeof v === "object" && !(v instanceof Map) && !(v instanceof Money) && !("big" in v)) expect(seen[i]).not.toBe(v);
       if (Object.is(v, -0)) expect(Object.is(seen[i], -0)).toBe(true);
     }
+    // A string UTF-8 cannot hold (a lone surrogate) is not written lossily: the value is kept as it is.
+    const odd = { s: "x\uD800y".repeat(30) };
+    store.insert("odd", odd, 1_000, 0, false);
+    expect(store.value(store.first(store.keys.find("odd"), 0))).toBe(odd);
   });
 });
