@@ -76,12 +76,7 @@ export class SlotHeap {
   /** Pushes slot s with the close time and seq in `stage`. */
   pushStaged(s: number): void {
     this.reserve(Math.max(s + 1, this.size + 1));
-    const i = this.size++;
-    this.slot[i] = s;
-    this.at[i] = this.stage[0]!;
-    this.seq[i] = this.stage[1]!;
-    this.pos[s] = i;
-    this.up(i);
+    this.place(this.size++, s);
   }
 
   push(s: number, at: number, seq: number): void {
@@ -115,56 +110,44 @@ export class SlotHeap {
     this.size = 0;
   }
 
+  /** Removes the entry at i: the last entry fills the hole, sifted up or down from it. */
   private removeAt(i: number): void {
     this.pos[this.slot[i]!] = -1;
     const last = --this.size;
     if (i === last) return;
-    this.move(last, i);
-    this.down(i);
-    this.up(i);
+    this.stage[0] = this.at[last]!;
+    this.stage[1] = this.seq[last]!;
+    this.place(i, this.slot[last]!);
   }
 
-  private less(i: number, j: number): boolean {
-    const a = this.at[i]!;
-    const b = this.at[j]!;
-    return a < b || (a === b && this.seq[i]! < this.seq[j]!);
-  }
-
-  private move(from: number, to: number): void {
-    this.slot[to] = this.slot[from]!;
-    this.at[to] = this.at[from]!;
-    this.seq[to] = this.seq[from]!;
-    this.pos[this.slot[to]!] = to;
-  }
-
-  private swap(i: number, j: number): void {
-    const s = this.slot[i]!; const a = this.at[i]!; const q = this.seq[i]!;
-    this.move(j, i);
-    this.slot[j] = s; this.at[j] = a; this.seq[j] = q;
-    this.pos[s] = j;
-  }
-
-  private up(i: number): void {
+  /**
+   * Puts slot s with the close time and seq in `stage` into the hole at i, moving the hole up past
+   * larger parents or down past smaller children (one write per level, no swaps).
+   */
+  private place(i: number, s: number): void {
+    const at = this.stage[0]!;
+    const seq = this.stage[1]!;
+    const A = this.at;
+    const Q = this.seq;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(i, p)) return;
-      this.swap(i, p);
+      const pa = A[p]!;
+      if (!(at < pa || (at === pa && seq < Q[p]!))) break;
+      this.slot[i] = this.slot[p]!; A[i] = pa; Q[i] = Q[p]!; this.pos[this.slot[i]!] = i;
       i = p;
     }
-  }
-
-  private down(i: number): void {
     const n = this.size;
     for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < n && this.less(l, m)) m = l;
-      if (r < n && this.less(r, m)) m = r;
-      if (m === i) return;
-      this.swap(i, m);
-      i = m;
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      const r = c + 1;
+      if (r < n && (A[r]! < A[c]! || (A[r] === A[c] && Q[r]! < Q[c]!))) c = r;
+      const ca = A[c]!;
+      if (!(ca < at || (ca === at && Q[c]! < seq))) break;
+      this.slot[i] = this.slot[c]!; A[i] = ca; Q[i] = Q[c]!; this.pos[this.slot[i]!] = i;
+      i = c;
     }
+    this.slot[i] = s; A[i] = at; Q[i] = seq; this.pos[s] = i;
   }
 }
 

@@ -11,6 +11,7 @@ import {
 } from "../../src/index.js";
 import { inspect } from "node:util";
 import { OffHeapJoinStore } from "../../src/dsl/join-store.js";
+import { SlotHeap } from "../../src/dsl/slot-heap.js";
 import { mulberry32 } from "../support/random.js";
 
 interface In { topic: string; key: unknown; value: unknown; t: number }
@@ -417,5 +418,38 @@ describe("off-heap join buffer: the value codec", () => {
     const odd = { s: "x\uD800y".repeat(30) };
     store.insert("odd", odd, 1_000, 0, false);
     expect(store.value(store.first(store.keys.find("odd"), 0))).toBe(odd);
+  });
+});
+
+describe("SlotHeap: the typed close-time index", () => {
+  it("pops in (close time, seq) order under random pushes, removals from the middle and pops, as a sorted list does", () => {
+    const next = mulberry32(4);
+    const heap = new SlotHeap(4);
+    const ref: { s: number; at: number; seq: number }[] = [];
+    const free: number[] = [];
+    let slots = 0;
+    let seq = 0;
+    for (let op = 0; op < 20_000; op++) {
+      const r = next() % 10;
+      if (r < 5 || ref.length === 0) {
+        const s = free.pop() ?? slots++;
+        const at = 1.7e12 + (next() % 500); // ties in close time are broken by seq
+        heap.push(s, at, seq);
+        ref.push({ s, at, seq: seq++ });
+      } else if (r < 7) {
+        const i = next() % ref.length;
+        heap.remove(ref[i]!.s);
+        free.push(ref[i]!.s);
+        ref.splice(i, 1);
+      } else {
+        ref.sort((a, b) => a.at - b.at || a.seq - b.seq);
+        const first = ref.shift()!;
+        expect(heap.dueBy(first.at)).toBe(true);
+        expect(heap.dueBefore(first.at)).toBe(false);
+        expect(heap.pop()).toBe(first.s);
+        free.push(first.s);
+      }
+      expect(heap.size).toBe(ref.length);
+    }
   });
 });
