@@ -186,9 +186,12 @@ async function group(name: string, topology: Topology, d: Data, passes: number):
       `at mid-stream ${m.entries} entries, ${Math.round(m.measured)} B/entry measured, ${Math.round(m.reported)} B/entry reported; ` +
       `${(median(g) / (d.n / 1e6)).toFixed(1)} minor GCs per M events`;
   };
+  const sessions = name === groups[0];
   return [
-    { group: name, name: "object store (baseline)", baseline: true, eventsPerSec: median(runs.object.map((x) => x.eps)), note: note("object") },
-    { group: name, name: "typed store", baseline: false, eventsPerSec: median(runs.typed.map((x) => x.eps)), note: note("typed") },
+    { group: name, name: sessions ? "object store (SessionProc)" : "object buffer (StreamJoinProc)", baseline: true,
+      eventsPerSec: median(runs.object.map((x) => x.eps)), note: note("object") },
+    { group: name, name: sessions ? "typed session store" : "off-heap join buffer", baseline: false,
+      eventsPerSec: median(runs.typed.map((x) => x.eps)), note: note("typed") },
   ];
 }
 
