@@ -625,16 +625,12 @@ class SessionProc extends Proc implements Stateful, ObjectState {
     const { inactivityGapMs: gap, graceMs } = this.w;
     const wm = this.exec.watermark;
     const nk = keyOf(k);
-    let ks = this.keys.get(nk);
-    if (!ks) {
-      ks = { sessions: [], closed: [] };
-      this.keys.set(nk, ks);
-    }
     if (t + gap + graceMs <= wm) {
       this.exec.late(this.n.late, this.n.name, k, v, t, `a session ending at ${t} would close at ${t + gap + graceMs} (end + gap + grace) ≤ watermark ${wm}`);
       return;
     }
-    for (const c of ks.closed) {
+    let ks = this.keys.get(nk);
+    for (const c of ks?.closed ?? []) {
       if (t >= c.start - gap && t <= c.end + gap) {
         this.exec.late(this.n.late, this.n.name, k, v, t, `it falls within the gap of session [${c.start}, ${c.end}], closed at watermark ${wm}`);
         return;
@@ -644,23 +640,32 @@ class SessionProc extends Proc implements Stateful, ObjectState {
     let end = t;
     let agg = this.n.init();
     const keep: Session[] = [];
-    for (const s of ks.sessions) {
+    const merged: Session[] = [];
+    for (const s of ks?.sessions ?? []) {
       if (s.end >= t - gap && s.start <= t + gap) {
         start = Math.min(start, s.start);
         end = Math.max(end, s.end);
         agg = this.n.merger!(k, agg, s.agg);
-        s.live = false;
-        this.live--;
-        if (this.n.emit === "update") this.forward(new Windowed(k, { start: s.start, end: s.end }), null, s.end);
+        merged.push(s);
       } else {
         keep.push(s);
       }
     }
+    // The user's merger and adder run before anything changes: one that throws leaves the store as it was.
     agg = this.n.adder(k, v, agg);
-    this.exec.checkBound(this.n.store, this.live);
+    this.exec.checkBound(this.n.store, this.live - merged.length);
+    for (const s of merged) {
+      s.live = false;
+      this.live--;
+      if (this.n.emit === "update") this.forward(new Windowed(k, { start: s.start, end: s.end }), null, s.end);
+    }
     const session: Session = { key: k, start, end, agg, live: true, at: end + gap + graceMs, seq: this.seq++ };
     keep.push(session);
     keep.sort((a, b) => a.start - b.start);
+    if (!ks) {
+      ks = { sessions: [], closed: [] };
+      this.keys.set(nk, ks);
+    }
     ks.sessions = keep;
     this.live++;
     this.heap.push(session);
