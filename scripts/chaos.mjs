@@ -37,6 +37,8 @@ import { parseArgs } from "node:util";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(root, "bin", "riptide.js");
+/** The V8 flag of bin/riptide.js's shebang, as a user's `riptide` runs. */
+const NODE_FLAGS = ["--max-semi-space-size=64"];
 const kafkaScript = join(root, "scripts", "kafka.mjs");
 const BROKERS = process.env.RIPTIDE_KAFKA_BROKERS ?? "127.0.0.1:9092";
 
@@ -103,7 +105,7 @@ const { rdkafkaClientFactory } = await import(join(root, "dist", "src", "io", "k
 // ── runs ──────────────────────────────────────────────────────────────────────────────────────
 function runCli(args) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...NODE_FLAGS, cli, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => { out += d; });
     child.stderr.on("data", () => {});
@@ -116,7 +118,7 @@ function runCli(args) {
  * restored by then). `exit` resolves with the exit code and the last stdout line.
  */
 function startRun(args, pipeline = "driver-tracking", tail = ["--log-level", "info", "--quiet", "--json"]) {
-  const child = spawn(process.execPath, [cli, "run", pipeline, ...args, ...tail], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, cli, "run", pipeline, ...args, ...tail], {
     cwd: root, stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -56,7 +56,8 @@ async function createTopic(topic: string, partitions: number): Promise<void> {
 
 function runRiptide(topic: string, extra: string[] = []): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "run", "--brokers", BROKERS, "--input-topic", topic, "--output-topic", `${topic}.out`,
+    // The V8 flag of bin/riptide.js's shebang: measure what `riptide` runs.
+    const child = spawn(process.execPath, ["--max-semi-space-size=64", BIN, "run", "--brokers", BROKERS, "--input-topic", topic, "--output-topic", `${topic}.out`,
       "--group", `bench-${Date.now()}`, "--json", "--quiet", ...extra], { cwd: ROOT });
     let out = "";
     let err = "";

@@ -92,7 +92,8 @@ export interface Proc {
 }
 
 export function riptide(args: string[]): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // The V8 flag of bin/riptide.js's shebang, as a user's `riptide` runs.
+  const child = spawn(process.execPath, ["--max-semi-space-size=64", BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const p: Proc = { child, stdout: "", stderr: "", exited: undefined as unknown as Promise<number | null> };
   child.stdout!.on("data", (d) => { p.stdout += d; });
   child.stderr!.on("data", (d) => { p.stderr += d; });
