@@ -26,7 +26,7 @@
  */
 import { StateStoreFullError } from "./errors.js";
 import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
-import { SlotHeap, StoreKeys, readKeyBlock, writeKeyBlock } from "./slot-heap.js";
+import { SlotHeap, StoreKeys, checkpointKeys, readKeyBlock, writeKeyBlock } from "./slot-heap.js";
 
 const T_NULL = 0;
 const T_UNDEFINED = 1;
@@ -518,18 +518,7 @@ export class OffHeapJoinStore {
     const recs: number[] = [];
     for (let s = 0; s < this.prev.length; s++) if (this.heapHolds(s)) recs.push(s);
     recs.sort((a, b) => this.heap.seqOfSlot(a) - this.heap.seqOfSlot(b));
-    const index = new Map<number, number>();
-    const keys: unknown[] = [];
-    const keyIndex = (s: number): number => {
-      const id = this.keyOfSlot[s]!;
-      let i = index.get(id);
-      if (i === undefined) {
-        i = keys.length;
-        index.set(id, i);
-        keys.push(this.keys.list[id]);
-      }
-      return i;
-    };
+    const { keys, index: keyIndex } = checkpointKeys(this.keyOfSlot, this.keys.list);
     for (const s of recs) keyIndex(s);
     const head = writeKeyBlock(into, at, keys, encodeKey);
     if (head < 0) return -1;

@@ -17,7 +17,7 @@
  */
 import type { BuiltinOp } from "./plan.js";
 import { StateStoreFullError } from "./errors.js";
-import { SlotHeap, StoreKeys, readKeyBlock, writeKeyBlock } from "./slot-heap.js";
+import { SlotHeap, StoreKeys, checkpointKeys, readKeyBlock, writeKeyBlock } from "./slot-heap.js";
 
 const FREE = 0;
 const OPEN = 1;
@@ -307,18 +307,7 @@ export class TypedSessionStore {
     open.sort((x, y) => this.heap.seqOfSlot(x) - this.heap.seqOfSlot(y));
     const closed: number[] = [];
     for (let s = this.qHead; s !== -1; s = this.qnext[s]!) closed.push(s);
-    const index = new Map<number, number>();
-    const keys: unknown[] = [];
-    const keyIndex = (s: number): number => {
-      const id = this.keyOfSlot[s]!;
-      let i = index.get(id);
-      if (i === undefined) {
-        i = keys.length;
-        index.set(id, i);
-        keys.push(this.keys.list[id]);
-      }
-      return i;
-    };
+    const { keys, index: keyIndex } = checkpointKeys(this.keyOfSlot, this.keys.list);
     for (const s of open) keyIndex(s);
     for (const s of closed) keyIndex(s);
     const head = writeKeyBlock(into, at, keys, encodeKey);

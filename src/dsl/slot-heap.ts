@@ -231,6 +231,28 @@ export class StoreKeys {
 }
 
 /**
+ * For a checkpoint: numbers the keys of the slots it writes in order of first use (`index(slot)`),
+ * collecting them in that order (`keys`, for writeKeyBlock). One per checkpoint, not per record.
+ */
+export function checkpointKeys(keyOfSlot: Int32Array, list: readonly unknown[]): { keys: unknown[]; index: (slot: number) => number } {
+  const at = new Map<number, number>();
+  const keys: unknown[] = [];
+  return {
+    keys,
+    index: (slot) => {
+      const id = keyOfSlot[slot]!;
+      let i = at.get(id);
+      if (i === undefined) {
+        i = keys.length;
+        at.set(id, i);
+        keys.push(list[id]);
+      }
+      return i;
+    },
+  };
+}
+
+/**
  * Writes keys (in the order given) at `at` of `into`: [K] [K key codes], or, when a key has no
  * code (encodeKey gives NaN), [-1] [a JSON block of the keys]. Returns the words, -1 when they do not fit.
  */
