@@ -885,6 +885,20 @@ interface JoinRec { key: unknown; v: unknown; t: number; side: 0 | 1; matched: b
  * and, unmatched, is emitted with null for the other side by left (left records) and outer (both)
  * joins. A record that arrives with its window already closed is late.
  */
+/**
+ * A stream-stream join's record (both buffers): when its join window closes (t + the other side's
+ * difference + grace), or NaN when the watermark has passed that already and the record went to
+ * the late output.
+ */
+function joinCloseAt(exec: TopologyExecutor, n: Extract<PlanNode, { kind: "stream-stream-join" }>, k: unknown, v: unknown, t: number, side: number): number {
+  const { beforeMs, afterMs, graceMs } = n.windows;
+  const wm = exec.watermark;
+  const at = t + (side === 0 ? afterMs : beforeMs) + graceMs;
+  if (at >= wm) return at;
+  exec.late(n.late, n.name, k, v, t, `its join window closed: ${side === 0 ? "left" : "right"} record at ${t}, window end + grace ${at} < watermark ${wm}`);
+  return NaN;
+}
+
 class StreamJoinProc extends Proc implements Stateful, ObjectState {
   private readonly buffers: [Map<unknown, JoinRec[]>, Map<unknown, JoinRec[]>] = [new Map(), new Map()];
   private heap = new MinHeap<JoinRec>();
@@ -894,13 +908,9 @@ class StreamJoinProc extends Proc implements Stateful, ObjectState {
   process(k: unknown, v: unknown, t: number, port: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return;
     const side = port === 0 ? 0 : 1;
-    const { beforeMs, afterMs, graceMs } = this.n.windows;
-    const wm = this.exec.watermark;
-    const at = t + (side === 0 ? afterMs : beforeMs) + graceMs;
-    if (at < wm) {
-      this.exec.late(this.n.late, this.n.name, k, v, t, `its join window closed: ${side === 0 ? "left" : "right"} record at ${t}, window end + grace ${at} < watermark ${wm}`);
-      return;
-    }
+    const at = joinCloseAt(this.exec, this.n, k, v, t, side);
+    if (Number.isNaN(at)) return;
+    const { beforeMs, afterMs } = this.n.windows;
     const nk = keyOf(k);
     const rec: JoinRec = { key: k, v, t, side, matched: false, live: true, at, seq: this.seq++ };
     const others = this.buffers[1 - side]!.get(nk);
@@ -1044,13 +1054,9 @@ class OffHeapJoinProc extends Proc implements Stateful, TypedState {
   process(k: unknown, v: unknown, t: number, port: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return;
     const side = port === 0 ? 0 : 1;
-    const { beforeMs, afterMs, graceMs } = this.n.windows;
-    const wm = this.exec.watermark;
-    const at = t + (side === 0 ? afterMs : beforeMs) + graceMs;
-    if (at < wm) {
-      this.exec.late(this.n.late, this.n.name, k, v, t, `its join window closed: ${side === 0 ? "left" : "right"} record at ${t}, window end + grace ${at} < watermark ${wm}`);
-      return;
-    }
+    const at = joinCloseAt(this.exec, this.n, k, v, t, side);
+    if (Number.isNaN(at)) return;
+    const { beforeMs, afterMs } = this.n.windows;
     const st = this.store;
     const lo = side === 0 ? t - beforeMs : t - afterMs;
     const hi = side === 0 ? t + afterMs : t + beforeMs;

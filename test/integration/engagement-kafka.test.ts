@@ -11,7 +11,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngagementGenerator, type ViewColumns } from "../../src/sources/engagement-generator.js";
 import { diff } from "../support/driver-reference.js";
-import { engagementMultiset, referenceEngagement, type SessionScores, type SourcedView } from "../support/engagement-reference.js";
+import { engagementMultiset, generateEngagement, referenceEngagement, type SessionScores, type SourcedView } from "../support/engagement-reference.js";
 import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -118,17 +118,7 @@ describe("engagement-analytics on Kafka and Redis", () => {
     // four partitions interleave (a user's views and interactions are minutes apart at most, the
     // session gap is 30 minutes), except for ties between genres and the 8-genre cap, checked below.
     const gen = new EngagementGenerator({ seed: 6, users: 300, contents: 60, partitions: 2, lateShare: 0, interactionShare: 0.2 });
-    const batch = 500;
-    const cols: ViewColumns = {
-      userId: new Uint32Array(batch), contentId: new Uint32Array(batch), watchSeconds: new Float64Array(batch),
-      durationSeconds: new Float64Array(batch), ts: new Float64Array(batch), action: new Uint32Array(batch), rating: new Float64Array(batch),
-    };
-    const sourced: SourcedView[] = [];
-    for (let k = 0; k < 40; k++) {
-      const p = k % 2;
-      gen.fill(p, cols, 0, batch);
-      for (let i = 0; i < batch; i++) sourced.push({ partition: p, event: gen.toEvent(cols, i), kind: cols.action![i] !== 0 ? "interaction" : "view" });
-    }
+    const sourced = generateEngagement(gen, 40);
     const catalog = gen.catalog();
     const table = new Map(catalog.map((r) => [r.contentId, { title: r.title, genre: r.genre }]));
     await produceAll(meta, catalog.map((r) => ({ value: JSON.stringify(r), key: r.contentId })));

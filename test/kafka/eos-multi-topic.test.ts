@@ -32,8 +32,8 @@ import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, as
 import { rideSourceOrder } from "../support/ride-events.js";
 import { mulberry32 } from "../support/random.js";
 import { VIEW_EVENT } from "../../src/pipelines/engagement/spec.js";
-import { EngagementGenerator, type ViewColumns } from "../../src/sources/engagement-generator.js";
-import { engagementMultiset, referenceEngagement, type SourcedView } from "../support/engagement-reference.js";
+import { EngagementGenerator } from "../../src/sources/engagement-generator.js";
+import { engagementMultiset, generateEngagement, referenceEngagement, type SourcedView } from "../support/engagement-reference.js";
 
 function multiset(keys: string[]): Map<string, number> {
   const m = new Map<string, number>();
@@ -245,17 +245,7 @@ describe("exactly-once on Kafka, several input topics", () => {
     // As test/integration/engagement-kafka.test.ts: in order per partition, no late records, so
     // windows and sessions do not depend on how the four partitions interleave.
     const gen = new EngagementGenerator({ seed: 8, users: 600, contents: 80, partitions: 2, lateShare: 0, interactionShare: 0.2 });
-    const batch = 500;
-    const cols: ViewColumns = {
-      userId: new Uint32Array(batch), contentId: new Uint32Array(batch), watchSeconds: new Float64Array(batch),
-      durationSeconds: new Float64Array(batch), ts: new Float64Array(batch), action: new Uint32Array(batch), rating: new Float64Array(batch),
-    };
-    const sourced: SourcedView[] = [];
-    for (let k = 0; k < 240; k++) {
-      const p = k % 2;
-      gen.fill(p, cols, 0, batch);
-      for (let i = 0; i < batch; i++) sourced.push({ partition: p, event: gen.toEvent(cols, i), kind: cols.action![i] !== 0 ? "interaction" : "view" });
-    }
+    const sourced = generateEngagement(gen, 240);
     const catalog = gen.catalog();
     const table = new Map(catalog.map((r) => [r.contentId, { title: r.title, genre: r.genre }]));
     await produceAll(meta, catalog.map((r) => ({ value: JSON.stringify(r), key: r.contentId })));

@@ -6,6 +6,8 @@
  * for the whole run. A record is an interaction when `kind` says so or, without `kind`, when it has
  * a non-empty string `action`.
  */
+import type { EngagementGenerator, ViewColumns } from "../../src/sources/engagement-generator.js";
+
 export type EngagementOutput = Record<string, unknown>;
 
 const WINDOW = 300_000;
@@ -17,6 +19,25 @@ export interface SourcedView {
   event: Record<string, unknown>;
   /** The stream the record came from (a topic); default: by content. */
   kind?: "view" | "interaction";
+}
+
+/**
+ * `rounds` batches of 500 generated events, partitions 0 and 1 in turn, each with the stream it
+ * goes to (views; interactions when the generator makes them).
+ */
+export function generateEngagement(gen: EngagementGenerator, rounds: number): SourcedView[] {
+  const batch = 500;
+  const cols: ViewColumns = {
+    userId: new Uint32Array(batch), contentId: new Uint32Array(batch), watchSeconds: new Float64Array(batch),
+    durationSeconds: new Float64Array(batch), ts: new Float64Array(batch), action: new Uint32Array(batch), rating: new Float64Array(batch),
+  };
+  const sourced: SourcedView[] = [];
+  for (let k = 0; k < rounds; k++) {
+    const p = k % 2;
+    gen.fill(p, cols, 0, batch);
+    for (let i = 0; i < batch; i++) sourced.push({ partition: p, event: gen.toEvent(cols, i), kind: cols.action![i] !== 0 ? "interaction" : "view" });
+  }
+  return sourced;
 }
 
 const WEIGHTS: Record<string, number> = { like: 2, share: 3, add_to_list: 2 };
