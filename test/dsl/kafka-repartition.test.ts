@@ -20,12 +20,16 @@ describe("repartitioning on Kafka", () => {
     const prefix = `${uniqueName("repart")}-`;
     await createTopic(`${prefix}page-views`, 2);
     const { views, late } = makeViews(23, 12_000, 8);
-    await produceAll(`${prefix}page-views`, [
-      ...views.map((v) => ({ key: v.user, value: JSON.stringify(v), partition: hashKey(v.user, 2) })),
-      { key: "u1", value: "{broken", partition: hashKey("u1", 2) },
-    ]);
+    const message = (v: (typeof views)[number]) => ({ key: v.user, value: JSON.stringify(v), partition: hashKey(v.user, 2) });
+    // The late views come in a second part, once windows have closed: which partition a consumer
+    // reads first is up to the broker, and a partition not read yet holds the watermark back.
+    const split = views.indexOf(late[0]!);
+    await produceAll(`${prefix}page-views`, [...views.slice(0, split).map(message), { key: "u1", value: "{broken", partition: hashKey("u1", 2) }]);
     process.env["RIPTIDE_TEST_PREFIX"] = prefix;
-    const p = riptide(["run", "--topology", "test/dsl/fixtures/page-stats.js", "--brokers", BROKERS, "--workers", "2", "--stop-when-idle", "3", "--json", "--quiet"]);
+    const p = riptide(["run", "--topology", "test/dsl/fixtures/page-stats.js", "--brokers", BROKERS, "--workers", "2", "--stop-when-idle", "10", "--json", "--quiet"]);
+    const until = Date.now() + 60_000;
+    while (Date.now() < until && (await readAll([`${prefix}page-stats`], 300, 3_000)).length === 0) { /* polling */ }
+    await produceAll(`${prefix}page-views`, views.slice(split).map(message));
     const code = await p.exited;
     expect(p.stderr).toBe("");
     expect(code).toBe(0);
