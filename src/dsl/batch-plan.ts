@@ -33,13 +33,15 @@ import type { ProcessorConfig, ShardProcessor } from "../pipelines/processor.js"
 import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
 import { columnFnSpec, validLatLon } from "./columns.js";
-import { DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY } from "./engine-common.js";
+import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY } from "./engine-common.js";
 import { StateStoreFullError, TopologyError } from "./errors.js";
 import { keyOf } from "./executor.js";
 import type { BuiltinOp, PlanNode, Topology } from "./plan.js";
 import { SharedStrings } from "./shared-strings.js";
 import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
 import type { TimeWindows } from "./windows.js";
+import { FIX_REASONS, fixReason } from "../kernels/validate.js";
+import { flaggedRecord, NO_STATE, PerKeyTable, type PerKeyStoreSpec, type ProcessorContext } from "./per-key-store.js";
 
 type Fn2 = (k: any, v: any) => unknown;
 
@@ -47,9 +49,14 @@ interface FilterStep {
   /** A user predicate (called with the row), or undefined for the built-in. */
   fn: Fn2 | undefined;
   negate: boolean;
-  /** Built-in Fields.validLatLon: its field names. */
+  /** Built-in Fields.validLatLon (or, for processValues, Fields.checkLatLon): its field names. */
   lat: string;
   lon: string;
+  /**
+   * A processValues step instead of a filter (per-key-store.ts): its processor (undefined for the
+   * built-in Fields.checkLatLon, read from the columns), its per-key store and its flagged topic.
+   */
+  process?: { fn: ((v: any, state: any, ctx: any) => unknown) | undefined; store: PerKeyStoreSpec | undefined; flagged: string };
 }
 
 export interface BatchPlan {
@@ -127,6 +134,16 @@ export function compileBatchPlan(topology: Topology): BatchPlan | string {
         filters.push({ fn: undefined, negate: n.negate, lat: spec.lat, lon: spec.lon });
       } else {
         filters.push({ fn: n.fn, negate: n.negate, lat: "", lon: "" });
+        needsRow = true;
+      }
+      continue;
+    }
+    if (n.kind === "processValues") {
+      const spec = columnFnSpec(n.fn);
+      if (spec?.kind === "checkLatLon" && n.store === undefined && isNumeric(field(spec.lat)) && isNumeric(field(spec.lon))) {
+        filters.push({ fn: undefined, negate: false, lat: spec.lat, lon: spec.lon, process: { fn: undefined, store: undefined, flagged: n.flagged } });
+      } else {
+        filters.push({ fn: undefined, negate: false, lat: "", lon: "", process: { fn: n.fn, store: n.store, flagged: n.flagged } });
         needsRow = true;
       }
       continue;
@@ -427,7 +444,20 @@ export class BatchShardProcessor implements ShardProcessor {
     this.filler = new Function("row", "cols", "i", "str",
       this.fields.map((f, j) => `row[${JSON.stringify(f.name)}] = ${f.type === "string" ? `str(cols[${j}][i])` : `cols[${j}][i]`};`).join("\n")) as never;
     this.table = new BatchWindowTable(MAX_STORE_ENTRIES, plan.store);
+    const sideTopics = JSON.parse((config["sideTopics"] as string | undefined) ?? "[]") as string[];
+    plan.filters.forEach((f, j) => {
+      if (f.process === undefined) return;
+      const code = sideTopics.indexOf(f.process.flagged);
+      if (code < 0) throw new TopologyError(`batch plan: the main thread did not plan an output for ${f.process.flagged}`);
+      this.flaggedCodes[j] = code + 1;
+      if (f.process.store !== undefined) this.perKey[j] = new PerKeyTable(f.process.store, MAX_STORE_ENTRIES);
+    });
   }
+
+  /** Per step: its per-key store (processValues with a store), its flagged topic's output code. */
+  private readonly perKey: (PerKeyTable | undefined)[] = [];
+  private readonly flaggedCodes: number[] = [];
+  private readonly ctx: ProcessorContext = { key: undefined, timestamp: 0, watermark: -Infinity };
 
   private str(id: number): string {
     return this.strings ? this.strings.name(id) : String(id);
@@ -470,7 +500,7 @@ export class BatchShardProcessor implements ShardProcessor {
     const filters = plan.filters;
     const nf = filters.length;
     // The common single built-in filter, hoisted.
-    const f0 = nf === 1 && filters[0]!.fn === undefined ? filters[0]! : undefined;
+    const f0 = nf === 1 && filters[0]!.fn === undefined && filters[0]!.process === undefined ? filters[0]! : undefined;
     const f0lat = f0 ? columns[f0.lat]! : undefined;
     const f0lon = f0 ? columns[f0.lon]! : undefined;
     const f0neg = f0 ? f0.negate : false;
@@ -514,6 +544,25 @@ export class BatchShardProcessor implements ShardProcessor {
           let pass = true;
           for (let j = 0; j < nf; j++) {
             const f = filters[j]!;
+            const p = f.process;
+            if (p !== undefined) {
+              // processValues: a string result flags the record (to its topic, with the reason).
+              let why: unknown;
+              if (p.fn === undefined) {
+                const code = fixReason(1, columns[f.lat]![i]!, columns[f.lon]![i]!, 0);
+                why = code === 0 ? undefined : FIX_REASONS[code];
+              } else {
+                if (!rowFilled) { this.fillRow(i); rowFilled = true; }
+                why = this.runProcessor(j, p.fn, key[i]!, t);
+              }
+              if (typeof why === "string") {
+                if (!rowFilled) { this.fillRow(i); rowFilled = true; }
+                this.flag(j, why, key[i]!, partition, off[i]!, t);
+                pass = false;
+                break;
+              }
+              continue;
+            }
             // As the executor's FilterProc: the record passes when the result !== negate (no cast to boolean).
             let r: unknown;
             if (f.fn === undefined) {
@@ -591,6 +640,31 @@ export class BatchShardProcessor implements ShardProcessor {
     }
   }
 
+  /** Runs processValues step j's processor on the row, the key's state (slot: the key's id) and the context. */
+  private runProcessor(j: number, fn: (v: any, state: any, ctx: any) => unknown, id: number, t: number): unknown {
+    const table = this.perKey[j];
+    if (table !== undefined) table.at(id);
+    const ctx = this.ctx;
+    ctx.key = this.keyIsString ? this.str(id) : id;
+    ctx.timestamp = t;
+    ctx.watermark = this.watermark;
+    return fn(this.row, table !== undefined ? table.view : NO_STATE, ctx);
+  }
+
+  /** A record step j flagged: to its topic as `{ k, v: { reason, event } }` (OUT_OBJECT, rendered by engine.ts). */
+  private flag(j: number, reason: string, id: number, partition: number, off: number, t: number): void {
+    const out = this.out!;
+    const code = this.flaggedCodes[j]!;
+    let text: string;
+    try {
+      text = JSON.stringify({ k: this.keyIsString ? this.str(id) : id, v: flaggedRecord(reason, this.row) });
+    } catch {
+      out.side(OUT_INVALID, DSL_NOT_SERIALISABLE, id, partition, off, t, NaN, NaN, NaN, 0, 0);
+      return;
+    }
+    if (!out.object(code, partition, off, t, NaN, NaN, text)) out.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, id, partition, off, t, NaN, NaN, NaN, 0, 0);
+  }
+
   /** The code of a groupBy key (see BatchWindowTable); unknown keys are resolved again at close. */
   private keyCode(k: unknown): number {
     if (typeof k === "number" && Number.isInteger(k) && k >= 0 && k < NUMERIC_KEY) return k + NUMERIC_KEY;
@@ -660,14 +734,21 @@ export class BatchShardProcessor implements ShardProcessor {
   }
 
   stateBytes(): number {
-    return this.table.bytes;
+    let b = this.table.bytes;
+    for (const t of this.perKey) if (t !== undefined) b += t.bytes;
+    return b;
   }
 
   stateEntries(): number {
-    return this.table.size;
+    let e = this.table.size;
+    for (const t of this.perKey) if (t !== undefined) e += t.live;
+    return e;
   }
 
-  /** [tag, watermark, entries, next insertion number, unknown keys U, (U > 0: their JSON block), entries × 9 words]. */
+  /**
+   * [tag, watermark, entries, next insertion number, unknown keys U, (U > 0: their JSON block), entries × 9 words],
+   * then each processValues step's per-key store ([n] [n × (key id, fields…)], per-key-store.ts).
+   */
   snapshot(into: Float64Array): number {
     if (into.length < 5) return -1;
     into[0] = SNAPSHOT_TAG;
@@ -687,7 +768,16 @@ export class BatchShardProcessor implements ShardProcessor {
       at += w;
     }
     const w = this.table.exportTo(into, at);
-    return w < 0 ? -1 : at + w;
+    if (w < 0) return -1;
+    at += w;
+    // Then each per-key store (processValues), its slots being the keys' ids.
+    for (const t of this.perKey) {
+      if (t === undefined) continue;
+      const pw = t.exportTo(into, at, t.liveSlots(), (s) => s);
+      if (pw < 0) return -1;
+      at += pw;
+    }
+    return at;
   }
 
   restore(from: Float64Array): void {
@@ -704,5 +794,7 @@ export class BatchShardProcessor implements ShardProcessor {
       at += words;
     }
     this.table.importFrom(from, at, entries, from[3]!);
+    at += 9 * entries;
+    for (const t of this.perKey) if (t !== undefined) at += t.importFrom(from, at, (code) => code);
   }
 }

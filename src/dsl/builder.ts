@@ -7,9 +7,12 @@ import { OptionRangeError, OptionTypeError } from "../errors.js";
 import type { Schema } from "../schema/schema.js";
 import { type AggregateOptions, type BuiltinOp, type KeyValue, type PlanNode, Topology } from "./plan.js";
 import { EmitStrategy, JoinWindows, SessionWindows, SlidingWindows, Suppressed, TimeWindows, type Windowed } from "./windows.js";
+import { checkProcessValues, type PerKeyStoreSpec, type ProcessValuesOptions, type ValueProcessor } from "./per-key-store.js";
 
 /** Where late records go unless an operator names another topic. */
 export const DEFAULT_LATE_TOPIC = "riptide-late";
+/** Where records a processValues processor flags go unless it names another topic. */
+export const DEFAULT_FLAGGED_TOPIC = "riptide-flagged";
 /** Where records with an invalid timestamp (not a finite number ≥ 0) go. */
 export const INVALID_TOPIC = "riptide-invalid";
 
@@ -160,6 +163,19 @@ export class KStream<K, V> {
   peek(action: (key: K, value: V) => void, name?: string): KStream<K, V> {
     fn("action", action);
     return this.next({ kind: "peek", fn: action }, name);
+  }
+
+  /**
+   * Kafka Streams' processValues with a state store, for checks that need the key's past: the
+   * processor sees each value, the key's state in `store` (Stores.perKey: typed fields per key;
+   * undefined for none) and a context (key, timestamp, watermark). A string result flags the
+   * record: it goes to `options.flagged` as `{ reason, event }` and does not flow on; otherwise the
+   * record flows on unchanged. See per-key-store.ts.
+   */
+  processValues<F extends string>(store: PerKeyStoreSpec<F> | undefined, processor: ValueProcessor<K, V, F>, options: ProcessValuesOptions = {}): KStream<K, V> {
+    checkProcessValues(store, processor);
+    const flagged = options.flagged === undefined ? DEFAULT_FLAGGED_TOPIC : topicName("flagged", options.flagged);
+    return this.next({ kind: "processValues", fn: processor, store, flagged }, options.name);
   }
 
   selectKey<K2>(mapper: (key: K, value: V) => K2, name?: string): KStream<K2, V> {

@@ -11,11 +11,13 @@
  * skip the call and the row.
  */
 import { geohashBits, geohashEncodeInt } from "../kernels/geohash.js";
+import { FIX_REASONS, fixReason } from "../kernels/validate.js";
 
 /** What a built-in is, read by the batch compiler. */
 export type ColumnFnSpec =
   | { kind: "validLatLon"; lat: string; lon: string }
-  | { kind: "geohashCode"; lat: string; lon: string; precision: number };
+  | { kind: "geohashCode"; lat: string; lon: string; precision: number }
+  | { kind: "checkLatLon"; lat: string; lon: string };
 
 const SPEC = Symbol.for("riptide.columnFn");
 
@@ -41,6 +43,17 @@ export const Fields = {
   /** Predicate: the record's (lat, lon) fields are a valid fix (see validLatLon). */
   validLatLon(lat = "lat", lon = "lon"): (key: unknown, value: any) => boolean {
     return tag((_k: unknown, v: any) => validLatLon(v[lat], v[lon]), { kind: "validLatLon", lat, lon });
+  },
+  /**
+   * processValues processor: flags a record whose (lat, lon) fields are not a valid fix (see
+   * validLatLon) with driver-tracking's reason text ("lat must be within [-90, 90]", …); valid
+   * records flow on. `stream.processValues(undefined, Fields.checkLatLon(), { flagged: "invalid" })`.
+   */
+  checkLatLon(lat = "lat", lon = "lon"): (value: any) => string | undefined {
+    return tag((v: any) => {
+      const r = fixReason(1, v[lat], v[lon], 0);
+      return r === 0 ? undefined : FIX_REASONS[r];
+    }, { kind: "checkLatLon", lat, lon });
   },
   /** Key function: Geo.geohashCode of the record's (lat, lon) fields, precision 1..6. @default precision 5 */
   geohashCode(lat = "lat", lon = "lon", precision = 5): (key: unknown, value: any) => number {

@@ -17,7 +17,7 @@
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
-import { DSL_NOT_A_NUMBER, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, loadTopology, NUMERIC_KEY, storeKeyCodec } from "./engine-common.js";
+import { DSL_NOT_A_NUMBER, DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, loadTopology, NUMERIC_KEY, storeKeyCodec } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
 import { ERROR_TOPIC, TopologyExecutor, type LateRecord } from "./executor.js";
 import type { PlanNode, Topology } from "./plan.js";
@@ -49,6 +49,8 @@ export class DslShardProcessor implements ShardProcessor {
   private readonly timestampField: string;
   private readonly sinkTopic: string;
   private readonly lateTopic: string;
+  /** processValues' flagged topics → their output codes (OUT_OBJECT). */
+  private readonly sideCodes = new Map<string, number>();
   private readonly keyIsString: boolean;
   private readonly typedOnly: boolean;
   /** No user function sees a key: keys stay u32 ids inside the executor (no string per record). */
@@ -69,6 +71,7 @@ export class DslShardProcessor implements ShardProcessor {
     this.timestampField = config["timestampField"] as string;
     this.sinkTopic = config["sinkTopic"] as string;
     this.lateTopic = config["lateTopic"] as string;
+    (JSON.parse((config["sideTopics"] as string | undefined) ?? "[]") as string[]).forEach((t, j) => this.sideCodes.set(t, j + 1));
     this.keyIsString = config["keyIsString"] === true;
     this.typedOnly = config["typedOnly"] === true;
     this.idKeys = this.typedOnly && topology.nodes.every((n) => n.kind === "source" || n.kind === "aggregate" || n.kind === "toStream" || n.kind === "sink");
@@ -150,6 +153,18 @@ export class DslShardProcessor implements ShardProcessor {
       out.side(OUT_LATE, 1, this.keyId, this.partition, this.off, l.timestamp, l.watermark, l.latenessMs, NaN, 0, 0);
     } else if (topic === ERROR_TOPIC) {
       out.side(OUT_INVALID, DSL_USER_ERROR, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
+    } else if (this.sideCodes.has(topic)) {
+      // A record processValues flagged: { k, v: { reason, event } } as JSON (engine.ts renders it).
+      let text: string;
+      try {
+        text = JSON.stringify({ k: key ?? null, v: value ?? null });
+      } catch {
+        out.side(OUT_INVALID, DSL_NOT_SERIALISABLE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
+        return;
+      }
+      if (!out.object(this.sideCodes.get(topic)!, this.partition, this.off, ts, NaN, NaN, text)) {
+        out.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
+      }
     } else if (topic === this.sinkTopic && key instanceof Windowed) {
       const id = this.keyIsString && !this.idKeys ? (this.strings?.ids.get(key.key as string) ?? 0) : (key.key as number);
       if (value === null || typeof value === "number") out.window(id, key.window.start, 1, value ?? NaN, key.window.end, ts, 0);

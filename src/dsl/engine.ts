@@ -59,6 +59,8 @@ export interface EngineShape {
    * of all shards (count, sum, min, max and mean merge exactly) instead of repartitioning records.
    */
   partialsOf: "count" | "sum" | "min" | "max" | "mean" | undefined;
+  /** The flagged topics of processValues steps (before the aggregate, on the source key): output codes 1… of OUT_OBJECT records. */
+  sideTopics: string[];
 }
 
 const ENGINE_STATELESS = new Set(["filter", "peek", "mapValues", "flatMapValues", "toStream"]);
@@ -90,8 +92,16 @@ export function engineShape(topology: Topology): EngineShape {
   const isTime = typeof w["sizeMs"] === "number" && typeof w["advanceMs"] === "number";
   let typedOnly = true;
   let partialsOf: EngineShape["partialsOf"];
+  const sideTopics: string[] = [];
   for (const n of nodes) {
     if (n.kind === "source" || n.kind === "aggregate" || n.kind === "sink") continue;
+    if (n.kind === "processValues") {
+      // Its store is per source key: it must run before any groupBy (nothing re-keys before the aggregate here).
+      if (n.id > agg.id || nodes.some((m) => m.kind === "selectKey" && m.id < n.id)) refuse(`processValues (${n.name}) must come before groupBy and the aggregation`);
+      if (!sideTopics.includes(n.flagged)) sideTopics.push(n.flagged);
+      typedOnly = false;
+      continue;
+    }
     if (n.kind === "selectKey" && n.repartition && agg.parents[0] === n.id) {
       if (!agg.builtin || !isTime || agg.emit !== "close" || agg.retentionMs > 0) {
         refuse(`groupBy (${n.name}) re-keys: on the engine only count/sum/min/max/mean on time windows, emitted at close, merge per-worker partials (repartitioning between workers is not there yet)`);
@@ -107,7 +117,7 @@ export function engineShape(topology: Topology): EngineShape {
     topic: src.topics[0]!, schema: src.schema!, keyField: src.keyField!, timestampField: src.timestampField!,
     sinkTopic: sinks[0]!.topic as string, lateTopic: agg.late,
     sizeMs: isTime ? w["sizeMs"]! : 0, graceMs: isTime ? w["graceMs"]! : 0,
-    typedOnly, nodes: nodes.length, partialsOf,
+    typedOnly, nodes: nodes.length, partialsOf, sideTopics,
   };
 }
 
@@ -129,10 +139,20 @@ export function dslPipeline(modulePath: string, shape: EngineShape, interner: Sh
     description: `DSL topology ${modulePath}`,
     schema,
     window: { sizeMs: shape.sizeMs, graceMs: shape.graceMs },
-    outputs: ["window", "invalid", "late"],
+    outputs: ["window", "invalid", "late", ...shape.sideTopics],
+    // Records processValues flags: `{ k, v: { reason, event } }` as JSON, code = 1 + index in sideTopics.
+    ...(shape.sideTopics.length > 0 && {
+      objectBytes: 64 * 1024,
+      renderObject(code: number, text: string, out: OutputColumns, i: number): Output {
+        const { k, v } = JSON.parse(text) as { k: unknown; v: { reason: string; event: unknown } };
+        return { type: shape.sideTopics[code - 1] ?? `output-${code}`, key: k, reason: v.reason, event: v.event, timestamp: out.c[i]! };
+      },
+      objectName: (code: number) => shape.sideTopics[code - 1] ?? `output-${code}`,
+    }),
     processorConfig: {
       module: modulePath, nodes: shape.nodes, typedOnly: shape.typedOnly, topic: shape.topic, keyField, timestampField,
       sinkTopic: shape.sinkTopic, lateTopic: shape.lateTopic, keyIsString, strings: interner.table, partials: shape.partialsOf ?? "",
+      sideTopics: JSON.stringify(shape.sideTopics),
     },
     shardKey: keyField,
     inputLayout: (capacity) => compileLayout([...schema.fields, ...SYSTEM_FIELDS], capacity),
@@ -184,7 +204,7 @@ export function dslPipeline(modulePath: string, shape: EngineShape, interner: Sh
     },
 
     outputKey(output: Output): string | null {
-      return typeof output["key"] === "string" ? output["key"] : null;
+      return typeof output["key"] === "string" ? output["key"] : typeof output["key"] === "number" ? String(output["key"]) : null;
     },
 
     sideName(kind: number): string {

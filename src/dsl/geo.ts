@@ -3,7 +3,7 @@
  * ETA, as plain functions user code calls (e.g. `groupBy((_k, v) => Geo.geohashCode(v.lat, v.lon, 5))`).
  * `geohashCode` returns an integer and allocates nothing; `geohash` returns the string.
  */
-import { haversineKm, etaMinutes } from "../kernels/geo.js";
+import { haversineKm, etaMinutes, speedExceedsKmh } from "../kernels/geo.js";
 import { geohashEncodeInt, geohashIntToString } from "../kernels/geohash.js";
 
 export const Geo = {
@@ -21,6 +21,11 @@ export const Geo = {
   },
   /** Great-circle distance in km (R = 6371.0088 km). */
   haversineKm,
+  /**
+   * True when going from fix 1 to fix 2 (ts in ms, ts2 > ts1) is faster than limitKmh: the
+   * hand-written driver-tracking's check (a bound decides most pairs without the haversine).
+   */
+  speedExceedsKmh,
   /** Minutes to cover distanceKm at baseSpeedKmh / trafficMultiplier (seed: 30 km/h). */
   etaMinutes,
 };

@@ -9,6 +9,7 @@
  */
 import type { Schema } from "../schema/schema.js";
 import type { JoinWindows, SessionWindows, SlidingWindows, TimeWindows } from "./windows.js";
+import type { PerKeyStoreSpec } from "./per-key-store.js";
 
 export type KeyValue<K, V> = { key: K; value: V };
 
@@ -49,6 +50,8 @@ export type PlanNode =
   | (Base & { kind: "flatMap"; fn: (k: any, v: any) => Iterable<KeyValue<unknown, unknown>> })
   | (Base & { kind: "flatMapValues"; fn: (v: any, k: any) => Iterable<unknown> })
   | (Base & { kind: "peek"; fn: (k: any, v: any) => void })
+  /** processValues with an optional per-key store (per-key-store.ts): a string result sends the record to `flagged`. */
+  | (Base & { kind: "processValues"; fn: (v: any, state: any, ctx: any) => unknown; store: PerKeyStoreSpec | undefined; flagged: string })
   | (Base & { kind: "selectKey"; fn: (k: any, v: any) => unknown; repartition: boolean })
   | (Base & { kind: "split"; predicates: ((k: any, v: any) => boolean)[]; branches: number[] })
   | (Base & { kind: "branch"; index: number })
@@ -103,6 +106,7 @@ export class Topology {
     for (const n of this.nodes) {
       if (n.kind === "sink" && typeof n.topic === "string") out.add(n.topic);
       if (n.kind === "aggregate" || n.kind === "stream-stream-join") out.add(n.late);
+      if (n.kind === "processValues") out.add(n.flagged);
     }
     return [...out];
   }

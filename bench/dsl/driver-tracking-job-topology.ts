@@ -1,0 +1,62 @@
+/**
+ * driver-tracking, the whole job, written in the DSL (DESIGN.md "The main job"; the hand-written
+ * job is src/pipelines/driver-tracking): a module the shard workers import.
+ *
+ *   validate   Fields.checkLatLon: an invalid fix goes to "driver-invalid" with the hand-written
+ *              job's reason (records without a valid time or a driver are the engine's invalid output)
+ *   anomaly    processValues with a per-key store of the driver's last aggregated fix: a fix faster
+ *              than 250 km/h since it goes to "driver-anomalies" with the reason
+ *   windows    per geohash-5 region (Fields.geohashCode), 60 s tumbling windows with 10 s grace:
+ *              count and mean speed to "driver-regions"; a fix whose window closed goes to
+ *              "driver-late" with its lateness
+ *
+ * As in the hand-written job, a fix becomes the driver's last only when it is aggregated: not
+ * flagged, its window still open (the late check the window makes, made here on the context's
+ * watermark), and newer than the last. The default export reads the driver generator's u32 ids
+ * (the bench); driver-tracking-job-strings-topology.ts is the same job on string ids (JSON input).
+ */
+import { Fields, Geo, StreamsBuilder, Stores, TimeWindows, defineSchema, type KeyState, type ProcessorContext, type Schema } from "../../src/index.js";
+
+const WINDOW_MS = 60_000;
+const GRACE_MS = 10_000;
+const MAX_SPEED_KMH = 250;
+
+export const schemaU32 = defineSchema("driver-location", { driverId: "u32", lat: "f64", lon: "f64", ts: "f64", speedKmh: "f64" });
+export const schemaStrings = defineSchema("driver-location", { driverId: "string", lat: "f64", lon: "f64", ts: "f64", speedKmh: "f64" });
+
+interface Fix { lat: number; lon: number; ts: number; speedKmh: number }
+
+/** The anomaly step: flags a fix faster than 250 km/h since the driver's last aggregated fix; keeps that fix. */
+function speedCheck(fix: Fix, last: KeyState<"lat" | "lon" | "ts">, ctx: ProcessorContext): string | undefined {
+  const t = fix.ts;
+  const lt = last.ts; // NaN: no fix yet
+  if (t > lt && Geo.speedExceedsKmh(last.lat, last.lon, lt, fix.lat, fix.lon, t, MAX_SPEED_KMH)) {
+    const kmh = Geo.haversineKm(last.lat, last.lon, fix.lat, fix.lon) / ((t - lt) / 3_600_000);
+    return `${kmh.toFixed(1)} km/h since the driver's last fix at ${lt} exceeds ${MAX_SPEED_KMH} km/h`;
+  }
+  // Late (its window closed): not aggregated, so not the driver's last.
+  if (Math.floor(t / WINDOW_MS) * WINDOW_MS + WINDOW_MS + GRACE_MS <= ctx.watermark) return undefined;
+  if (!(lt >= t)) {
+    last.ts = t;
+    last.lat = fix.lat;
+    last.lon = fix.lon;
+  }
+  return undefined;
+}
+
+export function driverTrackingJob(schema: Schema) {
+  const b = new StreamsBuilder();
+  b.stream<Fix>("driver-locations", { schema, key: "driverId", timestamp: "ts" })
+    .processValues(undefined, Fields.checkLatLon("lat", "lon"), { flagged: "driver-invalid", name: "validate" })
+    .processValues(Stores.perKey("last-fix", { lat: "f64", lon: "f64", ts: "f64" }), speedCheck, { flagged: "driver-anomalies", name: "anomaly" })
+    .groupBy(Fields.geohashCode("lat", "lon", 5))
+    .windowedBy(TimeWindows.ofSizeAndGrace(WINDOW_MS, GRACE_MS))
+    .mean("speedKmh", { late: "driver-late" })
+    .toStream()
+    .to("driver-regions");
+  return b.build();
+}
+
+export default function topology() {
+  return driverTrackingJob(schemaU32);
+}

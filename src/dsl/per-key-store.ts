@@ -1,0 +1,203 @@
+/**
+ * Per-key state for `KStream.processValues` (Kafka Streams' processValues/transformValues with a
+ * key-value state store): a store of numeric fields per record key, on typed arrays.
+ *
+ *   const lastFix = Stores.perKey("last-fix", { lat: "f64", lon: "f64", ts: "f64" });
+ *   stream.processValues(lastFix, (fix, last, ctx) => {
+ *     if (fix.ts > last.ts && tooFast(last, fix)) return `… km/h since the last fix`;  // flagged
+ *     last.ts = fix.ts; …                                                             // state kept
+ *   }, { flagged: "driver-anomalies" });
+ *
+ * The processor gets the record's value, the key's state and a context (key, timestamp, the
+ * shard's watermark). A field of a key that never wrote it reads NaN; `exists` says whether the key
+ * has state. Returning a string flags the record: it goes to the `flagged` topic as
+ * `{ reason, event }` (a {@link FlaggedRecord}) instead of flowing on; any other result passes the
+ * record on unchanged.
+ *
+ * The state is one object per store (a view over the current key's slot, moved before each call):
+ * no object per record. Slots: the key's id in the shared string table (or its u32 value) on the
+ * batch plan (batch-plan.ts), ids from StoreKeys on the record-at-a-time executor (executor.ts).
+ * Bounded by the executor's maxStoreEntries (a slot beyond it fails with ERR_STATE_FULL); keys keep
+ * their state until the processor deletes it. Checkpoints write the live slots and their fields.
+ */
+import { StateStoreFullError } from "./errors.js";
+import { OptionTypeError } from "../errors.js";
+
+/** Field types of a per-key store (numbers). */
+export type PerKeyFieldType = "f64";
+
+/** A per-key store's definition: its name and fields (`Stores.perKey`). */
+export class PerKeyStoreSpec<F extends string = string> {
+  /** @internal */ declare readonly _fields?: F;
+  constructor(readonly name: string, readonly fields: readonly F[]) {}
+}
+
+/** Kafka Streams' `Stores`: definitions of state stores for processValues. */
+export const Stores = {
+  /** A store of numeric fields per record key, on typed arrays (no object per key or per record). */
+  perKey<F extends string>(name: string, fields: Readonly<Record<F, PerKeyFieldType>>): PerKeyStoreSpec<F> {
+    if (typeof name !== "string" || name.length === 0) throw new OptionTypeError("name", `a store needs a non-empty name, got ${JSON.stringify(name)}`);
+    const names = Object.keys(fields) as F[];
+    if (names.length === 0) throw new OptionTypeError("fields", "a per-key store needs at least one field");
+    for (const f of names) {
+      if (fields[f] !== "f64") throw new OptionTypeError("fields", `field ${f} of store ${name}: the type must be "f64", got ${JSON.stringify(fields[f])}`);
+      if (f === "exists" || f === "delete") throw new OptionTypeError("fields", `field ${f} of store ${name}: the name is taken by the state view`);
+    }
+    return new PerKeyStoreSpec<F>(name, names);
+  },
+};
+
+/** The state of the current key: its fields (NaN until written), whether it has any, and delete(). */
+export type KeyState<F extends string> = { [P in F]: number } & {
+  /** True once the key wrote a field (and until delete()). */
+  readonly exists: boolean;
+  /** Forgets the key's state (its fields read NaN again). */
+  delete(): void;
+};
+
+/** What the processor sees besides the value: reused, valid during the call only. */
+export interface ProcessorContext<K = unknown> {
+  key: K;
+  /** The record's event time. */
+  timestamp: number;
+  /** The shard's watermark (the one windows close at and late checks use), this record included. */
+  watermark: number;
+}
+
+/** The processor of processValues: a string result flags the record with that reason. */
+export type ValueProcessor<K, V, F extends string> = (value: V, state: KeyState<F>, context: ProcessorContext<K>) => string | void | undefined;
+
+/** A flagged record as it reaches the `flagged` topic (key: the record's key, timestamp: its event time). */
+export interface FlaggedRecord<V = unknown> {
+  reason: string;
+  event: V;
+}
+
+export interface ProcessValuesOptions {
+  /** Topic that receives the records the processor flags (a string result). @default "riptide-flagged" */
+  flagged?: string;
+  name?: string;
+}
+
+/**
+ * The typed store: one Float64Array per field and an existence byte per slot, grown by doubling
+ * up to `limit` slots. `view` reads and writes the fields of slot `slot`.
+ */
+export class PerKeyTable {
+  cols: Float64Array[];
+  has: Uint8Array;
+  /** Slots with state. */
+  live = 0;
+  /** The slot `view` reads and writes. */
+  slot = 0;
+  readonly view: KeyState<string>;
+
+  constructor(readonly spec: PerKeyStoreSpec, private readonly limit: number, initialCapacity = 1024) {
+    let cap = 16;
+    while (cap < initialCapacity && cap < limit) cap *= 2;
+    this.cols = spec.fields.map(() => new Float64Array(cap).fill(NaN));
+    this.has = new Uint8Array(cap);
+    const view = {} as Record<string, unknown>;
+    spec.fields.forEach((f, j) => {
+      Object.defineProperty(view, f, {
+        enumerable: true,
+        get: () => this.cols[j]![this.slot]!,
+        set: (x: number) => {
+          const s = this.slot;
+          if (this.has[s] === 0) { this.has[s] = 1; this.live++; }
+          this.cols[j]![s] = x;
+        },
+      });
+    });
+    Object.defineProperty(view, "exists", { get: () => this.has[this.slot] === 1 });
+    Object.defineProperty(view, "delete", { value: () => this.clear(this.slot) });
+    this.view = view as KeyState<string>;
+  }
+
+  get capacity(): number {
+    return this.has.length;
+  }
+
+  get bytes(): number {
+    return this.has.length * (1 + 8 * this.cols.length);
+  }
+
+  /** Points the view at slot s, growing the arrays to hold it (ERR_STATE_FULL beyond the bound). */
+  at(s: number): void {
+    if (s >= this.has.length) this.grow(s);
+    this.slot = s;
+  }
+
+  private grow(s: number): void {
+    if (s >= this.limit) throw new StateStoreFullError(this.spec.name, this.limit);
+    let cap = this.has.length;
+    while (cap <= s) cap *= 2;
+    if (cap > this.limit) cap = this.limit;
+    this.cols = this.cols.map((c) => { const g = new Float64Array(cap).fill(NaN); g.set(c); return g; });
+    const has = new Uint8Array(cap);
+    has.set(this.has);
+    this.has = has;
+  }
+
+  clear(s: number): void {
+    if (this.has[s] === 1) { this.has[s] = 0; this.live--; }
+    for (const c of this.cols) c[s] = NaN;
+  }
+
+  /** Every slot with state, in slot order. */
+  liveSlots(): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < this.has.length; s++) if (this.has[s] === 1) out.push(s);
+    return out;
+  }
+
+  /** [n] then n × [slot, fields…]; -1 when it does not fit. Slots are the caller's (ids or indexes into a key block). */
+  exportTo(into: Float64Array, at: number, slots: readonly number[], code: (slot: number, index: number) => number): number {
+    const F = this.cols.length;
+    const words = 1 + slots.length * (1 + F);
+    if (at + words > into.length) return -1;
+    into[at] = slots.length;
+    let w = at + 1;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      into[w++] = code(s, i);
+      for (let j = 0; j < F; j++) into[w++] = this.cols[j]![s]!;
+    }
+    return words;
+  }
+
+  /** Replaces the state with what exportTo() wrote; `slotOf(code)` places each; returns the words read. */
+  importFrom(from: Float64Array, at: number, slotOf: (code: number) => number): number {
+    this.cols.forEach((c) => c.fill(NaN));
+    this.has.fill(0);
+    this.live = 0;
+    const F = this.cols.length;
+    const n = from[at]!;
+    let r = at + 1;
+    for (let i = 0; i < n; i++) {
+      const s = slotOf(from[r++]!);
+      if (s >= this.has.length) this.grow(s);
+      this.has[s] = 1;
+      this.live++;
+      for (let j = 0; j < F; j++) this.cols[j]![s] = from[r++]!;
+    }
+    return 1 + n * (1 + F);
+  }
+}
+
+/** The state a processValues processor without a store sees. */
+export const NO_STATE = Object.freeze({ exists: false, delete: () => undefined }) as unknown as KeyState<string>;
+
+/** The value of a flagged record as the engine's outputs and the test driver carry it. */
+export function flaggedRecord(reason: string, event: unknown): FlaggedRecord {
+  return { reason, event };
+}
+
+/** Checks a processValues call's arguments (builder.ts). */
+export function checkProcessValues(store: unknown, processor: unknown): void {
+  if (store !== undefined && !(store instanceof PerKeyStoreSpec) && !(typeof store === "object" && store !== null && Array.isArray((store as PerKeyStoreSpec).fields))) {
+    throw new OptionTypeError("store", "processValues() takes a store from Stores.perKey(name, fields) (or undefined for none)");
+  }
+  if (typeof processor !== "function") throw new OptionTypeError("processor", `processValues() takes a function (value, state, context), got ${typeof processor}`);
+}
+
