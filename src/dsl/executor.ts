@@ -29,7 +29,7 @@
  *                         and the order counter
  *     typed session store (built-in aggregate)  [key block] [open sessions, closed ones kept] (session-store.ts)
  *     off-heap join buffer                       [key block] [records with their value bytes] (join-store.ts)
- *     per-key store (processValues)              [key block] [n] [n × (key index, fields…)] (per-key-store.ts)
+ *     off-heap table store (tables, kv aggregates) [entries with their key and value bytes] (table-store.ts)
  * Values keep their shape through JSON (tags for undefined, non-finite numbers, Map, Set, Date,
  * Windowed); a value that cannot be written (a function, a class instance, a cycle) makes
  * snapshot() return -1 with the reason in `snapshotError`, as does a state larger than the area.
@@ -45,9 +45,9 @@ import { decodeState, encodeState, readText, writeText } from "./state-codec.js"
 import { repartitionEdges, type RepartitionEdge } from "./repartition.js";
 import { SESSION_LATE_GAP, TypedSessionStore } from "./session-store.js";
 import { OffHeapJoinStore } from "./join-store.js";
-import { NO_STATE, PerKeyTable, flaggedRecord, type KeyState, type ProcessorContext } from "./per-key-store.js";
-import { readKeyBlock, StoreKeys, writeKeyBlock } from "./slot-heap.js";
 
+import { OffHeapTableStore } from "./table-store.js";
+import { ARRAY_BYTES, MAP_BYTES, MAP_ENTRY_BYTES, flatten, heapBytes, numberBytes, objectBytes, sampledBytes } from "./heap-size.js";
 /** Where records go whose user function threw. */
 export const ERROR_TOPIC = "riptide-errors";
 
@@ -72,9 +72,10 @@ export interface ExecutorOptions {
    */
   repartition?: boolean;
   /**
-   * Session windows with a built-in aggregate and stream-stream joins keep their state in objects
-   * (SessionProc, StreamJoinProc) instead of the typed session store and the off-heap join buffer:
-   * the reference the tests and benches compare the typed stores with. @default false
+   * Session windows with a built-in aggregate, stream-stream joins, tables and non-windowed
+   * aggregations keep their state in objects (SessionProc, StreamJoinProc, TableSourceProc,
+   * KvAggregateProc) instead of the typed session store, the off-heap join buffer and the off-heap
+   * table store: the reference the tests and benches compare the typed stores with. @default false
    */
   objectStores?: boolean;
 }
@@ -82,12 +83,16 @@ export interface ExecutorOptions {
 /** What a state store holds, for reports and metrics. */
 export interface StoreReport {
   name: string;
-  kind: "table" | "kv" | "window" | "session" | "sliding" | "join" | "per-key";
+  kind: "table" | "kv" | "window" | "session" | "sliding" | "join";
   /** Live entries (open windows, sessions, keys, buffered join records). */
   entries: number;
   /** Closed windows or sessions kept for retention. */
   retained: number;
-  /** Bytes held: exact for typed-array stores, an estimate (per entry) for object stores. */
+  /**
+   * Bytes held: for typed-array and off-heap stores the arrays and arenas they hold (capacity); for
+   * object stores an estimate from their contents (heap-size.ts: a model of V8's object sizes applied
+   * to a sample of the entries).
+   */
   bytes: number;
   typed: boolean;
 }
@@ -104,9 +109,6 @@ export interface LateRecord {
   latenessMs: number;
   reason: string;
 }
-
-/** Object-store entries are estimated at this many bytes (key, value and bookkeeping). */
-const ENTRY_BYTES = 96;
 
 /** A stable Map key for any record key (objects by their JSON). */
 export function keyOf(k: unknown): unknown {
@@ -276,7 +278,9 @@ class TableSourceProc extends Proc implements Stateful, Lookup, ObjectState {
   }
   advance(): void {}
   report(): StoreReport {
-    return { name: this.n.store, kind: "table", entries: this.store.size, retained: 0, bytes: this.store.size * ENTRY_BYTES, typed: false };
+    // Per entry: the Map's entry, its key and the value object (held by the store alone or not).
+    const bytes = sampledBytes(this.store, this.store.size, ([nk, v]) => MAP_ENTRY_BYTES + heapBytes(nk) + heapBytes(v));
+    return { name: this.n.store, kind: "table", entries: this.store.size, retained: 0, bytes, typed: false };
   }
   /** [map key, value]… */
   saveState(): unknown {
@@ -324,7 +328,9 @@ class KvAggregateProc extends Proc implements Stateful, Lookup, ObjectState {
   }
   advance(): void {}
   report(): StoreReport {
-    return { name: this.n.store, kind: "kv", entries: this.store.size, retained: 0, bytes: this.store.size * ENTRY_BYTES, typed: false };
+    // Per entry: the Map's entry, its key, the {agg, ts} object and the aggregate.
+    const bytes = sampledBytes(this.store, this.store.size, ([nk, e]) => MAP_ENTRY_BYTES + heapBytes(nk) + objectBytes(2) + numberBytes(e.ts) + heapBytes(e.agg));
+    return { name: this.n.store, kind: "kv", entries: this.store.size, retained: 0, bytes, typed: false };
   }
   /** [map key, aggregate, timestamp]… */
   saveState(): unknown {
@@ -335,6 +341,113 @@ class KvAggregateProc extends Proc implements Stateful, Lookup, ObjectState {
   loadState(rows: unknown[]): void {
     this.store.clear();
     for (let i = 0; i < rows.length; i += 3) this.store.set(rows[i], { agg: rows[i + 1], ts: rows[i + 2] as number });
+  }
+}
+
+/** TableSourceProc's semantics on the off-heap table store (table-store.ts): keys and values as bytes. */
+class OffHeapTableProc extends Proc implements Stateful, Lookup, TypedState {
+  private readonly store: OffHeapTableStore;
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "table-source" }>) {
+    super(exec, n);
+    this.store = new OffHeapTableStore(exec.maxStoreEntries, n.store);
+  }
+  process(k: unknown, v: unknown, t: number): void {
+    const st = this.store;
+    if (v === null || v === undefined) {
+      const s = st.find(k);
+      if (s >= 0) st.delete(s);
+      this.forward(k, null, t);
+      return;
+    }
+    st.put(k, v);
+    this.forward(k, v, t);
+  }
+  lookup(k: unknown): unknown {
+    return this.store.get(k);
+  }
+  advance(): void {}
+  report(): StoreReport {
+    return { name: this.n.store, kind: "table", entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };
+  }
+  /** The table store's own block (keys as bytes: encodeKey is not used). */
+  exportState(into: Float64Array, at: number): number {
+    return this.store.exportTo(into, at);
+  }
+  importState(from: Float64Array, at: number): number {
+    return this.store.importFrom(from, at);
+  }
+}
+
+/** The columns of a built-in KTable aggregate's numbers in the table store: count, sum, min/max (NaN: none yet), mean (sum, n). */
+const KV_COLUMNS = { count: 1, sum: 1, min: 1, max: 1, mean: 2 } as const;
+
+/**
+ * KvAggregateProc's semantics on the off-heap table store: built-in aggregates as numbers in the
+ * store's columns (no value bytes), user aggregates (aggregate/reduce) as encoded values; the latest
+ * timestamp per key in the store's time column.
+ */
+class OffHeapKvAggregateProc extends Proc implements Stateful, Lookup, TypedState {
+  private readonly store: OffHeapTableStore;
+  private readonly op: keyof typeof KV_COLUMNS | undefined;
+  private readonly field: ((v: any) => number) | undefined;
+  constructor(exec: TopologyExecutor, readonly n: AggNode) {
+    super(exec, n);
+    this.op = n.builtin?.op;
+    this.field = n.builtin?.field;
+    this.store = new OffHeapTableStore(exec.maxStoreEntries, n.store, this.op ? KV_COLUMNS[this.op] : 0);
+  }
+  process(k: unknown, v: unknown, t: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return; // Kafka Streams skips null keys and values
+    const st = this.store;
+    let s = st.find(k);
+    if (s < 0) {
+      s = st.insert();
+      st.setTime(s, t);
+      if (this.op === "min" || this.op === "max") st.setNum(s, 0, NaN);
+      else if (this.op === undefined) st.setValue(s, this.n.init()); // an adder that throws leaves the initial value, as in KvAggregateProc
+    }
+    if (this.op === undefined) {
+      st.setValue(s, this.n.adder(k, v, st.value(s)));
+    } else if (this.op === "count") {
+      st.setNum(s, 0, st.numOf(s, 0) + 1);
+    } else {
+      // The built-ins' adders (builder.ts builtinSpec): non-finite values are skipped.
+      const x = this.field ? this.field(v) : v;
+      if (typeof x === "number" && x - x === 0) {
+        const a = st.numOf(s, 0);
+        if (this.op === "sum") st.setNum(s, 0, a + x);
+        else if (this.op === "mean") {
+          st.setNum(s, 0, a + x);
+          st.setNum(s, 1, st.numOf(s, 1) + 1);
+        } else st.setNum(s, 0, a !== a ? x : this.op === "min" ? Math.min(a, x) : Math.max(a, x));
+      }
+    }
+    if (t > st.timeOf(s)) st.setTime(s, t);
+    this.forward(k, this.aggOf(s), st.timeOf(s));
+  }
+  /** The aggregate of slot s as KvAggregateProc renders it (min/max/mean of nothing: null). */
+  private aggOf(s: number): unknown {
+    const st = this.store;
+    switch (this.op) {
+      case undefined: return st.value(s);
+      case "count": case "sum": return st.numOf(s, 0);
+      case "min": case "max": { const a = st.numOf(s, 0); return a !== a ? null : a; }
+      case "mean": { const n = st.numOf(s, 1); return n > 0 ? st.numOf(s, 0) / n : null; }
+    }
+  }
+  lookup(k: unknown): unknown {
+    const s = this.store.find(k);
+    return s < 0 ? undefined : this.aggOf(s);
+  }
+  advance(): void {}
+  report(): StoreReport {
+    return { name: this.n.store, kind: "kv", entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };
+  }
+  exportState(into: Float64Array, at: number): number {
+    return this.store.exportTo(into, at);
+  }
+  importState(from: Float64Array, at: number): number {
+    return this.store.importFrom(from, at);
   }
 }
 
@@ -428,8 +541,13 @@ class TimeWindowProc extends Proc implements Stateful, ObjectState {
     return out;
   }
   report(): StoreReport {
-    return { name: this.n.store, kind: "window", entries: this.entries, retained: this.retainedEntries,
-      bytes: (this.entries + this.retainedEntries) * ENTRY_BYTES, typed: false };
+    // Per entry: its window Map's entry, the map key, the WinEntry, its aggregate (and an object key
+    // beside its JSON); per window its Map and its place in the open Map or the retained list.
+    const all = this.entries + this.retainedEntries;
+    const wins = flatten([...this.open.values(), ...this.retained.map((r) => r.entries)], (w) => w);
+    const bytes = sampledBytes(wins, all, ([nk, e]) => MAP_ENTRY_BYTES + heapBytes(nk) + objectBytes(3) + numberBytes(e.ts) + heapBytes(e.agg) +
+      (typeof e.key === "object" ? heapBytes(e.key) : 0)) + (this.open.size + this.retained.length) * (MAP_BYTES + MAP_ENTRY_BYTES);
+    return { name: this.n.store, kind: "window", entries: this.entries, retained: this.retainedEntries, bytes, typed: false };
   }
   /** { open: [start, [key, aggregate, timestamp]…]…, retained: [dropAt, start, [key, aggregate, timestamp]…]… } */
   saveState(): unknown {
@@ -696,8 +814,16 @@ class SessionProc extends Proc implements Stateful, ObjectState {
     }
   }
   report(): StoreReport {
-    return { name: this.n.store, kind: "session", entries: this.live, retained: this.retainedQueue.length,
-      bytes: (this.live + this.retainedQueue.length) * ENTRY_BYTES, typed: false };
+    // Per live session: its object, boxed times, aggregate and slots in the heap and its key's list;
+    // per key: the Map's entry, the key, its SessionKey and two arrays; per closed session kept:
+    // its {start, end} and its queue entry. Merged-away sessions waiting in the heap for their close
+    // time are not counted (a checkpoint does not keep them: the figure is the same after a restore).
+    const sessions = flatten(this.keys.values(), (ks) => ks.sessions);
+    const bytes = sampledBytes(sessions, this.live, (x) => objectBytes(7) + numberBytes(x.start) + numberBytes(x.end) + numberBytes(x.at) +
+      numberBytes(x.seq) + heapBytes(x.agg) + 16 + (typeof x.key === "object" ? heapBytes(x.key) : 0)) +
+      sampledBytes(this.keys.keys(), this.keys.size, (nk) => MAP_ENTRY_BYTES + heapBytes(nk) + objectBytes(2) + 2 * ARRAY_BYTES) +
+      sampledBytes(this.retainedQueue, this.retainedQueue.length, (r) => objectBytes(2) + 32 + 8 + objectBytes(3) + numberBytes(r.dropAt) + 8);
+    return { name: this.n.store, kind: "session", entries: this.live, retained: this.retainedQueue.length, bytes, typed: false };
   }
   /**
    * { seq, keys: [map key, [key, start, end, aggregate, close at, seq]…, [start, end]…]… (first-seen
@@ -851,7 +977,13 @@ class SlidingProc extends Proc implements Stateful, ObjectState {
     }
   }
   report(): StoreReport {
-    return { name: this.n.store, kind: "sliding", entries: this.records, retained: 0, bytes: this.records * ENTRY_BYTES, typed: false };
+    // Per record: its object, boxed time, value and slot in its key's list; per key: the Map's
+    // entry, the map key, its SlideKey and list (and an object key beside its JSON).
+    const recs = flatten(this.keys.values(), (ks) => ks.recs);
+    const bytes = sampledBytes(recs, this.records, (r) => objectBytes(3) + numberBytes(r.t) + numberBytes(r.seq) + 8 + heapBytes(r.v)) +
+      sampledBytes(this.keys, this.keys.size, ([nk, ks]) => MAP_ENTRY_BYTES + heapBytes(nk) + objectBytes(3) + ARRAY_BYTES +
+        numberBytes(ks.nextClose) + (typeof ks.key === "object" ? heapBytes(ks.key) : 0));
+    return { name: this.n.store, kind: "sliding", entries: this.records, retained: 0, bytes, typed: false };
   }
   /** { seq, lastWm, keys: [key, next close, [t, value, seq]…]… } in first-seen order. */
   saveState(): unknown {
@@ -954,7 +1086,14 @@ class StreamJoinProc extends Proc implements Stateful, ObjectState {
     }
   }
   report(): StoreReport {
-    return { name: this.n.store, kind: "join", entries: this.buffered, retained: 0, bytes: this.buffered * ENTRY_BYTES, typed: false };
+    // Per record: its object, boxed times, value, slots in its key's list and the heap (and an
+    // object key beside its JSON); per key and side: the Map's entry, the map key and the list.
+    const [l, r] = this.buffers;
+    const recs = flatten([l, r], (side) => flatten(side.values(), (list) => list));
+    const bytes = sampledBytes(recs, this.buffered, (x) => objectBytes(8) + numberBytes(x.t) + numberBytes(x.at) + numberBytes(x.seq) + 16 +
+      heapBytes(x.v) + (typeof x.key === "object" ? heapBytes(x.key) : 0)) +
+      sampledBytes(flatten([l, r], (side) => side.keys()), l.size + r.size, (nk) => MAP_ENTRY_BYTES + heapBytes(nk) + ARRAY_BYTES);
+    return { name: this.n.store, kind: "join", entries: this.buffered, retained: 0, bytes, typed: false };
   }
   /** { seq, recs: [key, value, t, side, matched (0/1), close at, seq]… } in arrival order (both sides). */
   saveState(): unknown {
@@ -1089,63 +1228,6 @@ class OffHeapJoinProc extends Proc implements Stateful, TypedState {
   }
 }
 
-/** processValues without a store: the processor flags records or lets them flow on. */
-class ProcessValuesProc extends Proc {
-  protected readonly ctx: ProcessorContext = { key: undefined, timestamp: 0, watermark: -Infinity };
-  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "processValues" }>) { super(exec, n); }
-  process(k: unknown, v: unknown, t: number): void {
-    this.run(k, v, t, NO_STATE);
-  }
-  protected run(k: unknown, v: unknown, t: number, state: KeyState<string>): void {
-    const ctx = this.ctx;
-    ctx.key = k;
-    ctx.timestamp = t;
-    ctx.watermark = this.exec.watermark;
-    const r = this.n.fn(v, state, ctx);
-    if (typeof r === "string") this.exec.emit(this.n.flagged, k, flaggedRecord(r, v), t);
-    else this.forward(k, v, t);
-  }
-}
-
-/** processValues with a per-key store (per-key-store.ts): keys get slots from StoreKeys (never released). */
-class PerKeyProcessProc extends ProcessValuesProc implements Stateful, TypedState {
-  private readonly keys = new StoreKeys();
-  private readonly table: PerKeyTable;
-  constructor(exec: TopologyExecutor, n: Extract<PlanNode, { kind: "processValues" }>) {
-    super(exec, n);
-    this.table = new PerKeyTable(n.store!, exec.maxStoreEntries, 64);
-  }
-  override process(k: unknown, v: unknown, t: number): void {
-    if (k === null || k === undefined) return;
-    const table = this.table;
-    let id = this.keys.find(k);
-    if (id < 0) {
-      this.exec.checkBound(this.n.store!.name, this.keys.size);
-      id = this.keys.intern(k);
-    }
-    table.at(id);
-    this.run(k, v, t, table.view);
-  }
-  advance(): void {}
-  report(): StoreReport {
-    return { name: this.n.store!.name, kind: "per-key", entries: this.table.live, retained: 0, bytes: this.table.bytes, typed: true };
-  }
-  /** [key block of the live slots' keys] [n] [n × (index into the key block, fields…)]. */
-  exportState(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
-    const slots = this.table.liveSlots();
-    const kw = writeKeyBlock(into, at, slots.map((s) => this.keys.list[s]), encodeKey);
-    if (kw < 0) return -1;
-    const w = this.table.exportTo(into, at + kw, slots, (_s, i) => i);
-    return w < 0 ? -1 : kw + w;
-  }
-  importState(from: Float64Array, at: number, decodeKey: (x: number) => unknown): number {
-    const { keys, words } = readKeyBlock(from, at, decodeKey);
-    this.keys.clear();
-    const ids = keys.map((k) => this.keys.intern(k));
-    return words + this.table.importFrom(from, at + words, (i) => ids[i]!);
-  }
-}
-
 /** Stream-table join: a stream record looks up the table's current value; table updates emit nothing. */
 class TableJoinProc extends Proc {
   table!: Lookup;
@@ -1217,21 +1299,20 @@ export class TopologyExecutor {
   private create(n: PlanNode): Proc {
     switch (n.kind) {
       case "source": case "branch": case "merge": case "toStream": return new PassThrough(this, n);
-      case "table-source": return new TableSourceProc(this, n);
+      case "table-source": return this.objectStores ? new TableSourceProc(this, n) : new OffHeapTableProc(this, n);
       case "filter": return new FilterProc(this, n);
       case "map": return new MapProc(this, n);
       case "mapValues": return new MapValuesProc(this, n);
       case "flatMap": return new FlatMapProc(this, n);
       case "flatMapValues": return new FlatMapValuesProc(this, n);
       case "peek": return new PeekProc(this, n);
-      case "processValues": return n.store ? new PerKeyProcessProc(this, n) : new ProcessValuesProc(this, n);
       case "selectKey": return new SelectKeyProc(this, n);
       case "split": return new SplitProc(this, n);
       case "sink": return new SinkProc(this, n);
       case "stream-table-join": return new TableJoinProc(this, n);
       case "stream-stream-join": return this.objectStores ? new StreamJoinProc(this, n) : new OffHeapJoinProc(this, n);
       case "aggregate": {
-        if (n.windows === undefined) return new KvAggregateProc(this, n);
+        if (n.windows === undefined) return this.objectStores ? new KvAggregateProc(this, n) : new OffHeapKvAggregateProc(this, n);
         if (n.windows instanceof SessionWindows) return n.builtin && !this.objectStores ? new TypedSessionProc(this, n) : new SessionProc(this, n);
         if (n.windows instanceof SlidingWindows) return new SlidingProc(this, n);
         if (n.builtin && n.retentionMs === 0) return new NumericWindowProc(this, n);

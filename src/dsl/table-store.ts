@@ -1,0 +1,485 @@
+/**
+ * An off-heap key-value store for KTables (builder.table() sources and non-windowed aggregations),
+ * as Kafka Streams keeps a table in RocksDB behind serdes: keys and values are written in a compact
+ * binary form (value-codec.ts) into one byte arena; an open-addressing index over the key bytes
+ * finds an entry's slot; per-slot metadata lives in typed arrays.
+ *
+ *   index:  Int32Array, power of two, slot + 1 per used cell (0 empty); linear probing by the key
+ *           bytes' hash (FNV-1a), deletion by backward shift (no tombstones); at most 1/2 full
+ *   slot:   keyOff keyLen valOff valLen valCap hash version (Int32)   ts (Float64)   cols numbers (Float64)
+ *   arena:  [key a][value a][key b][dead][value b'] …  used ─►|   (capacity)
+ *
+ * A key is written at the arena's end to be hashed and compared (a lookup writes it and leaves it
+ * there unused); a new entry keeps it. Keys are identified as the object stores' keyOf() does:
+ * primitives by value (0 and −0 one key, NaN one key), objects by their JSON. A value is written
+ * after its key; an update that fits the value's bytes overwrites them in place, otherwise it goes
+ * to the end and the old bytes are dead. The arena is compacted (into a fresh one) when the dead
+ * bytes reach the live ones. Values the codec cannot write (a Map, a Date, a class instance…) are
+ * kept as objects beside the arena (valLen −1) and reported by heap-size.ts's estimate.
+ * Aggregates of numbers can skip the value bytes altogether: `cols` Float64 numbers per slot.
+ *
+ * Lookups parse the value back from its bytes; a small direct-mapped cache of parsed values (by
+ * slot, invalidated by the slot's version) lets hot keys skip that, and holds the value an update
+ * wrote, so a lookup right after it hands back that very object as a Map would.
+ *
+ * Bounded: at `limit` entries an insert of a new key fails with StateStoreFullError (ERR_STATE_FULL)
+ * — a table cannot drop a key silently; updates and deletes of present keys still go. Memory is the
+ * typed arrays, the index and the arena held (capacity, not use), plus the objects' estimate.
+ */
+import { StateStoreFullError } from "./errors.js";
+import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
+import { heapBytes } from "./heap-size.js";
+import { ValueCodec, arena, put32 } from "./value-codec.js";
+
+/** valLen of a value kept as an object (not in the arena). */
+const ON_HEAP = -1;
+/** valLen of an entry that has no value bytes (numbers in its columns only). */
+const NO_VALUE = -2;
+/** Dead arena bytes below which the arena is not compacted. */
+const COMPACT_MIN = 16 * 1024;
+/** Parsed values cached (a power of two). */
+const CACHE = 256;
+
+// Key tags (the value tags of value-codec.ts where the key is written as a value).
+const K_NULL = 0;
+const K_UNDEFINED = 1;
+const K_FALSE = 2;
+const K_TRUE = 3;
+const K_F64 = 4;
+const K_I32 = 8;
+const K_NAN = 10;
+const K_UTF16 = 11;
+const K_BIGINT = 12;
+const K_OBJECT = 13;
+
+/** Header words of a checkpoint: entries, slot capacity, index capacity, arena capacity, columns. */
+const HEADER = 5;
+
+/** FNV-1a over n bytes of b from `at`. */
+function hashBytes(b: Uint8Array, at: number, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = at; i < at + n; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h;
+}
+
+export class OffHeapTableStore extends ValueCodec {
+  private keyOff = new Int32Array(0);
+  /** −1: a free slot. */
+  private keyLen = new Int32Array(0);
+  private valOff = new Int32Array(0);
+  private valLen = new Int32Array(0);
+  /** Arena bytes reserved for the value (≥ valLen; an update that fits is written in place). */
+  private valCap = new Int32Array(0);
+  private hashOf = new Int32Array(0);
+  private version = new Int32Array(0);
+  private tsOf = new Float64Array(0);
+  private num = new Float64Array(0);
+  private freeSlots = new Int32Array(0);
+  private freeCount = 0;
+  private index = new Int32Array(0);
+  private mask = 0;
+  /** Values kept as objects (ON_HEAP), by slot, and their estimated bytes. */
+  private readonly objects: unknown[] = [];
+  private objectBytes = 0;
+  private readonly cacheSlot = new Int32Array(CACHE).fill(-1);
+  private readonly cacheVer = new Int32Array(CACHE);
+  private readonly cacheVal: unknown[] = new Array<unknown>(CACHE).fill(undefined);
+  /** Arena bytes of live keys and values (their reserved bytes). */
+  private liveBytes = 0;
+  private readonly initialArena: number;
+  /** The staged key (written at `used` by find()): its length and hash. */
+  private stagedLen = 0;
+  private stagedHash = 0;
+  /** Entries. */
+  size = 0;
+
+  /**
+   * `cols` numbers per entry (numOf/setNum); `limit`: the bound on entries (maxStoreEntries).
+   */
+  constructor(private readonly limit: number, private readonly name: string, readonly cols = 0, slots = 64, arenaBytes = 4096) {
+    super(arenaBytes);
+    this.initialArena = arenaBytes;
+    this.growSlots(slots);
+    this.growIndex(slots * 2);
+  }
+
+  /** Bytes held: typed arrays, index and arena (capacity), plus the estimate of the values kept as objects. */
+  get bytes(): number {
+    return this.keyOff.byteLength * 8 + this.tsOf.byteLength + this.num.byteLength + this.index.byteLength + this.buf.length +
+      this.cacheSlot.byteLength * 2 + 8 * CACHE + this.objectBytes;
+  }
+
+  /** Arena bytes written, live and held (for tests and benches). */
+  arenaUsage(): { used: number; live: number; capacity: number } {
+    return { used: this.used, live: this.liveBytes, capacity: this.buf.length };
+  }
+
+  // ── lookups and updates ──────────────────────────────────────────────────────────────────────
+
+  /**
+   * The slot of key k, −1 when the store does not hold it; the key stays written at the arena's
+   * end, for insert() to keep. Throws for a key that is a symbol or a function.
+   */
+  find(k: unknown): number {
+    const dead = this.used - this.liveBytes;
+    if (dead >= COMPACT_MIN && dead >= this.liveBytes) this.compact();
+    const at = this.used;
+    this.writeKey(k);
+    const n = this.used - at;
+    this.used = at;
+    const h = hashBytes(this.buf, at, n);
+    this.stagedLen = n;
+    this.stagedHash = h;
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const s = this.index[i]! - 1;
+      if (s < 0) return -1;
+      if (this.hashOf[s] === h && this.keyLen[s] === n && this.sameBytes(this.keyOff[s]!, at, n)) return s;
+    }
+  }
+
+  /**
+   * A new entry for the key find() just missed (nothing may touch the store in between): its slot,
+   * with no value yet (NO_VALUE), time −Infinity, columns 0. StateStoreFullError at the bound.
+   */
+  insert(): number {
+    if (this.size >= this.limit) throw new StateStoreFullError(this.name, this.limit);
+    if (this.freeCount === 0) this.growSlots(this.keyOff.length * 2);
+    if ((this.size + 1) * 2 > this.index.length) this.growIndex(this.index.length * 2);
+    const s = this.freeSlots[--this.freeCount]!;
+    const n = this.stagedLen;
+    this.keyOff[s] = this.used;
+    this.keyLen[s] = n;
+    this.used += n;
+    this.liveBytes += n;
+    this.hashOf[s] = this.stagedHash;
+    this.valLen[s] = NO_VALUE;
+    this.valCap[s] = 0;
+    this.tsOf[s] = -Infinity;
+    for (let c = 0; c < this.cols; c++) this.num[s * this.cols + c] = 0;
+    this.place(s);
+    this.size++;
+    return s;
+  }
+
+  /** Writes the value of slot s (in place when it fits); the cache keeps `v` itself for lookups. */
+  setValue(s: number, v: unknown): void {
+    this.version[s]++;
+    this.dropValue(s);
+    const start = this.used;
+    if (this.write(v, 0)) {
+      const n = this.used - start;
+      if (n <= this.valCap[s]!) {
+        this.buf.copyWithin(this.valOff[s]!, start, start + n);
+        this.used = start;
+      } else {
+        this.liveBytes += n - this.valCap[s]!;
+        this.valOff[s] = start;
+        this.valCap[s] = n;
+      }
+      this.valLen[s] = n;
+    } else {
+      this.used = start;
+      this.liveBytes -= this.valCap[s]!;
+      this.valCap[s] = 0;
+      this.valLen[s] = ON_HEAP;
+      this.objects[s] = v;
+      this.objectBytes += heapBytes(v);
+    }
+    const c = s & (CACHE - 1);
+    this.cacheSlot[c] = s;
+    this.cacheVer[c] = this.version[s]!;
+    this.cacheVal[c] = v;
+  }
+
+  /** The value of slot s (undefined when it has none): parsed from its bytes unless cached. */
+  value(s: number): unknown {
+    const c = s & (CACHE - 1);
+    if (this.cacheSlot[c] === s && this.cacheVer[c] === this.version[s]) return this.cacheVal[c];
+    const n = this.valLen[s]!;
+    let v: unknown;
+    if (n === ON_HEAP) v = this.objects[s];
+    else if (n === NO_VALUE) v = undefined;
+    else {
+      this.rd = this.valOff[s]!;
+      v = this.read();
+    }
+    this.cacheSlot[c] = s;
+    this.cacheVer[c] = this.version[s]!;
+    this.cacheVal[c] = v;
+    return v;
+  }
+
+  /** The value of key k, undefined when the store does not hold it. */
+  get(k: unknown): unknown {
+    const s = this.find(k);
+    return s < 0 ? undefined : this.value(s);
+  }
+
+  /** Sets key k to v (a new entry when absent: StateStoreFullError at the bound); its slot. */
+  put(k: unknown, v: unknown): number {
+    let s = this.find(k);
+    if (s < 0) s = this.insert();
+    this.setValue(s, v);
+    return s;
+  }
+
+  /** Removes slot s. */
+  delete(s: number): void {
+    this.version[s]++;
+    this.dropValue(s);
+    this.liveBytes -= this.keyLen[s]! + this.valCap[s]!;
+    this.unplace(s);
+    this.keyLen[s] = -1;
+    this.freeSlots[this.freeCount++] = s;
+    this.size--;
+    if (this.size === 0) {
+      this.used = 0;
+      this.liveBytes = 0;
+      if (this.buf.length > this.initialArena) this.buf = arena(this.initialArena);
+    }
+  }
+
+  timeOf(s: number): number { return this.tsOf[s]!; }
+  setTime(s: number, t: number): void { this.tsOf[s] = t; }
+  numOf(s: number, c: number): number { return this.num[s * this.cols + c]!; }
+  setNum(s: number, c: number, x: number): void { this.num[s * this.cols + c] = x; }
+
+  /** Forgets a value kept as an object (its bytes in the arena stay reserved for the next write). */
+  private dropValue(s: number): void {
+    if (this.valLen[s] !== ON_HEAP) return;
+    this.objectBytes -= heapBytes(this.objects[s]);
+    this.objects[s] = undefined;
+    this.valLen[s] = NO_VALUE;
+  }
+
+  private sameBytes(a: number, b: number, n: number): boolean {
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
+    return true;
+  }
+
+  // ── keys ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** Writes key k at `used` (keyOf()'s identity: primitives by value, objects by their JSON). */
+  private writeKey(k: unknown): void {
+    switch (typeof k) {
+      case "number":
+        if (k !== k) return this.tag(K_NAN);
+        if ((k | 0) === k) {
+          this.room(5);
+          this.buf[this.used] = K_I32;
+          put32(this.buf, this.used + 1, k);
+          this.used += 5;
+        } else {
+          this.room(9);
+          this.buf[this.used] = K_F64;
+          this.buf.writeDoubleLE(k, this.used + 1);
+          this.used += 9;
+        }
+        return;
+      case "string": {
+        const at = this.used;
+        if (!this.writeString(k)) {
+          this.used = at;
+          this.writeUtf16(K_UTF16, k);
+        }
+        return;
+      }
+      case "boolean": return this.tag(k ? K_TRUE : K_FALSE);
+      case "undefined": return this.tag(K_UNDEFINED);
+      case "bigint": return this.writeUtf16(K_BIGINT, k.toString());
+      case "object":
+        if (k === null) return this.tag(K_NULL);
+        return this.writeUtf16(K_OBJECT, JSON.stringify(k));
+      default:
+        throw new TypeError(`a table key must be null, a boolean, number, string, bigint or object, not a ${typeof k}`);
+    }
+  }
+
+  private tag(t: number): void {
+    this.room(1);
+    this.buf[this.used++] = t;
+  }
+
+  /** A tag, the UTF-16 length and the code units (any string, lone surrogates too). */
+  private writeUtf16(t: number, s: string): void {
+    const L = s.length;
+    this.room(5 + 2 * L);
+    const b = this.buf;
+    b[this.used] = t;
+    put32(b, this.used + 1, L);
+    let at = this.used + 5;
+    for (let i = 0; i < L; i++) {
+      const c = s.charCodeAt(i);
+      b[at++] = c;
+      b[at++] = c >>> 8;
+    }
+    this.used = at;
+  }
+
+  // ── the index ────────────────────────────────────────────────────────────────────────────────
+
+  private place(s: number): void {
+    let i = this.hashOf[s]! & this.mask;
+    while (this.index[i] !== 0) i = (i + 1) & this.mask;
+    this.index[i] = s + 1;
+  }
+
+  /** Removes slot s from the index, shifting back the entries of its probe run that may move into the hole. */
+  private unplace(s: number): void {
+    const m = this.mask;
+    let i = this.hashOf[s]! & m;
+    while (this.index[i] !== s + 1) i = (i + 1) & m;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & m;
+      const t = this.index[j]! - 1;
+      if (t < 0) break;
+      const home = this.hashOf[t]! & m;
+      // t may move to the hole at i when its home is not in (i, j] (cyclically).
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        this.index[i] = t + 1;
+        i = j;
+      }
+    }
+    this.index[i] = 0;
+  }
+
+  private growIndex(cap: number): void {
+    this.index = new Int32Array(cap);
+    this.mask = cap - 1;
+    for (let s = 0; s < this.keyLen.length; s++) if (this.keyLen[s]! >= 0) this.place(s);
+  }
+
+  private growSlots(cap: number): void {
+    const old = this.keyOff.length;
+    if (cap <= old) return;
+    const i32 = (a: Int32Array, fill: number) => { const b = new Int32Array(cap).fill(fill); b.set(a); return b; };
+    this.keyOff = i32(this.keyOff, 0); this.keyLen = i32(this.keyLen, -1); this.valOff = i32(this.valOff, 0);
+    this.valLen = i32(this.valLen, NO_VALUE); this.valCap = i32(this.valCap, 0); this.hashOf = i32(this.hashOf, 0);
+    this.version = i32(this.version, 0);
+    const ts = new Float64Array(cap); ts.set(this.tsOf); this.tsOf = ts;
+    const num = new Float64Array(cap * this.cols); num.set(this.num); this.num = num;
+    const free = new Int32Array(cap);
+    free.set(this.freeSlots.subarray(0, this.freeCount));
+    for (let s = cap - 1; s >= old; s--) free[this.freeCount++] = s;
+    this.freeSlots = free;
+  }
+
+  /** Copies the live keys and values into a fresh arena of at least twice their bytes. */
+  private compact(): void {
+    let cap = this.initialArena;
+    while (cap < 2 * this.liveBytes) cap *= 2;
+    const to = arena(cap);
+    let at = 0;
+    for (let s = 0; s < this.keyLen.length; s++) {
+      const n = this.keyLen[s]!;
+      if (n < 0) continue;
+      this.buf.copy(to, at, this.keyOff[s]!, this.keyOff[s]! + n);
+      this.keyOff[s] = at;
+      at += n;
+      const v = this.valCap[s]!;
+      if (v > 0) {
+        this.buf.copy(to, at, this.valOff[s]!, this.valOff[s]! + v);
+        this.valOff[s] = at;
+        at += v;
+      }
+    }
+    this.buf = to;
+    this.used = at;
+    this.liveBytes = at;
+  }
+
+  // ── checkpoints ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * [entries E, slot capacity, index capacity, arena capacity, columns C] [a state-codec text block:
+   * the property-name table] then per entry in slot order: time, C numbers, key bytes K, value bytes
+   * V (−1: kept as an object, −2: none), then the key's and the value's bytes padded to whole words
+   * (V = −1: a state-codec text block of the value after the key's bytes). -1 when it does not fit.
+   * Throws StateNotSerialisableError for a value kept as an object that a checkpoint cannot write.
+   */
+  exportTo(into: Float64Array, at: number): number {
+    let o = at;
+    if (o + HEADER > into.length) return -1;
+    into[o++] = this.size; into[o++] = this.keyOff.length; into[o++] = this.index.length; into[o++] = this.buf.length; into[o++] = this.cols;
+    const w = writeText(into, o, this.namesText());
+    if (w < 0) return -1;
+    o += w;
+    for (let s = 0; s < this.keyLen.length; s++) {
+      const K = this.keyLen[s]!;
+      if (K < 0) continue;
+      const V = this.valLen[s]!;
+      const bytes = K + Math.max(V, 0);
+      const words = Math.ceil(bytes / 8);
+      if (o + 3 + this.cols + words > into.length) return -1;
+      into[o++] = this.tsOf[s]!;
+      for (let c = 0; c < this.cols; c++) into[o++] = this.num[s * this.cols + c]!;
+      into[o++] = K;
+      into[o++] = V;
+      const out = new Uint8Array(into.buffer, into.byteOffset + o * 8, words * 8);
+      out.set(this.buf.subarray(this.keyOff[s]!, this.keyOff[s]! + K));
+      if (V > 0) out.set(this.buf.subarray(this.valOff[s]!, this.valOff[s]! + V), K);
+      out.fill(0, bytes);
+      o += words;
+      if (V === ON_HEAP) {
+        const w = writeText(into, o, encodeState(this.objects[s]));
+        if (w < 0) return -1;
+        o += w;
+      }
+    }
+    return o - at;
+  }
+
+  /** Replaces the contents with those written by exportTo(); returns the words read. */
+  importFrom(from: Float64Array, at: number): number {
+    let o = at;
+    const E = from[o++]!; const slotCap = from[o++]!; const indexCap = from[o++]!; const arenaCap = from[o++]!; const cols = from[o++]!;
+    if (cols !== this.cols) throw new Error(`checkpoint: a table store of ${cols} columns read into one of ${this.cols}`);
+    const names = readText(from, o);
+    o += names.words;
+    this.loadNames(names.text);
+    this.keyOff = new Int32Array(0); this.keyLen = new Int32Array(0); this.valOff = new Int32Array(0); this.valLen = new Int32Array(0);
+    this.valCap = new Int32Array(0); this.hashOf = new Int32Array(0); this.version = new Int32Array(0);
+    this.tsOf = new Float64Array(0); this.num = new Float64Array(0);
+    this.freeSlots = new Int32Array(0); this.freeCount = 0;
+    this.objects.length = 0;
+    this.objectBytes = 0;
+    this.cacheSlot.fill(-1);
+    this.cacheVal.fill(undefined);
+    this.growSlots(slotCap);
+    this.index = new Int32Array(indexCap);
+    this.mask = indexCap - 1;
+    this.buf = arena(arenaCap);
+    this.used = this.liveBytes = 0;
+    this.size = 0;
+    for (let e = 0; e < E; e++) {
+      const s = this.freeSlots[--this.freeCount]!;
+      this.tsOf[s] = from[o++]!;
+      for (let c = 0; c < cols; c++) this.num[s * cols + c] = from[o++]!;
+      const K = from[o++]!;
+      const V = from[o++]!;
+      const bytes = K + Math.max(V, 0);
+      this.room(bytes);
+      this.buf.set(new Uint8Array(from.buffer, from.byteOffset + o * 8, bytes), this.used);
+      this.keyOff[s] = this.used;
+      this.keyLen[s] = K;
+      this.hashOf[s] = hashBytes(this.buf, this.used, K);
+      this.valOff[s] = this.used + K;
+      this.valLen[s] = V;
+      this.valCap[s] = Math.max(V, 0);
+      this.used += bytes;
+      this.liveBytes += bytes;
+      o += Math.ceil(bytes / 8);
+      if (V === ON_HEAP) {
+        const { text, words } = readText(from, o);
+        this.objects[s] = decodeState(text);
+        this.objectBytes += heapBytes(this.objects[s]);
+        o += words;
+      }
+      this.place(s);
+      this.size++;
+    }
+    return o - at;
+  }
+}
