@@ -30,6 +30,7 @@
  *     typed session store (built-in aggregate)  [key block] [open sessions, closed ones kept] (session-store.ts)
  *     off-heap join buffer                       [key block] [records with their value bytes] (join-store.ts)
  *     off-heap table store (tables, kv aggregates) [entries with their key and value bytes] (table-store.ts)
+ *     per-key store (processValues)              [key block] [n] [n × (key index, fields…)] (per-key-store.ts)
  * Values keep their shape through JSON (tags for undefined, non-finite numbers, Map, Set, Date,
  * Windowed); a value that cannot be written (a function, a class instance, a cycle) makes
  * snapshot() return -1 with the reason in `snapshotError`, as does a state larger than the area.
@@ -45,9 +46,11 @@ import { decodeState, encodeState, readText, writeText } from "./state-codec.js"
 import { repartitionEdges, type RepartitionEdge } from "./repartition.js";
 import { SESSION_LATE_GAP, TypedSessionStore } from "./session-store.js";
 import { OffHeapJoinStore } from "./join-store.js";
-
 import { OffHeapTableStore } from "./table-store.js";
 import { ARRAY_BYTES, MAP_BYTES, MAP_ENTRY_BYTES, flatten, heapBytes, numberBytes, objectBytes, sampledBytes } from "./heap-size.js";
+import { NO_STATE, PerKeyTable, flaggedRecord, type KeyState, type ProcessorContext } from "./per-key-store.js";
+import { readKeyBlock, StoreKeys, writeKeyBlock } from "./slot-heap.js";
+
 /** Where records go whose user function threw. */
 export const ERROR_TOPIC = "riptide-errors";
 
@@ -83,7 +86,7 @@ export interface ExecutorOptions {
 /** What a state store holds, for reports and metrics. */
 export interface StoreReport {
   name: string;
-  kind: "table" | "kv" | "window" | "session" | "sliding" | "join";
+  kind: "table" | "kv" | "window" | "session" | "sliding" | "join" | "per-key";
   /** Live entries (open windows, sessions, keys, buffered join records). */
   entries: number;
   /** Closed windows or sessions kept for retention. */
@@ -1228,6 +1231,63 @@ class OffHeapJoinProc extends Proc implements Stateful, TypedState {
   }
 }
 
+/** processValues without a store: the processor flags records or lets them flow on. */
+class ProcessValuesProc extends Proc {
+  protected readonly ctx: ProcessorContext = { key: undefined, timestamp: 0, watermark: -Infinity };
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "processValues" }>) { super(exec, n); }
+  process(k: unknown, v: unknown, t: number): void {
+    this.run(k, v, t, NO_STATE);
+  }
+  protected run(k: unknown, v: unknown, t: number, state: KeyState<string>): void {
+    const ctx = this.ctx;
+    ctx.key = k;
+    ctx.timestamp = t;
+    ctx.watermark = this.exec.watermark;
+    const r = this.n.fn(v, state, ctx);
+    if (typeof r === "string") this.exec.emit(this.n.flagged, k, flaggedRecord(r, v), t);
+    else this.forward(k, v, t);
+  }
+}
+
+/** processValues with a per-key store (per-key-store.ts): keys get slots from StoreKeys (never released). */
+class PerKeyProcessProc extends ProcessValuesProc implements Stateful, TypedState {
+  private readonly keys = new StoreKeys();
+  private readonly table: PerKeyTable;
+  constructor(exec: TopologyExecutor, n: Extract<PlanNode, { kind: "processValues" }>) {
+    super(exec, n);
+    this.table = new PerKeyTable(n.store!, exec.maxStoreEntries, 64);
+  }
+  override process(k: unknown, v: unknown, t: number): void {
+    if (k === null || k === undefined) return;
+    const table = this.table;
+    let id = this.keys.find(k);
+    if (id < 0) {
+      this.exec.checkBound(this.n.store!.name, this.keys.size);
+      id = this.keys.intern(k);
+    }
+    table.at(id);
+    this.run(k, v, t, table.view);
+  }
+  advance(): void {}
+  report(): StoreReport {
+    return { name: this.n.store!.name, kind: "per-key", entries: this.table.live, retained: 0, bytes: this.table.bytes, typed: true };
+  }
+  /** [key block of the live slots' keys] [n] [n × (index into the key block, fields…)]. */
+  exportState(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
+    const slots = this.table.liveSlots();
+    const kw = writeKeyBlock(into, at, slots.map((s) => this.keys.list[s]), encodeKey);
+    if (kw < 0) return -1;
+    const w = this.table.exportTo(into, at + kw, slots, (_s, i) => i);
+    return w < 0 ? -1 : kw + w;
+  }
+  importState(from: Float64Array, at: number, decodeKey: (x: number) => unknown): number {
+    const { keys, words } = readKeyBlock(from, at, decodeKey);
+    this.keys.clear();
+    const ids = keys.map((k) => this.keys.intern(k));
+    return words + this.table.importFrom(from, at + words, (i) => ids[i]!);
+  }
+}
+
 /** Stream-table join: a stream record looks up the table's current value; table updates emit nothing. */
 class TableJoinProc extends Proc {
   table!: Lookup;
@@ -1306,6 +1366,7 @@ export class TopologyExecutor {
       case "flatMap": return new FlatMapProc(this, n);
       case "flatMapValues": return new FlatMapValuesProc(this, n);
       case "peek": return new PeekProc(this, n);
+      case "processValues": return n.store ? new PerKeyProcessProc(this, n) : new ProcessValuesProc(this, n);
       case "selectKey": return new SelectKeyProc(this, n);
       case "split": return new SplitProc(this, n);
       case "sink": return new SinkProc(this, n);
