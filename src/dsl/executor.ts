@@ -381,8 +381,13 @@ class OffHeapTableProc extends Proc implements Stateful, Lookup, TypedState {
   }
 }
 
-/** The columns of a built-in KTable aggregate's numbers in the table store: count, sum, min/max (NaN: none yet), mean (sum, n). */
-const KV_COLUMNS = { count: 1, sum: 1, min: 1, max: 1, mean: 2 } as const;
+/**
+ * The columns of a KTable aggregate in the table store: its latest timestamp (TS), then a built-in's
+ * numbers: count, sum, min/max (NaN: none yet), mean (sum, n).
+ */
+const KV_COLUMNS = { count: 2, sum: 2, min: 2, max: 2, mean: 3 } as const;
+const TS = 0;
+const A = 1;
 
 /**
  * KvAggregateProc's semantics on the off-heap table store: built-in aggregates as numbers in the
@@ -397,7 +402,7 @@ class OffHeapKvAggregateProc extends Proc implements Stateful, Lookup, TypedStat
     super(exec, n);
     this.op = n.builtin?.op;
     this.field = n.builtin?.field;
-    this.store = new OffHeapTableStore(exec.maxStoreEntries, n.store, this.op ? KV_COLUMNS[this.op] : 0);
+    this.store = new OffHeapTableStore(exec.maxStoreEntries, n.store, this.op ? KV_COLUMNS[this.op] : 1);
   }
   process(k: unknown, v: unknown, t: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return; // Kafka Streams skips null keys and values
@@ -405,37 +410,37 @@ class OffHeapKvAggregateProc extends Proc implements Stateful, Lookup, TypedStat
     let s = st.find(k);
     if (s < 0) {
       s = st.insert();
-      st.setTime(s, t);
-      if (this.op === "min" || this.op === "max") st.setNum(s, 0, NaN);
+      st.setNum(s, TS, t);
+      if (this.op === "min" || this.op === "max") st.setNum(s, A, NaN);
       else if (this.op === undefined) st.setValue(s, this.n.init()); // an adder that throws leaves the initial value, as in KvAggregateProc
     }
     if (this.op === undefined) {
       st.setValue(s, this.n.adder(k, v, st.value(s)));
     } else if (this.op === "count") {
-      st.setNum(s, 0, st.numOf(s, 0) + 1);
+      st.setNum(s, A, st.numOf(s, A) + 1);
     } else {
       // The built-ins' adders (builder.ts builtinSpec): non-finite values are skipped.
       const x = this.field ? this.field(v) : v;
       if (typeof x === "number" && x - x === 0) {
-        const a = st.numOf(s, 0);
-        if (this.op === "sum") st.setNum(s, 0, a + x);
+        const a = st.numOf(s, A);
+        if (this.op === "sum") st.setNum(s, A, a + x);
         else if (this.op === "mean") {
-          st.setNum(s, 0, a + x);
-          st.setNum(s, 1, st.numOf(s, 1) + 1);
-        } else st.setNum(s, 0, a !== a ? x : this.op === "min" ? Math.min(a, x) : Math.max(a, x));
+          st.setNum(s, A, a + x);
+          st.setNum(s, A + 1, st.numOf(s, A + 1) + 1);
+        } else st.setNum(s, A, a !== a ? x : this.op === "min" ? Math.min(a, x) : Math.max(a, x));
       }
     }
-    if (t > st.timeOf(s)) st.setTime(s, t);
-    this.forward(k, this.aggOf(s), st.timeOf(s));
+    if (t > st.numOf(s, TS)) st.setNum(s, TS, t);
+    this.forward(k, this.aggOf(s), st.numOf(s, TS));
   }
   /** The aggregate of slot s as KvAggregateProc renders it (min/max/mean of nothing: null). */
   private aggOf(s: number): unknown {
     const st = this.store;
     switch (this.op) {
       case undefined: return st.value(s);
-      case "count": case "sum": return st.numOf(s, 0);
-      case "min": case "max": { const a = st.numOf(s, 0); return a !== a ? null : a; }
-      case "mean": { const n = st.numOf(s, 1); return n > 0 ? st.numOf(s, 0) / n : null; }
+      case "count": case "sum": return st.numOf(s, A);
+      case "min": case "max": { const a = st.numOf(s, A); return a !== a ? null : a; }
+      case "mean": { const n = st.numOf(s, A + 1); return n > 0 ? st.numOf(s, A) / n : null; }
     }
   }
   lookup(k: unknown): unknown {

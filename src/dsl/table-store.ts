@@ -6,7 +6,7 @@
  *
  *   index:  Int32Array, power of two, slot + 1 per used cell (0 empty); linear probing by the key
  *           bytes' hash (FNV-1a), deletion by backward shift (no tombstones); at most 1/2 full
- *   slot:   keyOff keyLen valOff valLen valCap hash version (Int32)   ts (Float64)   cols numbers (Float64)
+ *   slot:   keyOff keyLen valOff valLen valCap hash (Int32)   `cols` numbers (Float64)
  *   arena:  [key a][value a][key b][dead][value b'] …  used ─►|   (capacity)
  *
  * A key is written at the arena's end to be hashed and compared (a lookup writes it and leaves it
@@ -16,11 +16,12 @@
  * to the end and the old bytes are dead. The arena is compacted (into a fresh one) when the dead
  * bytes reach the live ones. Values the codec cannot write (a Map, a Date, a class instance…) are
  * kept as objects beside the arena (valLen −1) and reported by heap-size.ts's estimate.
- * Aggregates of numbers can skip the value bytes altogether: `cols` Float64 numbers per slot.
+ * Aggregations keep numbers per entry in `cols` Float64 columns (their latest timestamp; a built-in
+ * aggregate's count, sum, min, max: then no value bytes at all).
  *
  * Lookups parse the value back from its bytes; a small direct-mapped cache of parsed values (by
- * slot, invalidated by the slot's version) lets hot keys skip that, and holds the value an update
- * wrote, so a lookup right after it hands back that very object as a Map would.
+ * slot; an update replaces the slot's entry, a delete clears it) lets hot keys skip that, and holds
+ * the value an update wrote, so a lookup right after it hands back that very object as a Map would.
  *
  * Bounded: at `limit` entries an insert of a new key fails with StateStoreFullError (ERR_STATE_FULL)
  * — a table cannot drop a key silently; updates and deletes of present keys still go. Memory is the
@@ -71,8 +72,6 @@ export class OffHeapTableStore extends ValueCodec {
   /** Arena bytes reserved for the value (≥ valLen; an update that fits is written in place). */
   private valCap = new Int32Array(0);
   private hashOf = new Int32Array(0);
-  private version = new Int32Array(0);
-  private tsOf = new Float64Array(0);
   private num = new Float64Array(0);
   private freeSlots = new Int32Array(0);
   private freeCount = 0;
@@ -82,7 +81,6 @@ export class OffHeapTableStore extends ValueCodec {
   private readonly objects: unknown[] = [];
   private objectBytes = 0;
   private readonly cacheSlot = new Int32Array(CACHE).fill(-1);
-  private readonly cacheVer = new Int32Array(CACHE);
   private readonly cacheVal: unknown[] = new Array<unknown>(CACHE).fill(undefined);
   /** Arena bytes of live keys and values (their reserved bytes). */
   private liveBytes = 0;
@@ -105,8 +103,8 @@ export class OffHeapTableStore extends ValueCodec {
 
   /** Bytes held: typed arrays, index and arena (capacity), plus the estimate of the values kept as objects. */
   get bytes(): number {
-    return this.keyOff.byteLength * 8 + this.tsOf.byteLength + this.num.byteLength + this.index.byteLength + this.buf.length +
-      this.cacheSlot.byteLength * 2 + 8 * CACHE + this.objectBytes;
+    return this.keyOff.byteLength * 6 + this.num.byteLength + this.index.byteLength + this.buf.length +
+      this.cacheSlot.byteLength + 8 * CACHE + this.objectBytes;
   }
 
   /** Arena bytes written, live and held (for tests and benches). */
@@ -139,7 +137,7 @@ export class OffHeapTableStore extends ValueCodec {
 
   /**
    * A new entry for the key find() just missed (nothing may touch the store in between): its slot,
-   * with no value yet (NO_VALUE), time −Infinity, columns 0. StateStoreFullError at the bound.
+   * with no value yet (NO_VALUE), columns 0. StateStoreFullError at the bound.
    */
   insert(): number {
     if (this.size >= this.limit) throw new StateStoreFullError(this.name, this.limit);
@@ -154,7 +152,6 @@ export class OffHeapTableStore extends ValueCodec {
     this.hashOf[s] = this.stagedHash;
     this.valLen[s] = NO_VALUE;
     this.valCap[s] = 0;
-    this.tsOf[s] = -Infinity;
     for (let c = 0; c < this.cols; c++) this.num[s * this.cols + c] = 0;
     this.place(s);
     this.size++;
@@ -163,7 +160,6 @@ export class OffHeapTableStore extends ValueCodec {
 
   /** Writes the value of slot s (in place when it fits); the cache keeps `v` itself for lookups. */
   setValue(s: number, v: unknown): void {
-    this.version[s]++;
     this.dropValue(s);
     const start = this.used;
     if (this.write(v, 0)) {
@@ -187,14 +183,13 @@ export class OffHeapTableStore extends ValueCodec {
     }
     const c = s & (CACHE - 1);
     this.cacheSlot[c] = s;
-    this.cacheVer[c] = this.version[s]!;
     this.cacheVal[c] = v;
   }
 
   /** The value of slot s (undefined when it has none): parsed from its bytes unless cached. */
   value(s: number): unknown {
     const c = s & (CACHE - 1);
-    if (this.cacheSlot[c] === s && this.cacheVer[c] === this.version[s]) return this.cacheVal[c];
+    if (this.cacheSlot[c] === s) return this.cacheVal[c];
     const n = this.valLen[s]!;
     let v: unknown;
     if (n === ON_HEAP) v = this.objects[s];
@@ -204,7 +199,6 @@ export class OffHeapTableStore extends ValueCodec {
       v = this.read();
     }
     this.cacheSlot[c] = s;
-    this.cacheVer[c] = this.version[s]!;
     this.cacheVal[c] = v;
     return v;
   }
@@ -225,7 +219,11 @@ export class OffHeapTableStore extends ValueCodec {
 
   /** Removes slot s. */
   delete(s: number): void {
-    this.version[s]++;
+    const c = s & (CACHE - 1);
+    if (this.cacheSlot[c] === s) {
+      this.cacheSlot[c] = -1;
+      this.cacheVal[c] = undefined;
+    }
     this.dropValue(s);
     this.liveBytes -= this.keyLen[s]! + this.valCap[s]!;
     this.unplace(s);
@@ -239,8 +237,6 @@ export class OffHeapTableStore extends ValueCodec {
     }
   }
 
-  timeOf(s: number): number { return this.tsOf[s]!; }
-  setTime(s: number, t: number): void { this.tsOf[s] = t; }
   numOf(s: number, c: number): number { return this.num[s * this.cols + c]!; }
   setNum(s: number, c: number, x: number): void { this.num[s * this.cols + c] = x; }
 
@@ -357,8 +353,6 @@ export class OffHeapTableStore extends ValueCodec {
     const i32 = (a: Int32Array, fill: number) => { const b = new Int32Array(cap).fill(fill); b.set(a); return b; };
     this.keyOff = i32(this.keyOff, 0); this.keyLen = i32(this.keyLen, -1); this.valOff = i32(this.valOff, 0);
     this.valLen = i32(this.valLen, NO_VALUE); this.valCap = i32(this.valCap, 0); this.hashOf = i32(this.hashOf, 0);
-    this.version = i32(this.version, 0);
-    const ts = new Float64Array(cap); ts.set(this.tsOf); this.tsOf = ts;
     const num = new Float64Array(cap * this.cols); num.set(this.num); this.num = num;
     const free = new Int32Array(cap);
     free.set(this.freeSlots.subarray(0, this.freeCount));
@@ -394,7 +388,7 @@ export class OffHeapTableStore extends ValueCodec {
 
   /**
    * [entries E, slot capacity, index capacity, arena capacity, columns C] [a state-codec text block:
-   * the property-name table] then per entry in slot order: time, C numbers, key bytes K, value bytes
+   * the property-name table] then per entry in slot order: C numbers, key bytes K, value bytes
    * V (−1: kept as an object, −2: none), then the key's and the value's bytes padded to whole words
    * (V = −1: a state-codec text block of the value after the key's bytes). -1 when it does not fit.
    * Throws StateNotSerialisableError for a value kept as an object that a checkpoint cannot write.
@@ -412,8 +406,7 @@ export class OffHeapTableStore extends ValueCodec {
       const V = this.valLen[s]!;
       const bytes = K + Math.max(V, 0);
       const words = Math.ceil(bytes / 8);
-      if (o + 3 + this.cols + words > into.length) return -1;
-      into[o++] = this.tsOf[s]!;
+      if (o + 2 + this.cols + words > into.length) return -1;
       for (let c = 0; c < this.cols; c++) into[o++] = this.num[s * this.cols + c]!;
       into[o++] = K;
       into[o++] = V;
@@ -440,8 +433,7 @@ export class OffHeapTableStore extends ValueCodec {
     o += names.words;
     this.loadNames(names.text);
     this.keyOff = new Int32Array(0); this.keyLen = new Int32Array(0); this.valOff = new Int32Array(0); this.valLen = new Int32Array(0);
-    this.valCap = new Int32Array(0); this.hashOf = new Int32Array(0); this.version = new Int32Array(0);
-    this.tsOf = new Float64Array(0); this.num = new Float64Array(0);
+    this.valCap = new Int32Array(0); this.hashOf = new Int32Array(0); this.num = new Float64Array(0);
     this.freeSlots = new Int32Array(0); this.freeCount = 0;
     this.objects.length = 0;
     this.objectBytes = 0;
@@ -455,7 +447,6 @@ export class OffHeapTableStore extends ValueCodec {
     this.size = 0;
     for (let e = 0; e < E; e++) {
       const s = this.freeSlots[--this.freeCount]!;
-      this.tsOf[s] = from[o++]!;
       for (let c = 0; c < cols; c++) this.num[s * cols + c] = from[o++]!;
       const K = from[o++]!;
       const V = from[o++]!;

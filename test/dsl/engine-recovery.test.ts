@@ -8,12 +8,10 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runTopology } from "../../src/dsl/engine.js";
-import type { Coordinator } from "../../src/coordinator/coordinator.js";
-import { MemorySink, type Output } from "../../src/sinks/sink.js";
 import { mulberry32 } from "../support/random.js";
+import { cleanAndCrashed } from "../support/recovery.js";
 
 const dir = mkdtempSync(join(tmpdir(), "riptide-dsl-recovery-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,42 +23,6 @@ function writeLines(name: string, rows: unknown[]): string {
 }
 
 const T0 = 1_700_000_000_000;
-
-/** Crashes worker 0, then worker 1, once the sink has seen the given numbers of outputs (mid-stream, whatever the machine's speed). */
-class CrashingSink extends MemorySink {
-  coordinator: Coordinator | undefined;
-  constructor(private readonly at: [number, number]) {
-    super();
-  }
-  override write(output: Output): void {
-    super.write(output);
-    const n = this.outputs.length;
-    if (n === this.at[0]) this.coordinator!.crashWorker(0);
-    if (n === this.at[1]) this.coordinator!.crashWorker(1);
-  }
-}
-
-/**
- * A clean run; one where the workers die after a quarter and after three fifths of the outputs;
- * and the same crashes with checkpoint areas too small for the state (-1: no restorable state),
- * which must lose or repeat something — else the crashes hit no state and prove nothing.
- */
-async function cleanAndCrashed(module: string, input: Record<string, string>) {
-  const run = async (sink: MemorySink, checkpointBytes?: number) => {
-    const summary = await runTopology(resolve(`test/dsl/fixtures/${module}`), {
-      input, sink, workers: 2, batchSize: 512, ringSlots: 8, rate: 100_000, ...(checkpointBytes !== undefined && { checkpointBytes }),
-      onCoordinator: (c) => {
-        if (sink instanceof CrashingSink) sink.coordinator = c;
-      },
-    });
-    return { summary, outputs: sink.outputs.map((o) => JSON.stringify(o)).sort() };
-  };
-  const clean = await run(new MemorySink());
-  const at: [number, number] = [Math.floor(clean.outputs.length / 4), Math.floor((clean.outputs.length * 3) / 5)];
-  const failed = await run(new CrashingSink(at));
-  const unrestorable = await run(new CrashingSink(at), 1024);
-  return { clean, failed, unrestorable };
-}
 
 describe("worker recovery in the general form (checkpoints of joins and tables)", () => {
   it("stream-stream left join (ride-join.js): workers that die are replaced from their checkpoints; the matches equal a run without failure", async () => {

@@ -181,7 +181,7 @@ describe("off-heap table store: a Map's contents under random puts, deletes and 
         continue;
       }
       const s = st.put(k, v);
-      st.setTime(s, i);
+      st.setNum(s, 0, i);
       st.setNum(s, 1, i / 3);
       ref.set(keyOf(k), [k, v, i]);
     }
@@ -196,7 +196,7 @@ describe("off-heap table store: a Map's contents under random puts, deletes and 
     for (const [k, v, i] of ref.values() as Iterable<[unknown, unknown, number]>) {
       const s = back.find(k);
       expect(show(back.value(s))).toBe(show(v));
-      expect(back.timeOf(s)).toBe(i);
+      expect(back.numOf(s, 0)).toBe(i);
       expect(back.numOf(s, 1)).toBe(i / 3);
     }
     const again = new Float64Array(n + 3);
