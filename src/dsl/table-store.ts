@@ -4,9 +4,9 @@
  * binary form (value-codec.ts) into one byte arena; an open-addressing index over the key bytes
  * finds an entry's slot; per-slot metadata lives in typed arrays.
  *
- *   index:  Int32Array, power of two, slot + 1 per used cell (0 empty); linear probing by the key
+ *   index:  cells of [slot + 1 (0: empty), hash] (Int32), a power of two; linear probing by the key
  *           bytes' hash (FNV-1a), deletion by backward shift (no tombstones); at most 1/2 full
- *   slot:   keyOff keyLen valOff valLen valCap hash (Int32)   `cols` numbers (Float64)
+ *   slot:   keyOff keyLen valOff valLen valCap hash (Int32, side by side)   `cols` numbers (Float64)
  *   arena:  [key a][value a][key b][dead][value b'] …  used ─►|   (capacity)
  *
  * A key is written at the arena's end to be hashed and compared (a lookup writes it and leaves it
@@ -53,6 +53,15 @@ const K_UTF16 = 11;
 const K_BIGINT = 12;
 const K_OBJECT = 13;
 
+/** Fields of a slot in `meta`: key bytes, value bytes, bytes reserved for the value (≥ its length; an update that fits is written in place), key hash. */
+const KEY_OFF = 0;
+const KEY_LEN = 1;
+const VAL_OFF = 2;
+const VAL_LEN = 3;
+const VAL_CAP = 4;
+const HASH = 5;
+const META = 6;
+
 /** Header words of a checkpoint: entries, slot capacity, index capacity, arena capacity, columns. */
 const HEADER = 5;
 
@@ -64,14 +73,10 @@ function hashBytes(b: Uint8Array, at: number, n: number): number {
 }
 
 export class OffHeapTableStore extends ValueCodec {
-  private keyOff = new Int32Array(0);
-  /** −1: a free slot. */
-  private keyLen = new Int32Array(0);
-  private valOff = new Int32Array(0);
-  private valLen = new Int32Array(0);
-  /** Arena bytes reserved for the value (≥ valLen; an update that fits is written in place). */
-  private valCap = new Int32Array(0);
-  private hashOf = new Int32Array(0);
+  /** META fields per slot (see the field constants), one slot's in one cache line. */
+  private meta = new Int32Array(0);
+  /** Slots allocated. */
+  private slots = 0;
   private num = new Float64Array(0);
   private freeSlots = new Int32Array(0);
   private freeCount = 0;
@@ -103,7 +108,7 @@ export class OffHeapTableStore extends ValueCodec {
 
   /** Bytes held: typed arrays, index and arena (capacity), plus the estimate of the values kept as objects. */
   get bytes(): number {
-    return this.keyOff.byteLength * 6 + this.num.byteLength + this.index.byteLength + this.buf.length +
+    return this.meta.byteLength + this.num.byteLength + this.index.byteLength + this.buf.length +
       this.cacheSlot.byteLength + 8 * CACHE + this.objectBytes;
   }
 
@@ -128,10 +133,11 @@ export class OffHeapTableStore extends ValueCodec {
     const h = hashBytes(this.buf, at, n);
     this.stagedLen = n;
     this.stagedHash = h;
+    const x = this.index;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const s = this.index[i]! - 1;
+      const s = x[2 * i]! - 1;
       if (s < 0) return -1;
-      if (this.hashOf[s] === h && this.keyLen[s] === n && this.sameBytes(this.keyOff[s]!, at, n)) return s;
+      if (x[2 * i + 1] === h && this.meta[META * s + KEY_LEN] === n && this.sameBytes(this.meta[META * s + KEY_OFF]!, at, n)) return s;
     }
   }
 
@@ -141,17 +147,17 @@ export class OffHeapTableStore extends ValueCodec {
    */
   insert(): number {
     if (this.size >= this.limit) throw new StateStoreFullError(this.name, this.limit);
-    if (this.freeCount === 0) this.growSlots(this.keyOff.length * 2);
-    if ((this.size + 1) * 2 > this.index.length) this.growIndex(this.index.length * 2);
+    if (this.freeCount === 0) this.growSlots(this.slots * 2);
+    if ((this.size + 1) * 4 > this.index.length) this.growIndex(this.index.length);
     const s = this.freeSlots[--this.freeCount]!;
     const n = this.stagedLen;
-    this.keyOff[s] = this.used;
-    this.keyLen[s] = n;
+    this.meta[META * s + KEY_OFF] = this.used;
+    this.meta[META * s + KEY_LEN] = n;
     this.used += n;
     this.liveBytes += n;
-    this.hashOf[s] = this.stagedHash;
-    this.valLen[s] = NO_VALUE;
-    this.valCap[s] = 0;
+    this.meta[META * s + HASH] = this.stagedHash;
+    this.meta[META * s + VAL_LEN] = NO_VALUE;
+    this.meta[META * s + VAL_CAP] = 0;
     for (let c = 0; c < this.cols; c++) this.num[s * this.cols + c] = 0;
     this.place(s);
     this.size++;
@@ -164,20 +170,20 @@ export class OffHeapTableStore extends ValueCodec {
     const start = this.used;
     if (this.write(v, 0)) {
       const n = this.used - start;
-      if (n <= this.valCap[s]!) {
-        this.buf.copyWithin(this.valOff[s]!, start, start + n);
+      if (n <= this.meta[META * s + VAL_CAP]!) {
+        this.buf.copyWithin(this.meta[META * s + VAL_OFF]!, start, start + n);
         this.used = start;
       } else {
-        this.liveBytes += n - this.valCap[s]!;
-        this.valOff[s] = start;
-        this.valCap[s] = n;
+        this.liveBytes += n - this.meta[META * s + VAL_CAP]!;
+        this.meta[META * s + VAL_OFF] = start;
+        this.meta[META * s + VAL_CAP] = n;
       }
-      this.valLen[s] = n;
+      this.meta[META * s + VAL_LEN] = n;
     } else {
       this.used = start;
-      this.liveBytes -= this.valCap[s]!;
-      this.valCap[s] = 0;
-      this.valLen[s] = ON_HEAP;
+      this.liveBytes -= this.meta[META * s + VAL_CAP]!;
+      this.meta[META * s + VAL_CAP] = 0;
+      this.meta[META * s + VAL_LEN] = ON_HEAP;
       this.objects[s] = v;
       this.objectBytes += heapBytes(v);
     }
@@ -190,12 +196,12 @@ export class OffHeapTableStore extends ValueCodec {
   value(s: number): unknown {
     const c = s & (CACHE - 1);
     if (this.cacheSlot[c] === s) return this.cacheVal[c];
-    const n = this.valLen[s]!;
+    const n = this.meta[META * s + VAL_LEN]!;
     let v: unknown;
     if (n === ON_HEAP) v = this.objects[s];
     else if (n === NO_VALUE) v = undefined;
     else {
-      this.rd = this.valOff[s]!;
+      this.rd = this.meta[META * s + VAL_OFF]!;
       v = this.read();
     }
     this.cacheSlot[c] = s;
@@ -225,9 +231,9 @@ export class OffHeapTableStore extends ValueCodec {
       this.cacheVal[c] = undefined;
     }
     this.dropValue(s);
-    this.liveBytes -= this.keyLen[s]! + this.valCap[s]!;
+    this.liveBytes -= this.meta[META * s + KEY_LEN]! + this.meta[META * s + VAL_CAP]!;
     this.unplace(s);
-    this.keyLen[s] = -1;
+    this.meta[META * s + KEY_LEN] = -1;
     this.freeSlots[this.freeCount++] = s;
     this.size--;
     if (this.size === 0) {
@@ -242,10 +248,10 @@ export class OffHeapTableStore extends ValueCodec {
 
   /** Forgets a value kept as an object (its bytes in the arena stay reserved for the next write). */
   private dropValue(s: number): void {
-    if (this.valLen[s] !== ON_HEAP) return;
+    if (this.meta[META * s + VAL_LEN] !== ON_HEAP) return;
     this.objectBytes -= heapBytes(this.objects[s]);
     this.objects[s] = undefined;
-    this.valLen[s] = NO_VALUE;
+    this.meta[META * s + VAL_LEN] = NO_VALUE;
   }
 
   private sameBytes(a: number, b: number, n: number): boolean {
@@ -316,43 +322,52 @@ export class OffHeapTableStore extends ValueCodec {
   // ── the index ────────────────────────────────────────────────────────────────────────────────
 
   private place(s: number): void {
-    let i = this.hashOf[s]! & this.mask;
-    while (this.index[i] !== 0) i = (i + 1) & this.mask;
-    this.index[i] = s + 1;
+    const h = this.meta[META * s + HASH]!;
+    let i = h & this.mask;
+    while (this.index[2 * i] !== 0) i = (i + 1) & this.mask;
+    this.index[2 * i] = s + 1;
+    this.index[2 * i + 1] = h;
   }
 
   /** Removes slot s from the index, shifting back the entries of its probe run that may move into the hole. */
   private unplace(s: number): void {
     const m = this.mask;
-    let i = this.hashOf[s]! & m;
-    while (this.index[i] !== s + 1) i = (i + 1) & m;
+    const x = this.index;
+    let i = this.meta[META * s + HASH]! & m;
+    while (x[2 * i] !== s + 1) i = (i + 1) & m;
     let j = i;
     for (;;) {
       j = (j + 1) & m;
-      const t = this.index[j]! - 1;
-      if (t < 0) break;
-      const home = this.hashOf[t]! & m;
-      // t may move to the hole at i when its home is not in (i, j] (cyclically).
+      if (x[2 * j] === 0) break;
+      const home = x[2 * j + 1]! & m;
+      // The entry at j may move to the hole at i when its home is not in (i, j] (cyclically).
       if (i <= j ? home <= i || home > j : home <= i && home > j) {
-        this.index[i] = t + 1;
+        x[2 * i] = x[2 * j]!;
+        x[2 * i + 1] = x[2 * j + 1]!;
         i = j;
       }
     }
-    this.index[i] = 0;
+    x[2 * i] = 0;
   }
 
-  private growIndex(cap: number): void {
-    this.index = new Int32Array(cap);
-    this.mask = cap - 1;
-    for (let s = 0; s < this.keyLen.length; s++) if (this.keyLen[s]! >= 0) this.place(s);
+  /** An index of `cells` cells (a power of two; two words each: slot + 1, hash). */
+  private growIndex(cells: number): void {
+    this.index = new Int32Array(2 * cells);
+    this.mask = cells - 1;
+    for (let s = 0; s < this.slots; s++) if (this.meta[META * s + KEY_LEN]! >= 0) this.place(s);
   }
 
   private growSlots(cap: number): void {
-    const old = this.keyOff.length;
+    const old = this.slots;
     if (cap <= old) return;
-    const i32 = (a: Int32Array, fill: number) => { const b = new Int32Array(cap).fill(fill); b.set(a); return b; };
-    this.keyOff = i32(this.keyOff, 0); this.keyLen = i32(this.keyLen, -1); this.valOff = i32(this.valOff, 0);
-    this.valLen = i32(this.valLen, NO_VALUE); this.valCap = i32(this.valCap, 0); this.hashOf = i32(this.hashOf, 0);
+    const meta = new Int32Array(META * cap);
+    meta.set(this.meta);
+    for (let s = old; s < cap; s++) {
+      meta[META * s + KEY_LEN] = -1;
+      meta[META * s + VAL_LEN] = NO_VALUE;
+    }
+    this.meta = meta;
+    this.slots = cap;
     const num = new Float64Array(cap * this.cols); num.set(this.num); this.num = num;
     const free = new Int32Array(cap);
     free.set(this.freeSlots.subarray(0, this.freeCount));
@@ -366,16 +381,16 @@ export class OffHeapTableStore extends ValueCodec {
     while (cap < 2 * this.liveBytes) cap *= 2;
     const to = arena(cap);
     let at = 0;
-    for (let s = 0; s < this.keyLen.length; s++) {
-      const n = this.keyLen[s]!;
+    for (let s = 0; s < this.slots; s++) {
+      const n = this.meta[META * s + KEY_LEN]!;
       if (n < 0) continue;
-      this.buf.copy(to, at, this.keyOff[s]!, this.keyOff[s]! + n);
-      this.keyOff[s] = at;
+      this.buf.copy(to, at, this.meta[META * s + KEY_OFF]!, this.meta[META * s + KEY_OFF]! + n);
+      this.meta[META * s + KEY_OFF] = at;
       at += n;
-      const v = this.valCap[s]!;
+      const v = this.meta[META * s + VAL_CAP]!;
       if (v > 0) {
-        this.buf.copy(to, at, this.valOff[s]!, this.valOff[s]! + v);
-        this.valOff[s] = at;
+        this.buf.copy(to, at, this.meta[META * s + VAL_OFF]!, this.meta[META * s + VAL_OFF]! + v);
+        this.meta[META * s + VAL_OFF] = at;
         at += v;
       }
     }
@@ -396,14 +411,14 @@ export class OffHeapTableStore extends ValueCodec {
   exportTo(into: Float64Array, at: number): number {
     let o = at;
     if (o + HEADER > into.length) return -1;
-    into[o++] = this.size; into[o++] = this.keyOff.length; into[o++] = this.index.length; into[o++] = this.buf.length; into[o++] = this.cols;
+    into[o++] = this.size; into[o++] = this.slots; into[o++] = this.index.length >> 1; into[o++] = this.buf.length; into[o++] = this.cols;
     const w = writeText(into, o, this.namesText());
     if (w < 0) return -1;
     o += w;
-    for (let s = 0; s < this.keyLen.length; s++) {
-      const K = this.keyLen[s]!;
+    for (let s = 0; s < this.slots; s++) {
+      const K = this.meta[META * s + KEY_LEN]!;
       if (K < 0) continue;
-      const V = this.valLen[s]!;
+      const V = this.meta[META * s + VAL_LEN]!;
       const bytes = K + Math.max(V, 0);
       const words = Math.ceil(bytes / 8);
       if (o + 2 + this.cols + words > into.length) return -1;
@@ -411,8 +426,8 @@ export class OffHeapTableStore extends ValueCodec {
       into[o++] = K;
       into[o++] = V;
       const out = new Uint8Array(into.buffer, into.byteOffset + o * 8, words * 8);
-      out.set(this.buf.subarray(this.keyOff[s]!, this.keyOff[s]! + K));
-      if (V > 0) out.set(this.buf.subarray(this.valOff[s]!, this.valOff[s]! + V), K);
+      out.set(this.buf.subarray(this.meta[META * s + KEY_OFF]!, this.meta[META * s + KEY_OFF]! + K));
+      if (V > 0) out.set(this.buf.subarray(this.meta[META * s + VAL_OFF]!, this.meta[META * s + VAL_OFF]! + V), K);
       out.fill(0, bytes);
       o += words;
       if (V === ON_HEAP) {
@@ -432,15 +447,14 @@ export class OffHeapTableStore extends ValueCodec {
     const names = readText(from, o);
     o += names.words;
     this.loadNames(names.text);
-    this.keyOff = new Int32Array(0); this.keyLen = new Int32Array(0); this.valOff = new Int32Array(0); this.valLen = new Int32Array(0);
-    this.valCap = new Int32Array(0); this.hashOf = new Int32Array(0); this.num = new Float64Array(0);
+    this.meta = new Int32Array(0); this.slots = 0; this.num = new Float64Array(0);
     this.freeSlots = new Int32Array(0); this.freeCount = 0;
     this.objects.length = 0;
     this.objectBytes = 0;
     this.cacheSlot.fill(-1);
     this.cacheVal.fill(undefined);
     this.growSlots(slotCap);
-    this.index = new Int32Array(indexCap);
+    this.index = new Int32Array(2 * indexCap);
     this.mask = indexCap - 1;
     this.buf = arena(arenaCap);
     this.used = this.liveBytes = 0;
@@ -453,12 +467,12 @@ export class OffHeapTableStore extends ValueCodec {
       const bytes = K + Math.max(V, 0);
       this.room(bytes);
       this.buf.set(new Uint8Array(from.buffer, from.byteOffset + o * 8, bytes), this.used);
-      this.keyOff[s] = this.used;
-      this.keyLen[s] = K;
-      this.hashOf[s] = hashBytes(this.buf, this.used, K);
-      this.valOff[s] = this.used + K;
-      this.valLen[s] = V;
-      this.valCap[s] = Math.max(V, 0);
+      this.meta[META * s + KEY_OFF] = this.used;
+      this.meta[META * s + KEY_LEN] = K;
+      this.meta[META * s + HASH] = hashBytes(this.buf, this.used, K);
+      this.meta[META * s + VAL_OFF] = this.used + K;
+      this.meta[META * s + VAL_LEN] = V;
+      this.meta[META * s + VAL_CAP] = Math.max(V, 0);
       this.used += bytes;
       this.liveBytes += bytes;
       o += Math.ceil(bytes / 8);
