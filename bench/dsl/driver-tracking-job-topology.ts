@@ -4,7 +4,8 @@
  *
  *   validate   Fields.checkLatLon: an invalid fix goes to "driver-invalid" with the hand-written
  *              job's reason (records without a valid time or a driver are the engine's invalid output)
- *   anomaly    processValues with a per-key store of the driver's last aggregated fix: a fix faster
+ *   anomaly    processValues with a per-key store of the driver's last aggregated fix
+ *              (Fields.speedLimit, or the same written as a user function: speedCheck): a fix faster
  *              than 250 km/h since it goes to "driver-anomalies" with the reason
  *   windows    per geohash-5 region (Fields.geohashCode), 60 s tumbling windows with 10 s grace:
  *              count and mean speed to "driver-regions"; a fix whose window closed goes to
@@ -12,8 +13,9 @@
  *
  * As in the hand-written job, a fix becomes the driver's last only when it is aggregated: not
  * flagged, its window still open (the late check the window makes, made here on the context's
- * watermark), and newer than the last. The default export reads the driver generator's u32 ids
- * (the bench); driver-tracking-job-strings-topology.ts is the same job on string ids (JSON input).
+ * watermark), and newer than the last. The default export reads string driver ids (as the
+ * hand-written job: JSON input, the generator's ids interned) with the built-in;
+ * driver-tracking-job-function-topology.ts is the same job with the user function.
  */
 import { Fields, Geo, StreamsBuilder, Stores, TimeWindows, defineSchema, type KeyState, type ProcessorContext, type Schema } from "../../src/index.js";
 
@@ -21,12 +23,11 @@ const WINDOW_MS = 60_000;
 const GRACE_MS = 10_000;
 const MAX_SPEED_KMH = 250;
 
-export const schemaU32 = defineSchema("driver-location", { driverId: "u32", lat: "f64", lon: "f64", ts: "f64", speedKmh: "f64" });
 export const schemaStrings = defineSchema("driver-location", { driverId: "string", lat: "f64", lon: "f64", ts: "f64", speedKmh: "f64" });
 
 interface Fix { lat: number; lon: number; ts: number; speedKmh: number }
 
-/** The anomaly step: flags a fix faster than 250 km/h since the driver's last aggregated fix; keeps that fix. */
+/** The anomaly step as a user function (Fields.speedLimit(250, windows) does the same): flags a fix faster than 250 km/h since the driver's last aggregated fix; keeps that fix. */
 function speedCheck(fix: Fix, last: KeyState<"lat" | "lon" | "ts">, ctx: ProcessorContext): string | undefined {
   const t = fix.ts;
   const lt = last.ts; // NaN: no fix yet
@@ -44,13 +45,14 @@ function speedCheck(fix: Fix, last: KeyState<"lat" | "lon" | "ts">, ctx: Process
   return undefined;
 }
 
-export function driverTrackingJob(schema: Schema) {
+export function driverTrackingJob(schema: Schema, anomaly: "builtin" | "function" = "builtin") {
+  const windows = TimeWindows.ofSizeAndGrace(WINDOW_MS, GRACE_MS);
   const b = new StreamsBuilder();
   b.stream<Fix>("driver-locations", { schema, key: "driverId", timestamp: "ts" })
     .processValues(undefined, Fields.checkLatLon("lat", "lon"), { flagged: "driver-invalid", name: "validate" })
-    .processValues(Stores.perKey("last-fix", { lat: "f64", lon: "f64", ts: "f64" }), speedCheck, { flagged: "driver-anomalies", name: "anomaly" })
+    .processValues(Stores.perKey("last-fix", { lat: "f64", lon: "f64", ts: "f64" }), anomaly === "builtin" ? Fields.speedLimit(MAX_SPEED_KMH, windows) : speedCheck, { flagged: "driver-anomalies", name: "anomaly" })
     .groupBy(Fields.geohashCode("lat", "lon", 5))
-    .windowedBy(TimeWindows.ofSizeAndGrace(WINDOW_MS, GRACE_MS))
+    .windowedBy(windows)
     .mean("speedKmh", { late: "driver-late" })
     .toStream()
     .to("driver-regions");
@@ -58,5 +60,5 @@ export function driverTrackingJob(schema: Schema) {
 }
 
 export default function topology() {
-  return driverTrackingJob(schemaU32);
+  return driverTrackingJob(schemaStrings);
 }

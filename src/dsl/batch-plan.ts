@@ -32,7 +32,8 @@ import { geohashEncodeBatch, geohashEncodeInt } from "../kernels/geohash.js";
 import type { ProcessorConfig, ShardProcessor } from "../pipelines/processor.js";
 import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
-import { columnFnSpec, validLatLon } from "./columns.js";
+import { columnFnSpec, speedReason, validLatLon, type ColumnFnSpec } from "./columns.js";
+import { EARTH_RADIUS_KM, speedExceedsKmh } from "../kernels/geo.js";
 import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY } from "./engine-common.js";
 import { StateStoreFullError, TopologyError } from "./errors.js";
 import { keyOf } from "./executor.js";
@@ -56,7 +57,11 @@ interface FilterStep {
    * A processValues step instead of a filter (per-key-store.ts): its processor (undefined for the
    * built-in Fields.checkLatLon, read from the columns), its per-key store and its flagged topic.
    */
-  process?: { fn: ((v: any, state: any, ctx: any) => unknown) | undefined; store: PerKeyStoreSpec | undefined; flagged: string };
+  process?: {
+    fn: ((v: any, state: any, ctx: any) => unknown) | undefined; store: PerKeyStoreSpec | undefined; flagged: string;
+    /** The built-in Fields.speedLimit, run on the store's arrays (fn is then undefined). */
+    speed?: Extract<ColumnFnSpec, { kind: "speedLimit" }>;
+  };
 }
 
 export interface BatchPlan {
@@ -142,6 +147,9 @@ export function compileBatchPlan(topology: Topology): BatchPlan | string {
       const spec = columnFnSpec(n.fn);
       if (spec?.kind === "checkLatLon" && n.store === undefined && isNumeric(field(spec.lat)) && isNumeric(field(spec.lon))) {
         filters.push({ fn: undefined, negate: false, lat: spec.lat, lon: spec.lon, process: { fn: undefined, store: undefined, flagged: n.flagged } });
+      } else if (spec?.kind === "speedLimit" && n.store !== undefined && ["lat", "lon", "ts"].every((f) => n.store!.fields.includes(f)) &&
+        field(spec.lat)?.type === "f64" && field(spec.lon)?.type === "f64" && spec.ts === src.timestampField) {
+        filters.push({ fn: undefined, negate: false, lat: spec.lat, lon: spec.lon, process: { fn: undefined, store: n.store, flagged: n.flagged, speed: spec } });
       } else {
         filters.push({ fn: undefined, negate: false, lat: "", lon: "", process: { fn: n.fn, store: n.store, flagged: n.flagged } });
         needsRow = true;
@@ -189,6 +197,10 @@ export function compileBatchPlan(topology: Topology): BatchPlan | string {
     partials: key.kind !== "source", needsRow,
   };
 }
+
+const RAD = Math.PI / 180;
+const FOUR_R2 = 4 * EARTH_RADIUS_KM * EARTH_RADIUS_KM;
+const SAFETY = 1 - 1e-9;
 
 /** Keys of unknown groupBy keys (neither a known string nor an integer in [0, 2^31)) start here. */
 const UNKNOWN_KEY = 2 ** 32;
@@ -451,8 +463,16 @@ export class BatchShardProcessor implements ShardProcessor {
       if (code < 0) throw new TopologyError(`batch plan: the main thread did not plan an output for ${f.process.flagged}`);
       this.flaggedCodes[j] = code + 1;
       if (f.process.store !== undefined) this.perKey[j] = new PerKeyTable(f.process.store, MAX_STORE_ENTRIES);
+      const sp = f.process.speed;
+      if (sp !== undefined) this.speedFields[j] = ["lat", "lon", "ts"].map((x) => f.process!.store!.fields.indexOf(x));
     });
   }
+
+  /** Fields.speedLimit steps: the store's field indexes of lat, lon, ts; the batch's lat and lon columns (2j, 2j + 1). */
+  private readonly speedFields: number[][] = [];
+  private readonly speedCols: Float64Array[] = [];
+  /** The batch's event-time column. */
+  private tsCol: ColumnArray = new Float64Array(0);
 
   /** Per step: its per-key store (processValues with a store), its flagged topic's output code. */
   private readonly perKey: (PerKeyTable | undefined)[] = [];
@@ -484,6 +504,14 @@ export class BatchShardProcessor implements ShardProcessor {
     const off = columns["_off"]!;
     const reason = columns["_reason"]!;
     for (let f = 0; f < this.fields.length; f++) this.cols[f] = columns[this.fields[f]!.name]!;
+    this.tsCol = ts;
+    for (let j = 0; j < plan.filters.length; j++) {
+      const sp = plan.filters[j]!.process?.speed;
+      if (sp !== undefined) {
+        this.speedCols[2 * j] = columns[sp.lat] as Float64Array;
+        this.speedCols[2 * j + 1] = columns[sp.lon] as Float64Array;
+      }
+    }
     // Pass 1: built-in key functions, a column pass over the batch.
     const keyKind = plan.key.kind;
     if (plan.key.kind === "geohash") {
@@ -548,12 +576,14 @@ export class BatchShardProcessor implements ShardProcessor {
             if (p !== undefined) {
               // processValues: a string result flags the record (to its topic, with the reason).
               let why: unknown;
-              if (p.fn === undefined) {
+              if (p.speed !== undefined) {
+                why = this.speedLimit(j, p.speed, i, key[i]!);
+              } else if (p.fn === undefined) {
                 const code = fixReason(1, columns[f.lat]![i]!, columns[f.lon]![i]!, 0);
                 why = code === 0 ? undefined : FIX_REASONS[code];
               } else {
                 if (!rowFilled) { this.fillRow(i); rowFilled = true; }
-                why = this.runProcessor(j, p.fn, key[i]!, t);
+                why = this.runProcessor(j, p.fn, key[i]!, i);
               }
               if (typeof why === "string") {
                 if (!rowFilled) { this.fillRow(i); rowFilled = true; }
@@ -640,13 +670,57 @@ export class BatchShardProcessor implements ShardProcessor {
     }
   }
 
+  /**
+   * Fields.speedLimit (step j) for record i on its store's arrays, as the hand-written
+   * driver-tracking shard does it: the reason when the record is too fast since the key's last kept
+   * fix; else the record becomes that fix when newer and its window still open.
+   */
+  private speedLimit(j: number, sp: Extract<ColumnFnSpec, { kind: "speedLimit" }>, i: number, id: number): string | undefined {
+    // Record i's time is read here, not passed: a double argument is boxed on every call V8 does not inline.
+    const t = this.tsCol[i]!;
+    const table = this.perKey[j]!;
+    if (id >= table.capacity) table.at(id);
+    const idx = this.speedFields[j]!;
+    const cLat = table.cols[idx[0]!]!;
+    const cLon = table.cols[idx[1]!]!;
+    const cTs = table.cols[idx[2]!]!;
+    const la = this.speedCols[2 * j]![i]!;
+    const lo = this.speedCols[2 * j + 1]![i]!;
+    const lt = cTs[id]!;
+    if (t > lt) {
+      // The hand-written pre-check (driver-tracking/shard.ts): a bound on the distance that, when
+      // below the allowed one, means the exact check cannot say "exceeds".
+      const pla = cLat[id]!;
+      const plo = cLon[id]!;
+      const dp = (la - pla) * RAD;
+      const dl = (lo - plo) * RAD;
+      const y2 = (dp * dp + dl * dl) * 0.25;
+      const allowed = (t - lt) * (sp.maxKmh / 3_600_000);
+      if (!(y2 < 0.25 && FOUR_R2 * y2 < allowed * allowed * (1 - y2) * SAFETY) && speedExceedsKmh(pla, plo, lt, la, lo, t, sp.maxKmh)) {
+        return speedReason(pla, plo, lt, la, lo, t, sp.maxKmh);
+      }
+    }
+    const size = sp.sizeMs;
+    if (Math.floor(t / size) * size + size + sp.graceMs <= this.watermark) return undefined;
+    if (!(lt >= t)) {
+      cTs[id] = t;
+      cLat[id] = la;
+      cLon[id] = lo;
+      if (table.has[id] === 0) {
+        table.has[id] = 1;
+        table.live++;
+      }
+    }
+    return undefined;
+  }
+
   /** Runs processValues step j's processor on the row, the key's state (slot: the key's id) and the context. */
-  private runProcessor(j: number, fn: (v: any, state: any, ctx: any) => unknown, id: number, t: number): unknown {
+  private runProcessor(j: number, fn: (v: any, state: any, ctx: any) => unknown, id: number, i: number): unknown {
     const table = this.perKey[j];
     if (table !== undefined) table.at(id);
     const ctx = this.ctx;
     ctx.key = this.keyIsString ? this.str(id) : id;
-    ctx.timestamp = t;
+    ctx.timestamp = this.tsCol[i]!;
     ctx.watermark = this.watermark;
     return fn(this.row, table !== undefined ? table.view : NO_STATE, ctx);
   }
@@ -747,7 +821,7 @@ export class BatchShardProcessor implements ShardProcessor {
 
   /**
    * [tag, watermark, entries, next insertion number, unknown keys U, (U > 0: their JSON block), entries × 9 words],
-   * then each processValues step's per-key store ([n] [n × (key id, fields…)], per-key-store.ts).
+   * then each processValues step's per-key store by key id (PerKeyTable.exportDense).
    */
   snapshot(into: Float64Array): number {
     if (into.length < 5) return -1;
@@ -773,7 +847,7 @@ export class BatchShardProcessor implements ShardProcessor {
     // Then each per-key store (processValues), its slots being the keys' ids.
     for (const t of this.perKey) {
       if (t === undefined) continue;
-      const pw = t.exportTo(into, at, t.liveSlots(), (s) => s);
+      const pw = t.exportDense(into, at);
       if (pw < 0) return -1;
       at += pw;
     }
@@ -795,6 +869,6 @@ export class BatchShardProcessor implements ShardProcessor {
     }
     this.table.importFrom(from, at, entries, from[3]!);
     at += 9 * entries;
-    for (const t of this.perKey) if (t !== undefined) at += t.importFrom(from, at, (code) => code);
+    for (const t of this.perKey) if (t !== undefined) at += t.importDense(from, at);
   }
 }

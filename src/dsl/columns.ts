@@ -12,12 +12,14 @@
  */
 import { geohashBits, geohashEncodeInt } from "../kernels/geohash.js";
 import { FIX_REASONS, fixReason } from "../kernels/validate.js";
+import { haversineKm, speedExceedsKmh } from "../kernels/geo.js";
 
 /** What a built-in is, read by the batch compiler. */
 export type ColumnFnSpec =
   | { kind: "validLatLon"; lat: string; lon: string }
   | { kind: "geohashCode"; lat: string; lon: string; precision: number }
-  | { kind: "checkLatLon"; lat: string; lon: string };
+  | { kind: "checkLatLon"; lat: string; lon: string }
+  | { kind: "speedLimit"; maxKmh: number; sizeMs: number; graceMs: number; lat: string; lon: string; ts: string };
 
 const SPEC = Symbol.for("riptide.columnFn");
 
@@ -39,6 +41,12 @@ export function validLatLon(lat: number, lon: number): boolean {
   return lat - lat === 0 && lon - lon === 0 && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && !(lat === 0 && lon === 0);
 }
 
+/** The reason Fields.speedLimit gives (driver-tracking's anomaly reason). */
+export function speedReason(lat1: number, lon1: number, ts1: number, lat2: number, lon2: number, ts2: number, maxKmh: number): string {
+  const kmh = haversineKm(lat1, lon1, lat2, lon2) / ((ts2 - ts1) / 3_600_000);
+  return `${kmh.toFixed(1)} km/h since the driver's last fix at ${ts1} exceeds ${maxKmh} km/h`;
+}
+
 export const Fields = {
   /** Predicate: the record's (lat, lon) fields are a valid fix (see validLatLon). */
   validLatLon(lat = "lat", lon = "lon"): (key: unknown, value: any) => boolean {
@@ -54,6 +62,40 @@ export const Fields = {
       const r = fixReason(1, v[lat], v[lon], 0);
       return r === 0 ? undefined : FIX_REASONS[r];
     }, { kind: "checkLatLon", lat, lon });
+  },
+  /**
+   * processValues processor with a per-key store of fields `lat`, `lon`, `ts` (the key's last kept
+   * fix): flags a record faster than maxKmh since that fix (haversine; ts in ms) with
+   * driver-tracking's reason text; otherwise the record flows on and becomes the last fix when it is
+   * newer and its window of `windows` (tumbling TimeWindows: the aggregation after it) is still
+   * open, i.e. when the aggregation will count it. The hand-written job's anomaly check:
+   *
+   *   .processValues(Stores.perKey("last-fix", { lat: "f64", lon: "f64", ts: "f64" }),
+   *                  Fields.speedLimit(250, windows), { flagged: "anomalies" })
+   *   … .windowedBy(windows) …
+   *
+   * The batch plan runs it on the store's arrays (no row, no call); elsewhere it is this function.
+   */
+  speedLimit(maxKmh: number, windows: { sizeMs: number; advanceMs: number; graceMs: number }, lat = "lat", lon = "lon", ts = "ts"):
+    (value: any, last: { lat: number; lon: number; ts: number }, ctx: { watermark: number }) => string | undefined {
+    if (!(maxKmh > 0)) throw new RangeError(`speedLimit needs a speed > 0 km/h, got ${maxKmh}`);
+    const { sizeMs, advanceMs, graceMs } = windows ?? ({} as never);
+    if (typeof sizeMs !== "number" || advanceMs !== sizeMs || typeof graceMs !== "number") {
+      throw new RangeError("speedLimit needs the tumbling TimeWindows of the aggregation after it (e.g. TimeWindows.ofSizeAndGrace(60_000, 10_000))");
+    }
+    return tag((v: any, last: { lat: number; lon: number; ts: number }, ctx: { watermark: number }) => {
+      const t: number = v[ts];
+      const lt = last.ts; // NaN: no fix yet
+      if (t > lt && speedExceedsKmh(last.lat, last.lon, lt, v[lat], v[lon], t, maxKmh)) return speedReason(last.lat, last.lon, lt, v[lat], v[lon], t, maxKmh);
+      // Late (its window closed): not aggregated, so not the last fix.
+      if (Math.floor(t / sizeMs) * sizeMs + sizeMs + graceMs <= ctx.watermark) return undefined;
+      if (!(lt >= t)) {
+        last.ts = t;
+        last.lat = v[lat];
+        last.lon = v[lon];
+      }
+      return undefined;
+    }, { kind: "speedLimit", maxKmh, sizeMs, graceMs, lat, lon, ts });
   },
   /** Key function: Geo.geohashCode of the record's (lat, lon) fields, precision 1..6. @default precision 5 */
   geohashCode(lat = "lat", lon = "lon", precision = 5): (key: unknown, value: any) => number {

@@ -14,8 +14,8 @@
  * `{ reason, event }` (a {@link FlaggedRecord}) instead of flowing on; any other result passes the
  * record on unchanged.
  *
- * The state is one object per store (a view over the current key's slot, moved before each call):
- * no object per record. Slots: the key's id in the shared string table (or its u32 value) on the
+ * The state is one object per store (a view over the current key's slot, moved before each call;
+ * its class, made once per field list, has an accessor per field): no object per record. Slots: the key's id in the shared string table (or its u32 value) on the
  * batch plan (batch-plan.ts), ids from StoreKeys on the record-at-a-time executor (executor.ts).
  * Bounded by the executor's maxStoreEntries (a slot beyond it fails with ERR_STATE_FULL); keys keep
  * their state until the processor deletes it. Checkpoints write the live slots and their fields.
@@ -79,39 +79,61 @@ export interface ProcessValuesOptions {
   name?: string;
 }
 
+/** The view of a PerKeyTable: fields as accessors over the arrays at `slot`. */
+interface View {
+  slot: number;
+  /** Re-reads the table's arrays (after they grew or were replaced). */
+  bind(): void;
+}
+
+/**
+ * One view class per field list, shared by every table of that list: a processor's property reads
+ * then see one object shape (an accessor per field on the prototype) however many stores and
+ * shards a thread holds, and V8 inlines them.
+ */
+const viewClasses = new Map<string, new (table: PerKeyTable) => View>();
+
+function viewClass(fields: readonly string[]): new (table: PerKeyTable) => View {
+  const sig = JSON.stringify(fields);
+  let C = viewClasses.get(sig);
+  if (C === undefined) {
+    const acc = fields.map((f, j) => `
+      get ${JSON.stringify(f)}() { return this.c${j}[this.slot]; }
+      set ${JSON.stringify(f)}(x) { const s = this.slot; if (this.has[s] === 0) { this.has[s] = 1; this.table.live++; } this.c${j}[s] = x; }`).join("");
+    const bind = fields.map((_f, j) => `this.c${j} = t.cols[${j}];`).join(" ");
+    C = new Function(`return class PerKeyView {
+      constructor(table) { this.table = table; this.slot = 0; this.has = null; ${fields.map((_f, j) => `this.c${j} = null;`).join(" ")} this.bind(); }
+      bind() { const t = this.table; this.has = t.has; ${bind} }
+      get exists() { return this.has[this.slot] === 1; }
+      delete() { this.table.clear(this.slot); }${acc}
+    };`)() as new (table: PerKeyTable) => View;
+    viewClasses.set(sig, C);
+  }
+  return C;
+}
+
 /**
  * The typed store: one Float64Array per field and an existence byte per slot, grown by doubling
- * up to `limit` slots. `view` reads and writes the fields of slot `slot`.
+ * up to `limit` slots. `view` reads and writes the fields of the slot at() chose.
  */
 export class PerKeyTable {
   cols: Float64Array[];
   has: Uint8Array;
   /** Slots with state. */
   live = 0;
-  /** The slot `view` reads and writes. */
-  slot = 0;
-  readonly view: KeyState<string>;
+  private readonly v: View;
 
   constructor(readonly spec: PerKeyStoreSpec, private readonly limit: number, initialCapacity = 1024) {
     let cap = 16;
     while (cap < initialCapacity && cap < limit) cap *= 2;
     this.cols = spec.fields.map(() => new Float64Array(cap).fill(NaN));
     this.has = new Uint8Array(cap);
-    const view = {} as Record<string, unknown>;
-    spec.fields.forEach((f, j) => {
-      Object.defineProperty(view, f, {
-        enumerable: true,
-        get: () => this.cols[j]![this.slot]!,
-        set: (x: number) => {
-          const s = this.slot;
-          if (this.has[s] === 0) { this.has[s] = 1; this.live++; }
-          this.cols[j]![s] = x;
-        },
-      });
-    });
-    Object.defineProperty(view, "exists", { get: () => this.has[this.slot] === 1 });
-    Object.defineProperty(view, "delete", { value: () => this.clear(this.slot) });
-    this.view = view as KeyState<string>;
+    this.v = new (viewClass(spec.fields))(this);
+  }
+
+  /** The state of the slot at() chose, as the processor sees it. */
+  get view(): KeyState<string> {
+    return this.v as unknown as KeyState<string>;
   }
 
   get capacity(): number {
@@ -125,7 +147,7 @@ export class PerKeyTable {
   /** Points the view at slot s, growing the arrays to hold it (ERR_STATE_FULL beyond the bound). */
   at(s: number): void {
     if (s >= this.has.length) this.grow(s);
-    this.slot = s;
+    this.v.slot = s;
   }
 
   private grow(s: number): void {
@@ -137,6 +159,7 @@ export class PerKeyTable {
     const has = new Uint8Array(cap);
     has.set(this.has);
     this.has = has;
+    this.v.bind();
   }
 
   clear(s: number): void {
@@ -164,6 +187,39 @@ export class PerKeyTable {
       for (let j = 0; j < F; j++) into[w++] = this.cols[j]![s]!;
     }
     return words;
+  }
+
+  /**
+   * The whole store by slot (the batch plan's, whose slots are key ids): [capacity C] [each field's
+   * C values] [C existence bytes, packed 8 to a word]; copies of the arrays, no loop per key. -1 when
+   * it does not fit.
+   */
+  exportDense(into: Float64Array, at: number): number {
+    const C = this.has.length;
+    const F = this.cols.length;
+    const words = 1 + F * C + Math.ceil(C / 8);
+    if (at + words > into.length) return -1;
+    into[at] = C;
+    for (let j = 0; j < F; j++) into.set(this.cols[j]!, at + 1 + j * C);
+    new Uint8Array(into.buffer, into.byteOffset + (at + 1 + F * C) * 8, C).set(this.has);
+    return words;
+  }
+
+  /** Replaces the state with what exportDense() wrote; returns the words read. */
+  importDense(from: Float64Array, at: number): number {
+    const C = from[at]!;
+    const F = this.cols.length;
+    if (C > this.has.length) this.grow(C - 1);
+    this.cols.forEach((c, j) => {
+      c.fill(NaN);
+      c.set(from.subarray(at + 1 + j * C, at + 1 + (j + 1) * C));
+    });
+    this.has.fill(0);
+    this.has.set(new Uint8Array(from.buffer, from.byteOffset + (at + 1 + F * C) * 8, C));
+    let live = 0;
+    for (let s = 0; s < C; s++) live += this.has[s]!;
+    this.live = live;
+    return 1 + F * C + Math.ceil(C / 8);
   }
 
   /** Replaces the state with what exportTo() wrote; `slotOf(code)` places each; returns the words read. */

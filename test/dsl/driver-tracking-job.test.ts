@@ -21,14 +21,18 @@ import { JsonLinesFileSource } from "../../src/sources/file-source.js";
 import { MemorySink, type Output } from "../../src/sinks/sink.js";
 import { StateStoreFullError, Stores, StreamsBuilder, TopologyExecutor, TopologyTestDriver } from "../../src/index.js";
 import { compileBatchPlan } from "../../src/dsl/batch-plan.js";
-import { engineShape } from "../../src/dsl/engine.js";
+import { dslPipeline, engineShape } from "../../src/dsl/engine.js";
+import { createDslProcessor } from "../../src/dsl/engine-shard.js";
+import { createStringTable, SharedInterner } from "../../src/dsl/shared-strings.js";
 import { mulberry32 } from "../support/random.js";
 
 const dir = mkdtempSync(join(tmpdir(), "riptide-dsl-job-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The DSL job on string driver ids, as built (workers import the JavaScript). */
-const MODULE = resolve("dist/bench/dsl/driver-tracking-job-strings-topology.js");
+const MODULE = resolve("dist/bench/dsl/driver-tracking-job-topology.js");
+/** The same job with the anomaly check as a user function (processValues' general path). */
+const FUNCTION_MODULE = resolve("dist/bench/dsl/driver-tracking-job-function-topology.js");
 
 /**
  * Driver fixes: 40 drivers whose positions move slowly with time, out of order by up to 5 s, some
@@ -74,9 +78,9 @@ async function handWritten(path: string, workers: number) {
   return { summary, outputs: sink.outputs };
 }
 
-async function dsl(path: string, workers: number, batch = true) {
+async function dsl(path: string, workers: number, batch = true, module = MODULE) {
   const sink = new MemorySink();
-  const summary = await runTopology(MODULE, { input: path, sink, workers, batchSize: 256, batch });
+  const summary = await runTopology(module, { input: path, sink, workers, batchSize: 256, batch });
   return { summary, outputs: sink.outputs };
 }
 
@@ -126,11 +130,16 @@ function expectSame(got: ReturnType<typeof dslView>, want: ReturnType<typeof han
 }
 
 describe("driver-tracking in the DSL, the whole job", () => {
-  it("compiles to the batch plan and runs on the typed engine form", async () => {
+  it("compiles to the batch plan (the built-ins on the columns and the store's arrays) and runs on the typed engine form", async () => {
     const topology = await loadTopology(MODULE);
     const plan = compileBatchPlan(topology);
-    expect(typeof plan).not.toBe("string");
+    if (typeof plan === "string") throw new Error(plan);
+    expect(plan.filters.map((f) => [f.process?.fn === undefined, f.process?.speed?.maxKmh])).toEqual([[true, undefined], [true, 250]]);
+    expect(plan.needsRow).toBe(false);
     expect(engineShape(topology).sideTopics).toEqual(["driver-invalid", "driver-anomalies"]);
+    const withFunction = compileBatchPlan(await loadTopology(FUNCTION_MODULE));
+    if (typeof withFunction === "string") throw new Error(withFunction);
+    expect(typeof withFunction.filters[1]!.process!.fn).toBe("function");
   });
 
   for (const workers of [1, 2]) {
@@ -147,9 +156,10 @@ describe("driver-tracking in the DSL, the whole job", () => {
       const got = await dsl(path, workers);
       expectSame(dslView(got.outputs), want);
       expect(got.summary.outputs["driver-anomalies"]).toBe(hand.summary.outputs["anomaly"]);
-      // The record-at-a-time path (the executor per record) gives the same.
-      const record = await dsl(path, workers, false);
-      expectSame(dslView(record.outputs), want);
+      // The record-at-a-time path (the executor per record) gives the same, and so does the user-function form on both.
+      expectSame(dslView((await dsl(path, workers, false)).outputs), want);
+      expectSame(dslView((await dsl(path, workers, true, FUNCTION_MODULE)).outputs), want);
+      expectSame(dslView((await dsl(path, workers, false, FUNCTION_MODULE)).outputs), want);
     });
   }
 
@@ -184,6 +194,63 @@ describe("driver-tracking in the DSL, the whole job", () => {
       expect(byKey.has(key), key).toBe(true);
       expect(w.value).toBe(byKey.get(key));
     }
+  });
+
+  it("a batch-plan shard's checkpoint taken mid-stream holds the drivers' last fixes: restored, it flags what the first would have", async () => {
+    const topology = await loadTopology(MODULE);
+    const interner = new SharedInterner(createStringTable());
+    const config = dslPipeline(MODULE, engineShape(topology), interner).processorConfig;
+    const next = mulberry32(23);
+    const N = 512;
+    const batches: Record<string, Float64Array | Uint32Array | Uint8Array>[] = [];
+    let wm = -Infinity;
+    for (let b = 0; b < 12; b++) {
+      const c = { driverId: new Uint32Array(N), lat: new Float64Array(N), lon: new Float64Array(N), ts: new Float64Array(N), speedKmh: new Float64Array(N),
+        _off: new Float64Array(N), _wm: new Float64Array(N), _reason: new Uint8Array(N) };
+      for (let i = 0; i < N; i++) {
+        // The first batch after the checkpoint opens with a jump of every driver: anomalies only if their last fixes were restored.
+        const jump = b === 6 && i < 30;
+        const d = jump ? i : next() % 30;
+        const t = 1_700_000_000_000 + (b * N + i) * 40 - (next() % 3_000);
+        c.driverId[i] = interner.intern(`driver-${d}`);
+        c.lat[i] = 37.7 + d * 0.01 + (jump || next() % 100 === 0 ? 2 : 0);
+        c.lon[i] = next() % 200 === 0 ? 300 : -122.4;
+        c.ts[i] = t;
+        c.speedKmh[i] = next() % 90;
+        c._off[i] = b * N + i;
+        if (t > wm) wm = t;
+        c._wm[i] = wm;
+      }
+      batches.push(c);
+    }
+    const recorder = () => {
+      const log: string[] = [];
+      const out = {
+        window: (...a: number[]) => { log.push(`w ${a.join(" ")}`); },
+        side: (...a: number[]) => { log.push(`s ${a.join(" ")}`); },
+        object: (...a: unknown[]) => { log.push(`o ${a.join(" ")}`); return true; },
+      };
+      return { log, out: out as never };
+    };
+    const whole = recorder();
+    const a = await createDslProcessor(config);
+    for (const c of batches) a.process(c, N, 0, whole.out);
+    a.advance(Infinity, whole.out);
+    const split = recorder();
+    const b1 = await createDslProcessor(config);
+    for (const c of batches.slice(0, 6)) b1.process(c, N, 0, split.out);
+    expect(b1.stateEntries!()).toBeGreaterThan(30); // open windows and 30 drivers' last fixes
+    const area = new Float64Array(1 << 16);
+    const words = b1.snapshot!(area);
+    expect(words).toBeGreaterThan(5);
+    const b2 = await createDslProcessor(config);
+    b2.restore!(area.slice(0, words), words);
+    expect(b2.stateEntries!()).toBe(b1.stateEntries!());
+    for (const c of batches.slice(6)) b2.process(c, N, 0, split.out);
+    b2.advance(Infinity, split.out);
+    const anomalies = (log: string[]) => log.filter((l) => l.startsWith("o 2 ")).length;
+    expect(anomalies(whole.log)).toBeGreaterThan(30);
+    expect(split.log).toEqual(whole.log);
   });
 
   it("checkpoints the per-key store (snapshot/restore) on the executor, bounded and reported", () => {
