@@ -21,7 +21,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { StreamsBuilder, TopologyExecutor, type Topology } from "../../src/index.js";
-import type { BenchRow } from "../harness.js";
+import { mulberry32, type BenchRow } from "../harness.js";
 
 export const groups = ["DSL state stores: tables (one thread)"] as const;
 
@@ -38,19 +38,9 @@ interface Work {
   store: string;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function works(users: number, events: number): Work[] {
-  const r = rng(26);
+  const next = mulberry32(26);
+  const r = () => next() / 4294967296;
   const names = Array.from({ length: users }, (_, i) => `user-${i}`);
   const profile = (i: number) => JSON.stringify({ name: `User ${i % users}`, tier: i % 3, city: CITIES[i % 50]!, score: Math.round(r() * 1e6) / 100 });
   const randomKeys = () => Array.from({ length: events }, () => names[Math.floor(r() * users)]!);

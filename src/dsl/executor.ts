@@ -347,12 +347,30 @@ class KvAggregateProc extends Proc implements Stateful, Lookup, ObjectState {
   }
 }
 
-/** TableSourceProc's semantics on the off-heap table store (table-store.ts): keys and values as bytes. */
-class OffHeapTableProc extends Proc implements Stateful, Lookup, TypedState {
-  private readonly store: OffHeapTableStore;
-  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "table-source" }>) {
+/** A KTable on the off-heap table store (table-store.ts), checkpointed as the store's block (keys as bytes: encodeKey is not used). */
+abstract class TableStoreProc extends Proc implements Stateful, Lookup, TypedState {
+  protected readonly store: OffHeapTableStore;
+  constructor(exec: TopologyExecutor, n: PlanNode & { store: string }, private readonly kind: "table" | "kv", cols: number) {
     super(exec, n);
-    this.store = new OffHeapTableStore(exec.maxStoreEntries, n.store);
+    this.store = new OffHeapTableStore(exec.maxStoreEntries, n.store, cols);
+  }
+  abstract lookup(k: unknown): unknown;
+  advance(): void {}
+  report(): StoreReport {
+    return { name: (this.node as { store: string }).store, kind: this.kind, entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };
+  }
+  exportState(into: Float64Array, at: number): number {
+    return this.store.exportTo(into, at);
+  }
+  importState(from: Float64Array, at: number): number {
+    return this.store.importFrom(from, at);
+  }
+}
+
+/** TableSourceProc's semantics on the off-heap table store: keys and values as bytes. */
+class OffHeapTableProc extends TableStoreProc {
+  constructor(exec: TopologyExecutor, readonly n: Extract<PlanNode, { kind: "table-source" }>) {
+    super(exec, n, "table", 0);
   }
   process(k: unknown, v: unknown, t: number): void {
     const st = this.store;
@@ -367,17 +385,6 @@ class OffHeapTableProc extends Proc implements Stateful, Lookup, TypedState {
   }
   lookup(k: unknown): unknown {
     return this.store.get(k);
-  }
-  advance(): void {}
-  report(): StoreReport {
-    return { name: this.n.store, kind: "table", entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };
-  }
-  /** The table store's own block (keys as bytes: encodeKey is not used). */
-  exportState(into: Float64Array, at: number): number {
-    return this.store.exportTo(into, at);
-  }
-  importState(from: Float64Array, at: number): number {
-    return this.store.importFrom(from, at);
   }
 }
 
@@ -394,15 +401,13 @@ const A = 1;
  * store's columns (no value bytes), user aggregates (aggregate/reduce) as encoded values; the latest
  * timestamp per key in the store's time column.
  */
-class OffHeapKvAggregateProc extends Proc implements Stateful, Lookup, TypedState {
-  private readonly store: OffHeapTableStore;
+class OffHeapKvAggregateProc extends TableStoreProc {
   private readonly op: keyof typeof KV_COLUMNS | undefined;
   private readonly field: ((v: any) => number) | undefined;
   constructor(exec: TopologyExecutor, readonly n: AggNode) {
-    super(exec, n);
+    super(exec, n, "kv", n.builtin ? KV_COLUMNS[n.builtin.op] : 1);
     this.op = n.builtin?.op;
     this.field = n.builtin?.field;
-    this.store = new OffHeapTableStore(exec.maxStoreEntries, n.store, this.op ? KV_COLUMNS[this.op] : 1);
   }
   process(k: unknown, v: unknown, t: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return; // Kafka Streams skips null keys and values
@@ -446,16 +451,6 @@ class OffHeapKvAggregateProc extends Proc implements Stateful, Lookup, TypedStat
   lookup(k: unknown): unknown {
     const s = this.store.find(k);
     return s < 0 ? undefined : this.aggOf(s);
-  }
-  advance(): void {}
-  report(): StoreReport {
-    return { name: this.n.store, kind: "kv", entries: this.store.size, retained: 0, bytes: this.store.bytes, typed: true };
-  }
-  exportState(into: Float64Array, at: number): number {
-    return this.store.exportTo(into, at);
-  }
-  importState(from: Float64Array, at: number): number {
-    return this.store.importFrom(from, at);
   }
 }
 

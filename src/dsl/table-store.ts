@@ -41,13 +41,11 @@ const COMPACT_MIN = 16 * 1024;
 /** Parsed values cached (a power of two). */
 const CACHE = 256;
 
-// Key tags (the value tags of value-codec.ts where the key is written as a value).
+// Key tags (the value tags of value-codec.ts where the key is written as a value; numbers: its I32 and F64).
 const K_NULL = 0;
 const K_UNDEFINED = 1;
 const K_FALSE = 2;
 const K_TRUE = 3;
-const K_F64 = 4;
-const K_I32 = 8;
 const K_NAN = 10;
 const K_UTF16 = 11;
 const K_BIGINT = 12;
@@ -266,19 +264,9 @@ export class OffHeapTableStore extends ValueCodec {
   private writeKey(k: unknown): void {
     switch (typeof k) {
       case "number":
+        // The codec's number tags; −0 as 0 (one key, as in a Map).
         if (k !== k) return this.tag(K_NAN);
-        if ((k | 0) === k) {
-          this.room(5);
-          this.buf[this.used] = K_I32;
-          put32(this.buf, this.used + 1, k);
-          this.used += 5;
-        } else {
-          this.room(9);
-          this.buf[this.used] = K_F64;
-          this.buf.writeDoubleLE(k, this.used + 1);
-          this.used += 9;
-        }
-        return;
+        return this.writeNumber((k | 0) === k ? k | 0 : k, (k | 0) === k);
       case "string": {
         const at = this.used;
         if (!this.writeString(k)) {

@@ -121,21 +121,26 @@ export class ValueCodec {
     return true;
   }
 
+  /** A number with its tag: T_I32 when `int32` (x must be one), else T_F64. */
+  protected writeNumber(x: number, int32: boolean): void {
+    if (int32) {
+      this.room(5);
+      this.buf[this.used] = T_I32;
+      put32(this.buf, this.used + 1, x);
+      this.used += 5;
+    } else {
+      this.room(9);
+      this.buf[this.used] = T_F64;
+      this.buf.writeDoubleLE(x, this.used + 1);
+      this.used += 9;
+    }
+  }
+
   /** Writes v at `used`; false when the codec cannot write it (the caller rolls `used` back). */
   protected write(v: unknown, depth: number): boolean {
     switch (typeof v) {
       case "number":
-        if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
-          this.room(5);
-          this.buf[this.used] = T_I32;
-          put32(this.buf, this.used + 1, v);
-          this.used += 5;
-        } else {
-          this.room(9);
-          this.buf[this.used] = T_F64;
-          this.buf.writeDoubleLE(v, this.used + 1);
-          this.used += 9;
-        }
+        this.writeNumber(v, (v | 0) === v && (v !== 0 || 1 / v > 0));
         return true;
       case "string":
         return this.writeString(v);

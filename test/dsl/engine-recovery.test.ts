@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "../support/random.js";
-import { cleanAndCrashed } from "../support/recovery.js";
+import { cleanAndCrashed, expectRecovered } from "../support/recovery.js";
 
 const dir = mkdtempSync(join(tmpdir(), "riptide-dsl-recovery-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,15 +36,10 @@ describe("worker recovery in the general form (checkpoints of joins and tables)"
       locations.push({ driverId: `d${next() % 3_000}`, region: `gh${next() % 1_000}`, ts: at + (next() % 10_001) - 5_000 });
     }
     const input = { "ride-requests": writeLines("requests.jsonl", requests), "driver-locations": writeLines("locations.jsonl", locations) };
-    const { clean, failed, unrestorable } = await cleanAndCrashed("ride-join.js", input);
-    expect(failed.summary.workerRestarts).toBe(2);
-    expect(clean.summary.outputs["ride-matches"]).toBeGreaterThan(100_000); // every request at least once
-    expect(clean.summary.outputs["riptide-late"] ?? 0).toBe(0);
-    expect(failed.summary.outputs).toEqual(clean.summary.outputs);
-    expect(failed.outputs.length).toBe(clean.outputs.length);
-    expect(failed.outputs).toEqual(clean.outputs);
-    expect(unrestorable.summary.workerRestarts).toBe(2);
-    expect(unrestorable.outputs).not.toEqual(clean.outputs);
+    const runs = await cleanAndCrashed("ride-join.js", input);
+    expect(runs.clean.summary.outputs["ride-matches"]).toBeGreaterThan(100_000); // every request at least once
+    expect(runs.clean.summary.outputs["riptide-late"] ?? 0).toBe(0);
+    expectRecovered(runs);
   }, 240_000);
 
   it("stream-table join (profile-enrich.js): the table survives in the checkpoint; every message still meets its sender's profile", async () => {
@@ -56,13 +51,8 @@ describe("worker recovery in the general form (checkpoints of joins and tables)"
       messages.push({ messageId: `m${i}`, senderId: `u${next() % 2_200}`, bytes: next() % 50, ts: T0 + i * 10 });
     }
     const input = { messages: writeLines("messages.jsonl", messages), "user-profiles": writeLines("profiles.jsonl", profiles) };
-    const { clean, failed, unrestorable } = await cleanAndCrashed("profile-enrich.js", input);
-    expect(failed.summary.workerRestarts).toBe(2);
-    expect(clean.summary.outputs["enriched-messages"]).toBeGreaterThan(170_000);
-    expect(failed.summary.outputs).toEqual(clean.summary.outputs);
-    expect(failed.outputs.length).toBe(clean.outputs.length);
-    expect(failed.outputs).toEqual(clean.outputs);
-    expect(unrestorable.summary.workerRestarts).toBe(2);
-    expect(unrestorable.outputs).not.toEqual(clean.outputs);
+    const runs = await cleanAndCrashed("profile-enrich.js", input);
+    expect(runs.clean.summary.outputs["enriched-messages"]).toBeGreaterThan(170_000);
+    expectRecovered(runs);
   }, 240_000);
 });

@@ -6,6 +6,7 @@
  * something — else the crashes hit no state and prove nothing.
  */
 import { resolve } from "node:path";
+import { expect } from "vitest";
 import { runTopology } from "../../src/dsl/engine.js";
 import type { Coordinator } from "../../src/coordinator/coordinator.js";
 import { MemorySink, type Output } from "../../src/sinks/sink.js";
@@ -44,4 +45,14 @@ export async function cleanAndCrashed(module: string, input: Record<string, stri
   const failed = await run(new CrashingSink(at));
   const unrestorable = await run(new CrashingSink(at), 1024);
   return { clean, failed, unrestorable };
+}
+
+/** The crashed run restarted both workers and gave the clean run's outputs; the unrestorable one did not. */
+export function expectRecovered({ clean, failed, unrestorable }: Awaited<ReturnType<typeof cleanAndCrashed>>): void {
+  expect(failed.summary.workerRestarts).toBe(2);
+  expect(failed.summary.outputs).toEqual(clean.summary.outputs);
+  expect(failed.outputs.length).toBe(clean.outputs.length);
+  expect(failed.outputs).toEqual(clean.outputs);
+  expect(unrestorable.summary.workerRestarts).toBe(2);
+  expect(unrestorable.outputs).not.toEqual(clean.outputs);
 }
