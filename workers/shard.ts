@@ -17,13 +17,14 @@ import {
   C_BATCHES, C_COMMAND, C_REPLAY_BATCHES, C_STARTS, C_STATE_ENTRIES, C_STATE_KIB, CK_AREA_OFFSET, CK_CURRENT, CK_HEADER_WORDS, CK_SEQ, CK_TAIL, CK_WORDS, CMD_CRASH, CMD_STOP,
 } from "../src/coordinator/control.js";
 import {
-  BATCH_DATA, BATCH_END, H_AUX0, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
+  BATCH_DATA, BATCH_END, BATCH_TASK, H_AUX0, H_AUX1, TASK_DROP, TASK_LOAD, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../src/ring/layout.js";
 import { OUT_ENDED, OUT_STARTED, OutputWriter } from "../src/ring/output.js";
 import { BatchRing, type RingHandle } from "../src/ring/ring.js";
 import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor.js";
 import { createProcessor } from "./processors.js";
 import { createDslProcessor } from "../src/dsl/engine-shard.js";
+import { TaskedProcessor } from "../src/pipelines/tasked-processor.js";
 
 export interface ShardTask {
   worker: number;
@@ -34,6 +35,12 @@ export interface ShardTask {
   control: SharedArrayBuffer;
   /** Two checkpoint areas (see control.ts); absent: no checkpoints, slots released per batch. */
   checkpoint?: SharedArrayBuffer;
+  /**
+   * State per partition (TaskedProcessor): f64 [W, W words], the task state a BATCH_TASK load
+   * installs. The coordinator writes it only once the last load's batch is covered by a checkpoint
+   * (a replacement worker replays that batch and reads the mailbox again).
+   */
+  mailbox?: SharedArrayBuffer;
 }
 
 export interface ShardSummary {
@@ -89,6 +96,18 @@ export default function runShard(task: ShardTask): ShardSummary | Promise<ShardS
   // A DSL topology is a module the worker imports first (src/dsl/engine-shard.ts).
   if (typeof task.config["module"] === "string") return createDslProcessor(task.config).then((p) => shardLoop(task, p));
   return shardLoop(task, createProcessor(task.pipeline, task.config));
+}
+
+/** A BATCH_TASK batch: load or drop one partition's state. */
+function moveTask(processor: ShardProcessor, op: number, partition: number, mailbox: SharedArrayBuffer | undefined): void {
+  if (!(processor instanceof TaskedProcessor)) throw new Error("a partition's state moved to a shard without state per partition");
+  if (op === TASK_DROP) {
+    processor.drop(partition);
+    return;
+  }
+  if (op !== TASK_LOAD || !mailbox) throw new Error(`unknown task operation ${op}`);
+  const box = new Float64Array(mailbox);
+  processor.load(partition, box.subarray(1, 1 + box[0]!));
 }
 
 function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
@@ -151,6 +170,7 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
     const operated = aux ? (kind === BATCH_END ? Infinity : header[h + H_AUX0]!) : 0;
     if (aux) processor.advance(operated, out);
     if (kind === BATCH_DATA && n > 0) processor.process(columns, n, partition, out);
+    else if (kind === BATCH_TASK) moveTask(processor, header[h + H_AUX0]!, header[h + H_AUX1]!, task.mailbox);
     if (!aux) processor.advance(watermark, out);
     const offsets = columns["_off"]!;
     lastSeq = header[h + H_SEQ]!;

@@ -52,7 +52,13 @@ export async function setupKafkaRun(opts: {
   exactlyOnce?: { commitIntervalMs: number } | undefined;
   /** The string table the source interns into (DSL topologies reading several topics share one). */
   interner?: Interner;
+  /**
+   * Exactly-once with state per partition (--instance-id): this process's own transactional id and
+   * static group membership, so several processes of the group split the partitions.
+   */
+  instanceId?: string | undefined;
 }): Promise<KafkaRunSetup> {
+  const member = opts.instanceId === undefined ? `riptide-${opts.group}` : `riptide-${opts.group}-${opts.instanceId}`;
   const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
   await admin.connect();
   const partitions = await ensureTopic(admin, opts.inputTopic, opts.partitions ?? 1);
@@ -64,12 +70,16 @@ export async function setupKafkaRun(opts: {
   }
   // Every topic written to exists now: a topic that disappears is a (retriable) delivery failure,
   // not a silent re-creation with broker defaults.
-  const producerExtra = { "allow.auto.create.topics": false, "message.max.bytes": DEAD_LETTER_MAX_BYTES + (64 << 10), ...(opts.deliveryTimeoutMs !== undefined && { "message.timeout.ms": opts.deliveryTimeoutMs }) };
+  const producerExtra = {
+    // Per instance: a killed process's open transaction holds the changelog's readers back until
+    // the broker aborts it (or the instance restarts), so not the default minute.
+    ...(opts.instanceId !== undefined && { "transaction.timeout.ms": 10_000 }),
+    "allow.auto.create.topics": false, "message.max.bytes": DEAD_LETTER_MAX_BYTES + (64 << 10), ...(opts.deliveryTimeoutMs !== undefined && { "message.timeout.ms": opts.deliveryTimeoutMs }) };
   const producer = rdkafkaClientFactory.createProducer({
     brokers: opts.brokers, lingerMs: 5, extra: producerExtra,
     onError: (err) => opts.onLog("kafka-error", { error: err.message, client: "producer", ...(err.fatal && { fatal: true }) }),
-    // One transactional id per group: a restarted process fences its zombie (one process per group).
-    ...(opts.exactlyOnce && { transactionalId: `riptide-${opts.group}` }),
+    // One transactional id per group (per instance with --instance-id): a restarted process fences its zombie.
+    ...(opts.exactlyOnce && { transactionalId: member }),
   });
   await producer.connect();
   // One record per request: a batch refused as a whole (e.g. one record too large) does not take
@@ -88,7 +98,7 @@ export async function setupKafkaRun(opts: {
     onError: (err) => opts.onLog("kafka-error", { error: err.message }),
     // Exactly-once: static membership (one process per group, so one instance id): a restarted
     // process takes its partitions back at once instead of waiting for the dead one's session.
-    ...(opts.exactlyOnce && { isolationLevel: "read_committed" as const, extra: { "group.instance.id": `riptide-${opts.group}` } }),
+    ...(opts.exactlyOnce && { isolationLevel: "read_committed" as const, extra: { "group.instance.id": member } }),
   });
   await consumer.connect();
   let transactions: KafkaTransactions | undefined;
@@ -97,6 +107,7 @@ export async function setupKafkaRun(opts: {
     transactions = new KafkaTransactions({
       factory: rdkafkaClientFactory, client: { brokers: opts.brokers }, producer, admin,
       changelogTopic: changelogTopicFor(opts.group), intervalMs: opts.exactlyOnce.commitIntervalMs, onLog: opts.onLog,
+      ...(opts.instanceId !== undefined && { taskMode: true }),
     });
     restore = await transactions.start();
   }

@@ -63,6 +63,9 @@ Kafka (instead of the generator):
   --guarantee G         at-least-once (default) or exactly-once: outputs, offsets and state in Kafka
                         transactions (read outputs read_committed); one process per group
   --commit-interval MS  exactly-once: how often a transaction commits (default 100)
+  --instance-id ID      --topology with exactly-once: state per input partition, so several processes
+                        of a group (each its own ID; a restarted one takes its ID back) split the
+                        partitions; one input topic, no groupBy on a new key
   --max-retries N       a message Kafka refuses with a retriable error goes to T.retry and is retried
                         up to N times (default 3; 0: straight to T.dlq), then to T.dlq
   --retry-backoff MS    wait before the first retry; doubles per retry, at most 30 s (default 1000)
@@ -109,7 +112,7 @@ const RUN_OPTIONS: OptionSpec = {
   "idle-timeout": { type: "string" }, "wall-clock-close": { type: "boolean" }, "topic-prefix": { type: "string" },
   brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
   group: { type: "string" }, "stop-when-idle": { type: "string" },
-  guarantee: { type: "string" }, "commit-interval": { type: "string" },
+  guarantee: { type: "string" }, "commit-interval": { type: "string" }, "instance-id": { type: "string" },
   "max-retries": { type: "string" }, "retry-backoff": { type: "string" }, "delivery-timeout": { type: "string" }, "kafka-config": { type: "string" },
   json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
   http: { type: "string" },
@@ -195,6 +198,7 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   const commitInterval = numberOption(values, "commit-interval", { integer: true, min: 1, max: 3_600_000 });
   if (commitInterval !== undefined && guarantee !== "exactly-once") throw new UsageError("--commit-interval needs --guarantee exactly-once");
+  if (values["instance-id"] !== undefined) throw new UsageError("--instance-id applies to DSL topologies (--topology) on Kafka; a built-in pipeline under exactly-once runs as one process per group");
   if (brokers !== undefined) {
     if (input !== undefined) throw new UsageError("--brokers and --input are two different sources; give one");
     if (!values["input-topic"]) throw new UsageError("--brokers needs --input-topic");

@@ -26,7 +26,7 @@ import { OptionRangeError, OptionTypeError, WorkerFailedError } from "../errors.
 import { LatencyHistogram } from "../metrics/histogram.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import {
-  BATCH_DATA, BATCH_END, BATCH_WATERMARK, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
+  BATCH_DATA, BATCH_END, BATCH_TASK, BATCH_WATERMARK, H_AUX0, H_AUX1, TASK_DROP, TASK_LOAD, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../ring/layout.js";
 import {
   OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_PIPELINE_BASE, OUT_POSITION, OUT_STARTED, OUT_WINDOW, OUT_OBJECT, outputLayout, type OutputColumns,
@@ -44,6 +44,7 @@ import { WindowMerger } from "./window-merger.js";
 import { CommitTracker, type Entry } from "./commit-tracker.js";
 import { RepartitionRouter } from "./repartition-router.js";
 import { readCheckpoint, writeCheckpoint, type RunSnapshot } from "./snapshot.js";
+import { checkpointSeq } from "./control.js";
 import type { ShardSummary, ShardTask } from "../../workers/shard.js";
 
 export interface CoordinatorOptions {
@@ -98,12 +99,29 @@ export interface CoordinatorOptions {
   transactions?: TransactionHooks;
   /** State to start from (a snapshot committed by an earlier run of the same pipeline). */
   restore?: RunSnapshot;
+  /**
+   * State per input partition (exactly-once across several processes of a group): the pipeline's
+   * processors are TaskedProcessors, each partition's watermark is its own stream time, and a
+   * partition's state is loaded when it is assigned (TransactionHooks.loadTasks) and dropped when it
+   * is revoked, after the commit that saves it. Needs `transactions` with loadTasks.
+   */
+  taskState?: boolean;
 }
 
 export interface TransactionHooks {
   intervalMs: number;
   /** Commits the current transaction with this state and these positions ([partition, next offset]), then begins the next. */
   commit(state: RunSnapshot, positions: Array<[number, number]>): Promise<void>;
+  /** State per partition (CoordinatorOptions.taskState): the last committed state of these partitions (absent: none). */
+  loadTasks?(partitions: readonly number[]): Promise<Map<number, SavedTask>>;
+}
+
+/** One partition's committed state (CoordinatorOptions.taskState). */
+export interface SavedTask {
+  /** The partition's stream time. */
+  streamTime: number;
+  /** Its TaskedProcessor task words. */
+  words: Float64Array;
 }
 
 export interface Progress {
@@ -266,6 +284,12 @@ export class Coordinator {
   private ackFloor = -Infinity;
   private ackMoved: Entry[] | undefined;
   private ackOrigins: Entry[] | undefined;
+  /** State per partition (CoordinatorOptions.taskState). */
+  private readonly taskState: boolean;
+  /** Per shard: the seq of its last TASK_LOAD batch (its mailbox is free once a checkpoint covers it). */
+  private readonly lastLoadSeq: number[] = [];
+  /** Task loads one after another (one mailbox per shard). */
+  private loading: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: CoordinatorOptions) {
     this.pipeline = options.pipeline;
@@ -278,6 +302,10 @@ export class Coordinator {
     this.rate = options.rate ?? Infinity;
     if (!(this.rate > 0)) throw new OptionRangeError("rate", `rate must be a positive number of events per second, got ${this.rate}`);
     this.durationMs = options.durationMs ?? Infinity;
+    this.taskState = options.taskState === true;
+    if (this.taskState && (!options.transactions?.loadTasks || options.checkpointBytes === 0)) {
+      throw new OptionRangeError("taskState", "state per partition needs exactly-once transactions that load it (loadTasks) and checkpoints");
+    }
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     const inLayout = this.pipeline.inputLayout(this.batchSize);
     const outLayout = outputLayout(1024, this.pipeline.objectBytes ?? 0);
@@ -293,7 +321,9 @@ export class Coordinator {
         worker: w, pipeline: this.pipeline.name, config: this.pipeline.processorConfig,
         input: input.handle, output: output.handle, control,
         ...(checkpointBytes > 0 && { checkpoint: createCheckpoint(checkpointBytes) }),
+        ...(this.taskState && { mailbox: new SharedArrayBuffer(checkpointBytes) }),
       });
+      this.lastLoadSeq.push(-1);
       this.staged.push(new StagedOutputs());
       this.outBlobs.push(output.columns.map((c) => {
         const b = c["_blob"] as Uint8Array | undefined;
@@ -334,6 +364,13 @@ export class Coordinator {
     if (this.textStride > 0) for (const r of this.inputs) this.inBlobs.push(r.columns.map((c) => blobBuffer(c)));
     this.source.attach?.({
       drainPartitions: (ps) => this.drainPartitions(ps),
+      // A partition whose state could not be loaded must not be processed: the run fails.
+      ...(this.taskState && {
+        assignPartitions: (ps: readonly number[]) => this.assignPartitions(ps).catch((err: unknown) => {
+          this.failure ??= err instanceof Error ? err : new Error(String(err));
+          throw err;
+        }),
+      }),
       rejected: (_p, count) => {
         this.deadLetters += count;
       },
@@ -392,7 +429,7 @@ export class Coordinator {
    * checkpointed and released by its shard and its outputs handed to the sink, then commit the
    * snapshot, the outputs and the input positions in one transaction. One at a time.
    */
-  private barrier(force = false): Promise<void> {
+  private barrier(force = false, afterSnapshot?: () => void): Promise<void> {
     const tx = this.options.transactions;
     if (!tx) return Promise.resolve();
     if (!force && this.seq === this.lastBarrierSeq && (this.sink.written ?? 0) === this.lastBarrierWritten && !this.barrierRunning) {
@@ -420,7 +457,11 @@ export class Coordinator {
       }
       const fedSeq = this.seq;
       const written = this.sink.written ?? 0;
-      await tx.commit(this.snapshot(), positions);
+      const state = this.snapshot();
+      // Before anything else reaches the shards (e.g. a watermark that would close a revoked
+      // partition's windows here as well as at its next owner).
+      afterSnapshot?.();
+      await tx.commit(state, positions);
       this.lastBarrierSeq = fedSeq;
       this.lastBarrierWritten = written;
       this.noteSinkAcks();
@@ -573,7 +614,7 @@ export class Coordinator {
         if (this.firstEventAt === 0) this.firstEventAt = now;
         const st = this.pipeline.prepare(columns, n, this.streamTime[p]!, this.otherMin(p, now));
         this.streamTime[p] = st;
-        if (this.options.transactions) this.holdWatermark(columns["_wm"] as Float64Array, n);
+        if (this.options.transactions && !this.taskState) this.holdWatermark(columns["_wm"] as Float64Array, n);
         this.lastActive[p] = now;
         if (bcast) {
           this.broadcastBatch(columns, n, p, now, st);
@@ -722,7 +763,7 @@ export class Coordinator {
    */
   private holdsWatermark(q: number): boolean {
     if (this.pipeline.eventTimePartition?.(q) === false) return false;
-    return this.options.transactions !== undefined || this.source.assigned?.(q) !== false;
+    return (this.options.transactions !== undefined && !this.taskState) || this.source.assigned?.(q) !== false;
   }
 
   /**
@@ -741,6 +782,7 @@ export class Coordinator {
   /** Smallest stream time of the partitions other than p that are not idle (Infinity if none). */
   private otherMin(p: number, now: number): number {
     let min = Infinity;
+    if (this.taskState) return min; // each partition's task runs at its own stream time
     const st = this.streamTime;
     for (let q = 0; q < st.length; q++) {
       if (q !== p && st[q]! < min && now - this.lastActive[q]! <= this.idleTimeoutMs && this.holdsWatermark(q)) min = st[q]!;
@@ -980,9 +1022,88 @@ export class Coordinator {
       .finally(() => { this.committing = undefined; });
   }
 
+  /**
+   * State per partition: on assignment, each partition's committed state is loaded into its
+   * shard (a TASK_LOAD batch ahead of its first records) with its stream time. The source reads
+   * nothing of these partitions before this resolves.
+   */
+  private async assignPartitions(ps: readonly number[]): Promise<void> {
+    const tx = this.options.transactions!;
+    const t0 = Date.now();
+    const saved = await tx.loadTasks!(ps);
+    let bytes = 0;
+    for (const p of ps) {
+      const task = saved.get(p);
+      this.streamTime[p] = task?.streamTime ?? -Infinity;
+      this.lastActive[p] = this.now();
+      this.commits?.forget(p);
+      bytes += (task?.words.length ?? 0) * 8;
+      await this.loadTask(this.owner(p), p, task?.words ?? new Float64Array(0));
+    }
+    this.options.onLog?.("task-restore", {
+      partitions: [...ps], restored: ps.filter((p) => saved.has(p)), bytes, ms: Date.now() - t0,
+    });
+  }
+
+  /** Installs a task's state through shard w's mailbox, once its previous load is checkpointed. */
+  private loadTask(w: number, p: number, words: Float64Array): Promise<void> {
+    const run = this.loading.then(async () => {
+      const mailbox = this.tasks[w]!.mailbox!;
+      const ck = this.tasks[w]!.checkpoint!;
+      const deadline = Date.now() + END_LIMIT_MS;
+      while (this.lastLoadSeq[w]! >= 0 && checkpointSeq(ck) < this.lastLoadSeq[w]!) {
+        if (this.failure) throw this.failure;
+        if (Date.now() > deadline) throw new WorkerFailedError(`shard ${w} did not checkpoint its last partition load in ${END_LIMIT_MS} ms`);
+        await sleep(2);
+      }
+      const box = new Float64Array(mailbox);
+      if (words.length + 1 > box.length) {
+        throw new OptionRangeError("checkpointBytes", `partition ${p}'s saved state (${words.length * 8} bytes) does not fit a shard's mailbox (${mailbox.byteLength} bytes)`);
+      }
+      box[0] = words.length;
+      box.set(words, 1);
+      while (!this.moveTask(w, TASK_LOAD, p)) {
+        if (this.failure) throw this.failure;
+        if (Date.now() > deadline) throw new WorkerFailedError(`shard ${w}'s ring had no room for partition ${p}'s state in ${END_LIMIT_MS} ms`);
+        this.drain();
+        await sleep(1);
+      }
+      this.lastLoadSeq[w] = this.seq - 1;
+    });
+    this.loading = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes a BATCH_TASK batch (TASK_LOAD or TASK_DROP of partition p) to shard w; false when its ring is full. */
+  private moveTask(w: number, op: number, p: number): boolean {
+    const ring = this.inputs[w]!;
+    const slot = ring.acquire();
+    if (slot < 0) {
+      if (op === TASK_DROP) throw new WorkerFailedError(`shard ${w}'s ring was full at a barrier: partition ${p}'s state could not be dropped`);
+      return false;
+    }
+    const h = slot * HEADER_WORDS;
+    ring.header[h + H_AUX0] = op;
+    ring.header[h + H_AUX1] = p;
+    this.writeControlBatch(w, slot, BATCH_TASK, -Infinity);
+    return true;
+  }
+
   /** On revoke: wait until every batch of these partitions is processed, then commit what is safe. */
   private async drainPartitions(ps: readonly number[]): Promise<void> {
     if (!this.commits) return;
+    if (this.options.transactions && this.taskState) {
+      // State per partition: the commit saves the partitions' state with their positions; then
+      // their tasks go (their windows must not close here as well as at the next owner).
+      await this.barrier(true, () => {
+        for (const p of ps) {
+          this.moveTask(this.owner(p), TASK_DROP, p);
+          this.streamTime[p] = -Infinity;
+        }
+      });
+      for (const p of ps) this.commits.forget(p);
+      return;
+    }
     if (this.options.transactions) {
       // Commit everything fed so far (state, outputs, offsets) before the partitions go.
       // Stream time stays: this process's state still holds the partitions' records (one process

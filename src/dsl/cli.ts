@@ -12,10 +12,11 @@ import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import { resolve } from "node:path";
 import { loadTopology, runTopology, topologyShape } from "./engine.js";
 import { TopologyError } from "./errors.js";
+import { objectShape } from "./engine-objects.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
-  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config"]);
-const KAFKA_ONLY = ["input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config"];
+  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id"]);
+const KAFKA_ONLY = ["instance-id", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config"];
 
 /** `name`: the pipeline's name in the summary (built-in DSL pipelines), instead of dsl:<module>. */
 export async function runTopologyCommand(values: Record<string, string | boolean | undefined>, positionals: string[], name?: string): Promise<number> {
@@ -64,7 +65,9 @@ export async function runTopologyCommand(values: Record<string, string | boolean
 async function runOnKafka(module: string, brokers: string, values: Record<string, string | boolean | undefined>, workers: number, name?: string): Promise<number> {
   for (const k of ["input", "output", "sink"]) if (values[k] !== undefined) throw new UsageError(`--${k} cannot be combined with --brokers`);
   // The general form (several topics, joins, tables) reads and writes the topics the topology names.
-  const shape = topologyShape(await loadTopology(resolve(module)));
+  // State per partition (--instance-id) runs the general form, which reads and writes the topics the topology names.
+  const topology = await loadTopology(resolve(module));
+  const shape = values["instance-id"] !== undefined ? objectShape(topology) : topologyShape(topology);
   const general = "mode" in shape ? shape : undefined;
   if (general) {
     for (const k of ["input-topic", "output-topic"]) {
@@ -86,6 +89,16 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   const commitInterval = numberOption(values, "commit-interval", { integer: true, min: 1, max: 3_600_000 });
   if (commitInterval !== undefined && guarantee !== "exactly-once") throw new UsageError("--commit-interval needs --guarantee exactly-once");
   const exactlyOnce = guarantee === "exactly-once" ? { commitIntervalMs: commitInterval ?? 100 } : undefined;
+  // --instance-id: state per partition, so several processes of a group split the partitions
+  // under exactly-once (each with its own id; a restarted one takes its id back).
+  const instanceId = values["instance-id"] as string | undefined;
+  if (instanceId !== undefined) {
+    if (!exactlyOnce) throw new UsageError("--instance-id needs --guarantee exactly-once (at-least-once runs split partitions without it)");
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceId)) throw new UsageError(`--instance-id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(instanceId)}`);
+    if (general && (general.inputs.length > 1 || general.repartitions.length > 0)) {
+      throw new UsageError(`--instance-id: this topology ${general.inputs.length > 1 ? `reads several topics (${general.inputs.map((i) => i.topic).join(", ")})` : "groups by a new key (repartitions)"}, so it runs as one process per group; drop --instance-id`);
+    }
+  }
   const quiet = values["quiet"] === true;
   const onLog = (event: string, detail: Record<string, unknown>): void => {
     if (!quiet) process.stderr.write(JSON.stringify({ event, ...detail }) + "\n");
@@ -103,6 +116,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
       workers, onLog,
       ...(idle !== undefined && { idleTimeoutMs: idle }),
       ...(values["wall-clock-close"] === true && { wallClockClose: true }),
+      ...(instanceId !== undefined && { taskState: true }),
       source: async (_decoder, interner, _reject, pipeline, topic) => {
         if (kafka) {
           // Another topic of the topology: its own consumer, group <group>.<topic> (under
@@ -117,7 +131,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
         }
         // The typed form reads --input-topic; the general form the topics the topology names.
         kafka = await setupKafkaRun({
-          brokers, inputTopic: general ? topic : inputTopic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }), exactlyOnce,
+          brokers, inputTopic: general ? topic : inputTopic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }), exactlyOnce, instanceId,
         });
         if (kafka.transactions) options.transactions = kafka.transactions;
         if (kafka.restore) options.restore = kafka.restore;

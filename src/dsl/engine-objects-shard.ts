@@ -52,7 +52,8 @@ export class DslObjectProcessor implements ShardProcessor {
 
   constructor(topology: Topology, config: ProcessorConfig) {
     this.strings = new SharedStrings(config["strings"] as SharedArrayBuffer);
-    this.keys = storeKeyCodec(this.strings);
+    // State per partition moves between processes, whose string tables differ: keys go as JSON.
+    this.keys = config["tasked"] === true ? { encode: () => NaN, decode: () => undefined } : storeKeyCodec(this.strings);
     this.keyIsString = config["keyIsString"] === true;
     const inputs = JSON.parse(config["inputs"] as string) as { topic: string; fields: FieldSpec[] }[];
     const texts = JSON.parse((config["textFields"] as string | undefined) ?? "[]") as string[];

@@ -24,6 +24,7 @@ import type { PlanNode, Topology } from "./plan.js";
 import { SharedStrings } from "./shared-strings.js";
 import { Windowed } from "./windows.js";
 import { DslObjectProcessor } from "./engine-objects-shard.js";
+import { TaskedProcessor } from "../pipelines/tasked-processor.js";
 import { BatchShardProcessor, compileBatchPlan } from "./batch-plan.js";
 
 export async function createDslProcessor(config: ProcessorConfig): Promise<ShardProcessor> {
@@ -31,7 +32,11 @@ export async function createDslProcessor(config: ProcessorConfig): Promise<Shard
   if (topology.nodes.length !== config["nodes"]) {
     throw new TopologyError(`${String(config["module"])} built ${topology.nodes.length} nodes in the worker but ${String(config["nodes"])} on the main thread: a topology module must build the same topology every time`);
   }
-  if (config["mode"] === "objects") return new DslObjectProcessor(topology, config);
+  if (config["mode"] === "objects") {
+    // State per input partition (exactly-once across processes): one executor per partition.
+    if (config["tasked"] === true) return new TaskedProcessor(() => new DslObjectProcessor(topology, config));
+    return new DslObjectProcessor(topology, config);
+  }
   // A recognisable typed topology runs as a columnar plan per batch (batch-plan.ts), unless config `batch` is false.
   const plan = config["batch"] === false ? undefined : compileBatchPlan(topology);
   if (plan !== undefined && typeof plan !== "string") return new BatchShardProcessor(plan, topology, config);

@@ -257,7 +257,9 @@ export function topologyShape(topology: Topology): EngineShape | ObjectShape {
 export async function runTopology(modulePath: string, options: RunTopologyOptions): Promise<RunSummary> {
   const abs = modulePath.startsWith("file:") ? modulePath : resolve(modulePath);
   const topology = await loadTopology(abs);
-  const shape = topologyShape(topology);
+  // State per partition (taskState) runs in the general form: one executor per partition, its
+  // keys saved as JSON (another process's string table differs).
+  const shape = options.taskState === true ? objectShape(topology) : topologyShape(topology);
   const interner = new SharedInterner(createStringTable());
   if ((options.input === undefined) === (options.source === undefined)) {
     throw new TopologyError("runTopology() needs exactly one of input (a JSON-lines file) or source");
@@ -267,7 +269,12 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
   let source: Source;
   if ("mode" in shape) {
     const objects = objectPipeline(abs, shape, interner);
-    pipeline = objects;
+    if (options.taskState === true) {
+      if (shape.inputs.length > 1 || shape.repartitions.length > 0) {
+        throw new TopologyError(`state per partition needs a topology reading one topic with no repartition (this one reads ${shape.inputs.map((i) => i.topic).join(", ")}${shape.repartitions.length > 0 ? ` and groups by a new key` : ""})`);
+      }
+    }
+    pipeline = options.taskState === true ? { ...objects, processorConfig: { ...objects.processorConfig, tasked: true } } : objects;
     const files = options.input;
     if (typeof files === "string" && shape.inputs.length > 1) {
       throw new TopologyError(`the topology reads ${shape.inputs.length} topics (${shape.inputs.map((i) => i.topic).join(", ")}): give a file per topic`);

@@ -145,7 +145,16 @@ export class KafkaSource implements Source {
         // Idleness counts from the first assignment: joining the group is not "no input".
         this.everAssigned = true;
         this.lastMessageAt = Date.now();
-        this.options.onLog?.("assign", { partitions: parts.map((tp) => tp.partition) });
+        const ps = parts.map((tp) => tp.partition).filter((p) => this.queues[p]);
+        this.options.onLog?.("assign", { partitions: ps });
+        // State per partition: fetching starts (the client assigns) once their state is loaded.
+        if (this.hooks?.assignPartitions && !this.closed) {
+          return this.hooks.assignPartitions(ps).then(() => {
+            this.lastMessageAt = Date.now();
+            return undefined;
+          });
+        }
+        return undefined;
       },
       onRevoke: async (parts) => {
         const ps = parts.map((tp) => tp.partition).filter((p) => this.queues[p]);

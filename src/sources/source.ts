@@ -53,6 +53,11 @@ export interface Source {
 export interface SourceHooks {
   /** Resolves once every record of these partitions is processed and what can be committed is. */
   drainPartitions(partitions: readonly number[]): Promise<void>;
+  /**
+   * State per partition (CoordinatorOptions.taskState): loads these newly assigned partitions'
+   * state; the source reads nothing of them before it resolves.
+   */
+  assignPartitions?(partitions: readonly number[]): Promise<void>;
   /** Records that could not be decoded (they never enter a ring), for the counts. */
   rejected(partition: number, count: number): void;
 }

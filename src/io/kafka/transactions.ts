@@ -28,12 +28,24 @@
  * read in part) is in the snapshot: `source` is that of the only input, or `{ topics, inputs }`
  * with one entry per input when there are several.
  *
- * Limit: the snapshot is the whole process's state, so exactly-once mode runs one process per
- * consumer group (a second one with the same transactional id fences the first: a takeover, not
- * a split). Splitting partitions across processes under exactly-once needs state per input
- * partition, which the engine does not keep yet.
+ * The snapshot is the whole process's state, so this mode runs one process per consumer group (a
+ * second one with the same transactional id fences the first: a takeover, not a split).
+ *
+ * Task mode (`taskMode`, `riptide run --topology … --instance-id ID`): state per input partition,
+ * so several processes of a group split the partitions under exactly-once. Each process has its
+ * own transactional id (and static group membership) from its instance id; its shards keep one
+ * task per partition (TaskedProcessor). Each commit writes, per partition whose position it
+ * commits, the task's words as chunks keyed `task/<p>/<i>` and then `task/<p>` naming writer,
+ * epoch, chunk count and the partition's stream time, in the same transaction as that partition's
+ * offset. On assignment (loadTasks) a process reads the changelog and loads the assigned
+ * partitions' last committed tasks before it fetches their records; on revoke it commits them
+ * first and drops them. A process killed with a transaction open leaves the changelog's last
+ * stable offset behind its end until the broker aborts that transaction (transaction.timeout.ms,
+ * 10 s here, or at once when the same instance id restarts): loadTasks waits for that, so a task
+ * committed after the open transaction began is not missed.
  */
-import type { TransactionHooks } from "../../coordinator/coordinator.js";
+import type { SavedTask, TransactionHooks } from "../../coordinator/coordinator.js";
+import { splitTasks } from "../../pipelines/tasked-processor.js";
 import { decodeSnapshot, encodeSnapshot, type RunSnapshot } from "../../coordinator/snapshot.js";
 import type { KafkaAdminClient, KafkaClientFactory, KafkaClientOptions, KafkaConsumerClient, KafkaProducerClient } from "./client.js";
 import { KafkaError } from "./client.js";
@@ -65,6 +77,8 @@ export interface KafkaTransactionsOptions {
   admin: KafkaAdminClient;
   /** Compacted topic holding the state, one partition. */
   changelogTopic: string;
+  /** State per partition (see the top of this file). */
+  taskMode?: boolean;
   intervalMs: number;
   onLog?: (event: string, detail: Record<string, unknown>) => void;
 }
@@ -79,6 +93,8 @@ export class KafkaTransactions implements TransactionHooks {
   private epoch = 0;
   /** Transactions committed by this process. */
   commits = 0;
+  /** Task mode: this process's mark on the task chunks it writes (a chunk is only read with its own meta record). */
+  private readonly writer = (Math.random() * 0x100000000) >>> 0;
   /** Bytes of the last snapshot. */
   lastSnapshotBytes = 0;
   /** The input topics, in the combined source's partition order (addInput). */
@@ -106,6 +122,11 @@ export class KafkaTransactions implements TransactionHooks {
     const { admin, producer } = this.o;
     await admin.createTopic(this.o.changelogTopic, 1, 1, { "cleanup.policy": "compact" });
     await producer.initTransactions!();
+    if (this.o.taskMode) {
+      // Each partition's state is loaded when it is assigned (loadTasks).
+      await producer.beginTransaction!();
+      return undefined;
+    }
     const restored = await this.restore();
     await producer.beginTransaction!();
     // Each input's source state is restored by addInput (before its source starts reading).
@@ -162,6 +183,9 @@ export class KafkaTransactions implements TransactionHooks {
     for (const m of records) {
       const key = m.key?.toString("utf8") ?? "";
       if (!m.value) continue;
+      if (key.startsWith("task/")) {
+        throw new KafkaError(`changelog ${this.o.changelogTopic}: the state was saved per partition by a run with --instance-id; run with --instance-id, or use another --group`);
+      }
       if (key === "meta") meta = JSON.parse(m.value.toString("utf8")) as typeof meta;
       else if (key.startsWith("chunk/")) chunks.set(Number(key.slice(6)), m.value);
     }
@@ -193,6 +217,14 @@ export class KafkaTransactions implements TransactionHooks {
     const { producer } = this.o;
     const epoch = ++this.epoch;
     if (this.inputs.length === 0) throw new KafkaError("exactly-once: no input topic was added to the transactions (addInput)");
+    if (this.o.taskMode) {
+      this.writeTasks(state, positions, epoch);
+      await this.sendOffsets(positions);
+      await producer.commitTransaction!();
+      this.commits++;
+      await producer.beginTransaction!();
+      return;
+    }
     // The sources' state is each input's own (the combined source does not know it).
     const sources = this.inputs.map((i) => i.source.exportState());
     const blob = encodeSnapshot({ ...state, source: sources.length === 1 ? sources[0] : { topics: this.inputs.map((i) => i.topic), inputs: sources } });
@@ -205,7 +237,15 @@ export class KafkaTransactions implements TransactionHooks {
       this.produce(`chunk/${i}`, Buffer.concat([head, blob.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)]));
     }
     this.produce("meta", Buffer.from(JSON.stringify({ epoch, chunks: n, bytes: blob.length })));
-    // Each topic's offsets with its own consumer's group metadata (one call per group).
+    await this.sendOffsets(positions);
+    await producer.commitTransaction!();
+    this.commits++;
+    await producer.beginTransaction!();
+  }
+
+  /** Each topic's offsets with its own consumer's group metadata (one call per group). */
+  private async sendOffsets(positions: Array<[number, number]>): Promise<void> {
+    const { producer } = this.o;
     for (let k = 0; k < this.inputs.length; k++) {
       const input = this.inputs[k]!;
       const base = this.bases[k]!;
@@ -215,9 +255,107 @@ export class KafkaTransactions implements TransactionHooks {
       }
       if (offsets.length > 0) await producer.sendOffsetsToTransaction!(offsets, input.consumer);
     }
-    await producer.commitTransaction!();
-    this.commits++;
-    await producer.beginTransaction!();
+  }
+
+  /** Task mode: the task of every partition whose position this commit carries, with its stream time. */
+  private writeTasks(state: RunSnapshot, positions: Array<[number, number]>, epoch: number): void {
+    const committing = new Set(positions.map(([p]) => p));
+    let bytes = 0;
+    for (const shard of state.shards) {
+      for (const [p, words] of splitTasks(shard)) {
+        if (!committing.has(p)) continue;
+        const blob = Buffer.from(words.buffer, words.byteOffset, words.byteLength);
+        const n = Math.max(1, Math.ceil(blob.length / CHUNK_BYTES));
+        for (let i = 0; i < n; i++) {
+          const head = Buffer.alloc(16);
+          head.writeUInt32LE(this.writer, 0);
+          head.writeUInt32LE(epoch, 4);
+          head.writeUInt32LE(i, 8);
+          this.produce(`task/${p}/${i}`, Buffer.concat([head, blob.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)]));
+        }
+        const st = state.streamTime[p] ?? -Infinity;
+        this.produce(`task/${p}`, Buffer.from(JSON.stringify({ writer: this.writer, epoch, chunks: n, bytes: blob.length, streamTime: Number.isFinite(st) ? st : String(st) })));
+        bytes += blob.length;
+      }
+    }
+    this.lastSnapshotBytes = bytes;
+  }
+
+  /**
+   * Task mode: the last committed task of each of these partitions (of the combined source's
+   * numbering; one input topic). Waits until no transaction is open on the changelog first.
+   */
+  async loadTasks(partitions: readonly number[]): Promise<Map<number, SavedTask>> {
+    if (!this.o.factory.readPartition) throw new KafkaError(`exactly-once needs readPartition on ${this.o.factory.name}`);
+    const t0 = Date.now();
+    await this.changelogSettled();
+    const records = await this.o.factory.readPartition(this.o.client, this.o.changelogTopic, 0);
+    const wanted = new Set(partitions);
+    const metas = new Map<number, { writer: number; epoch: number; chunks: number; bytes: number; streamTime: number | string }>();
+    const chunks = new Map<string, Buffer>();
+    for (const m of records) {
+      const key = m.key?.toString("utf8") ?? "";
+      if (!m.value) continue;
+      if (key === "meta") {
+        throw new KafkaError(`changelog ${this.o.changelogTopic}: the state was saved whole by a run without --instance-id; run without it, or use another --group`);
+      }
+      const parts = key.split("/");
+      if (parts[0] !== "task" || !wanted.has(Number(parts[1]))) continue;
+      if (parts.length === 2) metas.set(Number(parts[1]), JSON.parse(m.value.toString("utf8")) as never);
+      else chunks.set(key, m.value);
+    }
+    const out = new Map<number, SavedTask>();
+    let bytes = 0;
+    for (const [p, meta] of metas) {
+      const blob = Buffer.alloc(meta.bytes);
+      let at = 0;
+      for (let i = 0; i < meta.chunks; i++) {
+        const c = chunks.get(`task/${p}/${i}`);
+        if (!c || c.readUInt32LE(0) !== meta.writer || c.readUInt32LE(4) !== meta.epoch) {
+          throw new KafkaError(`changelog ${this.o.changelogTopic}: chunk ${i} of partition ${p}'s state (writer ${meta.writer}, epoch ${meta.epoch}) is missing`);
+        }
+        at += c.copy(blob, at, 16);
+      }
+      if (at !== meta.bytes) throw new KafkaError(`changelog ${this.o.changelogTopic}: partition ${p}'s state has ${at} bytes, expected ${meta.bytes}`);
+      const words = new Float64Array(meta.bytes / 8);
+      Buffer.from(words.buffer).set(blob);
+      out.set(p, { streamTime: Number(meta.streamTime), words });
+      bytes += meta.bytes;
+    }
+    this.o.onLog?.("state-restore", {
+      changelog: this.o.changelogTopic, partitions: [...partitions], found: [...out.keys()], bytes, records: records.length, ms: Date.now() - t0,
+      rateBytesPerSec: Math.round(bytes / Math.max(0.001, (Date.now() - t0) / 1000)),
+    });
+    return out;
+  }
+
+  /**
+   * Waits until the changelog has no open transaction (its last stable offset, which a
+   * read_committed reader stops at, has reached its end): a task committed after a transaction
+   * that a killed process left open is only readable once the broker has aborted that one.
+   */
+  private async changelogSettled(limitMs = 60_000): Promise<void> {
+    const make = (isolationLevel: "read_committed" | "read_uncommitted") => this.o.factory.createConsumer({
+      ...this.o.client, groupId: `riptide-lso-${process.pid}-${Date.now()}-${isolationLevel}`, isolationLevel,
+    });
+    const stable = make("read_committed");
+    const all = make("read_uncommitted");
+    if (!stable.queryWatermarks || !all.queryWatermarks) return;
+    await Promise.all([stable.connect(), all.connect()]);
+    try {
+      const t0 = Date.now();
+      let logged = false;
+      for (;;) {
+        const [lso, end] = await Promise.all([stable.queryWatermarks(this.o.changelogTopic, 0), all.queryWatermarks(this.o.changelogTopic, 0)]);
+        if (lso.high >= end.high) return;
+        if (!logged) this.o.onLog?.("state-restore-wait", { changelog: this.o.changelogTopic, lastStableOffset: lso.high, end: end.high, note: "a transaction is open on the changelog" });
+        logged = true;
+        if (Date.now() - t0 > limitMs) throw new KafkaError(`changelog ${this.o.changelogTopic}: a transaction stayed open for more than ${limitMs / 1000} s (last stable offset ${lso.high}, end ${end.high})`, { retriable: true });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await Promise.all([stable.disconnect().catch(() => undefined), all.disconnect().catch(() => undefined)]);
+    }
   }
 
   private produce(key: string, value: Buffer): void {

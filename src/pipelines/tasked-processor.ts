@@ -1,0 +1,112 @@
+/**
+ * State per input partition (a "task", as Kafka Streams calls the unit of state that moves with a
+ * partition): one inner processor per partition a shard has seen, so that a partition's state can
+ * be written out, dropped and loaded on its own when the partition moves to another process
+ * (exactly-once runs of several processes per group; src/io/kafka/transactions.ts task mode).
+ *
+ * Watermarks are per task: after a data batch of partition p, advance() moves p's task only (the
+ * batch carries p's own stream time, as Kafka Streams' stream time per task); a watermark batch
+ * (idle punctuation, wall-clock close, the end) moves every task.
+ *
+ * Checkpoint words: [T] then per task [partition, W, W words of the inner processor's snapshot].
+ */
+import type { OutputWriter } from "../ring/output.js";
+import type { ColumnArray } from "../schema/schema.js";
+import type { ShardProcessor } from "./processor.js";
+
+export class TaskedProcessor implements ShardProcessor {
+  private readonly tasks = new Map<number, ShardProcessor>();
+  /** Partition of the data batch just processed (its task alone takes the batch's watermark), else -1. */
+  private current = -1;
+
+  constructor(private readonly make: () => ShardProcessor) {}
+
+  private task(p: number): ShardProcessor {
+    let t = this.tasks.get(p);
+    if (t === undefined) {
+      t = this.make();
+      this.tasks.set(p, t);
+    }
+    return t;
+  }
+
+  process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
+    this.current = partition;
+    this.task(partition).process(columns, n, partition, out);
+  }
+
+  advance(watermark: number, out: OutputWriter): void {
+    const p = this.current;
+    this.current = -1;
+    if (p >= 0) {
+      this.tasks.get(p)?.advance(watermark, out);
+      return;
+    }
+    for (const t of this.tasks.values()) t.advance(watermark, out);
+  }
+
+  stateBytes(): number {
+    let b = 0;
+    for (const t of this.tasks.values()) b += t.stateBytes();
+    return b;
+  }
+
+  stateEntries(): number {
+    let e = 0;
+    for (const t of this.tasks.values()) e += t.stateEntries?.() ?? 0;
+    return e;
+  }
+
+  snapshot(into: Float64Array): number {
+    if (into.length < 1) return -1;
+    into[0] = this.tasks.size;
+    let at = 1;
+    for (const [p, t] of this.tasks) {
+      if (at + 2 > into.length) return -1;
+      const w = t.snapshot(into.subarray(at + 2));
+      if (w < 0) return -1;
+      into[at] = p;
+      into[at + 1] = w;
+      at += 2 + w;
+    }
+    return at;
+  }
+
+  restore(from: Float64Array, words: number): void {
+    this.tasks.clear();
+    for (const [p, state] of splitTasks(from.subarray(0, words))) this.load(p, state);
+  }
+
+  /** Replaces partition p's state with `state` (a task's words as snapshot() wrote them; empty: fresh). */
+  load(p: number, state: Float64Array): void {
+    const t = this.make();
+    if (state.length > 0) t.restore(state, state.length);
+    this.tasks.set(p, t);
+  }
+
+  /** Forgets partition p's state (it moved to another process). */
+  drop(p: number): void {
+    this.tasks.delete(p);
+  }
+
+  /** Partitions with state here. */
+  partitions(): number[] {
+    return [...this.tasks.keys()];
+  }
+}
+
+/** The tasks of a TaskedProcessor's checkpoint words: partition → its state words (views, not copies). */
+export function splitTasks(words: Float64Array): Map<number, Float64Array> {
+  const out = new Map<number, Float64Array>();
+  if (words.length === 0) return out;
+  const T = words[0]!;
+  let at = 1;
+  for (let i = 0; i < T; i++) {
+    const p = words[at]!;
+    const w = words[at + 1]!;
+    if (!(w >= 0) || at + 2 + w > words.length) throw new Error(`task state of partition ${p} runs past the checkpoint (${words.length} words)`);
+    out.set(p, words.subarray(at + 2, at + 2 + w));
+    at += 2 + w;
+  }
+  return out;
+}

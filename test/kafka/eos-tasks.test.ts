@@ -1,0 +1,142 @@
+/**
+ * Exactly-once with state per input partition (`--instance-id`), against the real broker: two
+ * processes of one group split a 4-partition topic; partitions move with their state when the
+ * second process joins (the first commits and drops them, the second loads them from the
+ * changelog), and a process SIGKILLed mid-stream and restarted with its instance id loads its
+ * partitions' last committed state. Read `read_committed`, every windowed count and every session
+ * of a reference computed here appears exactly once.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { diff } from "../support/driver-reference.js";
+import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, assigned, readCommitted, type Proc } from "../support/kafka.js";
+import { mulberry32 } from "../support/random.js";
+
+const PARTITIONS = 4;
+const DRIVERS = 200;
+const GAP_MS = 30_000;
+
+function multiset(keys: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+  return m;
+}
+
+interface Fix { driverId: string; speedKmh: number; ts: number }
+
+/** Three phases of fixes; each ends with a 60 s jump of event time (so sessions end there). */
+function generate(perPhase: number, phases: number): Fix[][] {
+  const next = mulberry32(61);
+  const t0 = 1_700_000_000_000;
+  const out: Fix[][] = [];
+  let i = 0;
+  for (let ph = 0; ph < phases; ph++) {
+    const phase: Fix[] = [];
+    for (let j = 0; j < perPhase; j++, i++) {
+      const d = next() % DRIVERS;
+      phase.push({ driverId: `driver-${d}`, speedKmh: next() % 120, ts: t0 + i * 10 + ph * 60_000 - (next() % 2_000) });
+    }
+    out.push(phase);
+  }
+  return out;
+}
+
+function reference(fixes: Fix[]): { counts: string[]; sessions: string[] } {
+  const counts = new Map<string, number>();
+  const byDriver = new Map<string, Fix[]>();
+  for (const f of fixes) {
+    const start = Math.floor(f.ts / 60_000) * 60_000;
+    counts.set(`${f.driverId}|${start}`, (counts.get(`${f.driverId}|${start}`) ?? 0) + 1);
+    (byDriver.get(f.driverId) ?? byDriver.set(f.driverId, []).get(f.driverId)!).push(f);
+  }
+  const sessions: string[] = [];
+  for (const [d, fs] of byDriver) {
+    fs.sort((a, b) => a.ts - b.ts);
+    let start = fs[0]!.ts, last = start, n = 0, max = 0;
+    for (const f of fs) {
+      if (f.ts - last > GAP_MS) {
+        sessions.push(`${d}|${start}|${n}|${max}`);
+        start = f.ts; n = 0; max = 0;
+      }
+      last = f.ts; n++; max = Math.max(max, f.speedKmh);
+    }
+    sessions.push(`${d}|${start}|${n}|${max}`);
+  }
+  return { counts: [...counts].map(([k, n]) => `${k}|${n}`), sessions };
+}
+
+async function until(what: string, ok: () => boolean, limitMs = 90_000): Promise<void> {
+  const t0 = Date.now();
+  while (!ok()) {
+    if (Date.now() - t0 > limitMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("exactly-once with state per partition (--instance-id)", () => {
+  beforeAll(() => ensureBroker());
+
+  it("refuses --instance-id without exactly-once, and for a topology that repartitions, naming the option", async () => {
+    const noEos = riptide(["run", "--topology", "test/dsl/fixtures/fix-tasks.js", "--brokers", BROKERS, "--instance-id", "a"]);
+    expect(await noEos.exited).toBe(2);
+    expect(noEos.stderr).toMatch(/--instance-id needs --guarantee exactly-once/);
+    const rekeyed = riptide(["run", "--topology", "test/dsl/fixtures/page-windows.js", "--brokers", BROKERS, "--guarantee", "exactly-once", "--instance-id", "a"]);
+    expect(await rekeyed.exited).toBe(2);
+    expect(rekeyed.stderr).toMatch(/--instance-id: this topology groups by a new key/);
+    const builtIn = riptide(["run", "driver-tracking", "--brokers", BROKERS, "--input-topic", "x", "--output-topic", "y", "--guarantee", "exactly-once", "--instance-id", "a"]);
+    expect(await builtIn.exited).toBe(2);
+    expect(builtIn.stderr).toMatch(/--instance-id applies to DSL topologies/);
+  }, 60_000);
+
+  it("two processes split the partitions; partitions move with their state on a join and on a SIGKILL and restart: every window and session exactly once", async () => {
+    const prefix = `${uniqueName("tasks")}-`;
+    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+    const input = `${prefix}fixes`;
+    const group = uniqueName("tasks-g");
+    await createTopic(input, PARTITIONS);
+    const phases = generate(40_000, 3);
+    const send = (fs: Fix[]) => produceAll(input, fs.map((f) => ({ value: JSON.stringify(f), key: f.driverId, partition: Number(f.driverId.slice(7)) % PARTITIONS })));
+    const args = (id: string) => ["run", "--topology", "test/dsl/fixtures/fix-tasks.js", "--brokers", BROKERS, "--group", group, "--guarantee", "exactly-once",
+      "--commit-interval", "50", "--instance-id", id, "--workers", "2", "--batch-size", "256", "--stop-when-idle", "8", "--partitions", String(PARTITIONS), "--json"];
+    const procs: Proc[] = [];
+    try {
+      await send(phases[0]!);
+      const a = riptide(args("a"));
+      procs.push(a);
+      await assigned(a);
+      // The first process holds every partition; once it has processed (and committed) the first
+      // phase, a second joins.
+      await until("a's partitions loaded", () => /"event":"task-restore"/.test(a.stderr));
+      await new Promise((r) => setTimeout(r, 2500));
+      const b = riptide(args("b"));
+      procs.push(b);
+      await until("b's task restore", () => /"event":"task-restore"/.test(b.stderr));
+      await send(phases[1]!);
+      await new Promise((r) => setTimeout(r, 1500));
+      a.child.kill("SIGKILL");
+      await a.exited;
+      await send(phases[2]!);
+      const a2 = riptide(args("a"));
+      procs.push(a2);
+      expect(await a2.exited, a2.stderr.slice(-3000)).toBe(0);
+      expect(await b.exited, b.stderr.slice(-3000)).toBe(0);
+      // The join moved partitions with state: b loaded some that a had committed.
+      expect(b.stderr).toMatch(/"event":"task-restore"[^\n]*"restored":\[\d/);
+      expect(a2.stderr).toMatch(/"event":"task-restore"[^\n]*"restored":\[\d/);
+      const want = reference(phases.flat());
+      const counts = await readCommitted(`${prefix}fix-counts`, PARTITIONS);
+      const sessions = await readCommitted(`${prefix}fix-sessions`, PARTITIONS);
+      expect(diff(multiset(counts.map((o) => `${o["key"]}|${o["windowStart"]}|${o["value"]}`)), multiset(want.counts))).toEqual([]);
+      const v = (o: Record<string, unknown>) => o["value"] as { n: number; max: number };
+      expect(diff(multiset(sessions.map((o) => `${o["key"]}|${o["windowStart"]}|${v(o).n}|${v(o).max}`)), multiset(want.sessions))).toEqual([]);
+      // Nothing late or invalid (each partition's fixes are within the grace of its own stream time).
+      for (const p of [b, a2]) {
+        const outputs = (JSON.parse(p.stdout.trim().split("\n").pop()!) as { outputs: Record<string, number> }).outputs;
+        expect(outputs["riptide-late"]).toBe(0);
+        expect(outputs["invalid"]).toBe(0);
+      }
+    } finally {
+      for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGKILL");
+      delete process.env["RIPTIDE_TEST_PREFIX"];
+    }
+  }, 300_000);
+});
