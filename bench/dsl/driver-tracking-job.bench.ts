@@ -15,8 +15,9 @@
  *
  * The cases run one after the other, the whole sequence `rounds` times; each row is the median.
  * The note gives the outputs, so that the jobs are seen to do the same work (anomalies, late, invalid).
+ * A second group times the shards alone on one thread (shardGroup).
  *
- *   node dist/bench/dsl/driver-tracking-job.bench.js [--quick]
+ *   node dist/bench/dsl/driver-tracking-job.bench.js [--quick] [--shards | --engine]
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -25,13 +26,100 @@ import { driverTracking } from "../../src/pipelines/driver-tracking/edge.js";
 import { NullSink } from "../../src/sinks/sink.js";
 import { DriverGenerator } from "../../src/sources/driver-generator.js";
 import { GeneratorSource } from "../../src/sources/generator-source.js";
-import { runTopology } from "../../src/dsl/engine.js";
-import type { SharedInterner } from "../../src/dsl/shared-strings.js";
+import { dslPipeline, engineShape, loadTopology, runTopology } from "../../src/dsl/engine.js";
+import { createDslProcessor } from "../../src/dsl/engine-shard.js";
+import { createStringTable, SharedInterner } from "../../src/dsl/shared-strings.js";
+import type { ProcessorConfig, ShardProcessor } from "../../src/pipelines/processor.js";
+import { DriverTrackingShard } from "../../src/pipelines/driver-tracking/shard.js";
+import type { PipelineDefinition } from "../../src/pipelines/pipeline.js";
+import type { OutputWriter } from "../../src/ring/output.js";
 import { formatTable, machineLine, machine, type BenchRow } from "../harness.js";
 
-export const groups = ["driver-tracking: hand-written vs the DSL job (end to end, 1 worker)"] as const;
+export const groups = ["driver-tracking: hand-written vs the DSL job (end to end, 1 worker)", "driver-tracking: hand-written vs the DSL job (one shard, one thread)"] as const;
 
 export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
+  return [...(await engineGroup(opts)), ...(await shardGroup(opts))];
+}
+
+/**
+ * The shards alone, on one thread: the same generator batches (4096 events, seed 42, partitions in
+ * turn), each prepared by its job's edge kernel (hand-written: validateFixes; DSL: event time and
+ * key), then process() + advance() per batch for the whole input; each row is the fastest of
+ * `rounds` passes (other processes share the 2 cores: the fastest pass is the least disturbed).
+ */
+async function shardGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
+  const group = groups[1];
+  const N = 4096;
+  const batches = opts.quick ? 128 : 512;
+  const rounds = opts.quick ? 3 : 7;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const gen = new DriverGenerator({ seed: 42 });
+  const source = new GeneratorSource(gen, Infinity);
+  const interner = new SharedInterner(createStringTable());
+  for (let id = 1; id <= gen.drivers; id++) interner.intern(gen.driverName(id));
+  const modules = {
+    job: join(here, "driver-tracking-job-topology.js"),
+    fn: join(here, "driver-tracking-job-function-topology.js"),
+    before: join(here, "driver-tracking-topology.js"),
+  };
+  const configs: Record<string, ProcessorConfig> = {};
+  const pipelines: Record<string, PipelineDefinition> = {};
+  for (const [k, m] of Object.entries(modules)) {
+    const shape = engineShape(await loadTopology(m));
+    pipelines[k] = dslPipeline(m, shape, interner);
+    configs[k] = pipelines[k]!.processorConfig;
+  }
+  const columns = () => ({ driverId: new Uint32Array(N), lat: new Float64Array(N), lon: new Float64Array(N), ts: new Float64Array(N),
+    speedKmh: new Float64Array(N), _off: new Float64Array(N), _wm: new Float64Array(N), _reason: new Uint8Array(N) });
+  type Cols = ReturnType<typeof columns>;
+  // Per batch: the generator's events, prepared by each edge (u32 and string-id DSL jobs share the DSL edge's result).
+  const hand: Cols[] = [];
+  const dsl: Cols[] = [];
+  const P = gen.partitions;
+  const stHand = new Float64Array(P).fill(-Infinity);
+  const stDsl = new Float64Array(P).fill(-Infinity);
+  const others = (st: Float64Array, p: number) => { let m = Infinity; for (let q = 0; q < P; q++) if (q !== p && st[q]! < m) m = st[q]!; return m; };
+  for (let b = 0; b < batches; b++) {
+    const p = b % P;
+    const h = columns();
+    source.fill(p, h as never, N);
+    const d = columns();
+    for (const k of Object.keys(h) as (keyof Cols)[]) (d[k] as Float64Array).set(h[k] as Float64Array);
+    stHand[p] = driverTracking.prepare(h as never, N, stHand[p]!, others(stHand, p));
+    stDsl[p] = pipelines["job"]!.prepare(d as never, N, stDsl[p]!, others(stDsl, p));
+    hand.push(h);
+    dsl.push(d);
+  }
+  const out = { window() {}, side() {}, object() { return true; }, marker() {}, flush() {} } as unknown as OutputWriter;
+  const cases: { name: string; baseline: boolean; make: () => Promise<ShardProcessor>; input: Cols[] }[] = [
+    { name: "hand-written shard, native kernels", baseline: true, make: async () => new DriverTrackingShard({}), input: hand },
+    { name: "hand-written shard, JS loop", baseline: false, make: async () => new DriverTrackingShard({ kernels: "js" }), input: hand },
+    { name: "DSL job shard (batch plan, Fields.speedLimit)", baseline: false, make: () => createDslProcessor(configs["job"]!), input: dsl },
+    { name: "DSL job shard, anomaly check as a user function", baseline: false, make: () => createDslProcessor(configs["fn"]!), input: dsl },
+    { name: "DSL without the anomaly step (before), u32 ids", baseline: false, make: () => createDslProcessor(configs["before"]!), input: dsl },
+  ];
+  const pick = process.argv.indexOf("--case");
+  if (pick > 0) cases.splice(0, cases.length, ...cases.filter((c) => c.name.includes(process.argv[pick + 1]!)));
+  const best = cases.map(() => Infinity);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, c] of cases.entries()) {
+      const proc = await c.make();
+      const t0 = performance.now();
+      for (const cols of c.input) {
+        proc.process(cols as never, N, 0, out);
+        proc.advance(cols._wm[N - 1]!, out);
+      }
+      best[i] = Math.min(best[i]!, performance.now() - t0);
+    }
+  }
+  const events = N * batches;
+  return cases.map((c, i) => ({
+    group, name: c.name, baseline: c.baseline, eventsPerSec: events / (best[i]! / 1000),
+    note: `${events} events in ${batches} batches, fastest of ${rounds} passes: ${((best[i]! * 1e6) / events).toFixed(1)} ns/event`,
+  }));
+}
+
+async function engineGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
   const group = groups[0];
   const events = opts.quick ? 2_000_000 : 10_000_000;
   const rounds = opts.quick ? 1 : 3;
@@ -88,7 +176,8 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const quick = process.argv.includes("--quick");
   console.log(machineLine(machine()));
-  const rows = await run({ quick });
+  const which = process.argv.includes("--shards") ? shardGroup : process.argv.includes("--engine") ? engineGroup : run;
+  const rows = await which({ quick });
   console.log(formatTable(rows));
   for (const r of rows) console.log(`${r.name}: ${r.note}`);
 }

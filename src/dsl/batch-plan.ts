@@ -468,9 +468,10 @@ export class BatchShardProcessor implements ShardProcessor {
     });
   }
 
-  /** Fields.speedLimit steps: the store's field indexes of lat, lon, ts; the batch's lat and lon columns (2j, 2j + 1). */
+  /** Fields.speedLimit steps: the store's field indexes of lat, lon, ts. */
   private readonly speedFields: number[][] = [];
-  private readonly speedCols: Float64Array[] = [];
+  /** Per step with lat/lon fields (built-in filters and checks): the batch's lat and lon columns at 2j, 2j + 1 (resolved once per batch). */
+  private readonly speedCols: ColumnArray[] = [];
   /** The batch's event-time column. */
   private tsCol: ColumnArray = new Float64Array(0);
 
@@ -506,10 +507,10 @@ export class BatchShardProcessor implements ShardProcessor {
     for (let f = 0; f < this.fields.length; f++) this.cols[f] = columns[this.fields[f]!.name]!;
     this.tsCol = ts;
     for (let j = 0; j < plan.filters.length; j++) {
-      const sp = plan.filters[j]!.process?.speed;
-      if (sp !== undefined) {
-        this.speedCols[2 * j] = columns[sp.lat] as Float64Array;
-        this.speedCols[2 * j + 1] = columns[sp.lon] as Float64Array;
+      const f = plan.filters[j]!;
+      if (f.lat !== "") {
+        this.speedCols[2 * j] = columns[f.lat]!;
+        this.speedCols[2 * j + 1] = columns[f.lon]!;
       }
     }
     // Pass 1: built-in key functions, a column pass over the batch.
@@ -579,8 +580,12 @@ export class BatchShardProcessor implements ShardProcessor {
               if (p.speed !== undefined) {
                 why = this.speedLimit(j, p.speed, i, key[i]!);
               } else if (p.fn === undefined) {
-                const code = fixReason(1, columns[f.lat]![i]!, columns[f.lon]![i]!, 0);
-                why = code === 0 ? undefined : FIX_REASONS[code];
+                // Fields.checkLatLon: validLatLon inlined; the reason (a call, boxing its doubles) for invalid fixes only.
+                const la = this.speedCols[2 * j]![i]!;
+                const lo = this.speedCols[2 * j + 1]![i]!;
+                if (!(la - la === 0 && lo - lo === 0 && la >= -90 && la <= 90 && lo >= -180 && lo <= 180 && !(la === 0 && lo === 0))) {
+                  why = FIX_REASONS[fixReason(1, la, lo, 0)];
+                }
               } else {
                 if (!rowFilled) { this.fillRow(i); rowFilled = true; }
                 why = this.runProcessor(j, p.fn, key[i]!, i);
@@ -596,7 +601,7 @@ export class BatchShardProcessor implements ShardProcessor {
             // As the executor's FilterProc: the record passes when the result !== negate (no cast to boolean).
             let r: unknown;
             if (f.fn === undefined) {
-              r = validLatLon(columns[f.lat]![i]!, columns[f.lon]![i]!);
+              r = validLatLon(this.speedCols[2 * j]![i]!, this.speedCols[2 * j + 1]![i]!);
             } else {
               if (!rowFilled) { this.fillRow(i); rowFilled = true; }
               r = f.fn(keyIsString ? this.str(key[i]!) : key[i]!, this.row);
