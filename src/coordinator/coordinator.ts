@@ -290,6 +290,8 @@ export class Coordinator {
   private readonly lastLoadSeq: number[] = [];
   /** Task loads one after another (one mailbox per shard). */
   private loading: Promise<void> = Promise.resolve();
+  /** Per partition, bumped on each assignment and revoke: a load of an older one is skipped. */
+  private taskGen = new Uint32Array(0);
 
   constructor(private readonly options: CoordinatorOptions) {
     this.pipeline = options.pipeline;
@@ -303,6 +305,7 @@ export class Coordinator {
     if (!(this.rate > 0)) throw new OptionRangeError("rate", `rate must be a positive number of events per second, got ${this.rate}`);
     this.durationMs = options.durationMs ?? Infinity;
     this.taskState = options.taskState === true;
+    this.taskGen = new Uint32Array(options.source.partitions);
     if (this.taskState && (!options.transactions?.loadTasks || options.checkpointBytes === 0)) {
       throw new OptionRangeError("taskState", "state per partition needs exactly-once transactions that load it (loadTasks) and checkpoints");
     }
@@ -366,7 +369,7 @@ export class Coordinator {
       drainPartitions: (ps) => this.drainPartitions(ps),
       // A partition whose state could not be loaded must not be processed: the run fails.
       ...(this.taskState && {
-        assignPartitions: (ps: readonly number[]) => this.assignPartitions(ps).catch((err: unknown) => {
+        assignPartitions: (ps: readonly number[], ready: (p: number) => void) => this.assignPartitions(ps, ready).catch((err: unknown) => {
           this.failure ??= err instanceof Error ? err : new Error(String(err));
           throw err;
         }),
@@ -1024,29 +1027,34 @@ export class Coordinator {
 
   /**
    * State per partition: on assignment, each partition's committed state is loaded into its
-   * shard (a TASK_LOAD batch ahead of its first records) with its stream time. The source reads
-   * nothing of these partitions before this resolves.
+   * shard (a TASK_LOAD batch ahead of its first records) with its stream time; `ready(p)` lets
+   * the source read p from then on (fetching runs meanwhile).
    */
-  private async assignPartitions(ps: readonly number[]): Promise<void> {
+  private async assignPartitions(ps: readonly number[], ready: (p: number) => void): Promise<void> {
     const tx = this.options.transactions!;
     const t0 = Date.now();
+    const gens = ps.map((p) => ++this.taskGen[p]!);
     const saved = await tx.loadTasks!(ps);
     let bytes = 0;
-    for (const p of ps) {
+    for (const [i, p] of ps.entries()) {
+      if (this.taskGen[p] !== gens[i]) continue; // revoked meanwhile
       const task = saved.get(p);
       this.streamTime[p] = task?.streamTime ?? -Infinity;
       this.lastActive[p] = this.now();
       this.commits?.forget(p);
       bytes += (task?.words.length ?? 0) * 8;
-      await this.loadTask(this.owner(p), p, task?.words ?? new Float64Array(0));
+      if (await this.loadTask(this.owner(p), p, task?.words ?? new Float64Array(0), gens[i]!)) ready(p);
     }
     this.options.onLog?.("task-restore", {
       partitions: [...ps], restored: ps.filter((p) => saved.has(p)), bytes, ms: Date.now() - t0,
     });
   }
 
-  /** Installs a task's state through shard w's mailbox, once its previous load is checkpointed. */
-  private loadTask(w: number, p: number, words: Float64Array): Promise<void> {
+  /**
+   * Installs a task's state through shard w's mailbox, once its previous load is checkpointed;
+   * false when the partition was revoked meanwhile (nothing installed).
+   */
+  private loadTask(w: number, p: number, words: Float64Array, gen: number): Promise<boolean> {
     const run = this.loading.then(async () => {
       const mailbox = this.tasks[w]!.mailbox!;
       const ck = this.tasks[w]!.checkpoint!;
@@ -1056,6 +1064,7 @@ export class Coordinator {
         if (Date.now() > deadline) throw new WorkerFailedError(`shard ${w} did not checkpoint its last partition load in ${END_LIMIT_MS} ms`);
         await sleep(2);
       }
+      if (this.taskGen[p] !== gen) return false;
       const box = new Float64Array(mailbox);
       if (words.length + 1 > box.length) {
         throw new OptionRangeError("checkpointBytes", `partition ${p}'s saved state (${words.length * 8} bytes) does not fit a shard's mailbox (${mailbox.byteLength} bytes)`);
@@ -1069,8 +1078,9 @@ export class Coordinator {
         await sleep(1);
       }
       this.lastLoadSeq[w] = this.seq - 1;
+      return true;
     });
-    this.loading = run.catch(() => undefined);
+    this.loading = run.then(() => undefined, () => undefined);
     return run;
   }
 
@@ -1094,7 +1104,10 @@ export class Coordinator {
     if (!this.commits) return;
     if (this.options.transactions && this.taskState) {
       // State per partition: the commit saves the partitions' state with their positions; then
-      // their tasks go (their windows must not close here as well as at the next owner).
+      // their tasks go (their windows must not close here as well as at the next owner). Loads
+      // still in progress are enqueued first, so that the drop follows them; later ones are skipped.
+      for (const p of ps) this.taskGen[p]!++;
+      await this.loading;
       await this.barrier(true, () => {
         for (const p of ps) {
           this.moveTask(this.owner(p), TASK_DROP, p);

@@ -84,6 +84,8 @@ interface PartitionQueue {
   resumeWithin?: number;
   /** Being revoked: no more fills; still assigned until what was filled is committed. */
   revoking?: boolean;
+  /** State per partition: its state is being loaded (fetched records wait in the queue). */
+  loading?: boolean;
 }
 
 const RETAIN = 1 << 16; // raw JSON messages kept per partition for side outputs
@@ -147,12 +149,15 @@ export class KafkaSource implements Source {
         this.lastMessageAt = Date.now();
         const ps = parts.map((tp) => tp.partition).filter((p) => this.queues[p]);
         this.options.onLog?.("assign", { partitions: ps });
-        // State per partition: fetching starts (the client assigns) once their state is loaded.
+        // State per partition: fetching starts now, each partition is read once its own state is
+        // loaded (a failed load fails the run; the partition is never read here).
         if (this.hooks?.assignPartitions && !this.closed) {
-          return this.hooks.assignPartitions(ps).then(() => {
+          for (const p of ps) this.queues[p]!.loading = true;
+          void this.hooks.assignPartitions(ps, (p) => {
+            const q = this.queues[p];
+            if (q) q.loading = false;
             this.lastMessageAt = Date.now();
-            return undefined;
-          });
+          }).catch(() => undefined);
         }
         return undefined;
       },
@@ -171,6 +176,7 @@ export class KafkaSource implements Source {
             q.messages = []; q.head = 0; q.within = 0; q.ids = []; q.queuedRecords = 0; q.nextOffset = -1;
             q.assigned = false;
             q.revoking = false;
+            q.loading = false;
           }
         }
       },
@@ -255,7 +261,7 @@ export class KafkaSource implements Source {
 
   fill(p: number, columns: Record<string, ColumnArray>, max: number): number {
     const q = this.queues[p]!;
-    if (!q.assigned || q.revoking) return 0;
+    if (!q.assigned || q.revoking || q.loading) return 0;
     const off = columns["_off"]!;
     const schema = this.options.pipeline.schema;
     let n = 0;

@@ -55,9 +55,10 @@ export interface SourceHooks {
   drainPartitions(partitions: readonly number[]): Promise<void>;
   /**
    * State per partition (CoordinatorOptions.taskState): loads these newly assigned partitions'
-   * state; the source reads nothing of them before it resolves.
+   * state, calling `ready(p)` as each one's is in place; the source reads nothing of a partition
+   * before its ready().
    */
-  assignPartitions?(partitions: readonly number[]): Promise<void>;
+  assignPartitions?(partitions: readonly number[], ready: (partition: number) => void): Promise<void>;
   /** Records that could not be decoded (they never enter a ring), for the counts. */
   rejected(partition: number, count: number): void;
 }
