@@ -147,7 +147,7 @@ export function compileBatchPlan(topology: Topology): BatchPlan | string {
       const spec = columnFnSpec(n.fn);
       if (spec?.kind === "checkLatLon" && n.store === undefined && isNumeric(field(spec.lat)) && isNumeric(field(spec.lon))) {
         filters.push({ fn: undefined, negate: false, lat: spec.lat, lon: spec.lon, process: { fn: undefined, store: undefined, flagged: n.flagged } });
-      } else if (spec?.kind === "speedLimit" && n.store !== undefined && ["lat", "lon", "ts"].every((f) => n.store!.fields.includes(f)) &&
+      } else if (spec?.kind === "speedLimit" && n.store !== undefined && !filters.some((f) => f.process?.speed !== undefined) && ["lat", "lon", "ts"].every((f) => n.store!.fields.includes(f)) &&
         field(spec.lat)?.type === "f64" && field(spec.lon)?.type === "f64" && spec.ts === src.timestampField) {
         filters.push({ fn: undefined, negate: false, lat: spec.lat, lon: spec.lon, process: { fn: undefined, store: n.store, flagged: n.flagged, speed: spec } });
       } else {
@@ -512,6 +512,7 @@ export class BatchShardProcessor implements ShardProcessor {
         this.speedCols[2 * j] = columns[f.lat]!;
         this.speedCols[2 * j + 1] = columns[f.lon]!;
       }
+      if (f.process?.speed !== undefined) this.bindSpeed(j);
     }
     // Pass 1: built-in key functions, a column pass over the batch.
     const keyKind = plan.key.kind;
@@ -684,11 +685,13 @@ export class BatchShardProcessor implements ShardProcessor {
     // Record i's time is read here, not passed: a double argument is boxed on every call V8 does not inline.
     const t = this.tsCol[i]!;
     const table = this.perKey[j]!;
-    if (id >= table.capacity) table.at(id);
-    const idx = this.speedFields[j]!;
-    const cLat = table.cols[idx[0]!]!;
-    const cLon = table.cols[idx[1]!]!;
-    const cTs = table.cols[idx[2]!]!;
+    if (id >= table.capacity) {
+      table.at(id);
+      this.bindSpeed(j);
+    }
+    const cLat = this.sLat;
+    const cLon = this.sLon;
+    const cTs = this.sTs;
     const la = this.speedCols[2 * j]![i]!;
     const lo = this.speedCols[2 * j + 1]![i]!;
     const lt = cTs[id]!;
@@ -711,13 +714,27 @@ export class BatchShardProcessor implements ShardProcessor {
       cTs[id] = t;
       cLat[id] = la;
       cLon[id] = lo;
-      if (table.has[id] === 0) {
-        table.has[id] = 1;
+      if (this.sHas[id] === 0) {
+        this.sHas[id] = 1;
         table.live++;
       }
     }
     return undefined;
   }
+
+  /** The arrays of speed step j's store (the plan's only one: compileBatchPlan takes at most one), again after they grew. */
+  private bindSpeed(j: number): void {
+    const table = this.perKey[j]!;
+    const idx = this.speedFields[j]!;
+    this.sLat = table.cols[idx[0]!]!;
+    this.sLon = table.cols[idx[1]!]!;
+    this.sTs = table.cols[idx[2]!]!;
+    this.sHas = table.has;
+  }
+  private sLat: Float64Array = new Float64Array(0);
+  private sLon: Float64Array = new Float64Array(0);
+  private sTs: Float64Array = new Float64Array(0);
+  private sHas: Uint8Array = new Uint8Array(0);
 
   /** Runs processValues step j's processor on the row, the key's state (slot: the key's id) and the context. */
   private runProcessor(j: number, fn: (v: any, state: any, ctx: any) => unknown, id: number, i: number): unknown {
