@@ -30,7 +30,7 @@
 import { StateStoreFullError } from "./errors.js";
 import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
 import { heapBytes } from "./heap-size.js";
-import { ValueCodec, arena, put32 } from "./value-codec.js";
+import { SHORT, T_ASCII, ValueCodec, arena, put32 } from "./value-codec.js";
 
 /** valLen of a value kept as an object (not in the arena). */
 const ON_HEAP = -1;
@@ -38,6 +38,8 @@ const ON_HEAP = -1;
 const NO_VALUE = -2;
 /** Dead arena bytes below which the arena is not compacted. */
 const COMPACT_MIN = 16 * 1024;
+/** findAscii(): the key is not an ASCII string. */
+const NOT_ASCII = -2;
 /** Parsed values cached (a power of two). */
 const CACHE = 256;
 
@@ -63,10 +65,13 @@ const META = 6;
 /** Header words of a checkpoint: entries, slot capacity, index capacity, arena capacity, columns. */
 const HEADER = 5;
 
+const FNV_BASIS = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 /** FNV-1a over n bytes of b from `at`. */
 function hashBytes(b: Uint8Array, at: number, n: number): number {
-  let h = 0x811c9dc5;
-  for (let i = at; i < at + n; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  let h = FNV_BASIS;
+  for (let i = at; i < at + n; i++) h = Math.imul(h ^ b[i]!, FNV_PRIME);
   return h;
 }
 
@@ -88,9 +93,10 @@ export class OffHeapTableStore extends ValueCodec {
   /** Arena bytes of live keys and values (their reserved bytes). */
   private liveBytes = 0;
   private readonly initialArena: number;
-  /** The staged key (written at `used` by find()): its length and hash. */
+  /** The staged key (written at `used` by find(), or an ASCII string still to write): its length and hash. */
   private stagedLen = 0;
   private stagedHash = 0;
+  private stagedAscii: string | undefined = undefined;
   /** Entries. */
   size = 0;
 
@@ -124,6 +130,11 @@ export class OffHeapTableStore extends ValueCodec {
   find(k: unknown): number {
     const dead = this.used - this.liveBytes;
     if (dead >= COMPACT_MIN && dead >= this.liveBytes) this.compact();
+    if (typeof k === "string" && k.length <= SHORT) {
+      const s = this.findAscii(k);
+      if (s !== NOT_ASCII) return s;
+    }
+    this.stagedAscii = undefined;
     const at = this.used;
     this.writeKey(k);
     const n = this.used - at;
@@ -140,6 +151,41 @@ export class OffHeapTableStore extends ValueCodec {
   }
 
   /**
+   * find() for a short string: its key bytes ([T_ASCII, u32 length, the characters], as writeKey()
+   * writes them) hashed and compared from the string itself, written only by insert().
+   * NOT_ASCII for a string with other characters (the general path writes them).
+   */
+  private findAscii(k: string): number {
+    const L = k.length;
+    let h = Math.imul(FNV_BASIS ^ T_ASCII, FNV_PRIME);
+    h = Math.imul(h ^ L, FNV_PRIME); // L ≤ SHORT: one byte, the other three 0
+    h = Math.imul(h, FNV_PRIME);
+    h = Math.imul(h, FNV_PRIME);
+    h = Math.imul(h, FNV_PRIME);
+    for (let i = 0; i < L; i++) {
+      const c = k.charCodeAt(i);
+      if (c >= 0x80) return NOT_ASCII;
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    const n = 5 + L;
+    this.stagedLen = n;
+    this.stagedHash = h;
+    this.stagedAscii = k;
+    const x = this.index;
+    const b = this.buf;
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const s = x[2 * i]! - 1;
+      if (s < 0) return -1;
+      if (x[2 * i + 1] !== h || this.meta[META * s + KEY_LEN] !== n) continue;
+      const off = this.meta[META * s + KEY_OFF]!;
+      if (b[off] !== T_ASCII) continue;
+      let j = 0;
+      while (j < L && b[off + 5 + j] === k.charCodeAt(j)) j++;
+      if (j === L) return s;
+    }
+  }
+
+  /**
    * A new entry for the key find() just missed (nothing may touch the store in between): its slot,
    * with no value yet (NO_VALUE), columns 0. StateStoreFullError at the bound.
    */
@@ -149,6 +195,11 @@ export class OffHeapTableStore extends ValueCodec {
     if ((this.size + 1) * 4 > this.index.length) this.growIndex(this.index.length);
     const s = this.freeSlots[--this.freeCount]!;
     const n = this.stagedLen;
+    if (this.stagedAscii !== undefined) {
+      this.writeKey(this.stagedAscii); // its bytes at `used`, where the general path leaves them
+      this.used -= n;
+      this.stagedAscii = undefined;
+    }
     this.meta[META * s + KEY_OFF] = this.used;
     this.meta[META * s + KEY_LEN] = n;
     this.used += n;

@@ -22,9 +22,9 @@ const T_STRING = 5;
 const T_ARRAY = 6;
 const T_OBJECT = 7;
 const T_I32 = 8;
-const T_ASCII = 9;
+export const T_ASCII = 9;
 /** Strings up to this long are tried as ASCII, written byte by byte (no call into UTF-8 encoding). */
-const SHORT = 48;
+export const SHORT = 48;
 /** Property-name index meaning "the name follows as a string" (the table is full). */
 const INLINE_NAME = 0xffff;
 /** Top-level property positions whose last name is remembered. */
