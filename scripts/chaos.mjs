@@ -16,6 +16,10 @@
 //                   content, 5-minute windows) on 2 partitions and 2 workers, exactly-once, SIGKILL
 //                   at seeded points; the reference is the same events run in-process
 //   dsl-alos        the same at-least-once: no window may end below the reference's count
+//   dsl-tasks       payments-dsl (a KTable balance per user) on 4 partitions, exactly-once with
+//                   state per partition (--instance-id): two processes split the partitions, one
+//                   of them (seeded) SIGKILLed at seeded points and restarted with its id; every
+//                   confirmation, balance update and invalid event exactly as a run without failures
 //
 // Each scenario: a fresh one-partition input topic (one partition: the order is fixed, so the
 // reference is exact), filled by `riptide loadgen`; the reference is a run without failures on it
@@ -46,7 +50,7 @@ const { values: opts } = parseArgs({
   options: {
     seed: { type: "string", default: "7" },
     "kills-per-scenario": { type: "string", default: "6" },
-    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis,payments-eos,dsl-eos,dsl-alos" },
+    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis,payments-eos,dsl-eos,dsl-alos,dsl-tasks" },
     quiet: { type: "boolean", default: false },
   },
 });
@@ -54,7 +58,7 @@ const seed = Number(opts.seed);
 const killsPer = Number(opts["kills-per-scenario"]);
 if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got ${opts.seed}`);
 if (!Number.isInteger(killsPer) || killsPer < 1 || killsPer > 100) fail(`--kills-per-scenario must be an integer from 1 to 100, got ${opts["kills-per-scenario"]}`);
-const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis", "payments-eos", "dsl-eos", "dsl-alos"];
+const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis", "payments-eos", "dsl-eos", "dsl-alos", "dsl-tasks"];
 const REDIS = process.env.RIPTIDE_REDIS_URL ?? "redis://127.0.0.1:6379";
 function redisCli(args) {
   const u = new URL(REDIS);
@@ -265,7 +269,83 @@ async function dslScenario(name) {
   results.push({ name, eos, ...cmp });
 }
 
+/**
+ * dsl-tasks: payments-dsl with state per partition. The same seeded payments go to two topics
+ * (loadgen twice): the reference reads one without failures (at-least-once, one process), the
+ * scenario the other with two processes of one group under exactly-once, SIGKILLing one of them at
+ * seeded points and restarting it with its instance id; at the end both run to --stop-when-idle.
+ * Recovery: from a kill to the restarted process's partitions loaded (its task-restore event).
+ */
+async function tasksScenario(name) {
+  const events = 200_000;
+  const tag = `chaos-${name}-${seed}-${Date.now().toString(36)}`;
+  const prefix = `${tag}-`;
+  const refPrefix = `${tag}-ref-`;
+  for (const p of [refPrefix, prefix]) {
+    log(`${name}: loading ${events} payments into ${p}payment-events (4 partitions)`);
+    const lg = await runCli(["loadgen", "--kind", "payments", "--brokers", BROKERS, "--topic", `${p}payment-events`, "--rate", "10000000", "--events", String(events),
+      "--partitions", "4", "--seed", String(seed), "--json", "--quiet"]);
+    if (lg.code !== 0) throw new Error(`loadgen failed (${lg.code})`);
+  }
+  log(`${name}: reference run`);
+  const ref = startRun(["--brokers", BROKERS, "--topic-prefix", refPrefix, "--group", `${tag}-ref`, "--stop-when-idle", "2"], "payments-dsl", ["--json"]);
+  const refExit = await ref.exit;
+  if (refExit.code !== 0) throw new Error(`reference run failed (${refExit.code}): ${refExit.err.slice(-400)}`);
+  const common = ["--brokers", BROKERS, "--topic-prefix", prefix, "--group", `${tag}-g`, "--workers", "2", "--guarantee", "exactly-once"];
+  const restored = (run) => new Promise((resolve) => {
+    const tick = setInterval(() => {
+      if (/"event":"task-restore"/.test(run.err())) { clearInterval(tick); resolve(Date.now()); }
+      else if (run.child.exitCode !== null) { clearInterval(tick); resolve(0); }
+    }, 20);
+  });
+  const start = (id, idle) => {
+    const run = startRun([...common, "--instance-id", id, ...(idle ? ["--stop-when-idle", "5"] : [])], "payments-dsl", ["--json"]);
+    let err = "";
+    run.child.stderr.on("data", (d) => { err += d; });
+    run.err = () => err;
+    return run;
+  };
+  const runs = { a: start("a", false), b: start("b", false) };
+  for (const id of ["a", "b"]) if ((await restored(runs[id])) === 0) throw new Error(`${name}: ${id} ended before loading its partitions: ${(await runs[id].exit).err.slice(-400)}`);
+  for (let k = 0; k < killsPer; k++) {
+    await sleep(300 + Math.floor(random() * 1500));
+    const id = random() < 0.5 ? "a" : "b";
+    runs[id].child.kill("SIGKILL");
+    await runs[id].exit;
+    const killedAt = Date.now();
+    kills++;
+    log(`${name}: kill ${k + 1}/${killsPer} (instance ${id})`);
+    runs[id] = start(id, false);
+    const at = await restored(runs[id]);
+    if (at === 0) throw new Error(`${name}: ${id} ended before loading its partitions: ${(await runs[id].exit).err.slice(-400)}`);
+    recoveries.push((at - killedAt) / 1000);
+  }
+  // To the end: both stopped and restarted with --stop-when-idle (their ids take their partitions back).
+  for (const id of ["a", "b"]) {
+    runs[id].child.kill("SIGKILL");
+    await runs[id].exit;
+    kills++;
+  }
+  const finals = [start("a", true), start("b", true)];
+  for (const f of finals) {
+    const e = await f.exit;
+    if (e.code !== 0) throw new Error(`${name}: a final run failed: ${e.err.slice(-600)}`);
+  }
+  const topicsOf = (p) => [`${p}payment-confirmations`, `${p}balance-updates`, `${p}payment-events.invalid`];
+  const reference = {};
+  const got = {};
+  // Outputs name their topic (`type`), which differs by prefix: compared by key and value.
+  const strip = (v) => { const o = JSON.parse(v); return JSON.stringify([o.key ?? null, o.value ?? o.event ?? null, o.reason ?? null]); };
+  for (const [i, t] of topicsOf(refPrefix).entries()) reference[i] = (await readTopic(t)).map(strip);
+  for (const [i, t] of topicsOf(prefix).entries()) got[i] = (await readTopic(t)).map(strip);
+  if (reference[0].length === 0) throw new Error(`${name}: the reference run wrote no confirmations`);
+  const cmp = compareExact(reference, got);
+  log(`${name}: reference ${reference[0].length} confirmations, ${reference[1].length} balance updates, ${reference[2].length} invalid; lost ${cmp.lost}, duplicates ${cmp.dups}`);
+  results.push({ name, eos: true, ...cmp });
+}
+
 async function scenario(name) {
+  if (name === "dsl-tasks") return tasksScenario(name);
   if (name.startsWith("dsl-")) return dslScenario(name);
   const eos = name !== "alos-frames";
   const payments = name === "payments-eos";
