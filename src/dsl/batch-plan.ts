@@ -1,17 +1,22 @@
 /**
  * Batch compilation of typed topologies on the worker engine: a topology of the shape
  *
- *   stream(schema) ─► filter/filterNot … ─► groupByKey() | groupBy(key function)
+ *   stream(schema) ─► filter/filterNot/processValues … ─► groupByKey() | groupBy(key function)
  *                  ─► windowedBy(TimeWindows) ─► count | sum | min | max | mean (emitted at close)
  *                  ─► toStream() ─► to(topic)
  *
  * runs over each ring batch as a columnar plan instead of one executor call per record:
  *
- *   pass 1 (columns, whole batch): built-in key functions (Fields.geohashCode: geohashEncodeBatch)
+ *   pass 1 (columns, whole batch): built-in key functions (Fields.geohashCode: geohashEncodeBatch);
+ *                       built-in processValues steps at the head of the chain (Fields.checkLatLon,
+ *                       Fields.speedLimit on its per-key store's arrays: builtinPass), a verdict per record
  *   pass 2 (one loop):  invalid? → invalid output
  *                       watermark moved? → close the windows it closes
  *                       filters: built-ins (Fields.validLatLon) read the columns; user predicates
  *                                get one reused row object (no object per record)
+ *                       processValues: a flagged record (its verdict, or a user processor's string
+ *                                result; the processor gets the row, its key's state and a context)
+ *                                goes to its flagged topic as an OUT_OBJECT (engine.ts renders it)
  *                       key: the key column, the pass-1 column, or the user function on the row
  *                       value: a field read straight from its column (recognised once, see
  *                              fieldOfSelector) or the user function on the row
@@ -144,7 +149,9 @@ export function compileBatchPlan(topology: Topology): BatchPlan | string {
       continue;
     }
     if (n.kind === "processValues") {
-      const spec = columnFnSpec(n.fn);
+      // The built-ins run in a column pass before the record loop (BatchShardProcessor.builtinPass):
+      // recognised while every step before them is one; elsewhere they are called as user functions.
+      const spec = filters.every((f) => f.process !== undefined && f.process.fn === undefined) ? columnFnSpec(n.fn) : undefined;
       if (spec?.kind === "checkLatLon" && n.store === undefined && isNumeric(field(spec.lat)) && isNumeric(field(spec.lon))) {
         filters.push({ fn: undefined, negate: false, lat: spec.lat, lon: spec.lon, process: { fn: undefined, store: undefined, flagged: n.flagged } });
       } else if (spec?.kind === "speedLimit" && n.store !== undefined && !filters.some((f) => f.process?.speed !== undefined) && ["lat", "lon", "ts"].every((f) => n.store!.fields.includes(f)) &&
@@ -456,6 +463,9 @@ export class BatchShardProcessor implements ShardProcessor {
     this.filler = new Function("row", "cols", "i", "str",
       this.fields.map((f, j) => `row[${JSON.stringify(f.name)}] = ${f.type === "string" ? `str(cols[${j}][i])` : `cols[${j}][i]`};`).join("\n")) as never;
     this.table = new BatchWindowTable(MAX_STORE_ENTRIES, plan.store);
+    this.speedStep = plan.filters.findIndex((f) => f.process?.speed !== undefined);
+    this.prefix = plan.filters.findIndex((f) => f.process === undefined || f.process.fn !== undefined);
+    if (this.prefix < 0) this.prefix = plan.filters.length;
     const sideTopics = JSON.parse((config["sideTopics"] as string | undefined) ?? "[]") as string[];
     plan.filters.forEach((f, j) => {
       if (f.process === undefined) return;
@@ -475,6 +485,9 @@ export class BatchShardProcessor implements ShardProcessor {
   /** The batch's event-time column. */
   private tsCol: ColumnArray = new Float64Array(0);
 
+  /** The built-in processValues steps at the head of the plan (run by builtinPass); the Fields.speedLimit one among them (-1: none). */
+  private readonly prefix: number;
+  private readonly speedStep: number;
   /** Per step: its per-key store (processValues with a store), its flagged topic's output code. */
   private readonly perKey: (PerKeyTable | undefined)[] = [];
   private readonly flaggedCodes: number[] = [];
@@ -531,6 +544,8 @@ export class BatchShardProcessor implements ShardProcessor {
     const nf = filters.length;
     // The common single built-in filter, hoisted.
     const f0 = nf === 1 && filters[0]!.fn === undefined && filters[0]!.process === undefined ? filters[0]! : undefined;
+    const prefix = this.prefix;
+    if (prefix > 0) this.builtinPass(n, wmCol, reason, key);
     const f0lat = f0 ? columns[f0.lat]! : undefined;
     const f0lon = f0 ? columns[f0.lon]! : undefined;
     const f0neg = f0 ? f0.negate : false;
@@ -572,25 +587,20 @@ export class BatchShardProcessor implements ShardProcessor {
           if (ok === f0neg) continue;
         } else if (nf > 0) {
           let pass = true;
-          for (let j = 0; j < nf; j++) {
+          // The built-in steps at the head ran in builtinPass: their verdict, then the other steps.
+          if (prefix > 0 && this.verdict[i] !== 0) {
+            this.fillRow(i);
+            rowFilled = true;
+            this.flag(this.verdict[i]! - 1, this.reasons[i]!, key[i]!, partition, off[i]!, t);
+            continue;
+          }
+          for (let j = prefix; j < nf; j++) {
             const f = filters[j]!;
             const p = f.process;
             if (p !== undefined) {
               // processValues: a string result flags the record (to its topic, with the reason).
-              let why: unknown;
-              if (p.speed !== undefined) {
-                why = this.speedLimit(j, p.speed, i, key[i]!);
-              } else if (p.fn === undefined) {
-                // Fields.checkLatLon: validLatLon inlined; the reason (a call, boxing its doubles) for invalid fixes only.
-                const la = this.speedCols[2 * j]![i]!;
-                const lo = this.speedCols[2 * j + 1]![i]!;
-                if (!(la - la === 0 && lo - lo === 0 && la >= -90 && la <= 90 && lo >= -180 && lo <= 180 && !(la === 0 && lo === 0))) {
-                  why = FIX_REASONS[fixReason(1, la, lo, 0)];
-                }
-              } else {
-                if (!rowFilled) { this.fillRow(i); rowFilled = true; }
-                why = this.runProcessor(j, p.fn, key[i]!, i);
-              }
+              if (!rowFilled) { this.fillRow(i); rowFilled = true; }
+              const why = this.runProcessor(j, p.fn!, key[i]!, i);
               if (typeof why === "string") {
                 if (!rowFilled) { this.fillRow(i); rowFilled = true; }
                 this.flag(j, why, key[i]!, partition, off[i]!, t);
@@ -677,50 +687,96 @@ export class BatchShardProcessor implements ShardProcessor {
   }
 
   /**
-   * Fields.speedLimit (step j) for record i on its store's arrays, as the hand-written
-   * driver-tracking shard does it: the reason when the record is too fast since the key's last kept
-   * fix; else the record becomes that fix when newer and its window still open.
+   * The built-in steps at the head of the plan (Fields.checkLatLon, Fields.speedLimit) as a column
+   * pass over the batch, before the record loop: per record its verdict (0: passes; j + 1: step j
+   * flags it, the reason in `reasons`), at the watermark the record loop will have reached at that
+   * record. Fields.speedLimit as the hand-written driver-tracking shard does it: the pre-check bound,
+   * the exact check when the bound cannot decide, the record becoming the key's last fix when newer
+   * and its window still open.
    */
-  private speedLimit(j: number, sp: Extract<ColumnFnSpec, { kind: "speedLimit" }>, i: number, id: number): string | undefined {
-    // Record i's time is read here, not passed: a double argument is boxed on every call V8 does not inline.
-    const t = this.tsCol[i]!;
-    const table = this.perKey[j]!;
-    if (id >= table.capacity) {
-      table.at(id);
-      this.bindSpeed(j);
-    }
-    const cLat = this.sLat;
-    const cLon = this.sLon;
-    const cTs = this.sTs;
-    const la = this.speedCols[2 * j]![i]!;
-    const lo = this.speedCols[2 * j + 1]![i]!;
-    const lt = cTs[id]!;
-    if (t > lt) {
-      // The hand-written pre-check (driver-tracking/shard.ts): a bound on the distance that, when
-      // below the allowed one, means the exact check cannot say "exceeds".
-      const pla = cLat[id]!;
-      const plo = cLon[id]!;
-      const dp = (la - pla) * RAD;
-      const dl = (lo - plo) * RAD;
-      const y2 = (dp * dp + dl * dl) * 0.25;
-      const allowed = (t - lt) * (sp.maxKmh / 3_600_000);
-      if (!(y2 < 0.25 && FOUR_R2 * y2 < allowed * allowed * (1 - y2) * SAFETY) && speedExceedsKmh(pla, plo, lt, la, lo, t, sp.maxKmh)) {
-        return speedReason(pla, plo, lt, la, lo, t, sp.maxKmh);
+  private builtinPass(n: number, wmCol: ColumnArray, reason: ColumnArray, key: ColumnArray): void {
+    if (this.verdict.length < n) this.verdict = new Uint8Array(n);
+    const verdict = this.verdict;
+    const reasons = this.reasons;
+    const prefix = this.prefix;
+    const ts = this.tsCol;
+    // The speed step (at most one) and its arrays, in locals (re-read when the store grows).
+    const js = this.speedStep;
+    const sp = js >= 0 ? this.plan.filters[js]!.process!.speed! : undefined;
+    const table = js >= 0 ? this.perKey[js]! : undefined;
+    const maxKmh = sp !== undefined ? sp.maxKmh : 0;
+    const kmPerMs = maxKmh / 3_600_000;
+    const size = sp !== undefined ? sp.sizeMs : 0;
+    const closeAfter = sp !== undefined ? sp.sizeMs + sp.graceMs : 0;
+    let cap = table !== undefined ? table.capacity : 0;
+    let cLat = this.sLat;
+    let cLon = this.sLon;
+    let cTs = this.sTs;
+    let cHas = this.sHas;
+    const sLa = js >= 0 ? this.speedCols[2 * js]! : cLat;
+    const sLo = js >= 0 ? this.speedCols[2 * js + 1]! : cLon;
+    let wm = this.watermark;
+    for (let i = 0; i < n; i++) {
+      verdict[i] = 0;
+      if (reason[i] !== 0) continue;
+      const w = wmCol[i]!;
+      if (w > wm) wm = w;
+      let j = 0;
+      for (; j < prefix; j++) {
+        if (j === js) {
+          const la = sLa[i]!;
+          const lo = sLo[i]!;
+          const id = key[i]!;
+          if (id >= cap) {
+            table!.at(id);
+            this.bindSpeed(js);
+            cap = table!.capacity;
+            cLat = this.sLat; cLon = this.sLon; cTs = this.sTs; cHas = this.sHas;
+          }
+          const t = ts[i]!;
+          const lt = cTs[id]!;
+          if (t > lt) {
+            const pla = cLat[id]!;
+            const plo = cLon[id]!;
+            // A bound on the distance that, when below the allowed one, means the exact check cannot say "exceeds".
+            const dp = (la - pla) * RAD;
+            const dl = (lo - plo) * RAD;
+            const y2 = (dp * dp + dl * dl) * 0.25;
+            const allowed = (t - lt) * kmPerMs;
+            if (!(y2 < 0.25 && FOUR_R2 * y2 < allowed * allowed * (1 - y2) * SAFETY) && speedExceedsKmh(pla, plo, lt, la, lo, t, maxKmh)) {
+              verdict[i] = j + 1;
+              reasons[i] = speedReason(pla, plo, lt, la, lo, t, maxKmh);
+              break;
+            }
+          }
+          // Late (its window closed): not aggregated, so not the last fix.
+          if (Math.floor(t / size) * size + closeAfter <= wm) continue;
+          if (!(lt >= t)) {
+            cTs[id] = t;
+            cLat[id] = la;
+            cLon[id] = lo;
+            if (cHas[id] === 0) {
+              cHas[id] = 1;
+              table!.live++;
+            }
+          }
+          continue;
+        }
+        // Fields.checkLatLon: validLatLon inlined; the reason (a call) for invalid fixes only.
+        const la = this.speedCols[2 * j]![i]!;
+        const lo = this.speedCols[2 * j + 1]![i]!;
+        if (!(la - la === 0 && lo - lo === 0 && la >= -90 && la <= 90 && lo >= -180 && lo <= 180 && !(la === 0 && lo === 0))) {
+          verdict[i] = j + 1;
+          reasons[i] = FIX_REASONS[fixReason(1, la, lo, 0)];
+          break;
+        }
       }
     }
-    const size = sp.sizeMs;
-    if (Math.floor(t / size) * size + size + sp.graceMs <= this.watermark) return undefined;
-    if (!(lt >= t)) {
-      cTs[id] = t;
-      cLat[id] = la;
-      cLon[id] = lo;
-      if (this.sHas[id] === 0) {
-        this.sHas[id] = 1;
-        table.live++;
-      }
-    }
-    return undefined;
   }
+
+  /** builtinPass's verdict per record of the batch, and the reasons of the flagged ones. */
+  private verdict = new Uint8Array(0);
+  private readonly reasons: (string | undefined)[] = [];
 
   /** The arrays of speed step j's store (the plan's only one: compileBatchPlan takes at most one), again after they grew. */
   private bindSpeed(j: number): void {
