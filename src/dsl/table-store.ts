@@ -22,6 +22,9 @@
  * Lookups parse the value back from its bytes; a small direct-mapped cache of parsed values (by
  * slot; an update replaces the slot's entry, a delete clears it) lets hot keys skip that, and holds
  * the value an update wrote, so a lookup right after it hands back that very object as a Map would.
+ * A cached value is shared by the lookups that hit it: code that mutates a value it got from the
+ * table (or wrote to it) changes what later lookups see until the entry leaves the cache, where the
+ * Map store keeps such a change for good; the bytes are what a checkpoint writes.
  *
  * Bounded: at `limit` entries an insert of a new key fails with StateStoreFullError (ERR_STATE_FULL)
  * — a table cannot drop a key silently; updates and deletes of present keys still go. Memory is the
