@@ -87,8 +87,11 @@ export function* flatten<P, T>(parts: Iterable<P>, items: (p: P) => Iterable<T>)
   for (const p of parts) yield* items(p);
 }
 
-/** Entries sampled for an estimate of a large store (the first ones in the store's order). */
-export const SAMPLE = 64;
+/**
+ * Entries sampled for an estimate of a large store: the first ones in the store's order (a store
+ * whose first entries are unlike the rest is misjudged). A shard reports its stores once per batch.
+ */
+export const SAMPLE = 16;
 
 /**
  * The estimated bytes of `count` entries from the first SAMPLE of them: their mean × count (all
