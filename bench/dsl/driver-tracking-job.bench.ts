@@ -21,7 +21,8 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Coordinator, type RunSummary } from "../../src/coordinator/coordinator.js";
+import { Coordinator } from "../../src/coordinator/coordinator.js";
+import { runEngineCases, type EngineCase } from "./engine-runs.js";
 import { driverTracking } from "../../src/pipelines/driver-tracking/edge.js";
 import { NullSink } from "../../src/sinks/sink.js";
 import { DriverGenerator } from "../../src/sources/driver-generator.js";
@@ -135,7 +136,7 @@ async function engineGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
     }
     return new GeneratorSource(g, events);
   };
-  const cases: { name: string; baseline: boolean; run: () => Promise<RunSummary> }[] = [
+  const cases: EngineCase[] = [
     { name: "hand-written driver-tracking, native kernels", baseline: true,
       run: () => new Coordinator({ pipeline: driverTracking, source: source(), sink: new NullSink(), workers: 1 }).run() },
     { name: "hand-written driver-tracking, JS loop", baseline: false,
@@ -149,28 +150,7 @@ async function engineGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
     { name: "DSL driver-tracking without the anomaly step (before), batch plan", baseline: false,
       run: () => runTopology(join(here, "driver-tracking-topology.js"), { source, workers: 1 }) },
   ];
-  const rates: number[][] = cases.map(() => []);
-  const cpu: number[][] = cases.map(() => []);
-  const outputs: string[] = cases.map(() => "");
-  for (let r = 0; r < rounds; r++) {
-    for (const [i, c] of cases.entries()) {
-      const before = process.cpuUsage();
-      const summary = await c.run();
-      const used = process.cpuUsage(before);
-      rates[i]!.push(summary.eventsPerSec);
-      cpu[i]!.push(((used.user + used.system) * 1000) / events);
-      outputs[i] = Object.entries(summary.outputs).map(([k, v]) => `${k} ${String(v)}`).join(", ");
-    }
-  }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
-  return cases.map((c, i) => {
-    const sorted = [...rates[i]!].sort((x, y) => x - y);
-    const spread = rounds > 1 ? `median of ${rounds} runs (${(sorted[0]! / 1e6).toFixed(2)}–${(sorted[sorted.length - 1]! / 1e6).toFixed(2)} M/s)` : "one run";
-    return {
-      group, name: c.name, baseline: c.baseline, eventsPerSec: median(rates[i]!),
-      note: `${events} events, ${spread}, CPU ${median(cpu[i]!).toFixed(0)} ns/event (median); outputs: ${outputs[i]}`,
-    };
-  });
+  return runEngineCases(group, cases, events, rounds, (summary) => `; outputs: ${Object.entries(summary.outputs).map(([k, v]) => `${k} ${String(v)}`).join(", ")}`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

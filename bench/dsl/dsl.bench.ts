@@ -25,7 +25,8 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { Bench } from "tinybench";
 import { WindowTable } from "../../src/kernels/window-table.js";
-import { Coordinator, type RunSummary } from "../../src/coordinator/coordinator.js";
+import { Coordinator } from "../../src/coordinator/coordinator.js";
+import { runEngineCases, type EngineCase } from "./engine-runs.js";
 import { driverTracking } from "../../src/pipelines/driver-tracking/edge.js";
 import { NullSink } from "../../src/sinks/sink.js";
 import { DriverGenerator } from "../../src/sources/driver-generator.js";
@@ -197,7 +198,7 @@ async function engineGroup(quick: boolean): Promise<BenchRow[]> {
   // Each DSL job twice, one after the other: record at a time (the executor per record, as before
   // the batch plan) and compiled to the batch plan (src/dsl/batch-plan.ts). The whole sequence
   // runs `rounds` times, so that every row's figure is a median of runs spread over the same time.
-  const cases: { name: string; baseline: boolean; run: () => Promise<RunSummary> }[] = [
+  const cases: EngineCase[] = [
     { name: "baseline: driver-tracking (hand-written kernel chain)", baseline: true,
       run: () => new Coordinator({ pipeline: driverTracking, source: source(), sink: new NullSink(), workers: 1 }).run() },
   ];
@@ -212,30 +213,7 @@ async function engineGroup(quick: boolean): Promise<BenchRow[]> {
         run: () => runTopology(join(here, module), { source, workers: 1, batch }) });
     }
   }
-  const rates: number[][] = cases.map(() => []);
-  // CPU time of the whole process (main thread and workers) per event, ns: less sensitive than the
-  // rate to other processes taking the cores (it still includes starting the workers).
-  const cpu: number[][] = cases.map(() => []);
-  const windows: unknown[] = cases.map(() => 0);
-  for (let r = 0; r < rounds; r++) {
-    for (const [i, c] of cases.entries()) {
-      const before = process.cpuUsage();
-      const summary = await c.run();
-      const used = process.cpuUsage(before);
-      rates[i]!.push(summary.eventsPerSec);
-      cpu[i]!.push(((used.user + used.system) * 1000) / events);
-      windows[i] = summary.outputs["window"];
-    }
-  }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
-  return cases.map((c, i) => {
-    const sorted = [...rates[i]!].sort((x, y) => x - y);
-    const spread = rounds > 1 ? `median of ${rounds} runs (${(sorted[0]! / 1e6).toFixed(2)}–${(sorted[sorted.length - 1]! / 1e6).toFixed(2)} M/s)` : "one run";
-    return {
-      group, name: c.name, baseline: c.baseline, eventsPerSec: median(rates[i]!),
-      note: `${events} events, ${spread}, CPU ${median(cpu[i]!).toFixed(0)} ns/event (median), ${String(windows[i])} windows`,
-    };
-  });
+  return runEngineCases(group, cases, events, rounds, (summary) => `, ${String(summary.outputs["window"])} windows`);
 }
 
 export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {

@@ -25,6 +25,7 @@ import { dslPipeline, engineShape } from "../../src/dsl/engine.js";
 import { createDslProcessor } from "../../src/dsl/engine-shard.js";
 import { createStringTable, SharedInterner } from "../../src/dsl/shared-strings.js";
 import { mulberry32 } from "../support/random.js";
+import { checkpointRun, shardBatches } from "../support/output-log.js";
 
 const dir = mkdtempSync(join(tmpdir(), "riptide-dsl-job-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -202,52 +203,28 @@ describe("driver-tracking in the DSL, the whole job", () => {
     const config = dslPipeline(MODULE, engineShape(topology), interner).processorConfig;
     const next = mulberry32(23);
     const N = 512;
-    const batches: Record<string, Float64Array | Uint32Array | Uint8Array>[] = [];
-    let wm = -Infinity;
-    for (let b = 0; b < 12; b++) {
-      const c = { driverId: new Uint32Array(N), lat: new Float64Array(N), lon: new Float64Array(N), ts: new Float64Array(N), speedKmh: new Float64Array(N),
-        _off: new Float64Array(N), _wm: new Float64Array(N), _reason: new Uint8Array(N) };
-      for (let i = 0; i < N; i++) {
-        // The first batch after the checkpoint opens with a jump of every driver: anomalies only if their last fixes were restored.
-        const jump = b === 6 && i < 30;
-        const d = jump ? i : next() % 30;
-        const t = 1_700_000_000_000 + (b * N + i) * 40 - (next() % 3_000);
-        c.driverId[i] = interner.intern(`driver-${d}`);
-        c.lat[i] = 37.7 + d * 0.01 + (jump || next() % 100 === 0 ? 2 : 0);
-        c.lon[i] = next() % 200 === 0 ? 300 : -122.4;
-        c.ts[i] = t;
-        c.speedKmh[i] = next() % 90;
-        c._off[i] = b * N + i;
-        if (t > wm) wm = t;
-        c._wm[i] = wm;
-      }
-      batches.push(c);
-    }
-    const recorder = () => {
-      const log: string[] = [];
-      const out = {
-        window: (...a: number[]) => { log.push(`w ${a.join(" ")}`); },
-        side: (...a: number[]) => { log.push(`s ${a.join(" ")}`); },
-        object: (...a: unknown[]) => { log.push(`o ${a.join(" ")}`); return true; },
-      };
-      return { log, out: out as never };
-    };
-    const whole = recorder();
-    const a = await createDslProcessor(config);
-    for (const c of batches) a.process(c, N, 0, whole.out);
-    a.advance(Infinity, whole.out);
-    const split = recorder();
-    const b1 = await createDslProcessor(config);
-    for (const c of batches.slice(0, 6)) b1.process(c, N, 0, split.out);
-    expect(b1.stateEntries!()).toBeGreaterThan(30); // open windows and 30 drivers' last fixes
-    const area = new Float64Array(1 << 16);
-    const words = b1.snapshot!(area);
-    expect(words).toBeGreaterThan(5);
-    const b2 = await createDslProcessor(config);
-    b2.restore!(area.slice(0, words), words);
-    expect(b2.stateEntries!()).toBe(b1.stateEntries!());
-    for (const c of batches.slice(6)) b2.process(c, N, 0, split.out);
-    b2.advance(Infinity, split.out);
+    const batches = shardBatches(12, N, () => ({ driverId: new Uint32Array(N), lat: new Float64Array(N), lon: new Float64Array(N), ts: new Float64Array(N),
+      speedKmh: new Float64Array(N), _off: new Float64Array(N), _wm: new Float64Array(N), _reason: new Uint8Array(N) }), (c, b, i) => {
+      // The first batch after the checkpoint opens with a jump of every driver: anomalies only if their last fixes were restored.
+      const jump = b === 6 && i < 30;
+      const d = jump ? i : next() % 30;
+      const t = 1_700_000_000_000 + (b * N + i) * 40 - (next() % 3_000);
+      c.driverId[i] = interner.intern(`driver-${d}`);
+      c.lat[i] = 37.7 + d * 0.01 + (jump || next() % 100 === 0 ? 2 : 0);
+      c.lon[i] = next() % 200 === 0 ? 300 : -122.4;
+      c.ts[i] = t;
+      c.speedKmh[i] = next() % 90;
+      return t;
+    });
+    const run = await checkpointRun(() => createDslProcessor(config), batches, N, 6);
+    expect(run.first.stateEntries!()).toBeGreaterThan(30); // open windows and 30 drivers' last fixes
+    expect(run.words).toBeGreaterThan(5);
+    // The restored shard holds what the first held at the checkpoint (before it processed more).
+    const fresh = await createDslProcessor(config);
+    fresh.restore!(run.area.slice(0, run.words), run.words);
+    expect(fresh.stateEntries!()).toBe(run.first.stateEntries!());
+    const whole = { log: run.whole };
+    const split = { log: run.restored };
     const anomalies = (log: string[]) => log.filter((l) => l.startsWith("o 2 ")).length;
     expect(anomalies(whole.log)).toBeGreaterThan(30);
     expect(split.log).toEqual(whole.log);

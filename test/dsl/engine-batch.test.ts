@@ -20,6 +20,7 @@ import { compileJsonDecoder } from "../../src/sources/json.js";
 import { JsonLinesFileSource } from "../../src/sources/file-source.js";
 import { MemorySink, type Output } from "../../src/sinks/sink.js";
 import { mulberry32 } from "../support/random.js";
+import { checkpointRun, shardBatches } from "../support/output-log.js";
 
 const dir = mkdtempSync(join(tmpdir(), "riptide-dsl-batch-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -101,43 +102,21 @@ describe("the batch plan", () => {
     const config = dslPipeline(fixture("batch-odd.js"), engineShape(topology), interner).processorConfig;
     const next = mulberry32(17);
     const N = 512;
-    const batches: Record<string, Float64Array | Uint32Array | Uint8Array>[] = [];
-    let wm = -Infinity;
-    for (let b = 0; b < 12; b++) {
-      const c = { driverId: new Uint32Array(N), region: new Uint32Array(N), fare: new Float64Array(N), ts: new Float64Array(N),
-        _off: new Float64Array(N), _wm: new Float64Array(N), _reason: new Uint8Array(N) };
-      for (let i = 0; i < N; i++) {
-        const t = 1_700_000_000_000 + (b * N + i) * 40 - (next() % 3_000) - (next() % 100 === 0 ? 30_000 : 0);
-        c.driverId[i] = interner.intern(`d${next() % 20}`);
-        c.region[i] = interner.intern(`r${next() % 5}`);
-        c.fare[i] = next() % 100;
-        c.ts[i] = t;
-        c._off[i] = b * N + i;
-        if (t > wm) wm = t;
-        c._wm[i] = wm;
-      }
-      batches.push(c);
-    }
-    const recorder = () => {
-      const log: string[] = [];
-      const out = { window: (...a: number[]) => { log.push(`w ${a.join(" ")}`); }, side: (...a: number[]) => { log.push(`s ${a.join(" ")}`); } };
-      return { log, out: out as never };
-    };
-    const whole = recorder();
-    const a = (await createDslProcessor(config)) as BatchShardProcessor;
-    for (const c of batches) a.process(c, N, 0, whole.out);
-    a.advance(Infinity, whole.out);
-    const split = recorder();
-    const b1 = (await createDslProcessor(config)) as BatchShardProcessor;
-    for (const c of batches.slice(0, 6)) b1.process(c, N, 0, split.out);
-    const area = new Float64Array(1 << 16);
-    const words = b1.snapshot(area);
-    expect(words).toBeGreaterThan(5);
-    expect(area[4]).toBeGreaterThan(0); // unknown keys (1.5, -1, "nowhere") are in the checkpoint
-    const b2 = (await createDslProcessor(config)) as BatchShardProcessor;
-    b2.restore(area.slice(0, words), words);
-    for (const c of batches.slice(6)) b2.process(c, N, 0, split.out);
-    b2.advance(Infinity, split.out);
+    const batches = shardBatches(12, N, () => ({ driverId: new Uint32Array(N), region: new Uint32Array(N), fare: new Float64Array(N), ts: new Float64Array(N),
+      _off: new Float64Array(N), _wm: new Float64Array(N), _reason: new Uint8Array(N) }), (c, b, i) => {
+      const t = 1_700_000_000_000 + (b * N + i) * 40 - (next() % 3_000) - (next() % 100 === 0 ? 30_000 : 0);
+      c.driverId[i] = interner.intern(`d${next() % 20}`);
+      c.region[i] = interner.intern(`r${next() % 5}`);
+      c.fare[i] = next() % 100;
+      c.ts[i] = t;
+      return t;
+    });
+    const run = await checkpointRun(() => createDslProcessor(config), batches, N, 6);
+    expect(run.first).toBeInstanceOf(BatchShardProcessor);
+    expect(run.words).toBeGreaterThan(5);
+    expect(run.area[4]).toBeGreaterThan(0); // unknown keys (1.5, -1, "nowhere") are in the checkpoint
+    const whole = { log: run.whole };
+    const split = { log: run.restored };
     expect(whole.log.filter((l) => l.startsWith("w")).length).toBeGreaterThan(20);
     expect(split.log).toEqual(whole.log);
   });
