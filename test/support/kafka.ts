@@ -55,31 +55,53 @@ export async function produceAll(topic: string, messages: Array<{ value: Buffer 
   }
 }
 
-/** Reads every message of the topics from the beginning until none arrives for `idleMs`. */
+/**
+ * Every message of the topics (as written, `read_uncommitted`), each partition read from its
+ * beginning to its end offset without joining a group, partition by partition in offset order.
+ * For topics whose writers have finished (a run that exited, a producer that flushed): a topic is
+ * read again while its end offsets still move (until `limitMs`: then the last reading), and one
+ * that does not exist is waited for up to `idleMs` (it may still be created), then has no messages.
+ */
 export async function readAll(topics: string[], idleMs = 4000, limitMs = 120_000): Promise<KafkaMessage[]> {
-  const consumer = factory.createConsumer({ brokers: BROKERS, groupId: uniqueName("reader"), autoOffsetReset: "earliest" });
-  await consumer.connect();
+  const deadline = Date.now() + limitMs;
+  const admin = factory.createAdmin({ brokers: BROKERS });
+  const watcher = factory.createConsumer({ brokers: BROKERS, groupId: uniqueName("reader-ends") });
+  await Promise.all([admin.connect(), watcher.connect()]);
   const out: KafkaMessage[] = [];
   try {
-    consumer.subscribe(topics);
-    const start = Date.now();
-    let last = Date.now();
-    while (Date.now() - last < idleMs && Date.now() - start < limitMs) {
-      let batch: KafkaMessage[] = [];
-      try {
-        batch = await consumer.consume(5000, 200);
-      } catch (err) {
-        // A topic not created yet answers "unknown topic or partition": keep reading.
-        if ((err as { kafkaCode?: number }).kafkaCode !== 3) throw err;
-        await new Promise((r) => setTimeout(r, 200));
+    const ends = async (topic: string, partitions: number): Promise<number[]> => {
+      for (;;) {
+        try {
+          return await Promise.all(Array.from({ length: partitions }, async (_, p) => (await watcher.queryWatermarks!(topic, p, 10_000)).high));
+        } catch (err) {
+          // A topic being created by a running writer: its partitions' leaders may not be known yet.
+          if (!(err as { retriable?: boolean }).retriable || Date.now() >= deadline) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
-      if (batch.length > 0) {
-        last = Date.now();
-        out.push(...batch);
+    };
+    const waitUntil = Date.now() + idleMs;
+    for (const topic of [...new Set(topics)]) {
+      let partitions = 0;
+      for (;;) {
+        const t = (await admin.metadata(topic)).topics.find((x) => x.name === topic);
+        partitions = t && t.partitionDetails.every((p) => p.leader >= 0) ? t.partitions : 0;
+        if (partitions > 0 || Date.now() >= waitUntil) break;
+        await new Promise((r) => setTimeout(r, 100));
       }
+      if (partitions === 0) continue;
+      let read: KafkaMessage[][] = [];
+      for (let before = await ends(topic, partitions); ;) {
+        read = await Promise.all(Array.from({ length: partitions }, (_, p) =>
+          factory.readPartition!({ brokers: BROKERS, extra: { "isolation.level": "read_uncommitted" } }, topic, p, Math.max(5_000, deadline - Date.now()))));
+        const after = await ends(topic, partitions);
+        if (after.every((h, p) => h === before[p]) || Date.now() >= deadline) break;
+        before = after;
+      }
+      for (const msgs of read) for (const m of msgs) out.push(m);
     }
   } finally {
-    await consumer.disconnect();
+    await Promise.all([admin.disconnect(), watcher.disconnect()]);
   }
   return out;
 }
