@@ -39,7 +39,7 @@ import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
 import { columnFnSpec, speedReason, validLatLon, type ColumnFnSpec } from "./columns.js";
 import { EARTH_RADIUS_KM, speedExceedsKmh } from "../kernels/geo.js";
-import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY } from "./engine-common.js";
+import { DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY, writeObjectOutput } from "./engine-common.js";
 import { StateStoreFullError, TopologyError } from "./errors.js";
 import { keyOf } from "./executor.js";
 import type { BuiltinOp, PlanNode, Topology } from "./plan.js";
@@ -805,16 +805,7 @@ export class BatchShardProcessor implements ShardProcessor {
 
   /** A record step j flagged: to its topic as `{ k, v: { reason, event } }` (OUT_OBJECT, rendered by engine.ts). */
   private flag(j: number, reason: string, id: number, partition: number, off: number, t: number): void {
-    const out = this.out!;
-    const code = this.flaggedCodes[j]!;
-    let text: string;
-    try {
-      text = JSON.stringify({ k: this.keyIsString ? this.str(id) : id, v: flaggedRecord(reason, this.row) });
-    } catch {
-      out.side(OUT_INVALID, DSL_NOT_SERIALISABLE, id, partition, off, t, NaN, NaN, NaN, 0, 0);
-      return;
-    }
-    if (!out.object(code, partition, off, t, NaN, NaN, text)) out.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, id, partition, off, t, NaN, NaN, NaN, 0, 0);
+    writeObjectOutput(this.out!, this.flaggedCodes[j]!, this.keyIsString ? this.str(id) : id, flaggedRecord(reason, this.row), t, NaN, NaN, id, partition, off);
   }
 
   /** The code of a groupBy key (see BatchWindowTable); unknown keys are resolved again at close. */

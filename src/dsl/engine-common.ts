@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { TopologyError } from "./errors.js";
 import type { Topology } from "./plan.js";
 import type { SharedStrings } from "./shared-strings.js";
+import { OUT_INVALID, type OutputWriter } from "../ring/output.js";
 
 /** Reason codes of the invalid output (edge) and of records whose user function threw (worker). */
 export const DSL_BAD_TIMESTAMP = 1;
@@ -52,3 +53,18 @@ export function storeKeyCodec(strings: SharedStrings | undefined): { encode(k: u
   };
 }
 
+/**
+ * An output value as JSON (`{ k, v }`) in the output ring's byte area (OUT_OBJECT, `code`: which
+ * output); a value JSON cannot write, or one larger than the area, goes to the invalid output instead.
+ */
+export function writeObjectOutput(out: OutputWriter, code: number, key: unknown, value: unknown, ts: number, start: number, end: number,
+  keyId: number, partition: number, off: number): void {
+  let text: string;
+  try {
+    text = JSON.stringify({ k: key ?? null, v: value ?? null });
+  } catch {
+    out.side(OUT_INVALID, DSL_NOT_SERIALISABLE, keyId, partition, off, ts, NaN, NaN, NaN, 0, 0);
+    return;
+  }
+  if (!out.object(code, partition, off, ts, start, end, text)) out.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, keyId, partition, off, ts, NaN, NaN, NaN, 0, 0);
+}

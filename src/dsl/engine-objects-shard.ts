@@ -16,7 +16,7 @@
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, type OutputWriter } from "../ring/output.js";
 import { blobBuffer, TEXT_STRIDE, type ColumnArray, type FieldSpec } from "../schema/schema.js";
-import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE, storeKeyCodec } from "./engine-common.js";
+import { DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE, storeKeyCodec, writeObjectOutput } from "./engine-common.js";
 import { ERROR_TOPIC, TopologyExecutor } from "./executor.js";
 import { keyHash } from "./repartition.js";
 import type { Topology } from "./plan.js";
@@ -148,16 +148,7 @@ export class DslObjectProcessor implements ShardProcessor {
       start = key.window.start;
       end = key.window.end;
     }
-    let text: string;
-    try {
-      text = JSON.stringify({ k: k ?? null, v: value ?? null });
-    } catch {
-      out.side(OUT_INVALID, DSL_NOT_SERIALISABLE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
-      return;
-    }
-    if (!out.object(code, this.partition, this.off, ts, start, end, text)) {
-      out.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
-    }
+    writeObjectOutput(out, code, k, value, ts, start, end, this.keyId, this.partition, this.off);
   }
 
   /**

@@ -17,7 +17,7 @@
 import type { ShardProcessor, ProcessorConfig } from "../pipelines/processor.js";
 import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
-import { DSL_NOT_A_NUMBER, DSL_NOT_SERIALISABLE, DSL_OUTPUT_TOO_LARGE, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, loadTopology, NUMERIC_KEY, storeKeyCodec } from "./engine-common.js";
+import { DSL_NOT_A_NUMBER, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, loadTopology, NUMERIC_KEY, storeKeyCodec, writeObjectOutput } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
 import { ERROR_TOPIC, TopologyExecutor, type LateRecord } from "./executor.js";
 import type { PlanNode, Topology } from "./plan.js";
@@ -160,16 +160,7 @@ export class DslShardProcessor implements ShardProcessor {
       out.side(OUT_INVALID, DSL_USER_ERROR, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
     } else if (this.sideCodes.has(topic)) {
       // A record processValues flagged: { k, v: { reason, event } } as JSON (engine.ts renders it).
-      let text: string;
-      try {
-        text = JSON.stringify({ k: key ?? null, v: value ?? null });
-      } catch {
-        out.side(OUT_INVALID, DSL_NOT_SERIALISABLE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
-        return;
-      }
-      if (!out.object(this.sideCodes.get(topic)!, this.partition, this.off, ts, NaN, NaN, text)) {
-        out.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, this.keyId, this.partition, this.off, ts, NaN, NaN, NaN, 0, 0);
-      }
+      writeObjectOutput(out, this.sideCodes.get(topic)!, key, value, ts, NaN, NaN, this.keyId, this.partition, this.off);
     } else if (topic === this.sinkTopic && key instanceof Windowed) {
       const id = this.keyIsString && !this.idKeys ? (this.strings?.ids.get(key.key as string) ?? 0) : (key.key as number);
       if (value === null || typeof value === "number") out.window(id, key.window.start, 1, value ?? NaN, key.window.end, ts, 0);
