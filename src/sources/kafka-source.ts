@@ -174,6 +174,8 @@ export class KafkaSource implements Source {
             const q = this.queues[p]!;
             // Unread messages are dropped: the next owner reads them from the committed offset.
             q.messages = []; q.head = 0; q.within = 0; q.ids = []; q.queuedRecords = 0; q.nextOffset = -1;
+            // Its position here is stale once another process has read on: none until it is read again.
+            q.position = -1;
             q.assigned = false;
             q.revoking = false;
             q.loading = false;
