@@ -117,6 +117,9 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
       ...(idle !== undefined && { idleTimeoutMs: idle }),
       ...(values["wall-clock-close"] === true && { wallClockClose: true }),
       ...(instanceId !== undefined && { taskState: true }),
+      // Fault injection (as riptide run's built-in pipelines): SIGUSR2 makes worker thread 0 exit
+      // abruptly at its next batch; the pool restarts it and its shard restores and replays.
+      onCoordinator: (c) => { process.on("SIGUSR2", () => c.crashWorker(0)); },
       source: async (_decoder, interner, _reject, pipeline, topic) => {
         if (kafka) {
           // Another topic of the topology: its own consumer, group <group>.<topic> (under

@@ -87,7 +87,7 @@ describe("exactly-once with state per partition (--instance-id)", () => {
     expect(builtIn.stderr).toMatch(/--instance-id applies to DSL topologies/);
   }, 60_000);
 
-  it("two processes split the partitions; partitions move with their state on a join, a SIGKILL and restart, and a SIGKILL for good: every window and session exactly once", async () => {
+  it("two processes split the partitions; partitions move with their state on a join, a SIGKILL and restart, a worker thread's death, and a SIGKILL for good: every window and session exactly once", async () => {
     const prefix = `${uniqueName("tasks")}-`;
     process.env["RIPTIDE_TEST_PREFIX"] = prefix;
     const input = `${prefix}fixes`;
@@ -110,6 +110,9 @@ describe("exactly-once with state per partition (--instance-id)", () => {
       const b = riptide(args("b"));
       procs.push(b);
       await until("b's task restore", () => /"event":"task-restore"/.test(b.stderr));
+      // A worker thread of the second dies at its next batch (fault hook): its shard restores its
+      // checkpoint and replays, a partition load it had not checkpointed yet included.
+      b.child.kill("SIGUSR2");
       await send(phases[1]!);
       await new Promise((r) => setTimeout(r, 1500));
       // The first is killed and restarted with its id: it takes its partitions back at once
@@ -129,6 +132,7 @@ describe("exactly-once with state per partition (--instance-id)", () => {
       // The join moved partitions with state: b loaded some that a had committed; a2 loaded its
       // own, then b's.
       expect(b.stderr).toMatch(/"event":"task-restore"[^\n]*"restored":\[\d/);
+      expect(b.stderr).toMatch(/"event":"worker-restart"/);
       const restores = a2.stderr.split("\n").filter((l) => l.includes('"event":"task-restore"')).map((l) => JSON.parse(l) as { restored: number[] });
       expect(restores.length).toBeGreaterThanOrEqual(2);
       expect(new Set(restores.flatMap((r) => r.restored)).size).toBe(PARTITIONS);
