@@ -709,12 +709,15 @@ export class BatchShardProcessor implements ShardProcessor {
     const size = sp !== undefined ? sp.sizeMs : 0;
     const closeAfter = sp !== undefined ? sp.sizeMs + sp.graceMs : 0;
     let cap = table !== undefined ? table.capacity : 0;
-    let cLat = this.sLat;
-    let cLon = this.sLon;
-    let cTs = this.sTs;
-    let cHas = this.sHas;
-    const sLa = js >= 0 ? this.speedCols[2 * js]! : cLat;
-    const sLo = js >= 0 ? this.speedCols[2 * js + 1]! : cLon;
+    // The store's rows: [exists, fields…] per key id; the offsets of lat, lon, ts in a row.
+    const stride = table !== undefined ? table.stride : 0;
+    const fi = js >= 0 ? this.speedFields[js]! : [0, 0, 0];
+    const oLat = 1 + fi[0]!;
+    const oLon = 1 + fi[1]!;
+    const oTs = 1 + fi[2]!;
+    let d = this.sData;
+    const sLa = js >= 0 ? this.speedCols[2 * js]! : d;
+    const sLo = js >= 0 ? this.speedCols[2 * js + 1]! : d;
     let wm = this.watermark;
     for (let i = 0; i < n; i++) {
       verdict[i] = 0;
@@ -731,13 +734,14 @@ export class BatchShardProcessor implements ShardProcessor {
             table!.at(id);
             this.bindSpeed(js);
             cap = table!.capacity;
-            cLat = this.sLat; cLon = this.sLon; cTs = this.sTs; cHas = this.sHas;
+            d = this.sData;
           }
+          const b = id * stride;
           const t = ts[i]!;
-          const lt = cTs[id]!;
+          const lt = d[b + oTs]!;
           if (t > lt) {
-            const pla = cLat[id]!;
-            const plo = cLon[id]!;
+            const pla = d[b + oLat]!;
+            const plo = d[b + oLon]!;
             // A bound on the distance that, when below the allowed one, means the exact check cannot say "exceeds".
             const dp = (la - pla) * RAD;
             const dl = (lo - plo) * RAD;
@@ -752,11 +756,11 @@ export class BatchShardProcessor implements ShardProcessor {
           // Late (its window closed): not aggregated, so not the last fix.
           if (Math.floor(t / size) * size + closeAfter <= wm) continue;
           if (!(lt >= t)) {
-            cTs[id] = t;
-            cLat[id] = la;
-            cLon[id] = lo;
-            if (cHas[id] === 0) {
-              cHas[id] = 1;
+            d[b + oTs] = t;
+            d[b + oLat] = la;
+            d[b + oLon] = lo;
+            if (d[b] !== 1) {
+              d[b] = 1;
               table!.live++;
             }
           }
@@ -778,19 +782,11 @@ export class BatchShardProcessor implements ShardProcessor {
   private verdict = new Uint8Array(0);
   private readonly reasons: (string | undefined)[] = [];
 
-  /** The arrays of speed step j's store (the plan's only one: compileBatchPlan takes at most one), again after they grew. */
+  /** The array of speed step j's store (the plan's only one: compileBatchPlan takes at most one), again after it grew. */
   private bindSpeed(j: number): void {
-    const table = this.perKey[j]!;
-    const idx = this.speedFields[j]!;
-    this.sLat = table.cols[idx[0]!]!;
-    this.sLon = table.cols[idx[1]!]!;
-    this.sTs = table.cols[idx[2]!]!;
-    this.sHas = table.has;
+    this.sData = this.perKey[j]!.data;
   }
-  private sLat: Float64Array = new Float64Array(0);
-  private sLon: Float64Array = new Float64Array(0);
-  private sTs: Float64Array = new Float64Array(0);
-  private sHas: Uint8Array = new Uint8Array(0);
+  private sData: Float64Array = new Float64Array(0);
 
   /** Runs processValues step j's processor on the row, the key's state (slot: the key's id) and the context. */
   private runProcessor(j: number, fn: (v: any, state: any, ctx: any) => unknown, id: number, i: number): unknown {

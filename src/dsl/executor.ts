@@ -1258,7 +1258,11 @@ class PerKeyProcessProc extends ProcessValuesProc implements Stateful, TypedStat
     this.table = new PerKeyTable(n.store!, exec.maxStoreEntries, 64);
   }
   override process(k: unknown, v: unknown, t: number): void {
-    if (k === null || k === undefined) return;
+    // No key, no state: the processor sees none (a write to it throws: the record goes to the error topic).
+    if (k === null || k === undefined) {
+      this.run(k, v, t, NO_STATE);
+      return;
+    }
     const table = this.table;
     let id = this.keys.find(k);
     if (id < 0) {

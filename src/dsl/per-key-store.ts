@@ -14,8 +14,9 @@
  * `{ reason, event }` (a {@link FlaggedRecord}) instead of flowing on; any other result passes the
  * record on unchanged.
  *
- * The state is one object per store (a view over the current key's slot, moved before each call;
- * its class, made once per field list, has an accessor per field): no object per record. Slots: the key's id in the shared string table (or its u32 value) on the
+ * The state is one object per store (a view over the current key's row, moved before each call;
+ * its class, made once per field list, has an accessor per field): no object per record. The store
+ * is row-major (a key's existence flag and fields side by side in one Float64Array). Slots: the key's id in the shared string table (or its u32 value) on the
  * batch plan (batch-plan.ts), ids from StoreKeys on the record-at-a-time executor (executor.ts).
  * Bounded by the executor's maxStoreEntries (a slot beyond it fails with ERR_STATE_FULL); keys keep
  * their state until the processor deletes it. Checkpoints write the live slots and their fields.
@@ -79,10 +80,10 @@ export interface ProcessValuesOptions {
   name?: string;
 }
 
-/** The view of a PerKeyTable: fields as accessors over the arrays at `slot`. */
+/** The view of a PerKeyTable: fields as accessors over the row at `base`. */
 interface View {
-  slot: number;
-  /** Re-reads the table's arrays (after they grew or were replaced). */
+  base: number;
+  /** Re-reads the table's array (after it grew or was replaced). */
   bind(): void;
 }
 
@@ -98,14 +99,13 @@ function viewClass(fields: readonly string[]): new (table: PerKeyTable) => View 
   let C = viewClasses.get(sig);
   if (C === undefined) {
     const acc = fields.map((f, j) => `
-      get ${JSON.stringify(f)}() { return this.c${j}[this.slot]; }
-      set ${JSON.stringify(f)}(x) { const s = this.slot; if (this.has[s] === 0) { this.has[s] = 1; this.table.live++; } this.c${j}[s] = x; }`).join("");
-    const bind = fields.map((_f, j) => `this.c${j} = t.cols[${j}];`).join(" ");
+      get ${JSON.stringify(f)}() { return this.d[this.base + ${j + 1}]; }
+      set ${JSON.stringify(f)}(x) { const b = this.base; if (this.d[b] !== 1) { this.d[b] = 1; this.table.live++; } this.d[b + ${j + 1}] = x; }`).join("");
     C = new Function(`return class PerKeyView {
-      constructor(table) { this.table = table; this.slot = 0; this.has = null; ${fields.map((_f, j) => `this.c${j} = null;`).join(" ")} this.bind(); }
-      bind() { const t = this.table; this.has = t.has; ${bind} }
-      get exists() { return this.has[this.slot] === 1; }
-      delete() { this.table.clear(this.slot); }${acc}
+      constructor(table) { this.table = table; this.base = 0; this.d = null; this.bind(); }
+      bind() { this.d = this.table.data; }
+      get exists() { return this.d[this.base] === 1; }
+      delete() { this.table.clear(this.base / this.table.stride); }${acc}
     };`)() as new (table: PerKeyTable) => View;
     viewClasses.set(sig, C);
   }
@@ -113,22 +113,33 @@ function viewClass(fields: readonly string[]): new (table: PerKeyTable) => View 
 }
 
 /**
- * The typed store: one Float64Array per field and an existence byte per slot, grown by doubling
- * up to `limit` slots. `view` reads and writes the fields of the slot at() chose.
+ * The typed store, row-major: per slot a row of `stride` = 1 + F words in one Float64Array, the
+ * first 1 when the slot has state (0 otherwise), then the fields (NaN until written), so that a
+ * key's state is one cache line to load; grown by doubling up to `limit` slots. `view` reads and
+ * writes the row at() chose.
  */
 export class PerKeyTable {
-  cols: Float64Array[];
-  has: Uint8Array;
+  data: Float64Array;
+  readonly stride: number;
   /** Slots with state. */
   live = 0;
+  private cap: number;
   private readonly v: View;
 
   constructor(readonly spec: PerKeyStoreSpec, private readonly limit: number, initialCapacity = 1024) {
     let cap = 16;
     while (cap < initialCapacity && cap < limit) cap *= 2;
-    this.cols = spec.fields.map(() => new Float64Array(cap).fill(NaN));
-    this.has = new Uint8Array(cap);
+    this.cap = cap;
+    this.stride = 1 + spec.fields.length;
+    this.data = PerKeyTable.rows(cap, this.stride);
     this.v = new (viewClass(spec.fields))(this);
+  }
+
+  /** `cap` empty rows: existence 0, fields NaN. */
+  private static rows(cap: number, stride: number): Float64Array {
+    const d = new Float64Array(cap * stride).fill(NaN);
+    for (let s = 0; s < cap; s++) d[s * stride] = 0;
+    return d;
   }
 
   /** The state of the slot at() chose, as the processor sees it. */
@@ -137,105 +148,97 @@ export class PerKeyTable {
   }
 
   get capacity(): number {
-    return this.has.length;
+    return this.cap;
   }
 
   get bytes(): number {
-    return this.has.length * (1 + 8 * this.cols.length);
+    return this.data.byteLength;
   }
 
-  /** Points the view at slot s, growing the arrays to hold it (ERR_STATE_FULL beyond the bound). */
+  /** Points the view at slot s, growing the array to hold it (ERR_STATE_FULL beyond the bound). */
   at(s: number): void {
-    if (s >= this.has.length) this.grow(s);
-    this.v.slot = s;
+    if (s >= this.cap) this.grow(s);
+    this.v.base = s * this.stride;
   }
 
   private grow(s: number): void {
     if (s >= this.limit) throw new StateStoreFullError(this.spec.name, this.limit);
-    let cap = this.has.length;
+    let cap = this.cap;
     while (cap <= s) cap *= 2;
     if (cap > this.limit) cap = this.limit;
-    this.cols = this.cols.map((c) => { const g = new Float64Array(cap).fill(NaN); g.set(c); return g; });
-    const has = new Uint8Array(cap);
-    has.set(this.has);
-    this.has = has;
+    const d = PerKeyTable.rows(cap, this.stride);
+    d.set(this.data);
+    this.data = d;
+    this.cap = cap;
     this.v.bind();
   }
 
   clear(s: number): void {
-    if (this.has[s] === 1) { this.has[s] = 0; this.live--; }
-    for (const c of this.cols) c[s] = NaN;
+    const b = s * this.stride;
+    if (this.data[b] === 1) this.live--;
+    this.data.fill(NaN, b + 1, b + this.stride);
+    this.data[b] = 0;
   }
 
   /** Every slot with state, in slot order. */
   liveSlots(): number[] {
     const out: number[] = [];
-    for (let s = 0; s < this.has.length; s++) if (this.has[s] === 1) out.push(s);
+    for (let s = 0; s < this.cap; s++) if (this.data[s * this.stride] === 1) out.push(s);
     return out;
   }
 
   /** [n] then n × [slot, fields…]; -1 when it does not fit. Slots are the caller's (ids or indexes into a key block). */
   exportTo(into: Float64Array, at: number, slots: readonly number[], code: (slot: number, index: number) => number): number {
-    const F = this.cols.length;
+    const F = this.stride - 1;
     const words = 1 + slots.length * (1 + F);
     if (at + words > into.length) return -1;
     into[at] = slots.length;
     let w = at + 1;
     for (let i = 0; i < slots.length; i++) {
-      const s = slots[i]!;
-      into[w++] = code(s, i);
-      for (let j = 0; j < F; j++) into[w++] = this.cols[j]![s]!;
+      const b = slots[i]! * this.stride;
+      into[w++] = code(slots[i]!, i);
+      for (let j = 1; j <= F; j++) into[w++] = this.data[b + j]!;
     }
     return words;
   }
 
-  /**
-   * The whole store by slot (the batch plan's, whose slots are key ids): [capacity C] [each field's
-   * C values] [C existence bytes, packed 8 to a word]; copies of the arrays, no loop per key. -1 when
-   * it does not fit.
-   */
+  /** The whole store by slot (the batch plan's, whose slots are key ids): [capacity C] [C rows]; a copy, no loop per key. -1 when it does not fit. */
   exportDense(into: Float64Array, at: number): number {
-    const C = this.has.length;
-    const F = this.cols.length;
-    const words = 1 + F * C + Math.ceil(C / 8);
+    const words = 1 + this.data.length;
     if (at + words > into.length) return -1;
-    into[at] = C;
-    for (let j = 0; j < F; j++) into.set(this.cols[j]!, at + 1 + j * C);
-    new Uint8Array(into.buffer, into.byteOffset + (at + 1 + F * C) * 8, C).set(this.has);
+    into[at] = this.cap;
+    into.set(this.data, at + 1);
     return words;
   }
 
   /** Replaces the state with what exportDense() wrote; returns the words read. */
   importDense(from: Float64Array, at: number): number {
     const C = from[at]!;
-    const F = this.cols.length;
-    if (C > this.has.length) this.grow(C - 1);
-    this.cols.forEach((c, j) => {
-      c.fill(NaN);
-      c.set(from.subarray(at + 1 + j * C, at + 1 + (j + 1) * C));
-    });
-    this.has.fill(0);
-    this.has.set(new Uint8Array(from.buffer, from.byteOffset + (at + 1 + F * C) * 8, C));
+    if (C > this.cap) this.grow(C - 1);
+    this.data = PerKeyTable.rows(this.cap, this.stride);
+    this.data.set(from.subarray(at + 1, at + 1 + C * this.stride));
+    this.v.bind();
     let live = 0;
-    for (let s = 0; s < C; s++) live += this.has[s]!;
+    for (let s = 0; s < C; s++) if (this.data[s * this.stride] === 1) live++;
     this.live = live;
-    return 1 + F * C + Math.ceil(C / 8);
+    return 1 + C * this.stride;
   }
 
   /** Replaces the state with what exportTo() wrote; `slotOf(code)` places each; returns the words read. */
   importFrom(from: Float64Array, at: number, slotOf: (code: number) => number): number {
-    this.cols.forEach((c) => c.fill(NaN));
-    this.has.fill(0);
+    this.data = PerKeyTable.rows(this.cap, this.stride);
+    this.v.bind();
     this.live = 0;
-    const F = this.cols.length;
+    const F = this.stride - 1;
     const n = from[at]!;
     let r = at + 1;
     for (let i = 0; i < n; i++) {
       const s = slotOf(from[r++]!);
-      if (s >= this.has.length) this.grow(s);
-      this.has[s] = 1;
+      if (s >= this.cap) this.grow(s);
+      const b = s * this.stride;
+      this.data[b] = 1;
       this.live++;
-      for (let j = 0; j < F; j++) this.cols[j]![s] = from[r++]!;
+      for (let j = 1; j <= F; j++) this.data[b + j] = from[r++]!;
     }
     return 1 + n * (1 + F);
   }
