@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "../support/random.js";
-import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
+import { assigned, BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
 import { canonical, hashKey } from "./sharded.js";
 
 const T0 = 1_700_000_000_000;
@@ -109,9 +109,9 @@ describe("joins on Kafka", () => {
     await createTopic(`${prefix}ride-requests`, 2);
     await createTopic(`${prefix}driver-locations`, 2);
     process.env["RIPTIDE_TEST_PREFIX"] = prefix;
-    const args = ["run", "--topology", "test/dsl/fixtures/ride-join.js", "--brokers", BROKERS, "--workers", "1", "--group", `${prefix}app`, "--stop-when-idle", "60", "--quiet"];
+    const args = ["run", "--topology", "test/dsl/fixtures/ride-join.js", "--brokers", BROKERS, "--workers", "1", "--group", `${prefix}app`, "--stop-when-idle", "60"];
     const a = riptide(args);
-    await new Promise((r) => setTimeout(r, 8_000));
+    await assigned(a); // it holds both partitions: then the second joins
     const b = riptide(args);
     const [ca, cb] = await Promise.all([a.exited, b.exited]);
     expect([ca, cb]).toEqual([1, 1]);

@@ -8,7 +8,7 @@
  * With --wall-clock-close the windows of a stream that went quiet close while the process runs.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
+import { assigned, BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
 import { hashKey } from "./sharded.js";
 import { makeViews, reference, resultsOf } from "./page-stats-reference.js";
 
@@ -97,9 +97,9 @@ describe("repartitioning on Kafka", () => {
     const prefix = `${uniqueName("repart-two")}-`;
     await createTopic(`${prefix}page-views`, 2);
     process.env["RIPTIDE_TEST_PREFIX"] = prefix;
-    const args = ["run", "--topology", "test/dsl/fixtures/page-windows.js", "--brokers", BROKERS, "--workers", "1", "--group", `${prefix}app`, "--stop-when-idle", "60", "--quiet"];
+    const args = ["run", "--topology", "test/dsl/fixtures/page-windows.js", "--brokers", BROKERS, "--workers", "1", "--group", `${prefix}app`, "--stop-when-idle", "60"];
     const a = riptide(args);
-    await new Promise((r) => setTimeout(r, 8_000));
+    await assigned(a); // it holds both partitions: then the second joins
     const b = riptide(args);
     const [ca, cb] = await Promise.all([a.exited, b.exited]);
     expect([ca, cb]).toEqual([1, 1]);
