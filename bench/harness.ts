@@ -10,6 +10,8 @@
 import { availableParallelism, cpus, totalmem } from "node:os";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { TaskResult } from "tinybench";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 export interface BenchRow { group: string; name: string; eventsPerSec: number; baseline: boolean; note?: string }
 
@@ -197,4 +199,15 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
   };
+}
+
+let gcFn: (() => void) | undefined;
+/** Two full collections (for heap deltas of state stores), without needing node --expose-gc. */
+export function forceGc(): void {
+  if (!gcFn) {
+    setFlagsFromString("--expose-gc");
+    gcFn = runInNewContext("gc") as () => void;
+  }
+  gcFn();
+  gcFn();
 }

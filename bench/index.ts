@@ -31,6 +31,8 @@ const MODULES = [
   "./pipelines/pipelines.bench.js",
   "./dsl/dsl.bench.js",
   "./dsl/stores.bench.js",
+  "./dsl/table-store.bench.js",
+  "./dsl/driver-tracking-job.bench.js",
   "./dsl/repartition.bench.js",
   "./pipelines/scaling.bench.js",
   "./io/kafka.bench.js",

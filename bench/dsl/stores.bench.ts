@@ -19,10 +19,8 @@
  * GCs per million events.
  */
 import { PerformanceObserver, constants as perfConstants, performance } from "node:perf_hooks";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { JoinWindows, SessionWindows, StreamsBuilder, TopologyExecutor, type Topology } from "../../src/index.js";
-import type { BenchRow } from "../harness.js";
+import { forceGc as gc, type BenchRow } from "../harness.js";
 
 export const groups = ["DSL state stores: sessions (one thread)", "DSL state stores: stream-stream join (one thread)"] as const;
 
@@ -100,15 +98,6 @@ function joinTopology(): Topology {
   return b.build();
 }
 
-let gcFn: (() => void) | undefined;
-function gc(): void {
-  if (!gcFn) {
-    setFlagsFromString("--expose-gc");
-    gcFn = runInNewContext("gc") as () => void;
-  }
-  gcFn();
-  gcFn();
-}
 
 function heldBytes(): number {
   const m = process.memoryUsage();

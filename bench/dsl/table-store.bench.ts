@@ -17,11 +17,11 @@
  * measured (heap used + array buffers after full GCs, before and after filling the store, ÷
  * entries) and as the store reports it (StoreReport.bytes ÷ entries).
  *
- * Run alone (not registered in bench/index.ts): node --expose-gc dist/bench/dsl/table-store.bench.js [--quick]
+ * In `npm run bench`; alone: node dist/bench/dsl/table-store.bench.js [--quick]
  */
 import { performance } from "node:perf_hooks";
 import { StreamsBuilder, TopologyExecutor, type Topology } from "../../src/index.js";
-import { mulberry32, type BenchRow } from "../harness.js";
+import { forceGc as gc, mulberry32, type BenchRow } from "../harness.js";
 
 export const groups = ["DSL state stores: tables (one thread)"] as const;
 
@@ -84,12 +84,6 @@ function pass(w: Work, objectStores: boolean): number {
   return (performance.now() - t0) / 1000;
 }
 
-function gc(): void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (!g) throw new Error("run with node --expose-gc");
-  g();
-  g();
-}
 
 /** Bytes per entry with every user present: measured and reported. */
 function memory(w: Work, users: string[], objectStores: boolean): { measured: number; reported: number; entries: number } {
