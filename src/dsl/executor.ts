@@ -730,7 +730,11 @@ class NumericWindowProc extends Proc implements Stateful {
 interface Session { key: unknown; start: number; end: number; agg: unknown; live: boolean; at: number; seq: number }
 interface SessionKey { sessions: Session[]; closed: { start: number; end: number }[] }
 
-/** Session windows that merge. */
+/**
+ * Session windows that merge. A merged-away session stays in the close-time heap (marked dead) until
+ * it reaches the top; when the dead outnumber the live the heap is rebuilt from the live ones (and at
+ * each checkpoint, so the store holds what a restored one does), so it holds at most about twice them.
+ */
 class SessionProc extends Proc implements Stateful, ObjectState {
   private readonly keys = new Map<unknown, SessionKey>();
   private heap = new MinHeap<Session>();
@@ -793,7 +797,18 @@ class SessionProc extends Proc implements Stateful, ObjectState {
     ks.sessions = keep;
     this.live++;
     this.heap.push(session);
+    if (merged.length > 0) this.compactIfDead();
     if (this.n.emit === "update") this.forward(new Windowed(k, { start, end }), this.render(agg), end);
+  }
+  /** Rebuilds the heap from the live sessions when the dead ones left in it outnumber them. */
+  private compactIfDead(): void {
+    if (this.heap.size - this.live > this.live) this.compact();
+  }
+  /** The heap with the live sessions only: the same (close time, seq) order, so the same closes in the same order. */
+  private compact(): void {
+    const heap = new MinHeap<Session>();
+    for (const ks of this.keys.values()) for (const s of ks.sessions) heap.push(s);
+    this.heap = heap;
   }
   advance(wm: number): void {
     const { inactivityGapMs: gap, graceMs } = this.w;
@@ -810,6 +825,7 @@ class SessionProc extends Proc implements Stateful, ObjectState {
       this.retainedQueue.push({ dropAt: top.end + 2 * gap + graceMs + this.n.retentionMs, ks, nk });
       if (this.n.emit === "close") this.forwardClosed(new Windowed(top.key, { start: top.start, end: top.end }), () => this.render(top.agg), top.end);
     }
+    this.compactIfDead();
     while (this.retainedQueue.length > 0 && this.retainedQueue[0]!.dropAt <= wm) {
       const r = this.retainedQueue.shift()!;
       r.ks.closed.shift(); // closed in close order, which is dropAt order
@@ -818,12 +834,15 @@ class SessionProc extends Proc implements Stateful, ObjectState {
   }
   report(): StoreReport {
     // Per live session: its object, boxed times, aggregate and slots in the heap and its key's list;
-    // per key: the Map's entry, the key, its SessionKey and two arrays; per closed session kept:
-    // its {start, end} and its queue entry. Merged-away sessions waiting in the heap for their close
-    // time are not counted (a checkpoint does not keep them: the figure is the same after a restore).
+    // per merged-away session still in the heap: the same less the list's slot (estimated from the
+    // live ones: after a checkpoint there are none, as in a restored store, and the same records
+    // leave the same ones); per key: the Map's entry, the key, its SessionKey and two arrays; per
+    // closed session kept: its {start, end} and its queue entry.
     const sessions = flatten(this.keys.values(), (ks) => ks.sessions);
-    const bytes = sampledBytes(sessions, this.live, (x) => objectBytes(7) + numberBytes(x.start) + numberBytes(x.end) + numberBytes(x.at) +
-      numberBytes(x.seq) + heapBytes(x.agg) + 16 + (typeof x.key === "object" ? heapBytes(x.key) : 0)) +
+    const live = sampledBytes(sessions, this.live, (x) => objectBytes(7) + numberBytes(x.start) + numberBytes(x.end) + numberBytes(x.at) +
+      numberBytes(x.seq) + heapBytes(x.agg) + 16 + (typeof x.key === "object" ? heapBytes(x.key) : 0));
+    const dead = this.heap.size - this.live;
+    const bytes = live + (this.live > 0 ? Math.round(dead * (live / this.live - 8)) : 0) +
       sampledBytes(this.keys.keys(), this.keys.size, (nk) => MAP_ENTRY_BYTES + heapBytes(nk) + objectBytes(2) + 2 * ARRAY_BYTES) +
       sampledBytes(this.retainedQueue, this.retainedQueue.length, (r) => objectBytes(2) + 32 + 8 + objectBytes(3) + numberBytes(r.dropAt) + 8);
     return { name: this.n.store, kind: "session", entries: this.live, retained: this.retainedQueue.length, bytes, typed: false };
@@ -831,9 +850,10 @@ class SessionProc extends Proc implements Stateful, ObjectState {
   /**
    * { seq, keys: [map key, [key, start, end, aggregate, close at, seq]…, [start, end]…]… (first-seen
    * order), queue: [dropAt, index of the key]… }. Merged-away sessions left in the heap are skipped
-   * when popped, so they are not written.
+   * when popped, so they are not written, and the heap is rebuilt without them (as a restore builds it).
    */
   saveState(): unknown {
+    if (this.heap.size > this.live) this.compact();
     const index = new Map<SessionKey, number>();
     const keys: unknown[] = [];
     for (const [nk, ks] of this.keys) {

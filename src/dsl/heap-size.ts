@@ -11,7 +11,8 @@
  *   array           32-byte JSArray + 16-byte backing store header + 8 per element + the elements
  *   Map / Set       64 bytes + MAP_ENTRY_BYTES (Set: 2/3 of it) per entry + keys and values
  *   Date 32, bigint 16 + 8 per 64 bits, other objects as plain objects (own enumerable properties)
- * Past MAX_DEPTH levels (or in a cycle) a value counts 0 more. Measured against this model: see
+ * An object reached twice within one value (shared, or in a cycle) counts once; past MAX_DEPTH
+ * levels a value counts 0 more. Measured against this model: see
  * bench/dsl/table-store.bench.ts and bench/RESULTS.md (bytes per entry measured and reported).
  */
 
@@ -50,31 +51,44 @@ export function stringBytes(s: string): number {
 
 const MAX_DEPTH = 32;
 
+/** Objects already counted in the value heapBytes is walking (cleared when it returns). */
+const seen = new Set<object>();
+
 /** The estimated heap bytes a value holds (see the file header); primitives in a field count their boxes only. */
-export function heapBytes(x: unknown, depth = 0): number {
+export function heapBytes(x: unknown): number {
+  if (typeof x !== "object" || x === null) return walk(x, 0);
+  try {
+    return walk(x, 0);
+  } finally {
+    seen.clear();
+  }
+}
+
+function walk(x: unknown, depth: number): number {
   switch (typeof x) {
     case "number": return numberBytes(x);
     case "string": return stringBytes(x);
     case "bigint": return 16 + 8 * Math.ceil(x.toString(16).length / 16);
     case "object": {
-      if (x === null || depth >= MAX_DEPTH) return 0;
+      if (x === null || depth >= MAX_DEPTH || seen.has(x)) return 0;
+      seen.add(x);
       if (Array.isArray(x)) {
         let n = ARRAY_BYTES + 8 * x.length;
-        for (let i = 0; i < x.length; i++) n += heapBytes(x[i], depth + 1);
+        for (let i = 0; i < x.length; i++) n += walk(x[i], depth + 1);
         return n;
       }
       if (x instanceof Date) return 32;
       if (x instanceof Map || x instanceof Set) {
         const map = x instanceof Map;
         let n = MAP_BYTES + x.size * (map ? MAP_ENTRY_BYTES : Math.round((MAP_ENTRY_BYTES * 2) / 3));
-        for (const [k, v] of (x as Map<unknown, unknown>).entries()) n += heapBytes(k, depth + 1) + (map ? heapBytes(v, depth + 1) : 0);
+        for (const [k, v] of (x as Map<unknown, unknown>).entries()) n += walk(k, depth + 1) + (map ? walk(v, depth + 1) : 0);
         return n;
       }
       let n = 24;
       const o = x as Record<string, unknown>;
       for (const k in o) {
         if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
-        n += 8 + heapBytes(o[k], depth + 1);
+        n += 8 + walk(o[k], depth + 1);
       }
       return n;
     }

@@ -25,6 +25,7 @@ import { StateStoreFullError } from "./errors.js";
 import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
 import { SlotHeap, StoreKeys, checkpointKeys, readKeyBlock, writeKeyBlock } from "./slot-heap.js";
 import { ValueCodec, arena, type Bytes } from "./value-codec.js";
+import { heapBytes } from "./heap-size.js";
 
 /** Dead arena bytes below which the arena is not compacted (it holds at most 2 × live + this). */
 const COMPACT_MIN = 16 * 1024;
@@ -32,8 +33,6 @@ const COMPACT_MIN = 16 * 1024;
 const SLOT_SPAN = 2 ** 22;
 /** A slot whose value is held as an object (not in the arena). */
 const ON_HEAP = -1;
-/** A value kept as an object is reported at this many bytes (an estimate, as the object stores report entries). */
-const ON_HEAP_BYTES = 96;
 /** Header words of a checkpoint after the key block: seq, records, slot capacity, key capacity, heap capacity, arena capacity. */
 const HEADER = 6;
 const RECORD_WORDS = 7;
@@ -49,8 +48,10 @@ export class OffHeapJoinStore extends ValueCodec {
   private matchedOf = new Uint8Array(0);
   private freeSlots = new Int32Array(0);
   private freeCount = 0;
-  /** Values kept as objects (ON_HEAP), by slot. */
+  /** Values kept as objects (ON_HEAP), by slot; such a slot's `off` holds the value's estimated bytes (heap-size.ts) when it was buffered. */
   private readonly objects: unknown[] = [];
+  /** The estimated bytes of the values kept as objects (the sum of their slots' `off`). */
+  private objectBytes = 0;
   private head = new Int32Array(0);
   private tail = new Int32Array(0);
   private refs = new Int32Array(0);
@@ -84,10 +85,10 @@ export class OffHeapJoinStore extends ValueCodec {
   /** Values kept as objects (the codec could not write them). */
   onHeap = 0;
 
-  /** The typed arrays and the arena held, plus an estimate of ON_HEAP_BYTES for each value kept as an object. */
+  /** The typed arrays and the arena held, plus the estimated bytes of the values kept as objects. */
   get bytes(): number {
     return this.tOf.byteLength + this.off.byteLength * 5 + this.sideOf.byteLength * 2 + this.freeSlots.byteLength +
-      this.head.byteLength * 2 + this.refs.byteLength + this.heap.bytes + this.buf.length + this.onHeap * ON_HEAP_BYTES;
+      this.head.byteLength * 2 + this.refs.byteLength + this.heap.bytes + this.buf.length + this.objectBytes;
   }
 
   /** The first buffered record of key id on `side` (arrival order), -1 when none; then nextOf(). */
@@ -129,10 +130,7 @@ export class OffHeapJoinStore extends ValueCodec {
       this.liveBytes += this.used - start;
     } else {
       this.used = start;
-      this.off[s] = 0;
-      this.len[s] = ON_HEAP;
-      this.objects[s] = v;
-      this.onHeap++;
+      this.keepObject(s, v);
     }
     this.tOf[s] = t;
     this.keyOfSlot[s] = id;
@@ -160,6 +158,7 @@ export class OffHeapJoinStore extends ValueCodec {
       if (this.len[s] === ON_HEAP) {
         this.objects[s] = undefined;
         this.onHeap--;
+        this.objectBytes -= this.off[s]!;
       }
       else this.liveBytes -= this.len[s]!;
       this.prev[s] = -2;
@@ -167,6 +166,16 @@ export class OffHeapJoinStore extends ValueCodec {
       if (--this.refs[id]! === 0) this.keys.release(id);
     }
     if (expired) this.maybeCompact();
+  }
+
+  /** Keeps slot s's value as the object itself (the codec cannot write it), its estimated bytes in `off`. */
+  private keepObject(s: number, v: unknown): void {
+    const n = Math.min(heapBytes(v), 0x7fffffff);
+    this.off[s] = n;
+    this.len[s] = ON_HEAP;
+    this.objects[s] = v;
+    this.onHeap++;
+    this.objectBytes += n;
   }
 
   /** Arena bytes in use and held (for tests and benches). */
@@ -340,6 +349,7 @@ export class OffHeapJoinStore extends ValueCodec {
     this.freeSlots = new Int32Array(0); this.freeCount = 0;
     this.objects.length = 0;
     this.onHeap = 0;
+    this.objectBytes = 0;
     this.head = new Int32Array(0); this.tail = new Int32Array(0); this.refs = new Int32Array(0);
     this.heap = new SlotHeap(heapCap);
     this.growSlots(slotCap);
@@ -357,10 +367,7 @@ export class OffHeapJoinStore extends ValueCodec {
       const s = this.freeSlots[--this.freeCount]!;
       if (n === ON_HEAP) {
         const { text, words: w } = readText(from, o);
-        this.objects[s] = decodeState(text);
-        this.off[s] = 0;
-        this.len[s] = ON_HEAP;
-        this.onHeap++;
+        this.keepObject(s, decodeState(text));
         o += w;
       } else {
         this.room(n);
