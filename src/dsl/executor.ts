@@ -732,8 +732,8 @@ interface SessionKey { sessions: Session[]; closed: { start: number; end: number
 
 /**
  * Session windows that merge. A merged-away session stays in the close-time heap (marked dead) until
- * it reaches the top; when the dead outnumber the live the heap is rebuilt from the live ones (and at
- * each checkpoint, so the store holds what a restored one does), so it holds at most about twice them.
+ * it reaches the top; when the dead outnumber the live (and a quarter of the keys) the heap is rebuilt
+ * from the live ones, and at each checkpoint (so the store holds what a restored one does).
  */
 class SessionProc extends Proc implements Stateful, ObjectState {
   private readonly keys = new Map<unknown, SessionKey>();
@@ -800,9 +800,13 @@ class SessionProc extends Proc implements Stateful, ObjectState {
     if (merged.length > 0) this.compactIfDead();
     if (this.n.emit === "update") this.forward(new Windowed(k, { start, end }), this.render(agg), end);
   }
-  /** Rebuilds the heap from the live sessions when the dead ones left in it outnumber them. */
+  /**
+   * Rebuilds the heap from the live sessions when the dead ones left in it outnumber them and a
+   * quarter of the keys (a rebuild walks every key, those only guarding closed sessions included).
+   */
   private compactIfDead(): void {
-    if (this.heap.size - this.live > this.live) this.compact();
+    const dead = this.heap.size - this.live;
+    if (dead > this.live && dead > this.keys.size >> 2) this.compact();
   }
   /** The heap with the live sessions only: the same (close time, seq) order, so the same closes in the same order. */
   private compact(): void {
