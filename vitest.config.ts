@@ -12,7 +12,7 @@ function testFiles(dir: string): string[] {
 }
 
 // What marks a file (or a module of the repository it imports) as one that uses the broker or Redis.
-const SERVICES = /support\/kafka|BROKERS|--brokers|ensureBroker|redis|6379|9092/i;
+const SERVICES = /support\/kafka|BROKERS|ensureBroker|9092|ioredis|connectRedis|redis:\/\/|6379/;
 
 /** True when the file, or a test module it imports (test/support/… and the like), names a service. */
 function usesServices(file: string, seen = new Set<string>()): boolean {
