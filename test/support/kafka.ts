@@ -125,12 +125,12 @@ export function riptide(args: string[]): Proc {
 
 /** Every committed record (read_committed) of partitions 0 … partitions−1 of the topics, values parsed as JSON. */
 export async function readCommitted(topics: string | string[], partitions = 1): Promise<Array<Record<string, unknown>>> {
+  // The partitions are read at the same time (each reader's connection and end-of-partition wait
+  // cost ~0.65 s, one after the other), their records kept in topic, then partition order.
+  const read = await Promise.all((typeof topics === "string" ? [topics] : topics).flatMap((t) =>
+    Array.from({ length: partitions }, (_, p) => factory.readPartition!({ brokers: BROKERS }, t, p))));
   const out: Array<Record<string, unknown>> = [];
-  for (const t of typeof topics === "string" ? [topics] : topics) {
-    for (let p = 0; p < partitions; p++) {
-      for (const m of await factory.readPartition!({ brokers: BROKERS }, t, p)) out.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
-    }
-  }
+  for (const msgs of read) for (const m of msgs) out.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
   return out;
 }
 
