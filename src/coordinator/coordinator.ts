@@ -36,7 +36,7 @@ import type { Output, Sink } from "../sinks/sink.js";
 import { TEXT_STRIDE, TEXT_TOO_LONG, bindColumns, blobBuffer, type ColumnArray } from "../schema/schema.js";
 import type { Source } from "../sources/source.js";
 import type { RetryCounts } from "../io/retry.js";
-import { C_COMMAND, CMD_CRASH, CMD_STOP, createCheckpoint, createControl } from "./control.js";
+import { C_COMMAND, CMD_CRASH, CMD_STOP, checkpointSeq, createCheckpoint, createControl } from "./control.js";
 import { noteWorkerStarted, stateOfWorkers } from "../metrics/worker-state.js";
 import { StageLatency } from "../metrics/stages.js";
 import { StagedOutputs } from "./staged-outputs.js";
@@ -44,7 +44,6 @@ import { WindowMerger } from "./window-merger.js";
 import { CommitTracker, type Entry } from "./commit-tracker.js";
 import { RepartitionRouter } from "./repartition-router.js";
 import { readCheckpoint, writeCheckpoint, type RunSnapshot } from "./snapshot.js";
-import { checkpointSeq } from "./control.js";
 import type { ShardSummary, ShardTask } from "../../workers/shard.js";
 
 export interface CoordinatorOptions {
@@ -291,7 +290,7 @@ export class Coordinator {
   /** Task loads one after another (one mailbox per shard). */
   private loading: Promise<void> = Promise.resolve();
   /** Per partition, bumped on each assignment and revoke: a load of an older one is skipped. */
-  private taskGen = new Uint32Array(0);
+  private readonly taskGen: Uint32Array;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.pipeline = options.pipeline;

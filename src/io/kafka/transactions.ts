@@ -229,13 +229,7 @@ export class KafkaTransactions implements TransactionHooks {
     const sources = this.inputs.map((i) => i.source.exportState());
     const blob = encodeSnapshot({ ...state, source: sources.length === 1 ? sources[0] : { topics: this.inputs.map((i) => i.topic), inputs: sources } });
     this.lastSnapshotBytes = blob.length;
-    const n = Math.max(1, Math.ceil(blob.length / CHUNK_BYTES));
-    for (let i = 0; i < n; i++) {
-      const head = Buffer.alloc(8);
-      head.writeUInt32LE(epoch, 0);
-      head.writeUInt32LE(i, 4);
-      this.produce(`chunk/${i}`, Buffer.concat([head, blob.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)]));
-    }
+    const n = this.produceChunks(blob, (i) => `chunk/${i}`, [epoch]);
     this.produce("meta", Buffer.from(JSON.stringify({ epoch, chunks: n, bytes: blob.length })));
     await this.sendOffsets(positions);
     await producer.commitTransaction!();
@@ -265,14 +259,7 @@ export class KafkaTransactions implements TransactionHooks {
       for (const [p, words] of splitTasks(shard)) {
         if (!committing.has(p)) continue;
         const blob = Buffer.from(words.buffer, words.byteOffset, words.byteLength);
-        const n = Math.max(1, Math.ceil(blob.length / CHUNK_BYTES));
-        for (let i = 0; i < n; i++) {
-          const head = Buffer.alloc(16);
-          head.writeUInt32LE(this.writer, 0);
-          head.writeUInt32LE(epoch, 4);
-          head.writeUInt32LE(i, 8);
-          this.produce(`task/${p}/${i}`, Buffer.concat([head, blob.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)]));
-        }
+        const n = this.produceChunks(blob, (i) => `task/${p}/${i}`, [this.writer, epoch], 16);
         const st = state.streamTime[p] ?? -Infinity;
         this.produce(`task/${p}`, Buffer.from(JSON.stringify({ writer: this.writer, epoch, chunks: n, bytes: blob.length, streamTime: Number.isFinite(st) ? st : String(st) })));
         bytes += blob.length;
@@ -356,6 +343,21 @@ export class KafkaTransactions implements TransactionHooks {
     } finally {
       await Promise.all([stable.disconnect().catch(() => undefined), all.disconnect().catch(() => undefined)]);
     }
+  }
+
+  /**
+   * `blob` as chunks of at most CHUNK_BYTES keyed `keyOf(i)`, each after a head of u32 words:
+   * `marks` then the chunk's index (padded to `headBytes`). Returns the number of chunks.
+   */
+  private produceChunks(blob: Buffer, keyOf: (i: number) => string, marks: readonly number[], headBytes = 4 * (marks.length + 1)): number {
+    const n = Math.max(1, Math.ceil(blob.length / CHUNK_BYTES));
+    for (let i = 0; i < n; i++) {
+      const head = Buffer.alloc(headBytes);
+      marks.forEach((m, k) => head.writeUInt32LE(m, 4 * k));
+      head.writeUInt32LE(i, 4 * marks.length);
+      this.produce(keyOf(i), Buffer.concat([head, blob.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)]));
+    }
+    return n;
   }
 
   private produce(key: string, value: Buffer): void {
