@@ -108,12 +108,16 @@ describe("driver-tracking on Kafka", () => {
 
     // First run: killed without warning once it has made progress.
     const first = riptide(args);
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const seen = await readAll([output], 500, 5000);
-      if (seen.length > 50) break;
+    try {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const seen = await readAll([output], 500, 5000);
+        if (seen.length > 50) break;
+      }
+    } finally {
+      // Also when waiting failed: the process must not outlive the test.
+      first.child.kill("SIGKILL");
     }
-    first.child.kill("SIGKILL");
     await first.exited;
 
     // Second run: resumes from the committed offsets and finishes.
