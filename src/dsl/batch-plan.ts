@@ -38,7 +38,7 @@ import type { ProcessorConfig, ShardProcessor } from "../pipelines/processor.js"
 import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
 import { columnFnSpec, speedReason, validLatLon, type ColumnFnSpec } from "./columns.js";
-import { EARTH_RADIUS_KM, speedExceedsKmh } from "../kernels/geo.js";
+import { PRECHECK_FOUR_R2 as FOUR_R2, PRECHECK_RAD as RAD, PRECHECK_SAFETY as SAFETY, speedExceedsKmh } from "../kernels/geo.js";
 import { DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY, writeObjectOutput } from "./engine-common.js";
 import { StateStoreFullError, TopologyError } from "./errors.js";
 import { keyOf } from "./executor.js";
@@ -205,9 +205,6 @@ export function compileBatchPlan(topology: Topology): BatchPlan | string {
   };
 }
 
-const RAD = Math.PI / 180;
-const FOUR_R2 = 4 * EARTH_RADIUS_KM * EARTH_RADIUS_KM;
-const SAFETY = 1 - 1e-9;
 
 /** Keys of unknown groupBy keys (neither a known string nor an integer in [0, 2^31)) start here. */
 const UNKNOWN_KEY = 2 ** 32;

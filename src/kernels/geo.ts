@@ -156,6 +156,16 @@ export function speedExceedsKmh(
   return haversineKm(lat1, lon1, lat2, lon2) / ((ts2Ms - ts1Ms) / MS_PER_HOUR) > limitKmh;
 }
 
+/**
+ * The pre-check the driver-tracking shard and the DSL batch plan run inline before
+ * speedExceedsKmh (a call there would box doubles): with dp, dl the differences in radians and
+ * y2 = (dp² + dl²) / 4, `y2 < 0.25 && PRECHECK_FOUR_R2 * y2 < allowedKm² (1 − y2) PRECHECK_SAFETY`
+ * means the distance is surely within what the limit allows.
+ */
+export const PRECHECK_RAD = Math.PI / 180;
+export const PRECHECK_FOUR_R2 = 4 * EARTH_RADIUS_KM * EARTH_RADIUS_KM;
+export const PRECHECK_SAFETY = 1 - 1e-9;
+
 /** `speedBoundDecision`: the speed is surely at most the limit. */
 export const SPEED_WITHIN = 0;
 /** `speedBoundDecision`: the speed surely exceeds the limit. */

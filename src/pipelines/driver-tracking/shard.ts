@@ -20,7 +20,7 @@
  * reference and the fallback. Config `kernels: "js"` forces the JS loop.
  */
 import { geohashEncodeBatch } from "../../kernels/geohash.js";
-import { EARTH_RADIUS_KM, haversineKm, speedExceedsKmh } from "../../kernels/geo.js";
+import { haversineKm, PRECHECK_FOUR_R2 as FOUR_R2, PRECHECK_RAD as RAD, PRECHECK_SAFETY as SAFETY, speedExceedsKmh } from "../../kernels/geo.js";
 import {
   IO_BATCH_NO, IO_FROM, IO_GRACE_MS, IO_MAX_SPEED_KMH, IO_MIN_START, IO_MOVED, IO_N, IO_NEXT, IO_OUT_MIN_START,
   IO_OUT_SIZE, IO_POSITIONS, IO_PRECISION, IO_SIDES, IO_SIZE, IO_SIZE_MS, IO_SPEED_SCALE, IO_STATUS, IO_WORDS,
@@ -36,10 +36,7 @@ import {
   type DriverInputColumns,
 } from "./spec.js";
 
-const RAD = Math.PI / 180;
-const FOUR_R2 = 4 * EARTH_RADIUS_KM * EARTH_RADIUS_KM;
 const KM_PER_MS = MAX_SPEED_KMH / 3_600_000;
-const SAFETY = 1 - 1e-9;
 
 export class DriverTrackingShard implements ShardProcessor {
   private lastLat = new Float64Array(1024);
