@@ -99,14 +99,6 @@ export function encodeFrame(schema: Schema, records: ReadonlyArray<Record<string
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** A table string: ASCII (the common case: ids) without the UTF-8 decoder. */
-function decodeString(frame: Uint8Array, at: number, len: number): string {
-  let ascii = true;
-  for (let i = 0; i < len; i++) if (frame[at + i]! > 0x7f) { ascii = false; break; }
-  if (ascii && len <= 64) return String.fromCharCode.apply(null, frame.subarray(at, at + len) as unknown as number[]);
-  return Buffer.from(frame.buffer, frame.byteOffset + at, len).toString("utf8");
-}
-
 /** Reads and checks a frame's header; returns the record count. Throws DecodeError when it does not add up. */
 export function frameRecordCount(schema: Schema, frame: Uint8Array): number {
   if (frame.length < HEADER) throw new DecodeError(`frame of ${frame.length} bytes is shorter than its ${HEADER}-byte header`);
@@ -146,7 +138,7 @@ export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number,
       if (p + 2 > end) throw new DecodeError(`frame string table ends early at string ${k} of ${strings}`);
       const len = dv.getUint16(p, true);
       if (p + 2 + len > end) throw new DecodeError(`frame string ${k} overruns the string table`);
-      ids.push(interner.intern(decodeString(frame, p + 2, len)));
+      ids.push(interner.internBytes(frame, p + 2, len));
       p += 2 + len;
     }
     if (p !== end) throw new DecodeError(`frame string table has ${end - p} bytes left over`);
