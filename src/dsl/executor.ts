@@ -19,8 +19,9 @@
  *     any other store                          a JSON block (state-codec.ts) of the store's tree:
  *       table             [key, value]…  (keys as the store's own Map keys: keyOf())
  *       kv aggregate      [key, aggregate, latest timestamp]…
- *       time windows      open windows by start (key, aggregate, timestamp, in first-insertion order)
- *                         and closed windows kept for retention (with the watermark that drops them)
+ *       time windows      (objectStores) open windows by start (key, aggregate, timestamp, in
+ *                         first-insertion order) and closed windows kept for retention (with the
+ *                         watermark that drops them)
  *       sessions          per key: its open sessions (start, end, aggregate, close time, order) and
  *                         its closed ones still guarding their gap; the retention queue
  *       sliding windows   per key (first-seen order): its records (t, value, order) and next close;
@@ -30,6 +31,9 @@
  *     typed session store (built-in aggregate)  [key block] [open sessions, closed ones kept] (session-store.ts)
  *     off-heap join buffer                       [key block] [records with their value bytes] (join-store.ts)
  *     off-heap table store (tables, kv aggregates) [entries with their key and value bytes] (table-store.ts)
+ *     off-heap window store (time windows with user aggregates, or built-ins kept for retention)
+ *                                              [key block] [windows, open then retained: entries in
+ *                                              first-insertion order with their value bytes] (window-value-store.ts)
  *     per-key store (processValues)              [key block] [n] [n × (key index, fields…)] (per-key-store.ts)
  * Values keep their shape through JSON (tags for undefined, non-finite numbers, Map, Set, Date,
  * Windowed); a value that cannot be written (a function, a class instance, a cycle) makes
@@ -47,6 +51,7 @@ import { repartitionEdges, type RepartitionEdge } from "./repartition.js";
 import { SESSION_LATE_GAP, TypedSessionStore } from "./session-store.js";
 import { OffHeapJoinStore } from "./join-store.js";
 import { OffHeapTableStore } from "./table-store.js";
+import { OffHeapWindowStore } from "./window-value-store.js";
 import { ARRAY_BYTES, MAP_BYTES, MAP_ENTRY_BYTES, flatten, heapBytes, numberBytes, objectBytes, sampledBytes } from "./heap-size.js";
 import { NO_STATE, PerKeyTable, flaggedRecord, type KeyState, type ProcessorContext } from "./per-key-store.js";
 import { readKeyBlock, StoreKeys, writeKeyBlock } from "./slot-heap.js";
@@ -75,10 +80,11 @@ export interface ExecutorOptions {
    */
   repartition?: boolean;
   /**
-   * Session windows with a built-in aggregate, stream-stream joins, tables and non-windowed
-   * aggregations keep their state in objects (SessionProc, StreamJoinProc, TableSourceProc,
-   * KvAggregateProc) instead of the typed session store, the off-heap join buffer and the off-heap
-   * table store: the reference the tests and benches compare the typed stores with. @default false
+   * Session windows with a built-in aggregate, stream-stream joins, tables, non-windowed
+   * aggregations and time windows with user aggregates (or kept for retention) keep their state in
+   * objects (SessionProc, StreamJoinProc, TableSourceProc, KvAggregateProc, TimeWindowProc) instead
+   * of the typed session store, the off-heap join buffer, the off-heap table store and the off-heap
+   * window store: the reference the tests and benches compare the typed stores with. @default false
    */
   objectStores?: boolean;
 }
@@ -456,55 +462,72 @@ class OffHeapKvAggregateProc extends TableStoreProc {
 
 interface WinEntry { key: unknown; agg: unknown; ts: number }
 
-/** Tumbling and hopping windows with user (object) aggregates. */
-class TimeWindowProc extends Proc implements Stateful, ObjectState {
-  /** Open windows by start; each holds its keys in first-insertion order. */
-  private readonly open = new Map<number, Map<unknown, WinEntry>>();
-  private starts: number[] = [];
-  private entries = 0;
-  private readonly retained: { dropAt: number; start: number; entries: Map<unknown, WinEntry> }[] = [];
-  private retainedEntries = 0;
-  private readonly w: TimeWindows;
-  private readonly render: (a: any) => unknown;
+/** A time-window store a test driver can fetch from (window store fetch). */
+interface WindowFetch {
+  fetch(k: unknown, from: number, to: number): { start: number; end: number; value: unknown }[];
+}
+
+/** Tumbling and hopping windows with user (object) aggregates: each record into each window of its time still open, else late. */
+abstract class TimeWindowBase extends Proc implements Stateful, WindowFetch {
+  protected readonly w: TimeWindows;
+  protected readonly render: (a: any) => unknown;
   constructor(exec: TopologyExecutor, readonly n: AggNode) {
     super(exec, n);
     this.w = n.windows as TimeWindows;
     this.render = renderer(n);
   }
+  /** Adds the record to its key's entry in the open window at `start`. */
+  protected abstract addTo(k: unknown, v: unknown, t: number, start: number): void;
+  abstract advance(wm: number): void;
+  abstract report(): StoreReport;
+  abstract fetch(k: unknown, from: number, to: number): { start: number; end: number; value: unknown }[];
   process(k: unknown, v: unknown, t: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return;
     const { sizeMs, advanceMs, graceMs } = this.w;
     const wm = this.exec.watermark;
     let missed = 0;
     let total = 0;
-    const nk = keyOf(k);
     for (let s = this.w.firstStart(t); s <= t; s += advanceMs) {
       total++;
       if (s + sizeMs + graceMs <= wm) {
         missed++;
         continue;
       }
-      let win = this.open.get(s);
-      if (!win) {
-        win = new Map();
-        this.open.set(s, win);
-        this.insertStart(s);
-      }
-      let e = win.get(nk);
-      if (!e) {
-        this.exec.checkBound(this.n.store, this.entries);
-        e = { key: k, agg: this.n.init(), ts: t };
-        win.set(nk, e);
-        this.entries++;
-      }
-      e.agg = this.n.adder(k, v, e.agg);
-      if (t > e.ts) e.ts = t;
-      if (this.n.emit === "update") this.forward(new Windowed(k, { start: s, end: s + sizeMs }), this.render(e.agg), e.ts);
+      this.addTo(k, v, t, s);
     }
     if (missed > 0) {
       this.exec.late(this.n.late, this.n.name, k, v, t,
         `${missed} of its ${total} window(s) closed (end + ${graceMs} ms grace ≤ watermark ${wm})`);
     }
+  }
+}
+
+/** Tumbling and hopping windows with user (object) aggregates, in Maps (ExecutorOptions.objectStores). */
+class TimeWindowProc extends TimeWindowBase implements ObjectState {
+  /** Open windows by start; each holds its keys in first-insertion order. */
+  private readonly open = new Map<number, Map<unknown, WinEntry>>();
+  private starts: number[] = [];
+  private entries = 0;
+  private readonly retained: { dropAt: number; start: number; entries: Map<unknown, WinEntry> }[] = [];
+  private retainedEntries = 0;
+  protected addTo(k: unknown, v: unknown, t: number, s: number): void {
+    const nk = keyOf(k);
+    let win = this.open.get(s);
+    if (!win) {
+      win = new Map();
+      this.open.set(s, win);
+      this.insertStart(s);
+    }
+    let e = win.get(nk);
+    if (!e) {
+      this.exec.checkBound(this.n.store, this.entries);
+      e = { key: k, agg: this.n.init(), ts: t };
+      win.set(nk, e);
+      this.entries++;
+    }
+    e.agg = this.n.adder(k, v, e.agg);
+    if (t > e.ts) e.ts = t;
+    if (this.n.emit === "update") this.forward(new Windowed(k, { start: s, end: s + this.w.sizeMs }), this.render(e.agg), e.ts);
   }
   private insertStart(s: number): void {
     const a = this.starts;
@@ -588,6 +611,51 @@ class TimeWindowProc extends Proc implements Stateful, ObjectState {
       this.retained.push({ dropAt: state.retained[i] as number, start: state.retained[i + 1] as number, entries: m });
       this.retainedEntries += m.size;
     }
+  }
+}
+
+/**
+ * TimeWindowProc's semantics on the off-heap window store (window-value-store.ts): each (key, window)
+ * entry's aggregate written as bytes (value-codec.ts; one the codec cannot write kept as an object).
+ */
+class OffHeapWindowProc extends TimeWindowBase implements TypedState {
+  private readonly store: OffHeapWindowStore;
+  private readonly onClose: ((s: number, start: number) => void) | undefined;
+  constructor(exec: TopologyExecutor, n: AggNode) {
+    super(exec, n);
+    this.store = new OffHeapWindowStore(exec.maxStoreEntries, n.store, this.w.sizeMs + this.w.graceMs, n.retentionMs);
+    const st = this.store;
+    this.onClose = n.emit !== "close" ? undefined : (s, start) =>
+      this.forwardClosed(new Windowed(st.keyOfSlotId(s), { start, end: start + this.w.sizeMs }), () => this.render(st.values.get(s)), st.tsOfSlot(s));
+  }
+  protected addTo(k: unknown, v: unknown, t: number, start: number): void {
+    const st = this.store;
+    const s = st.entry(k, st.keys.find(k), start, t);
+    if (st.created) st.values.set(s, this.n.init()); // an adder that throws leaves the initial value, as in TimeWindowProc
+    const agg = this.n.adder(k, v, st.values.get(s));
+    st.values.set(s, agg);
+    if (t > st.tsOfSlot(s)) st.setTs(s, t);
+    if (this.n.emit === "update") this.forward(new Windowed(k, { start, end: start + this.w.sizeMs }), this.render(agg), st.tsOfSlot(s));
+  }
+  advance(wm: number): void {
+    if (this.store.minStart + this.w.sizeMs + this.w.graceMs > wm && this.store.retained === 0) return;
+    this.store.advance(wm, this.onClose);
+  }
+  fetch(k: unknown, from: number, to: number): { start: number; end: number; value: unknown }[] {
+    const st = this.store;
+    return st.slotsOf(k, from, to).map((s) => {
+      const start = st.startOfSlot(s);
+      return { start, end: start + this.w.sizeMs, value: this.render(st.values.get(s)) };
+    });
+  }
+  report(): StoreReport {
+    return { name: this.n.store, kind: "window", entries: this.store.size, retained: this.store.retained, bytes: this.store.bytes, typed: true };
+  }
+  exportState(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
+    return this.store.exportTo(into, at, encodeKey);
+  }
+  importState(from: Float64Array, at: number, decodeKey: (x: number) => unknown): number {
+    return this.store.importFrom(from, at, decodeKey);
   }
 }
 
@@ -1345,7 +1413,7 @@ export class TopologyExecutor {
   private readonly procs: Proc[] = [];
   private readonly stateful: (Proc & Stateful)[] = [];
   private readonly sources = new Map<string, { proc: Proc; node: Extract<PlanNode, { kind: "source" }> | undefined }>();
-  private readonly windowProcs = new Map<string, TimeWindowProc>();
+  private readonly windowProcs = new Map<string, WindowFetch>();
   /** The repartition edges cut on this engine (empty without ExecutorOptions.repartition). */
   readonly repartitionEdges: readonly RepartitionEdge[];
 
@@ -1405,7 +1473,7 @@ export class TopologyExecutor {
         if (n.windows instanceof SessionWindows) return n.builtin && !this.objectStores ? new TypedSessionProc(this, n) : new SessionProc(this, n);
         if (n.windows instanceof SlidingWindows) return new SlidingProc(this, n);
         if (n.builtin && n.retentionMs === 0) return new NumericWindowProc(this, n);
-        const p = new TimeWindowProc(this, n);
+        const p = this.objectStores ? new TimeWindowProc(this, n) : new OffHeapWindowProc(this, n);
         this.windowProcs.set(n.store, p);
         return p;
       }

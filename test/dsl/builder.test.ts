@@ -105,11 +105,11 @@ describe("grouping and aggregation", () => {
   });
 
   it("the same built-in aggregate gives the same results on the typed store and the object store", () => {
-    const run = (retentionMs: number) => {
+    const run = (retentionMs: number, objectStores = false) => {
       const b = new StreamsBuilder();
       b.stream<string, number>("in").groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(1_000, 200).advanceBy(250))
         .mean(undefined, { retentionMs }).toStream().to("out");
-      const d = new TopologyTestDriver(b.build());
+      const d = new TopologyTestDriver(b.build(), { objectStores });
       const input = d.createInputTopic<string, number>("in");
       let x = 12345;
       for (let i = 0; i < 2_000; i++) {
@@ -120,12 +120,15 @@ describe("grouping and aggregation", () => {
       return { out: d.createOutputTopic("out").readRecordsToList(), late: d.createOutputTopic("riptide-late").getQueueSize(), typed: d.getStateStores()[0]!.typed };
     };
     const typed = run(0);
-    const objects = run(1);
+    // Retention keeps the windows in the off-heap window store (the aggregate's {sum, n} as bytes), or in Maps.
+    const offHeap = run(1);
+    const objects = run(1, true);
     expect(typed.typed).toBe(true);
     expect(objects.typed).toBe(false);
     expect(typed.out.length).toBeGreaterThan(100);
     expect(typed.late).toBeGreaterThan(0);
     expect(typed).toEqual({ ...objects, typed: true });
+    expect(offHeap).toEqual(typed);
   });
 });
 

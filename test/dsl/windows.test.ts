@@ -273,7 +273,7 @@ describe("state stores", () => {
     const input = d.createInputTopic<string, string>("in");
     input.pipeInput("a", "x", 100);
     input.pipeInput("b", "x", 200);
-    expect(d.getStateStores()).toEqual([{ name: "counts", kind: "window", entries: 2, retained: 0, bytes: expect.any(Number), typed: false }]);
+    expect(d.getStateStores()).toEqual([{ name: "counts", kind: "window", entries: 2, retained: 0, bytes: expect.any(Number), typed: true }]);
     input.pipeInput("a", "x", 1_100); // closes [0, 1000): retained until watermark 6000
     expect(d.getStateStores()[0]).toMatchObject({ entries: 1, retained: 2 });
     expect(d.fetchWindows("counts", "a")).toEqual([{ start: 0, end: 1_000, value: 1 }, { start: 1_000, end: 2_000, value: 1 }]);

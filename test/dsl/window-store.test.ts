@@ -1,0 +1,254 @@
+/**
+ * The off-heap window store (window-value-store.ts, values in value-slots.ts) that holds user
+ * aggregates (aggregate/reduce) on tumbling and hopping windows: on its own — its bound, retention
+ * after close (entries, keys and arena bytes freed), its checkpoint — and in the executor, where it
+ * gives the same outputs as the object store it replaced (TimeWindowProc: ExecutorOptions.objectStores)
+ * on seeded streams with out-of-order and late records, values of every shape (those the codec
+ * cannot write kept as objects), emit on close and on update, retention, across checkpoints.
+ */
+import { describe, expect, it } from "vitest";
+import { inspect } from "node:util";
+import { EmitStrategy, StateStoreFullError, StreamsBuilder, StreamTimeTracker, TimeWindows, TopologyExecutor, type Topology } from "../../src/index.js";
+import { OffHeapWindowStore } from "../../src/dsl/window-value-store.js";
+import { mulberry32 } from "../support/random.js";
+
+const show = (topic: string, key: unknown, value: unknown, ts: number): string =>
+  `${topic}\t${inspect([key, value, ts], { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity, breakLength: Infinity })}`;
+
+interface In { key: unknown; value: unknown; t: number }
+
+class Tag {
+  constructor(readonly n: number) {}
+}
+
+/** Keyed records drifting forward, out of order (some late), keys strings and objects. */
+function stream(seed: number, n: number, keys: number, step: number, disorder: number): In[] {
+  const next = mulberry32(seed);
+  const out: In[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = Math.max(0, (Math.floor(i / 3) - (next() % disorder)) * step);
+    const key = next() % 11 === 0 ? { k: next() % keys } : `k${next() % keys}`;
+    out.push({ key, value: { i, x: (next() % 2001) / 8 - 125, s: `v${next() % 50}`.repeat(1 + (next() % 4)) }, t });
+  }
+  return out;
+}
+
+/**
+ * A user aggregate whose value changes shape: plain data (bytes) most of the time, a Map or a class
+ * instance now and then (kept as an object; `classes`), -0, NaN, undefined fields, nested arrays.
+ */
+function topology(update: boolean, retentionMs: number, hopping: boolean, classes = true): Topology {
+  const b = new StreamsBuilder();
+  const w = hopping ? TimeWindows.ofSizeAndGrace(1_000, 200).advanceBy(250) : TimeWindows.ofSizeAndGrace(500, 100);
+  let g = b.stream<unknown, { i: number; x: number; s: string }>("in").groupByKey().windowedBy(w);
+  if (update) g = g.emitStrategy(EmitStrategy.onWindowUpdate());
+  g.aggregate(() => ({ n: 0, sum: -0, last: "", seen: [] as number[], odd: undefined as unknown }), (_k, v, a: any) => {
+    const seen = a.seen instanceof Array ? a.seen : [];
+    const next: any = { n: a.n + 1, sum: a.sum + v.x, last: v.s, seen: [...seen.slice(-3), v.i], odd: undefined };
+    if (v.i % 97 === 0) next.odd = new Map([["i", v.i]]);
+    else if (classes && v.i % 89 === 0) next.odd = new Tag(v.i); // (a checkpoint cannot write it)
+    else if (v.i % 83 === 0) next.odd = NaN;
+    return next;
+  }, { name: "agg", retentionMs }).toStream().to("out");
+  // A reduce on the same stream, in a second store.
+  b.stream<unknown, { i: number; x: number; s: string }>("in2").mapValues((v) => v.x).groupByKey().windowedBy(w)
+    .reduce((a: number, x: number) => a + x, { name: "red", retentionMs }).toStream().to("out2");
+  return b.build();
+}
+
+/** Runs the records through an executor (cut by checkpoints at `cuts`, each restored into a fresh executor); the outputs as text. */
+function run(top: Topology, records: In[], options: { objectStores?: boolean; maxStoreEntries?: number } = {}, cuts: number[] = []) {
+  const out: string[] = [];
+  const emit = (topic: string, key: unknown, value: unknown, ts: number) => out.push(show(topic, key, value, ts));
+  const time = new StreamTimeTracker();
+  let ex = new TopologyExecutor(top, emit, options);
+  const words = new Float64Array(1 << 21);
+  let most = 0;
+  for (let i = 0; i <= records.length; i++) {
+    if (cuts.includes(i)) {
+      const n = ex.snapshot(words);
+      expect(n, ex.snapshotError).toBeGreaterThan(0);
+      const copy = words.slice(0, n);
+      const next = new TopologyExecutor(top, emit, options);
+      next.restore(copy);
+      const again = new Float64Array(n + 16);
+      expect(next.snapshot(again)).toBe(n);
+      expect(again.subarray(0, n)).toEqual(copy);
+      expect(next.stores()).toEqual(ex.stores());
+      ex = next;
+    }
+    if (i === records.length) break;
+    const r = records[i]!;
+    const topic = i % 2 === 0 ? "in" : "in2";
+    ex.process(topic, r.key, r.value, r.t, time.observe(time.partition(topic), r.t, 0));
+    for (const s of ex.stores()) most = Math.max(most, s.entries + s.retained);
+  }
+  const before = ex.stores();
+  ex.flush();
+  return { out, ex, most, before };
+}
+
+describe("off-heap window store in the executor: the same outputs as the object store", () => {
+  for (const update of [false, true]) {
+    for (const retentionMs of [0, 700]) {
+      for (const hopping of [false, true]) {
+        it(`emit on ${update ? "update" : "close"}, retention ${retentionMs} ms, ${hopping ? "hopping" : "tumbling"}`, () => {
+          const records = stream(500 + (update ? 4 : 0) + (retentionMs ? 2 : 0) + (hopping ? 1 : 0), 4_000, 30, 40, 12);
+          const top = topology(update, retentionMs, hopping);
+          const offHeap = run(top, records);
+          const objects = run(top, records, { objectStores: true });
+          expect(offHeap.before.map((s) => s.typed)).toEqual([true, true]);
+          expect(objects.before.map((s) => s.typed)).toEqual([false, false]);
+          expect(offHeap.out.length).toBeGreaterThan(1_000);
+          expect(offHeap.out.some((o) => o.startsWith("riptide-late\t"))).toBe(true);
+          expect(offHeap.out.some((o) => o.includes("Map(1)"))).toBe(true);
+          expect(offHeap.out.some((o) => o.includes("Tag {"))).toBe(true);
+          expect(offHeap.out).toEqual(objects.out);
+          // The same entries held (open and retained) as the object store.
+          expect(offHeap.before.map((s) => [s.entries, s.retained])).toEqual(objects.before.map((s) => [s.entries, s.retained]));
+        });
+      }
+    }
+  }
+
+  it("checkpoints round-trip: a chain of restored executors gives the same outputs and writes the same checkpoints", () => {
+    for (const update of [false, true]) {
+      const records = stream(41 + (update ? 1 : 0), 3_000, 20, 40, 12);
+      const top = topology(update, 500, true, false);
+      const clean = run(top, records);
+      const next = mulberry32(9);
+      for (let round = 0; round < 3; round++) {
+        const cuts = Array.from({ length: 1 + round * 2 }, () => 1 + (next() % (records.length - 1))).sort((a, c) => a - c);
+        expect(run(top, records, {}, cuts).out).toEqual(clean.out);
+      }
+    }
+  });
+
+  it("is bounded by maxStoreEntries: StateStoreFullError at the same record as the object store, nothing dropped before it", () => {
+    const records = stream(7, 3_000, 200, 40, 3);
+    const top = topology(false, 0, true);
+    const fail = (objectStores: boolean) => {
+      const out: string[] = [];
+      const ex = new TopologyExecutor(top, (t, k, v, ts) => out.push(show(t, k, v, ts)), { maxStoreEntries: 120, objectStores });
+      const time = new StreamTimeTracker();
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        const topic = i % 2 === 0 ? "in" : "in2";
+        try {
+          ex.process(topic, r.key, r.value, r.t, time.observe(time.partition(topic), r.t, 0));
+        } catch (err) {
+          expect(err).toBeInstanceOf(StateStoreFullError);
+          return { at: i, out, entries: ex.stores().map((s) => s.entries) };
+        }
+      }
+      return { at: -1, out, entries: ex.stores().map((s) => s.entries) };
+    };
+    const offHeap = fail(false);
+    expect(offHeap.at).toBeGreaterThan(0);
+    expect(offHeap).toEqual(fail(true));
+    expect(Math.max(...offHeap.entries)).toBe(120);
+  });
+
+  it("reports the bytes it holds: the arena grows with the entries and is freed when their windows close", () => {
+    const records = stream(3, 4_000, 400, 2, 3);
+    const { ex, before } = run(topology(false, 0, true), records);
+    const r = before[0]!;
+    expect(r.entries).toBeGreaterThan(500);
+    const store = (ex as unknown as { stateful: { store: OffHeapWindowStore }[] }).stateful[0]!.store;
+    expect(ex.stores()[0]).toMatchObject({ entries: 0, retained: 0, typed: true });
+    expect(store.values.arenaUsage()).toMatchObject({ used: 0, live: 0, capacity: 4096 });
+    expect(store.keys.size).toBe(0);
+    expect(ex.stores()[0]!.bytes).toBe(store.bytes);
+    // While open: at least the value bytes of every entry (each over 40 bytes encoded), well under the object store's estimate.
+    expect(r.bytes).toBeGreaterThan(40 * r.entries);
+    const objects = run(topology(false, 0, true), records, { objectStores: true }).before[0]!;
+    expect(objects.entries).toBe(r.entries);
+    expect(r.bytes).toBeLessThan(objects.bytes);
+  });
+});
+
+describe("off-heap window store on its own", () => {
+  const agg = (i: number) => ({ i, name: `n${i}`, xs: [i, i / 3] });
+
+  it("fails a new entry past its bound with StateStoreFullError; present entries still update; retained entries do not count", () => {
+    const st = new OffHeapWindowStore(3, "w", 100, 1_000);
+    for (const [k, start] of [["a", 0], ["b", 0], ["a", 50]] as const) st.values.set(st.entry(k, st.keys.find(k), start, start), agg(start));
+    expect(st.size).toBe(3);
+    expect(() => st.entry("c", st.keys.find("c"), 0, 0)).toThrow(StateStoreFullError);
+    expect(() => st.entry("c", st.keys.find("c"), 0, 0)).toThrow(/ERR_STATE_FULL|bound of 3 entries/);
+    expect(st.size).toBe(3);
+    expect(st.keys.find("c")).toBe(-1);
+    const s = st.entry("b", st.keys.find("b"), 0, 5);
+    expect(st.created).toBe(false);
+    st.values.set(s, agg(9));
+    expect(st.values.get(st.find(st.keys.find("b"), 0))).toEqual(agg(9));
+    st.advance(100, undefined); // closes the windows at 0: retained, no longer counted
+    expect([st.size, st.retained]).toEqual([1, 2]);
+    st.entry("c", st.keys.find("c"), 100, 100);
+    st.entry("d", st.keys.find("d"), 100, 100);
+    expect(() => st.entry("e", st.keys.find("e"), 100, 100)).toThrow(StateStoreFullError);
+  });
+
+  it("keeps closed windows for retention, then frees their entries, keys and bytes", () => {
+    const st = new OffHeapWindowStore(1_000, "w", 100, 500);
+    const closed: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const k = `key-${i % 30}`;
+      const start = Math.floor(i / 30) * 10;
+      const s = st.entry(k, st.keys.find(k), start, i);
+      st.values.set(s, { k, i, pad: "x".repeat(100) });
+    }
+    expect([st.size, st.retained, st.keys.size]).toEqual([300, 0, 30]);
+    const held = st.values.arenaUsage().live;
+    expect(held).toBeGreaterThan(300 * 100);
+    st.advance(145, (s, start) => closed.push(`${String(st.keyOfSlotId(s))}@${start}`)); // closes starts 0…40
+    expect(closed.length).toBe(150);
+    expect(closed.slice(0, 2)).toEqual(["key-0@0", "key-1@0"]);
+    expect([st.size, st.retained]).toEqual([150, 150]);
+    expect(st.slotsOf("key-3", 0, 1_000).map((s) => st.startOfSlot(s))).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(st.values.arenaUsage().live).toBe(held);
+    st.advance(190, undefined); // closes the rest
+    expect([st.size, st.retained]).toEqual([0, 300]);
+    st.advance(625, undefined); // drops the windows at 0, 10, 20 (closed at start + 100, kept 500 ms more)
+    expect([st.size, st.retained, st.keys.size]).toEqual([0, 210, 30]);
+    expect(st.slotsOf("key-3", 0, 1_000).map((s) => st.startOfSlot(s))).toEqual([30, 40, 50, 60, 70, 80, 90]);
+    expect(st.values.arenaUsage().live).toBe(held * 0.7);
+    st.advance(10_000, undefined);
+    expect([st.size, st.retained, st.keys.size]).toEqual([0, 0, 0]);
+    expect(st.values.arenaUsage()).toMatchObject({ used: 0, live: 0 });
+  });
+
+  it("checkpoints round-trip: the same entries, values (bytes and objects), order, retention and bytes", () => {
+    const st = new OffHeapWindowStore(10_000, "w", 100, 300);
+    const next = mulberry32(5);
+    for (let i = 0; i < 2_000; i++) {
+      const k = next() % 7 === 0 ? { u: next() % 20 } : `k${next() % 50}`;
+      const start = Math.floor(i / 40) * 20;
+      const s = st.entry(k, st.keys.find(k), start, i);
+      st.values.set(s, i % 31 === 0 ? new Map([["i", i]]) : { i, s: "é".repeat(next() % 10), a: [i, -0, null] });
+      if (i % 200 === 199) st.advance(start, undefined);
+    }
+    expect(st.retained).toBeGreaterThan(0);
+    const words = new Float64Array(1 << 20);
+    const codes = new Map<unknown, number>();
+    const n = st.exportTo(words, 3, () => NaN);
+    expect(n).toBeGreaterThan(0);
+    const copy = new OffHeapWindowStore(10_000, "w", 100, 300);
+    expect(copy.importFrom(words, 3, (x) => codes.get(x))).toBe(n);
+    const again = new Float64Array(n + 3);
+    expect(copy.exportTo(again, 3, () => NaN)).toBe(n);
+    expect(again.subarray(3)).toEqual(words.subarray(3, 3 + n));
+    expect([copy.size, copy.retained, copy.keys.size, copy.bytes]).toEqual([st.size, st.retained, st.keys.size, st.bytes]);
+    const entries = (x: OffHeapWindowStore, k: unknown) => x.slotsOf(k, -Infinity, Infinity).map((s) => [x.startOfSlot(s), x.tsOfSlot(s), x.values.get(s)]);
+    for (const k of ["k1", "k7", { u: 3 }]) expect(entries(copy, k)).toEqual(entries(st, k));
+    // Both go on the same: closing everything yields the same entries in the same order.
+    const closes = (x: OffHeapWindowStore) => {
+      const out: unknown[] = [];
+      x.advance(Infinity, (s, start) => out.push([x.keyOfSlotId(s), start, x.values.get(s)]));
+      return out;
+    };
+    const a = closes(st);
+    expect(a.length).toBeGreaterThan(100);
+    expect(closes(copy)).toEqual(a);
+  });
+});
