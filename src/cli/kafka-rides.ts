@@ -12,6 +12,7 @@
  */
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import type { KafkaTransactions } from "../io/kafka/transactions.js";
+import type { SharedConsumer } from "../io/kafka/shared-consumer.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { KafkaSink } from "../sinks/kafka-sink.js";
 import { KafkaSource } from "../sources/kafka-source.js";
@@ -35,11 +36,13 @@ export interface InputTopicOptions {
    * order of the combined source's partitions: after the topics before it).
    */
   transactions?: KafkaTransactions | undefined;
+  /** The run's one consumer for every topic (state per partition): this topic is read through its view. */
+  shared?: SharedConsumer | undefined;
 }
 
 /**
  * Another input topic beside the one of the ordinary Kafka run setup: its own consumer (group
- * `<group>.<groupSuffix>`) and a KafkaSource whose dead letters go to `<topic>.dlq` through the sink.
+ * `<group>.<groupSuffix>`; or its view of the run's `shared` one) and a KafkaSource whose dead letters go to `<topic>.dlq` through the sink.
  */
 export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & { groupSuffix: string }): Promise<{ source: KafkaSource; close(): Promise<void> }> {
   const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
@@ -51,7 +54,7 @@ export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & {
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
-  const consumer = rdkafkaClientFactory.createConsumer({
+  const consumer = opts.shared ? opts.shared.view(opts.topic) : rdkafkaClientFactory.createConsumer({
     brokers: opts.brokers, groupId: `${opts.group}.${opts.groupSuffix}`, autoOffsetReset: "earliest", maxPrefetchKBytes: 64 << 10,
     onError: (err) => opts.onLog("kafka-error", { error: err.message, consumer: opts.groupSuffix }),
     // Exactly-once: as the first topic's consumer (kafka.ts), static membership gives a restarted
@@ -66,7 +69,7 @@ export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & {
     onLog: (event, detail) => opts.onLog(event, { ...detail, topic: opts.topic }),
   });
   try {
-    opts.transactions?.addInput({ topic: opts.topic, partitions, consumer, source: second });
+    opts.transactions?.addInput({ topic: opts.topic, partitions, consumer: opts.shared?.consumer ?? consumer, source: second });
   } catch (err) {
     await consumer.disconnect().catch(() => undefined);
     throw err;

@@ -8,6 +8,7 @@ import { KafkaSink } from "../sinks/kafka-sink.js";
 import { changelogTopicFor, KafkaTransactions } from "../io/kafka/transactions.js";
 import type { RunSnapshot } from "../coordinator/snapshot.js";
 import { KafkaSource } from "../sources/kafka-source.js";
+import { SharedConsumer } from "../io/kafka/shared-consumer.js";
 import { UsageError } from "./args.js";
 
 export interface KafkaRunSetup {
@@ -22,6 +23,8 @@ export interface KafkaRunSetup {
   /** Exactly-once: the transaction hooks for the coordinator, and the state to start from. */
   transactions?: KafkaTransactions;
   restore?: RunSnapshot;
+  /** The consumer every input topic is read with (KafkaRunSetup's `inputTopics`). */
+  shared?: SharedConsumer;
   close(): Promise<void>;
 }
 
@@ -57,6 +60,12 @@ export async function setupKafkaRun(opts: {
    * static group membership, so several processes of the group split the partitions.
    */
   instanceId?: string | undefined;
+  /**
+   * With `instanceId`, every input topic of the run (the first is `inputTopic`): one consumer reads
+   * them all (src/io/kafka/shared-consumer.ts), so a task spanning them moves as one; the other
+   * topics' sources take their views of it from `shared` (kafka-rides.ts addInputTopic).
+   */
+  inputTopics?: readonly string[];
 }): Promise<KafkaRunSetup> {
   const member = opts.instanceId === undefined ? `riptide-${opts.group}` : `riptide-${opts.group}-${opts.instanceId}`;
   const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
@@ -101,6 +110,8 @@ export async function setupKafkaRun(opts: {
     ...(opts.exactlyOnce && { isolationLevel: "read_committed" as const, extra: { "group.instance.id": member } }),
   });
   await consumer.connect();
+  const shared = opts.instanceId !== undefined && opts.inputTopics && opts.inputTopics.length > 1 ? new SharedConsumer(consumer, opts.inputTopics) : undefined;
+  const own = shared ? shared.view(opts.inputTopic) : consumer;
   let transactions: KafkaTransactions | undefined;
   let restore: RunSnapshot | undefined;
   if (opts.exactlyOnce) {
@@ -115,7 +126,7 @@ export async function setupKafkaRun(opts: {
   // commit; copying it to the retry topic outside the transaction would break the guarantee.
   const sink = new KafkaSink({ producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), ...(!opts.exactlyOnce && { retry }), ...(topics && { topics }) });
   const source = new KafkaSource({
-    consumer, topic: opts.inputTopic, partitions, pipeline: opts.pipeline, ...(opts.interner && { interner: opts.interner }),
+    consumer: own, topic: opts.inputTopic, partitions, pipeline: opts.pipeline, ...(opts.interner && { interner: opts.interner }),
     deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),
     ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
     onLog: opts.onLog,
@@ -128,6 +139,7 @@ export async function setupKafkaRun(opts: {
   return {
     source, sink, consumer, retry,
     ...(transactions && { transactions }),
+    ...(shared && { shared }),
     ...(restore && { restore }),
     async settleRetries() {
       // Bounded by the whole schedule: every backoff plus one delivery timeout per attempt, and a margin.
@@ -142,7 +154,7 @@ export async function setupKafkaRun(opts: {
       await retry.close();
       await retryConsumer.disconnect().catch(() => undefined);
       await retryProducer.disconnect(10_000).catch(() => undefined);
-      await consumer.disconnect().catch(() => undefined);
+      await own.disconnect().catch(() => undefined);
       await producer.disconnect(10_000).catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
     },

@@ -102,7 +102,10 @@ export interface CoordinatorOptions {
    * State per input partition (exactly-once across several processes of a group): the pipeline's
    * processors are TaskedProcessors, each partition's watermark is its own stream time, and a
    * partition's state is loaded when it is assigned (TransactionHooks.loadTasks) and dropped when it
-   * is revoked, after the commit that saves it. Needs `transactions` with loadTasks.
+   * is revoked, after the commit that saves it. Needs `transactions` with loadTasks. With several
+   * co-partitioned topics (a source with `copartition`), partition q of each belongs to task q:
+   * its watermark is the smallest stream time of the task's partitions, and the task is loaded and
+   * dropped once for all of them.
    */
   taskState?: boolean;
 }
@@ -111,14 +114,16 @@ export interface TransactionHooks {
   intervalMs: number;
   /** Commits the current transaction with this state and these positions ([partition, next offset]), then begins the next. */
   commit(state: RunSnapshot, positions: Array<[number, number]>): Promise<void>;
-  /** State per partition (CoordinatorOptions.taskState): the last committed state of these partitions (absent: none). */
-  loadTasks?(partitions: readonly number[]): Promise<Map<number, SavedTask>>;
+  /** State per partition (CoordinatorOptions.taskState): the last committed state of these tasks (absent: none). */
+  loadTasks?(tasks: readonly number[]): Promise<Map<number, SavedTask>>;
 }
 
-/** One partition's committed state (CoordinatorOptions.taskState). */
+/** One task's committed state (CoordinatorOptions.taskState). */
 export interface SavedTask {
-  /** The partition's stream time. */
+  /** The stream time of the partition whose number is the task's (the only one with one topic). */
   streamTime: number;
+  /** Several topics: the stream time of each of the task's partitions. */
+  streamTimes?: Map<number, number>;
   /** Its TaskedProcessor task words. */
   words: Float64Array;
 }
@@ -289,8 +294,14 @@ export class Coordinator {
   private readonly lastLoadSeq: number[] = [];
   /** Task loads one after another (one mailbox per shard). */
   private loading: Promise<void> = Promise.resolve();
-  /** Per partition, bumped on each assignment and revoke: a load of an older one is skipped. */
+  /** Per task, bumped on each assignment and revoke: a load of an older one is skipped. */
   private readonly taskGen: Uint32Array;
+  /** Per task held here: its load (true once its state is in its shard). */
+  private readonly held = new Map<number, Promise<boolean>>();
+  /** Partitions being revoked, not drained yet (several topics' revocations arrive as separate calls). */
+  private readonly revoked = new Set<number>();
+  /** Drains of revoked partitions, one after another. */
+  private draining: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: CoordinatorOptions) {
     this.pipeline = options.pipeline;
@@ -781,15 +792,32 @@ export class Coordinator {
     if (n > 0 && wm[n - 1]! > floor) this.watermarkFloor = wm[n - 1]!;
   }
 
-  /** Smallest stream time of the partitions other than p that are not idle (Infinity if none). */
+  /**
+   * Smallest stream time of the partitions other than p that are not idle (Infinity if none). With
+   * state per partition, of the other partitions of p's task only (each task runs at its own stream
+   * time, the smallest of its partitions').
+   */
   private otherMin(p: number, now: number): number {
     let min = Infinity;
-    if (this.taskState) return min; // each partition's task runs at its own stream time
+    if (this.taskState && !this.source.copartition) return min;
+    const task = this.taskState ? this.taskOf(p) : -1;
     const st = this.streamTime;
     for (let q = 0; q < st.length; q++) {
-      if (q !== p && st[q]! < min && now - this.lastActive[q]! <= this.idleTimeoutMs && this.holdsWatermark(q)) min = st[q]!;
+      if (q !== p && st[q]! < min && (task < 0 || this.taskOf(q) === task) && now - this.lastActive[q]! <= this.idleTimeoutMs && this.holdsWatermark(q)) min = st[q]!;
     }
     return min;
+  }
+
+  /** State per partition: the task partition p belongs to (its co-partition index with several topics). */
+  private taskOf(p: number): number {
+    return this.source.copartition ? this.source.copartition(p) : p;
+  }
+
+  /** The partitions of these tasks. */
+  private partitionsOf(tasks: readonly number[]): number[] {
+    const out: number[] = [];
+    for (let p = 0; p < this.source.partitions; p++) if (tasks.includes(this.taskOf(p))) out.push(p);
+    return out;
   }
 
   private globalWatermark(now: number): number {
@@ -1025,28 +1053,41 @@ export class Coordinator {
   }
 
   /**
-   * State per partition: on assignment, each partition's committed state is loaded into its
-   * shard (a TASK_LOAD batch ahead of its first records) with its stream time; `ready(p)` lets
-   * the source read p from then on (fetching runs meanwhile).
+   * State per partition: on assignment, each task's committed state is loaded into its shard (a
+   * TASK_LOAD batch ahead of its first records) with its partitions' stream times; `ready(p)` lets
+   * the source read p from then on (fetching runs meanwhile). A task is loaded once, for the first
+   * of its partitions assigned (each topic's part of an assignment comes as its own call).
    */
   private async assignPartitions(ps: readonly number[], ready: (p: number) => void): Promise<void> {
     const tx = this.options.transactions!;
     const t0 = Date.now();
-    const gens = ps.map((p) => ++this.taskGen[p]!);
-    const saved = await tx.loadTasks!(ps);
-    let bytes = 0;
-    for (const [i, p] of ps.entries()) {
-      if (this.taskGen[p] !== gens[i]) continue; // revoked meanwhile
-      const task = saved.get(p);
-      this.streamTime[p] = task?.streamTime ?? -Infinity;
-      this.lastActive[p] = this.now();
-      this.commits?.forget(p);
-      bytes += (task?.words.length ?? 0) * 8;
-      if (await this.loadTask(this.owner(p), p, task?.words ?? new Float64Array(0), gens[i]!)) ready(p);
+    const fresh = [...new Set(ps.map((p) => this.taskOf(p)))].filter((t) => !this.held.has(t));
+    if (fresh.length > 0) {
+      const gens = new Map(fresh.map((t) => [t, ++this.taskGen[t]!]));
+      const loads = tx.loadTasks!(fresh).then(async (saved) => {
+        const done = new Set<number>();
+        let bytes = 0;
+        for (const t of fresh) {
+          if (this.taskGen[t] !== gens.get(t)) continue; // revoked meanwhile
+          const task = saved.get(t);
+          for (const p of this.partitionsOf([t])) {
+            this.streamTime[p] = task?.streamTimes?.get(p) ?? (p === t ? task?.streamTime : undefined) ?? -Infinity;
+            this.lastActive[p] = this.now();
+            this.commits?.forget(p);
+          }
+          bytes += (task?.words.length ?? 0) * 8;
+          if (await this.loadTask(t % this.workers, t, task?.words ?? new Float64Array(0), gens.get(t)!)) done.add(t);
+        }
+        this.options.onLog?.("task-restore", {
+          partitions: [...ps], tasks: fresh, restored: fresh.filter((t) => saved.has(t)), bytes, ms: Date.now() - t0,
+        });
+        return done;
+      });
+      for (const t of fresh) this.held.set(t, loads.then((done) => done.has(t)));
     }
-    this.options.onLog?.("task-restore", {
-      partitions: [...ps], restored: ps.filter((p) => saved.has(p)), bytes, ms: Date.now() - t0,
-    });
+    await Promise.all(ps.map(async (p) => {
+      if (await this.held.get(this.taskOf(p))) ready(p);
+    }));
   }
 
   /**
@@ -1098,23 +1139,42 @@ export class Coordinator {
     return true;
   }
 
+  /**
+   * State per partition, on revoke: the commit saves the tasks' state with their partitions'
+   * positions; then the tasks go (their windows must not close here as well as at the next owner).
+   * Loads still in progress are enqueued first, so that the drop follows them; later ones are
+   * skipped. A task goes with all its partitions: another topic's call for the same tasks finds
+   * them gone, their positions already committed.
+   */
+  private async dropTasks(ps: readonly number[]): Promise<void> {
+    const tasks = [...new Set(ps.map((p) => this.taskOf(p)))].filter((t) => this.held.delete(t));
+    if (tasks.length === 0) return;
+    const parts = this.partitionsOf(tasks);
+    const kept = parts.filter((p) => !this.revoked.has(p) && this.source.assigned?.(p) === true);
+    if (kept.length > 0) {
+      throw new WorkerFailedError(`partitions ${ps.join(", ")} were revoked while ${kept.join(", ")} of the same tasks stay assigned: the topics of a topology with state per partition must be co-partitioned (the same partition count) and assigned by Kafka's range assignor`);
+    }
+    for (const p of parts) this.revoked.delete(p);
+    for (const t of tasks) this.taskGen[t]!++;
+    await this.loading;
+    await this.barrier(true, () => {
+      for (const t of tasks) this.moveTask(t % this.workers, TASK_DROP, t);
+      for (const p of parts) this.streamTime[p] = -Infinity;
+    });
+    for (const p of parts) this.commits!.forget(p);
+  }
+
   /** On revoke: wait until every batch of these partitions is processed, then commit what is safe. */
   private async drainPartitions(ps: readonly number[]): Promise<void> {
     if (!this.commits) return;
     if (this.options.transactions && this.taskState) {
-      // State per partition: the commit saves the partitions' state with their positions; then
-      // their tasks go (their windows must not close here as well as at the next owner). Loads
-      // still in progress are enqueued first, so that the drop follows them; later ones are skipped.
-      for (const p of ps) this.taskGen[p]!++;
-      await this.loading;
-      await this.barrier(true, () => {
-        for (const p of ps) {
-          this.moveTask(this.owner(p), TASK_DROP, p);
-          this.streamTime[p] = -Infinity;
-        }
+      for (const p of ps) this.revoked.add(p);
+      const run = this.draining.then(() => this.dropTasks(ps)).catch((err: unknown) => {
+        this.failure ??= err instanceof Error ? err : new Error(String(err));
+        throw err;
       });
-      for (const p of ps) this.commits.forget(p);
-      return;
+      this.draining = run.catch(() => undefined);
+      return run;
     }
     if (this.options.transactions) {
       // Commit everything fed so far (state, outputs, offsets) before the partitions go.

@@ -95,8 +95,9 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   if (instanceId !== undefined) {
     if (!exactlyOnce) throw new UsageError("--instance-id needs --guarantee exactly-once (at-least-once runs split partitions without it)");
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceId)) throw new UsageError(`--instance-id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(instanceId)}`);
-    if (general && (general.inputs.length > 1 || general.repartitions.length > 0)) {
-      throw new UsageError(`--instance-id: this topology ${general.inputs.length > 1 ? `reads several topics (${general.inputs.map((i) => i.topic).join(", ")})` : "groups by a new key (repartitions)"}, so it runs as one process per group; drop --instance-id`);
+    const global = general?.inputs.find((i) => i.global);
+    if (general && (global || general.repartitions.length > 0)) {
+      throw new UsageError(`--instance-id: this topology ${global ? `reads the global table ${global.topic} (every process reads it whole)` : "groups by a new key (repartitions)"}, so it runs as one process per group; drop --instance-id`);
     }
   }
   const quiet = values["quiet"] === true;
@@ -124,8 +125,11 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
         if (kafka) {
           // Another topic of the topology: its own consumer, group <group>.<topic> (under
           // exactly-once its offsets go to the same transactions, in the combined source's order).
-          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: topic, partitions, stopWhenIdleMs, pipeline, onLog, interner, transactions: kafka.transactions });
+          // State per partition: the view of the one consumer reading every topic, so that
+          // partition q of each comes to the same process (and each task moves whole).
+          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: topic, partitions, stopWhenIdleMs, pipeline, onLog, interner, transactions: kafka.transactions, shared: kafka.shared });
           more.push(extra);
+          if (kafka.shared) return extra.source;
           await assignedOrTimeout(kafka.source);
           await assignedOrTimeout(extra.source);
           if (more.length === 1) wholeTopicsOnly(kafka.source, inputTopic);
@@ -135,6 +139,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
         // The typed form reads --input-topic; the general form the topics the topology names.
         kafka = await setupKafkaRun({
           brokers, inputTopic: general ? topic : inputTopic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }), exactlyOnce, instanceId,
+          ...(general && { inputTopics: general.inputs.map((i) => i.topic) }),
         });
         if (kafka.transactions) options.transactions = kafka.transactions;
         if (kafka.restore) options.restore = kafka.restore;
@@ -174,7 +179,7 @@ async function assignedOrTimeout(source: { partitions: number; assigned?(p: numb
 }
 
 /**
- * A topology reading several topics runs as one process per group: each topic has its own consumer
+ * Without --instance-id, a topology reading several topics runs as one process per group: each topic has its own consumer
  * group, so a second process would get partitions of the topics that do not match (a join would
  * silently miss), and a global table must be read whole. So does one that repartitions (records
  * move between the shards of one process; another process's shards are out of reach). When a topic's consumer holds fewer than

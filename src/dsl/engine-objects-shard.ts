@@ -23,6 +23,7 @@ import type { Topology } from "./plan.js";
 import { SharedStrings } from "./shared-strings.js";
 import { Windowed } from "./windows.js";
 import { OBJECT_INVALID } from "./engine-objects.js";
+import { taskedConfig } from "../pipelines/tasked-processor.js";
 
 interface Input {
   topic: string;
@@ -53,7 +54,7 @@ export class DslObjectProcessor implements ShardProcessor {
   constructor(topology: Topology, config: ProcessorConfig) {
     this.strings = new SharedStrings(config["strings"] as SharedArrayBuffer);
     // State per partition moves between processes, whose string tables differ: keys go as JSON.
-    this.keys = config["tasked"] === true ? { encode: () => NaN, decode: () => undefined } : storeKeyCodec(this.strings);
+    this.keys = taskedConfig(config) !== undefined ? { encode: () => NaN, decode: () => undefined } : storeKeyCodec(this.strings);
     this.keyIsString = config["keyIsString"] === true;
     const inputs = JSON.parse(config["inputs"] as string) as { topic: string; fields: FieldSpec[] }[];
     const texts = JSON.parse((config["textFields"] as string | undefined) ?? "[]") as string[];

@@ -24,7 +24,7 @@ import type { PlanNode, Topology } from "./plan.js";
 import { SharedStrings } from "./shared-strings.js";
 import { Windowed } from "./windows.js";
 import { DslObjectProcessor } from "./engine-objects-shard.js";
-import { TaskedProcessor } from "../pipelines/tasked-processor.js";
+import { TaskedProcessor, taskedConfig } from "../pipelines/tasked-processor.js";
 import { BatchShardProcessor, compileBatchPlan } from "./batch-plan.js";
 
 export async function createDslProcessor(config: ProcessorConfig): Promise<ShardProcessor> {
@@ -33,8 +33,9 @@ export async function createDslProcessor(config: ProcessorConfig): Promise<Shard
     throw new TopologyError(`${String(config["module"])} built ${topology.nodes.length} nodes in the worker but ${String(config["nodes"])} on the main thread: a topology module must build the same topology every time`);
   }
   if (config["mode"] === "objects") {
-    // State per input partition (exactly-once across processes): one executor per partition.
-    if (config["tasked"] === true) return new TaskedProcessor(() => new DslObjectProcessor(topology, config));
+    // State per input partition (exactly-once across processes): one executor per partition (per co-partition index).
+    const copartitions = taskedConfig(config);
+    if (copartitions !== undefined) return new TaskedProcessor(() => new DslObjectProcessor(topology, config), copartitions);
     return new DslObjectProcessor(topology, config);
   }
   // A recognisable typed topology runs as a columnar plan per batch (batch-plan.ts), unless config `batch` is false.

@@ -270,11 +270,12 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
   if ("mode" in shape) {
     const objects = objectPipeline(abs, shape, interner);
     if (options.taskState === true) {
-      if (shape.inputs.length > 1 || shape.repartitions.length > 0) {
-        throw new TopologyError(`state per partition needs a topology reading one topic with no repartition (this one reads ${shape.inputs.map((i) => i.topic).join(", ")}${shape.repartitions.length > 0 ? ` and groups by a new key` : ""})`);
+      const global = shape.inputs.find((i) => i.global);
+      if (shape.repartitions.length > 0 || global) {
+        throw new TopologyError(`state per partition needs a topology that neither groups by a new key nor reads a global table (this one ${global ? `reads the global table ${global.topic}` : "groups by a new key"})`);
       }
     }
-    pipeline = options.taskState === true ? { ...objects, processorConfig: { ...objects.processorConfig, tasked: true } } : objects;
+    pipeline = objects;
     const files = options.input;
     if (typeof files === "string" && shape.inputs.length > 1) {
       throw new TopologyError(`the topology reads ${shape.inputs.length} topics (${shape.inputs.map((i) => i.topic).join(", ")}): give a file per topic`);
@@ -307,6 +308,8 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
       throw err;
     }
     source = parts.length === 1 ? parts[0]! : new MultiSource(parts);
+    // State per partition: one task per co-partition index (partition q of every topic).
+    if (options.taskState === true) pipeline = { ...objects, processorConfig: { ...objects.processorConfig, tasked: parts[0]!.partitions } };
     const tableOf = new Uint8Array(source.partitions);
     parts.forEach((s, k) => tableOf.fill(shape.inputs[k]!.global ? 2 : shape.inputs[k]!.table ? 1 : 0, bases[k]!, bases[k]! + s.partitions));
     objects.setTablePartitions((p) => tableOf[p]! > 0, (p) => tableOf[p] === 2);

@@ -8,7 +8,13 @@
  * batch carries p's own stream time, as Kafka Streams' stream time per task); a watermark batch
  * (idle punctuation, wall-clock close, the end) moves every task.
  *
- * Checkpoint words: [T] then per task [partition, W, W words of the inner processor's snapshot].
+ * A topology reading several co-partitioned topics (a join, a table) keeps one task per
+ * co-partition index: partition q of every topic (the combined source numbers topic k's partition
+ * q as k * copartitions + q) feeds task q, so the records a join pairs meet in one task, and the
+ * task moves with all its partitions (the range assignor gives partition q of each topic to one
+ * member). Task ids are those indices; load() and drop() take them.
+ *
+ * Checkpoint words: [T] then per task [task id, W, W words of the inner processor's snapshot].
  */
 import type { OutputWriter } from "../ring/output.js";
 import type { ColumnArray } from "../schema/schema.js";
@@ -16,10 +22,19 @@ import type { ShardProcessor } from "./processor.js";
 
 export class TaskedProcessor implements ShardProcessor {
   private readonly tasks = new Map<number, ShardProcessor>();
-  /** Partition of the data batch just processed (its task alone takes the batch's watermark), else -1. */
+  /** Task of the data batch just processed (it alone takes the batch's watermark), else -1. */
   private current = -1;
 
-  constructor(private readonly make: () => ShardProcessor) {}
+  /**
+   * @param copartitions partitions of each co-partitioned input topic (0: one topic, task id =
+   *   partition)
+   */
+  constructor(private readonly make: () => ShardProcessor, private readonly copartitions = 0) {}
+
+  /** The task a partition's records go to. */
+  taskOf(p: number): number {
+    return this.copartitions > 0 ? p % this.copartitions : p;
+  }
 
   private task(p: number): ShardProcessor {
     let t = this.tasks.get(p);
@@ -31,8 +46,9 @@ export class TaskedProcessor implements ShardProcessor {
   }
 
   process(columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
-    this.current = partition;
-    this.task(partition).process(columns, n, partition, out);
+    const t = this.taskOf(partition);
+    this.current = t;
+    this.task(t).process(columns, n, partition, out);
   }
 
   advance(watermark: number, out: OutputWriter): void {
@@ -77,25 +93,34 @@ export class TaskedProcessor implements ShardProcessor {
     for (const [p, state] of splitTasks(from.subarray(0, words))) this.load(p, state);
   }
 
-  /** Replaces partition p's state with `state` (a task's words as snapshot() wrote them; empty: fresh). */
+  /** Replaces task p's state with `state` (a task's words as snapshot() wrote them; empty: fresh). */
   load(p: number, state: Float64Array): void {
     const t = this.make();
     if (state.length > 0) t.restore(state, state.length);
     this.tasks.set(p, t);
   }
 
-  /** Forgets partition p's state (it moved to another process). */
+  /** Forgets task p's state (its partitions moved to another process). */
   drop(p: number): void {
     this.tasks.delete(p);
   }
 
-  /** Partitions with state here. */
+  /** Tasks with state here. */
   partitions(): number[] {
     return [...this.tasks.keys()];
   }
 }
 
-/** The tasks of a TaskedProcessor's checkpoint words: partition → its state words (views, not copies). */
+/**
+ * A processor config's `tasked` setting: undefined without state per partition; else the
+ * TaskedProcessor's `copartitions` (`true`: one input topic, 0).
+ */
+export function taskedConfig(config: Record<string, unknown>): number | undefined {
+  const t = config["tasked"];
+  return t === true ? 0 : typeof t === "number" ? t : undefined;
+}
+
+/** The tasks of a TaskedProcessor's checkpoint words: task id → its state words (views, not copies). */
 export function splitTasks(words: Float64Array): Map<number, Float64Array> {
   const out = new Map<number, Float64Array>();
   if (words.length === 0) return out;

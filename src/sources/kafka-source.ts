@@ -131,6 +131,20 @@ export class KafkaSource implements Source {
 
   attach(hooks: SourceHooks): void {
     this.hooks = hooks;
+    // Partitions assigned before the coordinator attached (a fast group join) load their state now.
+    const early = this.queues.flatMap((q, p) => (q.assigned && !q.revoking ? [p] : []));
+    if (early.length > 0) this.loadAssigned(early);
+  }
+
+  /** State per partition: each partition is read once its own state is loaded (a failed load fails the run). */
+  private loadAssigned(ps: number[]): void {
+    if (!this.hooks?.assignPartitions || this.closed) return;
+    for (const p of ps) this.queues[p]!.loading = true;
+    void this.hooks.assignPartitions(ps, (p) => {
+      const q = this.queues[p];
+      if (q) q.loading = false;
+      this.lastMessageAt = Date.now();
+    }).catch(() => undefined);
   }
 
   /** Subscribes and starts the background consume loop. */
@@ -151,14 +165,7 @@ export class KafkaSource implements Source {
         this.options.onLog?.("assign", { partitions: ps });
         // State per partition: fetching starts now, each partition is read once its own state is
         // loaded (a failed load fails the run; the partition is never read here).
-        if (this.hooks?.assignPartitions && !this.closed) {
-          for (const p of ps) this.queues[p]!.loading = true;
-          void this.hooks.assignPartitions(ps, (p) => {
-            const q = this.queues[p];
-            if (q) q.loading = false;
-            this.lastMessageAt = Date.now();
-          }).catch(() => undefined);
-        }
+        this.loadAssigned(ps);
         return undefined;
       },
       onRevoke: async (parts) => {

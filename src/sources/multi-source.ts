@@ -88,6 +88,9 @@ export class MultiSource implements Source {
     this.sources.forEach((s, k) => s.attach?.({
       drainPartitions: (ps) => hooks.drainPartitions(ps.map((q) => q + this.base[k]!)),
       rejected: (q, count) => hooks.rejected(q + this.base[k]!, count),
+      ...(hooks.assignPartitions && {
+        assignPartitions: (ps: readonly number[], ready: (q: number) => void) => hooks.assignPartitions!(ps.map((q) => q + this.base[k]!), (p) => ready(p - this.base[k]!)),
+      }),
     }));
   }
 

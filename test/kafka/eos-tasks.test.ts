@@ -153,4 +153,71 @@ describe("exactly-once with state per partition (--instance-id)", () => {
       delete process.env["RIPTIDE_TEST_PREFIX"];
     }
   }, 300_000);
+
+  it("a join of co-partitioned topics (a table and two streams) splits by task: partition q of every topic moves with the state they share, and every join result appears exactly once", async () => {
+    const prefix = `${uniqueName("jtasks")}-`;
+    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+    const group = uniqueName("jtasks-g");
+    for (const t of ["jt-profiles", "jt-fixes", "jt-requests"]) await createTopic(`${prefix}${t}`, PARTITIONS);
+    const next = mulberry32(67);
+    const t0 = 1_700_000_000_000;
+    const part = (d: number) => d % PARTITIONS;
+    const phases = [0, 1, 2].map((k) => ({
+      fixes: Array.from({ length: 6000 }, (_, i) => ({ d: next() % DRIVERS, ts: t0 + k * 400_000 + i * 50 - (next() % 2000) })),
+      requests: Array.from({ length: 1500 }, (_, j) => ({ d: next() % DRIVERS, id: `r${k}-${j}`, ts: t0 + k * 400_000 + j * 200 - (next() % 2000) })),
+    }));
+    const send = (ph: (typeof phases)[number]) => Promise.all([
+      produceAll(`${prefix}jt-fixes`, ph.fixes.map((f) => ({ value: JSON.stringify({ driverId: `driver-${f.d}`, ts: f.ts }), key: `driver-${f.d}`, partition: part(f.d) }))),
+      produceAll(`${prefix}jt-requests`, ph.requests.map((r) => ({ value: JSON.stringify({ requestId: r.id, driverId: `driver-${r.d}`, ts: r.ts }), key: `driver-${r.d}`, partition: part(r.d) }))),
+    ]);
+    const city = (d: number) => `city-${d % 7}`;
+    await produceAll(`${prefix}jt-profiles`, Array.from({ length: DRIVERS }, (_, d) => ({ value: JSON.stringify({ driverId: `driver-${d}`, city: city(d) }), key: `driver-${d}`, partition: part(d) })));
+    const args = (id: string) => ["run", "--topology", "test/dsl/fixtures/join-tasks.js", "--brokers", BROKERS, "--group", group, "--guarantee", "exactly-once",
+      "--commit-interval", "50", "--instance-id", id, "--workers", "2", "--batch-size", "256", "--stop-when-idle", "15", "--partitions", String(PARTITIONS), "--json"];
+    const procs: Proc[] = [];
+    try {
+      const a = riptide(args("a"));
+      procs.push(a);
+      await until("a's tasks loaded", () => /"event":"task-restore"/.test(a.stderr));
+      await new Promise((r) => setTimeout(r, 2500)); // the profiles read first
+      await send(phases[0]!);
+      await new Promise((r) => setTimeout(r, 2500));
+      const b = riptide(args("b"));
+      procs.push(b);
+      await until("b's task restore", () => /"event":"task-restore"/.test(b.stderr));
+      await send(phases[1]!);
+      await new Promise((r) => setTimeout(r, 1500));
+      a.child.kill("SIGKILL");
+      await a.exited;
+      const a2 = riptide(args("a"));
+      procs.push(a2);
+      await until("a2's task restore", () => /"event":"task-restore"/.test(a2.stderr));
+      b.child.kill("SIGKILL");
+      await b.exited;
+      await send(phases[2]!);
+      expect(await a2.exited, a2.stderr.slice(-3000)).toBe(0);
+      // b took tasks a had committed (each task once, whatever number of topics it spans).
+      const restoredBy = (p: Proc) => p.stderr.split("\n").filter((l) => l.includes('"event":"task-restore"')).map((l) => JSON.parse(l) as { tasks: number[]; restored: number[] });
+      expect(restoredBy(b).flatMap((r) => r.restored).length).toBeGreaterThan(0);
+      for (const r of [...restoredBy(b), ...restoredBy(a2)]) expect(new Set(r.tasks).size).toBe(r.tasks.length);
+      expect(new Set(restoredBy(a2).flatMap((r) => r.restored)).size).toBe(PARTITIONS);
+      const fixes = phases.flatMap((ph) => ph.fixes);
+      const wantEnriched = fixes.map((f) => `driver-${f.d}|${f.ts}|${city(f.d)}`);
+      const wantPairs: string[] = [];
+      for (const r of phases.flatMap((ph) => ph.requests)) {
+        for (const f of fixes) if (f.d === r.d && Math.abs(f.ts - r.ts) <= 60_000) wantPairs.push(`driver-${r.d}|${r.id}|${f.ts}`);
+      }
+      const enriched = await readCommitted(`${prefix}jt-enriched`, PARTITIONS);
+      const pairs = await readCommitted(`${prefix}jt-pairs`, PARTITIONS);
+      const v = (o: Record<string, unknown>) => o["value"] as Record<string, unknown>;
+      expect(diff(multiset(enriched.map((o) => `${o["key"]}|${v(o)["ts"]}|${v(o)["city"]}`)), multiset(wantEnriched))).toEqual([]);
+      expect(diff(multiset(pairs.map((o) => `${o["key"]}|${v(o)["requestId"]}|${v(o)["fixTs"]}`)), multiset(wantPairs))).toEqual([]);
+      const outputs = (JSON.parse(a2.stdout.trim().split("\n").pop()!) as { outputs: Record<string, number> }).outputs;
+      expect(outputs["riptide-late"]).toBe(0);
+      expect(outputs["invalid"]).toBe(0);
+    } finally {
+      for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGKILL");
+      delete process.env["RIPTIDE_TEST_PREFIX"];
+    }
+  }, 300_000);
 });

@@ -68,4 +68,21 @@ describe("TaskedProcessor", () => {
     expect(r.snapshot(new Float64Array(4))).toBe(-1);
     expect(() => splitTasks(new Float64Array([1, 2, 50]))).toThrow(/runs past/);
   });
+
+  it("with co-partitioned topics, partition q of every topic feeds task q (topic k's partition q is k * copartitions + q)", () => {
+    const made: Counter[] = [];
+    const t = new TaskedProcessor(() => { const c = new Counter(); made.push(c); return c; }, 4);
+    t.process(cols, 5, 1, out); // topic 0, partition 1
+    t.advance(100, out);
+    t.process(cols, 2, 5, out); // topic 1, partition 1: the same task
+    t.advance(90, out);
+    t.process(cols, 3, 10, out); // topic 2, partition 2
+    t.advance(70, out);
+    expect(t.partitions()).toEqual([1, 2]);
+    expect(made.map((c) => [c.records, c.watermark])).toEqual([[7, 90], [3, 70]]);
+    t.drop(1);
+    t.process(cols, 1, 9, out); // topic 2, partition 1: a fresh task 1
+    expect(made.length).toBe(3);
+    expect(t.taskOf(13)).toBe(1);
+  });
 });

@@ -42,7 +42,10 @@
  * first and drops them. A process killed with a transaction open leaves the changelog's last
  * stable offset behind its end until the broker aborts that transaction (transaction.timeout.ms,
  * 10 s here, or at once when the same instance id restarts): loadTasks waits for that, so a task
- * committed after the open transaction began is not missed.
+ * committed after the open transaction began is not missed. A topology reading several
+ * co-partitioned topics keeps one task per co-partition index q (partition q of every topic, read
+ * by one consumer: src/io/kafka/shared-consumer.ts): `task/<q>` carries the stream time of each of
+ * its partitions, and is written when the commit carries a position of any of them.
  */
 import type { SavedTask, TransactionHooks } from "../../coordinator/coordinator.js";
 import { splitTasks } from "../../pipelines/tasked-processor.js";
@@ -237,31 +240,45 @@ export class KafkaTransactions implements TransactionHooks {
     await producer.beginTransaction!();
   }
 
-  /** Each topic's offsets with its own consumer's group metadata (one call per group). */
+  /**
+   * Each topic's offsets with its consumer's group metadata: one call per consumer (per group;
+   * task mode reads every topic with one consumer).
+   */
   private async sendOffsets(positions: Array<[number, number]>): Promise<void> {
     const { producer } = this.o;
+    const byConsumer = new Map<KafkaConsumerClient, Array<{ topic: string; partition: number; offset: number }>>();
     for (let k = 0; k < this.inputs.length; k++) {
       const input = this.inputs[k]!;
       const base = this.bases[k]!;
-      const offsets: Array<{ topic: string; partition: number; offset: number }> = [];
+      const offsets = byConsumer.get(input.consumer) ?? byConsumer.set(input.consumer, []).get(input.consumer)!;
       for (const [p, offset] of positions) {
         if (p >= base && p < base + input.partitions) offsets.push({ topic: input.topic, partition: p - base, offset });
       }
-      if (offsets.length > 0) await producer.sendOffsetsToTransaction!(offsets, input.consumer);
     }
+    for (const [consumer, offsets] of byConsumer) if (offsets.length > 0) await producer.sendOffsetsToTransaction!(offsets, consumer);
   }
 
-  /** Task mode: the task of every partition whose position this commit carries, with its stream time. */
+  /** Task mode: the task of partition p of the combined source (its partition number in its own topic). */
+  private taskOf(p: number): number {
+    for (let k = this.inputs.length - 1; k >= 0; k--) if (p >= this.bases[k]!) return p - this.bases[k]!;
+    return p;
+  }
+
+  /**
+   * Task mode: every task one of whose partitions this commit carries a position of, with the
+   * stream time of each of its partitions (several topics: partition q of each is task q's).
+   */
   private writeTasks(state: RunSnapshot, positions: Array<[number, number]>, epoch: number): void {
-    const committing = new Set(positions.map(([p]) => p));
+    const committing = new Set(positions.map(([p]) => this.taskOf(p)));
+    const time = (st: number | undefined): number | string => (st !== undefined && Number.isFinite(st) ? st : String(st ?? -Infinity));
     let bytes = 0;
     for (const shard of state.shards) {
-      for (const [p, words] of splitTasks(shard)) {
-        if (!committing.has(p)) continue;
+      for (const [t, words] of splitTasks(shard)) {
+        if (!committing.has(t)) continue;
         const blob = Buffer.from(words.buffer, words.byteOffset, words.byteLength);
-        const n = this.produceChunks(blob, (i) => `task/${p}/${i}`, [this.writer, epoch], 16);
-        const st = state.streamTime[p] ?? -Infinity;
-        this.produce(`task/${p}`, Buffer.from(JSON.stringify({ writer: this.writer, epoch, chunks: n, bytes: blob.length, streamTime: Number.isFinite(st) ? st : String(st) })));
+        const n = this.produceChunks(blob, (i) => `task/${t}/${i}`, [this.writer, epoch], 16);
+        const streamTimes = this.inputs.length > 1 ? { streamTimes: this.bases.map((b) => [b + t, time(state.streamTime[b + t])]) } : {};
+        this.produce(`task/${t}`, Buffer.from(JSON.stringify({ writer: this.writer, epoch, chunks: n, bytes: blob.length, streamTime: time(state.streamTime[t]), ...streamTimes })));
         bytes += blob.length;
       }
     }
@@ -269,8 +286,8 @@ export class KafkaTransactions implements TransactionHooks {
   }
 
   /**
-   * Task mode: the last committed task of each of these partitions (of the combined source's
-   * numbering; one input topic). Waits until no transaction is open on the changelog first.
+   * Task mode: the last committed state of each of these tasks (a task's id is its partitions'
+   * number in their own topics). Waits until no transaction is open on the changelog first.
    */
   async loadTasks(partitions: readonly number[]): Promise<Map<number, SavedTask>> {
     if (!this.o.factory.readPartition) throw new KafkaError(`exactly-once needs readPartition on ${this.o.factory.name}`);
@@ -278,7 +295,7 @@ export class KafkaTransactions implements TransactionHooks {
     await this.changelogSettled();
     const records = await this.o.factory.readPartition(this.o.client, this.o.changelogTopic, 0);
     const wanted = new Set(partitions);
-    const metas = new Map<number, { writer: number; epoch: number; chunks: number; bytes: number; streamTime: number | string }>();
+    const metas = new Map<number, { writer: number; epoch: number; chunks: number; bytes: number; streamTime: number | string; streamTimes?: Array<[number, number | string]> }>();
     const chunks = new Map<string, Buffer>();
     for (const m of records) {
       const key = m.key?.toString("utf8") ?? "";
@@ -306,7 +323,7 @@ export class KafkaTransactions implements TransactionHooks {
       if (at !== meta.bytes) throw new KafkaError(`changelog ${this.o.changelogTopic}: partition ${p}'s state has ${at} bytes, expected ${meta.bytes}`);
       const words = new Float64Array(meta.bytes / 8);
       Buffer.from(words.buffer).set(blob);
-      out.set(p, { streamTime: Number(meta.streamTime), words });
+      out.set(p, { streamTime: Number(meta.streamTime), words, ...(meta.streamTimes && { streamTimes: new Map(meta.streamTimes.map(([q, st]) => [q, Number(st)])) }) });
       bytes += meta.bytes;
     }
     this.o.onLog?.("state-restore", {
