@@ -118,7 +118,7 @@ export async function setupKafkaRun(opts: {
     transactions = new KafkaTransactions({
       factory: rdkafkaClientFactory, client: { brokers: opts.brokers }, producer, admin,
       changelogTopic: changelogTopicFor(opts.group), intervalMs: opts.exactlyOnce.commitIntervalMs, onLog: opts.onLog,
-      ...(opts.instanceId !== undefined && { taskMode: true }),
+      ...(opts.instanceId !== undefined && { taskMode: true, changelogPartitions: partitions }),
     });
     restore = await transactions.start();
   }

@@ -37,8 +37,10 @@
  * task per partition (TaskedProcessor). Each commit writes, per partition whose position it
  * commits, the task's words as chunks keyed `task/<p>/<i>` and then `task/<p>` naming writer,
  * epoch, chunk count and the partition's stream time, in the same transaction as that partition's
- * offset. On assignment (loadTasks) a process reads the changelog and loads the assigned
- * partitions' last committed tasks before it fetches their records; on revoke it commits them
+ * offset, to changelog partition p (the changelog has one partition per task; one created by an
+ * older run may have fewer: task p then goes to partition p mod their count). On assignment
+ * (loadTasks) a process reads the assigned tasks' changelog partitions and loads their last
+ * committed tasks before it fetches their records; on revoke it commits them
  * first and drops them. A process killed with a transaction open leaves the changelog's last
  * stable offset behind its end until the broker aborts that transaction (transaction.timeout.ms,
  * 10 s here, or at once when the same instance id restarts): loadTasks waits for that, so a task
@@ -73,15 +75,24 @@ interface SourceState { names?: unknown; partial?: unknown }
 /** Changelog chunk size: under the broker's default 1 MB message limit. */
 const CHUNK_BYTES = 512 * 1024;
 
+/** The changelog topic's configuration (see start()). */
+export const CHANGELOG_CONFIG: Record<string, string> = { "cleanup.policy": "compact", "segment.ms": "60000", "min.cleanable.dirty.ratio": "0.1" };
+
 export interface KafkaTransactionsOptions {
   factory: KafkaClientFactory;
   client: KafkaClientOptions;
   producer: KafkaProducerClient;
   admin: KafkaAdminClient;
-  /** Compacted topic holding the state, one partition. */
+  /** Compacted topic holding the state (one partition; task mode: see changelogPartitions). */
   changelogTopic: string;
   /** State per partition (see the top of this file). */
   taskMode?: boolean;
+  /**
+   * Task mode: partitions of a changelog created here, one per task (the input topics' partition
+   * count), so that an assignment reads only its tasks' partitions. An existing changelog keeps its
+   * count (task q in its partition q mod count). @default 1
+   */
+  changelogPartitions?: number;
   intervalMs: number;
   onLog?: (event: string, detail: Record<string, unknown>) => void;
 }
@@ -96,6 +107,8 @@ export class KafkaTransactions implements TransactionHooks {
   private epoch = 0;
   /** Transactions committed by this process. */
   commits = 0;
+  /** Task mode: partitions of the changelog (task q's records go to partition q mod this). */
+  private changelogParts = 1;
   /** Task mode: this process's mark on the task chunks it writes (a chunk is only read with its own meta record). */
   private readonly writer = (Math.random() * 0x100000000) >>> 0;
   /** Bytes of the last snapshot. */
@@ -123,7 +136,14 @@ export class KafkaTransactions implements TransactionHooks {
    */
   async start(): Promise<RunSnapshot | undefined> {
     const { admin, producer } = this.o;
-    await admin.createTopic(this.o.changelogTopic, 1, 1, { "cleanup.policy": "compact" });
+    // Compacted, with segments rolled every minute: the log cleaner only compacts closed segments,
+    // and every commit writes its state again, so with the broker's default (7 days or 1 GiB) a
+    // restore would read every commit since the topic's start.
+    await admin.createTopic(this.o.changelogTopic, this.o.taskMode ? Math.max(1, this.o.changelogPartitions ?? 1) : 1, 1, CHANGELOG_CONFIG);
+    if (this.o.taskMode) {
+      const md = await admin.metadata(this.o.changelogTopic);
+      this.changelogParts = Math.max(1, md.topics.find((t) => t.name === this.o.changelogTopic)?.partitions ?? 1);
+    }
     await producer.initTransactions!();
     if (this.o.taskMode) {
       // Each partition's state is loaded when it is assigned (loadTasks).
@@ -276,9 +296,10 @@ export class KafkaTransactions implements TransactionHooks {
       for (const [t, words] of splitTasks(shard)) {
         if (!committing.has(t)) continue;
         const blob = Buffer.from(words.buffer, words.byteOffset, words.byteLength);
-        const n = this.produceChunks(blob, (i) => `task/${t}/${i}`, [this.writer, epoch], 16);
+        const part = t % this.changelogParts;
+        const n = this.produceChunks(blob, (i) => `task/${t}/${i}`, [this.writer, epoch], 16, part);
         const streamTimes = this.inputs.length > 1 ? { streamTimes: this.bases.map((b) => [b + t, time(state.streamTime[b + t])]) } : {};
-        this.produce(`task/${t}`, Buffer.from(JSON.stringify({ writer: this.writer, epoch, chunks: n, bytes: blob.length, streamTime: time(state.streamTime[t]), ...streamTimes })));
+        this.produce(`task/${t}`, Buffer.from(JSON.stringify({ writer: this.writer, epoch, chunks: n, bytes: blob.length, streamTime: time(state.streamTime[t]), ...streamTimes })), part);
         bytes += blob.length;
       }
     }
@@ -292,8 +313,11 @@ export class KafkaTransactions implements TransactionHooks {
   async loadTasks(partitions: readonly number[]): Promise<Map<number, SavedTask>> {
     if (!this.o.factory.readPartition) throw new KafkaError(`exactly-once needs readPartition on ${this.o.factory.name}`);
     const t0 = Date.now();
-    await this.changelogSettled();
-    const records = await this.o.factory.readPartition(this.o.client, this.o.changelogTopic, 0);
+    // Only the changelog partitions of these tasks (all of them share one with a 1-partition changelog).
+    const parts = [...new Set(partitions.map((t) => t % this.changelogParts))];
+    await this.changelogSettled(parts);
+    const read = await Promise.all(parts.map((q) => this.o.factory.readPartition!(this.o.client, this.o.changelogTopic, q)));
+    const records = read.flat();
     const wanted = new Set(partitions);
     const metas = new Map<number, { writer: number; epoch: number; chunks: number; bytes: number; streamTime: number | string; streamTimes?: Array<[number, number | string]> }>();
     const chunks = new Map<string, Buffer>();
@@ -327,18 +351,18 @@ export class KafkaTransactions implements TransactionHooks {
       bytes += meta.bytes;
     }
     this.o.onLog?.("state-restore", {
-      changelog: this.o.changelogTopic, partitions: [...partitions], found: [...out.keys()], bytes, records: records.length, ms: Date.now() - t0,
+      changelog: this.o.changelogTopic, partitions: [...partitions], changelogPartitions: parts, found: [...out.keys()], bytes, records: records.length, ms: Date.now() - t0,
       rateBytesPerSec: Math.round(bytes / Math.max(0.001, (Date.now() - t0) / 1000)),
     });
     return out;
   }
 
   /**
-   * Waits until the changelog has no open transaction (its last stable offset, which a
-   * read_committed reader stops at, has reached its end): a task committed after a transaction
-   * that a killed process left open is only readable once the broker has aborted that one.
+   * Waits until these partitions of the changelog have no open transaction (each one's last stable
+   * offset, which a read_committed reader stops at, has reached its end): a task committed after a
+   * transaction that a killed process left open is only readable once the broker has aborted that one.
    */
-  private async changelogSettled(limitMs = 60_000): Promise<void> {
+  private async changelogSettled(parts: readonly number[], limitMs = 60_000): Promise<void> {
     const make = (isolationLevel: "read_committed" | "read_uncommitted") => this.o.factory.createConsumer({
       ...this.o.client, groupId: `riptide-lso-${process.pid}-${Date.now()}-${isolationLevel}`, isolationLevel,
     });
@@ -349,12 +373,16 @@ export class KafkaTransactions implements TransactionHooks {
     try {
       const t0 = Date.now();
       let logged = false;
+      const open = new Set(parts);
       for (;;) {
-        const [lso, end] = await Promise.all([stable.queryWatermarks(this.o.changelogTopic, 0), all.queryWatermarks(this.o.changelogTopic, 0)]);
-        if (lso.high >= end.high) return;
-        if (!logged) this.o.onLog?.("state-restore-wait", { changelog: this.o.changelogTopic, lastStableOffset: lso.high, end: end.high, note: "a transaction is open on the changelog" });
-        logged = true;
-        if (Date.now() - t0 > limitMs) throw new KafkaError(`changelog ${this.o.changelogTopic}: a transaction stayed open for more than ${limitMs / 1000} s (last stable offset ${lso.high}, end ${end.high})`, { retriable: true });
+        for (const q of [...open]) {
+          const [lso, end] = await Promise.all([stable.queryWatermarks(this.o.changelogTopic, q), all.queryWatermarks(this.o.changelogTopic, q)]);
+          if (lso.high >= end.high) { open.delete(q); continue; }
+          if (!logged) this.o.onLog?.("state-restore-wait", { changelog: this.o.changelogTopic, partition: q, lastStableOffset: lso.high, end: end.high, note: "a transaction is open on the changelog" });
+          logged = true;
+          if (Date.now() - t0 > limitMs) throw new KafkaError(`changelog ${this.o.changelogTopic}: a transaction stayed open on partition ${q} for more than ${limitMs / 1000} s (last stable offset ${lso.high}, end ${end.high})`, { retriable: true });
+        }
+        if (open.size === 0) return;
         await new Promise((r) => setTimeout(r, 200));
       }
     } finally {
@@ -366,20 +394,20 @@ export class KafkaTransactions implements TransactionHooks {
    * `blob` as chunks of at most CHUNK_BYTES keyed `keyOf(i)`, each after a head of u32 words:
    * `marks` then the chunk's index (padded to `headBytes`). Returns the number of chunks.
    */
-  private produceChunks(blob: Buffer, keyOf: (i: number) => string, marks: readonly number[], headBytes = 4 * (marks.length + 1)): number {
+  private produceChunks(blob: Buffer, keyOf: (i: number) => string, marks: readonly number[], headBytes = 4 * (marks.length + 1), partition = 0): number {
     const n = Math.max(1, Math.ceil(blob.length / CHUNK_BYTES));
     for (let i = 0; i < n; i++) {
       const head = Buffer.alloc(headBytes);
       marks.forEach((m, k) => head.writeUInt32LE(m, 4 * k));
       head.writeUInt32LE(i, 4 * marks.length);
-      this.produce(keyOf(i), Buffer.concat([head, blob.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)]));
+      this.produce(keyOf(i), Buffer.concat([head, blob.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)]), partition);
     }
     return n;
   }
 
-  private produce(key: string, value: Buffer): void {
+  private produce(key: string, value: Buffer, partition = 0): void {
     // The producer's queue is flushed at every commit, so it has room; a full queue is an error here.
-    if (!this.o.producer.produce(this.o.changelogTopic, 0, value, key)) {
+    if (!this.o.producer.produce(this.o.changelogTopic, partition, value, key)) {
       throw new KafkaError(`changelog ${this.o.changelogTopic}: the producer queue is full`, { retriable: true });
     }
   }
