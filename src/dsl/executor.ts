@@ -22,13 +22,15 @@
  *       time windows      (objectStores) open windows by start (key, aggregate, timestamp, in
  *                         first-insertion order) and closed windows kept for retention (with the
  *                         watermark that drops them)
- *       sessions          per key: its open sessions (start, end, aggregate, close time, order) and
- *                         its closed ones still guarding their gap; the retention queue
+ *       sessions          (objectStores) per key: its open sessions (start, end, aggregate, close
+ *                         time, order) and its closed ones still guarding their gap; the retention queue
  *       sliding windows   per key (first-seen order): its records (t, value, order) and next close;
  *                         the last watermark seen
  *       stream join       every buffered record (key, value, t, side, matched, close time, order)
  *                         and the order counter
  *     typed session store (built-in aggregate)  [key block] [open sessions, closed ones kept] (session-store.ts)
+ *     sessions with a user aggregate             the typed session store's block, then the open
+ *                                              sessions' values as bytes (value-slots.ts)
  *     off-heap join buffer                       [key block] [records with their value bytes] (join-store.ts)
  *     off-heap table store (tables, kv aggregates) [entries with their key and value bytes] (table-store.ts)
  *     off-heap window store (time windows with user aggregates, or built-ins kept for retention)
@@ -52,6 +54,7 @@ import { SESSION_LATE_GAP, TypedSessionStore } from "./session-store.js";
 import { OffHeapJoinStore } from "./join-store.js";
 import { OffHeapTableStore } from "./table-store.js";
 import { OffHeapWindowStore } from "./window-value-store.js";
+import { SlotValues } from "./value-slots.js";
 import { ARRAY_BYTES, MAP_BYTES, MAP_ENTRY_BYTES, flatten, heapBytes, numberBytes, objectBytes, sampledBytes } from "./heap-size.js";
 import { NO_STATE, PerKeyTable, flaggedRecord, type KeyState, type ProcessorContext } from "./per-key-store.js";
 import { readKeyBlock, StoreKeys, writeKeyBlock } from "./slot-heap.js";
@@ -80,7 +83,7 @@ export interface ExecutorOptions {
    */
   repartition?: boolean;
   /**
-   * Session windows with a built-in aggregate, stream-stream joins, tables, non-windowed
+   * Session windows, stream-stream joins, tables, non-windowed
    * aggregations and time windows with user aggregates (or kept for retention) keep their state in
    * objects (SessionProc, StreamJoinProc, TableSourceProc, KvAggregateProc, TimeWindowProc) instead
    * of the typed session store, the off-heap join buffer, the off-heap table store and the off-heap
@@ -1275,6 +1278,96 @@ class TypedSessionProc extends Proc implements Stateful, TypedState {
   }
 }
 
+/**
+ * Session windows with a user aggregate (aggregate with a merger): SessionProc's semantics on the
+ * typed session store (session-store.ts; its sessions' times and order, with a count nobody reads)
+ * and each open session's aggregate as bytes beside it (value-slots.ts, by the store's slot; one
+ * the codec cannot write kept as an object). A session's value is freed when it closes (a closed
+ * session kept for its gap or retention holds no aggregate) or is merged away.
+ */
+class OffHeapSessionProc extends Proc implements Stateful, TypedState {
+  private readonly store: TypedSessionStore;
+  private readonly values: SlotValues;
+  private readonly w: SessionWindows;
+  private readonly render: (a: any) => unknown;
+  /** The key of the record being added (merged-away sessions' tombstones carry it). */
+  private current: unknown = undefined;
+  constructor(exec: TopologyExecutor, readonly n: AggNode) {
+    super(exec, n);
+    this.w = n.windows as SessionWindows;
+    this.render = renderer(n);
+    const st = new TypedSessionStore("count", this.w.inactivityGapMs, this.w.graceMs, n.retentionMs, exec.maxStoreEntries, n.store);
+    const values = new SlotValues(st.capacity);
+    this.store = st;
+    this.values = values;
+    const update = n.emit === "update";
+    st.onMerged = (start, end, s) => {
+      values.drop(s);
+      if (update) this.forward(new Windowed(this.current, { start, end }), null, end);
+    };
+    st.onClose = (key, s) => {
+      const value = values.get(s);
+      values.drop(s);
+      if (update) return;
+      const end = st.endOf(s);
+      this.forwardClosed(new Windowed(key, { start: st.startOf(s), end }), () => this.render(value), end);
+    };
+  }
+  process(k: unknown, v: unknown, t: number): void {
+    if (k === null || k === undefined || v === null || v === undefined) return;
+    const { inactivityGapMs: gap, graceMs } = this.w;
+    const wm = this.exec.watermark;
+    const st = this.store;
+    if (t + gap + graceMs <= wm) {
+      this.exec.late(this.n.late, this.n.name, k, v, t, `a session ending at ${t} would close at ${t + gap + graceMs} (end + gap + grace) ≤ watermark ${wm}`);
+      return;
+    }
+    if (st.admitOpen(k, t) === SESSION_LATE_GAP) {
+      this.exec.late(this.n.late, this.n.name, k, v, t, `it falls within the gap of session [${st.lateStart}, ${st.lateEnd}], closed at watermark ${wm}`);
+      return;
+    }
+    // The user's merger and adder run before anything changes: one that throws leaves the store as it was.
+    let agg = this.n.init();
+    for (let s = st.firstOpen(st.keys.find(k)); s !== -1; s = st.nextOpen(s)) {
+      if (st.endOf(s) >= t - gap && st.startOf(s) <= t + gap) agg = this.n.merger!(k, agg, this.values.get(s));
+    }
+    agg = this.n.adder(k, v, agg);
+    this.current = k;
+    const s = st.add(NaN, t);
+    this.values.grow(st.capacity);
+    this.values.set(s, agg);
+    if (this.n.emit === "update") this.forward(new Windowed(k, { start: st.startOf(s), end: st.endOf(s) }), this.render(agg), st.endOf(s));
+  }
+  advance(wm: number): void {
+    this.store.advance(wm);
+  }
+  report(): StoreReport {
+    return { name: this.n.store, kind: "session", entries: this.store.live, retained: this.store.retained, bytes: this.store.bytes + this.values.bytes, typed: true };
+  }
+  /** The session store's block, then the values' names and each open session's value in the store's order (openSlots()). */
+  exportState(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
+    const w = this.store.exportTo(into, at, encodeKey);
+    if (w < 0) return -1;
+    let o = at + w;
+    const nw = this.values.exportNames(into, o);
+    if (nw < 0) return -1;
+    o += nw;
+    for (const s of this.store.openSlots()) {
+      const vw = this.values.exportValue(s, into, o);
+      if (vw < 0) return -1;
+      o += vw;
+    }
+    return o - at;
+  }
+  importState(from: Float64Array, at: number, decodeKey: (x: number) => unknown): number {
+    let o = at + this.store.importFrom(from, at, decodeKey);
+    o += this.values.importNames(from, o);
+    this.values.grow(this.store.capacity);
+    for (const s of this.store.openSlots()) o += this.values.importValue(s, from, o);
+    return o - at;
+  }
+}
+
 /** Stream-stream windowed join on the off-heap buffer (join-store.ts); StreamJoinProc's semantics. */
 class OffHeapJoinProc extends Proc implements Stateful, TypedState {
   private readonly store: OffHeapJoinStore;
@@ -1470,7 +1563,7 @@ export class TopologyExecutor {
       case "stream-stream-join": return this.objectStores ? new StreamJoinProc(this, n) : new OffHeapJoinProc(this, n);
       case "aggregate": {
         if (n.windows === undefined) return this.objectStores ? new KvAggregateProc(this, n) : new OffHeapKvAggregateProc(this, n);
-        if (n.windows instanceof SessionWindows) return n.builtin && !this.objectStores ? new TypedSessionProc(this, n) : new SessionProc(this, n);
+        if (n.windows instanceof SessionWindows) return this.objectStores ? new SessionProc(this, n) : n.builtin ? new TypedSessionProc(this, n) : new OffHeapSessionProc(this, n);
         if (n.windows instanceof SlidingWindows) return new SlidingProc(this, n);
         if (n.builtin && n.retentionMs === 0) return new NumericWindowProc(this, n);
         const p = this.objectStores ? new TimeWindowProc(this, n) : new OffHeapWindowProc(this, n);

@@ -14,6 +14,11 @@
  * when it falls within the gap of a closed session still kept, sessions close in (close time,
  * creation) order, and a closed session guards its gap until dropped. Adding a record allocates
  * nothing (a new key: its Map entry); growth doubles the arrays.
+ *
+ * Session windows with a user aggregate use the same store for their sessions' times and order
+ * (executor.ts OffHeapSessionProc, as a count nobody reads): their aggregates live beside it, by
+ * slot (value-slots.ts), merged by the user's merger before add() (firstOpen/nextOpen), freed as
+ * onMerged and onClose hand over their slots.
  */
 import type { BuiltinOp } from "./plan.js";
 import { StateStoreFullError } from "./errors.js";
@@ -69,8 +74,8 @@ export class TypedSessionStore {
   lastSlot = -1;
   lateStart = 0;
   lateEnd = 0;
-  /** Called (when set) for each session a record merges away, in start order (emit on update). */
-  onMerged: ((start: number, end: number) => void) | undefined;
+  /** Called (when set) for each session a record merges away, in start order, before its slot is freed. */
+  onMerged: ((start: number, end: number, slot: number) => void) | undefined;
   /** Called for each session that closes, in close order. */
   onClose: (key: unknown, slot: number) => void = () => {};
 
@@ -159,7 +164,7 @@ export class TypedSessionStore {
         else this.next[prev] = after;
         this.heap.remove(s);
         this.live--;
-        if (this.onMerged !== undefined) this.onMerged(this.start[s]!, this.end[s]!);
+        if (this.onMerged !== undefined) this.onMerged(this.start[s]!, this.end[s]!, s);
         this.freeSlot(s);
       } else {
         prev = s;
@@ -193,6 +198,18 @@ export class TypedSessionStore {
 
   startOf(s: number): number { return this.start[s]!; }
   endOf(s: number): number { return this.end[s]!; }
+  /** Slots allocated (a per-slot array beside the store must cover them). */
+  get capacity(): number { return this.start.length; }
+  /** The first open session of key id `id` (by start; −1: none, or id −1), and the one after slot s. */
+  firstOpen(id: number): number { return id < 0 ? -1 : this.openHead[id]!; }
+  nextOpen(s: number): number { return this.next[s]!; }
+
+  /** The open sessions' slots in creation order (a checkpoint's order; a restored store's slots 0, 1, …). */
+  openSlots(): number[] {
+    const open: number[] = [];
+    for (let s = 0; s < this.state.length; s++) if (this.state[s] === OPEN) open.push(s);
+    return open.sort((x, y) => this.heap.seqOfSlot(x) - this.heap.seqOfSlot(y));
+  }
 
   /** The aggregate of slot s as the built-in renders it (min/max/mean of no finite value: null). */
   value(s: number): number | null {
@@ -302,9 +319,7 @@ export class TypedSessionStore {
    * the closed ones in close order (key, start, end). -1 when it does not fit.
    */
   exportTo(into: Float64Array, at: number, encodeKey: (k: unknown) => number): number {
-    const open: number[] = [];
-    for (let s = 0; s < this.state.length; s++) if (this.state[s] === OPEN) open.push(s);
-    open.sort((x, y) => this.heap.seqOfSlot(x) - this.heap.seqOfSlot(y));
+    const open = this.openSlots();
     const closed: number[] = [];
     for (let s = this.qHead; s !== -1; s = this.qnext[s]!) closed.push(s);
     const { keys, index: keyIndex } = checkpointKeys(this.keyOfSlot, this.keys.list);

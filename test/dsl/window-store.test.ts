@@ -4,11 +4,15 @@
  * after close (entries, keys and arena bytes freed), its checkpoint — and in the executor, where it
  * gives the same outputs as the object store it replaced (TimeWindowProc: ExecutorOptions.objectStores)
  * on seeded streams with out-of-order and late records, values of every shape (those the codec
- * cannot write kept as objects), emit on close and on update, retention, across checkpoints.
+ * cannot write kept as objects), emit on close and on update, retention, across checkpoints. The
+ * same for user aggregates on session windows (OffHeapSessionProc: the typed session store with the
+ * aggregates as bytes beside it) against SessionProc.
  */
 import { describe, expect, it } from "vitest";
 import { inspect } from "node:util";
-import { EmitStrategy, StateStoreFullError, StreamsBuilder, StreamTimeTracker, TimeWindows, TopologyExecutor, type Topology } from "../../src/index.js";
+import {
+  EmitStrategy, SessionWindows, StateStoreFullError, StreamsBuilder, StreamTimeTracker, TimeWindows, TopologyExecutor, type Topology,
+} from "../../src/index.js";
 import { OffHeapWindowStore } from "../../src/dsl/window-value-store.js";
 import { mulberry32 } from "../support/random.js";
 
@@ -53,6 +57,25 @@ function topology(update: boolean, retentionMs: number, hopping: boolean, classe
   // A reduce on the same stream, in a second store.
   b.stream<unknown, { i: number; x: number; s: string }>("in2").mapValues((v) => v.x).groupByKey().windowedBy(w)
     .reduce((a: number, x: number) => a + x, { name: "red", retentionMs }).toStream().to("out2");
+  return b.build();
+}
+
+/** The same aggregate (with a merger) and a reduce on session windows. */
+function sessionTopology(update: boolean, retentionMs: number, classes = true, maps = true): Topology {
+  const b = new StreamsBuilder();
+  const w = SessionWindows.ofInactivityGapAndGrace(60, 30);
+  let g = b.stream<unknown, { i: number; x: number; s: string }>("in").groupByKey().windowedBy(w);
+  if (update) g = g.emitStrategy(EmitStrategy.onWindowUpdate());
+  g.aggregate(() => ({ n: 0, sum: -0, last: "", seen: [] as number[], odd: undefined as unknown }), (_k, v, a: any) => {
+    const next: any = { n: a.n + 1, sum: a.sum + v.x, last: v.s, seen: [...a.seen.slice(-3), v.i], odd: a.odd };
+    if (maps && v.i % 97 === 0) next.odd = new Map([["i", v.i]]);
+    else if (classes && v.i % 89 === 0) next.odd = new Tag(v.i);
+    return next;
+  }, (_k, a: any, c: any) => ({ n: a.n + c.n, sum: a.sum + c.sum, last: c.last, seen: [...a.seen, ...c.seen].slice(-4), odd: a.odd ?? c.odd }),
+  { name: "sessions", retentionMs }).toStream().to("out");
+  let g2 = b.stream<unknown, { i: number; x: number; s: string }>("in2").mapValues((v) => `${v.s}:${v.i % 10}`).groupByKey().windowedBy(w);
+  if (update) g2 = g2.emitStrategy(EmitStrategy.onWindowUpdate());
+  g2.reduce((a: string, c: string) => (a + c).slice(-40), { name: "reduced", retentionMs }).toStream().to("out2");
   return b.build();
 }
 
@@ -164,6 +187,88 @@ describe("off-heap window store in the executor: the same outputs as the object 
     const objects = run(topology(false, 0, true), records, { objectStores: true }).before[0]!;
     expect(objects.entries).toBe(r.entries);
     expect(r.bytes).toBeLessThan(objects.bytes);
+  });
+});
+
+describe("session windows with user aggregates (values off-heap beside the typed session store): the same outputs as the object store", () => {
+  for (const update of [false, true]) {
+    for (const retentionMs of [0, 300]) {
+      it(`emit on ${update ? "update" : "close"}, retention ${retentionMs} ms: sessions merging, late records`, () => {
+        const records = stream(900 + (update ? 2 : 0) + (retentionMs ? 1 : 0), 4_000, 30, 20, 15);
+        const top = sessionTopology(update, retentionMs);
+        const offHeap = run(top, records);
+        const objects = run(top, records, { objectStores: true });
+        expect(offHeap.before.map((s) => [s.kind, s.typed])).toEqual([["session", true], ["session", true]]);
+        expect(objects.before.map((s) => s.typed)).toEqual([false, false]);
+        expect(offHeap.out.length).toBeGreaterThan(500);
+        expect(offHeap.out.some((o) => o.includes("within the gap of session"))).toBe(true);
+        expect(offHeap.out.some((o) => o.includes("would close at"))).toBe(true);
+        expect(offHeap.out.some((o) => o.includes("Map(1)"))).toBe(true);
+        if (update) expect(offHeap.out.some((o) => o.startsWith("out\t") && o.includes("null, "))).toBe(true); // merged-away sessions
+        expect(offHeap.out).toEqual(objects.out);
+        expect(offHeap.before.map((s) => [s.entries, s.retained])).toEqual(objects.before.map((s) => [s.entries, s.retained]));
+      });
+    }
+  }
+
+  it("checkpoints round-trip: a chain of restored executors gives the same outputs and writes the same checkpoints", () => {
+    for (const update of [false, true]) {
+      const records = stream(61 + (update ? 1 : 0), 3_000, 20, 20, 15);
+      const top = sessionTopology(update, 200, false);
+      const clean = run(top, records);
+      const next = mulberry32(10);
+      for (let round = 0; round < 3; round++) {
+        const cuts = Array.from({ length: 1 + round * 2 }, () => 1 + (next() % (records.length - 1))).sort((a, c) => a - c);
+        expect(run(top, records, {}, cuts).out).toEqual(clean.out);
+      }
+    }
+  });
+
+  it("is bounded by maxStoreEntries: StateStoreFullError at the same record as the object store", () => {
+    const records = stream(8, 3_000, 300, 1, 3);
+    const top = sessionTopology(false, 0);
+    const fail = (objectStores: boolean) => {
+      const ex = new TopologyExecutor(top, () => {}, { maxStoreEntries: 90, objectStores });
+      const time = new StreamTimeTracker();
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        const topic = i % 2 === 0 ? "in" : "in2";
+        try {
+          ex.process(topic, r.key, r.value, r.t, time.observe(time.partition(topic), r.t, 0));
+        } catch (err) {
+          expect(err).toBeInstanceOf(StateStoreFullError);
+          return { at: i, entries: ex.stores().map((s) => s.entries) };
+        }
+      }
+      return { at: -1, entries: ex.stores().map((s) => s.entries) };
+    };
+    const offHeap = fail(false);
+    expect(offHeap.at).toBeGreaterThan(0);
+    expect(offHeap).toEqual(fail(true));
+    expect(Math.max(...offHeap.entries)).toBe(90);
+  });
+
+  it("frees a session's value when it closes or merges away: closed sessions kept for their gap hold no bytes", () => {
+    const records = stream(12, 3_000, 50, 20, 3);
+    const ex = new TopologyExecutor(sessionTopology(false, 10_000, false, false), () => {}); // every value as bytes
+    const values = (ex as unknown as { stateful: { values: { arenaUsage(): { live: number; used: number } } }[] }).stateful[0]!.values;
+    let wm = 0;
+    let most = 0;
+    for (const r of records) {
+      wm = Math.max(wm, r.t);
+      ex.process("in", r.key, r.value, r.t, wm);
+      const open = ex.stores()[0]!.entries;
+      most = Math.max(most, open);
+      const live = values.arenaUsage().live;
+      expect(live > 0).toBe(open > 0);
+      expect(live).toBeLessThanOrEqual(open * 80); // open sessions' values only (each under 80 bytes)
+    }
+    expect(most).toBeGreaterThan(10);
+    ex.advance(wm + 1_000); // every session closed; kept for retention
+    const r = ex.stores()[0]!;
+    expect(r.entries).toBe(0);
+    expect(r.retained).toBeGreaterThan(50);
+    expect(values.arenaUsage()).toMatchObject({ used: 0, live: 0 });
   });
 });
 
