@@ -21,6 +21,8 @@ import {
 } from "../src/ring/layout.js";
 import { OUT_ENDED, OUT_STARTED, OutputWriter } from "../src/ring/output.js";
 import { BatchRing, type RingHandle } from "../src/ring/ring.js";
+import { PeerOutputWriter, PeerReceiver, PeerSender, type PeerTask } from "../src/ring/peer-rings.js";
+import { RingStalledError } from "../src/errors.js";
 import type { ProcessorConfig, ShardProcessor } from "../src/pipelines/processor.js";
 import { createProcessor } from "./processors.js";
 import { createDslProcessor } from "../src/dsl/engine-shard.js";
@@ -41,6 +43,8 @@ export interface ShardTask {
    * (a replacement worker replays that batch and reads the mailbox again).
    */
   mailbox?: SharedArrayBuffer;
+  /** Worker-to-worker repartitioning (src/ring/peer-rings.ts); absent: moved records go through the coordinator. */
+  peers?: PeerTask;
 }
 
 export interface ShardSummary {
@@ -54,6 +58,16 @@ export interface ShardSummary {
 const IDLE_WAIT_MS = 50;
 /** Sleep before checkpointing when the ring runs dry (more batches may be about to arrive). */
 const DRY_WAIT_MS = 1;
+/** Sleep of an idle shard with peers (a peer's batch wakes it too; this bounds a missed wake-up). */
+const PEER_IDLE_MS = 5;
+/** Checkpoint header word: f64 words of peer state (peer-rings.ts) after the processor's. */
+const CK_PEER_WORDS = 3;
+
+/** The peer rings' part of a checkpoint. */
+interface PeerState {
+  words(): number;
+  save(into: Float64Array): number;
+}
 
 class Checkpoints {
   private readonly current: Int32Array;
@@ -68,18 +82,23 @@ class Checkpoints {
   }
 
   /** Restores the last complete checkpoint into the processor; returns the ring TAIL it covers (-1: none). */
-  restore(processor: ShardProcessor): number {
+  restore(processor: ShardProcessor, peers?: (from: Float64Array) => void): number {
     const k = Atomics.load(this.current, 0);
     if (k < 0) return -1;
-    processor.restore(this.areas[k]!, this.headers[k]![CK_WORDS]!);
+    const words = this.headers[k]![CK_WORDS]!;
+    processor.restore(this.areas[k]!, words);
+    const pw = this.headers[k]![CK_PEER_WORDS]!;
+    if (peers && pw > 0) peers(this.areas[k]!.subarray(words, words + pw));
     return this.headers[k]![CK_TAIL]!;
   }
 
   /** Writes the state into the area not in use, then makes it current (one atomic store). */
-  write(processor: ShardProcessor, seq: number, tailAfter: number): boolean {
+  write(processor: ShardProcessor, seq: number, tailAfter: number, peers?: PeerState): boolean {
     const k = 1 - Math.max(0, Atomics.load(this.current, 0));
     const words = processor.snapshot(this.areas[k]!);
-    if (words < 0) {
+    let pw = 0;
+    if (words >= 0 && peers) pw = words + peers.words() <= this.areas[k]!.length ? peers.save(this.areas[k]!.subarray(words)) : -1;
+    if (words < 0 || pw < 0) {
       Atomics.store(this.current, 0, -1); // too big: no restorable state from here on
       return false;
     }
@@ -87,6 +106,7 @@ class Checkpoints {
     h[CK_SEQ] = seq;
     h[CK_TAIL] = tailAfter;
     h[CK_WORDS] = words;
+    h[CK_PEER_WORDS] = pw;
     Atomics.store(this.current, 0, k);
     return true;
   }
@@ -112,7 +132,10 @@ function moveTask(processor: ShardProcessor, op: number, partition: number, mail
 
 function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
   const input = new BatchRing(task.input);
-  const out = new OutputWriter(new BatchRing(task.output));
+  const peers = task.peers;
+  const sender = peers ? new PeerSender(peers, task.worker) : undefined;
+  const receiver = peers ? new PeerReceiver(peers) : undefined;
+  const out = sender ? new PeerOutputWriter(new BatchRing(task.output), sender, peers!.edges) : new OutputWriter(new BatchRing(task.output));
   const control = new Int32Array(task.control);
   const checkpoints = task.checkpoint ? new Checkpoints(task.checkpoint) : undefined;
   const header = input.header;
@@ -126,29 +149,72 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
   Atomics.add(control, C_STARTS, 1);
 
   // A replacement: restore the last checkpoint; batches it covers but not yet released are skipped.
+  let peerState: Float64Array | undefined;
   if (checkpoints) {
-    const tail = checkpoints.restore(processor);
+    const tail = checkpoints.restore(processor, (f) => { peerState = f; });
     if (tail >= 0 && ((tail - input.released) | 0) > 0) input.releaseMany((tail - input.released) | 0);
   }
+  // With peers: what the checkpoint covers is released, the rest replays in its first order.
+  const replay = receiver ? receiver.restore(peerState, input.released) : [];
+  let replayAt = 0;
+  if (sender && peerState) sender.restore(peerState.subarray(peers!.in.length));
+  const peerSave: PeerState | undefined = receiver && sender && {
+    words: () => peers!.in.length + sender.saveWords(),
+    save: (into) => {
+      const a = receiver.save(into);
+      return a + sender.save(into.subarray(a));
+    },
+  };
   Atomics.store(control, C_REPLAY_BATCHES, input.readable());
   out.marker(OUT_STARTED, 0);
   out.flush();
 
   const checkpoint = (): void => {
-    if (held === 0) return;
-    if (checkpoints) checkpoints.write(processor, lastSeq, (input.released + held) | 0);
+    if (held === 0 && !(receiver?.holding() ?? false)) return;
+    if (checkpoints) checkpoints.write(processor, lastSeq, (input.released + held) | 0, peerSave);
     input.releaseMany(held);
     held = 0;
+    receiver?.release();
   };
 
+  /** Processes one peer batch in replay order, or whatever the peers sent; the batches processed. */
+  const drainPeers = (): number => {
+    if (replayAt < replay.length) {
+      const k = replay[replayAt]!;
+      if (k < 0 || !receiver!.one(k, processor, out)) return 0;
+      replayAt++;
+      return 1;
+    }
+    const n = receiver!.drain(processor, out);
+    if (n > 0 && receiver!.full()) checkpoint();
+    return n;
+  };
+
+  /** Publishes the stages waiting for peer rings, draining (and checkpointing) inbound peers meanwhile. */
+  const sendPeers = (): void => {
+    const deadline = Date.now() + 30_000;
+    while (!sender!.flush()) {
+      if (drainPeers() === 0) sender!.waitWritable(1);
+      if (Date.now() > deadline) throw new RingStalledError("peer ring: no free slot in 30000 ms; its shard is stalled or dead");
+    }
+  };
+  if (sender) sendPeers(); // stages a predecessor had not published
+
   for (;;) {
+    if (receiver && drainPeers() > 0 && replayAt < replay.length) continue;
     const slot = input.peekAt(held);
     if (slot < 0) {
-      if (held > 0 && !input.waitReadableAt(held, DRY_WAIT_MS)) checkpoint();
-      if (held > 0) continue;
+      if (receiver) {
+        if (replayAt < replay.length) throw new Error(`shard ${task.worker}: a batch to replay is missing from its input ring`);
+        if ((held > 0 || receiver.holding()) && !input.waitReadableAt(held, DRY_WAIT_MS) && !receiver.readable()) checkpoint();
+        if (held > 0 || receiver.holding() || receiver.readable()) continue;
+      } else {
+        if (held > 0 && !input.waitReadableAt(held, DRY_WAIT_MS)) checkpoint();
+        if (held > 0) continue;
+      }
       if (Atomics.load(control, C_COMMAND) === CMD_STOP) break;
       if (input.isClosed() && input.peek() < 0) break;
-      input.waitReadable(IDLE_WAIT_MS);
+      input.waitReadable(receiver ? PEER_IDLE_MS : IDLE_WAIT_MS);
       continue;
     }
     const command = Atomics.load(control, C_COMMAND);
@@ -168,12 +234,17 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
     const watermark = kind === BATCH_END ? Infinity : header[h + H_WATERMARK]!;
     // A processor whose operators run at the second watermark (a repartitioning topology) gets it first.
     const operated = aux ? (kind === BATCH_END ? Infinity : header[h + H_AUX0]!) : 0;
+    if (receiver) {
+      if (replayAt < replay.length) replayAt++; // this input batch is the replay's next
+      receiver.note(-1, (input.released + held) | 0);
+    }
     if (aux) processor.advance(operated, out);
     if (kind === BATCH_DATA && n > 0) processor.process(columns, n, partition, out);
     else if (kind === BATCH_TASK) moveTask(processor, header[h + H_AUX0]!, header[h + H_AUX1]!, task.mailbox);
     if (!aux) processor.advance(watermark, out);
     const offsets = columns["_off"]!;
     lastSeq = header[h + H_SEQ]!;
+    sender?.endBatch(out);
     out.ack(partition < 0 ? 0 : partition, n > 0 ? offsets[n - 1]! : -1, header[h + H_ENQUEUED_AT]!, n,
       timeOrigin + performance.now(), lastSeq, watermark, operated);
     if (kind === BATCH_END) out.marker(OUT_ENDED, Infinity);
@@ -181,6 +252,7 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
     held++;
     batches++;
     records += n;
+    if (sender) sendPeers();
     if (held >= every || kind === BATCH_END) checkpoint();
     Atomics.store(control, C_BATCHES, batches);
     // State size for metrics, one store each per batch (read by the coordinator at snapshot rate).

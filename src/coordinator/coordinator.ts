@@ -30,7 +30,10 @@ import {
 } from "../ring/layout.js";
 import {
   OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_PIPELINE_BASE, OUT_POSITION, OUT_STARTED, OUT_WINDOW, OUT_OBJECT, outputLayout, type OutputColumns,
+  OUT_PEER_DONE, OUT_PEER_SENT,
 } from "../ring/output.js";
+import { PEER_SLOTS, peerLogWords } from "../ring/peer-rings.js";
+import { PeerLedger } from "./peer-ledger.js";
 import { BatchRing } from "../ring/ring.js";
 import type { Output, Sink } from "../sinks/sink.js";
 import { TEXT_STRIDE, TEXT_TOO_LONG, bindColumns, blobBuffer, type ColumnArray } from "../schema/schema.js";
@@ -80,6 +83,14 @@ export interface CoordinatorOptions {
   progressIntervalMs?: number;
   /** Aborting stops producing; what was accepted is processed and flushed. */
   signal?: AbortSignal;
+  /**
+   * How records crossing a repartition edge move (a DSL topology grouping by a new key): "peer",
+   * straight from shard to shard through a ring per pair (src/ring/peer-rings.ts), or
+   * "coordinator", through the main thread (repartition-router.ts). Peer needs at-least-once
+   * (no transactions, no restored snapshot), at most 16 workers and no repartition downstream of
+   * another; otherwise the coordinator's path is used. @default "peer"
+   */
+  repartitionPath?: "peer" | "coordinator";
   /** Called for each lifecycle event (worker restart, …). */
   onLog?: (event: string, detail: Record<string, unknown>) => void;
   /**
@@ -170,6 +181,8 @@ export interface RunSummary {
   retries?: RetryCounts;
   /** Records moved between shards through repartition edges (a DSL topology grouping by a new key). */
   repartitioned?: number;
+  /** How they moved (CoordinatorOptions.repartitionPath, after its fallbacks). */
+  repartitionPath?: "peer" | "coordinator";
 }
 
 /** Unacknowledged sink writes above which the coordinator stops asking the source for more. */
@@ -283,6 +296,8 @@ export class Coordinator {
   private lastBarrierWritten = -1;
   /** Records moving between shards (PipelineDefinition.repartition), and the ACK whose outputs apply() is applying. */
   private readonly router: RepartitionRouter | undefined;
+  /** Worker-to-worker repartitioning (CoordinatorOptions.repartitionPath): its batches in flight. */
+  private peers: PeerLedger | undefined;
   private ackPart = 0;
   private ackSeq = 0;
   private ackFloor = -Infinity;
@@ -390,6 +405,19 @@ export class Coordinator {
     });
     const rp = this.pipeline.repartition;
     this.router = rp ? new RepartitionRouter({ codeBase: rp.codeBase, edges: rp.edges, tagBase: rp.tagBase, byteBase: rp.byteBase(this.batchSize), bytes: rp.bytes }, this.inputs) : undefined;
+    if (rp && this.router && this.peerPath(rp.chained === true)) {
+      // Worker-to-worker repartitioning: a ring per ordered pair of shards, handed to both at start.
+      const W = this.workers;
+      const peer = Array.from({ length: W * W }, () => BatchRing.create(inLayout, PEER_SLOTS).handle);
+      const edges = { codeBase: rp.codeBase, edges: rp.edges, tagBase: rp.tagBase, byteBase: rp.byteBase(this.batchSize), bytes: rp.bytes };
+      for (let w = 0; w < W; w++) {
+        this.tasks[w]!.peers = {
+          out: peer.slice(w * W, w * W + W), in: Array.from({ length: W }, (_, k) => peer[k * W + w]!),
+          wake: this.inputs.map((r) => r.buffer), edges, log: new SharedArrayBuffer(4 * peerLogWords(slots, W)),
+        };
+      }
+      this.router.peers = this.peers = new PeerLedger(W);
+    }
     const { sizeMs, graceMs } = this.pipeline.window;
     const onWindow = options.onWindow;
     this.merger = new WindowMerger(this.workers, sizeMs, graceMs, (w) => {
@@ -490,6 +518,12 @@ export class Coordinator {
     return settled;
   }
 
+  /** Whether repartitioned records go worker to worker (CoordinatorOptions.repartitionPath). */
+  private peerPath(chained: boolean): boolean {
+    const path = this.options.repartitionPath ?? (process.env["RIPTIDE_REPARTITION_PATH"] === "coordinator" ? "coordinator" : "peer");
+    return path === "peer" && !chained && this.workers <= 16 && this.options.transactions === undefined && this.options.restore === undefined;
+  }
+
   /** The worker that owns partition p. */
   private owner(p: number): number {
     return (this.source.copartition ? this.source.copartition(p) : p) % this.workers;
@@ -587,6 +621,7 @@ export class Coordinator {
         if (this.produced - this.processed + cap > this.source.maxInFlight) { blocked = this.inputs[0]; break; }
         if ((this.sink.pending ?? 0) > SINK_HIGH_WATER) { throttledMs = 2; break; }
         if (this.router && this.router.waiting > this.batchSize * this.workers * 4) { throttledMs = 1; break; }
+        if (this.peers && this.peers.outstanding > this.workers * this.workers * PEER_SLOTS * 2) { throttledMs = 1; break; }
         const p = cursor;
         if (this.booting > 0 && this.boot![p] !== 1) {
           // Tables first (bootstrapPartition): streams wait until every table partition caught up.
@@ -894,6 +929,17 @@ export class Coordinator {
           const kind = o.kind[i]!;
           if (kind === OUT_WINDOW || kind === OUT_INVALID || kind === OUT_ANOMALY || kind === OUT_LATE || kind === OUT_POSITION || kind >= OUT_PIPELINE_BASE) {
             staged.push(o, i);
+          } else if (kind === OUT_PEER_SENT) {
+            staged.push(o, i);
+          } else if (kind === OUT_PEER_DONE) {
+            // A batch of records from peer shard `key`: its outputs take effect once (not on a replay).
+            const from = o.key[i]!;
+            if (this.peers!.seen(from, w, o.d[i]!)) {
+              staged.clear();
+              continue;
+            }
+            this.apply(staged);
+            this.peers!.processed(from, w, o.d[i]!);
           } else if (kind === OUT_OBJECT) {
             const at = o.a[i]!;
             staged.pushObject(o, i, this.outBlobs[w]![slot]!.toString("utf8", at, at + o.b[i]!));
@@ -953,6 +999,9 @@ export class Coordinator {
         const name = this.pipeline.recordName?.(kind) ?? `kind-${kind}`;
         this.counts[name] = (this.counts[name] ?? 0) + 1;
         if (this.sink.wantsObjects && this.pipeline.renderRecord) this.sink.write(this.pipeline.renderRecord(o, i, this.nameOf));
+      } else if (kind === OUT_PEER_SENT) {
+        this.ackOrigins ??= this.ackMoved ?? this.originOf(this.ackPart, this.ackSeq);
+        this.peers!.wrote(o.part[i]!, o.key[i]!, o.d[i]!, o.b[i]!, this.ackFloor, this.ackOrigins);
       } else if (kind === OUT_OBJECT && this.router?.isEdge(o.code[i]!)) {
         this.ackOrigins ??= this.ackMoved ?? this.originOf(this.ackPart, this.ackSeq);
         this.router.add(o.code[i]!, o.d[i]!, staged.texts[o.a[i]!]!, o.c[i]!, o.off[i]!, this.ackFloor, this.ackOrigins);
@@ -1264,7 +1313,7 @@ export class Coordinator {
       latencyMs: { p50: round(this.histogram.quantile(0.5), 3), p99: round(this.histogram.quantile(0.99), 3) },
       workerRestarts: this.restarts,
       ...(this.deadLetters > 0 && { deadLetters: this.deadLetters }),
-      ...(this.router && { repartitioned: this.router.moved }),
+      ...(this.router && { repartitioned: this.router.moved + (this.peers?.moved ?? 0), repartitionPath: this.peers ? "peer" : "coordinator" }),
     };
   }
 }

@@ -21,6 +21,7 @@ import { H_AUX0, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK
 import type { BatchRing } from "../ring/ring.js";
 import { blobBuffer } from "../schema/schema.js";
 import type { Entry } from "./commit-tracker.js";
+import type { PeerLedger } from "./peer-ledger.js";
 
 export interface RepartitionLayout {
   /** Output code of edge 0 (PipelineDefinition.repartition.codeBase). */
@@ -76,6 +77,8 @@ export class RepartitionRouter {
   private floor = Infinity;
   /** Records moved so far. */
   moved = 0;
+  /** Worker-to-worker repartitioning (peer-ledger.ts): its batches in flight hold aux() and quiescence too. */
+  peers: PeerLedger | undefined;
   /** Per shard, per slot: a Buffer over the slot's byte area (made once). */
   private readonly areas: Buffer[][];
 
@@ -114,12 +117,12 @@ export class RepartitionRouter {
 
   /** Nothing waiting and every batch of moved records acknowledged. */
   quiescent(): boolean {
-    return this.pendingTotal === 0 && this.routedTotal === 0;
+    return this.pendingTotal === 0 && this.routedTotal === 0 && (this.peers === undefined || this.peers.outstanding === 0);
   }
 
   /** The watermark operators may run at (see the file header). */
   aux(): number {
-    let min = this.floor;
+    let min = this.peers !== undefined && this.peers.floor < this.floor ? this.peers.floor : this.floor;
     const p = this.passed;
     for (let w = 0; w < p.length; w++) if (p[w]! < min) min = p[w]!;
     return min;

@@ -26,7 +26,7 @@ import type { Source, SourceHooks } from "../sources/source.js";
 import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_TEXT_TOO_LONG, REASONS } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
 import type { Topology } from "./plan.js";
-import { repartitionEdges } from "./repartition.js";
+import { chainedEdges, repartitionEdges } from "./repartition.js";
 import { SlidingWindows, TimeWindows } from "./windows.js";
 import type { SharedInterner } from "./shared-strings.js";
 
@@ -60,6 +60,8 @@ export interface ObjectShape {
   nodes: number;
   /** Internal outputs of the repartition edges (repartition.ts), after `outputs` in code order. */
   repartitions: string[];
+  /** Some edge is downstream of another (repartition.ts chainedEdges): records move through the coordinator. */
+  repartitionsChained?: boolean;
   /**
    * How far past a record's time its state may stay open (window size + grace, session: Infinity,
    * join: window + grace; -Infinity without windowed state): at-least-once commits its offset once
@@ -116,8 +118,11 @@ export function objectShape(topology: Topology): ObjectShape {
   if (!inputs.some((i) => !i.table)) refuse("it needs at least one stream source");
   if (outputs.length === 1) refuse("it writes nothing: add to(topic)");
   let repartitions: string[] = [];
+  let repartitionsChained = false;
   try {
-    repartitions = repartitionEdges(topology).map((e) => e.name);
+    const edges = repartitionEdges(topology);
+    repartitions = edges.map((e) => e.name);
+    repartitionsChained = chainedEdges(topology, edges);
   } catch (err) {
     if (!(err instanceof TopologyError)) throw err;
     refuse(err.message);
@@ -133,7 +138,7 @@ export function objectShape(topology: Topology): ObjectShape {
       else if (seen.type !== f.type) refuse(`field ${f.name} is ${seen.type} in one input and ${f.type} in ${i.topic}: the engine lays every input's fields side by side; rename one`);
     }
   }
-  return { mode: "objects", inputs, fields, textFields: fields.filter((f) => f.type === "text").map((f) => f.name), keyIsString: keyTypes.has("string"), outputs, nodes: nodes.length, repartitions, stateSpanMs: stateSpan(topology, inputs) };
+  return { mode: "objects", inputs, fields, textFields: fields.filter((f) => f.type === "text").map((f) => f.name), keyIsString: keyTypes.has("string"), outputs, nodes: nodes.length, repartitions, repartitionsChained, stateSpanMs: stateSpan(topology, inputs) };
 }
 
 /**
@@ -210,7 +215,10 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
     inputLayout: (capacity) => edges === 0 ? compileLayout([...shape.fields, ...SYSTEM_FIELDS], capacity)
       : compileLayout([...shape.fields, ...SYSTEM_FIELDS, ...REPARTITION_FIELDS], capacity, REPARTITION_BYTES),
     ...(edges > 0 && {
-      repartition: { codeBase: names.length, edges, tagBase: shape.inputs.length, byteBase: (capacity: number) => capacity * nText * TEXT_STRIDE, bytes: REPARTITION_BYTES },
+      repartition: {
+        codeBase: names.length, edges, tagBase: shape.inputs.length, byteBase: (capacity: number) => capacity * nText * TEXT_STRIDE, bytes: REPARTITION_BYTES,
+        chained: shape.repartitionsChained === true,
+      },
     }),
 
     setTablePartitions(isTable, isGlobal) {

@@ -77,6 +77,13 @@ export function repartitionEdges(topology: Topology): RepartitionEdge[] {
   return edges;
 }
 
+/** Whether some edge's records come from downstream of another edge (a repartition after a repartition). */
+export function chainedEdges(topology: Topology, edges: readonly RepartitionEdge[]): boolean {
+  const after: boolean[] = [];
+  for (const n of topology.nodes) after[n.id] = edges.some((e) => e.node === n.id) || n.parents.some((p) => after[p] === true);
+  return edges.some((e) => after[e.parent] === true);
+}
+
 /**
  * A well-spread 32-bit hash of a key's JSON text (FNV-1a over UTF-16 code units, then a murmur3
  * finaliser). The coordinator sends the record to shard hash mod W; equal keys, equal text.

@@ -100,5 +100,9 @@ export interface PipelineDefinition {
    * area from `byteBase`. Shards then see a second watermark in the batch header (H_AUX0): the
    * smallest watermark every shard has passed, which no record still on its way can be behind.
    */
-  readonly repartition?: { readonly codeBase: number; readonly edges: number; readonly tagBase: number; readonly byteBase: (capacity: number) => number; readonly bytes: number };
+  readonly repartition?: {
+    readonly codeBase: number; readonly edges: number; readonly tagBase: number; readonly byteBase: (capacity: number) => number; readonly bytes: number;
+    /** Some edge is downstream of another (a shard's peer batches then emit through an edge): moved through the coordinator only. */
+    readonly chained?: boolean;
+  };
 }

@@ -44,6 +44,9 @@ export const OUT_STARTED = 8;
 export const OUT_POSITION = 9;
 /** An output object serialised as JSON into the slot's byte area (see OutputWriter.object). */
 export const OUT_OBJECT = 10;
+/** Peer repartitioning (peer-rings.ts): batches an input batch sent to a peer shard, and a peer batch processed. */
+export const OUT_PEER_SENT = 11;
+export const OUT_PEER_DONE = 12;
 /**
  * Kinds from here up are pipeline-specific records: the coordinator stages them like side outputs
  * and, at the batch's ACK, counts them under `pipeline.recordName(kind)` and renders them with

@@ -122,6 +122,11 @@ export class BatchRing {
     if (Atomics.load(this.ctrl, CONSUMER_SLEEPING) !== 0) this.wakeConsumer();
   }
 
+  /** The producer's publish counter (HEAD): batches published so far. */
+  get published(): number {
+    return this.head;
+  }
+
   /** No more batches will be published. */
   close(): void {
     Atomics.store(this.ctrl, CLOSED, 1);

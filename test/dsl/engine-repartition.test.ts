@@ -65,10 +65,11 @@ describe("repartitioning between workers (groupBy a new key)", () => {
   const input = writeLines("views.jsonl", [...views, { user: "u1", page: "p1", country: "de", ms: 5, ts: "later" }]);
   const expected = reference(views, late);
 
-  for (const workers of [1, 2, 3]) {
-    it(`${workers} worker(s): windows, sessions and table totals of the re-keyed stream equal the reference`, async () => {
+  for (const [workers, path] of [[1, "peer"], [2, "peer"], [3, "peer"], [2, "coordinator"], [3, "coordinator"]] as const) {
+    it(`${workers} worker(s), moved ${path === "peer" ? "worker to worker" : "through the coordinator"}: windows, sessions and table totals of the re-keyed stream equal the reference`, async () => {
       const sink = new MemorySink();
-      const summary = await runTopology(FIXTURE, { input, sink, workers, batchSize: 256 });
+      const summary = await runTopology(FIXTURE, { input, sink, workers, batchSize: 256, repartitionPath: path });
+      expect(summary.repartitionPath).toBe(path);
       const got = resultsOf(sink.outputs);
       expect(expected.stats.length).toBeGreaterThan(2_000);
       expect(expected.sessions.length).toBeGreaterThan(100);
@@ -83,19 +84,27 @@ describe("repartitioning between workers (groupBy a new key)", () => {
     });
   }
 
-  it("a worker that dies mid-stream is replaced from its checkpoint: the same results, nothing repeated", async () => {
+  // Busy shards (each view's filter spins) checkpoint every few batches, not whenever they run dry:
+  // a crash then leaves batches to replay, input and peer, and peer batches already sent.
+  for (const [path, spinUs] of [["peer", 0], ["coordinator", 0], ["peer", 80], ["coordinator", 80]] as const) it(`a worker that dies mid-stream${spinUs > 0 ? " (busy shards)" : ""} is replaced from its checkpoint (moved ${path === "peer" ? "worker to worker" : "through the coordinator"}): the same results, nothing repeated`, async () => {
     const sink = new MemorySink();
     const timers: NodeJS.Timeout[] = [];
     let crashed = 0;
+    process.env["RIPTIDE_TEST_SPIN_US"] = String(spinUs);
     const summary = await runTopology(FIXTURE, {
-      input, sink, workers: 2, batchSize: 256, ringSlots: 8, rate: 40_000,
+      input, sink, workers: 2, batchSize: 256, ringSlots: 8, rate: 40_000, repartitionPath: path,
+      // Crashes by progress (outputs so far: a country total per view), so they land mid-stream.
       onCoordinator: (c) => {
-        timers.push(setTimeout(() => { c.crashWorker(0); crashed++; }, 200), setTimeout(() => { c.crashWorker(1); crashed++; }, 400));
+        timers.push(setInterval(() => {
+          const at = sink.outputs.length / views.length;
+          if ((crashed === 0 && at > 0.25) || (crashed === 1 && at > 0.5)) c.crashWorker(crashed++);
+        }, 5));
       },
-    });
-    timers.forEach(clearTimeout);
+    }).finally(() => { delete process.env["RIPTIDE_TEST_SPIN_US"]; });
+    timers.forEach(clearInterval);
     expect(crashed).toBe(2);
     expect(summary.workerRestarts).toBe(2);
+    expect(summary.repartitionPath).toBe(path);
     const got = resultsOf(sink.outputs);
     expect(got.stats).toEqual(expected.stats);
     expect(got.sessions).toEqual(expected.sessions);
