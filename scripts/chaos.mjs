@@ -20,6 +20,9 @@
 //                   state per partition (--instance-id): two processes split the partitions, one
 //                   of them (seeded) SIGKILLed at seeded points and restarted with its id; every
 //                   confirmation, balance update and invalid event exactly as a run without failures
+//   dsl-join-tasks  the same for ride-matching (a stream-stream join of two co-partitioned topics,
+//                   requests and driver locations): partition q of both topics is one task; every
+//                   match, late record and invalid event exactly as a run without failures
 //
 // Each scenario: a fresh one-partition input topic (one partition: the order is fixed, so the
 // reference is exact), filled by `riptide loadgen`; the reference is a run without failures on it
@@ -50,7 +53,7 @@ const { values: opts } = parseArgs({
   options: {
     seed: { type: "string", default: "7" },
     "kills-per-scenario": { type: "string", default: "6" },
-    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis,payments-eos,dsl-eos,dsl-alos,dsl-tasks" },
+    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis,payments-eos,dsl-eos,dsl-alos,dsl-tasks,dsl-join-tasks" },
     quiet: { type: "boolean", default: false },
   },
 });
@@ -58,7 +61,7 @@ const seed = Number(opts.seed);
 const killsPer = Number(opts["kills-per-scenario"]);
 if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got ${opts.seed}`);
 if (!Number.isInteger(killsPer) || killsPer < 1 || killsPer > 100) fail(`--kills-per-scenario must be an integer from 1 to 100, got ${opts["kills-per-scenario"]}`);
-const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis", "payments-eos", "dsl-eos", "dsl-alos", "dsl-tasks"];
+const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis", "payments-eos", "dsl-eos", "dsl-alos", "dsl-tasks", "dsl-join-tasks"];
 const REDIS = process.env.RIPTIDE_REDIS_URL ?? "redis://127.0.0.1:6379";
 function redisCli(args) {
   const u = new URL(REDIS);
@@ -270,25 +273,42 @@ async function dslScenario(name) {
 }
 
 /**
- * dsl-tasks: payments-dsl with state per partition. The same seeded payments go to two topics
- * (loadgen twice): the reference reads one without failures (at-least-once, one process), the
- * scenario the other with two processes of one group under exactly-once, SIGKILLing one of them at
- * seeded points and restarting it with its instance id; at the end both run to --stop-when-idle.
- * Recovery: from a kill to the restarted process's partitions loaded (its task-restore event).
+ * dsl-tasks / dsl-join-tasks: payments-dsl / ride-matching with state per partition. The same
+ * seeded events go to two sets of topics (loadgen twice): the reference reads one without failures
+ * (at-least-once, one process), the scenario the other with two processes of one group under
+ * exactly-once, SIGKILLing one of them at seeded points and restarting it with its instance id; at
+ * the end both run to --stop-when-idle. Recovery: from a kill to the restarted process's partitions
+ * loaded (its task-restore event).
  */
+const TASK_SCENARIOS = {
+  "dsl-tasks": {
+    pipeline: "payments-dsl", events: 200_000, what: "payments",
+    loadgen: (p) => ["--kind", "payments", "--topic", `${p}payment-events`],
+    outputs: (p) => [`${p}payment-confirmations`, `${p}balance-updates`, `${p}payment-events.invalid`],
+    names: ["confirmations", "balance updates", "invalid"],
+  },
+  "dsl-join-tasks": {
+    pipeline: "ride-matching", events: 200_000, what: "requests and driver locations",
+    loadgen: (p) => ["--kind", "ride-matching", "--topic-prefix", p],
+    outputs: (p) => [`${p}ride-matches`, `${p}ride-matches.late`, `${p}ride-requests.invalid`],
+    names: ["matches", "late", "invalid"],
+  },
+};
+
 async function tasksScenario(name) {
-  const events = 200_000;
+  const sc = TASK_SCENARIOS[name];
+  const events = sc.events;
   const tag = `chaos-${name}-${seed}-${Date.now().toString(36)}`;
   const prefix = `${tag}-`;
   const refPrefix = `${tag}-ref-`;
   for (const p of [refPrefix, prefix]) {
-    log(`${name}: loading ${events} payments into ${p}payment-events (4 partitions)`);
-    const lg = await runCli(["loadgen", "--kind", "payments", "--brokers", BROKERS, "--topic", `${p}payment-events`, "--rate", "10000000", "--events", String(events),
+    log(`${name}: loading ${events} ${sc.what} (${p}, 4 partitions)`);
+    const lg = await runCli(["loadgen", ...sc.loadgen(p), "--brokers", BROKERS, "--rate", "10000000", "--events", String(events),
       "--partitions", "4", "--seed", String(seed), "--json", "--quiet"]);
     if (lg.code !== 0) throw new Error(`loadgen failed (${lg.code})`);
   }
   log(`${name}: reference run`);
-  const ref = startRun(["--brokers", BROKERS, "--topic-prefix", refPrefix, "--group", `${tag}-ref`, "--stop-when-idle", "2"], "payments-dsl", ["--json"]);
+  const ref = startRun(["--brokers", BROKERS, "--topic-prefix", refPrefix, "--group", `${tag}-ref`, "--stop-when-idle", "2"], sc.pipeline, ["--json"]);
   const refExit = await ref.exit;
   if (refExit.code !== 0) throw new Error(`reference run failed (${refExit.code}): ${refExit.err.slice(-400)}`);
   const common = ["--brokers", BROKERS, "--topic-prefix", prefix, "--group", `${tag}-g`, "--workers", "2", "--guarantee", "exactly-once"];
@@ -299,7 +319,7 @@ async function tasksScenario(name) {
     }, 20);
   });
   const start = (id, idle) => {
-    const run = startRun([...common, "--instance-id", id, ...(idle ? ["--stop-when-idle", "5"] : [])], "payments-dsl", ["--json"]);
+    const run = startRun([...common, "--instance-id", id, ...(idle ? ["--stop-when-idle", "5"] : [])], sc.pipeline, ["--json"]);
     let err = "";
     run.child.stderr.on("data", (d) => { err += d; });
     run.err = () => err;
@@ -331,21 +351,21 @@ async function tasksScenario(name) {
     const e = await f.exit;
     if (e.code !== 0) throw new Error(`${name}: a final run failed: ${e.err.slice(-600)}`);
   }
-  const topicsOf = (p) => [`${p}payment-confirmations`, `${p}balance-updates`, `${p}payment-events.invalid`];
+  const topicsOf = sc.outputs;
   const reference = {};
   const got = {};
   // Outputs name their topic (`type`), which differs by prefix: compared by key and value.
   const strip = (v) => { const o = JSON.parse(v); return JSON.stringify([o.key ?? null, o.value ?? o.event ?? null, o.reason ?? null]); };
   for (const [i, t] of topicsOf(refPrefix).entries()) reference[i] = (await readTopic(t)).map(strip);
   for (const [i, t] of topicsOf(prefix).entries()) got[i] = (await readTopic(t)).map(strip);
-  if (reference[0].length === 0) throw new Error(`${name}: the reference run wrote no confirmations`);
+  if (reference[0].length === 0) throw new Error(`${name}: the reference run wrote no ${sc.names[0]}`);
   const cmp = compareExact(reference, got);
-  log(`${name}: reference ${reference[0].length} confirmations, ${reference[1].length} balance updates, ${reference[2].length} invalid; lost ${cmp.lost}, duplicates ${cmp.dups}`);
+  log(`${name}: reference ${sc.names.map((n, i) => `${reference[i].length} ${n}`).join(", ")}; lost ${cmp.lost}, duplicates ${cmp.dups}`);
   results.push({ name, eos: true, ...cmp });
 }
 
 async function scenario(name) {
-  if (name === "dsl-tasks") return tasksScenario(name);
+  if (name in TASK_SCENARIOS) return tasksScenario(name);
   if (name.startsWith("dsl-")) return dslScenario(name);
   const eos = name !== "alos-frames";
   const payments = name === "payments-eos";
