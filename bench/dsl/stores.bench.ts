@@ -11,6 +11,10 @@
  *     id (10 s window, 2 s grace), the seed's ride join; an accept follows its request by 0–12 s
  *     (1 in 6 outside the window), 1 in 10 requests gets none; values are small objects (5 and 3
  *     fields), built afresh per event as a shard decodes them.
+ *   group "DSL state stores: windowed user aggregates (one thread)": the session group's page views,
+ *     groupByKey().windowedBy(10 min hopping by 1 min, 1 min grace).aggregate({views, bytes, last})
+ *     per user, the seed's hopping windows: each event updates 10 windows (updates/s = 10 × events/s);
+ *     TimeWindowProc's Maps against the off-heap window store (window-value-store.ts).
  *
  * Each row: events/s of timed passes over the whole data set (a fresh executor each pass, the
  * contenders alternating; the median of the passes), and in its note the memory per entry at the
@@ -19,10 +23,11 @@
  * GCs per million events.
  */
 import { PerformanceObserver, constants as perfConstants, performance } from "node:perf_hooks";
-import { JoinWindows, SessionWindows, StreamsBuilder, TopologyExecutor, type Topology } from "../../src/index.js";
+import { JoinWindows, SessionWindows, StreamsBuilder, TimeWindows, TopologyExecutor, type Topology } from "../../src/index.js";
 import { forceGc as gc, type BenchRow } from "../harness.js";
 
-export const groups = ["DSL state stores: sessions (one thread)", "DSL state stores: stream-stream join (one thread)"] as const;
+export const groups = ["DSL state stores: sessions (one thread)", "DSL state stores: stream-stream join (one thread)",
+  "DSL state stores: windowed user aggregates (one thread)"] as const;
 
 const MINUTE = 60_000;
 
@@ -91,6 +96,14 @@ function sessionTopology(): Topology {
   return b.build();
 }
 
+function windowTopology(): Topology {
+  const b = new StreamsBuilder();
+  b.stream("views").groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(10 * MINUTE, MINUTE).advanceBy(MINUTE))
+    .aggregate(() => ({ views: 0, bytes: 0, last: "" }), (_k, v: any, a) => ({ views: a.views + 1, bytes: a.bytes + v.page.length, last: v.page }), { name: "views" })
+    .toStream().to("out");
+  return b.build();
+}
+
 function joinTopology(): Topology {
   const b = new StreamsBuilder();
   b.stream("requests").leftJoin(b.stream("accepts"), (q: any, a: any) => ({ ride: q.ride, driver: a?.driver ?? null, fare: q.fare }),
@@ -156,7 +169,14 @@ function memory(topology: Topology, d: Data, objectStores: boolean): { measured:
   return out;
 }
 
-async function group(name: string, topology: Topology, d: Data, passes: number): Promise<BenchRow[]> {
+/** Row names of the contenders in each group: the object store, the typed one. */
+const CONTENDERS: Record<(typeof groups)[number], [string, string]> = {
+  [groups[0]]: ["object store (SessionProc)", "typed session store"],
+  [groups[1]]: ["object buffer (StreamJoinProc)", "off-heap join buffer"],
+  [groups[2]]: ["object store (TimeWindowProc)", "off-heap window store"],
+};
+
+async function group(name: (typeof groups)[number], topology: Topology, d: Data, passes: number): Promise<BenchRow[]> {
   const runs: Record<"object" | "typed", { eps: number; gcs: number }[]> = { object: [], typed: [] };
   await pass(topology, d, true); // warm-up of both
   await pass(topology, d, false);
@@ -175,26 +195,27 @@ async function group(name: string, topology: Topology, d: Data, passes: number):
       `at mid-stream ${m.entries} entries, ${Math.round(m.measured)} B/entry measured, ${Math.round(m.reported)} B/entry reported; ` +
       `${(median(g) / (d.n / 1e6)).toFixed(1)} minor GCs per M events`;
   };
-  const sessions = name === groups[0];
+  const [objectName, typedName] = CONTENDERS[name];
   return [
-    { group: name, name: sessions ? "object store (SessionProc)" : "object buffer (StreamJoinProc)", baseline: true,
-      eventsPerSec: median(runs.object.map((x) => x.eps)), note: note("object") },
-    { group: name, name: sessions ? "typed session store" : "off-heap join buffer", baseline: false,
-      eventsPerSec: median(runs.typed.map((x) => x.eps)), note: note("typed") },
+    { group: name, name: objectName, baseline: true, eventsPerSec: median(runs.object.map((x) => x.eps)), note: note("object") },
+    { group: name, name: typedName, baseline: false, eventsPerSec: median(runs.typed.map((x) => x.eps)), note: note("typed") },
   ];
 }
 
-export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
+export async function run(opts: { quick: boolean; only?: string }): Promise<BenchRow[]> {
   const n = opts.quick ? 1 << 18 : 1 << 20;
   const passes = opts.quick ? 3 : 5;
+  const want = (g: string) => opts.only === undefined || g.includes(opts.only);
   return [
-    ...(await group(groups[0], sessionTopology(), sessionData(n), passes)),
-    ...(await group(groups[1], joinTopology(), joinData(n), passes)),
+    ...(want(groups[0]) ? await group(groups[0], sessionTopology(), sessionData(n), passes) : []),
+    ...(want(groups[1]) ? await group(groups[1], joinTopology(), joinData(n), passes) : []),
+    ...(want(groups[2]) ? await group(groups[2], windowTopology(), sessionData(n), passes) : []),
   ];
 }
 
-// Run alone: node dist/bench/dsl/stores.bench.js [--quick]
+// Run alone: node dist/bench/dsl/stores.bench.js [--quick] [--only <part of a group's name>]
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = await run({ quick: process.argv.includes("--quick") });
+  const at = process.argv.indexOf("--only");
+  const rows = await run({ quick: process.argv.includes("--quick"), ...(at > 0 && { only: process.argv[at + 1] }) });
   for (const r of rows) process.stdout.write(`${r.group} | ${r.name} | ${(r.eventsPerSec / 1e6).toFixed(3)} M/s | ${r.note}\n`);
 }
