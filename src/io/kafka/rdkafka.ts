@@ -861,6 +861,15 @@ async function readPartition(lib: RdKafkaModule, opts: KafkaClientOptions, topic
     if (e.topic === topic && e.partition === partition) eof = true;
   });
   try {
+    // A partition that does not exist never reaches its end: say so at once instead of at the
+    // deadline. All topics are asked for (asking for one unknown topic could create it).
+    const md = await withTimeout<RdKafka.Metadata>(timeout + 1000, "reader metadata", (done) => {
+      c.getMetadata({ allTopics: true, timeout }, (err, data) => done(err, data));
+    });
+    const found = md.topics.find((t) => t.name === topic);
+    if (!found || !found.partitions.some((p) => p.id === partition)) {
+      throw new KafkaError(`reading ${topic}[${partition}]: ${found ? `the topic has no partition ${partition} (it has ${found.partitions.length})` : "no such topic"}`);
+    }
     c.assign([{ topic, partition, offset: -2 /* beginning */ }]);
     c.setDefaultConsumeTimeout(100);
     const deadline = Date.now() + timeoutMs;

@@ -374,4 +374,14 @@ describe("node-rdkafka client against a real broker", () => {
     await a;
     await expect(c.consume(0)).rejects.toMatchObject({ code: "ERR_KAFKA" });
   });
+
+  it("readPartition reads a partition to its end, and names a topic or partition that does not exist instead of waiting for an end", async () => {
+    const all = await factory.readPartition!({ brokers: BROKERS }, TOPIC, 0);
+    expect(all.length).toBeGreaterThan(0);
+    expect(all.every((m) => m.topic === TOPIC && m.partition === 0)).toBe(true);
+    const missing = `riptide-missing-${randomBytes(4).toString("hex")}`;
+    await expect(factory.readPartition!({ brokers: BROKERS }, missing, 0)).rejects.toThrow(new RegExp(`${missing}\\[0\\]: no such topic`));
+    await expect(factory.readPartition!({ brokers: BROKERS }, TOPIC, 99)).rejects.toThrow(/has no partition 99 \(it has 3\)/);
+    expect(await admin.listTopics()).not.toContain(missing); // asking did not create it
+  }, 30_000);
 });
