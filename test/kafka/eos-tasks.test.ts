@@ -75,13 +75,16 @@ async function until(what: string, ok: () => boolean, limitMs = 90_000): Promise
 describe("exactly-once with state per partition (--instance-id)", () => {
   beforeAll(() => ensureBroker());
 
-  it("refuses --instance-id without exactly-once, and for a topology that repartitions, naming the option", async () => {
+  it("refuses --instance-id without exactly-once, and for a topology that repartitions or reads a global table, naming the option", async () => {
     const noEos = riptide(["run", "--topology", "test/dsl/fixtures/fix-tasks.js", "--brokers", BROKERS, "--instance-id", "a"]);
     expect(await noEos.exited).toBe(2);
     expect(noEos.stderr).toMatch(/--instance-id needs --guarantee exactly-once/);
     const rekeyed = riptide(["run", "--topology", "test/dsl/fixtures/page-windows.js", "--brokers", BROKERS, "--guarantee", "exactly-once", "--instance-id", "a"]);
     expect(await rekeyed.exited).toBe(2);
     expect(rekeyed.stderr).toMatch(/--instance-id: this topology groups by a new key/);
+    const global = riptide(["run", "--topology", "test/dsl/fixtures/content-enrich.js", "--brokers", BROKERS, "--guarantee", "exactly-once", "--instance-id", "a"]);
+    expect(await global.exited).toBe(2);
+    expect(global.stderr).toMatch(/--instance-id: this topology reads the global table \S+ \(every process reads it whole\)/);
     const builtIn = riptide(["run", "driver-tracking", "--brokers", BROKERS, "--input-topic", "x", "--output-topic", "y", "--guarantee", "exactly-once", "--instance-id", "a"]);
     expect(await builtIn.exited).toBe(2);
     expect(builtIn.stderr).toMatch(/--instance-id applies to DSL topologies/);
