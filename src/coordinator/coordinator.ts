@@ -87,8 +87,9 @@ export interface CoordinatorOptions {
    * How records crossing a repartition edge move (a DSL topology grouping by a new key): "peer",
    * straight from shard to shard through a ring per pair (src/ring/peer-rings.ts), or
    * "coordinator", through the main thread (repartition-router.ts). Peer needs at-least-once
-   * (no transactions, no restored snapshot), at most 16 workers and no repartition downstream of
-   * another; otherwise the coordinator's path is used. @default "peer"
+   * (no transactions, no restored snapshot), at most 8 workers (W² rings of PEER_SLOTS input-sized
+   * slots, about 4.8 MiB per pair) and no repartition downstream of another; otherwise the
+   * coordinator's path is used. @default "peer" (faster: bench/RESULTS.md, repartitioning worker to worker)
    */
   repartitionPath?: "peer" | "coordinator";
   /** Called for each lifecycle event (worker restart, …). */
@@ -521,7 +522,7 @@ export class Coordinator {
   /** Whether repartitioned records go worker to worker (CoordinatorOptions.repartitionPath). */
   private peerPath(chained: boolean): boolean {
     const path = this.options.repartitionPath ?? (process.env["RIPTIDE_REPARTITION_PATH"] === "coordinator" ? "coordinator" : "peer");
-    return path === "peer" && !chained && this.workers <= 16 && this.options.transactions === undefined && this.options.restore === undefined;
+    return path === "peer" && !chained && this.workers <= 8 && this.options.transactions === undefined && this.options.restore === undefined;
   }
 
   /** The worker that owns partition p. */
