@@ -16,6 +16,10 @@
  *   is committed only after everything derived from it, wherever it went, was processed.
  *
  * Objects here are per batch and per moving record (the JSON text each record already is).
+ *
+ * This path is taken when records cannot go worker to worker (CoordinatorOptions.repartitionPath,
+ * src/ring/peer-rings.ts); with peer rings the same two rules hold per peer batch (`peers`,
+ * peer-ledger.ts), and nothing here is per record.
  */
 import { H_AUX0, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, BATCH_DATA, HEADER_WORDS } from "../ring/layout.js";
 import type { BatchRing } from "../ring/ring.js";

@@ -5,11 +5,13 @@
  * the shard that owns its new key.
  *
  *   source ─► filter ─► groupBy(newKey) ═══ repartition edge ═══► aggregate ─► toStream ─► to()
- *                                         (worker i ─► coordinator ─► worker hash(newKey) mod W)
+ *                                         (worker i ─► ring i→j ─► worker j = hash(newKey) mod W)
  *
  * On the engine a repartition edge is an internal output (the record and its new key as JSON)
- * that the coordinator feeds back into the input ring of the key's shard, where the executor
- * injects it into the operator (executor.ts inject()). Within one shard order per key is kept.
+ * that the emitting shard writes into the ring it shares with the key's shard (src/ring/peer-rings.ts;
+ * or, CoordinatorOptions.repartitionPath "coordinator", the coordinator feeds it into that shard's
+ * input ring), where the executor injects it into the operator (executor.ts inject()). Within one
+ * shard order per key is kept.
  *
  * Refused, naming the node: a re-keyed stream joined with a co-partitioned KTable (the table's
  * records live where their topic partition goes; join a re-keyed stream with a GlobalKTable), and
