@@ -15,6 +15,9 @@
  *     groupByKey().windowedBy(10 min hopping by 1 min, 1 min grace).aggregate({views, bytes, last})
  *     per user, the seed's hopping windows: each event updates 10 windows (updates/s = 10 × events/s);
  *     TimeWindowProc's Maps against the off-heap window store (window-value-store.ts).
+ *   group "DSL state stores: session user aggregates (one thread)": the session group's sessions
+ *     with aggregate({views, bytes, first, last}) and a merger instead of count(): SessionProc
+ *     against the typed session store with the aggregates as bytes beside it (OffHeapSessionProc).
  *
  * Each row: events/s of timed passes over the whole data set (a fresh executor each pass, the
  * contenders alternating; the median of the passes), and in its note the memory per entry at the
@@ -27,7 +30,7 @@ import { JoinWindows, SessionWindows, StreamsBuilder, TimeWindows, TopologyExecu
 import { forceGc as gc, type BenchRow } from "../harness.js";
 
 export const groups = ["DSL state stores: sessions (one thread)", "DSL state stores: stream-stream join (one thread)",
-  "DSL state stores: windowed user aggregates (one thread)"] as const;
+  "DSL state stores: windowed user aggregates (one thread)", "DSL state stores: session user aggregates (one thread)"] as const;
 
 const MINUTE = 60_000;
 
@@ -104,6 +107,15 @@ function windowTopology(): Topology {
   return b.build();
 }
 
+function sessionAggregateTopology(): Topology {
+  const b = new StreamsBuilder();
+  b.stream("views").groupByKey().windowedBy(SessionWindows.ofInactivityGapAndGrace(30 * MINUTE, 5 * MINUTE))
+    .aggregate(() => ({ views: 0, bytes: 0, first: "", last: "" }), (_k, v: any, a) => ({ views: a.views + 1, bytes: a.bytes + v.page.length, first: a.first || v.page, last: v.page }),
+      (_k, a, c) => ({ views: a.views + c.views, bytes: a.bytes + c.bytes, first: a.first || c.first, last: c.last || a.last }), { name: "sessions" })
+    .toStream().to("out");
+  return b.build();
+}
+
 function joinTopology(): Topology {
   const b = new StreamsBuilder();
   b.stream("requests").leftJoin(b.stream("accepts"), (q: any, a: any) => ({ ride: q.ride, driver: a?.driver ?? null, fare: q.fare }),
@@ -174,6 +186,7 @@ const CONTENDERS: Record<(typeof groups)[number], [string, string]> = {
   [groups[0]]: ["object store (SessionProc)", "typed session store"],
   [groups[1]]: ["object buffer (StreamJoinProc)", "off-heap join buffer"],
   [groups[2]]: ["object store (TimeWindowProc)", "off-heap window store"],
+  [groups[3]]: ["object store (SessionProc)", "typed session store, values off-heap"],
 };
 
 async function group(name: (typeof groups)[number], topology: Topology, d: Data, passes: number): Promise<BenchRow[]> {
@@ -210,6 +223,7 @@ export async function run(opts: { quick: boolean; only?: string }): Promise<Benc
     ...(want(groups[0]) ? await group(groups[0], sessionTopology(), sessionData(n), passes) : []),
     ...(want(groups[1]) ? await group(groups[1], joinTopology(), joinData(n), passes) : []),
     ...(want(groups[2]) ? await group(groups[2], windowTopology(), sessionData(n), passes) : []),
+    ...(want(groups[3]) ? await group(groups[3], sessionAggregateTopology(), sessionData(n), passes) : []),
   ];
 }
 

@@ -25,7 +25,7 @@
  *       sessions          (objectStores) per key: its open sessions (start, end, aggregate, close
  *                         time, order) and its closed ones still guarding their gap; the retention queue
  *       sliding windows   per key (first-seen order): its records (t, value, order) and next close;
- *                         the last watermark seen
+ *                         the last watermark seen (values off-heap: the capacities their arena held)
  *       stream join       every buffered record (key, value, t, side, matched, close time, order)
  *                         and the order counter
  *     typed session store (built-in aggregate)  [key block] [open sessions, closed ones kept] (session-store.ts)
@@ -83,11 +83,12 @@ export interface ExecutorOptions {
    */
   repartition?: boolean;
   /**
-   * Session windows, stream-stream joins, tables, non-windowed
-   * aggregations and time windows with user aggregates (or kept for retention) keep their state in
-   * objects (SessionProc, StreamJoinProc, TableSourceProc, KvAggregateProc, TimeWindowProc) instead
-   * of the typed session store, the off-heap join buffer, the off-heap table store and the off-heap
-   * window store: the reference the tests and benches compare the typed stores with. @default false
+   * Session windows, stream-stream joins, tables, non-windowed aggregations and time windows with
+   * user aggregates (or kept for retention) keep their state in objects (SessionProc,
+   * StreamJoinProc, TableSourceProc, KvAggregateProc, TimeWindowProc) instead of the typed session
+   * store, the off-heap join buffer, the off-heap table store and the off-heap window store, and
+   * sliding windows keep their records' values as objects instead of bytes: the reference the
+   * tests and benches compare the typed stores with. @default false
    */
   objectStores?: boolean;
 }
@@ -972,7 +973,38 @@ class SessionProc extends Proc implements Stateful, ObjectState {
   }
 }
 
+/** A buffered record of SlidingProc: its value, or (values off-heap) its slot in RecordSlots. */
 interface SlideRec { t: number; v: unknown; seq: number }
+
+/** Record values by slot in a byte arena (value-slots.ts), slots reused through a free list. */
+class RecordSlots {
+  readonly values = new SlotValues(64);
+  private readonly free: number[] = [];
+  private slots = 0;
+  put(v: unknown): number {
+    let s = this.free.pop();
+    if (s === undefined) {
+      s = this.slots++;
+      this.values.grow(this.slots);
+    }
+    this.values.set(s, v);
+    return s;
+  }
+  drop(s: number): void {
+    this.values.drop(s);
+    this.free.push(s);
+  }
+  /** Empty, with an arena of `arenaBytes` and `slots` slots (as a checkpoint's store held them). */
+  reset(slots: number, arenaBytes: number): void {
+    this.values.clear();
+    this.values.resize(slots, arenaBytes);
+    this.free.length = 0;
+    this.slots = 0;
+  }
+  get capacity(): { slots: number; arena: number } {
+    return { slots: this.values.capacity, arena: this.values.arenaUsage().capacity };
+  }
+}
 interface SlideKey { key: unknown; recs: SlideRec[]; nextClose: number }
 
 /**
@@ -989,10 +1021,16 @@ class SlidingProc extends Proc implements Stateful, ObjectState {
   private lastWm = -Infinity;
   private readonly w: SlidingWindows;
   private readonly render: (a: any) => unknown;
+  /** The records' values as bytes (their SlideRec.v is a slot), unless ExecutorOptions.objectStores. */
+  private readonly slots: RecordSlots | undefined;
   constructor(exec: TopologyExecutor, readonly n: AggNode) {
     super(exec, n);
     this.w = n.windows as SlidingWindows;
     this.render = renderer(n);
+    this.slots = exec.objectStores ? undefined : new RecordSlots();
+  }
+  private recValue(r: SlideRec): unknown {
+    return this.slots === undefined ? r.v : this.slots.values.get(r.v as number);
   }
   process(k: unknown, v: unknown, t: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return;
@@ -1009,7 +1047,7 @@ class SlidingProc extends Proc implements Stateful, ObjectState {
       this.keys.set(nk, ks);
     }
     this.exec.checkBound(this.n.store, this.records);
-    ks.recs.push({ t, v, seq: this.seq++ });
+    ks.recs.push({ t, v: this.slots === undefined ? v : this.slots.put(v), seq: this.seq++ });
     this.records++;
     if (t + graceMs < ks.nextClose) ks.nextClose = t + graceMs;
     if (this.n.emit === "update") {
@@ -1037,7 +1075,7 @@ class SlidingProc extends Proc implements Stateful, ObjectState {
     for (const r of ks.recs) if (r.t >= s && r.t <= end && r.t > ts) ts = r.t;
     const value = (): unknown => {
       let agg = this.n.init();
-      for (const r of ks.recs) if (r.t >= s && r.t <= end) agg = this.n.adder(ks.key, r.v, agg);
+      for (const r of ks.recs) if (r.t >= s && r.t <= end) agg = this.n.adder(ks.key, this.recValue(r), agg);
       return this.render(agg);
     };
     if (closing) this.forwardClosed(new Windowed(ks.key, { start: s, end }), value, ts);
@@ -1068,6 +1106,8 @@ class SlidingProc extends Proc implements Stateful, ObjectState {
     // window [t + 1, t + 1 + d] have closed.
     for (const [nk, ks] of touched) {
       const before = ks.recs.length;
+      const slots = this.slots;
+      if (slots !== undefined) for (const r of ks.recs) if (r.t + 1 + d + graceMs < wm) slots.drop(r.v as number);
       ks.recs = ks.recs.filter((r) => r.t + 1 + d + graceMs >= wm);
       this.records -= before - ks.recs.length;
       if (ks.recs.length === 0) this.keys.delete(nk);
@@ -1075,33 +1115,42 @@ class SlidingProc extends Proc implements Stateful, ObjectState {
     }
   }
   report(): StoreReport {
-    // Per record: its object, boxed time, value and slot in its key's list; per key: the Map's
-    // entry, the map key, its SlideKey and list (and an object key beside its JSON).
+    // Per record: its object, boxed time, value (or its slot: the values' bytes are the arena's) and
+    // slot in its key's list; per key: the Map's entry, the map key, its SlideKey and list (and an
+    // object key beside its JSON).
     const recs = flatten(this.keys.values(), (ks) => ks.recs);
-    const bytes = sampledBytes(recs, this.records, (r) => objectBytes(3) + numberBytes(r.t) + numberBytes(r.seq) + 8 + heapBytes(r.v)) +
+    const off = this.slots !== undefined;
+    const bytes = sampledBytes(recs, this.records, (r) => objectBytes(3) + numberBytes(r.t) + numberBytes(r.seq) + 8 + (off ? 0 : heapBytes(r.v))) +
       sampledBytes(this.keys, this.keys.size, ([nk, ks]) => MAP_ENTRY_BYTES + heapBytes(nk) + objectBytes(3) + ARRAY_BYTES +
-        numberBytes(ks.nextClose) + (typeof ks.key === "object" ? heapBytes(ks.key) : 0));
-    return { name: this.n.store, kind: "sliding", entries: this.records, retained: 0, bytes, typed: false };
+        numberBytes(ks.nextClose) + (typeof ks.key === "object" ? heapBytes(ks.key) : 0)) + (off ? this.slots!.values.bytes : 0);
+    return { name: this.n.store, kind: "sliding", entries: this.records, retained: 0, bytes, typed: off };
   }
-  /** { seq, lastWm, keys: [key, next close, [t, value, seq]…]… } in first-seen order. */
+  /**
+   * { seq, lastWm, keys: [key, next close, [t, value, seq]…]… } in first-seen order; values off-heap
+   * also { slots, arena }: the capacities their store held (a restored one holds the same).
+   */
   saveState(): unknown {
     const keys: unknown[] = [];
     for (const ks of this.keys.values()) {
       const recs: unknown[] = [];
-      for (const r of ks.recs) recs.push(r.t, r.v, r.seq);
+      for (const r of ks.recs) recs.push(r.t, this.recValue(r), r.seq);
       keys.push(ks.key, ks.nextClose, recs);
     }
-    return { seq: this.seq, lastWm: this.lastWm, keys };
+    return { seq: this.seq, lastWm: this.lastWm, keys, ...(this.slots !== undefined && this.slots.capacity) };
   }
-  loadState(state: { seq: number; lastWm: number; keys: unknown[] }): void {
+  loadState(state: { seq: number; lastWm: number; keys: unknown[]; slots?: number; arena?: number }): void {
     this.keys.clear();
     this.records = 0;
     this.seq = state.seq;
     this.lastWm = state.lastWm;
+    const slots = this.slots;
+    if (slots !== undefined) slots.reset(state.slots ?? 64, state.arena ?? 4096);
     for (let i = 0; i < state.keys.length; i += 3) {
       const rows = state.keys[i + 2] as unknown[];
       const ks: SlideKey = { key: state.keys[i], recs: [], nextClose: state.keys[i + 1] as number };
-      for (let j = 0; j < rows.length; j += 3) ks.recs.push({ t: rows[j] as number, v: rows[j + 1], seq: rows[j + 2] as number });
+      for (let j = 0; j < rows.length; j += 3) {
+        ks.recs.push({ t: rows[j] as number, v: slots === undefined ? rows[j + 1] : slots.put(rows[j + 1]), seq: rows[j + 2] as number });
+      }
       this.records += ks.recs.length;
       this.keys.set(keyOf(ks.key), ks);
     }

@@ -137,6 +137,18 @@ export class SlotValues extends ValueCodec {
     }
   }
 
+  /** Slots with per-slot fields. */
+  get capacity(): number {
+    return this.meta.length / FIELDS;
+  }
+
+  /** An empty store's capacities: `slots` slots exactly and an arena of `arenaBytes` (a restore's). */
+  resize(slots: number, arenaBytes: number): void {
+    this.meta = new Int32Array(0);
+    this.grow(slots);
+    this.buf = arena(arenaBytes);
+  }
+
   /** Forgets every value (slots and the property-name table stay). */
   clear(): void {
     const slots = this.meta.length / FIELDS;

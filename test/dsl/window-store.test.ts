@@ -6,12 +6,13 @@
  * on seeded streams with out-of-order and late records, values of every shape (those the codec
  * cannot write kept as objects), emit on close and on update, retention, across checkpoints. The
  * same for user aggregates on session windows (OffHeapSessionProc: the typed session store with the
- * aggregates as bytes beside it) against SessionProc.
+ * aggregates as bytes beside it) against SessionProc, and for sliding windows, whose buffered
+ * records keep their values as bytes (SlidingProc with RecordSlots) against the values as objects.
  */
 import { describe, expect, it } from "vitest";
 import { inspect } from "node:util";
 import {
-  EmitStrategy, SessionWindows, StateStoreFullError, StreamsBuilder, StreamTimeTracker, TimeWindows, TopologyExecutor, type Topology,
+  EmitStrategy, SessionWindows, SlidingWindows, StateStoreFullError, StreamsBuilder, StreamTimeTracker, TimeWindows, TopologyExecutor, type Topology,
 } from "../../src/index.js";
 import { OffHeapWindowStore } from "../../src/dsl/window-value-store.js";
 import { mulberry32 } from "../support/random.js";
@@ -76,6 +77,21 @@ function sessionTopology(update: boolean, retentionMs: number, classes = true, m
   let g2 = b.stream<unknown, { i: number; x: number; s: string }>("in2").mapValues((v) => `${v.s}:${v.i % 10}`).groupByKey().windowedBy(w);
   if (update) g2 = g2.emitStrategy(EmitStrategy.onWindowUpdate());
   g2.reduce((a: string, c: string) => (a + c).slice(-40), { name: "reduced", retentionMs }).toStream().to("out2");
+  return b.build();
+}
+
+/** The window aggregate and the reduce on sliding windows (their records' values buffered). */
+function slidingTopology(update: boolean, classes = true): Topology {
+  const b = new StreamsBuilder();
+  const w = SlidingWindows.ofTimeDifferenceAndGrace(100, 50);
+  let g = b.stream<unknown, any>("in").mapValues((v) => (v.i % 97 === 0 ? { ...v, m: new Map([["i", v.i]]) } : classes && v.i % 89 === 0 ? new Tag(v.i) : v))
+    .groupByKey().windowedBy(w);
+  if (update) g = g.emitStrategy(EmitStrategy.onWindowUpdate());
+  g.aggregate(() => ({ n: 0, sum: -0, last: "" as unknown }), (_k, v: any, a: any) => ({ n: a.n + 1, sum: a.sum + (v.x ?? 0), last: v.m ?? v.s ?? v.n }), { name: "sliding" })
+    .toStream().to("out");
+  let g2 = b.stream<unknown, { i: number; x: number; s: string }>("in2").mapValues((v) => `${v.s}:${v.i % 10}`).groupByKey().windowedBy(w);
+  if (update) g2 = g2.emitStrategy(EmitStrategy.onWindowUpdate());
+  g2.reduce((a: string, c: string) => (a + c).slice(-40), { name: "sliding-reduced" }).toStream().to("out2");
   return b.build();
 }
 
@@ -269,6 +285,60 @@ describe("session windows with user aggregates (values off-heap beside the typed
     expect(r.entries).toBe(0);
     expect(r.retained).toBeGreaterThan(50);
     expect(values.arenaUsage()).toMatchObject({ used: 0, live: 0 });
+  });
+});
+
+describe("sliding windows with the buffered records' values as bytes: the same outputs as with objects", () => {
+  for (const update of [false, true]) {
+    it(`emit on ${update ? "update" : "close"}: late records, values of every shape`, () => {
+      const records = stream(300 + (update ? 1 : 0), 3_000, 30, 10, 25);
+      const top = slidingTopology(update);
+      const offHeap = run(top, records);
+      const objects = run(top, records, { objectStores: true });
+      expect(offHeap.before.map((s) => [s.kind, s.typed])).toEqual([["sliding", true], ["sliding", true]]);
+      expect(objects.before.map((s) => s.typed)).toEqual([false, false]);
+      expect(offHeap.out.length).toBeGreaterThan(1_000);
+      expect(offHeap.out.some((o) => o.startsWith("riptide-late\t"))).toBe(true);
+      expect(offHeap.out.some((o) => o.includes("Map(1)"))).toBe(true);
+      expect(offHeap.out).toEqual(objects.out);
+    });
+  }
+
+  it("checkpoints round-trip; bounded as the object store; values freed as records leave the buffer", () => {
+    const records = stream(71, 3_000, 20, 10, 25);
+    const top = slidingTopology(true, false);
+    const clean = run(top, records);
+    expect(run(top, records, {}, [500, 1_700, 2_400]).out).toEqual(clean.out);
+    const fail = (objectStores: boolean) => {
+      const ex = new TopologyExecutor(top, () => {}, { maxStoreEntries: clean.most - 3, objectStores });
+      const time = new StreamTimeTracker();
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        const topic = i % 2 === 0 ? "in" : "in2";
+        try {
+          ex.process(topic, r.key, r.value, r.t, time.observe(time.partition(topic), r.t, 0));
+        } catch (err) {
+          expect(err).toBeInstanceOf(StateStoreFullError);
+          return { at: i, entries: ex.stores().map((s) => s.entries) };
+        }
+      }
+      return { at: -1, entries: [] };
+    };
+    const offHeap = fail(false);
+    expect(offHeap.at).toBeGreaterThan(0);
+    expect(offHeap).toEqual(fail(true));
+    const ex = new TopologyExecutor(slidingTopology(false, false), () => {});
+    const slots = (ex as unknown as { stateful: { slots: { values: { arenaUsage(): { live: number; used: number } } } }[] }).stateful[0]!.slots;
+    let wm = 0;
+    for (const r of records) {
+      wm = Math.max(wm, r.t);
+      ex.process("in", r.key, r.value, r.t, wm);
+      const held = ex.stores()[0]!.entries;
+      expect(slots.values.arenaUsage().live).toBeLessThanOrEqual(held * 200);
+    }
+    ex.flush();
+    expect(ex.stores()[0]!.entries).toBe(0);
+    expect(slots.values.arenaUsage()).toMatchObject({ used: 0, live: 0 });
   });
 });
 
