@@ -206,30 +206,51 @@ export function compileBatchPlan(topology: Topology): BatchPlan | string {
 }
 
 
+/** Steps of the fused record loop (BatchShardProcessor.processFused). */
+const STEP_FILTER = 0;
+const STEP_FILTER_NOT = 1;
+const STEP_CHECK = 2;
+const STEP_SPEED = 3;
+
+/**
+ * The steps of a plan that the fused record loop runs: no user function anywhere, every step a
+ * built-in (Fields.validLatLon filters, Fields.checkLatLon, Fields.speedLimit) on the same lat/lon
+ * fields. Undefined: the general loop.
+ */
+function fusedSteps(plan: BatchPlan): Int8Array | undefined {
+  if (plan.needsRow || plan.key.kind === "user" || plan.value.kind === "user") return undefined;
+  const f0 = plan.filters[0];
+  const steps = new Int8Array(plan.filters.length);
+  for (const [j, f] of plan.filters.entries()) {
+    if (f.fn !== undefined || f.lat !== f0!.lat || f.lon !== f0!.lon) return undefined;
+    if (f.process === undefined) steps[j] = f.negate ? STEP_FILTER_NOT : STEP_FILTER;
+    else if (f.process.fn !== undefined) return undefined;
+    else steps[j] = f.process.speed !== undefined ? STEP_SPEED : STEP_CHECK;
+  }
+  return steps;
+}
+
 /** Keys of unknown groupBy keys (neither a known string nor an integer in [0, 2^31)) start here. */
 const UNKNOWN_KEY = 2 ** 32;
 
 /**
- * The window table of a batch plan: open addressing over typed arrays keyed by (key code, window
- * start), as driver-tracking's WindowTable (kernels/window-table.ts), with the latest timestamp
- * and the first-insertion order of each entry (the record-at-a-time store closes windows in order
- * of start, then first insertion). Key codes are f64: string ids and integer keys + 2^31 below
- * 2^32, unknown keys from 2^32. No allocation per update; closing tombstones in place.
+ * The window table of a batch plan: open addressing keyed by (key code, window start), as
+ * driver-tracking's WindowTable (kernels/window-table.ts), with the latest timestamp and the
+ * first-insertion order of each entry (the record-at-a-time store closes windows in order of start,
+ * then first insertion). Key codes are f64: string ids and integer keys + 2^31 below 2^32, unknown
+ * keys from 2^32. Row-major: an entry's words side by side in `rows` (W_* offsets, W words a slot),
+ * so that an update touches its slot's flag and one or two cache lines, not a line per field (the
+ * table shares the core's cache with the input columns and the per-key stores). No allocation per
+ * update; closing tombstones in place.
  */
 export class BatchWindowTable {
   private cap = 0;
   /** Capacity − 1 (a power of two minus one); read by the inlined probe in BatchShardProcessor.process. */
   mask = 0;
+  /** Per slot: 0 free, 1 used, 2 tombstone (during a close). */
   used!: Uint8Array;
-  keys!: Float64Array;
-  starts!: Float64Array;
-  count!: Float64Array;
-  sum!: Float64Array;
-  n!: Float64Array;
-  min!: Float64Array;
-  max!: Float64Array;
-  maxTs!: Float64Array;
-  seq!: Float64Array;
+  /** Per slot W words: key, start, count, sum, n, min, max, maxTs, seq (the W_* offsets). */
+  rows!: Float64Array;
   size = 0;
   nextSeq = 0;
   /** Smallest window start present (Infinity when empty). */
@@ -244,7 +265,7 @@ export class BatchWindowTable {
   }
 
   get bytes(): number {
-    return this.cap * (1 + 8 * 9);
+    return this.cap * (1 + 8 * W);
   }
 
   private lastStart = NaN;
@@ -265,7 +286,7 @@ export class BatchWindowTable {
 
   private slotOf(key: number, start: number): number {
     let s = this.home(key, start);
-    while (this.used[s] !== 0 && (this.keys[s] !== key || this.starts[s] !== start)) s = (s + 1) & this.mask;
+    while (this.used[s] !== 0 && (this.rows[s * W + W_KEY] !== key || this.rows[s * W + W_START] !== start)) s = (s + 1) & this.mask;
     return s;
   }
 
@@ -273,14 +294,16 @@ export class BatchWindowTable {
   add(key: number, start: number, x: number, t: number): void {
     let s = this.slotOf(key, start);
     if (this.used[s] === 0) s = this.insert(s, key, start, t);
-    this.count[s]++;
+    const r = this.rows;
+    const b = s * W;
+    r[b + W_COUNT]++;
     if (x - x === 0) {
-      this.sum[s] += x;
-      this.n[s]++;
-      if (x < this.min[s]!) this.min[s] = x;
-      if (x > this.max[s]!) this.max[s] = x;
+      r[b + W_SUM] += x;
+      r[b + W_N]++;
+      if (x < r[b + W_MIN]!) r[b + W_MIN] = x;
+      if (x > r[b + W_MAX]!) r[b + W_MAX] = x;
     }
-    if (t > this.maxTs[s]!) this.maxTs[s] = t;
+    if (t > r[b + W_MAXTS]!) r[b + W_MAXTS] = t;
   }
 
   /** A new entry for (key, start) at the free slot the probe stopped at; returns its slot (another one when the table grew). */
@@ -292,15 +315,17 @@ export class BatchWindowTable {
       s = this.slotOf(key, start);
     }
     this.used[s] = 1;
-    this.keys[s] = key;
-    this.starts[s] = start;
-    this.count[s] = 0;
-    this.sum[s] = 0;
-    this.n[s] = 0;
-    this.min[s] = Infinity;
-    this.max[s] = -Infinity;
-    this.maxTs[s] = t;
-    this.seq[s] = this.nextSeq++;
+    const r = this.rows;
+    const b = s * W;
+    r[b + W_KEY] = key;
+    r[b + W_START] = start;
+    r[b + W_COUNT] = 0;
+    r[b + W_SUM] = 0;
+    r[b + W_N] = 0;
+    r[b + W_MIN] = Infinity;
+    r[b + W_MAX] = -Infinity;
+    r[b + W_MAXTS] = t;
+    r[b + W_SEQ] = this.nextSeq++;
     this.size++;
     if (start < this.minStart) this.minStart = start;
     return s;
@@ -313,7 +338,7 @@ export class BatchWindowTable {
   collect(maxStart: number): number {
     let m = 0;
     for (let s = 0; s < this.cap; s++) {
-      if (this.used[s] !== 1 || this.starts[s]! > maxStart) continue;
+      if (this.used[s] !== 1 || this.rows[s * W + W_START]! > maxStart) continue;
       if (m === this.closing.length) {
         const grown = new Int32Array(m * 2);
         grown.set(this.closing);
@@ -329,7 +354,8 @@ export class BatchWindowTable {
     return this.closing;
   }
 
-  private readonly order = (a: number, b: number): number => this.starts[a]! - this.starts[b]! || this.seq[a]! - this.seq[b]!;
+  private readonly order = (a: number, b: number): number =>
+    this.rows[a * W + W_START]! - this.rows[b * W + W_START]! || this.rows[a * W + W_SEQ]! - this.rows[b * W + W_SEQ]!;
 
   /** Removes the m entries collect() gave. */
   remove(m: number): void {
@@ -337,7 +363,7 @@ export class BatchWindowTable {
     for (let j = 0; j < m; j++) this.used[this.closing[j]!] = 2;
     this.size -= m;
     let minStart = Infinity;
-    for (let s = 0; s < this.cap; s++) if (this.used[s] === 1 && this.starts[s]! < minStart) minStart = this.starts[s]!;
+    for (let s = 0; s < this.cap; s++) if (this.used[s] === 1 && this.rows[s * W + W_START]! < minStart) minStart = this.rows[s * W + W_START]!;
     this.minStart = minStart;
     this.sweep();
   }
@@ -351,55 +377,42 @@ export class BatchWindowTable {
     for (let k = 1; k <= cap; k++) {
       const s = (first + k) & this.mask;
       if (this.used[s] === 0) continue;
-      let t = this.home(this.keys[s]!, this.starts[s]!);
+      let t = this.home(this.rows[s * W + W_KEY]!, this.rows[s * W + W_START]!);
       while (t !== s && this.used[t] !== 0) t = (t + 1) & this.mask;
       if (t === s) continue;
-      this.move(s, t);
+      this.used[t] = 1;
+      this.rows.copyWithin(t * W, s * W, s * W + W);
+      this.used[s] = 0;
     }
-  }
-
-  private move(s: number, t: number): void {
-    this.used[t] = 1; this.keys[t] = this.keys[s]!; this.starts[t] = this.starts[s]!;
-    this.count[t] = this.count[s]!; this.sum[t] = this.sum[s]!; this.n[t] = this.n[s]!;
-    this.min[t] = this.min[s]!; this.max[t] = this.max[s]!; this.maxTs[t] = this.maxTs[s]!; this.seq[t] = this.seq[s]!;
-    this.used[s] = 0;
   }
 
   private allocate(cap: number): void {
     this.cap = cap;
     this.mask = cap - 1;
     this.used = new Uint8Array(cap);
-    this.keys = new Float64Array(cap);
-    this.starts = new Float64Array(cap);
-    this.count = new Float64Array(cap);
-    this.sum = new Float64Array(cap);
-    this.n = new Float64Array(cap);
-    this.min = new Float64Array(cap);
-    this.max = new Float64Array(cap);
-    this.maxTs = new Float64Array(cap);
-    this.seq = new Float64Array(cap);
+    this.rows = new Float64Array(cap * W);
   }
 
   private rehash(cap: number): void {
-    const { used, keys, starts, count, sum, n, min, max, maxTs, seq } = this;
+    const { used, rows } = this;
     const old = this.cap;
     this.allocate(cap);
     for (let s = 0; s < old; s++) {
       if (used[s] !== 1) continue;
-      const t = this.slotOf(keys[s]!, starts[s]!);
-      this.used[t] = 1; this.keys[t] = keys[s]!; this.starts[t] = starts[s]!; this.count[t] = count[s]!; this.sum[t] = sum[s]!;
-      this.n[t] = n[s]!; this.min[t] = min[s]!; this.max[t] = max[s]!; this.maxTs[t] = maxTs[s]!; this.seq[t] = seq[s]!;
+      const t = this.slotOf(rows[s * W + W_KEY]!, rows[s * W + W_START]!);
+      this.used[t] = 1;
+      this.rows.set(rows.subarray(s * W, s * W + W), t * W);
     }
   }
 
-  /** 9 words per entry (key, start, count, sum, n, min, max, maxTs, seq) at `at`; the words, or -1 when they do not fit. */
+  /** W words per entry (key, start, count, sum, n, min, max, maxTs, seq) at `at`; the words, or -1 when they do not fit. */
   exportTo(into: Float64Array, at: number): number {
-    if (at + 9 * this.size > into.length) return -1;
+    if (at + W * this.size > into.length) return -1;
     let o = at;
     for (let s = 0; s < this.cap; s++) {
       if (this.used[s] !== 1) continue;
-      into[o++] = this.keys[s]!; into[o++] = this.starts[s]!; into[o++] = this.count[s]!; into[o++] = this.sum[s]!; into[o++] = this.n[s]!;
-      into[o++] = this.min[s]!; into[o++] = this.max[s]!; into[o++] = this.maxTs[s]!; into[o++] = this.seq[s]!;
+      into.set(this.rows.subarray(s * W, s * W + W), o);
+      o += W;
     }
     return o - at;
   }
@@ -411,15 +424,27 @@ export class BatchWindowTable {
     this.size = 0;
     this.minStart = Infinity;
     this.nextSeq = nextSeq;
-    for (let e = 0, o = at; e < entries; e++, o += 9) {
-      const s = this.slotOf(from[o]!, from[o + 1]!);
-      this.used[s] = 1; this.keys[s] = from[o]!; this.starts[s] = from[o + 1]!; this.count[s] = from[o + 2]!; this.sum[s] = from[o + 3]!;
-      this.n[s] = from[o + 4]!; this.min[s] = from[o + 5]!; this.max[s] = from[o + 6]!; this.maxTs[s] = from[o + 7]!; this.seq[s] = from[o + 8]!;
+    for (let e = 0, o = at; e < entries; e++, o += W) {
+      const s = this.slotOf(from[o + W_KEY]!, from[o + W_START]!);
+      this.used[s] = 1;
+      this.rows.set(from.subarray(o, o + W), s * W);
       this.size++;
-      if (from[o + 1]! < this.minStart) this.minStart = from[o + 1]!;
+      if (from[o + W_START]! < this.minStart) this.minStart = from[o + W_START]!;
     }
   }
 }
+
+/** A BatchWindowTable row: its words per slot and their offsets (the checkpoint's entry layout too). */
+const W = 9;
+const W_KEY = 0;
+const W_START = 1;
+const W_COUNT = 2;
+const W_SUM = 3;
+const W_N = 4;
+const W_MIN = 5;
+const W_MAX = 6;
+const W_MAXTS = 7;
+const W_SEQ = 8;
 
 /** Checkpoint tag of a batch-plan shard (the record-at-a-time path writes its watermark and store count instead). */
 const SNAPSHOT_TAG = -0x42a7c;
@@ -461,6 +486,7 @@ export class BatchShardProcessor implements ShardProcessor {
       this.fields.map((f, j) => `row[${JSON.stringify(f.name)}] = ${f.type === "string" ? `str(cols[${j}][i])` : `cols[${j}][i]`};`).join("\n")) as never;
     this.table = new BatchWindowTable(MAX_STORE_ENTRIES, plan.store);
     this.speedStep = plan.filters.findIndex((f) => f.process?.speed !== undefined);
+    this.fused = fusedSteps(plan);
     this.prefix = plan.filters.findIndex((f) => f.process === undefined || f.process.fn !== undefined);
     if (this.prefix < 0) this.prefix = plan.filters.length;
     const sideTopics = JSON.parse((config["sideTopics"] as string | undefined) ?? "[]") as string[];
@@ -474,6 +500,9 @@ export class BatchShardProcessor implements ShardProcessor {
       if (sp !== undefined) this.speedFields[j] = ["lat", "lon", "ts"].map((x) => f.process!.store!.fields.indexOf(x));
     });
   }
+
+  /** The plan's steps for the fused record loop (processFused), or undefined: the general loop. */
+  private readonly fused: Int8Array | undefined;
 
   /** Fields.speedLimit steps: the store's field indexes of lat, lon, ts. */
   private readonly speedFields: number[][] = [];
@@ -535,6 +564,10 @@ export class BatchShardProcessor implements ShardProcessor {
       const lon = columns[plan.key.lon]!;
       if (lat instanceof Float64Array && lon instanceof Float64Array) geohashEncodeBatch(lat, lon, n, plan.key.precision, this.codesHi, this.codes);
       else for (let i = 0; i < n; i++) this.codes[i] = geohashEncodeInt(lat[i]!, lon[i]!, plan.key.precision);
+    }
+    if (this.fused !== undefined) {
+      this.processFused(this.fused, columns, n, partition, out);
+      return;
     }
     const codes = this.codes;
     const filters = plan.filters;
@@ -665,22 +698,190 @@ export class BatchShardProcessor implements ShardProcessor {
         h ^= h >>> 16;
         const mask = table.mask;
         const used = table.used;
-        const keys = table.keys;
-        const starts = table.starts;
+        let r = table.rows;
         let slot = h & mask;
-        while (used[slot] !== 0 && (keys[slot] !== k || starts[slot] !== s)) slot = (slot + 1) & mask;
-        if (used[slot] === 0) slot = table.insert(slot, k, s, t);
-        table.count[slot]++;
-        if (x - x === 0) {
-          table.sum[slot] += x;
-          table.n[slot]++;
-          if (x < table.min[slot]!) table.min[slot] = x;
-          if (x > table.max[slot]!) table.max[slot] = x;
+        while (used[slot] !== 0 && (r[slot * W + W_KEY] !== k || r[slot * W + W_START] !== s)) slot = (slot + 1) & mask;
+        if (used[slot] === 0) {
+          slot = table.insert(slot, k, s, t);
+          r = table.rows;
         }
-        if (t > table.maxTs[slot]!) table.maxTs[slot] = t;
+        const b = slot * W;
+        r[b + W_COUNT]++;
+        if (x - x === 0) {
+          r[b + W_SUM] += x;
+          r[b + W_N]++;
+          if (x < r[b + W_MIN]!) r[b + W_MIN] = x;
+          if (x > r[b + W_MAX]!) r[b + W_MAX] = x;
+        }
+        if (t > r[b + W_MAXTS]!) r[b + W_MAXTS] = t;
       }
       if (missed > 0) out.side(OUT_LATE, 1, key[i]!, partition, off[i]!, t, wm, wm - t, NaN, 0, 0);
     }
+  }
+
+  /**
+   * The record loop of a plan without user functions (fusedSteps): the built-in steps inline, in
+   * the loop that updates the windows, as the hand-written driver-tracking shard runs its checks —
+   * Fields.speedLimit's store row is loaded beside the window update, so that the core overlaps
+   * the two waits, and no pass writes a verdict per record for the loop to read back. Outputs are
+   * those of the general loop (builtinPass, then the loop in process()), record by record.
+   */
+  private processFused(steps: Int8Array, columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): void {
+    const plan = this.plan;
+    const key = columns[this.keyField]!;
+    const ts = this.tsCol;
+    const wmCol = columns["_wm"]!;
+    const off = columns["_off"]!;
+    const reason = columns["_reason"]!;
+    const nf = steps.length;
+    // Every built-in step reads the same lat/lon columns (fusedSteps): loaded once per record.
+    const f = plan.filters;
+    const latCol = nf > 0 ? columns[f[0]!.lat]! : ts;
+    const lonCol = nf > 0 ? columns[f[0]!.lon]! : ts;
+    this.fusedKey = key;
+    this.fusedOff = off;
+    // Fields.speedLimit (at most one step): its store's rows [exists, fields…] per key id, the
+    // offsets of lat, lon, ts in a row, its limits; the module's constants in locals (an imported
+    // binding is a cell load and checks per read).
+    const js = this.speedStep;
+    const sp = js >= 0 ? f[js]!.process!.speed! : undefined;
+    const store = js >= 0 ? this.perKey[js]! : undefined;
+    const kmPerMs = sp !== undefined ? sp.maxKmh / 3_600_000 : 0;
+    const spSize = sp !== undefined ? sp.sizeMs : 1;
+    const spCloseAfter = sp !== undefined ? sp.sizeMs + sp.graceMs : 0;
+    const rad = RAD;
+    const fourR2 = FOUR_R2;
+    const safety = SAFETY;
+    let cap = store !== undefined ? store.capacity : 0;
+    const stride = store !== undefined ? store.stride : 0;
+    const fi = js >= 0 ? this.speedFields[js]! : [0, 0, 0];
+    const oLat = 1 + fi[0]!;
+    const oLon = 1 + fi[1]!;
+    const oTs = 1 + fi[2]!;
+    let d = this.sData;
+    const keyKind = plan.key.kind;
+    const codes = this.codes;
+    const valueCol = plan.value.kind === "column" ? columns[plan.value.field]! : undefined;
+    const table = this.table;
+    const { sizeMs, advanceMs, graceMs } = plan;
+    let cacheLo = Infinity;
+    let cacheHi = -Infinity;
+    let first = 0;
+    records: for (let i = 0; i < n; i++) {
+      if (reason[i] !== 0) {
+        out.side(OUT_INVALID, reason[i]!, key[i]!, partition, off[i]!, ts[i]!, NaN, NaN, NaN, 0, 0);
+        continue;
+      }
+      const w = wmCol[i]!;
+      if (w > this.watermark) {
+        this.watermark = w;
+        if (w - sizeMs - graceMs >= table.minStart) this.close(w - sizeMs - graceMs);
+      }
+      const t = ts[i]!;
+      if (nf > 0) {
+        const la = latCol[i]!;
+        const lo = lonCol[i]!;
+        for (let j = 0; j < nf; j++) {
+          const step = steps[j]!;
+          if (step === STEP_SPEED) {
+            const id = key[i]!;
+            if (id >= cap) {
+              store!.at(id);
+              this.bindSpeed(js);
+              cap = store!.capacity;
+              d = this.sData;
+            }
+            const b = id * stride;
+            const lt = d[b + oTs]!;
+            if (t > lt) {
+              const pla = d[b + oLat]!;
+              const plo = d[b + oLon]!;
+              // The hand-written pre-check (kernels/geo.ts PRECHECK_*): a bound on the distance that,
+              // when below the allowed one, means the exact check cannot say "exceeds".
+              const dp = (la - pla) * rad;
+              const dl = (lo - plo) * rad;
+              const y2 = (dp * dp + dl * dl) * 0.25;
+              const allowed = (t - lt) * kmPerMs;
+              // Else the exact check, out of line (rare: inlined, its code took the loop's
+              // registers and V8's inlining budget; a call with doubles would box them).
+              if (!(y2 < 0.25 && fourR2 * y2 < allowed * allowed * (1 - y2) * safety) && this.flagTooFast(j, i, b, partition)) continue records;
+            }
+            // Newer than the last fix and its window open (a late one is not aggregated): the last fix.
+            if (!(lt >= t) && Math.floor(t / spSize) * spSize + spCloseAfter > this.watermark) {
+              d[b + oTs] = t;
+              d[b + oLat] = la;
+              d[b + oLon] = lo;
+              if (d[b] !== 1) {
+                d[b] = 1;
+                store!.live++;
+              }
+            }
+            continue;
+          }
+          // validLatLon, inlined.
+          const ok = la - la === 0 && lo - lo === 0 && la >= -90 && la <= 90 && lo >= -180 && lo <= 180 && !(la === 0 && lo === 0);
+          if (step === STEP_CHECK) {
+            if (!ok) {
+              this.flagInvalidFix(j, i, partition);
+              continue records;
+            }
+          } else if (ok === (step === STEP_FILTER_NOT)) continue records;
+        }
+      }
+      const k = keyKind === "source" ? key[i]! : codes[i]! + NUMERIC_KEY;
+      const x = valueCol !== undefined ? valueCol[i]! : NaN;
+      if (!(t >= cacheLo && t < cacheHi)) {
+        const raw = Math.floor((t - sizeMs) / advanceMs) * advanceMs + advanceMs;
+        first = Math.max(0, raw);
+        if (raw >= 0) {
+          cacheLo = raw - advanceMs + sizeMs + 1;
+          cacheHi = raw + sizeMs - 1;
+        } else {
+          cacheLo = Infinity;
+          cacheHi = -Infinity;
+        }
+      }
+      const wm = this.watermark;
+      let missed = 0;
+      for (let s = first; s <= t; s += advanceMs) {
+        if (s + sizeMs + graceMs <= wm) missed++;
+        else table.add(k, s, x, t);
+      }
+      if (missed > 0) out.side(OUT_LATE, 1, key[i]!, partition, off[i]!, t, wm, wm - t, NaN, 0, 0);
+    }
+  }
+
+  /** processFused's batch: the key and offset columns (for the rare flagged records). */
+  private fusedKey: ColumnArray = new Float64Array(0);
+  private fusedOff: ColumnArray = new Float64Array(0);
+
+  /**
+   * processFused's Fields.speedLimit (step j) for record i when the pre-check could not clear it:
+   * the exact check against the key's last fix (its row at b), and when too fast the record to the
+   * step's topic. Reads its doubles from the arrays (passed, they would be boxed).
+   */
+  private flagTooFast(j: number, i: number, b: number, partition: number): boolean {
+    const sp = this.plan.filters[j]!.process!.speed!;
+    const fi = this.speedFields[j]!;
+    const d = this.sData;
+    const pla = d[b + 1 + fi[0]!]!;
+    const plo = d[b + 1 + fi[1]!]!;
+    const lt = d[b + 1 + fi[2]!]!;
+    const la = this.speedCols[2 * j]![i]!;
+    const lo = this.speedCols[2 * j + 1]![i]!;
+    const t = this.tsCol[i]!;
+    if (!speedExceedsKmh(pla, plo, lt, la, lo, t, sp.maxKmh)) return false;
+    this.fillRow(i);
+    this.flag(j, speedReason(pla, plo, lt, la, lo, t, sp.maxKmh), this.fusedKey[i]!, partition, this.fusedOff[i]!, t);
+    return true;
+  }
+
+  /** processFused's Fields.checkLatLon (step j): record i, not a valid fix, to the step's topic with the reason. */
+  private flagInvalidFix(j: number, i: number, partition: number): void {
+    const la = this.speedCols[2 * j]![i]!;
+    const lo = this.speedCols[2 * j + 1]![i]!;
+    this.fillRow(i);
+    this.flag(j, FIX_REASONS[fixReason(1, la, lo, 0)]!, this.fusedKey[i]!, partition, this.fusedOff[i]!, this.tsCol[i]!);
   }
 
   /**
@@ -838,14 +1039,16 @@ export class BatchShardProcessor implements ShardProcessor {
     const sizeMs = this.plan.sizeMs;
     for (let j = 0; j < m; j++) {
       const s = slots[j]!;
-      const code = table.keys[s]!;
-      const start = table.starts[s]!;
-      const count = table.count[s]!;
-      const sum = table.sum[s]!;
-      const n = table.n[s]!;
-      const min = table.min[s]!;
-      const max = table.max[s]!;
-      const ts = table.maxTs[s]!;
+      const r = table.rows;
+      const b = s * W;
+      const code = r[b + W_KEY]!;
+      const start = r[b + W_START]!;
+      const count = r[b + W_COUNT]!;
+      const sum = r[b + W_SUM]!;
+      const n = r[b + W_N]!;
+      const min = r[b + W_MIN]!;
+      const max = r[b + W_MAX]!;
+      const ts = r[b + W_MAXTS]!;
       if (this.plan.partials) {
         let id = code;
         if (code >= UNKNOWN_KEY) {
@@ -882,7 +1085,7 @@ export class BatchShardProcessor implements ShardProcessor {
   }
 
   /**
-   * [tag, watermark, entries, next insertion number, unknown keys U, (U > 0: their JSON block), entries × 9 words],
+   * [tag, watermark, entries, next insertion number, unknown keys U, (U > 0: their JSON block), entries × W (9) words],
    * then each processValues step's per-key store by key id (PerKeyTable.exportDense).
    */
   snapshot(into: Float64Array): number {
@@ -930,7 +1133,7 @@ export class BatchShardProcessor implements ShardProcessor {
       at += words;
     }
     this.table.importFrom(from, at, entries, from[3]!);
-    at += 9 * entries;
+    at += W * entries;
     for (const t of this.perKey) if (t !== undefined) at += t.importDense(from, at);
   }
 }
