@@ -18,6 +18,10 @@
  *   group "DSL state stores: session user aggregates (one thread)": the session group's sessions
  *     with aggregate({views, bytes, first, last}) and a merger instead of count(): SessionProc
  *     against the typed session store with the aggregates as bytes beside it (OffHeapSessionProc).
+ *   group "DSL state stores: sliding user aggregates (one thread)": the page views in sliding
+ *     windows (1 min time difference, 10 s grace) with aggregate({views, bytes, last}): SlidingProc
+ *     with its buffered records' values as objects against as bytes (each window's aggregate is
+ *     computed from its records at close, so every value is read once per window containing it).
  *
  * Each row: events/s of timed passes over the whole data set (a fresh executor each pass, the
  * contenders alternating; the median of the passes), and in its note the memory per entry at the
@@ -26,11 +30,12 @@
  * GCs per million events.
  */
 import { PerformanceObserver, constants as perfConstants, performance } from "node:perf_hooks";
-import { JoinWindows, SessionWindows, StreamsBuilder, TimeWindows, TopologyExecutor, type Topology } from "../../src/index.js";
+import { JoinWindows, SessionWindows, SlidingWindows, StreamsBuilder, TimeWindows, TopologyExecutor, type Topology } from "../../src/index.js";
 import { forceGc as gc, type BenchRow } from "../harness.js";
 
 export const groups = ["DSL state stores: sessions (one thread)", "DSL state stores: stream-stream join (one thread)",
-  "DSL state stores: windowed user aggregates (one thread)", "DSL state stores: session user aggregates (one thread)"] as const;
+  "DSL state stores: windowed user aggregates (one thread)", "DSL state stores: session user aggregates (one thread)",
+  "DSL state stores: sliding user aggregates (one thread)"] as const;
 
 const MINUTE = 60_000;
 
@@ -116,6 +121,14 @@ function sessionAggregateTopology(): Topology {
   return b.build();
 }
 
+function slidingTopology(): Topology {
+  const b = new StreamsBuilder();
+  b.stream("views").groupByKey().windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(MINUTE, 10_000))
+    .aggregate(() => ({ views: 0, bytes: 0, last: "" }), (_k, v: any, a) => ({ views: a.views + 1, bytes: a.bytes + v.page.length, last: v.page }), { name: "sliding" })
+    .toStream().to("out");
+  return b.build();
+}
+
 function joinTopology(): Topology {
   const b = new StreamsBuilder();
   b.stream("requests").leftJoin(b.stream("accepts"), (q: any, a: any) => ({ ride: q.ride, driver: a?.driver ?? null, fare: q.fare }),
@@ -187,6 +200,7 @@ const CONTENDERS: Record<(typeof groups)[number], [string, string]> = {
   [groups[1]]: ["object buffer (StreamJoinProc)", "off-heap join buffer"],
   [groups[2]]: ["object store (TimeWindowProc)", "off-heap window store"],
   [groups[3]]: ["object store (SessionProc)", "typed session store, values off-heap"],
+  [groups[4]]: ["records' values as objects", "records' values off-heap"],
 };
 
 async function group(name: (typeof groups)[number], topology: Topology, d: Data, passes: number): Promise<BenchRow[]> {
@@ -224,6 +238,7 @@ export async function run(opts: { quick: boolean; only?: string }): Promise<Benc
     ...(want(groups[1]) ? await group(groups[1], joinTopology(), joinData(n), passes) : []),
     ...(want(groups[2]) ? await group(groups[2], windowTopology(), sessionData(n), passes) : []),
     ...(want(groups[3]) ? await group(groups[3], sessionAggregateTopology(), sessionData(n), passes) : []),
+    ...(want(groups[4]) ? await group(groups[4], slidingTopology(), sessionData(n), passes) : []),
   ];
 }
 

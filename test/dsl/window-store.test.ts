@@ -127,6 +127,37 @@ function run(top: Topology, records: In[], options: { objectStores?: boolean; ma
   return { out, ex, most, before };
 }
 
+/** Chains of executors restored from checkpoints at random cuts give the clean run's outputs. */
+function expectSameAcrossCheckpoints(top: Topology, records: In[], seed: number): void {
+  const clean = run(top, records);
+  const next = mulberry32(seed);
+  for (let round = 0; round < 3; round++) {
+    const cuts = Array.from({ length: 1 + round * 2 }, () => 1 + (next() % (records.length - 1))).sort((a, c) => a - c);
+    expect(run(top, records, {}, cuts).out).toEqual(clean.out);
+  }
+}
+
+/**
+ * The records through an executor bounded at `limit` entries a store: the index of the record that
+ * failed with StateStoreFullError (-1: none), the outputs before it and the stores' entries then.
+ */
+function failAt(top: Topology, records: In[], limit: number, objectStores: boolean) {
+  const out: string[] = [];
+  const ex = new TopologyExecutor(top, (t, k, v, ts) => out.push(show(t, k, v, ts)), { maxStoreEntries: limit, objectStores });
+  const time = new StreamTimeTracker();
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const topic = i % 2 === 0 ? "in" : "in2";
+    try {
+      ex.process(topic, r.key, r.value, r.t, time.observe(time.partition(topic), r.t, 0));
+    } catch (err) {
+      expect(err).toBeInstanceOf(StateStoreFullError);
+      return { at: i, out, entries: ex.stores().map((s) => s.entries) };
+    }
+  }
+  return { at: -1, out, entries: ex.stores().map((s) => s.entries) };
+}
+
 describe("off-heap window store in the executor: the same outputs as the object store", () => {
   for (const update of [false, true]) {
     for (const retentionMs of [0, 700]) {
@@ -152,36 +183,14 @@ describe("off-heap window store in the executor: the same outputs as the object 
 
   it("checkpoints round-trip: a chain of restored executors gives the same outputs and writes the same checkpoints", () => {
     for (const update of [false, true]) {
-      const records = stream(41 + (update ? 1 : 0), 3_000, 20, 40, 12);
-      const top = topology(update, 500, true, false);
-      const clean = run(top, records);
-      const next = mulberry32(9);
-      for (let round = 0; round < 3; round++) {
-        const cuts = Array.from({ length: 1 + round * 2 }, () => 1 + (next() % (records.length - 1))).sort((a, c) => a - c);
-        expect(run(top, records, {}, cuts).out).toEqual(clean.out);
-      }
+      expectSameAcrossCheckpoints(topology(update, 500, true, false), stream(41 + (update ? 1 : 0), 3_000, 20, 40, 12), 9);
     }
   });
 
   it("is bounded by maxStoreEntries: StateStoreFullError at the same record as the object store, nothing dropped before it", () => {
     const records = stream(7, 3_000, 200, 40, 3);
     const top = topology(false, 0, true);
-    const fail = (objectStores: boolean) => {
-      const out: string[] = [];
-      const ex = new TopologyExecutor(top, (t, k, v, ts) => out.push(show(t, k, v, ts)), { maxStoreEntries: 120, objectStores });
-      const time = new StreamTimeTracker();
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i]!;
-        const topic = i % 2 === 0 ? "in" : "in2";
-        try {
-          ex.process(topic, r.key, r.value, r.t, time.observe(time.partition(topic), r.t, 0));
-        } catch (err) {
-          expect(err).toBeInstanceOf(StateStoreFullError);
-          return { at: i, out, entries: ex.stores().map((s) => s.entries) };
-        }
-      }
-      return { at: -1, out, entries: ex.stores().map((s) => s.entries) };
-    };
+    const fail = (objectStores: boolean) => failAt(top, records, 120, objectStores);
     const offHeap = fail(false);
     expect(offHeap.at).toBeGreaterThan(0);
     expect(offHeap).toEqual(fail(true));
@@ -229,35 +238,14 @@ describe("session windows with user aggregates (values off-heap beside the typed
 
   it("checkpoints round-trip: a chain of restored executors gives the same outputs and writes the same checkpoints", () => {
     for (const update of [false, true]) {
-      const records = stream(61 + (update ? 1 : 0), 3_000, 20, 20, 15);
-      const top = sessionTopology(update, 200, false);
-      const clean = run(top, records);
-      const next = mulberry32(10);
-      for (let round = 0; round < 3; round++) {
-        const cuts = Array.from({ length: 1 + round * 2 }, () => 1 + (next() % (records.length - 1))).sort((a, c) => a - c);
-        expect(run(top, records, {}, cuts).out).toEqual(clean.out);
-      }
+      expectSameAcrossCheckpoints(sessionTopology(update, 200, false), stream(61 + (update ? 1 : 0), 3_000, 20, 20, 15), 10);
     }
   });
 
   it("is bounded by maxStoreEntries: StateStoreFullError at the same record as the object store", () => {
     const records = stream(8, 3_000, 300, 1, 3);
     const top = sessionTopology(false, 0);
-    const fail = (objectStores: boolean) => {
-      const ex = new TopologyExecutor(top, () => {}, { maxStoreEntries: 90, objectStores });
-      const time = new StreamTimeTracker();
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i]!;
-        const topic = i % 2 === 0 ? "in" : "in2";
-        try {
-          ex.process(topic, r.key, r.value, r.t, time.observe(time.partition(topic), r.t, 0));
-        } catch (err) {
-          expect(err).toBeInstanceOf(StateStoreFullError);
-          return { at: i, entries: ex.stores().map((s) => s.entries) };
-        }
-      }
-      return { at: -1, entries: ex.stores().map((s) => s.entries) };
-    };
+    const fail = (objectStores: boolean) => failAt(top, records, 90, objectStores);
     const offHeap = fail(false);
     expect(offHeap.at).toBeGreaterThan(0);
     expect(offHeap).toEqual(fail(true));
@@ -309,21 +297,7 @@ describe("sliding windows with the buffered records' values as bytes: the same o
     const top = slidingTopology(true, false);
     const clean = run(top, records);
     expect(run(top, records, {}, [500, 1_700, 2_400]).out).toEqual(clean.out);
-    const fail = (objectStores: boolean) => {
-      const ex = new TopologyExecutor(top, () => {}, { maxStoreEntries: clean.most - 3, objectStores });
-      const time = new StreamTimeTracker();
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i]!;
-        const topic = i % 2 === 0 ? "in" : "in2";
-        try {
-          ex.process(topic, r.key, r.value, r.t, time.observe(time.partition(topic), r.t, 0));
-        } catch (err) {
-          expect(err).toBeInstanceOf(StateStoreFullError);
-          return { at: i, entries: ex.stores().map((s) => s.entries) };
-        }
-      }
-      return { at: -1, entries: [] };
-    };
+    const fail = (objectStores: boolean) => failAt(top, records, clean.most - 3, objectStores);
     const offHeap = fail(false);
     expect(offHeap.at).toBeGreaterThan(0);
     expect(offHeap).toEqual(fail(true));
