@@ -19,13 +19,22 @@ describe("Coordinator", () => {
     const total = 3_000_000;
     const run = async (crash: boolean) => {
       const sink = new MemorySink();
-      const c = new Coordinator({
-        pipeline: driverTracking, source: new GeneratorSource(new DriverGenerator({ seed: 3 }), total),
-        sink, workers: 2, batchSize: 1024, ringSlots: 8, rate: 2_000_000,
-      });
-      const timers = crash ? Array.from({ length: crashes }, (_, k) => setTimeout(() => c.crashWorker(k % 2), 250 + 300 * k)) : [];
+      const source = new GeneratorSource(new DriverGenerator({ seed: 3 }), total);
+      const c = new Coordinator({ pipeline: driverTracking, source, sink, workers: 2, batchSize: 1024, ringSlots: 8, rate: 2_000_000 });
+      if (crash) {
+        // Crash k is asked for once (k + 1) / (crashes + 2) of the input is read: by progress, not
+        // by a timer (a timer on a busy machine could fire after the run, or two for one restart).
+        const fill = source.fill.bind(source);
+        let read = 0;
+        let k = 0;
+        source.fill = (p, columns, max) => {
+          const n = fill(p, columns, max);
+          read += n;
+          if (k < crashes && read >= ((k + 1) * total) / (crashes + 2)) c.crashWorker(k++ % 2);
+          return n;
+        };
+      }
       const summary = await c.run();
-      timers.forEach(clearTimeout);
       return { summary, processed: c.progress().processed, outputs: sink.outputs.map((o) => JSON.stringify(o)).sort() };
     };
     const clean = await run(false);
@@ -40,11 +49,15 @@ describe("Coordinator", () => {
 
   it("without checkpoints a restarted worker still processes every accepted record", async () => {
     const total = 2_000_000;
-    const c = new Coordinator({
-      pipeline: driverTracking, source: new GeneratorSource(new DriverGenerator({ seed: 3 }), total),
-      sink: new MemorySink(), workers: 2, batchSize: 1024, ringSlots: 8, rate: 2_000_000, checkpointBytes: 0,
-    });
-    setTimeout(() => c.crashWorker(1), 300);
+    const source = new GeneratorSource(new DriverGenerator({ seed: 3 }), total);
+    const c = new Coordinator({ pipeline: driverTracking, source, sink: new MemorySink(), workers: 2, batchSize: 1024, ringSlots: 8, rate: 2_000_000, checkpointBytes: 0 });
+    const fill = source.fill.bind(source);
+    let read = 0;
+    source.fill = (p, columns, max) => {
+      const n = fill(p, columns, max);
+      if (read < total / 3 && (read += n) >= total / 3) c.crashWorker(1);
+      return n;
+    };
     const summary = await c.run();
     expect(summary.workerRestarts).toBe(1);
     expect(c.progress().processed).toBe(total);
