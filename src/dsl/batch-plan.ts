@@ -22,6 +22,10 @@
  *                              fieldOfSelector) or the user function on the row
  *                       windows: late check, then the typed window table (BatchWindowTable)
  *
+ * A plan with no user function (fusedSteps: built-in filters and checks on one lat/lon pair, a source
+ * or geohash key, a column value) runs pass 2 as one fused loop instead (processFused): the built-in
+ * steps inline beside the window update, as the hand-written driver-tracking shard, no verdict pass.
+ *
  * Outputs are those of the record-at-a-time path (engine-shard.ts over executor.ts): the same window
  * results and partials (closed in order of window start, then first insertion), the same late,
  * invalid and user-error side outputs, emitted at the same points of the record sequence.
@@ -767,6 +771,7 @@ export class BatchShardProcessor implements ShardProcessor {
     let cacheLo = Infinity;
     let cacheHi = -Infinity;
     let first = 0;
+    let spStart = NaN;
     records: for (let i = 0; i < n; i++) {
       if (reason[i] !== 0) {
         out.side(OUT_INVALID, reason[i]!, key[i]!, partition, off[i]!, ts[i]!, NaN, NaN, NaN, 0, 0);
@@ -807,7 +812,9 @@ export class BatchShardProcessor implements ShardProcessor {
               if (!(y2 < 0.25 && fourR2 * y2 < allowed * allowed * (1 - y2) * safety) && this.flagTooFast(j, i, b, partition)) continue records;
             }
             // Newer than the last fix and its window open (a late one is not aggregated): the last fix.
-            if (!(lt >= t) && Math.floor(t / spSize) * spSize + spCloseAfter > this.watermark) {
+            // The window start of t, reused while t stays 1 ms clear of its edges (as the hand-written shard).
+            if (!(t >= spStart + 1 && t < spStart + spSize - 1)) spStart = Math.floor(t / spSize) * spSize;
+            if (!(lt >= t) && spStart + spCloseAfter > this.watermark) {
               d[b + oTs] = t;
               d[b + oLat] = la;
               d[b + oLon] = lo;
