@@ -590,11 +590,8 @@ export class BatchShardProcessor implements ShardProcessor {
     const table = this.table;
     const { sizeMs, advanceMs, graceMs } = plan;
     const keyIsString = this.keyIsString;
-    // Window starts of the last record's range of t (see firstStart in windows.ts): reused while t
-    // stays 1 ms clear of the range's edges, where the formula's result cannot change.
-    let cacheLo = Infinity;
-    let cacheHi = -Infinity;
-    let first = 0;
+    this.rangeLo = Infinity;
+    this.rangeHi = -Infinity;
     for (let i = 0; i < n; i++) {
       if (reason[i] !== 0) {
         out.side(OUT_INVALID, reason[i]!, key[i]!, partition, off[i]!, ts[i]!, NaN, NaN, NaN, 0, 0);
@@ -675,17 +672,8 @@ export class BatchShardProcessor implements ShardProcessor {
         out.side(OUT_INVALID, DSL_USER_ERROR, key[i]!, partition, off[i]!, t, NaN, NaN, NaN, 0, 0);
         continue;
       }
-      if (!(t >= cacheLo && t < cacheHi)) {
-        const raw = Math.floor((t - sizeMs) / advanceMs) * advanceMs + advanceMs;
-        first = Math.max(0, raw);
-        if (raw >= 0) {
-          cacheLo = raw - advanceMs + sizeMs + 1;
-          cacheHi = raw + sizeMs - 1;
-        } else {
-          cacheLo = Infinity;
-          cacheHi = -Infinity;
-        }
-      }
+      if (!(t >= this.rangeLo && t < this.rangeHi)) this.windowRange(t);
+      const first = this.rangeFirst;
       const wm = this.watermark;
       let missed = 0;
       for (let s = first; s <= t; s += advanceMs) {
@@ -768,9 +756,8 @@ export class BatchShardProcessor implements ShardProcessor {
     const valueCol = plan.value.kind === "column" ? columns[plan.value.field]! : undefined;
     const table = this.table;
     const { sizeMs, advanceMs, graceMs } = plan;
-    let cacheLo = Infinity;
-    let cacheHi = -Infinity;
-    let first = 0;
+    this.rangeLo = Infinity;
+    this.rangeHi = -Infinity;
     let spStart = NaN;
     records: for (let i = 0; i < n; i++) {
       if (reason[i] !== 0) {
@@ -837,17 +824,8 @@ export class BatchShardProcessor implements ShardProcessor {
       }
       const k = keyKind === "source" ? key[i]! : codes[i]! + NUMERIC_KEY;
       const x = valueCol !== undefined ? valueCol[i]! : NaN;
-      if (!(t >= cacheLo && t < cacheHi)) {
-        const raw = Math.floor((t - sizeMs) / advanceMs) * advanceMs + advanceMs;
-        first = Math.max(0, raw);
-        if (raw >= 0) {
-          cacheLo = raw - advanceMs + sizeMs + 1;
-          cacheHi = raw + sizeMs - 1;
-        } else {
-          cacheLo = Infinity;
-          cacheHi = -Infinity;
-        }
-      }
+      if (!(t >= this.rangeLo && t < this.rangeHi)) this.windowRange(t);
+      const first = this.rangeFirst;
       const wm = this.watermark;
       let missed = 0;
       for (let s = first; s <= t; s += advanceMs) {
@@ -855,6 +833,28 @@ export class BatchShardProcessor implements ShardProcessor {
         else table.add(k, s, x, t);
       }
       if (missed > 0) out.side(OUT_LATE, 1, key[i]!, partition, off[i]!, t, wm, wm - t, NaN, 0, 0);
+    }
+  }
+
+  /**
+   * The first window start of the last record's range of t (see firstStart in windows.ts), and the
+   * range [rangeLo, rangeHi) of t it holds for: 1 ms clear of the edges, where the formula's result
+   * cannot change. Recomputed by windowRange() when t leaves it (rarely: times mostly in order).
+   */
+  private rangeFirst = 0;
+  private rangeLo = Infinity;
+  private rangeHi = -Infinity;
+
+  private windowRange(t: number): void {
+    const { sizeMs, advanceMs } = this.plan;
+    const raw = Math.floor((t - sizeMs) / advanceMs) * advanceMs + advanceMs;
+    this.rangeFirst = Math.max(0, raw);
+    if (raw >= 0) {
+      this.rangeLo = raw - advanceMs + sizeMs + 1;
+      this.rangeHi = raw + sizeMs - 1;
+    } else {
+      this.rangeLo = Infinity;
+      this.rangeHi = -Infinity;
     }
   }
 
