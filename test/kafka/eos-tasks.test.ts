@@ -72,6 +72,59 @@ async function until(what: string, ok: () => boolean, limitMs = 90_000): Promise
   }
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const restored = (p: Proc) => /"event":"task-restore"/.test(p.stderr);
+
+/** `riptide run --topology T` under exactly-once with state per partition, as instance `id`. */
+function tasksArgs(topology: string, group: string, id: string): string[] {
+  return ["run", "--topology", topology, "--brokers", BROKERS, "--group", group, "--guarantee", "exactly-once",
+    "--commit-interval", "50", "--instance-id", id, "--workers", "2", "--batch-size", "256", "--stop-when-idle", "15", "--partitions", String(PARTITIONS), "--json"];
+}
+
+/**
+ * The life of two processes both multi-process tests run, sending three phases of input: `a`
+ * alone (phase 0 sent before it starts, or `afterStart` once it loaded its partitions), then `b`
+ * joins (tasks move); optionally a worker thread of `b` dies; phase 1; `a` SIGKILLed and restarted
+ * with its id (`a2`); `b` SIGKILLed for good (its partitions move to `a2` once its session times
+ * out); phase 2; `a2` runs to --stop-when-idle.
+ */
+async function twoProcesses(args: (id: string) => string[], send: (phase: number) => Promise<unknown>, procs: Proc[],
+  opts: { phase0BeforeStart: boolean; killWorkerOfB: boolean }): Promise<{ a: Proc; b: Proc; a2: Proc }> {
+  const start = (id: string) => { const p = riptide(args(id)); procs.push(p); return p; };
+  if (opts.phase0BeforeStart) await send(0);
+  const a = start("a");
+  await assigned(a);
+  // The first process holds every partition; once it has processed (and committed) the first
+  // phase, a second joins.
+  await until("a's partitions loaded", () => restored(a));
+  await sleep(2500);
+  if (!opts.phase0BeforeStart) {
+    await send(0);
+    await sleep(2500);
+  }
+  const b = start("b");
+  await until("b's task restore", () => restored(b));
+  // A worker thread of the second dies at its next batch (fault hook): its shard restores its
+  // checkpoint and replays, a partition load it had not checkpointed yet included.
+  if (opts.killWorkerOfB) b.child.kill("SIGUSR2");
+  await send(1);
+  await sleep(1500);
+  // The first is killed and restarted with its id: it takes its partitions back at once
+  // (static membership) and loads their state.
+  a.child.kill("SIGKILL");
+  await a.exited;
+  const a2 = start("a");
+  await until("a2's task restore", () => restored(a2));
+  // The second is killed for good: after its session times out its partitions move to the
+  // restarted first, which waits until the broker aborts the dead one's open transaction and
+  // loads their last committed state.
+  b.child.kill("SIGKILL");
+  await b.exited;
+  await send(2);
+  expect(await a2.exited, a2.stderr.slice(-3000)).toBe(0);
+  return { a, b, a2 };
+}
+
 describe("exactly-once with state per partition (--instance-id)", () => {
   beforeAll(() => ensureBroker());
 
@@ -97,41 +150,10 @@ describe("exactly-once with state per partition (--instance-id)", () => {
     const group = uniqueName("tasks-g");
     await createTopic(input, PARTITIONS);
     const phases = generate(40_000, 3);
-    const send = (fs: Fix[]) => produceAll(input, fs.map((f) => ({ value: JSON.stringify(f), key: f.driverId, partition: Number(f.driverId.slice(7)) % PARTITIONS })));
-    const args = (id: string) => ["run", "--topology", "test/dsl/fixtures/fix-tasks.js", "--brokers", BROKERS, "--group", group, "--guarantee", "exactly-once",
-      "--commit-interval", "50", "--instance-id", id, "--workers", "2", "--batch-size", "256", "--stop-when-idle", "15", "--partitions", String(PARTITIONS), "--json"];
+    const send = (ph: number) => produceAll(input, phases[ph]!.map((f) => ({ value: JSON.stringify(f), key: f.driverId, partition: Number(f.driverId.slice(7)) % PARTITIONS })));
     const procs: Proc[] = [];
     try {
-      await send(phases[0]!);
-      const a = riptide(args("a"));
-      procs.push(a);
-      await assigned(a);
-      // The first process holds every partition; once it has processed (and committed) the first
-      // phase, a second joins.
-      await until("a's partitions loaded", () => /"event":"task-restore"/.test(a.stderr));
-      await new Promise((r) => setTimeout(r, 2500));
-      const b = riptide(args("b"));
-      procs.push(b);
-      await until("b's task restore", () => /"event":"task-restore"/.test(b.stderr));
-      // A worker thread of the second dies at its next batch (fault hook): its shard restores its
-      // checkpoint and replays, a partition load it had not checkpointed yet included.
-      b.child.kill("SIGUSR2");
-      await send(phases[1]!);
-      await new Promise((r) => setTimeout(r, 1500));
-      // The first is killed and restarted with its id: it takes its partitions back at once
-      // (static membership) and loads their state.
-      a.child.kill("SIGKILL");
-      await a.exited;
-      const a2 = riptide(args("a"));
-      procs.push(a2);
-      await until("a2's task restore", () => /"event":"task-restore"/.test(a2.stderr));
-      // The second is killed for good: after its session times out its partitions move to the
-      // restarted first, which waits until the broker aborts the dead one's open transaction and
-      // loads their last committed state.
-      b.child.kill("SIGKILL");
-      await b.exited;
-      await send(phases[2]!);
-      expect(await a2.exited, a2.stderr.slice(-3000)).toBe(0);
+      const { b, a2 } = await twoProcesses((id) => tasksArgs("test/dsl/fixtures/fix-tasks.js", group, id), send, procs, { phase0BeforeStart: true, killWorkerOfB: true });
       // The join moved partitions with state: b loaded some that a had committed; a2 loaded its
       // own, then b's.
       expect(b.stderr).toMatch(/"event":"task-restore"[^\n]*"restored":\[\d/);
@@ -173,36 +195,16 @@ describe("exactly-once with state per partition (--instance-id)", () => {
       fixes: Array.from({ length: 6000 }, (_, i) => ({ d: next() % DRIVERS, ts: t0 + k * 400_000 + i * 50 - (next() % 2000) })),
       requests: Array.from({ length: 1500 }, (_, j) => ({ d: next() % DRIVERS, id: `r${k}-${j}`, ts: t0 + k * 400_000 + j * 200 - (next() % 2000) })),
     }));
-    const send = (ph: (typeof phases)[number]) => Promise.all([
-      produceAll(`${prefix}jt-fixes`, ph.fixes.map((f) => ({ value: JSON.stringify({ driverId: `driver-${f.d}`, ts: f.ts }), key: `driver-${f.d}`, partition: part(f.d) }))),
-      produceAll(`${prefix}jt-requests`, ph.requests.map((r) => ({ value: JSON.stringify({ requestId: r.id, driverId: `driver-${r.d}`, ts: r.ts }), key: `driver-${r.d}`, partition: part(r.d) }))),
+    const send = (k: number) => Promise.all([
+      produceAll(`${prefix}jt-fixes`, phases[k]!.fixes.map((f) => ({ value: JSON.stringify({ driverId: `driver-${f.d}`, ts: f.ts }), key: `driver-${f.d}`, partition: part(f.d) }))),
+      produceAll(`${prefix}jt-requests`, phases[k]!.requests.map((r) => ({ value: JSON.stringify({ requestId: r.id, driverId: `driver-${r.d}`, ts: r.ts }), key: `driver-${r.d}`, partition: part(r.d) }))),
     ]);
     const city = (d: number) => `city-${d % 7}`;
+    // The profiles first: each process reads a task's table before its streams' first records.
     await produceAll(`${prefix}jt-profiles`, Array.from({ length: DRIVERS }, (_, d) => ({ value: JSON.stringify({ driverId: `driver-${d}`, city: city(d) }), key: `driver-${d}`, partition: part(d) })));
-    const args = (id: string) => ["run", "--topology", "test/dsl/fixtures/join-tasks.js", "--brokers", BROKERS, "--group", group, "--guarantee", "exactly-once",
-      "--commit-interval", "50", "--instance-id", id, "--workers", "2", "--batch-size", "256", "--stop-when-idle", "15", "--partitions", String(PARTITIONS), "--json"];
     const procs: Proc[] = [];
     try {
-      const a = riptide(args("a"));
-      procs.push(a);
-      await until("a's tasks loaded", () => /"event":"task-restore"/.test(a.stderr));
-      await new Promise((r) => setTimeout(r, 2500)); // the profiles read first
-      await send(phases[0]!);
-      await new Promise((r) => setTimeout(r, 2500));
-      const b = riptide(args("b"));
-      procs.push(b);
-      await until("b's task restore", () => /"event":"task-restore"/.test(b.stderr));
-      await send(phases[1]!);
-      await new Promise((r) => setTimeout(r, 1500));
-      a.child.kill("SIGKILL");
-      await a.exited;
-      const a2 = riptide(args("a"));
-      procs.push(a2);
-      await until("a2's task restore", () => /"event":"task-restore"/.test(a2.stderr));
-      b.child.kill("SIGKILL");
-      await b.exited;
-      await send(phases[2]!);
-      expect(await a2.exited, a2.stderr.slice(-3000)).toBe(0);
+      const { b, a2 } = await twoProcesses((id) => tasksArgs("test/dsl/fixtures/join-tasks.js", group, id), send, procs, { phase0BeforeStart: false, killWorkerOfB: false });
       // b took tasks a had committed (each task once, whatever number of topics it spans).
       const restoredBy = (p: Proc) => p.stderr.split("\n").filter((l) => l.includes('"event":"task-restore"')).map((l) => JSON.parse(l) as { tasks: number[]; restored: number[] });
       expect(restoredBy(b).flatMap((r) => r.restored).length).toBeGreaterThan(0);
