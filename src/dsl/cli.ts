@@ -12,7 +12,7 @@ import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import { resolve } from "node:path";
 import { loadTopology, runTopology, topologyShape } from "./engine.js";
 import { TopologyError } from "./errors.js";
-import { objectShape } from "./engine-objects.js";
+import { objectShape, taskStateObstacle } from "./engine-objects.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
   "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id"]);
@@ -95,10 +95,8 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   if (instanceId !== undefined) {
     if (!exactlyOnce) throw new UsageError("--instance-id needs --guarantee exactly-once (at-least-once runs split partitions without it)");
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceId)) throw new UsageError(`--instance-id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(instanceId)}`);
-    const global = general?.inputs.find((i) => i.global);
-    if (general && (global || general.repartitions.length > 0)) {
-      throw new UsageError(`--instance-id: this topology ${global ? `reads the global table ${global.topic} (every process reads it whole)` : "groups by a new key (repartitions)"}, so it runs as one process per group; drop --instance-id`);
-    }
+    const obstacle = general && taskStateObstacle(general);
+    if (obstacle) throw new UsageError(`--instance-id: this topology ${obstacle}, so it runs as one process per group; drop --instance-id`);
   }
   const quiet = values["quiet"] === true;
   const onLog = (event: string, detail: Record<string, unknown>): void => {

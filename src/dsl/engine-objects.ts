@@ -358,6 +358,18 @@ export class TaggedSource implements Source {
   }
 }
 
+/**
+ * Why a topology cannot keep its state per input partition (exactly-once across processes,
+ * `--instance-id`), or undefined when it can: a global table is read whole by every process, and
+ * records that move to a new key's shard would have to cross processes.
+ */
+export function taskStateObstacle(shape: ObjectShape): string | undefined {
+  const global = shape.inputs.find((i) => i.global);
+  if (global) return `reads the global table ${global.topic} (every process reads it whole)`;
+  if (shape.repartitions.length > 0) return "groups by a new key (repartitions)";
+  return undefined;
+}
+
 /** Which input a topology reads from a topic, or a TopologyError naming the topics it reads. */
 export function inputIndex(shape: ObjectShape, topic: string): number {
   const k = shape.inputs.findIndex((i) => i.topic === topic);

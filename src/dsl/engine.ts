@@ -34,7 +34,7 @@ import type { PlanNode, Topology } from "./plan.js";
 import { createStringTable, mirrorStrings, SharedInterner } from "./shared-strings.js";
 import { Interner } from "../schema/interner.js";
 import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, loadTopology, NUMERIC_KEY, REASONS } from "./engine-common.js";
-import { inputIndex, objectPipeline, objectShape, TaggedSource, type ObjectShape } from "./engine-objects.js";
+import { inputIndex, objectPipeline, objectShape, TaggedSource, taskStateObstacle, type ObjectShape } from "./engine-objects.js";
 import { MultiSource } from "../sources/multi-source.js";
 
 export { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_NOT_A_NUMBER, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
@@ -269,12 +269,8 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
   let source: Source;
   if ("mode" in shape) {
     const objects = objectPipeline(abs, shape, interner);
-    if (options.taskState === true) {
-      const global = shape.inputs.find((i) => i.global);
-      if (shape.repartitions.length > 0 || global) {
-        throw new TopologyError(`state per partition needs a topology that neither groups by a new key nor reads a global table (this one ${global ? `reads the global table ${global.topic}` : "groups by a new key"})`);
-      }
-    }
+    const obstacle = options.taskState === true ? taskStateObstacle(shape) : undefined;
+    if (obstacle) throw new TopologyError(`state per partition needs a topology that neither groups by a new key nor reads a global table: this one ${obstacle}`);
     pipeline = objects;
     const files = options.input;
     if (typeof files === "string" && shape.inputs.length > 1) {
