@@ -159,9 +159,9 @@ describe("exactly-once with state per partition (--instance-id)", () => {
       expect(b.stderr).toMatch(/"event":"task-restore"[^\n]*"restored":\[\d/);
       expect(b.stderr).toMatch(/"event":"worker-restart"/);
       // The changelog has a partition per task: a restore reads only those of its tasks.
-      const reads = [b, a2].flatMap((p) => p.stderr.split("\n").filter((l) => l.includes('"event":"state-restore"')).map((l) => JSON.parse(l) as { partitions: number[]; changelogPartitions: number[] }));
+      const reads = [b, a2].flatMap((p) => p.stderr.split("\n").filter((l) => l.includes('"event":"state-restore"')).map((l) => JSON.parse(l) as { tasks: number[]; changelogPartitions: number[] }));
       expect(reads.length).toBeGreaterThanOrEqual(3);
-      for (const r of reads) expect([...r.changelogPartitions].sort()).toEqual([...r.partitions].sort());
+      for (const r of reads) expect([...r.changelogPartitions].sort()).toEqual([...r.tasks].sort());
       const restores = a2.stderr.split("\n").filter((l) => l.includes('"event":"task-restore"')).map((l) => JSON.parse(l) as { restored: number[] });
       expect(restores.length).toBeGreaterThanOrEqual(2);
       expect(new Set(restores.flatMap((r) => r.restored)).size).toBe(PARTITIONS);

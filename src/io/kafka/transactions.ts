@@ -310,15 +310,15 @@ export class KafkaTransactions implements TransactionHooks {
    * Task mode: the last committed state of each of these tasks (a task's id is its partitions'
    * number in their own topics). Waits until no transaction is open on the changelog first.
    */
-  async loadTasks(partitions: readonly number[]): Promise<Map<number, SavedTask>> {
+  async loadTasks(tasks: readonly number[]): Promise<Map<number, SavedTask>> {
     if (!this.o.factory.readPartition) throw new KafkaError(`exactly-once needs readPartition on ${this.o.factory.name}`);
     const t0 = Date.now();
     // Only the changelog partitions of these tasks (all of them share one with a 1-partition changelog).
-    const parts = [...new Set(partitions.map((t) => t % this.changelogParts))];
-    await this.changelogSettled(parts);
-    const read = await Promise.all(parts.map((q) => this.o.factory.readPartition!(this.o.client, this.o.changelogTopic, q)));
+    const logParts = [...new Set(tasks.map((t) => t % this.changelogParts))];
+    await this.changelogSettled(logParts);
+    const read = await Promise.all(logParts.map((q) => this.o.factory.readPartition!(this.o.client, this.o.changelogTopic, q)));
     const records = read.flat();
-    const wanted = new Set(partitions);
+    const wanted = new Set(tasks);
     const metas = new Map<number, { writer: number; epoch: number; chunks: number; bytes: number; streamTime: number | string; streamTimes?: Array<[number, number | string]> }>();
     const chunks = new Map<string, Buffer>();
     for (const m of records) {
@@ -340,18 +340,18 @@ export class KafkaTransactions implements TransactionHooks {
       for (let i = 0; i < meta.chunks; i++) {
         const c = chunks.get(`task/${p}/${i}`);
         if (!c || c.readUInt32LE(0) !== meta.writer || c.readUInt32LE(4) !== meta.epoch) {
-          throw new KafkaError(`changelog ${this.o.changelogTopic}: chunk ${i} of partition ${p}'s state (writer ${meta.writer}, epoch ${meta.epoch}) is missing`);
+          throw new KafkaError(`changelog ${this.o.changelogTopic}: chunk ${i} of task ${p}'s state (writer ${meta.writer}, epoch ${meta.epoch}) is missing`);
         }
         at += c.copy(blob, at, 16);
       }
-      if (at !== meta.bytes) throw new KafkaError(`changelog ${this.o.changelogTopic}: partition ${p}'s state has ${at} bytes, expected ${meta.bytes}`);
+      if (at !== meta.bytes) throw new KafkaError(`changelog ${this.o.changelogTopic}: task ${p}'s state has ${at} bytes, expected ${meta.bytes}`);
       const words = new Float64Array(meta.bytes / 8);
       Buffer.from(words.buffer).set(blob);
       out.set(p, { streamTime: Number(meta.streamTime), words, ...(meta.streamTimes && { streamTimes: new Map(meta.streamTimes.map(([q, st]) => [q, Number(st)])) }) });
       bytes += meta.bytes;
     }
     this.o.onLog?.("state-restore", {
-      changelog: this.o.changelogTopic, partitions: [...partitions], changelogPartitions: parts, found: [...out.keys()], bytes, records: records.length, ms: Date.now() - t0,
+      changelog: this.o.changelogTopic, tasks: [...tasks], changelogPartitions: logParts, found: [...out.keys()], bytes, records: records.length, ms: Date.now() - t0,
       rateBytesPerSec: Math.round(bytes / Math.max(0.001, (Date.now() - t0) / 1000)),
     });
     return out;
