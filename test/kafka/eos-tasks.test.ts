@@ -125,6 +125,28 @@ async function twoProcesses(args: (id: string) => string[], send: (phase: number
   return { a, b, a2 };
 }
 
+/**
+ * Runs `body` with topic names under `prefix` and a list for the processes it starts; at the end,
+ * those still running are killed and the prefix cleared.
+ */
+async function withProcesses(prefix: string, body: (procs: Proc[]) => Promise<void>): Promise<void> {
+  process.env["RIPTIDE_TEST_PREFIX"] = prefix;
+  const procs: Proc[] = [];
+  try {
+    await body(procs);
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGKILL");
+    delete process.env["RIPTIDE_TEST_PREFIX"];
+  }
+}
+
+/** A run's --json summary counts nothing late and nothing invalid. */
+function expectNothingLateOrInvalid(p: Proc): void {
+  const outputs = (JSON.parse(p.stdout.trim().split("\n").pop()!) as { outputs: Record<string, number> }).outputs;
+  expect(outputs["riptide-late"]).toBe(0);
+  expect(outputs["invalid"]).toBe(0);
+}
+
 describe("exactly-once with state per partition (--instance-id)", () => {
   beforeAll(() => ensureBroker());
 
@@ -145,14 +167,12 @@ describe("exactly-once with state per partition (--instance-id)", () => {
 
   it("two processes split the partitions; partitions move with their state on a join, a SIGKILL and restart, a worker thread's death, and a SIGKILL for good: every window and session exactly once", async () => {
     const prefix = `${uniqueName("tasks")}-`;
-    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
     const input = `${prefix}fixes`;
     const group = uniqueName("tasks-g");
     await createTopic(input, PARTITIONS);
     const phases = generate(40_000, 3);
     const send = (ph: number) => produceAll(input, phases[ph]!.map((f) => ({ value: JSON.stringify(f), key: f.driverId, partition: Number(f.driverId.slice(7)) % PARTITIONS })));
-    const procs: Proc[] = [];
-    try {
+    await withProcesses(prefix, async (procs) => {
       const { b, a2 } = await twoProcesses((id) => tasksArgs("test/dsl/fixtures/fix-tasks.js", group, id), send, procs, { phase0BeforeStart: true, killWorkerOfB: true });
       // The join moved partitions with state: b loaded some that a had committed; a2 loaded its
       // own, then b's.
@@ -172,20 +192,12 @@ describe("exactly-once with state per partition (--instance-id)", () => {
       const v = (o: Record<string, unknown>) => o["value"] as { n: number; max: number };
       expect(diff(multiset(sessions.map((o) => `${o["key"]}|${o["windowStart"]}|${v(o).n}|${v(o).max}`)), multiset(want.sessions))).toEqual([]);
       // Nothing late or invalid (each partition's fixes are within the grace of its own stream time).
-      for (const p of [a2]) {
-        const outputs = (JSON.parse(p.stdout.trim().split("\n").pop()!) as { outputs: Record<string, number> }).outputs;
-        expect(outputs["riptide-late"]).toBe(0);
-        expect(outputs["invalid"]).toBe(0);
-      }
-    } finally {
-      for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGKILL");
-      delete process.env["RIPTIDE_TEST_PREFIX"];
-    }
+      expectNothingLateOrInvalid(a2);
+    });
   }, 300_000);
 
   it("a join of co-partitioned topics (a table and two streams) splits by task: partition q of every topic moves with the state they share, and every join result appears exactly once", async () => {
     const prefix = `${uniqueName("jtasks")}-`;
-    process.env["RIPTIDE_TEST_PREFIX"] = prefix;
     const group = uniqueName("jtasks-g");
     for (const t of ["jt-profiles", "jt-fixes", "jt-requests"]) await createTopic(`${prefix}${t}`, PARTITIONS);
     const next = mulberry32(67);
@@ -202,8 +214,7 @@ describe("exactly-once with state per partition (--instance-id)", () => {
     const city = (d: number) => `city-${d % 7}`;
     // The profiles first: each process reads a task's table before its streams' first records.
     await produceAll(`${prefix}jt-profiles`, Array.from({ length: DRIVERS }, (_, d) => ({ value: JSON.stringify({ driverId: `driver-${d}`, city: city(d) }), key: `driver-${d}`, partition: part(d) })));
-    const procs: Proc[] = [];
-    try {
+    await withProcesses(prefix, async (procs) => {
       const { b, a2 } = await twoProcesses((id) => tasksArgs("test/dsl/fixtures/join-tasks.js", group, id), send, procs, { phase0BeforeStart: false, killWorkerOfB: false });
       // b took tasks a had committed (each task once, whatever number of topics it spans).
       const restoredBy = (p: Proc) => p.stderr.split("\n").filter((l) => l.includes('"event":"task-restore"')).map((l) => JSON.parse(l) as { tasks: number[]; restored: number[] });
@@ -221,12 +232,7 @@ describe("exactly-once with state per partition (--instance-id)", () => {
       const v = (o: Record<string, unknown>) => o["value"] as Record<string, unknown>;
       expect(diff(multiset(enriched.map((o) => `${o["key"]}|${v(o)["ts"]}|${v(o)["city"]}`)), multiset(wantEnriched))).toEqual([]);
       expect(diff(multiset(pairs.map((o) => `${o["key"]}|${v(o)["requestId"]}|${v(o)["fixTs"]}`)), multiset(wantPairs))).toEqual([]);
-      const outputs = (JSON.parse(a2.stdout.trim().split("\n").pop()!) as { outputs: Record<string, number> }).outputs;
-      expect(outputs["riptide-late"]).toBe(0);
-      expect(outputs["invalid"]).toBe(0);
-    } finally {
-      for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGKILL");
-      delete process.env["RIPTIDE_TEST_PREFIX"];
-    }
+      expectNothingLateOrInvalid(a2);
+    });
   }, 300_000);
 });
