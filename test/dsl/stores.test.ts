@@ -13,6 +13,7 @@ import { inspect } from "node:util";
 import { OffHeapJoinStore } from "../../src/dsl/join-store.js";
 import { SlotHeap } from "../../src/dsl/slot-heap.js";
 import { mulberry32 } from "../support/random.js";
+import { roundTrip } from "./checkpoint-round-trip.js";
 
 interface In { topic: string; key: unknown; value: unknown; t: number }
 
@@ -35,18 +36,7 @@ function run(topology: Topology, records: In[], options: { objectStores?: boolea
   const words = new Float64Array(1 << 20);
   let maxEntries = 0;
   for (let i = 0; i <= records.length; i++) {
-    if (cuts.includes(i)) {
-      const n = ex.snapshot(words);
-      expect(n, ex.snapshotError).toBeGreaterThan(0);
-      const copy = words.slice(0, n);
-      const next = new TopologyExecutor(topology, emit, options);
-      next.restore(copy);
-      const again = new Float64Array(n + 16);
-      expect(next.snapshot(again)).toBe(n);
-      expect(again.subarray(0, n)).toEqual(copy);
-      expect(next.stores()).toEqual(ex.stores());
-      ex = next;
-    }
+    if (cuts.includes(i)) ex = roundTrip(ex, () => new TopologyExecutor(topology, emit, options), words).next;
     if (i === records.length) break;
     const r = records[i]!;
     ex.process(r.topic, r.key, r.value, r.t, time.observe(time.partition(r.topic), r.t, 0));

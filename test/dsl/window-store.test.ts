@@ -16,6 +16,7 @@ import {
 } from "../../src/index.js";
 import { OffHeapWindowStore } from "../../src/dsl/window-value-store.js";
 import { mulberry32 } from "../support/random.js";
+import { roundTrip } from "./checkpoint-round-trip.js";
 
 const show = (topic: string, key: unknown, value: unknown, ts: number): string =>
   `${topic}\t${inspect([key, value, ts], { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity, breakLength: Infinity })}`;
@@ -104,18 +105,7 @@ function run(top: Topology, records: In[], options: { objectStores?: boolean; ma
   const words = new Float64Array(1 << 21);
   let most = 0;
   for (let i = 0; i <= records.length; i++) {
-    if (cuts.includes(i)) {
-      const n = ex.snapshot(words);
-      expect(n, ex.snapshotError).toBeGreaterThan(0);
-      const copy = words.slice(0, n);
-      const next = new TopologyExecutor(top, emit, options);
-      next.restore(copy);
-      const again = new Float64Array(n + 16);
-      expect(next.snapshot(again)).toBe(n);
-      expect(again.subarray(0, n)).toEqual(copy);
-      expect(next.stores()).toEqual(ex.stores());
-      ex = next;
-    }
+    if (cuts.includes(i)) ex = roundTrip(ex, () => new TopologyExecutor(top, emit, options), words).next;
     if (i === records.length) break;
     const r = records[i]!;
     const topic = i % 2 === 0 ? "in" : "in2";
