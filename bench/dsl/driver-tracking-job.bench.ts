@@ -17,7 +17,7 @@
  * The note gives the outputs, so that the jobs are seen to do the same work (anomalies, late, invalid).
  * A second group times the shards alone on one thread (shardGroup).
  *
- *   node dist/bench/dsl/driver-tracking-job.bench.js [--quick] [--shards | --engine]
+ *   node dist/bench/dsl/driver-tracking-job.bench.js [--quick] [--shards | --engine] [--case "<part of a case's name>[|<another>…]"]
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -99,8 +99,7 @@ async function shardGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
     { name: "DSL job shard, anomaly check as a user function", baseline: false, make: () => createDslProcessor(configs["fn"]!), input: dsl },
     { name: "DSL without the anomaly step (before), u32 ids", baseline: false, make: () => createDslProcessor(configs["before"]!), input: dsl },
   ];
-  const pick = process.argv.indexOf("--case");
-  if (pick > 0) cases.splice(0, cases.length, ...cases.filter((c) => c.name.includes(process.argv[pick + 1]!)));
+  pickCases(cases);
   const best = cases.map(() => Infinity);
   for (let r = 0; r < rounds; r++) {
     for (const [i, c] of cases.entries()) {
@@ -121,6 +120,14 @@ async function shardGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
     group, name: c.name, baseline: c.baseline, eventsPerSec: events / (best[i]! / 1000),
     note: `${events} events in ${batches} batches, least CPU of ${rounds} passes: ${((best[i]! * 1e6) / events).toFixed(1)} ns/event`,
   }));
+}
+
+/** `--case <text>[|<text>…]`: only the cases whose name contains one of the texts (for profiling, or A/B runs of a few). */
+function pickCases<C extends { name: string }>(cases: C[]): void {
+  const pick = process.argv.indexOf("--case");
+  if (pick < 0) return;
+  const parts = (process.argv[pick + 1] ?? "").split("|");
+  cases.splice(0, cases.length, ...cases.filter((c) => parts.some((p) => c.name.includes(p))));
 }
 
 async function engineGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
@@ -153,6 +160,7 @@ async function engineGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
     { name: "DSL driver-tracking without the anomaly step (before), batch plan", baseline: false,
       run: () => runTopology(join(here, "driver-tracking-topology.js"), { source, workers: 1 }) },
   ];
+  pickCases(cases);
   return runEngineCases(group, cases, events, rounds, (summary) => `; outputs: ${Object.entries(summary.outputs).map(([k, v]) => `${k} ${String(v)}`).join(", ")}`);
 }
 

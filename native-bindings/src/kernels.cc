@@ -1059,6 +1059,347 @@ Napi::Value DriverTrackingBatch(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// --- the DSL batch plan's fused record loop: src/dsl/batch-plan.ts processFused, for a plan of
+// built-in steps and tumbling windows (src/dsl/batch-native.ts decides and drives it)
+
+// dslFusedBatch's io words (src/dsl/batch-native.ts D_*): inputs, in/out state, results.
+enum DslIo {
+  D_FROM = 0, D_N = 1, D_SIZE = 2, D_MIN_START = 3, D_NEXT_SEQ = 4, D_WATERMARK = 5,  // in/out
+  D_SIZE_MS = 6, D_GRACE_MS = 7, D_LIMIT = 8, D_KEY_GEOHASH = 9, D_PRECISION = 10, D_HAS_VALUE = 11,
+  D_STEPS = 12, D_MAX_KMH = 13, D_STRIDE = 14, D_O_LAT = 15, D_O_LON = 16, D_O_TS = 17, D_STORE_ROWS = 18,
+  D_RAD = 19, D_FOUR_R2 = 20, D_SAFETY = 21,
+  D_STATUS = 22, D_NEXT = 23, D_SIDES = 24, D_LIVE_ADDED = 25,  // out
+  D_WORDS = 32,
+};
+// Why dslFusedBatch stopped before record io[D_NEXT] (kDslDone: the batch is through).
+enum DslStatus { kDslDone = 0, kDslNeedGrow = 1, kDslNeedStore = 2, kDslNeedClose = 3 };
+// The record loop's steps (batch-plan.ts STEP_*) and the side-output tags (6 words each: record,
+// tag, step, a, b, c).
+enum DslStep { kStepFilter = 0, kStepFilterNot = 1, kStepCheck = 2, kStepSpeed = 3 };
+enum DslSide { kSideInvalid = 1, kSideCheck = 2, kSideSpeed = 3, kSideLate = 4 };
+// A BatchWindowTable row (batch-plan.ts W_*): its words per slot.
+constexpr size_t kW = 9;
+enum { W_KEY = 0, W_START = 1, W_COUNT = 2, W_SUM = 3, W_N = 4, W_MIN = 5, W_MAX = 6, W_MAXTS = 7, W_SEQ = 8 };
+
+struct DslBatch {
+  const uint32_t* key;
+  const double *ts, *wm, *lat, *lon, *value;
+  const uint8_t* reason;
+  double* store;
+  uint8_t* used;
+  double* rows;
+  double* sides;
+  uint32_t mask;
+  double cap;
+  // Every step reads the same lat/lon (fusedSteps), so a record's fate is decided by whether its
+  // fix is valid: the first step that drops a valid fix (a filterNot), the first that drops or
+  // flags an invalid one (a filter or checkLatLon); the speed step runs when it comes before that.
+  size_t stopValid, stopInvalid, speedStep;
+  bool checkValid, checkInvalid;  // the stopping step is checkLatLon (flags), not a filter
+  int p, lonShift, latShift;
+  double lonScale, latScale, lonStep, latStep;
+  int32_t lonLast, latLast;
+  double sizeMs, graceMs, limit, maxKmh, storeRows, rad, fourR2, safety;
+  size_t stride, oLat, oLon, oTs;
+};
+
+struct DslState {
+  double size, minStart, nextSeq, watermark, liveAdded;
+  size_t sides;
+  int status;
+};
+
+// The window key of record q: its geohash code + 2^31 (< 2^32 at precision <= 6), or its key.
+template <bool kGeohash>
+inline uint32_t DslKey(const DslBatch& b, size_t q) {
+  if (!kGeohash) return b.key[q];
+  const uint32_t lonCell = static_cast<uint32_t>(CellIndex(b.lon[q], -180, b.lonScale, b.lonStep, b.lonLast));
+  const uint32_t latCell = static_cast<uint32_t>(CellIndex(b.lat[q], -90, b.latScale, b.latStep, b.latLast));
+  return ((Spread15(lonCell) << b.lonShift) | (Spread15(latCell) << b.latShift)) + 0x80000000u;
+}
+
+inline void DslSideOut(double* sides, DslState& st, size_t i, int tag, double j, double a, double b, double c) {
+  double* e = sides + 6 * st.sides++;
+  e[0] = static_cast<double>(i); e[1] = tag; e[2] = j; e[3] = a; e[4] = b; e[5] = c;
+}
+
+// processFused's loop for records from..n-1; returns the record it stopped before (st.status why).
+template <bool kGeohash, bool kSpeed, bool kValue>
+size_t DslLoop(const DslBatch& b, DslState& st, size_t from, size_t n) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const double sizeMs = b.sizeMs, graceMs = b.graceMs;
+  const double closeAfter = sizeMs + graceMs;
+  const double kmPerMs = b.maxKmh / 3600000;
+  double watermark = st.watermark;
+  double minStart = st.minStart;
+  double spStart = nan;
+  // windowRange's cache (tumbling: advance = size), as processFused keeps it; home()'s term cache.
+  double rangeFirst = 0, rangeLo = inf, rangeHi = -inf;
+  double lastStart = nan;
+  uint32_t lastTerm = 0;
+  // Each record's window key, computed kAhead records early into a ring, where the loop also
+  // prefetches that record's store row and the home slot of its window (at the current window
+  // start: times come mostly in order), so that the waits for them overlap the records between.
+  constexpr size_t kAhead = 8;
+  constexpr size_t kRing = 16;
+  uint32_t ring[kRing];
+  for (size_t q = from; q < n && q < from + kAhead; q++) ring[q % kRing] = DslKey<kGeohash>(b, q);
+  size_t i = from;
+  for (; i < n; i++) {
+    if (i + kAhead < n) {
+      const size_t q = i + kAhead;
+      const uint32_t kq = DslKey<kGeohash>(b, q);
+      ring[q % kRing] = kq;
+      if (kSpeed && static_cast<double>(b.key[q]) < b.storeRows) __builtin_prefetch(b.store + static_cast<size_t>(b.key[q]) * b.stride);
+      uint32_t h = (kq ^ lastTerm) * 0x85ebca6bu;
+      h ^= h >> 13;
+      h *= 0xc2b2ae35u;
+      h ^= h >> 16;
+      __builtin_prefetch(b.rows + (h & b.mask) * kW);
+    }
+    if (b.reason[i] != 0) {
+      DslSideOut(b.sides, st, i, kSideInvalid, 0, 0, 0, 0);
+      continue;
+    }
+    const double w = b.wm[i];
+    if (w > watermark) {
+      watermark = w;
+      if (w - sizeMs - graceMs >= minStart) {
+        st.status = kDslNeedClose;
+        break;
+      }
+    }
+    const double t = b.ts[i];
+    if (b.stopInvalid != static_cast<size_t>(-1)) {  // some step
+      const double la = b.lat[i];
+      const double lo = b.lon[i];
+      // validLatLon
+      const bool valid = la - la == 0 && lo - lo == 0 && la >= -90 && la <= 90 && lo >= -180 && lo <= 180 &&
+                         !(la == 0 && lo == 0);
+      const size_t stop = valid ? b.stopValid : b.stopInvalid;
+      if (kSpeed && b.speedStep < stop) {
+        const uint32_t id = b.key[i];
+        if (static_cast<double>(id) >= b.storeRows) {
+          st.status = kDslNeedStore;
+          break;
+        }
+        double* r = b.store + static_cast<size_t>(id) * b.stride;
+        const double lt = r[b.oTs];
+        if (t > lt) {
+          const double pla = r[b.oLat];
+          const double plo = r[b.oLon];
+          const double dp = (la - pla) * b.rad;
+          const double dl = (lo - plo) * b.rad;
+          const double y2 = (dp * dp + dl * dl) * 0.25;
+          const double allowed = (t - lt) * kmPerMs;
+          if (!(y2 < 0.25 && b.fourR2 * y2 < allowed * allowed * (1 - y2) * b.safety) &&
+              SpeedExceedsKmh(pla, plo, lt, la, lo, t, b.maxKmh)) {
+            DslSideOut(b.sides, st, i, kSideSpeed, static_cast<double>(b.speedStep), pla, plo, lt);
+            continue;
+          }
+        }
+        if (!(t >= spStart + 1 && t < spStart + sizeMs - 1)) spStart = std::floor(t / sizeMs) * sizeMs;
+        if (!(lt >= t) && spStart + closeAfter > watermark) {
+          r[b.oTs] = t;
+          r[b.oLat] = la;
+          r[b.oLon] = lo;
+          if (r[0] != 1) {
+            r[0] = 1;
+            st.liveAdded++;
+          }
+        }
+      }
+      if (stop != static_cast<size_t>(-2)) {  // a step drops it (or flags it: checkLatLon)
+        if (valid ? b.checkValid : b.checkInvalid) DslSideOut(b.sides, st, i, kSideCheck, static_cast<double>(stop), 0, 0, 0);
+        continue;
+      }
+    }
+    const uint32_t k32 = ring[i % kRing];
+    const double k = static_cast<double>(k32);
+    const double x = kValue ? b.value[i] : nan;
+    if (!(t >= rangeLo && t < rangeHi)) {
+      const double raw = std::floor((t - sizeMs) / sizeMs) * sizeMs + sizeMs;
+      rangeFirst = raw > 0 ? raw : 0;  // Math.max(0, raw)
+      if (raw >= 0) {
+        rangeLo = raw - sizeMs + sizeMs + 1;
+        rangeHi = raw + sizeMs - 1;
+      } else {
+        rangeLo = inf;
+        rangeHi = -inf;
+      }
+    }
+    bool missed = false;
+    bool grow = false;
+    for (double s = rangeFirst; s <= t; s += sizeMs) {
+      if (s + sizeMs + graceMs <= watermark) {
+        missed = true;
+        continue;
+      }
+      // BatchWindowTable.home (its start term cached as there) and the probe.
+      if (s != lastStart) {
+        lastStart = s;
+        lastTerm = (ToInt32Bits(s / 1000) * 0x9e3779b1u) ^ ToInt32Bits(s);
+      }
+      uint32_t h = (k32 ^ lastTerm) * 0x85ebca6bu;  // ^ ((k / 2^32) | 0), which is 0 for k < 2^32
+      h ^= h >> 13;
+      h *= 0xc2b2ae35u;
+      h ^= h >> 16;
+      uint32_t slot = h & b.mask;
+      while (b.used[slot] != 0 && (b.rows[slot * kW + W_KEY] != k || b.rows[slot * kW + W_START] != s)) slot = (slot + 1) & b.mask;
+      double* r = b.rows + slot * kW;
+      if (b.used[slot] == 0) {
+        // BatchWindowTable.insert: full, or growing first, is the caller's (at this record: nothing
+        // of it is kept yet but the store's last fix, which the record sets again to the same).
+        if (st.size >= b.limit || (st.size + 1) * 2 > b.cap) {
+          grow = true;
+          break;
+        }
+        b.used[slot] = 1;
+        r[W_KEY] = k;
+        r[W_START] = s;
+        r[W_COUNT] = 0;
+        r[W_SUM] = 0;
+        r[W_N] = 0;
+        r[W_MIN] = inf;
+        r[W_MAX] = -inf;
+        r[W_MAXTS] = t;
+        r[W_SEQ] = st.nextSeq++;
+        st.size++;
+        if (s < minStart) minStart = s;
+      }
+      r[W_COUNT]++;
+      if (x - x == 0) {
+        r[W_SUM] += x;
+        r[W_N]++;
+        if (x < r[W_MIN]) r[W_MIN] = x;
+        if (x > r[W_MAX]) r[W_MAX] = x;
+      }
+      if (t > r[W_MAXTS]) r[W_MAXTS] = t;
+    }
+    if (grow) {
+      st.status = kDslNeedGrow;
+      break;
+    }
+    if (missed) DslSideOut(b.sides, st, i, kSideLate, 0, watermark, 0, 0);
+  }
+  st.watermark = watermark;
+  st.minStart = minStart;
+  return i;
+}
+
+// dslFusedBatch(key, ts, wm, reason, lat, lon, value, steps, store, used, rows, sides, io):
+// processFused for io[D_FROM] <= i < io[D_N], in place on the per-key store's rows (Fields.speedLimit)
+// and the window table's, operation for operation (the same window starts, hash, probe order,
+// entries and sums). Side outputs go to `sides` in record order for the caller to emit. Stops before
+// the record that needs JS: a window close (the watermark reached the smallest open start; the
+// watermark is already moved), a table that must grow (or is full), a key beyond the store's rows.
+Napi::Value DslFusedBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 13) {
+    Napi::TypeError::New(env, "dslFusedBatch needs 13 arguments").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint32_t* key;
+  double *ts, *wmCol, *lat, *lon, *value, *store, *rows, *sides, *io;
+  uint8_t *reason, *steps, *used;
+  size_t l[13];
+  if (!GetU32(info, 0, "key", &key, &l[0]) || !GetF64(info, 1, "ts", &ts, &l[1]) ||
+      !GetF64(info, 2, "wm", &wmCol, &l[2]) || !GetU8(info, 3, "reason", &reason, &l[3]) ||
+      !GetF64(info, 4, "lat", &lat, &l[4]) || !GetF64(info, 5, "lon", &lon, &l[5]) ||
+      !GetF64(info, 6, "value", &value, &l[6]) || !GetU8(info, 7, "steps", &steps, &l[7]) ||
+      !GetF64(info, 8, "store", &store, &l[8]) || !GetU8(info, 9, "used", &used, &l[9]) ||
+      !GetF64(info, 10, "rows", &rows, &l[10]) || !GetF64(info, 11, "sides", &sides, &l[11])) {
+    return env.Undefined();
+  }
+  size_t ioLen;
+  if (!GetF64(info, 12, "io", &io, &ioLen)) return env.Undefined();
+  if (ioLen < D_WORDS) {
+    Napi::RangeError::New(env, "io must hold at least 32 words").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const double nfv = io[D_STEPS];
+  const bool geohash = io[D_KEY_GEOHASH] == 1;
+  const bool hasValue = io[D_HAS_VALUE] == 1;
+  const size_t cap = l[9];
+  const double stride = io[D_STRIDE];
+  const double storeRows = io[D_STORE_ROWS];
+  const double pv = io[D_PRECISION];
+  bool ok = cap >= 2 && (cap & (cap - 1)) == 0 && cap <= 0x10000000u && l[10] >= cap * kW && nfv >= 0 &&
+            nfv <= static_cast<double>(l[7]) && nfv == std::floor(nfv) &&
+            (!geohash || (pv >= 1 && pv <= GEOHASH_INT_MAX_PRECISION && pv == std::floor(pv)));
+  const size_t nf = ok ? static_cast<size_t>(nfv) : 0;
+  DslBatch b;
+  constexpr size_t kNone = static_cast<size_t>(-2);
+  b.stopValid = kNone;
+  b.stopInvalid = nf > 0 ? kNone : static_cast<size_t>(-1);  // -1: no steps at all
+  b.speedStep = kNone;
+  b.checkValid = false;
+  b.checkInvalid = false;
+  for (size_t j = 0; ok && j < nf; j++) {
+    const uint8_t s = steps[j];
+    ok = s <= kStepSpeed && !(s == kStepSpeed && b.speedStep != kNone);
+    if (s == kStepSpeed) b.speedStep = j;
+    if (s == kStepFilterNot && b.stopValid == kNone) b.stopValid = j;
+    if ((s == kStepFilter || s == kStepCheck) && b.stopInvalid == kNone) {
+      b.stopInvalid = j;
+      b.checkInvalid = s == kStepCheck;
+    }
+  }
+  const bool speed = b.speedStep != kNone;
+  // The store's rows are [exists, fields…]: lat, lon and ts at their offsets, within a row.
+  ok = ok && (!speed || (stride >= 4 && stride == std::floor(stride) && storeRows >= 0 && storeRows == std::floor(storeRows) &&
+                         storeRows * stride <= static_cast<double>(l[8]) && io[D_O_LAT] >= 1 && io[D_O_LAT] < stride &&
+                         io[D_O_LON] >= 1 && io[D_O_LON] < stride && io[D_O_TS] >= 1 && io[D_O_TS] < stride));
+  if (!ok) {
+    Napi::RangeError::New(env, "dslFusedBatch: bad table, store, steps or io words").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  size_t columns = Min(Min(Min(l[0], l[1]), Min(l[2], l[3])), l[11] / 6);
+  if (nf > 0 || geohash) columns = Min(columns, Min(l[4], l[5]));
+  if (hasValue) columns = Min(columns, l[6]);
+  size_t from, n;
+  if (!GetRange(info, io, columns, &from, &n)) return env.Undefined();
+  b.key = key; b.ts = ts; b.wm = wmCol; b.lat = lat; b.lon = lon; b.value = value; b.reason = reason;
+  b.store = store; b.used = used; b.rows = rows; b.sides = sides;
+  b.mask = static_cast<uint32_t>(cap - 1);
+  b.cap = static_cast<double>(cap);
+  b.p = geohash ? static_cast<int>(pv) : 1;
+  b.lonScale = kTables.lonScale[b.p]; b.latScale = kTables.latScale[b.p];
+  b.lonStep = kTables.lonStep[b.p]; b.latStep = kTables.latStep[b.p];
+  b.lonLast = kTables.lonLast[b.p]; b.latLast = kTables.latLast[b.p];
+  b.lonShift = kTables.lonShift[b.p]; b.latShift = b.lonShift ^ 1;
+  b.sizeMs = io[D_SIZE_MS]; b.graceMs = io[D_GRACE_MS]; b.limit = io[D_LIMIT]; b.maxKmh = io[D_MAX_KMH];
+  b.storeRows = speed ? storeRows : 0;
+  b.rad = io[D_RAD]; b.fourR2 = io[D_FOUR_R2]; b.safety = io[D_SAFETY];
+  b.stride = speed ? static_cast<size_t>(stride) : 0;
+  b.oLat = speed ? static_cast<size_t>(io[D_O_LAT]) : 0;
+  b.oLon = speed ? static_cast<size_t>(io[D_O_LON]) : 0;
+  b.oTs = speed ? static_cast<size_t>(io[D_O_TS]) : 0;
+  DslState st{io[D_SIZE], io[D_MIN_START], io[D_NEXT_SEQ], io[D_WATERMARK], 0, 0, kDslDone};
+  size_t i;
+  const int variant = (geohash ? 4 : 0) | (speed ? 2 : 0) | (hasValue ? 1 : 0);
+  switch (variant) {
+    case 0: i = DslLoop<false, false, false>(b, st, from, n); break;
+    case 1: i = DslLoop<false, false, true>(b, st, from, n); break;
+    case 2: i = DslLoop<false, true, false>(b, st, from, n); break;
+    case 3: i = DslLoop<false, true, true>(b, st, from, n); break;
+    case 4: i = DslLoop<true, false, false>(b, st, from, n); break;
+    case 5: i = DslLoop<true, false, true>(b, st, from, n); break;
+    case 6: i = DslLoop<true, true, false>(b, st, from, n); break;
+    default: i = DslLoop<true, true, true>(b, st, from, n); break;
+  }
+  io[D_SIZE] = st.size;
+  io[D_MIN_START] = st.minStart;
+  io[D_NEXT_SEQ] = st.nextSeq;
+  io[D_WATERMARK] = st.watermark;
+  io[D_STATUS] = st.status;
+  io[D_NEXT] = static_cast<double>(i);
+  io[D_SIDES] = static_cast<double>(st.sides);
+  io[D_LIVE_ADDED] = st.liveAdded;
+  return env.Undefined();
+}
+
 // Scalar fdlibm functions, exported so the tests can compare them with Math.* directly.
 Napi::Value Sin(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fdlibm::sin(info[0].As<Napi::Number>().DoubleValue()));
@@ -1079,6 +1420,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("etaBatch", Napi::Function::New(env, EtaBatch, "etaBatch"));
   exports.Set("windowAddBatch", Napi::Function::New(env, WindowAddBatch, "windowAddBatch"));
   exports.Set("driverTrackingBatch", Napi::Function::New(env, DriverTrackingBatch, "driverTrackingBatch"));
+  exports.Set("dslFusedBatch", Napi::Function::New(env, DslFusedBatch, "dslFusedBatch"));
   exports.Set("sin", Napi::Function::New(env, Sin, "sin"));
   exports.Set("cos", Napi::Function::New(env, Cos, "cos"));
   exports.Set("asin", Napi::Function::New(env, Asin, "asin"));

@@ -25,6 +25,8 @@
  * A plan with no user function (fusedSteps: built-in filters and checks on one lat/lon pair, a source
  * or geohash key, a column value) runs pass 2 as one fused loop instead (processFused): the built-in
  * steps inline beside the window update, as the hand-written driver-tracking shard, no verdict pass.
+ * With tumbling windows and the native addon built, that loop runs in native code, one call per
+ * batch (processNative over the addon's dslFusedBatch, batch-native.ts), to the same outputs and state.
  *
  * Outputs are those of the record-at-a-time path (engine-shard.ts over executor.ts): the same window
  * results and partials (closed in order of window start, then first insertion), the same late,
@@ -52,6 +54,12 @@ import { decodeState, encodeState, readText, writeText } from "./state-codec.js"
 import type { TimeWindows } from "./windows.js";
 import { FIX_REASONS, fixReason } from "../kernels/validate.js";
 import { flaggedRecord, NO_STATE, PerKeyTable, type PerKeyStoreSpec, type ProcessorContext } from "./per-key-store.js";
+import {
+  D_FOUR_R2, D_FROM, D_GRACE_MS, D_HAS_VALUE, D_KEY_GEOHASH, D_LIMIT, D_LIVE_ADDED, D_MAX_KMH, D_MIN_START, D_N, D_NEXT,
+  D_NEXT_SEQ, D_O_LAT, D_O_LON, D_O_TS, D_PRECISION, D_RAD, D_SAFETY, D_SIDES, D_SIZE, D_SIZE_MS, D_STATUS, D_STEPS,
+  D_STORE_ROWS, D_STRIDE, D_WATERMARK, D_WORDS, DSL_SIDE_CHECK, DSL_SIDE_INVALID, DSL_SIDE_LATE, DSL_STATUS_DONE,
+  DSL_STATUS_NEED_CLOSE, DSL_STATUS_NEED_GROW, SIDE_WORDS, loadDslFusedBatch, type DslFusedBatch,
+} from "./batch-native.js";
 
 type Fn2 = (k: any, v: any) => unknown;
 
@@ -310,6 +318,17 @@ export class BatchWindowTable {
     if (t > r[b + W_MAXTS]!) r[b + W_MAXTS] = t;
   }
 
+  /** What insert() does before a new entry when it must (dslFusedBatch stops there): StateStoreFullError at the bound, else grow. */
+  growForInsert(): void {
+    if (this.size >= this.limit) throw new StateStoreFullError(this.storeName, this.limit);
+    if ((this.size + 1) * 2 > this.cap) this.rehash(this.cap * 2);
+  }
+
+  /** The bound on entries (dslFusedBatch's D_LIMIT). */
+  get maxEntries(): number {
+    return this.limit;
+  }
+
   /** A new entry for (key, start) at the free slot the probe stopped at; returns its slot (another one when the table grew). */
   insert(slot: number, key: number, start: number, t: number): number {
     if (this.size >= this.limit) throw new StateStoreFullError(this.storeName, this.limit);
@@ -491,6 +510,9 @@ export class BatchShardProcessor implements ShardProcessor {
     this.table = new BatchWindowTable(MAX_STORE_ENTRIES, plan.store);
     this.speedStep = plan.filters.findIndex((f) => f.process?.speed !== undefined);
     this.fused = fusedSteps(plan);
+    // The fused loop in native code (batch-native.ts): tumbling windows only (a record has one
+    // window, so a stop to grow the table never leaves a record half added).
+    if (this.fused !== undefined && plan.advanceMs === plan.sizeMs && config["kernels"] !== "js") this.nativeFused = loadDslFusedBatch();
     this.prefix = plan.filters.findIndex((f) => f.process === undefined || f.process.fn !== undefined);
     if (this.prefix < 0) this.prefix = plan.filters.length;
     const sideTopics = JSON.parse((config["sideTopics"] as string | undefined) ?? "[]") as string[];
@@ -507,6 +529,16 @@ export class BatchShardProcessor implements ShardProcessor {
 
   /** The plan's steps for the fused record loop (processFused), or undefined: the general loop. */
   private readonly fused: Int8Array | undefined;
+  /** The addon's fused loop for this plan (processNative), or undefined: processFused. */
+  private readonly nativeFused: DslFusedBatch | undefined;
+  /** processNative's io words and side outputs (SIDE_WORDS a record at most). */
+  private readonly nativeIo = new Float64Array(D_WORDS);
+  private nativeSides = new Float64Array(0);
+
+  /** Whether this shard runs the fused loop in native code (when its batches' columns are typed as the plan's). */
+  get usesNative(): boolean {
+    return this.nativeFused !== undefined;
+  }
 
   /** Fields.speedLimit steps: the store's field indexes of lat, lon, ts. */
   private readonly speedFields: number[][] = [];
@@ -557,6 +589,7 @@ export class BatchShardProcessor implements ShardProcessor {
       }
       if (f.process?.speed !== undefined) this.bindSpeed(j);
     }
+    if (this.nativeFused !== undefined && this.processNative(this.nativeFused, columns, n, partition, out)) return;
     // Pass 1: built-in key functions, a column pass over the batch.
     const keyKind = plan.key.kind;
     if (plan.key.kind === "geohash") {
@@ -833,6 +866,115 @@ export class BatchShardProcessor implements ShardProcessor {
         else table.add(k, s, x, t);
       }
       if (missed > 0) out.side(OUT_LATE, 1, key[i]!, partition, off[i]!, t, wm, wm - t, NaN, 0, 0);
+    }
+  }
+
+  /**
+   * processFused as one native call per batch (batch-native.ts), when the batch's columns have the
+   * types the native loop reads; false (nothing done): processFused runs. The loop stops where JS
+   * must act — a window close, a table or per-key store that must grow (or is full: the same
+   * StateStoreFullError) — and resumes at that record; before acting, the side outputs of the
+   * records before it are emitted, in record order, so that every output comes at the point of
+   * the record sequence where processFused writes it.
+   */
+  private processNative(fn: DslFusedBatch, columns: Record<string, ColumnArray>, n: number, partition: number, out: OutputWriter): boolean {
+    const plan = this.plan;
+    const steps = this.fused!;
+    const key = columns[this.keyField]!;
+    const ts = this.tsCol;
+    const wmCol = columns["_wm"]!;
+    const reason = columns["_reason"]!;
+    const f0 = plan.filters[0];
+    const geo = plan.key.kind === "geohash" ? plan.key : undefined;
+    const lat = f0 !== undefined ? columns[f0.lat]! : geo !== undefined ? columns[geo.lat]! : ts;
+    const lon = f0 !== undefined ? columns[f0.lon]! : geo !== undefined ? columns[geo.lon]! : ts;
+    const value = plan.value.kind === "column" ? columns[plan.value.field]! : ts;
+    if (!(key instanceof Uint32Array && ts instanceof Float64Array && wmCol instanceof Float64Array && reason instanceof Uint8Array &&
+      lat instanceof Float64Array && lon instanceof Float64Array && value instanceof Float64Array)) return false;
+    // The key's lat/lon are the steps' (fusedSteps: one pair), or there are no steps.
+    if (geo !== undefined && f0 !== undefined && (geo.lat !== f0.lat || geo.lon !== f0.lon)) return false;
+    if (this.nativeSteps.length !== steps.length) this.nativeSteps = Uint8Array.from(steps);
+    if (this.nativeSides.length < SIDE_WORDS * n) this.nativeSides = new Float64Array(SIDE_WORDS * n);
+    const sides = this.nativeSides;
+    const io = this.nativeIo;
+    const table = this.table;
+    const js = this.speedStep;
+    const store = js >= 0 ? this.perKey[js]! : undefined;
+    const sp = js >= 0 ? plan.filters[js]!.process!.speed! : undefined;
+    io[D_SIZE_MS] = plan.sizeMs;
+    io[D_GRACE_MS] = plan.graceMs;
+    io[D_LIMIT] = table.maxEntries;
+    io[D_KEY_GEOHASH] = geo !== undefined ? 1 : 0;
+    io[D_PRECISION] = geo !== undefined ? geo.precision : 1;
+    io[D_HAS_VALUE] = plan.value.kind === "column" ? 1 : 0;
+    io[D_STEPS] = steps.length;
+    io[D_MAX_KMH] = sp !== undefined ? sp.maxKmh : 0;
+    const fi = js >= 0 ? this.speedFields[js]! : [0, 0, 0];
+    io[D_STRIDE] = store !== undefined ? store.stride : 0;
+    io[D_O_LAT] = 1 + fi[0]!;
+    io[D_O_LON] = 1 + fi[1]!;
+    io[D_O_TS] = 1 + fi[2]!;
+    io[D_RAD] = RAD;
+    io[D_FOUR_R2] = FOUR_R2;
+    io[D_SAFETY] = SAFETY;
+    io[D_FROM] = 0;
+    io[D_N] = n;
+    this.fusedKey = key;
+    this.fusedOff = columns["_off"]!;
+    this.reasonCol = reason;
+    for (;;) {
+      io[D_SIZE] = table.size;
+      io[D_MIN_START] = table.minStart;
+      io[D_NEXT_SEQ] = table.nextSeq;
+      io[D_WATERMARK] = this.watermark;
+      io[D_STORE_ROWS] = store !== undefined ? store.capacity : 0;
+      fn(key, ts, wmCol, reason, lat, lon, value, this.nativeSteps, store !== undefined ? store.data : ts, table.used, table.rows, sides, io);
+      table.size = io[D_SIZE]!;
+      table.minStart = io[D_MIN_START]!;
+      table.nextSeq = io[D_NEXT_SEQ]!;
+      this.watermark = io[D_WATERMARK]!;
+      if (store !== undefined) store.live += io[D_LIVE_ADDED]!;
+      const m = io[D_SIDES]! * SIDE_WORDS;
+      for (let e = 0; e < m; e += SIDE_WORDS) this.nativeSide(sides, e, partition, out);
+      const status = io[D_STATUS]!;
+      if (status === DSL_STATUS_DONE) break;
+      const next = io[D_NEXT]!;
+      if (status === DSL_STATUS_NEED_CLOSE) this.close(this.watermark - plan.sizeMs - plan.graceMs);
+      else if (status === DSL_STATUS_NEED_GROW) table.growForInsert();
+      else {
+        // DSL_STATUS_NEED_STORE: as processFused's store.at (StateStoreFullError beyond the bound).
+        store!.at(key[next]!);
+        this.bindSpeed(js);
+      }
+      io[D_FROM] = next;
+    }
+    return true;
+  }
+
+  private nativeSteps = new Uint8Array(0);
+  /** processNative's batch: the reason column (for the invalid outputs). */
+  private reasonCol: ColumnArray = new Uint8Array(0);
+
+  /** One side output of processNative's list (at e): what processFused writes for that record. */
+  private nativeSide(sides: Float64Array, e: number, partition: number, out: OutputWriter): void {
+    const i = sides[e]!;
+    const tag = sides[e + 1]!;
+    const j = sides[e + 2]!;
+    const key = this.fusedKey;
+    const off = this.fusedOff;
+    const t = this.tsCol[i]!;
+    if (tag === DSL_SIDE_INVALID) {
+      out.side(OUT_INVALID, this.reasonCol[i]!, key[i]!, partition, off[i]!, t, NaN, NaN, NaN, 0, 0);
+    } else if (tag === DSL_SIDE_CHECK) {
+      this.flagInvalidFix(j, i, partition);
+    } else if (tag === DSL_SIDE_LATE) {
+      const wm = sides[e + 3]!;
+      out.side(OUT_LATE, 1, key[i]!, partition, off[i]!, t, wm, wm - t, NaN, 0, 0);
+    } else {
+      // DSL_SIDE_SPEED: the reason from the key's last fix as it was at this record.
+      const sp = this.plan.filters[j]!.process!.speed!;
+      this.fillRow(i);
+      this.flag(j, speedReason(sides[e + 3]!, sides[e + 4]!, sides[e + 5]!, this.speedCols[2 * j]![i]!, this.speedCols[2 * j + 1]![i]!, t, sp.maxKmh), key[i]!, partition, off[i]!, t);
     }
   }
 
