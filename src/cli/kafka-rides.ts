@@ -38,6 +38,11 @@ export interface InputTopicOptions {
   transactions?: KafkaTransactions | undefined;
   /** The run's one consumer for every topic (state per partition): this topic is read through its view. */
   shared?: SharedConsumer | undefined;
+  /**
+   * State per partition: a GlobalKTable's topic, read whole by this process (give a groupSuffix of
+   * its own per instance, no `shared`); its offsets are never committed (TransactionalInput.global).
+   */
+  global?: boolean;
 }
 
 /**
@@ -69,7 +74,7 @@ export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & {
     onLog: (event, detail) => opts.onLog(event, { ...detail, topic: opts.topic }),
   });
   try {
-    opts.transactions?.addInput({ topic: opts.topic, partitions, consumer: opts.shared?.consumer ?? consumer, source: second });
+    opts.transactions?.addInput({ topic: opts.topic, partitions, consumer: opts.shared?.consumer ?? consumer, source: second, ...(opts.global && { global: true }) });
   } catch (err) {
     await consumer.disconnect().catch(() => undefined);
     throw err;

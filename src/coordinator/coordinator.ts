@@ -844,8 +844,12 @@ export class Coordinator {
     return min;
   }
 
-  /** State per partition: the task partition p belongs to (its co-partition index with several topics). */
+  /**
+   * State per partition: the task partition p belongs to (its co-partition index with several
+   * topics); -1 for a broadcast partition (a global table's: read whole by every process, no task's).
+   */
   private taskOf(p: number): number {
+    if (this.bcast?.[p] === 1) return -1;
     return this.source.copartition ? this.source.copartition(p) : p;
   }
 
@@ -1111,7 +1115,7 @@ export class Coordinator {
   private async assignPartitions(ps: readonly number[], ready: (p: number) => void): Promise<void> {
     const tx = this.options.transactions!;
     const t0 = Date.now();
-    const fresh = [...new Set(ps.map((p) => this.taskOf(p)))].filter((t) => !this.held.has(t));
+    const fresh = [...new Set(ps.map((p) => this.taskOf(p)))].filter((t) => t >= 0 && !this.held.has(t));
     if (fresh.length > 0) {
       const gens = new Map(fresh.map((t) => [t, ++this.taskGen[t]!]));
       const loads = tx.loadTasks!(fresh).then(async (saved) => {
@@ -1136,7 +1140,8 @@ export class Coordinator {
       for (const t of fresh) this.held.set(t, loads.then((done) => done.has(t)));
     }
     await Promise.all(ps.map(async (p) => {
-      if (await this.held.get(this.taskOf(p))) ready(p);
+      const t = this.taskOf(p);
+      if (t < 0 || await this.held.get(t)) ready(p);
     }));
   }
 

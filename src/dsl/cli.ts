@@ -120,6 +120,16 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
       // abruptly at its next batch; the pool restarts it and its shard restores and replays.
       onCoordinator: (c) => { process.on("SIGUSR2", () => c.crashWorker(0)); },
       source: async (_decoder, interner, _reject, pipeline, topic) => {
+        if (kafka && instanceId !== undefined && general?.inputs.find((i) => i.topic === topic)?.global) {
+          // State per partition and a global table: this process reads all of it, on a consumer of
+          // its own (group <group>.<topic>.<instance id>, never committed: from the beginning at
+          // every start), outside every task.
+          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: `${topic}.${instanceId}`, partitions, stopWhenIdleMs, pipeline, onLog, interner, transactions: kafka.transactions, global: true });
+          more.push(extra);
+          await assignedOrTimeout(extra.source);
+          wholeTopicsOnly(extra.source, topic);
+          return extra.source;
+        }
         if (kafka) {
           // Another topic of the topology: its own consumer, group <group>.<topic> (under
           // exactly-once its offsets go to the same transactions, in the combined source's order).
@@ -137,7 +147,8 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
         // The typed form reads --input-topic; the general form the topics the topology names.
         kafka = await setupKafkaRun({
           brokers, inputTopic: general ? topic : inputTopic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }), exactlyOnce, instanceId,
-          ...(general && { inputTopics: general.inputs.map((i) => i.topic) }),
+          // State per partition: one consumer reads every co-partitioned topic (global tables have their own).
+          ...(general && { inputTopics: general.inputs.filter((i) => instanceId === undefined || !i.global).map((i) => i.topic) }),
         });
         if (kafka.transactions) options.transactions = kafka.transactions;
         if (kafka.restore) options.restore = kafka.restore;

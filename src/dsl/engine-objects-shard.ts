@@ -51,7 +51,8 @@ export class DslObjectProcessor implements ShardProcessor {
   /** True when the topology repartitions: operators then run at the header's H_AUX0 watermark (workers/shard.ts). */
   readonly auxWatermark: boolean;
 
-  constructor(topology: Topology, config: ProcessorConfig) {
+  /** @param globalTables shared by the tasks of one shard (ExecutorOptions.globalTables) */
+  constructor(topology: Topology, config: ProcessorConfig, globalTables?: Map<number, unknown>) {
     this.strings = new SharedStrings(config["strings"] as SharedArrayBuffer);
     // State per partition moves between processes, whose string tables differ: keys go as JSON.
     this.keys = taskedConfig(config) !== undefined ? { encode: () => NaN, decode: () => undefined } : storeKeyCodec(this.strings);
@@ -66,7 +67,7 @@ export class DslObjectProcessor implements ShardProcessor {
     this.edgeCodeBase = outputs.length;
     edges.forEach((name, i) => this.codes.set(name, outputs.length + i));
     this.auxWatermark = edges.length > 0;
-    this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts), { repartition: true });
+    this.executor = new TopologyExecutor(topology, (topic, key, value, ts) => this.emit(topic, key, value, ts), { repartition: true, ...(globalTables && { globalTables }) });
     if (this.executor.repartitionEdges.length !== edges.length) {
       throw new Error(`the worker found ${this.executor.repartitionEdges.length} repartition edges where the coordinator planned ${edges.length}`);
     }

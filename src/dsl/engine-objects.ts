@@ -116,6 +116,10 @@ export function objectShape(topology: Topology): ObjectShape {
     }
   }
   if (!inputs.some((i) => !i.table)) refuse("it needs at least one stream source");
+  // Global tables after the co-partitioned inputs (stable), wherever the topology declares them:
+  // the combined source numbers partition q of co-partitioned topic k as k * P + q, and state per
+  // partition takes the partitions from the first global one on as no task's (TaskedProcessor).
+  inputs.sort((a, b) => Number(a.global) - Number(b.global));
   if (outputs.length === 1) refuse("it writes nothing: add to(topic)");
   let repartitions: string[] = [];
   let repartitionsChained = false;
@@ -360,12 +364,10 @@ export class TaggedSource implements Source {
 
 /**
  * Why a topology cannot keep its state per input partition (exactly-once across processes,
- * `--instance-id`), or undefined when it can: a global table is read whole by every process, and
- * records that move to a new key's shard would have to cross processes.
+ * `--instance-id`), or undefined when it can: records that move to a new key's shard would have
+ * to cross processes. (A global table is no obstacle: every process reads it whole, outside its tasks.)
  */
 export function taskStateObstacle(shape: ObjectShape): string | undefined {
-  const global = shape.inputs.find((i) => i.global);
-  if (global) return `reads the global table ${global.topic} (every process reads it whole)`;
   if (shape.repartitions.length > 0) return "groups by a new key (repartitions)";
   return undefined;
 }

@@ -24,7 +24,7 @@ import type { PlanNode, Topology } from "./plan.js";
 import { SharedStrings } from "./shared-strings.js";
 import { Windowed } from "./windows.js";
 import { DslObjectProcessor } from "./engine-objects-shard.js";
-import { TaskedProcessor, taskedConfig } from "../pipelines/tasked-processor.js";
+import { TaskedProcessor, taskedConfig, taskedSharedFrom } from "../pipelines/tasked-processor.js";
 import { BatchShardProcessor, compileBatchPlan } from "./batch-plan.js";
 
 export async function createDslProcessor(config: ProcessorConfig): Promise<ShardProcessor> {
@@ -35,7 +35,11 @@ export async function createDslProcessor(config: ProcessorConfig): Promise<Shard
   if (config["mode"] === "objects") {
     // State per input partition (exactly-once across processes): one executor per partition (per co-partition index).
     const copartitions = taskedConfig(config);
-    if (copartitions !== undefined) return new TaskedProcessor(() => new DslObjectProcessor(topology, config), copartitions);
+    // Global tables: one store per shard, owned by the TaskedProcessor's shared part (built first), looked up by every task.
+    if (copartitions !== undefined) {
+      const globals = new Map<number, unknown>();
+      return new TaskedProcessor(() => new DslObjectProcessor(topology, config, globals), copartitions, taskedSharedFrom(config));
+    }
     return new DslObjectProcessor(topology, config);
   }
   // A recognisable typed topology runs as a columnar plan per batch (batch-plan.ts), unless config `batch` is false.

@@ -270,7 +270,7 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
   if ("mode" in shape) {
     const objects = objectPipeline(abs, shape, interner);
     const obstacle = options.taskState === true ? taskStateObstacle(shape) : undefined;
-    if (obstacle) throw new TopologyError(`state per partition needs a topology that neither groups by a new key nor reads a global table: this one ${obstacle}`);
+    if (obstacle) throw new TopologyError(`state per partition cannot run this topology: it ${obstacle}`);
     pipeline = objects;
     const files = options.input;
     if (typeof files === "string" && shape.inputs.length > 1) {
@@ -304,8 +304,12 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
       throw err;
     }
     source = parts.length === 1 ? parts[0]! : new MultiSource(parts);
-    // State per partition: one task per co-partition index (partition q of every topic).
-    if (options.taskState === true) pipeline = { ...objects, processorConfig: { ...objects.processorConfig, tasked: parts[0]!.partitions } };
+    // State per partition: one task per co-partition index (partition q of every topic); the global
+    // tables' partitions (after the others: objectShape) belong to no task.
+    if (options.taskState === true) {
+      const shared = shape.inputs.findIndex((i) => i.global);
+      pipeline = { ...objects, processorConfig: { ...objects.processorConfig, tasked: parts[0]!.partitions, ...(shared >= 0 && { taskedShared: bases[shared]! }) } };
+    }
     const tableOf = new Uint8Array(source.partitions);
     parts.forEach((s, k) => tableOf.fill(shape.inputs[k]!.global ? 2 : shape.inputs[k]!.table ? 1 : 0, bases[k]!, bases[k]! + s.partitions));
     objects.setTablePartitions((p) => tableOf[p]! > 0, (p) => tableOf[p] === 2);

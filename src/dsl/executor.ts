@@ -91,6 +91,13 @@ export interface ExecutorOptions {
    * tests and benches compare the typed stores with. @default false
    */
   objectStores?: boolean;
+  /**
+   * State per partition (TaskedProcessor) with GlobalKTables: the executors of one shard's tasks
+   * share each global table's store (node id → its processor). The first executor built with this
+   * map creates the stores and owns them (checkpoints them); the others look them up and keep them
+   * out of their own state, so a task's state never carries a global table.
+   */
+  globalTables?: Map<number, unknown>;
 }
 
 /** What a state store holds, for reports and metrics. */
@@ -1563,10 +1570,20 @@ export class TopologyExecutor {
     this.maxStoreEntries = options.maxStoreEntries ?? 1_000_000;
     this.partials = options.partials;
     this.objectStores = options.objectStores ?? false;
+    /** Global tables another executor owns (ExecutorOptions.globalTables): not ours to checkpoint or wire. */
+    const borrowed = new Set<Proc>();
     for (const n of topology.nodes) {
-      const p = this.create(n);
+      let p: Proc;
+      const shared = n.kind === "table-source" && n.global === true ? options.globalTables : undefined;
+      if (shared?.has(n.id)) {
+        p = shared.get(n.id) as Proc;
+        borrowed.add(p);
+      } else {
+        p = this.create(n);
+        shared?.set(n.id, p);
+      }
       this.procs.push(p);
-      if (isStateful(p)) this.stateful.push(p);
+      if (isStateful(p) && !borrowed.has(p)) this.stateful.push(p);
       if (n.kind === "source") for (const t of n.topics) this.addSource(t, p, n);
       if (n.kind === "table-source") this.addSource(n.topic, p, undefined);
     }
@@ -1576,6 +1593,7 @@ export class TopologyExecutor {
       const p = this.procs[n.id]!;
       n.parents.forEach((parent, port) => {
         const pp = this.procs[parent]!;
+        if (borrowed.has(pp)) return; // its owner forwards its updates (a global table's go nowhere but joins' lookups)
         const edge = edges.find((e) => e.node === n.id && e.port === port);
         const to = edge ? new RepartitionProc(this, n, edge.name) : p;
         if (pp instanceof SplitProc) pp.branches[(n as Extract<PlanNode, { kind: "branch" }>).index] = to;

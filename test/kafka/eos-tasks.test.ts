@@ -150,16 +150,13 @@ function expectNothingLateOrInvalid(p: Proc): void {
 describe("exactly-once with state per partition (--instance-id)", () => {
   beforeAll(() => ensureBroker());
 
-  it("refuses --instance-id without exactly-once, and for a topology that repartitions or reads a global table, naming the option", async () => {
+  it("refuses --instance-id without exactly-once, and for a topology that repartitions, naming the option", async () => {
     const noEos = riptide(["run", "--topology", "test/dsl/fixtures/fix-tasks.js", "--brokers", BROKERS, "--instance-id", "a"]);
     expect(await noEos.exited).toBe(2);
     expect(noEos.stderr).toMatch(/--instance-id needs --guarantee exactly-once/);
     const rekeyed = riptide(["run", "--topology", "test/dsl/fixtures/page-windows.js", "--brokers", BROKERS, "--guarantee", "exactly-once", "--instance-id", "a"]);
     expect(await rekeyed.exited).toBe(2);
     expect(rekeyed.stderr).toMatch(/--instance-id: this topology groups by a new key/);
-    const global = riptide(["run", "--topology", "test/dsl/fixtures/content-enrich.js", "--brokers", BROKERS, "--guarantee", "exactly-once", "--instance-id", "a"]);
-    expect(await global.exited).toBe(2);
-    expect(global.stderr).toMatch(/--instance-id: this topology reads the global table \S+ \(every process reads it whole\)/);
     const builtIn = riptide(["run", "driver-tracking", "--brokers", BROKERS, "--input-topic", "x", "--output-topic", "y", "--guarantee", "exactly-once", "--instance-id", "a"]);
     expect(await builtIn.exited).toBe(2);
     expect(builtIn.stderr).toMatch(/--instance-id applies to DSL topologies/);
@@ -232,6 +229,40 @@ describe("exactly-once with state per partition (--instance-id)", () => {
       const v = (o: Record<string, unknown>) => o["value"] as Record<string, unknown>;
       expect(diff(multiset(enriched.map((o) => `${o["key"]}|${v(o)["ts"]}|${v(o)["city"]}`)), multiset(wantEnriched))).toEqual([]);
       expect(diff(multiset(pairs.map((o) => `${o["key"]}|${v(o)["requestId"]}|${v(o)["fixTs"]}`)), multiset(wantPairs))).toEqual([]);
+      expectNothingLateOrInvalid(a2);
+    });
+  }, 300_000);
+
+  it("a global table is read whole by every process, outside its tasks: after a join, a worker thread's death, a SIGKILL and restart and a SIGKILL for good, every fix is enriched and counted exactly once", async () => {
+    const prefix = `${uniqueName("gtasks")}-`;
+    const group = uniqueName("gtasks-g");
+    const ZONES = 40;
+    // The zones' topic has a partition count of its own: it is not co-partitioned with the fixes.
+    await createTopic(`${prefix}gt-zones`, 3);
+    await createTopic(`${prefix}gt-fixes`, PARTITIONS);
+    const next = mulberry32(71);
+    const t0 = 1_700_000_000_000;
+    const phases = [0, 1, 2].map((k) => Array.from({ length: 8000 }, (_, i) => ({ d: next() % DRIVERS, z: next() % ZONES, ts: t0 + k * 400_000 + i * 40 - (next() % 2000) })));
+    const send = (k: number) => produceAll(`${prefix}gt-fixes`, phases[k]!.map((f) => ({ value: JSON.stringify({ driverId: `driver-${f.d}`, zoneId: `zone-${f.z}`, ts: f.ts }), key: `driver-${f.d}`, partition: f.d % PARTITIONS })));
+    const zoneName = (z: number) => `Zone ${z} (${["north", "south", "east", "west"][z % 4]})`;
+    await produceAll(`${prefix}gt-zones`, Array.from({ length: ZONES }, (_, z) => ({ value: JSON.stringify({ zoneId: `zone-${z}`, name: zoneName(z) }), key: `zone-${z}`, partition: z % 3 })));
+    await withProcesses(prefix, async (procs) => {
+      const { b, a2 } = await twoProcesses((id) => tasksArgs("test/dsl/fixtures/global-tasks.js", group, id), send, procs, { phase0BeforeStart: false, killWorkerOfB: true });
+      expect(b.stderr).toMatch(/"event":"worker-restart"/);
+      // Tasks are the fixes' partitions only (the zones' are no task's).
+      const restores = [b, a2].flatMap((p) => p.stderr.split("\n").filter((l) => l.includes('"event":"task-restore"')).map((l) => JSON.parse(l) as { tasks: number[] }));
+      for (const r of restores) for (const t of r.tasks) expect(t).toBeLessThan(PARTITIONS);
+      const fixes = phases.flat();
+      const counts = new Map<string, number>();
+      for (const f of fixes) {
+        const k = `driver-${f.d}|${Math.floor(f.ts / 60_000) * 60_000}`;
+        counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
+      const enriched = await readCommitted(`${prefix}gt-enriched`, PARTITIONS);
+      const windows = await readCommitted(`${prefix}gt-counts`, PARTITIONS);
+      const v = (o: Record<string, unknown>) => o["value"] as Record<string, unknown>;
+      expect(diff(multiset(enriched.map((o) => `${o["key"]}|${v(o)["ts"]}|${v(o)["zone"]}`)), multiset(fixes.map((f) => `driver-${f.d}|${f.ts}|${zoneName(f.z)}`)))).toEqual([]);
+      expect(diff(multiset(windows.map((o) => `${o["key"]}|${o["windowStart"]}|${o["value"]}`)), multiset([...counts].map(([k, n]) => `${k}|${n}`)))).toEqual([]);
       expectNothingLateOrInvalid(a2);
     });
   }, 300_000);

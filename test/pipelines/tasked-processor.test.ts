@@ -85,4 +85,37 @@ describe("TaskedProcessor", () => {
     expect(made.length).toBe(3);
     expect(t.taskOf(13)).toBe(1);
   });
+
+  it("inputs every task reads whole (a global table, from sharedFrom on) go to a shared part: built first, no task, moves no task's time, checkpointed as task -1 and restored in place", () => {
+    const made: Counter[] = [];
+    const t = new TaskedProcessor(() => { const c = new Counter(); made.push(c); return c; }, 2, 4);
+    expect(made.length).toBe(1); // the shared part
+    const shared = made[0]!;
+    t.process(cols, 5, 0, out); // topic 0, partition 0: task 0
+    t.advance(100, out);
+    t.process(cols, 3, 4, out); // the global topic's partition 0
+    t.advance(500, out);
+    t.process(cols, 2, 6, out); // the global topic's partition 2
+    t.advance(600, out);
+    expect(t.taskOf(5)).toBe(-1);
+    expect(t.partitions()).toEqual([0]);
+    expect([shared.records, made[1]!.records, made[1]!.watermark]).toEqual([5, 5, 100]);
+    // The end (a watermark batch after the shared part's batch) moves every task.
+    t.advance(Infinity, out);
+    expect(made[1]!.watermark).toBe(Infinity);
+    const words = new Float64Array(64);
+    const n = t.snapshot(words);
+    expect([...splitTasks(words.subarray(0, n)).keys()]).toEqual([-1, 0]);
+    // A restarted worker: the shared part keeps its object (the tasks' processors hold its stores).
+    const again: Counter[] = [];
+    const r = new TaskedProcessor(() => { const c = new Counter(); again.push(c); return c; }, 2, 4);
+    const first = again[0]!;
+    r.restore(words, n);
+    expect(first.records).toBe(5);
+    expect(r.partitions()).toEqual([0]);
+    expect(r.stateBytes()).toBe(32);
+    r.drop(0);
+    expect(r.partitions()).toEqual([]);
+    expect(first.records).toBe(5);
+  });
 });

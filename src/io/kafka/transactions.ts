@@ -47,7 +47,9 @@
  * committed after the open transaction began is not missed. A topology reading several
  * co-partitioned topics keeps one task per co-partition index q (partition q of every topic, read
  * by one consumer: src/io/kafka/shared-consumer.ts): `task/<q>` carries the stream time of each of
- * its partitions, and is written when the commit carries a position of any of them.
+ * its partitions, and is written when the commit carries a position of any of them. A global
+ * table's topic (TransactionalInput.global) is no task's: each process reads it whole from its
+ * beginning on a consumer of its own, and its offsets are not committed.
  */
 import type { SavedTask, TransactionHooks } from "../../coordinator/coordinator.js";
 import { splitTasks } from "../../pipelines/tasked-processor.js";
@@ -67,6 +69,11 @@ export interface TransactionalInput {
   consumer: KafkaConsumerClient;
   /** The source's string table and state (KafkaSource, or a source staging its records). */
   source: { readonly interner: Interner; exportState(): unknown; importState(state: unknown): void };
+  /**
+   * Task mode: a topic every process reads whole (a GlobalKTable's), on its own consumer from the
+   * beginning at every start: its offsets are never committed and it belongs to no task.
+   */
+  global?: boolean;
 }
 
 /** A KafkaSource's exportState(): its string table and the frames read in part. */
@@ -269,6 +276,7 @@ export class KafkaTransactions implements TransactionHooks {
     const byConsumer = new Map<KafkaConsumerClient, Array<{ topic: string; partition: number; offset: number }>>();
     for (let k = 0; k < this.inputs.length; k++) {
       const input = this.inputs[k]!;
+      if (input.global) continue;
       const base = this.bases[k]!;
       const offsets = byConsumer.get(input.consumer) ?? byConsumer.set(input.consumer, []).get(input.consumer)!;
       for (const [p, offset] of positions) {
@@ -278,9 +286,9 @@ export class KafkaTransactions implements TransactionHooks {
     for (const [consumer, offsets] of byConsumer) if (offsets.length > 0) await producer.sendOffsetsToTransaction!(offsets, consumer);
   }
 
-  /** Task mode: the task of partition p of the combined source (its partition number in its own topic). */
+  /** Task mode: the task of partition p of the combined source (its partition number in its own topic; -1: a global topic's). */
   private taskOf(p: number): number {
-    for (let k = this.inputs.length - 1; k >= 0; k--) if (p >= this.bases[k]!) return p - this.bases[k]!;
+    for (let k = this.inputs.length - 1; k >= 0; k--) if (p >= this.bases[k]!) return this.inputs[k]!.global ? -1 : p - this.bases[k]!;
     return p;
   }
 
@@ -289,7 +297,7 @@ export class KafkaTransactions implements TransactionHooks {
    * stream time of each of its partitions (several topics: partition q of each is task q's).
    */
   private writeTasks(state: RunSnapshot, positions: Array<[number, number]>, epoch: number): void {
-    const committing = new Set(positions.map(([p]) => this.taskOf(p)));
+    const committing = new Set(positions.map(([p]) => this.taskOf(p)).filter((t) => t >= 0));
     const time = (st: number | undefined): number | string => (st !== undefined && Number.isFinite(st) ? st : String(st ?? -Infinity));
     let bytes = 0;
     for (const shard of state.shards) {
@@ -298,7 +306,8 @@ export class KafkaTransactions implements TransactionHooks {
         const blob = Buffer.from(words.buffer, words.byteOffset, words.byteLength);
         const part = t % this.changelogParts;
         const n = this.produceChunks(blob, (i) => `task/${t}/${i}`, [this.writer, epoch], 16, part);
-        const streamTimes = this.inputs.length > 1 ? { streamTimes: this.bases.map((b) => [b + t, time(state.streamTime[b + t])]) } : {};
+        const local = this.bases.filter((_b, k) => !this.inputs[k]!.global);
+        const streamTimes = local.length > 1 ? { streamTimes: local.map((b) => [b + t, time(state.streamTime[b + t])]) } : {};
         this.produce(`task/${t}`, Buffer.from(JSON.stringify({ writer: this.writer, epoch, chunks: n, bytes: blob.length, streamTime: time(state.streamTime[t]), ...streamTimes })), part);
         bytes += blob.length;
       }
