@@ -45,7 +45,8 @@ import { OUT_INVALID, OUT_LATE, type OutputWriter } from "../ring/output.js";
 import type { ColumnArray, FieldSpec } from "../schema/schema.js";
 import { columnFnSpec, speedReason, validLatLon, type ColumnFnSpec } from "./columns.js";
 import { PRECHECK_FOUR_R2 as FOUR_R2, PRECHECK_RAD as RAD, PRECHECK_SAFETY as SAFETY, speedExceedsKmh } from "../kernels/geo.js";
-import { DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY, writeObjectOutput } from "./engine-common.js";
+import { DSL_OUTPUT_TOO_LARGE, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY, writeObjectOutput } from "./engine-common.js";
+import { flaggedJson, type FlaggedJson } from "./flagged-json.js";
 import { StateStoreFullError, TopologyError } from "./errors.js";
 import { keyOf } from "./executor.js";
 import type { BuiltinOp, PlanNode, Topology } from "./plan.js";
@@ -431,11 +432,12 @@ export class BatchWindowTable {
   /** W words per entry (key, start, count, sum, n, min, max, maxTs, seq) at `at`; the words, or -1 when they do not fit. */
   exportTo(into: Float64Array, at: number): number {
     if (at + W * this.size > into.length) return -1;
+    // Word by word (the shard snapshots every few batches: a subarray per entry was most of its cost).
+    const rows = this.rows;
     let o = at;
     for (let s = 0; s < this.cap; s++) {
       if (this.used[s] !== 1) continue;
-      into.set(this.rows.subarray(s * W, s * W + W), o);
-      o += W;
+      for (let b = s * W, e = b + W; b < e; b++) into[o++] = rows[b]!;
     }
     return o - at;
   }
@@ -507,6 +509,7 @@ export class BatchShardProcessor implements ShardProcessor {
     for (const f of this.fields) this.row[f.name] = f.type === "string" ? "" : 0;
     this.filler = new Function("row", "cols", "i", "str",
       this.fields.map((f, j) => `row[${JSON.stringify(f.name)}] = ${f.type === "string" ? `str(cols[${j}][i])` : `cols[${j}][i]`};`).join("\n")) as never;
+    this.flagText = flaggedJson(this.fields);
     this.table = new BatchWindowTable(MAX_STORE_ENTRIES, plan.store);
     this.speedStep = plan.filters.findIndex((f) => f.process?.speed !== undefined);
     this.fused = fusedSteps(plan);
@@ -566,6 +569,8 @@ export class BatchShardProcessor implements ShardProcessor {
    */
   private readonly filler: (row: Record<string, unknown>, cols: ColumnArray[], i: number, str: (id: number) => string) => void;
   private readonly strOf = (id: number): string => this.str(id);
+  /** The JSON of a record a built-in step flags, written from the columns (flagged-json.ts); undefined: the row and JSON.stringify. */
+  private readonly flagText: FlaggedJson | undefined;
 
   private fillRow(i: number): void {
     this.filler(this.row, this.cols, i, this.strOf);
@@ -973,8 +978,7 @@ export class BatchShardProcessor implements ShardProcessor {
     } else {
       // DSL_SIDE_SPEED: the reason from the key's last fix as it was at this record.
       const sp = this.plan.filters[j]!.process!.speed!;
-      this.fillRow(i);
-      this.flag(j, speedReason(sides[e + 3]!, sides[e + 4]!, sides[e + 5]!, this.speedCols[2 * j]![i]!, this.speedCols[2 * j + 1]![i]!, t, sp.maxKmh), key[i]!, partition, off[i]!, t);
+      this.flagBuiltin(j, speedReason(sides[e + 3]!, sides[e + 4]!, sides[e + 5]!, this.speedCols[2 * j]![i]!, this.speedCols[2 * j + 1]![i]!, t, sp.maxKmh), i, partition);
     }
   }
 
@@ -1020,8 +1024,7 @@ export class BatchShardProcessor implements ShardProcessor {
     const lo = this.speedCols[2 * j + 1]![i]!;
     const t = this.tsCol[i]!;
     if (!speedExceedsKmh(pla, plo, lt, la, lo, t, sp.maxKmh)) return false;
-    this.fillRow(i);
-    this.flag(j, speedReason(pla, plo, lt, la, lo, t, sp.maxKmh), this.fusedKey[i]!, partition, this.fusedOff[i]!, t);
+    this.flagBuiltin(j, speedReason(pla, plo, lt, la, lo, t, sp.maxKmh), i, partition);
     return true;
   }
 
@@ -1029,8 +1032,24 @@ export class BatchShardProcessor implements ShardProcessor {
   private flagInvalidFix(j: number, i: number, partition: number): void {
     const la = this.speedCols[2 * j]![i]!;
     const lo = this.speedCols[2 * j + 1]![i]!;
-    this.fillRow(i);
-    this.flag(j, FIX_REASONS[fixReason(1, la, lo, 0)]!, this.fusedKey[i]!, partition, this.fusedOff[i]!, this.tsCol[i]!);
+    this.flagBuiltin(j, FIX_REASONS[fixReason(1, la, lo, 0)]!, i, partition);
+  }
+
+  /**
+   * Record i of processFused's (or processNative's) batch, flagged by built-in step j: to the step's
+   * topic as flag() writes it, its JSON written from the columns when the schema allows (flagText).
+   */
+  private flagBuiltin(j: number, reason: string, i: number, partition: number): void {
+    const id = this.fusedKey[i]!;
+    const off = this.fusedOff[i]!;
+    const t = this.tsCol[i]!;
+    if (this.flagText === undefined) {
+      this.fillRow(i);
+      this.flag(j, reason, id, partition, off, t);
+      return;
+    }
+    const text = this.flagText(this.keyIsString ? this.str(id) : id, reason, this.cols, i, this.strOf);
+    if (!this.out!.object(this.flaggedCodes[j]!, partition, off, t, NaN, NaN, text)) this.out!.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, id, partition, off, t, NaN, NaN, NaN, 0, 0);
   }
 
   /**
