@@ -15,7 +15,7 @@ import type { KafkaTransactions } from "../io/kafka/transactions.js";
 import type { SharedConsumer } from "../io/kafka/shared-consumer.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { KafkaSink } from "../sinks/kafka-sink.js";
-import { KafkaSource } from "../sources/kafka-source.js";
+import { KafkaSource, type MessageDecoder } from "../sources/kafka-source.js";
 import { MultiSource } from "../sources/multi-source.js";
 import type { Source } from "../sources/source.js";
 import type { Interner } from "../schema/interner.js";
@@ -43,6 +43,8 @@ export interface InputTopicOptions {
    * its own per instance, no `shared`); its offsets are never committed (TransactionalInput.global).
    */
   global?: boolean;
+  /** Messages that are not events of the pipeline's schema (KafkaSourceOptions.decode: a repartition topic). */
+  decode?: MessageDecoder | undefined;
 }
 
 /**
@@ -68,7 +70,7 @@ export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & {
   });
   await consumer.connect();
   const second = new KafkaSource({
-    consumer, topic: opts.topic, partitions, pipeline: opts.pipeline, ...(opts.interner && { interner: opts.interner }),
+    consumer, topic: opts.topic, partitions, pipeline: opts.pipeline, ...(opts.interner && { interner: opts.interner }), ...(opts.decode && { decode: opts.decode }),
     deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),
     ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
     onLog: (event, detail) => opts.onLog(event, { ...detail, topic: opts.topic }),

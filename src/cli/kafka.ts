@@ -66,11 +66,20 @@ export async function setupKafkaRun(opts: {
    * topics' sources take their views of it from `shared` (kafka-rides.ts addInputTopic).
    */
   inputTopics?: readonly string[];
+  /**
+   * With `instanceId`: the topology's repartition topics (among `inputTopics`), created here with
+   * the input topic's partition count (partition q of each is task q's), before anything subscribes.
+   */
+  repartitionTopics?: readonly string[];
 }): Promise<KafkaRunSetup> {
   const member = opts.instanceId === undefined ? `riptide-${opts.group}` : `riptide-${opts.group}-${opts.instanceId}`;
   const admin = rdkafkaClientFactory.createAdmin({ brokers: opts.brokers });
   await admin.connect();
   const partitions = await ensureTopic(admin, opts.inputTopic, opts.partitions ?? 1);
+  for (const t of opts.repartitionTopics ?? []) {
+    const n = await ensureTopic(admin, t, partitions);
+    if (n !== partitions) throw new UsageError(`repartition topic ${t} has ${n} partitions, ${opts.inputTopic} ${partitions}: they must match (delete it, or use another --group)`);
+  }
   const outPartitions = opts.partitions ?? partitions;
   const topics = opts.pipeline.outputTopics?.(opts.outputTopic);
   for (const t of [opts.outputTopic, ...opts.pipeline.outputs.filter((o) => o !== "window").map((o) => topics?.[o] ?? `${opts.outputTopic}.${o}`), `${opts.inputTopic}.dlq`, `${opts.inputTopic}.retry`]) {

@@ -65,7 +65,8 @@ Kafka (instead of the generator):
   --commit-interval MS  exactly-once: how often a transaction commits (default 100)
   --instance-id ID      --topology with exactly-once: state per input partition, so several processes
                         of a group (each its own ID; a restarted one takes its ID back) split the
-                        partitions; one input topic, no groupBy on a new key
+                        partitions; a groupBy on a new key goes through a Kafka topic
+                        <group>-<node>-<port>-repartition (created with the input's partitions)
   --max-retries N       a message Kafka refuses with a retriable error goes to T.retry and is retried
                         up to N times (default 3; 0: straight to T.dlq), then to T.dlq
   --retry-backoff MS    wait before the first retry; doubles per retry, at most 30 s (default 1000)

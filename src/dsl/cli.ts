@@ -13,6 +13,7 @@ import { resolve } from "node:path";
 import { loadTopology, runTopology, topologyShape } from "./engine.js";
 import { TopologyError } from "./errors.js";
 import { objectShape, taskStateObstacle } from "./engine-objects.js";
+import { repartitionTopicFor } from "./repartition.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
   "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id"]);
@@ -107,6 +108,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   let kafka: Awaited<ReturnType<typeof setupKafkaRun>> | undefined;
   const more: { close(): Promise<void> }[] = [];
   const group = (values["group"] as string | undefined) ?? `riptide-topology-${inputTopic}`;
+  const edgeTopics = instanceId !== undefined && general ? general.repartitions.map((e) => repartitionTopicFor(group, e)) : [];
   const stopWhenIdleMs = stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000;
   try {
     // Exactly-once: the transactions and the restored state come with the first topic's setup,
@@ -119,7 +121,9 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
       // Fault injection (as riptide run's built-in pipelines): SIGUSR2 makes worker thread 0 exit
       // abruptly at its next batch; the pool restarts it and its shard restores and replays.
       onCoordinator: (c) => { process.on("SIGUSR2", () => c.crashWorker(0)); },
-      source: async (_decoder, interner, _reject, pipeline, topic) => {
+      // State per partition: each repartition edge is a Kafka topic (records may cross processes).
+      ...(instanceId !== undefined && { repartitionTopic: (edge: string) => repartitionTopicFor(group, edge) }),
+      source: async (_decoder, interner, _reject, pipeline, topic, decode) => {
         if (kafka && instanceId !== undefined && general?.inputs.find((i) => i.topic === topic)?.global) {
           // State per partition and a global table: this process reads all of it, on a consumer of
           // its own (group <group>.<topic>.<instance id>, never committed: from the beginning at
@@ -135,7 +139,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
           // exactly-once its offsets go to the same transactions, in the combined source's order).
           // State per partition: the view of the one consumer reading every topic, so that
           // partition q of each comes to the same process (and each task moves whole).
-          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: topic, partitions, stopWhenIdleMs, pipeline, onLog, interner, transactions: kafka.transactions, shared: kafka.shared });
+          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: topic, partitions, stopWhenIdleMs, pipeline, onLog, interner, transactions: kafka.transactions, shared: kafka.shared, decode });
           more.push(extra);
           if (kafka.shared) return extra.source;
           await assignedOrTimeout(kafka.source);
@@ -148,13 +152,14 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
         kafka = await setupKafkaRun({
           brokers, inputTopic: general ? topic : inputTopic, outputTopic, group, partitions, stopWhenIdleMs, pipeline, onLog, ...(general && { interner }), exactlyOnce, instanceId,
           // State per partition: one consumer reads every co-partitioned topic (global tables have their own).
-          ...(general && { inputTopics: general.inputs.filter((i) => instanceId === undefined || !i.global).map((i) => i.topic) }),
+          ...(general && { inputTopics: general.inputs.filter((i) => instanceId === undefined || !i.global).map((i) => i.topic).concat(edgeTopics) }),
+          repartitionTopics: edgeTopics,
         });
         if (kafka.transactions) options.transactions = kafka.transactions;
         if (kafka.restore) options.restore = kafka.restore;
         // Records moving between shards (groupBy a new key) must find every key's shard in this
         // process: there is no repartition topic between processes, so one process per group.
-        if (general && general.repartitions.length > 0 && general.inputs.length === 1) {
+        if (general && general.repartitions.length > 0 && general.inputs.length === 1 && instanceId === undefined) {
           await assignedOrTimeout(kafka.source);
           wholeTopicsOnly(kafka.source, topic);
         }

@@ -15,13 +15,26 @@
  * shard emits them as internal outputs, the coordinator feeds them into the input ring of shard
  * hash(key) mod W, tagged with the edge, and the executor there injects them into the operator.
  *
+ * With state per partition (exactly-once across processes, `--instance-id`) the shard of the new
+ * key may be in another process, so each edge is a Kafka topic instead, as in Kafka Streams:
+ *
+ *   task q: source partition q ─► … groupBy ─► edge output {key, value: [k, v], timestamp}
+ *           ─► sink ─► <group>-<node>-<port>-repartition, partitioned by the key (same count as the inputs)
+ *   task r: partition r of that topic (one more co-partitioned input of task r) ─► repartitionDecoder
+ *           ─► input ring, tagged with the edge ─► the executor injects it into the operator
+ *
+ * The records written to it are outputs of the transaction that commits their input's offsets;
+ * they are read read_committed, and the topic's partitions count for their task's watermark as
+ * every input partition does (objectPipeline's `edgeTopics`).
+ *
  * What it refuses (with the node's name): a sink whose topic is a function; sources without a
  * schema and a key field; the repartitions repartition.ts refuses.
  */
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import { OUT_INVALID, OUT_LATE, type OutputColumns } from "../ring/output.js";
-import { compileLayout, TEXT_STRIDE, TEXT_TOO_LONG, type ColumnArray, type FieldSpec, type Schema } from "../schema/schema.js";
+import { blobBuffer, compileLayout, TEXT_STRIDE, TEXT_TOO_LONG, type ColumnArray, type FieldSpec, type Schema } from "../schema/schema.js";
 import type { Output } from "../sinks/sink.js";
+import type { MessageDecoder } from "../sources/kafka-source.js";
 import type { Source, SourceHooks } from "../sources/source.js";
 import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_TEXT_TOO_LONG, REASONS } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
@@ -188,8 +201,12 @@ export interface ObjectPipeline extends PipelineDefinition {
   setTablePartitions(isTable: (p: number) => boolean, isGlobal: (p: number) => boolean): void;
 }
 
-/** The PipelineDefinition the Coordinator runs for a topology in its general form. */
-export function objectPipeline(modulePath: string, shape: ObjectShape, interner: SharedInterner): ObjectPipeline {
+/**
+ * The PipelineDefinition the Coordinator runs for a topology in its general form. `edgeTopics`
+ * (state per partition): the Kafka topic of each repartition edge; records crossing an edge are
+ * then outputs to it (and come back as an input: repartitionDecoder), not moved by the coordinator.
+ */
+export function objectPipeline(modulePath: string, shape: ObjectShape, interner: SharedInterner, edgeTopics?: readonly string[]): ObjectPipeline {
   const tables = shape.inputs.map((i) => i.table);
   // Per input, its text fields: a value longer than TEXT_BYTES makes the record invalid.
   const texts = shape.inputs.map((i) => i.schema.fields.filter((f) => f.type === "text").map((f) => f.name));
@@ -200,6 +217,9 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
   const identity: Record<string, string> = {};
   for (const o of names.slice(1)) identity[o] = o;
   const edges = shape.repartitions.length;
+  if (edgeTopics !== undefined && edgeTopics.length !== edges) throw new TopologyError(`${edges} repartition edges, ${edgeTopics.length} topics for them`);
+  const viaKafka = edgeTopics !== undefined && edges > 0;
+  for (const t of edgeTopics ?? []) identity[t] = t;
   const nText = shape.textFields.length;
   return {
     name: `dsl:${modulePath}`,
@@ -218,7 +238,7 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
     objectBytes: OBJECT_BYTES,
     inputLayout: (capacity) => edges === 0 ? compileLayout([...shape.fields, ...SYSTEM_FIELDS], capacity)
       : compileLayout([...shape.fields, ...SYSTEM_FIELDS, ...REPARTITION_FIELDS], capacity, REPARTITION_BYTES),
-    ...(edges > 0 && {
+    ...(edges > 0 && !viaKafka && {
       repartition: {
         codeBase: names.length, edges, tagBase: shape.inputs.length, byteBase: (capacity: number) => capacity * nText * TEXT_STRIDE, bytes: REPARTITION_BYTES,
         chained: shape.repartitionsChained === true,
@@ -242,13 +262,15 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
       const reason = columns["_reason"] as Uint8Array;
       const src = (columns["_src"] as Uint8Array)[0]!;
       const table = tables[src] === true;
-      const myTexts = texts[src]!;
+      // A repartition topic's records (tags after the inputs') have no key or text columns to check.
+      const myTexts = texts[src] ?? [];
+      const moved = src >= tables.length;
       let st = streamTime;
       // A table's records see the streams' watermark (they never hold it back).
       const tableWm = otherMin === Infinity ? -Infinity : otherMin;
       for (let i = 0; i < n; i++) {
         const t = ts[i]!;
-        let r = !table && !(t >= 0 && t - t === 0) ? DSL_BAD_TIMESTAMP : keyIsString && key[i] === 0 ? DSL_NO_KEY : 0;
+        let r = !table && !(t >= 0 && t - t === 0) ? DSL_BAD_TIMESTAMP : keyIsString && key[i] === 0 && !moved ? DSL_NO_KEY : 0;
         for (let f = 0; r === 0 && f < myTexts.length; f++) if (columns[myTexts[f]!]![i] === TEXT_TOO_LONG) r = DSL_TEXT_TOO_LONG;
         reason[i] = r;
         if (table) {
@@ -266,6 +288,12 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
     },
 
     renderObject(code: number, text: string, out: OutputColumns, i: number): Output {
+      if (viaKafka && code >= names.length) {
+        // A record crossing an edge: keyed by its new key (the partitioner puts every record of a
+        // key in one partition of the topic, in order), its event time with it.
+        const kv = JSON.parse(text) as [unknown, unknown];
+        return { type: edgeTopics[code - names.length]!, key: typeof kv[0] === "string" ? kv[0] : JSON.stringify(kv[0]), value: kv, timestamp: out.c[i]! };
+      }
       const { k, v } = JSON.parse(text) as { k: unknown; v: unknown };
       if (code === OBJECT_INVALID) {
         const err = v as { error?: string; topic?: string };
@@ -279,7 +307,7 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
       return o;
     },
 
-    objectName: (code) => names[code] ?? `output-${code}`,
+    objectName: (code) => names[code] ?? edgeTopics?.[code - names.length] ?? `output-${code}`,
 
     renderSide(out: OutputColumns, i: number, event: unknown): Output {
       if (out.kind[i] === OUT_LATE) return { type: "late", event };
@@ -298,6 +326,36 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
     outputTopics: () => identity,
 
     sideName: (kind) => (kind === OUT_INVALID ? "invalid" : kind === OUT_LATE ? "late" : "unknown"),
+  };
+}
+
+/**
+ * Reads the messages of repartition edge `edge`'s topic (objectPipeline's `edgeTopics`: `{ key,
+ * value: [k, v], timestamp }`) into input records tagged with the edge, as the coordinator writes
+ * records it moves (repartition-router.ts fill): `[k, v]` as JSON in the slot's byte area (`_rpo`,
+ * `_rpl`), the event time in `_ts`. False when the batch's byte area is full.
+ */
+export function repartitionDecoder(shape: ObjectShape, edge: number): MessageDecoder {
+  const tag = shape.inputs.length + edge;
+  const nText = shape.textFields.length;
+  let used = 0;
+  return (value, _raw, columns, n) => {
+    if (n === 0) used = 0;
+    const m = value as { value?: unknown; timestamp?: unknown } | null;
+    const text = JSON.stringify(m?.value ?? null);
+    const ts = columns["_ts"] as Float64Array;
+    const base = ts.length * nText * TEXT_STRIDE;
+    const blob = blobBuffer(columns);
+    const bytes = Buffer.byteLength(text);
+    if (base + used + bytes > blob.length) return false;
+    blob.write(text, base + used);
+    (columns["_rpo"] as Uint32Array)[n] = used;
+    (columns["_rpl"] as Uint32Array)[n] = bytes;
+    used += bytes;
+    (columns["_src"] as Uint8Array)[n] = tag;
+    (columns["_key"] as Uint32Array)[n] = 0;
+    ts[n] = typeof m?.timestamp === "number" ? m.timestamp : NaN;
+    return true;
   };
 }
 
@@ -368,7 +426,7 @@ export class TaggedSource implements Source {
  * to cross processes. (A global table is no obstacle: every process reads it whole, outside its tasks.)
  */
 export function taskStateObstacle(shape: ObjectShape): string | undefined {
-  if (shape.repartitions.length > 0) return "groups by a new key (repartitions)";
+  if (shape.repartitionsChained) return "groups by a new key downstream of another repartition";
   return undefined;
 }
 

@@ -34,7 +34,8 @@ import type { PlanNode, Topology } from "./plan.js";
 import { createStringTable, mirrorStrings, SharedInterner } from "./shared-strings.js";
 import { Interner } from "../schema/interner.js";
 import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, loadTopology, NUMERIC_KEY, REASONS } from "./engine-common.js";
-import { inputIndex, objectPipeline, objectShape, TaggedSource, taskStateObstacle, type ObjectShape } from "./engine-objects.js";
+import { inputIndex, objectPipeline, objectShape, repartitionDecoder, TaggedSource, taskStateObstacle, type ObjectShape } from "./engine-objects.js";
+import type { MessageDecoder } from "../sources/kafka-source.js";
 import { MultiSource } from "../sources/multi-source.js";
 
 export { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_NOT_A_NUMBER, DSL_USER_ERROR, loadTopology } from "./engine-common.js";
@@ -227,7 +228,15 @@ export interface RunTopologyOptions extends Omit<CoordinatorOptions, "pipeline" 
    * source must intern into the given shared `interner` (KafkaSource: its `interner` option).
    */
   source?: (decoder: JsonDecoder, interner: SharedInterner, reject: (p: number, offset: number, raw: string, reason: string) => void,
-    pipeline: PipelineDefinition, topic: string) => Source | Promise<Source>;
+    pipeline: PipelineDefinition, topic: string, decode?: MessageDecoder) => Source | Promise<Source>;
+  /**
+   * State per partition (`taskState`) for a topology that groups by a new key: the Kafka topic of
+   * each repartition edge (repartition.ts repartitionTopicFor), as Kafka Streams' `-repartition`
+   * topics. Records crossing the edge are written to it and read back from it (`source` is then
+   * called for it too, after the co-partitioned topics, with the `decode` its messages need), so
+   * that they may cross processes.
+   */
+  repartitionTopic?: (edge: string) => string;
   /** A sink, or a function giving it once the source is built (the Kafka sink comes with the Kafka source). @default NullSink */
   sink?: Sink | (() => Sink);
   /**
@@ -268,9 +277,16 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
   let pipeline: PipelineDefinition;
   let source: Source;
   if ("mode" in shape) {
-    const objects = objectPipeline(abs, shape, interner);
     const obstacle = options.taskState === true ? taskStateObstacle(shape) : undefined;
     if (obstacle) throw new TopologyError(`state per partition cannot run this topology: it ${obstacle}`);
+    // State per partition: records crossing an edge may cross processes, through a Kafka topic.
+    let edgeTopics: string[] | undefined;
+    if (options.taskState === true && shape.repartitions.length > 0) {
+      const topicOf = options.repartitionTopic;
+      if (topicOf === undefined || options.source === undefined) throw new TopologyError("state per partition for a topology that groups by a new key needs a source and repartitionTopic (a Kafka topic per repartition edge)");
+      edgeTopics = shape.repartitions.map(topicOf);
+    }
+    const objects = objectPipeline(abs, shape, interner, edgeTopics);
     pipeline = objects;
     const files = options.input;
     if (typeof files === "string" && shape.inputs.length > 1) {
@@ -283,27 +299,44 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
     }
     const bases: number[] = [];
     const parts: Source[] = [];
+    // The repartition topics' sources, after the co-partitioned inputs and before the global tables
+    // (the combined source's order, in which the Kafka inputs are added to the transactions).
+    const edgeParts: Source[] = [];
+    const ordered: Source[] = [];
+    const readEdges = async (): Promise<void> => {
+      for (const [e, topic] of (edgeTopics ?? []).entries()) {
+        const decoder = compileJsonDecoder(shape.inputs[0]!.schema, interner, shape.textFields);
+        const base = ordered.reduce((a, s) => a + s.partitions, 0);
+        const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p + base, off, raw, reason);
+        const s = await options.source!(decoder, interner, reject, { ...objects, schema: shape.inputs[0]!.schema } as PipelineDefinition, topic, repartitionDecoder(shape, e));
+        edgeParts.push(s);
+        ordered.push(s);
+      }
+    };
     try {
       for (const [k, input] of shape.inputs.entries()) {
+        if (input.global && edgeParts.length < (edgeTopics?.length ?? 0)) await readEdges();
         const decoder = compileJsonDecoder(input.schema, interner, shape.textFields);
         const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p + bases[k]!, off, raw, reason);
         const own = { ...objects, schema: input.schema } as PipelineDefinition;
         const file = typeof files === "string" ? files : files?.[input.topic];
         const inner = file !== undefined ? new JsonLinesFileSource(file, decoder, reject) : await options.source!(decoder, interner, reject, own, input.topic);
-        bases.push(parts.reduce((a, s) => a + s.partitions, 0));
+        bases.push(ordered.reduce((a, s) => a + s.partitions, 0));
         parts.push(new TaggedSource(inner, k, input));
+        ordered.push(parts[k]!);
       }
-      const local = parts.filter((_s, k) => !shape.inputs[k]!.global);
+      if (edgeParts.length < (edgeTopics?.length ?? 0)) await readEdges();
+      const local = [...parts.filter((_s, k) => !shape.inputs[k]!.global), ...edgeParts];
       if (local.some((s) => s.position) && new Set(local.map((s) => s.partitions)).size > 1) {
         // Records of one key must meet on one shard: partition q of every topic goes to the same one.
         throw new TopologyError(`the topics of a join must be co-partitioned (the same number of partitions, keyed alike): ${parts.filter((_s, k) => !shape.inputs[k]!.global).map((s) => `${shape.inputs[parts.indexOf(s)]!.topic} has ${s.partitions}`).join(", ")}`);
       }
     } catch (err) {
       // Nothing runs: let go of the sources built so far (their consumers would keep the process alive).
-      await Promise.all(parts.map((s) => s.close().catch(() => undefined)));
+      await Promise.all(ordered.map((s) => s.close().catch(() => undefined)));
       throw err;
     }
-    source = parts.length === 1 ? parts[0]! : new MultiSource(parts);
+    source = ordered.length === 1 ? ordered[0]! : new MultiSource(ordered);
     // State per partition: one task per co-partition index (partition q of every topic); the global
     // tables' partitions (after the others: objectShape) belong to no task.
     if (options.taskState === true) {

@@ -79,6 +79,18 @@ export function repartitionEdges(topology: Topology): RepartitionEdge[] {
   return edges;
 }
 
+/**
+ * The Kafka topic of a repartition edge when records cross processes (exactly-once with state per
+ * partition, `--instance-id`): Kafka Streams names it `<application.id>-<node>-repartition`; here
+ * `<group>-<node>-<port>-repartition`, every character a topic name may not hold turned into `-`.
+ */
+export function repartitionTopicFor(group: string, edge: string): string {
+  const name = edge.startsWith(REPARTITION_PREFIX) ? edge.slice(REPARTITION_PREFIX.length) : edge;
+  const topic = `${group}-${name}-repartition`.replace(/[^A-Za-z0-9._-]/g, "-");
+  if (topic.length > 249) throw new TopologyError(`the repartition topic of ${name} would be named ${topic.length} characters (Kafka allows 249): use a shorter --group or operator name`);
+  return topic;
+}
+
 /** Whether some edge's records come from downstream of another edge (a repartition after a repartition). */
 export function chainedEdges(topology: Topology, edges: readonly RepartitionEdge[]): boolean {
   const after: boolean[] = [];

@@ -59,7 +59,16 @@ export interface KafkaSourceOptions {
   onLog?: (event: string, detail: Record<string, unknown>) => void;
   /** The string table to intern into (several topics of one DSL topology share one). @default its own */
   interner?: Interner;
+  /**
+   * Messages that are not events of the schema (a DSL topology's repartition topic): each parsed
+   * JSON message (and its bytes) is written into record `n` of the columns by this instead of the
+   * schema's decoder. False: no room left in this batch (the message is read again by the next fill).
+   */
+  decode?: MessageDecoder;
 }
+
+/** KafkaSourceOptions.decode. */
+export type MessageDecoder = (value: unknown, raw: Buffer, columns: Record<string, ColumnArray>, n: number) => boolean;
 
 interface PartitionQueue {
   messages: KafkaMessage[];
@@ -313,9 +322,17 @@ export class KafkaSource implements Source {
           this.nextMessage(q);
           continue;
         }
+        const decode = this.options.decode;
+        if (decode !== undefined && !decode(value, v!, columns, n)) {
+          if (n > 0) break;
+          this.deadLetter(m, "the message does not fit an empty batch");
+          q.queuedRecords--;
+          this.nextMessage(q);
+          continue;
+        }
         this.raw[p]![m.offset % RETAIN] = v;
         this.rawOffset[p]![m.offset % RETAIN] = m.offset;
-        this.decodeJson(value, columns, n);
+        if (decode === undefined) this.decodeJson(value, columns, n);
         off[n] = m.offset;
         n++;
         q.queuedRecords--;

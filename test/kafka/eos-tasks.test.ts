@@ -8,18 +8,12 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { diff } from "../support/driver-reference.js";
-import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, assigned, readCommitted, type Proc } from "../support/kafka.js";
+import { BROKERS, createTopic, ensureBroker, produceAll, riptide, uniqueName, readCommitted, type Proc } from "../support/kafka.js";
 import { mulberry32 } from "../support/random.js";
+import { expectNothingLateOrInvalid, multiset, TASK_PARTITIONS as PARTITIONS, tasksArgs, twoProcesses, withProcesses } from "../support/task-processes.js";
 
-const PARTITIONS = 4;
 const DRIVERS = 200;
 const GAP_MS = 30_000;
-
-function multiset(keys: string[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
-  return m;
-}
 
 interface Fix { driverId: string; speedKmh: number; ts: number }
 
@@ -64,99 +58,17 @@ function reference(fixes: Fix[]): { counts: string[]; sessions: string[] } {
   return { counts: [...counts].map(([k, n]) => `${k}|${n}`), sessions };
 }
 
-async function until(what: string, ok: () => boolean, limitMs = 90_000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const restored = (p: Proc) => /"event":"task-restore"/.test(p.stderr);
-
-/** `riptide run --topology T` under exactly-once with state per partition, as instance `id`. */
-function tasksArgs(topology: string, group: string, id: string): string[] {
-  return ["run", "--topology", topology, "--brokers", BROKERS, "--group", group, "--guarantee", "exactly-once",
-    "--commit-interval", "50", "--instance-id", id, "--workers", "2", "--batch-size", "256", "--stop-when-idle", "15", "--partitions", String(PARTITIONS), "--json"];
-}
-
-/**
- * The life of two processes both multi-process tests run, sending three phases of input: `a`
- * alone (phase 0 sent before it starts, or `afterStart` once it loaded its partitions), then `b`
- * joins (tasks move); optionally a worker thread of `b` dies; phase 1; `a` SIGKILLed and restarted
- * with its id (`a2`); `b` SIGKILLed for good (its partitions move to `a2` once its session times
- * out); phase 2; `a2` runs to --stop-when-idle.
- */
-async function twoProcesses(args: (id: string) => string[], send: (phase: number) => Promise<unknown>, procs: Proc[],
-  opts: { phase0BeforeStart: boolean; killWorkerOfB: boolean }): Promise<{ a: Proc; b: Proc; a2: Proc }> {
-  const start = (id: string) => { const p = riptide(args(id)); procs.push(p); return p; };
-  if (opts.phase0BeforeStart) await send(0);
-  const a = start("a");
-  await assigned(a);
-  // The first process holds every partition; once it has processed (and committed) the first
-  // phase, a second joins.
-  await until("a's partitions loaded", () => restored(a));
-  await sleep(2500);
-  if (!opts.phase0BeforeStart) {
-    await send(0);
-    await sleep(2500);
-  }
-  const b = start("b");
-  await until("b's task restore", () => restored(b));
-  // A worker thread of the second dies at its next batch (fault hook): its shard restores its
-  // checkpoint and replays, a partition load it had not checkpointed yet included.
-  if (opts.killWorkerOfB) b.child.kill("SIGUSR2");
-  await send(1);
-  await sleep(1500);
-  // The first is killed and restarted with its id: it takes its partitions back at once
-  // (static membership) and loads their state.
-  a.child.kill("SIGKILL");
-  await a.exited;
-  const a2 = start("a");
-  await until("a2's task restore", () => restored(a2));
-  // The second is killed for good: after its session times out its partitions move to the
-  // restarted first, which waits until the broker aborts the dead one's open transaction and
-  // loads their last committed state.
-  b.child.kill("SIGKILL");
-  await b.exited;
-  await send(2);
-  expect(await a2.exited, a2.stderr.slice(-3000)).toBe(0);
-  return { a, b, a2 };
-}
-
-/**
- * Runs `body` with topic names under `prefix` and a list for the processes it starts; at the end,
- * those still running are killed and the prefix cleared.
- */
-async function withProcesses(prefix: string, body: (procs: Proc[]) => Promise<void>): Promise<void> {
-  process.env["RIPTIDE_TEST_PREFIX"] = prefix;
-  const procs: Proc[] = [];
-  try {
-    await body(procs);
-  } finally {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill("SIGKILL");
-    delete process.env["RIPTIDE_TEST_PREFIX"];
-  }
-}
-
-/** A run's --json summary counts nothing late and nothing invalid. */
-function expectNothingLateOrInvalid(p: Proc): void {
-  const outputs = (JSON.parse(p.stdout.trim().split("\n").pop()!) as { outputs: Record<string, number> }).outputs;
-  expect(outputs["riptide-late"]).toBe(0);
-  expect(outputs["invalid"]).toBe(0);
-}
-
 describe("exactly-once with state per partition (--instance-id)", () => {
   beforeAll(() => ensureBroker());
 
-  it("refuses --instance-id without exactly-once, and for a topology that repartitions, naming the option", async () => {
+  it("refuses --instance-id without exactly-once, and for a topology that repartitions twice, naming the option", async () => {
     const noEos = riptide(["run", "--topology", "test/dsl/fixtures/fix-tasks.js", "--brokers", BROKERS, "--instance-id", "a"]);
     expect(await noEos.exited).toBe(2);
     expect(noEos.stderr).toMatch(/--instance-id needs --guarantee exactly-once/);
-    const rekeyed = riptide(["run", "--topology", "test/dsl/fixtures/page-windows.js", "--brokers", BROKERS, "--guarantee", "exactly-once", "--instance-id", "a"]);
+    // A repartition downstream of another (a single one goes through a Kafka topic: eos-repartition.test.ts).
+    const rekeyed = riptide(["run", "--topology", "test/dsl/fixtures/rekeyed-twice.js", "--brokers", BROKERS, "--guarantee", "exactly-once", "--instance-id", "a"]);
     expect(await rekeyed.exited).toBe(2);
-    expect(rekeyed.stderr).toMatch(/--instance-id: this topology groups by a new key/);
+    expect(rekeyed.stderr).toMatch(/--instance-id: this topology groups by a new key downstream of another repartition/);
     const builtIn = riptide(["run", "driver-tracking", "--brokers", BROKERS, "--input-topic", "x", "--output-topic", "y", "--guarantee", "exactly-once", "--instance-id", "a"]);
     expect(await builtIn.exited).toBe(2);
     expect(builtIn.stderr).toMatch(/--instance-id applies to DSL topologies/);
