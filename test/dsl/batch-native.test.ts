@@ -21,52 +21,35 @@ const schema = defineSchema("fix", { driverId: "string", lat: "f64", lon: "f64",
 interface Fix { driverId: string; lat: number; lon: number; ts: number; speedKmh: number }
 const windows = TimeWindows.ofSizeAndGrace(10_000, 2_000);
 
+const fixes = (b: StreamsBuilder) => b.stream<Fix>("fixes", { schema, key: "driverId", timestamp: "ts" });
+/** A topology: the chain on the fixes stream. */
+const shape = (chain: (s: ReturnType<typeof fixes>) => void) => (): Topology => {
+  const b = new StreamsBuilder();
+  chain(fixes(b));
+  return b.build();
+};
+
 /** Topologies of every shape the native loop takes: steps in several orders, source or geohash key, each aggregate. */
 const shapes: Record<string, () => Topology> = {
-  "the driver-tracking job: checkLatLon, speedLimit on a per-key store, geohash key, mean": () => {
-    const b = new StreamsBuilder();
-    b.stream<Fix>("fixes", { schema, key: "driverId", timestamp: "ts" })
-      .processValues(undefined, Fields.checkLatLon("lat", "lon"), { flagged: "invalid-fixes" })
-      .processValues(Stores.perKey("last", { ts: "f64", lon: "f64", lat: "f64" }), Fields.speedLimit(250, windows), { flagged: "too-fast" })
-      .groupBy(Fields.geohashCode("lat", "lon", 5)).windowedBy(windows).mean("speedKmh", { late: "late" }).toStream().to("out");
-    return b.build();
-  },
-  "speedLimit before a validLatLon filter, geohash key at precision 3, sum": () => {
-    const b = new StreamsBuilder();
-    b.stream<Fix>("fixes", { schema, key: "driverId", timestamp: "ts" })
-      .processValues(Stores.perKey("last", { lat: "f64", lon: "f64", ts: "f64", spare: "f64" }), Fields.speedLimit(120, windows), { flagged: "too-fast" })
-      .filter(Fields.validLatLon("lat", "lon"))
-      .groupBy(Fields.geohashCode("lat", "lon", 3)).windowedBy(windows).sum("speedKmh").toStream().to("out");
-    return b.build();
-  },
-  "a validLatLon filter, the source key, count": () => {
-    const b = new StreamsBuilder();
-    b.stream<Fix>("fixes", { schema, key: "driverId", timestamp: "ts" })
-      .filter(Fields.validLatLon("lat", "lon"))
-      .groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(5_000)).count().toStream().to("out");
-    return b.build();
-  },
-  "checkLatLon then a validLatLon filter, the source key, max": () => {
-    const b = new StreamsBuilder();
-    b.stream<Fix>("fixes", { schema, key: "driverId", timestamp: "ts" })
-      .processValues(undefined, Fields.checkLatLon("lat", "lon"), { flagged: "invalid-fixes" })
-      .filter(Fields.validLatLon("lat", "lon"))
-      .groupByKey().windowedBy(windows).max("speedKmh").toStream().to("out");
-    return b.build();
-  },
-  "filterNot(validLatLon), the source key, max": () => {
-    const b = new StreamsBuilder();
-    b.stream<Fix>("fixes", { schema, key: "driverId", timestamp: "ts" })
-      .filterNot(Fields.validLatLon("lat", "lon"))
-      .groupByKey().windowedBy(windows).max("speedKmh").toStream().to("out");
-    return b.build();
-  },
-  "no steps, the source key, min": () => {
-    const b = new StreamsBuilder();
-    b.stream<Fix>("fixes", { schema, key: "driverId", timestamp: "ts" })
-      .groupByKey().windowedBy(windows).min("speedKmh").toStream().to("out");
-    return b.build();
-  },
+  "the driver-tracking job: checkLatLon, speedLimit on a per-key store, geohash key, mean": shape((s) => s
+    .processValues(undefined, Fields.checkLatLon("lat", "lon"), { flagged: "invalid-fixes" })
+    .processValues(Stores.perKey("last", { ts: "f64", lon: "f64", lat: "f64" }), Fields.speedLimit(250, windows), { flagged: "too-fast" })
+    .groupBy(Fields.geohashCode("lat", "lon", 5)).windowedBy(windows).mean("speedKmh", { late: "late" }).toStream().to("out")),
+  "speedLimit before a validLatLon filter, geohash key at precision 3, sum": shape((s) => s
+    .processValues(Stores.perKey("last", { lat: "f64", lon: "f64", ts: "f64", spare: "f64" }), Fields.speedLimit(120, windows), { flagged: "too-fast" })
+    .filter(Fields.validLatLon("lat", "lon"))
+    .groupBy(Fields.geohashCode("lat", "lon", 3)).windowedBy(windows).sum("speedKmh").toStream().to("out")),
+  "a validLatLon filter, the source key, count": shape((s) => s
+    .filter(Fields.validLatLon("lat", "lon"))
+    .groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(5_000)).count().toStream().to("out")),
+  "checkLatLon then a validLatLon filter, the source key, max": shape((s) => s
+    .processValues(undefined, Fields.checkLatLon("lat", "lon"), { flagged: "invalid-fixes" })
+    .filter(Fields.validLatLon("lat", "lon"))
+    .groupByKey().windowedBy(windows).max("speedKmh").toStream().to("out")),
+  "filterNot(validLatLon), the source key, max": shape((s) => s
+    .filterNot(Fields.validLatLon("lat", "lon"))
+    .groupByKey().windowedBy(windows).max("speedKmh").toStream().to("out")),
+  "no steps, the source key, min": shape((s) => s.groupByKey().windowedBy(windows).min("speedKmh").toStream().to("out")),
 };
 
 const N = 700;
