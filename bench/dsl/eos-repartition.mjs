@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * Exactly-once repartitioning in one process against across processes (issue 6 item 2), through
+ * the real broker: the same topology (bench/dsl/region-repartition-json.js: groupBy geohash-5
+ * region, a user aggregate in tumbling windows) on the same input (`riptide loadgen`, JSON, 4
+ * partitions, produced once), interleaved rounds of:
+ *
+ *   in-process   one `riptide run --guarantee exactly-once` (2 workers): records move to their
+ *                region's shard inside the process (the coordinator's path under transactions)
+ *   kafka x1     one process with --instance-id (2 workers): every record crosses the Kafka
+ *                repartition topic (written in the transaction, read back read_committed)
+ *   kafka x2     two processes with --instance-id (1 worker each) splitting the partitions: records
+ *                cross the repartition topic between the processes
+ *
+ * Events/s = input events / the longest `seconds` of the run's processes (first event to last
+ * output acknowledged, without the --stop-when-idle wait). Usage: node bench/dsl/eos-repartition.mjs
+ * [events=200000] [rounds=3]. Prints one line per run and a JSON summary. Needs `npm run build`.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadavg } from "node:os";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const bin = join(root, "bin", "riptide.js");
+const topology = join(root, "bench", "dsl", "region-repartition-json.js");
+const brokers = process.env.RIPTIDE_KAFKA_BROKERS ?? "127.0.0.1:9092";
+const events = Number(process.argv[2] ?? 200_000);
+const rounds = Number(process.argv[3] ?? 3);
+const prefix = `bench-eosrp-${Date.now().toString(36)}-`;
+
+const gen = spawnSync(process.execPath, [bin, "loadgen", "--brokers", brokers, "--topic", `${prefix}locations`, "--rate", "10000000", "--events", String(events), "--format", "json", "--partitions", "4", "--json", "--quiet"], { encoding: "utf8" });
+if (gen.status !== 0) throw new Error(`loadgen failed: ${gen.stderr}`);
+
+function run(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--max-semi-space-size=64", bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RIPTIDE_BENCH_PREFIX: prefix } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.stderr.on("data", (d) => { err += d; });
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop())) : reject(new Error(`riptide exited ${code}: ${err.slice(-2000)}`))));
+  });
+}
+
+const base = (group, workers) => ["run", "--topology", topology, "--brokers", brokers, "--group", group, "--guarantee", "exactly-once", "--workers", String(workers), "--stop-when-idle", "5", "--json", "--quiet"];
+const modes = {
+  "in-process": (g) => [run(base(g, 2))],
+  "kafka x1": (g) => [run([...base(g, 2), "--instance-id", "a"])],
+  "kafka x2": (g) => [run([...base(g, 1), "--instance-id", "a"]), run([...base(g, 1), "--instance-id", "b"])],
+};
+const results = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
+for (let r = 0; r < rounds; r++) {
+  for (const [mode, start] of Object.entries(modes)) {
+    const load = loadavg()[0];
+    const sums = await Promise.all(start(`${prefix}g-${mode.replace(/\W/g, "")}-${r}`));
+    const seconds = Math.max(...sums.map((s) => s.seconds));
+    const rate = Math.round(events / seconds);
+    results[mode].push(rate);
+    const windows = sums.reduce((a, s) => a + (s.outputs[`${prefix}regions`] ?? 0), 0);
+    process.stdout.write(`round ${r} ${mode}: ${rate} events/s (${seconds} s; ${windows} windows; load ${load.toFixed(1)})\n`);
+  }
+}
+process.stdout.write(JSON.stringify({ events, rounds, eventsPerSec: results }) + "\n");
