@@ -14,7 +14,9 @@
  *   group "DSL state stores: windowed user aggregates (one thread)": the session group's page views,
  *     groupByKey().windowedBy(10 min hopping by 1 min, 1 min grace).aggregate({views, bytes, last})
  *     per user, the seed's hopping windows: each event updates 10 windows (updates/s = 10 × events/s);
- *     TimeWindowProc's Maps against the off-heap window store (window-value-store.ts).
+ *     TimeWindowProc's Maps against the off-heap window store (window-value-store.ts) with its
+ *     write-back cache of values as objects (ExecutorOptions.windowCacheEntries, `--window-cache N`;
+ *     0: every update written as bytes).
  *   group "DSL state stores: session user aggregates (one thread)": the session group's sessions
  *     with aggregate({views, bytes, first, last}) and a merger instead of count(): SessionProc
  *     against the typed session store with the aggregates as bytes beside it (OffHeapSessionProc).
@@ -24,7 +26,8 @@
  *     computed from its records at close, so every value is read once per window containing it).
  *
  * Each row: events/s of timed passes over the whole data set (a fresh executor each pass, the
- * contenders alternating; the median of the passes), and in its note the memory per entry at the
+ * contenders alternating; the median of the passes), and in its note the CPU time per event (the
+ * median; steadier than events/s when other processes share the cores), the memory per entry at the
  * pass's midpoint — measured (heap used + array buffers, after a full GC, before and after filling
  * the store, ÷ entries) and as the store reports it (StoreReport.bytes ÷ entries) — and the minor
  * GCs per million events.
@@ -142,11 +145,14 @@ function heldBytes(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
+/** ExecutorOptions.windowCacheEntries when run with `--window-cache N` (else the default). */
+let windowCache: { windowCacheEntries?: number } = {};
+
 let outputs = 0;
 const emit = (): void => void outputs++;
 
 /** One timed pass over the data (fresh executor); the minor GCs during it (counted once the observer's entries arrive). */
-async function pass(topology: Topology, d: Data, objectStores: boolean): Promise<{ seconds: number; minorGcs: number }> {
+async function pass(topology: Topology, d: Data, objectStores: boolean): Promise<{ seconds: number; cpuSeconds: number; minorGcs: number }> {
   let minor = 0;
   let counting = true;
   const obs = new PerformanceObserver((list) => {
@@ -155,10 +161,11 @@ async function pass(topology: Topology, d: Data, objectStores: boolean): Promise
     }
   });
   obs.observe({ entryTypes: ["gc"] });
-  const ex = new TopologyExecutor(topology, emit, { objectStores });
+  const ex = new TopologyExecutor(topology, emit, { objectStores, ...windowCache });
   const { topic, key, value, ts, make } = d;
   let wm = -Infinity;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < d.n; i++) {
     const t = ts[i]!;
     if (t > wm) wm = t;
@@ -166,17 +173,19 @@ async function pass(topology: Topology, d: Data, objectStores: boolean): Promise
   }
   ex.flush();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   await new Promise((resolve) => setTimeout(resolve, 50));
   counting = false;
   obs.disconnect();
-  return { seconds, minorGcs: minor };
+  return { seconds, cpuSeconds, minorGcs: minor };
 }
 
 /** Memory at the data's midpoint: measured (after full GCs) and reported, per entry. */
 function memory(topology: Topology, d: Data, objectStores: boolean): { measured: number; reported: number; entries: number } {
   gc();
   const before = heldBytes();
-  const ex = new TopologyExecutor(topology, () => {}, { objectStores });
+  const ex = new TopologyExecutor(topology, () => {}, { objectStores, ...windowCache });
   const { topic, key, value, ts, make } = d;
   let wm = -Infinity;
   const half = d.n >> 1;
@@ -204,13 +213,13 @@ const CONTENDERS: Record<(typeof groups)[number], [string, string]> = {
 };
 
 async function group(name: (typeof groups)[number], topology: Topology, d: Data, passes: number): Promise<BenchRow[]> {
-  const runs: Record<"object" | "typed", { eps: number; gcs: number }[]> = { object: [], typed: [] };
+  const runs: Record<"object" | "typed", { eps: number; cpuUs: number; gcs: number }[]> = { object: [], typed: [] };
   await pass(topology, d, true); // warm-up of both
   await pass(topology, d, false);
   for (let p = 0; p < passes; p++) {
     for (const objectStores of p % 2 === 0 ? [true, false] : [false, true]) {
       const r = await pass(topology, d, objectStores);
-      runs[objectStores ? "object" : "typed"].push({ eps: d.n / r.seconds, gcs: r.minorGcs });
+      runs[objectStores ? "object" : "typed"].push({ eps: d.n / r.seconds, cpuUs: (r.cpuSeconds * 1e6) / d.n, gcs: r.minorGcs });
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -219,6 +228,7 @@ async function group(name: (typeof groups)[number], topology: Topology, d: Data,
     const m = mem[k];
     const g = runs[k].map((x) => x.gcs);
     return `${d.n} events, median of ${passes} passes (${runs[k].map((x) => (x.eps / 1e6).toFixed(2)).join(", ")} M/s); ` +
+      `CPU ${median(runs[k].map((x) => x.cpuUs)).toFixed(2)} µs per event (median; the process's threads, GC helpers included); ` +
       `at mid-stream ${m.entries} entries, ${Math.round(m.measured)} B/entry measured, ${Math.round(m.reported)} B/entry reported; ` +
       `${(median(g) / (d.n / 1e6)).toFixed(1)} minor GCs per M events`;
   };
@@ -242,8 +252,10 @@ export async function run(opts: { quick: boolean; only?: string }): Promise<Benc
   ];
 }
 
-// Run alone: node dist/bench/dsl/stores.bench.js [--quick] [--only <part of a group's name>]
+// Run alone: node dist/bench/dsl/stores.bench.js [--quick] [--only <part of a group's name>] [--window-cache <entries>]
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const cacheAt = process.argv.indexOf("--window-cache");
+  if (cacheAt > 0) windowCache = { windowCacheEntries: Number(process.argv[cacheAt + 1]) };
   const at = process.argv.indexOf("--only");
   const rows = await run({ quick: process.argv.includes("--quick"), ...(at > 0 && { only: process.argv[at + 1] }) });
   for (const r of rows) process.stdout.write(`${r.group} | ${r.name} | ${(r.eventsPerSec / 1e6).toFixed(3)} M/s | ${r.note}\n`);

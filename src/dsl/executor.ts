@@ -43,6 +43,7 @@
  * User functions' own closures (a counter inside a peek) are not state the executor can see.
  */
 import { StateStoreFullError, TopologyError } from "./errors.js";
+import { OptionRangeError } from "../errors.js";
 import { INVALID_TOPIC } from "./builder.js";
 import { MinHeap } from "./heap.js";
 import type { PlanNode, Topology } from "./plan.js";
@@ -53,7 +54,7 @@ import { repartitionEdges, type RepartitionEdge } from "./repartition.js";
 import { SESSION_LATE_GAP, TypedSessionStore } from "./session-store.js";
 import { OffHeapJoinStore } from "./join-store.js";
 import { OffHeapTableStore } from "./table-store.js";
-import { OffHeapWindowStore } from "./window-value-store.js";
+import { DEFAULT_WINDOW_CACHE_ENTRIES, OffHeapWindowStore } from "./window-value-store.js";
 import { SlotValues } from "./value-slots.js";
 import { ARRAY_BYTES, MAP_BYTES, MAP_ENTRY_BYTES, flatten, heapBytes, numberBytes, objectBytes, sampledBytes } from "./heap-size.js";
 import { NO_STATE, PerKeyTable, flaggedRecord, type KeyState, type ProcessorContext } from "./per-key-store.js";
@@ -91,6 +92,13 @@ export interface ExecutorOptions {
    * tests and benches compare the typed stores with. @default false
    */
   objectStores?: boolean;
+  /**
+   * User aggregates on tumbling and hopping windows each store keeps as objects while they are hot:
+   * a write-back cache in front of the off-heap window store's bytes (value-slots.ts), written back
+   * when evicted, when their window closes into retention, and before a checkpoint. 0: every update
+   * written as bytes. @default 65536
+   */
+  windowCacheEntries?: number;
   /**
    * State per partition (TaskedProcessor) with GlobalKTables: the executors of one shard's tasks
    * share each global table's store (node id → its processor). The first executor built with this
@@ -634,7 +642,7 @@ class OffHeapWindowProc extends TimeWindowBase implements TypedState {
   private readonly onClose: ((s: number, start: number) => void) | undefined;
   constructor(exec: TopologyExecutor, n: AggNode) {
     super(exec, n);
-    this.store = new OffHeapWindowStore(exec.maxStoreEntries, n.store, this.w.sizeMs + this.w.graceMs, n.retentionMs);
+    this.store = new OffHeapWindowStore(exec.maxStoreEntries, n.store, this.w.sizeMs + this.w.graceMs, n.retentionMs, 64, exec.windowCacheEntries);
     const st = this.store;
     this.onClose = n.emit !== "close" ? undefined : (s, start) =>
       this.forwardClosed(new Windowed(st.keyOfSlotId(s), { start, end: start + this.w.sizeMs }), () => this.render(st.values.get(s)), st.tsOfSlot(s));
@@ -1559,6 +1567,8 @@ export class TopologyExecutor {
   readonly partials: PartialSink | undefined;
   /** See ExecutorOptions.objectStores. */
   readonly objectStores: boolean;
+  /** See ExecutorOptions.windowCacheEntries. */
+  readonly windowCacheEntries: number;
   private readonly procs: Proc[] = [];
   private readonly stateful: (Proc & Stateful)[] = [];
   private readonly sources = new Map<string, { proc: Proc; node: Extract<PlanNode, { kind: "source" }> | undefined }>();
@@ -1570,6 +1580,10 @@ export class TopologyExecutor {
     this.maxStoreEntries = options.maxStoreEntries ?? 1_000_000;
     this.partials = options.partials;
     this.objectStores = options.objectStores ?? false;
+    this.windowCacheEntries = options.windowCacheEntries ?? DEFAULT_WINDOW_CACHE_ENTRIES;
+    if (!Number.isInteger(this.windowCacheEntries) || this.windowCacheEntries < 0) {
+      throw new OptionRangeError("windowCacheEntries", `windowCacheEntries must be an integer ≥ 0, got ${options.windowCacheEntries}`);
+    }
     /** Global tables another executor owns (ExecutorOptions.globalTables): not ours to checkpoint or wire. */
     const borrowed = new Set<Proc>();
     for (const n of topology.nodes) {

@@ -1,11 +1,13 @@
 /**
  * The compact binary form of values in an off-heap store (the join buffer, join-store.ts; the table
- * store, table-store.ts): a base class holding a byte arena (an ArrayBuffer, grown by doubling) and
- * writing values at its end (`used`), reading them back from an offset. Writing plain data (null,
- * booleans, numbers, strings, arrays, plain objects) allocates nothing; write() returns false for a
- * value it cannot write (a class instance, a Map, a bigint, a cycle, nesting past 64 levels, a string
- * with a lone surrogate), which the store keeps as an object instead. Values come back as copies of
- * their own enumerable string-keyed data.
+ * store, table-store.ts; values by slot, value-slots.ts): a base class holding a byte arena (an
+ * ArrayBuffer, grown by doubling) and writing values at its end (`used`), reading them back from an
+ * offset. Writing plain data (null, booleans, numbers, strings, arrays, plain objects) allocates
+ * nothing; write() returns false for a value it cannot write (a class instance, a Map, a bigint, a
+ * cycle, nesting past 64 levels, a string with a lone surrogate), which the store keeps as an object
+ * instead. Values come back as copies of their own enumerable string-keyed data; an object is built
+ * by a constructor made once per shape (its property names, in order: an object literal, so no
+ * keyed store per property), up to MAX_SHAPES shapes a codec.
  *
  * Value bytes: a tag, then — 0 null, 1 undefined, 2 false, 3 true, 4 float64, 5 string (u32 bytes,
  * UTF-8), 6 array (u32 count, items), 7 plain object (u32 count, then per property: its name as a
@@ -30,6 +32,14 @@ const INLINE_NAME = 0xffff;
 /** Top-level property positions whose last name is remembered. */
 const HINTS = 16;
 const MAX_DEPTH = 64;
+/** Objects with more properties are built property by property (no shape constructor). */
+const MAX_SHAPE_FIELDS = 32;
+/** Shape constructors in the direct-mapped table (a power of two). */
+const SHAPES = 256;
+/** Shape constructors made at most, per codec. */
+const MAX_SHAPES = 1024;
+
+interface Shape { ids: Int32Array; make: (v: unknown[], b: number) => Record<string, unknown> }
 
 export type Bytes = Buffer & {
   utf8Write(s: string, offset: number, max: number): number;
@@ -78,6 +88,8 @@ export class ValueCodec {
     this.names = decodeState(text) as string[];
     this.nameIds = new Map(this.names.map((name, i) => [name, i]));
     this.hintNames.fill(undefined);
+    this.shapes.fill(undefined);
+    this.shapesMade.clear();
   }
 
 
@@ -214,6 +226,14 @@ export class ValueCodec {
 
   /** Read position of read(). */
   protected rd = 0;
+  /** readObject()'s stacks of property name indexes and values (nested objects above their parent's). */
+  private idStack = new Int32Array(64);
+  private readonly valStack: unknown[] = [];
+  private sp = 0;
+  /** Constructors of the object shapes read, direct-mapped by the hash of their names' indexes. */
+  private readonly shapes: (Shape | undefined)[] = new Array<Shape | undefined>(SHAPES).fill(undefined);
+  /** Every shape constructor made, by its names' indexes as text. */
+  private readonly shapesMade = new Map<string, Shape>();
 
   /** A string with its tag. */
   protected readString(): string {
@@ -222,6 +242,96 @@ export class ValueCodec {
     const a = this.rd + 5;
     this.rd = a + n;
     return ascii ? this.buf.latin1Slice(a, a + n) : this.buf.utf8Slice(a, a + n);
+  }
+
+  /**
+   * An object: its properties' name indexes and values read onto the stacks, then built by the
+   * constructor of its shape (made on first sight: an object literal of those names, so every value
+   * of one shape gets one hidden class with no keyed stores), or property by property when a name
+   * is inline, is `__proto__`, or the object has more than MAX_SHAPE_FIELDS properties.
+   */
+  private readObject(): Record<string, unknown> {
+    const b = this.buf;
+    const n = get32(b, this.rd);
+    this.rd += 4;
+    const base = this.sp;
+    this.sp += n;
+    if (this.sp > this.idStack.length) {
+      const grown = new Int32Array(Math.max(2 * this.idStack.length, this.sp));
+      grown.set(this.idStack);
+      this.idStack = grown;
+    }
+    const ids = this.idStack;
+    const vals = this.valStack;
+    while (vals.length < this.sp) vals.push(undefined);
+    let h = n;
+    let shaped = n <= MAX_SHAPE_FIELDS;
+    for (let i = 0; i < n; i++) {
+      const id = b[this.rd]! | (b[this.rd + 1]! << 8);
+      this.rd += 2;
+      if (id === INLINE_NAME) {
+        shaped = false;
+        ids[base + i] = -1;
+        const name = this.readString();
+        vals[base + i] = [name, this.read()];
+        continue;
+      }
+      ids[base + i] = id;
+      h = (Math.imul(h, 31) + id) | 0;
+      vals[base + i] = this.read();
+    }
+    let o: Record<string, unknown>;
+    const shape = shaped ? this.shapeOf(ids, base, n, h) : undefined;
+    if (shape !== undefined) {
+      o = shape(vals, base);
+    } else {
+      o = {};
+      for (let i = 0; i < n; i++) {
+        const id = ids[base + i]!;
+        let name: string;
+        let x: unknown;
+        if (id < 0) [name, x] = vals[base + i] as [string, unknown];
+        else {
+          name = this.names[id]!;
+          x = vals[base + i];
+        }
+        if (name === "__proto__") Object.defineProperty(o, name, { value: x, writable: true, enumerable: true, configurable: true });
+        else o[name] = x;
+      }
+    }
+    for (let i = 0; i < n; i++) vals[base + i] = undefined;
+    this.sp = base;
+    return o;
+  }
+
+  /**
+   * The constructor of the shape of names ids[base…base + n) (hash h): from the direct-mapped table,
+   * else from all those made (by the names' indexes as text), else made when fewer than MAX_SHAPES
+   * are (values with keys that are data, say a user id each, would make one per value);
+   * undefined for a shape with `__proto__` or past the limit (the caller builds property by property).
+   */
+  private shapeOf(ids: Int32Array, base: number, n: number, h: number): Shape["make"] | undefined {
+    const c = (h ^ (h >>> 11)) & (SHAPES - 1);
+    const hit = this.shapes[c];
+    if (hit !== undefined && hit.ids.length === n) {
+      let i = 0;
+      while (i < n && hit.ids[i] === ids[base + i]) i++;
+      if (i === n) return hit.make;
+    }
+    const key = ids.subarray(base, base + n).join(",");
+    let shape = this.shapesMade.get(key);
+    if (shape === undefined) {
+      if (this.shapesMade.size >= MAX_SHAPES) return undefined;
+      const names: string[] = [];
+      for (let i = 0; i < n; i++) names.push(this.names[ids[base + i]!]!);
+      if (names.includes("__proto__")) return undefined;
+      // An object literal of the names (quoted by JSON.stringify: the names are data, never code).
+      const make = new Function("v", "b", `return {${names.map((x, i) => `${JSON.stringify(x)}: v[b + ${i}]`).join(", ")}};`) as Shape["make"];
+      shape = { ids: ids.slice(base, base + n), make };
+      this.shapesMade.set(key, shape);
+    }
+    this.shapes[c] = shape;
+    return shape.make;
   }
 
   protected read(): unknown {
@@ -241,20 +351,7 @@ export class ValueCodec {
         for (let i = 0; i < n; i++) a[i] = this.read();
         return a;
       }
-      case T_OBJECT: {
-        const n = get32(this.buf, this.rd);
-        this.rd += 4;
-        const o: Record<string, unknown> = {};
-        for (let i = 0; i < n; i++) {
-          const id = this.buf[this.rd]! | (this.buf[this.rd + 1]! << 8);
-          this.rd += 2;
-          const name = id === INLINE_NAME ? this.readString() : this.names[id]!;
-          const x = this.read();
-          if (name === "__proto__") Object.defineProperty(o, name, { value: x, writable: true, enumerable: true, configurable: true });
-          else o[name] = x;
-        }
-        return o;
-      }
+      case T_OBJECT: return this.readObject();
       default: throw new Error(`join store: unknown value tag ${tag} at byte ${this.rd - 1}`);
     }
   }

@@ -1,17 +1,28 @@
 /**
  * Values by slot in one byte arena (value-codec.ts): the value half of an off-heap store whose slots
- * its owner allocates (the windowed aggregate store, window-value-store.ts). A slot's value is
- * written at the arena's end, or over its old bytes when it fits there; the old bytes are dead
- * otherwise, and the arena is compacted (into a fresh one) when the dead bytes reach the live ones.
- * A value the codec cannot write (a Map, a Date, a class instance…) is kept as an object beside the
- * arena and counted by heap-size.ts's estimate. A small direct-mapped cache of parsed values (by
- * slot) hands back the object a set() wrote, or the last get() parsed, without reading the bytes:
- * as in a Map, a value a user function mutates in place is what the next read sees while cached.
+ * its owner allocates (the windowed aggregate store, window-value-store.ts; sessions' aggregates and
+ * sliding windows' records in executor.ts). A slot's value is written at the arena's end, or over
+ * its old bytes when it fits there; the old bytes are dead otherwise, and the arena is compacted
+ * (into a fresh one) when the dead bytes reach the live ones. A value the codec cannot write (a
+ * Map, a Date, a class instance…) is kept as an object beside the arena and counted by
+ * heap-size.ts's estimate.
  *
- *   slot: off len cap (Int32, side by side)   len: bytes, ON_HEAP (an object), NONE (no value)
+ * In front of the arena, a write-back cache of at most `cacheEntries` values as objects (Kafka
+ * Streams' record cache): set() only caches its value (dirty: the bytes are stale or absent), get()
+ * hands back the cached object or parses the bytes and caches the result (clean). A value is written
+ * as bytes when it leaves the cache: evicted (CLOCK: the hand passes over the slots used since its
+ * last turn), written back by writeBack(), or exported: exportNames() writes every dirty value back
+ * and empties the cache first, so a checkpoint holds every update and the store holds (and
+ * reports) what one restored from it does. drop() discards a value without writing it. As in a
+ * Map, a value a user function mutates in place is what the next read sees while cached; once
+ * evicted, only what set() last gave is kept. `cacheEntries` 0: every set() writes the bytes.
+ *
+ *   slot:  off len cap (Int32, side by side)   len: bytes, ON_HEAP (an object), NONE (no bytes)
+ *          held (Uint8: NOT_CACHED, CLEAN, DIRTY)  recent (Uint8: CLOCK's bit)  at (Int32: place in the ring)
+ *   ring:  the cached slots (Int32, grown by doubling up to `cacheEntries`), the CLOCK hand going round it once full
  */
 import { decodeState, encodeState, readText, writeText } from "./state-codec.js";
-import { heapBytes } from "./heap-size.js";
+import { SAMPLE, heapBytes } from "./heap-size.js";
 import { ValueCodec, arena } from "./value-codec.js";
 
 const ON_HEAP = -1;
@@ -20,40 +31,73 @@ const OFF = 0;
 const LEN = 1;
 const CAP = 2;
 const FIELDS = 3;
+const NOT_CACHED = 0;
+const CLEAN = 1;
+const DIRTY = 2;
 /** Dead arena bytes below which the arena is not compacted (above it: once they reach half the live ones). */
 const COMPACT_MIN = 4 * 1024;
-/** Parsed values cached (a power of two). */
-const CACHE = 256;
+/** The cache's ring's first size (it doubles as values come, up to `cacheEntries`). */
+const RING_FIRST = 64;
+/** Values cached when the owner does not say. */
+export const DEFAULT_CACHE_ENTRIES = 256;
 
 export class SlotValues extends ValueCodec {
   private meta = new Int32Array(0);
+  /** By slot: the cached object, or the value kept as an object (len ON_HEAP). */
   private readonly objects: unknown[] = [];
   private objectBytes = 0;
-  private readonly cacheSlot = new Int32Array(CACHE).fill(-1);
-  private readonly cacheVal: unknown[] = new Array<unknown>(CACHE).fill(undefined);
+  private held = new Uint8Array(0);
+  private recent = new Uint8Array(0);
+  private at = new Int32Array(0);
+  private ring: Int32Array;
+  private cached = 0;
+  private hand = 0;
   /** Arena bytes reserved by the slots' values. */
   private live = 0;
   private readonly initialArena: number;
 
-  constructor(slots: number, arenaBytes = 4096) {
+  constructor(slots: number, arenaBytes = 4096, readonly cacheEntries = DEFAULT_CACHE_ENTRIES) {
     super(arenaBytes);
     this.initialArena = arenaBytes;
+    this.ring = new Int32Array(Math.min(cacheEntries, RING_FIRST));
     this.grow(slots);
   }
 
-  /** Per-slot fields for `slots` slots (new ones without a value). */
+  /** Per-slot fields for at least `slots` slots (new ones without a value); at least doubled when grown. */
   grow(slots: number): void {
     const old = this.meta.length / FIELDS;
     if (slots <= old) return;
+    if (old > 0 && slots < 2 * old) slots = 2 * old;
     const meta = new Int32Array(FIELDS * slots);
     meta.set(this.meta);
     for (let s = old; s < slots; s++) meta[FIELDS * s + LEN] = NONE;
     this.meta = meta;
+    const held = new Uint8Array(slots);
+    held.set(this.held);
+    this.held = held;
+    const recent = new Uint8Array(slots);
+    recent.set(this.recent);
+    this.recent = recent;
+    const at = new Int32Array(slots);
+    at.set(this.at);
+    this.at = at;
+    for (let s = old; s < slots; s++) this.objects.push(undefined);
   }
 
-  /** Bytes held: the per-slot fields, the arena (capacity), the cache, the estimate of values kept as objects. */
+  /**
+   * Bytes held: the per-slot fields, the arena (capacity), the ring, the estimates of the values
+   * kept as objects and of the cached ones (the first SAMPLE in the ring, scaled).
+   */
   get bytes(): number {
-    return this.meta.byteLength + this.buf.length + this.cacheSlot.byteLength + 8 * CACHE + this.objectBytes;
+    return this.meta.byteLength + 6 * this.held.length + this.buf.length + this.ring.byteLength + this.objectBytes + this.cachedBytes();
+  }
+
+  private cachedBytes(): number {
+    const n = Math.min(this.cached, SAMPLE);
+    if (n === 0) return 0;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += heapBytes(this.objects[this.ring[i]!]);
+    return Math.round((sum / n) * this.cached);
   }
 
   /** Arena bytes written, live and held (for tests and benches). */
@@ -61,16 +105,112 @@ export class SlotValues extends ValueCodec {
     return { used: this.used, live: this.live, capacity: this.buf.length };
   }
 
+  /** Values cached now, and those not yet written back (for tests and benches). */
+  cacheUsage(): { cached: number; dirty: number } {
+    let dirty = 0;
+    for (let i = 0; i < this.cached; i++) if (this.held[this.ring[i]!] === DIRTY) dirty++;
+    return { cached: this.cached, dirty };
+  }
+
+  /** True when slot s's value is in the cache (for tests). */
+  isCached(s: number): boolean {
+    return this.held[s] !== NOT_CACHED;
+  }
+
   /** True when slot s holds its value as an object (the codec could not write it). */
   onHeap(s: number): boolean {
     return this.meta[FIELDS * s + LEN] === ON_HEAP;
   }
 
-  /** Writes the value of slot s (over its old bytes when it fits); the cache keeps `v` itself. */
+  /** Sets the value of slot s: cached (dirty) until it leaves the cache; written now with no cache. */
   set(s: number, v: unknown): void {
+    if (this.held[s] !== NOT_CACHED) {
+      this.objects[s] = v;
+      this.held[s] = DIRTY;
+      this.recent[s] = 1;
+      return;
+    }
+    if (this.meta[FIELDS * s + LEN] === ON_HEAP) this.dropObject(s);
+    if (this.cacheEntries === 0) this.encode(s, v);
+    else this.admit(s, v, DIRTY);
+  }
+
+  /** The value of slot s (undefined when it has none): the cached object, else parsed from its bytes (and cached). */
+  get(s: number): unknown {
+    if (this.held[s] !== NOT_CACHED) {
+      this.recent[s] = 1;
+      return this.objects[s];
+    }
+    const n = this.meta[FIELDS * s + LEN]!;
+    if (n === ON_HEAP) return this.objects[s];
+    if (n === NONE) return undefined;
+    this.rd = this.meta[FIELDS * s + OFF]!;
+    const v = this.read();
+    if (this.cacheEntries > 0) this.admit(s, v, CLEAN);
+    return v;
+  }
+
+  /** Writes slot s's value back as bytes if it is dirty, and takes it out of the cache. */
+  writeBack(s: number): void {
+    if (this.held[s] === NOT_CACHED) return;
+    if (this.held[s] === DIRTY) this.encode(s, this.objects[s]);
+    this.uncache(s);
+  }
+
+  /** Writes every dirty value back and empties the cache (its ring back to its first size, as a new store's). */
+  writeBackAll(): void {
+    while (this.cached > 0) this.writeBack(this.ring[this.cached - 1]!);
+    this.hand = 0;
+    if (this.ring.length > RING_FIRST) this.ring = new Int32Array(Math.min(this.cacheEntries, RING_FIRST));
+  }
+
+  /** Puts v in the cache as slot s's value (s not cached), evicting one when the cache is full. */
+  private admit(s: number, v: unknown, state: number): void {
+    if (this.cached === this.ring.length && this.cached < this.cacheEntries) {
+      const grown = new Int32Array(Math.min(this.cacheEntries, 2 * this.cached));
+      grown.set(this.ring);
+      this.ring = grown;
+    }
+    const ring = this.ring;
+    let i: number;
+    if (this.cached < ring.length) {
+      i = this.cached++;
+    } else {
+      const n = ring.length;
+      let h = this.hand;
+      while (this.recent[ring[h]!] === 1) {
+        this.recent[ring[h]!] = 0;
+        h = h + 1 === n ? 0 : h + 1;
+      }
+      const x = ring[h]!;
+      if (this.held[x] === DIRTY) this.encode(x, this.objects[x]);
+      this.held[x] = NOT_CACHED;
+      if (this.meta[FIELDS * x + LEN] !== ON_HEAP) this.objects[x] = undefined;
+      i = h;
+      this.hand = h + 1 === n ? 0 : h + 1;
+    }
+    ring[i] = s;
+    this.at[s] = i;
+    this.objects[s] = v;
+    this.held[s] = state;
+    this.recent[s] = 0;
+  }
+
+  /** Takes slot s out of the cache (its object stays only when kept ON_HEAP). */
+  private uncache(s: number): void {
+    const i = this.at[s]!;
+    const last = this.ring[--this.cached]!;
+    this.ring[i] = last;
+    this.at[last] = i;
+    this.held[s] = NOT_CACHED;
+    this.recent[s] = 0;
+    if (this.meta[FIELDS * s + LEN] !== ON_HEAP) this.objects[s] = undefined;
+  }
+
+  /** Writes v as slot s's bytes (over its old bytes when it fits), or keeps it as an object when the codec cannot. */
+  private encode(s: number, v: unknown): void {
     const m = this.meta;
     const f = FIELDS * s;
-    if (m[f + LEN] === ON_HEAP) this.dropObject(s);
     const dead = this.used - this.live;
     if (dead >= COMPACT_MIN && 2 * dead >= this.live) this.compact();
     const start = this.used;
@@ -97,36 +237,12 @@ export class SlotValues extends ValueCodec {
       this.objects[s] = v;
       this.objectBytes += heapBytes(v);
     }
-    const c = s & (CACHE - 1);
-    this.cacheSlot[c] = s;
-    this.cacheVal[c] = v;
-  }
-
-  /** The value of slot s (undefined when it has none): parsed from its bytes unless cached. */
-  get(s: number): unknown {
-    const c = s & (CACHE - 1);
-    if (this.cacheSlot[c] === s) return this.cacheVal[c];
-    const n = this.meta[FIELDS * s + LEN]!;
-    let v: unknown;
-    if (n === ON_HEAP) v = this.objects[s];
-    else if (n === NONE) v = undefined;
-    else {
-      this.rd = this.meta[FIELDS * s + OFF]!;
-      v = this.read();
-    }
-    this.cacheSlot[c] = s;
-    this.cacheVal[c] = v;
-    return v;
   }
 
   /** Frees slot s's value (its bytes become dead). */
   drop(s: number): void {
     const f = FIELDS * s;
-    const c = s & (CACHE - 1);
-    if (this.cacheSlot[c] === s) {
-      this.cacheSlot[c] = -1;
-      this.cacheVal[c] = undefined;
-    }
+    if (this.held[s] !== NOT_CACHED) this.uncache(s);
     if (this.meta[f + LEN] === ON_HEAP) this.dropObject(s);
     this.live -= this.meta[f + CAP]!;
     this.meta[f + CAP] = 0;
@@ -145,21 +261,21 @@ export class SlotValues extends ValueCodec {
   /** An empty store's capacities: `slots` slots exactly and an arena of `arenaBytes` (a restore's). */
   resize(slots: number, arenaBytes: number): void {
     this.meta = new Int32Array(0);
+    this.held = new Uint8Array(0);
+    this.recent = new Uint8Array(0);
+    this.at = new Int32Array(0);
+    this.objects.length = 0;
     this.grow(slots);
     this.buf = arena(arenaBytes);
   }
 
   /** Forgets every value (slots and the property-name table stay). */
   clear(): void {
-    const slots = this.meta.length / FIELDS;
-    this.meta = new Int32Array(0);
-    this.grow(slots);
-    this.objects.length = 0;
+    this.resize(this.meta.length / FIELDS, this.initialArena);
     this.objectBytes = 0;
-    this.cacheSlot.fill(-1);
-    this.cacheVal.fill(undefined);
+    this.cached = this.hand = 0;
+    this.ring = new Int32Array(Math.min(this.cacheEntries, RING_FIRST));
     this.used = this.live = 0;
-    this.buf = arena(this.initialArena);
   }
 
   private dropObject(s: number): void {
@@ -198,8 +314,13 @@ export class SlotValues extends ValueCodec {
 
   // ── checkpoints ──────────────────────────────────────────────────────────────────────────────
 
-  /** [arena capacity] [the property-name table as a state-codec text block]; words written, -1 when it does not fit. */
+  /**
+   * [arena capacity] [the property-name table as a state-codec text block]; words written, -1 when
+   * it does not fit. Writes every cached value back first (the names they use are in the table) and
+   * empties the cache: exportValue() then finds every value as bytes.
+   */
   exportNames(into: Float64Array, at: number): number {
+    this.writeBackAll();
     if (at + 1 > into.length) return -1;
     into[at] = this.buf.length;
     const w = writeText(into, at + 1, this.namesText());
@@ -221,6 +342,7 @@ export class SlotValues extends ValueCodec {
    * StateNotSerialisableError for an object a checkpoint cannot write.
    */
   exportValue(s: number, into: Float64Array, at: number): number {
+    if (this.held[s] !== NOT_CACHED) throw new Error("value slots: exportValue() before exportNames() wrote the cached values back");
     const f = FIELDS * s;
     const V = this.meta[f + LEN]!;
     if (at + 1 > into.length) return -1;

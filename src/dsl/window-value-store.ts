@@ -1,7 +1,10 @@
 /**
  * An off-heap store for user aggregates (aggregate/reduce) on tumbling and hopping windows, and
  * built-in ones kept for retention: one entry per (key, window start), its aggregate written in the
- * codec's binary form (value-slots.ts), its metadata in typed arrays.
+ * codec's binary form (value-slots.ts), its metadata in typed arrays. In front of the bytes, a
+ * write-back cache of `cacheEntries` aggregates as objects (value-slots.ts): a hot entry's update is
+ * a user call and a field write, its bytes written when it is evicted, when its window closes into
+ * retention, or at a checkpoint (exportTo); a window closed without retention is freed unwritten.
  *
  *   slot:    key id (Int32)  start, ts (Float64)  next (Int32: the window's next entry, insertion order)
  *   index:   open addressing over (key id, start) → slot + 1 (0: empty), linear probing, at most 1/2 full,
@@ -16,7 +19,8 @@
  * stay (for fetch()) until the watermark reaches the close + retention, else they are freed at close.
  * Bounded: at `limit` entries in open windows a new entry fails with StateStoreFullError
  * (ERR_STATE_FULL); retained entries do not count, as in the object store. Memory is the typed
- * arrays, the index and the arena held (capacity), plus the estimates of values kept as objects and of the keys.
+ * arrays, the index and the arena held (capacity), plus the estimates of the values kept as
+ * objects (cached, or ones the codec cannot write) and of the keys.
  * Per window (not per record) a small object: its chain's ends and count.
  */
 import { StateStoreFullError } from "./errors.js";
@@ -25,6 +29,13 @@ import { SlotValues } from "./value-slots.js";
 import { MAP_ENTRY_BYTES, heapBytes, stringBytes } from "./heap-size.js";
 
 interface Win { start: number; head: number; tail: number; count: number; dropAt: number }
+
+/**
+ * Aggregates kept as objects in the write-back cache (value-slots.ts) in front of a window store's
+ * bytes: the seed's hopping windows (10 min by 1 min) update 10 entries per record, and each entry
+ * stays hot until its window closes.
+ */
+export const DEFAULT_WINDOW_CACHE_ENTRIES = 65_536;
 
 /** Header words of a checkpoint after the key block and the names: open windows, retained windows, slot capacity, index cells, key capacity. */
 const HEADER = 5;
@@ -72,11 +83,12 @@ export class OffHeapWindowStore {
 
   /**
    * `closeAfter`: size + grace (a window closes when the watermark reaches start + closeAfter);
-   * `retentionMs`: how long closed windows are kept; `limit`: the bound on entries in open windows.
+   * `retentionMs`: how long closed windows are kept; `limit`: the bound on entries in open windows;
+   * `cacheEntries`: the bound on aggregates kept as objects (0: every update written as bytes).
    */
   constructor(private readonly limit: number, private readonly name: string, private readonly closeAfter: number,
-    private readonly retentionMs: number, slots = 64) {
-    this.values = new SlotValues(slots);
+    private readonly retentionMs: number, slots = 64, cacheEntries = DEFAULT_WINDOW_CACHE_ENTRIES) {
+    this.values = new SlotValues(slots, 4096, cacheEntries);
     this.growSlots(slots);
     this.growIndex(slots * 2);
   }
@@ -173,6 +185,8 @@ export class OffHeapWindowStore {
       this.size -= w.count;
       if (onClose !== undefined) for (let s = w.head; s !== -1; s = this.next[s]!) onClose(s, start);
       if (this.retentionMs > 0) {
+        // Kept for fetch() only: written back as bytes, out of the cache the open windows use.
+        for (let s = w.head; s !== -1; s = this.next[s]!) this.values.writeBack(s);
         w.dropAt = start + this.closeAfter + this.retentionMs;
         this.retainedWins.push(w);
         this.retained += w.count;

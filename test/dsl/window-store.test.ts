@@ -15,6 +15,7 @@ import {
   EmitStrategy, SessionWindows, SlidingWindows, StateStoreFullError, StreamsBuilder, StreamTimeTracker, TimeWindows, TopologyExecutor, type Topology,
 } from "../../src/index.js";
 import { OffHeapWindowStore } from "../../src/dsl/window-value-store.js";
+import type { SlotValues } from "../../src/dsl/value-slots.js";
 import { mulberry32 } from "../support/random.js";
 import { roundTrip } from "./checkpoint-round-trip.js";
 
@@ -97,7 +98,7 @@ function slidingTopology(update: boolean, classes = true): Topology {
 }
 
 /** Runs the records through an executor (cut by checkpoints at `cuts`, each restored into a fresh executor); the outputs as text. */
-function run(top: Topology, records: In[], options: { objectStores?: boolean; maxStoreEntries?: number } = {}, cuts: number[] = []) {
+function run(top: Topology, records: In[], options: { objectStores?: boolean; maxStoreEntries?: number; windowCacheEntries?: number } = {}, cuts: number[] = []) {
   const out: string[] = [];
   const emit = (topic: string, key: unknown, value: unknown, ts: number) => out.push(show(topic, key, value, ts));
   const time = new StreamTimeTracker();
@@ -118,12 +119,12 @@ function run(top: Topology, records: In[], options: { objectStores?: boolean; ma
 }
 
 /** Chains of executors restored from checkpoints at random cuts give the clean run's outputs. */
-function expectSameAcrossCheckpoints(top: Topology, records: In[], seed: number): void {
-  const clean = run(top, records);
+function expectSameAcrossCheckpoints(top: Topology, records: In[], seed: number, options: { windowCacheEntries?: number } = {}): void {
+  const clean = run(top, records, options);
   const next = mulberry32(seed);
   for (let round = 0; round < 3; round++) {
     const cuts = Array.from({ length: 1 + round * 2 }, () => 1 + (next() % (records.length - 1))).sort((a, c) => a - c);
-    expect(run(top, records, {}, cuts).out).toEqual(clean.out);
+    expect(run(top, records, options, cuts).out).toEqual(clean.out);
   }
 }
 
@@ -177,6 +178,40 @@ describe("off-heap window store in the executor: the same outputs as the object 
     }
   });
 
+  // The write-back cache (value-slots.ts) of a few entries evicts (and writes back) nearly every
+  // update; with none every update is written as bytes: the same outputs, across checkpoints too.
+  for (const windowCacheEntries of [5, 0]) {
+    it(`with a cache of ${windowCacheEntries} entries: the same outputs as the object store, across checkpoints`, () => {
+      for (const update of [false, true]) {
+        const records = stream(520 + windowCacheEntries + (update ? 1 : 0), 4_000, 30, 40, 12);
+        const top = topology(update, 700, true);
+        expect(run(top, records, { windowCacheEntries }).out).toEqual(run(top, records, { objectStores: true }).out);
+        expectSameAcrossCheckpoints(topology(update, 500, true, false), stream(43 + (update ? 1 : 0), 3_000, 20, 40, 12), 11, { windowCacheEntries });
+      }
+    });
+  }
+
+  it("holds no more values as objects than its cache's bound; a snapshot writes them back and empties the cache", () => {
+    const records = stream(17, 3_000, 60, 40, 12);
+    const top = topology(false, 500, true, false);
+    const ex = new TopologyExecutor(top, () => {}, { windowCacheEntries: 40 });
+    const values = (ex as unknown as { stateful: { store: OffHeapWindowStore }[] }).stateful[0]!.store.values;
+    const time = new StreamTimeTracker();
+    let most = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const topic = i % 2 === 0 ? "in" : "in2";
+      ex.process(topic, r.key, r.value, r.t, time.observe(time.partition(topic), r.t, 0));
+      most = Math.max(most, values.cacheUsage().cached);
+      expect(values.cacheUsage().cached).toBeLessThanOrEqual(40);
+    }
+    expect(most).toBe(40);
+    expect(values.cacheUsage().dirty).toBeGreaterThan(0);
+    expect(ex.snapshot(new Float64Array(1 << 20))).toBeGreaterThan(0);
+    expect(values.cacheUsage()).toEqual({ cached: 0, dirty: 0 });
+    expect(() => new TopologyExecutor(top, () => {}, { windowCacheEntries: -1 })).toThrow(/windowCacheEntries must be an integer ≥ 0, got -1/);
+  });
+
   it("is bounded by maxStoreEntries: StateStoreFullError at the same record as the object store, nothing dropped before it", () => {
     const records = stream(7, 3_000, 200, 40, 3);
     const top = topology(false, 0, true);
@@ -189,7 +224,7 @@ describe("off-heap window store in the executor: the same outputs as the object 
 
   it("reports the bytes it holds: the arena grows with the entries and is freed when their windows close", () => {
     const records = stream(3, 4_000, 400, 2, 3);
-    const { ex, before } = run(topology(false, 0, true), records);
+    const { ex, before } = run(topology(false, 0, true), records, { windowCacheEntries: 0 });
     const r = before[0]!;
     expect(r.entries).toBeGreaterThan(500);
     const store = (ex as unknown as { stateful: { store: OffHeapWindowStore }[] }).stateful[0]!.store;
@@ -202,6 +237,10 @@ describe("off-heap window store in the executor: the same outputs as the object 
     const objects = run(topology(false, 0, true), records, { objectStores: true }).before[0]!;
     expect(objects.entries).toBe(r.entries);
     expect(r.bytes).toBeLessThan(objects.bytes);
+    // With the cache (every entry's value an object here) its estimate is counted: more than without it.
+    const cached = run(topology(false, 0, true), records).before[0]!;
+    expect(cached.entries).toBe(r.entries);
+    expect(cached.bytes).toBeGreaterThan(r.bytes);
   });
 });
 
@@ -254,7 +293,7 @@ describe("session windows with user aggregates (values off-heap beside the typed
       const open = ex.stores()[0]!.entries;
       most = Math.max(most, open);
       const live = values.arenaUsage().live;
-      expect(live > 0).toBe(open > 0);
+      expect(live > 0 || (values as unknown as SlotValues).cacheUsage().cached > 0).toBe(open > 0);
       expect(live).toBeLessThanOrEqual(open * 80); // open sessions' values only (each under 80 bytes)
     }
     expect(most).toBeGreaterThan(10);
@@ -329,7 +368,7 @@ describe("off-heap window store on its own", () => {
   });
 
   it("keeps closed windows for retention, then frees their entries, keys and bytes", () => {
-    const st = new OffHeapWindowStore(1_000, "w", 100, 500);
+    const st = new OffHeapWindowStore(1_000, "w", 100, 500, 64, 0); // no cache: every value written as bytes at once
     const closed: string[] = [];
     for (let i = 0; i < 300; i++) {
       const k = `key-${i % 30}`;
@@ -355,6 +394,44 @@ describe("off-heap window store on its own", () => {
     st.advance(10_000, undefined);
     expect([st.size, st.retained, st.keys.size]).toEqual([0, 0, 0]);
     expect(st.values.arenaUsage()).toMatchObject({ used: 0, live: 0 });
+  });
+
+  it("caches values as objects until they leave: evicted, closed into retention, exported", () => {
+    const st = new OffHeapWindowStore(1_000, "w", 100, 500, 64, 100);
+    const slots: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const k = `key-${i % 30}`;
+      const s = st.entry(k, st.keys.find(k), Math.floor(i / 30) * 10, i);
+      st.values.set(s, { k, i, pad: "x".repeat(100) });
+      slots.push(s);
+    }
+    // 100 cached (dirty: never written), the 200 evicted written as bytes.
+    expect(st.values.cacheUsage()).toEqual({ cached: 100, dirty: 100 });
+    expect(st.values.arenaUsage().live).toBeGreaterThanOrEqual(200 * 100);
+    expect(st.values.arenaUsage().live).toBeLessThanOrEqual(200 * 140); // (each value 132 bytes)
+    for (let i = 0; i < 300; i++) expect(st.values.get(slots[i]!)).toEqual({ k: `key-${i % 30}`, i, pad: "x".repeat(100) });
+    // An update of a cached value is not written until it leaves the cache.
+    const last = slots[299]!;
+    const before = st.values.arenaUsage();
+    st.values.set(last, { k: "key-29", i: -1, pad: "" });
+    expect(st.values.arenaUsage()).toEqual(before);
+    // Closing windows into retention writes their values back and takes them out of the cache.
+    st.values.set(slots[0]!, { k: "key-0", i: -2, pad: "" }); // cached, dirty
+    expect(st.values.isCached(slots[0]!)).toBe(true);
+    st.advance(145, undefined); // starts 0…40: the first 150 entries
+    expect([st.size, st.retained]).toEqual([150, 150]);
+    for (let i = 0; i < 150; i++) expect(st.values.isCached(slots[i]!)).toBe(false);
+    expect(st.values.get(slots[0]!)).toEqual({ k: "key-0", i: -2, pad: "" }); // read from its bytes
+    for (let i = 1; i < 150; i++) expect(st.values.get(slots[i]!)).toEqual({ k: `key-${i % 30}`, i, pad: "x".repeat(100) });
+    // A checkpoint holds the cached update.
+    const words = new Float64Array(1 << 16);
+    const n = st.exportTo(words, 0, () => NaN);
+    expect(n).toBeGreaterThan(0);
+    expect(st.values.cacheUsage()).toEqual({ cached: 0, dirty: 0 });
+    const copy = new OffHeapWindowStore(1_000, "w", 100, 500, 64, 100);
+    copy.importFrom(words, 0, () => undefined);
+    expect(copy.values.get(copy.find(copy.keys.find("key-29"), 90))).toEqual({ k: "key-29", i: -1, pad: "" });
+    expect(copy.values.get(copy.find(copy.keys.find("key-3"), 0))).toEqual({ k: "key-3", i: 3, pad: "x".repeat(100) });
   });
 
   it("checkpoints round-trip: the same entries, values (bytes and objects), order, retention and bytes", () => {
