@@ -14,7 +14,8 @@
  *
  * Events/s = input events / the longest `seconds` of the run's processes (first event to last
  * output acknowledged, without the --stop-when-idle wait). Usage: node bench/dsl/eos-repartition.mjs
- * [events=200000] [rounds=3]. Prints one line per run and a JSON summary. Needs `npm run build`.
+ * [events=200000] [rounds=3] [modes, e.g. "kafka x1,kafka x2"]. Prints one line per run and a JSON
+ * summary. Needs `npm run build`.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -27,6 +28,8 @@ const topology = join(root, "bench", "dsl", "region-repartition-json.js");
 const brokers = process.env.RIPTIDE_KAFKA_BROKERS ?? "127.0.0.1:9092";
 const events = Number(process.argv[2] ?? 200_000);
 const rounds = Number(process.argv[3] ?? 3);
+/** Which modes to run (comma-separated names), default all. */
+const only = process.argv[4]?.split(",");
 const prefix = `bench-eosrp-${Date.now().toString(36)}-`;
 
 const gen = spawnSync(process.execPath, [bin, "loadgen", "--brokers", brokers, "--topic", `${prefix}locations`, "--rate", "10000000", "--events", String(events), "--format", "json", "--partitions", "4", "--json", "--quiet"], { encoding: "utf8" });
@@ -51,7 +54,7 @@ const modes = {
 };
 const results = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
 for (let r = 0; r < rounds; r++) {
-  for (const [mode, start] of Object.entries(modes)) {
+  for (const [mode, start] of Object.entries(modes).filter(([m]) => only === undefined || only.includes(m))) {
     const load = loadavg()[0];
     const sums = await Promise.all(start(`${prefix}g-${mode.replace(/\W/g, "")}-${r}`));
     const seconds = Math.max(...sums.map((s) => s.seconds));

@@ -17,8 +17,10 @@
  * the shards as a columnar plan per batch (batch-plan.ts), with the record-at-a-time outputs. Every other
  * topology that keeps its keys (several topics, tables, stream-table and stream-stream joins,
  * several outputs, values of any shape) runs in the general form (engine-objects.ts). Re-keying
- * (map, flatMap, selectKey, groupBy into anything else) needs repartitioning between workers: it
- * runs in the TopologyTestDriver only and is refused here with the reason.
+ * (map, flatMap, selectKey, groupBy into anything else) before an aggregation or a join runs there
+ * too, its records moved to the shard of their new key (repartition.ts); with state per partition
+ * (`taskState`, `repartitionTopic`) they go through a Kafka topic per edge, as they may cross
+ * processes.
  */
 import { resolve } from "node:path";
 import { Coordinator, type CoordinatorOptions, type RunSummary } from "../coordinator/coordinator.js";

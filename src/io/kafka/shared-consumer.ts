@@ -21,8 +21,11 @@ export class SharedConsumer {
   private pulling: Promise<void> | undefined;
   private open: number;
 
-  /** @param topics every topic a view will be taken of; the subscription waits for all of them. */
-  constructor(readonly consumer: KafkaConsumerClient, readonly topics: readonly string[]) {
+  /**
+   * @param topics every topic a view will be taken of; the subscription waits for all of them.
+   * @param take most messages one read takes for all views (KafkaSource's consume batch)
+   */
+  constructor(readonly consumer: KafkaConsumerClient, readonly topics: readonly string[], private readonly take = 5000) {
     for (const t of topics) this.views.set(t, new TopicView(this, t));
     this.open = this.views.size;
   }
@@ -69,12 +72,20 @@ export class SharedConsumer {
     });
   }
 
-  /** @internal Reads once for every view (one consume() in flight), into their buffers. */
+  /**
+   * @internal Reads once for every view (one consume() in flight), into their buffers: what the
+   * client has prefetched (up to `take` messages, without waiting), and only when that is nothing
+   * and the caller would wait, up to `timeoutMs` for the next message. The calls a view makes for
+   * itself (KafkaSource: consume(1, wait) when its topic is quiet) would otherwise take one message
+   * per call for every view while another topic streams.
+   */
   pull(max: number, timeoutMs: number): Promise<void> {
     if (!this.subscribed) return new Promise((r) => setTimeout(r, Math.max(1, timeoutMs)));
-    this.pulling ??= this.consumer.consume(max, timeoutMs).then((messages) => {
+    this.pulling ??= (async () => {
+      let messages = await this.consumer.consume(Math.max(max, this.take), 0);
+      if (messages.length === 0 && timeoutMs > 0) messages = await this.consumer.consume(1, timeoutMs);
       for (const m of messages) this.views.get(m.topic)?.buffer.push(m);
-    }).finally(() => {
+    })().finally(() => {
       this.pulling = undefined;
     });
     return this.pulling;
