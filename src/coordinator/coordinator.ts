@@ -190,8 +190,13 @@ export interface RunSummary {
 const SINK_HIGH_WATER = 200_000;
 const COMMIT_INTERVAL_MS = 200;
 const SLICE_MS = 8;
-/** How long a bootstrap partition that gave nothing yet may hold the others back (an empty table). */
+/**
+ * How long a bootstrap partition that gave nothing yet may hold the others back (an empty table),
+ * when its source cannot say whether it has read it to its end (Source.caughtUp).
+ */
 const BOOTSTRAP_WAIT_MS = 2_000;
+/** How long a bootstrap partition not read to its end yet may hold the others back at most. */
+const BOOTSTRAP_LIMIT_MS = 60_000;
 const END_LIMIT_MS = 60_000;
 
 /** The compiled worker entry (tests run the TypeScript sources, workers always run built JS). */
@@ -648,7 +653,14 @@ export class Coordinator {
         const now = this.now();
         if (this.booting > 0 && this.boot![p] === 1) {
           if (n > 0) this.bootSeen[p] = 1;
-          else if (this.bootSeen[p] === 1 || this.source.exhausted() || this.now() - this.startedAt > BOOTSTRAP_WAIT_MS) {
+          // Read to the end it had when assigned, when the source can tell (Kafka); else until a read
+          // that gives nothing after some records, or nothing for a while (an empty table).
+          const known = this.source.caughtUp?.(p);
+          const waited = this.now() - this.startedAt;
+          const done = known !== undefined ? known || this.source.exhausted() || waited > BOOTSTRAP_LIMIT_MS
+            : n === 0 && (this.bootSeen[p] === 1 || this.source.exhausted() || waited > BOOTSTRAP_WAIT_MS);
+          if (done) {
+            if (known === false && !this.source.exhausted()) this.options.onLog?.("bootstrap-timeout", { partition: p, waitedMs: Math.round(waited) });
             this.boot![p] = 2;
             this.booting--;
           }

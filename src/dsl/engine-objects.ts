@@ -370,6 +370,7 @@ export class TaggedSource implements Source {
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
   assigned?: (p: number) => boolean;
+  caughtUp?: (p: number) => boolean | undefined;
 
   constructor(readonly inner: Source, private readonly index: number, private readonly input: EngineInput) {
     this.partitions = inner.partitions;
@@ -381,6 +382,7 @@ export class TaggedSource implements Source {
     if (inner.commit) this.commit = input.reread ? async () => {} : (ps) => inner.commit!(ps);
     if (inner.enteredAt) this.enteredAt = (p) => inner.enteredAt!(p);
     if (inner.assigned) this.assigned = (p) => inner.assigned!(p);
+    if (inner.caughtUp) this.caughtUp = (p) => inner.caughtUp!(p);
   }
 
   fill(p: number, columns: Record<string, ColumnArray>, max: number): number {

@@ -95,7 +95,17 @@ interface PartitionQueue {
   revoking?: boolean;
   /** State per partition: its state is being loaded (fetched records wait in the queue). */
   loading?: boolean;
+  /**
+   * caughtUp(): the partition's end offset when it was assigned (-1: being asked, -2: unknown), and
+   * whether it was empty then; when its last message was queued.
+   */
+  end: number;
+  emptyAtAssign: boolean;
+  lastQueuedAt: number;
 }
+
+/** caughtUp(): a partition whose reads stopped short of its end offset this long is taken as caught up (the end was a transaction marker). */
+const MARKER_QUIET_MS = 2_000;
 
 const RETAIN = 1 << 16; // raw JSON messages kept per partition for side outputs
 /** Value bytes of a dead letter at most (room left for key and headers). */
@@ -132,7 +142,7 @@ export class KafkaSource implements Source {
     this.lowWater = options.lowWater ?? 50_000;
     this.maxJsonBytes = options.maxJsonBytes ?? 1 << 20;
     for (let p = 0; p < this.partitions; p++) {
-      this.queues.push({ messages: [], head: 0, within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0 });
+      this.queues.push({ messages: [], head: 0, within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0, end: -2, emptyAtAssign: false, lastQueuedAt: 0 });
       this.raw.push(new Array<Buffer | undefined>(RETAIN));
       this.rawOffset.push(new Float64Array(RETAIN).fill(-1));
     }
@@ -172,6 +182,7 @@ export class KafkaSource implements Source {
         this.lastMessageAt = Date.now();
         const ps = parts.map((tp) => tp.partition).filter((p) => this.queues[p]);
         this.options.onLog?.("assign", { partitions: ps });
+        for (const p of ps) this.askEnd(p);
         // State per partition: fetching starts now, each partition is read once its own state is
         // loaded (a failed load fails the run; the partition is never read here).
         this.loadAssigned(ps);
@@ -232,6 +243,7 @@ export class KafkaSource implements Source {
         if (q.nextOffset >= 0 && m.offset < q.nextOffset) continue; // already queued (after a seek)
         q.messages.push(m);
         q.nextOffset = m.offset + 1;
+        q.lastQueuedAt = Date.now();
         q.queuedRecords += this.recordsIn(m);
         if (!q.paused && q.queuedRecords > this.highWater) {
           q.paused = true;
@@ -241,6 +253,32 @@ export class KafkaSource implements Source {
       }
       waiting = messages.length === 0;
     }
+  }
+
+  /** Asks the broker where partition p ends now (caughtUp). */
+  private askEnd(p: number): void {
+    const q = this.queues[p]!;
+    const consumer = this.options.consumer;
+    if (!consumer.queryWatermarks) return;
+    q.end = -1;
+    consumer.queryWatermarks(this.options.topic, p).then((w) => {
+      q.end = w.high;
+      q.emptyAtAssign = w.high <= w.low;
+    }, (err: unknown) => {
+      q.end = -2;
+      this.options.onLog?.("end-offset-error", { partition: p, error: String((err as Error)?.message ?? err) });
+    });
+  }
+
+  caughtUp(p: number): boolean | undefined {
+    const q = this.queues[p];
+    if (!q || q.end === -2 || !q.assigned) return undefined;
+    if (q.end === -1) return false;
+    if (q.emptyAtAssign) return true;
+    if (q.head < q.messages.length) return false;
+    // Read and processed up to the end it had; or nothing more came for a while after the last
+    // message (read_committed: the end may be a transaction's marker, which is never delivered).
+    return q.nextOffset >= q.end || (q.nextOffset >= 0 && Date.now() - q.lastQueuedAt > MARKER_QUIET_MS);
   }
 
   private recordsIn(m: KafkaMessage): number {

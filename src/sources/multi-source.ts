@@ -17,6 +17,7 @@ export class MultiSource implements Source {
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
   assigned?: (p: number) => boolean;
+  caughtUp?: (p: number) => boolean | undefined;
 
   constructor(readonly sources: readonly Source[]) {
     let n = 0;
@@ -39,6 +40,7 @@ export class MultiSource implements Source {
     }
     if (sources.some((s) => s.enteredAt)) this.enteredAt = (p) => this.src(p).enteredAt?.(this.local(p)) ?? 0;
     if (sources.some((s) => s.assigned)) this.assigned = (p) => this.src(p).assigned?.(this.local(p)) !== false;
+    if (sources.some((s) => s.caughtUp)) this.caughtUp = (p) => this.src(p).caughtUp?.(this.local(p));
   }
 
   /** Partition q of every source goes to the same shard (co-partitioned topics, joined by key). */

@@ -48,6 +48,13 @@ export interface Source {
    * co-partitioned topics side by side (MultiSource) give partition q of each topic the same shard.
    */
   copartition?(p: number): number;
+  /**
+   * Whether partition p has been read up to where it ended when it was assigned (its end offset
+   * then): a table's partition is bootstrapped, as Kafka Streams restores a global store to its end
+   * offsets before processing. False while that is not known yet; undefined when the source cannot
+   * tell (the coordinator then guesses from an empty read).
+   */
+  caughtUp?(p: number): boolean | undefined;
 }
 
 export interface SourceHooks {
