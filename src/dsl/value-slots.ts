@@ -15,7 +15,9 @@
  * and empties the cache first, so a checkpoint holds every update and the store holds (and
  * reports) what one restored from it does. drop() discards a value without writing it. As in a
  * Map, a value a user function mutates in place is what the next read sees while cached; once
- * evicted, only what set() last gave is kept. `cacheEntries` 0: every set() writes the bytes.
+ * evicted, only what set() last gave is kept. `cacheEntries` 0 (the default; the window store asks
+ * for a cache): no cache and none of its per-slot fields, every set() writes the bytes and every
+ * get() parses them.
  *
  *   slot:  off len cap (Int32, side by side)   len: bytes, ON_HEAP (an object), NONE (no bytes)
  *          held (Uint8: NOT_CACHED, CLEAN, DIRTY)  recent (Uint8: CLOCK's bit)  at (Int32: place in the ring)
@@ -38,8 +40,11 @@ const DIRTY = 2;
 const COMPACT_MIN = 4 * 1024;
 /** The cache's ring's first size (it doubles as values come, up to `cacheEntries`). */
 const RING_FIRST = 64;
-/** Values cached when the owner does not say. */
-export const DEFAULT_CACHE_ENTRIES = 256;
+/**
+ * Values cached when the owner does not say: none (sessions' aggregates and sliding windows' records
+ * are read about once each; the window store asks for its own, window-value-store.ts).
+ */
+export const DEFAULT_CACHE_ENTRIES = 0;
 
 export class SlotValues extends ValueCodec {
   private meta = new Int32Array(0);
@@ -72,6 +77,7 @@ export class SlotValues extends ValueCodec {
     meta.set(this.meta);
     for (let s = old; s < slots; s++) meta[FIELDS * s + LEN] = NONE;
     this.meta = meta;
+    if (this.cacheEntries === 0) return; // (values kept as objects only: `objects` stays sparse)
     const held = new Uint8Array(slots);
     held.set(this.held);
     this.held = held;
@@ -114,7 +120,7 @@ export class SlotValues extends ValueCodec {
 
   /** True when slot s's value is in the cache (for tests). */
   isCached(s: number): boolean {
-    return this.held[s] !== NOT_CACHED;
+    return this.cacheEntries > 0 && this.held[s] !== NOT_CACHED;
   }
 
   /** True when slot s holds its value as an object (the codec could not write it). */
@@ -124,6 +130,11 @@ export class SlotValues extends ValueCodec {
 
   /** Sets the value of slot s: cached (dirty) until it leaves the cache; written now with no cache. */
   set(s: number, v: unknown): void {
+    if (this.cacheEntries === 0) {
+      if (this.meta[FIELDS * s + LEN] === ON_HEAP) this.dropObject(s);
+      this.encode(s, v);
+      return;
+    }
     if (this.held[s] !== NOT_CACHED) {
       this.objects[s] = v;
       this.held[s] = DIRTY;
@@ -131,13 +142,12 @@ export class SlotValues extends ValueCodec {
       return;
     }
     if (this.meta[FIELDS * s + LEN] === ON_HEAP) this.dropObject(s);
-    if (this.cacheEntries === 0) this.encode(s, v);
-    else this.admit(s, v, DIRTY);
+    this.admit(s, v, DIRTY);
   }
 
   /** The value of slot s (undefined when it has none): the cached object, else parsed from its bytes (and cached). */
   get(s: number): unknown {
-    if (this.held[s] !== NOT_CACHED) {
+    if (this.cacheEntries > 0 && this.held[s] !== NOT_CACHED) {
       this.recent[s] = 1;
       return this.objects[s];
     }
@@ -152,7 +162,7 @@ export class SlotValues extends ValueCodec {
 
   /** Writes slot s's value back as bytes if it is dirty, and takes it out of the cache. */
   writeBack(s: number): void {
-    if (this.held[s] === NOT_CACHED) return;
+    if (this.cacheEntries === 0 || this.held[s] === NOT_CACHED) return;
     if (this.held[s] === DIRTY) this.encode(s, this.objects[s]);
     this.uncache(s);
   }
@@ -242,7 +252,7 @@ export class SlotValues extends ValueCodec {
   /** Frees slot s's value (its bytes become dead). */
   drop(s: number): void {
     const f = FIELDS * s;
-    if (this.held[s] !== NOT_CACHED) this.uncache(s);
+    if (this.cacheEntries > 0 && this.held[s] !== NOT_CACHED) this.uncache(s);
     if (this.meta[f + LEN] === ON_HEAP) this.dropObject(s);
     this.live -= this.meta[f + CAP]!;
     this.meta[f + CAP] = 0;
@@ -342,7 +352,7 @@ export class SlotValues extends ValueCodec {
    * StateNotSerialisableError for an object a checkpoint cannot write.
    */
   exportValue(s: number, into: Float64Array, at: number): number {
-    if (this.held[s] !== NOT_CACHED) throw new Error("value slots: exportValue() before exportNames() wrote the cached values back");
+    if (this.isCached(s)) throw new Error("value slots: exportValue() before exportNames() wrote the cached values back");
     const f = FIELDS * s;
     const V = this.meta[f + LEN]!;
     if (at + 1 > into.length) return -1;
