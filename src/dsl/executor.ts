@@ -1288,6 +1288,26 @@ class StreamJoinProc extends Proc implements Stateful, ObjectState {
 }
 
 /** Session windows with a built-in numeric aggregate, on the typed session store (session-store.ts); SessionProc's semantics. */
+/**
+ * Whether a record may enter its key's sessions on a session store (TypedSessionStore: the typed
+ * and off-heap session procs); if not it goes to the late output with why: a session it would
+ * open or extend would close at or before the watermark, or it falls within the gap of a closed
+ * session still kept.
+ */
+function admitToSession(exec: TopologyExecutor, n: AggNode, w: SessionWindows, st: TypedSessionStore, k: unknown, v: unknown, t: number): boolean {
+  const { inactivityGapMs: gap, graceMs } = w;
+  const wm = exec.watermark;
+  if (t + gap + graceMs <= wm) {
+    exec.late(n.late, n.name, k, v, t, `a session ending at ${t} would close at ${t + gap + graceMs} (end + gap + grace) ≤ watermark ${wm}`);
+    return false;
+  }
+  if (st.admitOpen(k, t) === SESSION_LATE_GAP) {
+    exec.late(n.late, n.name, k, v, t, `it falls within the gap of session [${st.lateStart}, ${st.lateEnd}], closed at watermark ${wm}`);
+    return false;
+  }
+  return true;
+}
+
 class TypedSessionProc extends Proc implements Stateful, TypedState {
   private readonly store: TypedSessionStore;
   private readonly w: SessionWindows;
@@ -1311,18 +1331,8 @@ class TypedSessionProc extends Proc implements Stateful, TypedState {
   }
   process(k: unknown, v: unknown, t: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return;
-    const { inactivityGapMs: gap, graceMs } = this.w;
-    const wm = this.exec.watermark;
     const st = this.store;
-    if (t + gap + graceMs <= wm) {
-      this.exec.late(this.n.late, this.n.name, k, v, t, `a session ending at ${t} would close at ${t + gap + graceMs} (end + gap + grace) ≤ watermark ${wm}`);
-      return;
-    }
-    const r = st.admitOpen(k, t);
-    if (r === SESSION_LATE_GAP) {
-      this.exec.late(this.n.late, this.n.name, k, v, t, `it falls within the gap of session [${st.lateStart}, ${st.lateEnd}], closed at watermark ${wm}`);
-      return;
-    }
+    if (!admitToSession(this.exec, this.n, this.w, st, k, v, t)) return;
     const x = this.field ? this.field(v) : (v as number);
     this.current = k;
     const s = st.add(x, t);
@@ -1379,17 +1389,9 @@ class OffHeapSessionProc extends Proc implements Stateful, TypedState {
   }
   process(k: unknown, v: unknown, t: number): void {
     if (k === null || k === undefined || v === null || v === undefined) return;
-    const { inactivityGapMs: gap, graceMs } = this.w;
-    const wm = this.exec.watermark;
     const st = this.store;
-    if (t + gap + graceMs <= wm) {
-      this.exec.late(this.n.late, this.n.name, k, v, t, `a session ending at ${t} would close at ${t + gap + graceMs} (end + gap + grace) ≤ watermark ${wm}`);
-      return;
-    }
-    if (st.admitOpen(k, t) === SESSION_LATE_GAP) {
-      this.exec.late(this.n.late, this.n.name, k, v, t, `it falls within the gap of session [${st.lateStart}, ${st.lateEnd}], closed at watermark ${wm}`);
-      return;
-    }
+    if (!admitToSession(this.exec, this.n, this.w, st, k, v, t)) return;
+    const gap = this.w.inactivityGapMs;
     // The user's merger and adder run before anything changes: one that throws leaves the store as it was.
     let agg = this.n.init();
     for (let s = st.firstOpen(st.keys.find(k)); s !== -1; s = st.nextOpen(s)) {
