@@ -1125,7 +1125,10 @@ inline void DslSideOut(double* sides, DslState& st, size_t i, int tag, double j,
 
 // processFused's loop for records from..n-1; returns the record it stopped before (st.status why).
 template <bool kGeohash, bool kSpeed, bool kValue>
-size_t DslLoop(const DslBatch& b, DslState& st, size_t from, size_t n) {
+size_t DslLoop(const DslBatch& batch, DslState& st, size_t from, size_t n) {
+  // A local copy: the compiler then knows the stores to the rows and the store cannot change its
+  // fields, and keeps them in registers instead of reloading them after every store.
+  const DslBatch b = batch;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
   const double sizeMs = b.sizeMs, graceMs = b.graceMs;
