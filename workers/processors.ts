@@ -6,8 +6,16 @@ import { DriverEtaShard } from "../src/pipelines/driver-eta/shard.js";
 import { PaymentsShard } from "../src/pipelines/payments/shard.js";
 import { MessageDeliveryShard } from "../src/pipelines/message-delivery/shard.js";
 import { EngagementShard } from "../src/pipelines/engagement/shard.js";
+import { TaskedProcessor, taskedConfig } from "../src/pipelines/tasked-processor.js";
 
 export function createProcessor(pipeline: string, config: ProcessorConfig): ShardProcessor {
+  // State per input partition (--instance-id): one processor per partition the shard is given.
+  const copartitions = taskedConfig(config);
+  if (copartitions !== undefined) return new TaskedProcessor(() => createPipelineProcessor(pipeline, config), copartitions);
+  return createPipelineProcessor(pipeline, config);
+}
+
+function createPipelineProcessor(pipeline: string, config: ProcessorConfig): ShardProcessor {
   switch (pipeline) {
     case "driver-tracking":
       return new DriverTrackingShard(config);

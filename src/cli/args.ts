@@ -48,3 +48,15 @@ export function numberOption(values: Record<string, unknown>, name: string, opts
   if (opts.max !== undefined && v > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, got ${raw}`);
   return v;
 }
+
+/**
+ * --instance-id: state per input partition, so several processes of a group split the partitions
+ * under exactly-once (each with its own id; a restarted one takes its id back). Undefined when absent.
+ */
+export function instanceIdOption(values: Record<string, unknown>, exactlyOnce: boolean): string | undefined {
+  const id = values["instance-id"];
+  if (id === undefined) return undefined;
+  if (!exactlyOnce) throw new UsageError("--instance-id needs --guarantee exactly-once (at-least-once runs split partitions without it)");
+  if (typeof id !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new UsageError(`--instance-id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(id)}`);
+  return id;
+}

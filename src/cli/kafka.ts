@@ -127,7 +127,7 @@ export async function setupKafkaRun(opts: {
     transactions = new KafkaTransactions({
       factory: rdkafkaClientFactory, client: { brokers: opts.brokers }, producer, admin,
       changelogTopic: changelogTopicFor(opts.group), intervalMs: opts.exactlyOnce.commitIntervalMs, onLog: opts.onLog,
-      ...(opts.instanceId !== undefined && { taskMode: true, changelogPartitions: partitions }),
+      ...(opts.instanceId !== undefined && { taskMode: true, changelogPartitions: partitions, ...(opts.pipeline.taskState && { taskCodec: opts.pipeline.taskState }) }),
     });
     restore = await transactions.start();
   }

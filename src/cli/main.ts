@@ -21,7 +21,7 @@ import { JsonLinesFileSource } from "../sources/file-source.js";
 import { GeneratorSource } from "../sources/generator-source.js";
 import { compileJsonDecoder } from "../sources/json.js";
 import type { Source } from "../sources/source.js";
-import { numberOption, parse, UsageError, type OptionSpec } from "./args.js";
+import { instanceIdOption, numberOption, parse, UsageError, type OptionSpec } from "./args.js";
 import { createRunLogger } from "../log/logger.js";
 import type { ConsumerLag } from "../metrics/lag.js";
 import { describeAlerts, OBSERVE_HELP, OBSERVE_OPTIONS, observeSettings, RunObserver, startConsumerLag } from "./observe.js";
@@ -61,12 +61,12 @@ Kafka (instead of the generator):
   --partitions N        partitions of topics created when missing (default: as the input topic)
   --stop-when-idle S    end after S seconds without input, once everything is produced and committed
   --guarantee G         at-least-once (default) or exactly-once: outputs, offsets and state in Kafka
-                        transactions (read outputs read_committed); one process per group
+                        transactions (read outputs read_committed); one process per group (see --instance-id)
   --commit-interval MS  exactly-once: how often a transaction commits (default 100)
-  --instance-id ID      --topology with exactly-once: state per input partition, so several processes
-                        of a group (each its own ID; a restarted one takes its ID back) split the
-                        partitions; a groupBy on a new key goes through a Kafka topic
-                        <group>-<node>-<port>-repartition (created with the input's partitions)
+  --instance-id ID      exactly-once with state per input partition (payments, --topology and the DSL
+                        pipelines), so several processes of a group (each its own ID; a restarted one
+                        takes its ID back) split the partitions; a groupBy on a new key goes through a
+                        Kafka topic <group>-<node>-<port>-repartition (created with the input's partitions)
   --max-retries N       a message Kafka refuses with a retriable error goes to T.retry and is retried
                         up to N times (default 3; 0: straight to T.dlq), then to T.dlq
   --retry-backoff MS    wait before the first retry; doubles per retry, at most 30 s (default 1000)
@@ -171,8 +171,10 @@ async function runCommand(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`run takes one pipeline name, got ${positionals.join(" ")}`);
   const dsl = getDslPipeline(positionals[0] ?? "");
   if (dsl) return (await import("./dsl-pipelines.js")).runDslPipeline(dsl, values);
-  const pipeline = getPipeline(positionals[0] ?? "driver-tracking");
-  if (!pipeline) throw new UsageError(`unknown pipeline ${JSON.stringify(positionals[0])} (see riptide pipelines)`);
+  const named = getPipeline(positionals[0] ?? "driver-tracking");
+  if (!named) throw new UsageError(`unknown pipeline ${JSON.stringify(positionals[0])} (see riptide pipelines)`);
+  // --instance-id: the shard processors keep one state per input partition (TaskedProcessor).
+  const pipeline = values["instance-id"] === undefined ? named : { ...named, processorConfig: { ...named.processorConfig, tasked: true } };
 
   const workers = numberOption(values, "workers", { integer: true, min: 1, max: 256 }) ?? availableParallelism();
   const events = numberOption(values, "events", { integer: true, min: 1 });
@@ -199,7 +201,13 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   const commitInterval = numberOption(values, "commit-interval", { integer: true, min: 1, max: 3_600_000 });
   if (commitInterval !== undefined && guarantee !== "exactly-once") throw new UsageError("--commit-interval needs --guarantee exactly-once");
-  if (values["instance-id"] !== undefined) throw new UsageError("--instance-id applies to DSL topologies (--topology) on Kafka; a built-in pipeline under exactly-once runs as one process per group");
+  const instanceId = instanceIdOption(values, guarantee === "exactly-once");
+  if (instanceId !== undefined) {
+    if (brokers === undefined) throw new UsageError("--instance-id needs --brokers");
+    if (!pipeline.taskState) {
+      throw new UsageError(`--instance-id: ${pipeline.name}'s state is not per input partition, so under exactly-once it runs as one process per group; drop --instance-id (payments and DSL topologies take it)`);
+    }
+  }
   if (brokers !== undefined) {
     if (input !== undefined) throw new UsageError("--brokers and --input are two different sources; give one");
     if (!values["input-topic"]) throw new UsageError("--brokers needs --input-topic");
@@ -307,6 +315,7 @@ async function runCommand(argv: string[]): Promise<number> {
       retry: { ...(maxRetries !== undefined && { maxRetries }), ...(retryBackoff !== undefined && { backoffMs: retryBackoff }) },
       deliveryTimeoutMs: deliveryTimeout,
       exactlyOnce: guarantee === "exactly-once" ? { commitIntervalMs: commitInterval ?? 100 } : undefined,
+      instanceId,
     });
     source = kafka.source;
     sink = kafka.sink;
@@ -439,6 +448,7 @@ async function runCommand(argv: string[]): Promise<number> {
       ...(http && { onWindow: (out) => http.onWindow(out) }),
       ...(kafka?.transactions && { transactions: kafka.transactions }),
       ...(kafka?.restore && { restore: kafka.restore }),
+      ...(instanceId !== undefined && { taskState: true }),
       ...(kafka && { retryCounts: () => kafka!.retry.counts }),
     });
     const running = coordinator.run();

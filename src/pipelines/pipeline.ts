@@ -4,6 +4,7 @@
  * and how outputs become objects at the sink edge. The worker half is a ShardProcessor.
  */
 import type { OutputColumns } from "../ring/output.js";
+import type { Interner } from "../schema/interner.js";
 import type { ColumnArray, RecordLayout, Schema } from "../schema/schema.js";
 import type { Output } from "../sinks/sink.js";
 import type { ProcessorConfig } from "./processor.js";
@@ -57,6 +58,15 @@ export interface PipelineDefinition {
    * (driver-eta: eta → the output topic, availability → driver-availability-updates).
    */
   outputTopics?(outputTopic: string): Readonly<Record<string, string>>;
+  /**
+   * State per input partition (`--guarantee exactly-once --instance-id`, several processes of a
+   * group): how one partition's state, as its shard processor's snapshot() wrote it, is written to
+   * the changelog and read back, possibly by another process. Interned ids belong to the process
+   * that made them, so the state leaves with its strings and gets this process's ids on arrival.
+   * Absent: the pipeline's state is not per partition (per-region windows over every driver, a
+   * table every partition reads), and under exactly-once it runs as one process per group.
+   */
+  readonly taskState?: TaskStateCodec;
   /** At most this many shard workers (a pipeline whose state must see every record: 1). */
   readonly maxWorkers?: number;
   /**
@@ -105,4 +115,12 @@ export interface PipelineDefinition {
     /** Some edge is downstream of another (a shard's peer batches then emit through an edge): moved through the coordinator only. */
     readonly chained?: boolean;
   };
+}
+
+/** See PipelineDefinition.taskState. */
+export interface TaskStateCodec {
+  /** One task's snapshot words as bytes that name strings by their text. */
+  encode(words: Float64Array, names: Interner): Buffer;
+  /** The bytes encode() made, as snapshot words with this process's ids (new strings interned). */
+  decode(bytes: Buffer, names: Interner): Float64Array;
 }

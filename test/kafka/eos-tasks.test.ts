@@ -71,7 +71,7 @@ describe("exactly-once with state per partition (--instance-id)", () => {
     expect(rekeyed.stderr).toMatch(/--instance-id: this topology groups by a new key downstream of another repartition/);
     const builtIn = riptide(["run", "driver-tracking", "--brokers", BROKERS, "--input-topic", "x", "--output-topic", "y", "--guarantee", "exactly-once", "--instance-id", "a"]);
     expect(await builtIn.exited).toBe(2);
-    expect(builtIn.stderr).toMatch(/--instance-id applies to DSL topologies/);
+    expect(builtIn.stderr).toMatch(/--instance-id: driver-tracking's state is not per input partition/);
   }, 60_000);
 
   it("two processes split the partitions; partitions move with their state on a join, a SIGKILL and restart, a worker thread's death, and a SIGKILL for good: every window and session exactly once", async () => {

@@ -57,6 +57,7 @@ import { decodeSnapshot, encodeSnapshot, type RunSnapshot } from "../../coordina
 import type { KafkaAdminClient, KafkaClientFactory, KafkaClientOptions, KafkaConsumerClient, KafkaProducerClient } from "./client.js";
 import { KafkaError } from "./client.js";
 import type { Interner } from "../../schema/interner.js";
+import type { TaskStateCodec } from "../../pipelines/pipeline.js";
 
 /**
  * One input topic of an exactly-once run: its consumer (the offsets go to the transaction with
@@ -100,6 +101,12 @@ export interface KafkaTransactionsOptions {
    * count (task q in its partition q mod count). @default 1
    */
   changelogPartitions?: number;
+  /**
+   * Task mode: how a task's words are written and read (a built-in pipeline's state names its
+   * strings by the first input's string table: PipelineDefinition.taskState). Absent: the words as
+   * they are (a DSL topology's tasks hold their strings themselves).
+   */
+  taskCodec?: TaskStateCodec;
   intervalMs: number;
   onLog?: (event: string, detail: Record<string, unknown>) => void;
 }
@@ -303,7 +310,8 @@ export class KafkaTransactions implements TransactionHooks {
     for (const shard of state.shards) {
       for (const [t, words] of splitTasks(shard)) {
         if (!committing.has(t)) continue;
-        const blob = Buffer.from(words.buffer, words.byteOffset, words.byteLength);
+        const codec = this.o.taskCodec;
+        const blob = codec ? codec.encode(words, this.inputs[0]!.source.interner) : Buffer.from(words.buffer, words.byteOffset, words.byteLength);
         const part = t % this.changelogParts;
         const n = this.produceChunks(blob, (i) => `task/${t}/${i}`, [this.writer, epoch], 16, part);
         const local = this.bases.filter((_b, k) => !this.inputs[k]!.global);
@@ -354,8 +362,9 @@ export class KafkaTransactions implements TransactionHooks {
         at += c.copy(blob, at, 16);
       }
       if (at !== meta.bytes) throw new KafkaError(`changelog ${this.o.changelogTopic}: task ${p}'s state has ${at} bytes, expected ${meta.bytes}`);
-      const words = new Float64Array(meta.bytes / 8);
-      Buffer.from(words.buffer).set(blob);
+      const codec = this.o.taskCodec;
+      const words = codec ? codec.decode(blob, this.inputs[0]!.source.interner) : new Float64Array(meta.bytes / 8);
+      if (!codec) Buffer.from(words.buffer).set(blob);
       out.set(p, { streamTime: Number(meta.streamTime), words, ...(meta.streamTimes && { streamTimes: new Map(meta.streamTimes.map(([q, st]) => [q, Number(st)])) }) });
       bytes += meta.bytes;
     }

@@ -3,6 +3,7 @@ import { OUT_INVALID, type OutputColumns } from "../../ring/output.js";
 import type { ColumnArray } from "../../schema/schema.js";
 import type { Output } from "../../sinks/sink.js";
 import type { PipelineDefinition } from "../pipeline.js";
+import { paymentsTaskState } from "./task-state.js";
 import {
   CENTS, OUT_BALANCE, OUT_CONFIRMATION, PAYMENT_EVENT, PAYMENT_REASONS, PIPELINE, STATUS_NAMES, STATUS_REASONS,
   paymentInputLayout, paymentReason, toCents, type PaymentInputColumns,
@@ -22,6 +23,9 @@ export const payments: PipelineDefinition = {
   outputs: ["confirmation", "balance", "invalid"],
   processorConfig: {},
   shardKey: "userId",
+  // A user's payments are in one partition (the input is keyed by userId): the balances are per
+  // partition, so several processes of a group can split the partitions under exactly-once.
+  taskState: paymentsTaskState,
   // Confirmations go to --output-topic (the seed's payment-confirmations), balance updates to <topic>.balance.
   outputTopics(outputTopic: string): Readonly<Record<string, string>> {
     return { confirmation: outputTopic, balance: `${outputTopic}.balance` };
