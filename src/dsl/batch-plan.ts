@@ -782,7 +782,7 @@ export class BatchShardProcessor implements ShardProcessor {
     const rad = RAD;
     const fourR2 = FOUR_R2;
     const safety = SAFETY;
-    let cap = store !== undefined ? store.capacity : 0;
+    let cap = store !== undefined ? store.inUse : 0;
     const stride = store !== undefined ? store.stride : 0;
     const fi = js >= 0 ? this.speedFields[js]! : [0, 0, 0];
     const oLat = 1 + fi[0]!;
@@ -818,7 +818,7 @@ export class BatchShardProcessor implements ShardProcessor {
             if (id >= cap) {
               store!.at(id);
               this.bindSpeed(js);
-              cap = store!.capacity;
+              cap = store!.inUse;
               d = this.sData;
             }
             const b = id * stride;
@@ -932,7 +932,7 @@ export class BatchShardProcessor implements ShardProcessor {
       io[D_MIN_START] = table.minStart;
       io[D_NEXT_SEQ] = table.nextSeq;
       io[D_WATERMARK] = this.watermark;
-      io[D_STORE_ROWS] = store !== undefined ? store.capacity : 0;
+      io[D_STORE_ROWS] = store !== undefined ? store.inUse : 0;
       fn(key, ts, wmCol, reason, lat, lon, value, this.nativeSteps, store !== undefined ? store.data : ts, table.used, table.rows, sides, io);
       table.size = io[D_SIZE]!;
       table.minStart = io[D_MIN_START]!;
@@ -1074,7 +1074,7 @@ export class BatchShardProcessor implements ShardProcessor {
     const kmPerMs = maxKmh / 3_600_000;
     const size = sp !== undefined ? sp.sizeMs : 0;
     const closeAfter = sp !== undefined ? sp.sizeMs + sp.graceMs : 0;
-    let cap = table !== undefined ? table.capacity : 0;
+    let cap = table !== undefined ? table.inUse : 0;
     // The store's rows: [exists, fields…] per key id; the offsets of lat, lon, ts in a row.
     const stride = table !== undefined ? table.stride : 0;
     const fi = js >= 0 ? this.speedFields[js]! : [0, 0, 0];
@@ -1099,7 +1099,7 @@ export class BatchShardProcessor implements ShardProcessor {
           if (id >= cap) {
             table!.at(id);
             this.bindSpeed(js);
-            cap = table!.capacity;
+            cap = table!.inUse;
             d = this.sData;
           }
           const b = id * stride;

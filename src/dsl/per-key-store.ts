@@ -117,12 +117,20 @@ function viewClass(fields: readonly string[]): new (table: PerKeyTable) => View 
  * first 1 when the slot has state (0 otherwise), then the fields (NaN until written), so that a
  * key's state is one cache line to load; grown by doubling up to `limit` slots. `view` reads and
  * writes the row at() chose.
+ *
+ * Only the first `inUse` slots are in use: at() raises it (by an eighth and more at a time, so that
+ * keys arriving in increasing order, as interned string ids do, raise it rarely), writers without
+ * at() (the batch plan's fused loops, native or not) stay below it, and the rows above it are
+ * empty. A checkpoint (exportDense) copies those rows only: the array's capacity, a power of two,
+ * is up to twice the keys' (16 384 rows for 10 000 drivers).
  */
 export class PerKeyTable {
   data: Float64Array;
   readonly stride: number;
   /** Slots with state. */
   live = 0;
+  /** Slots [0, inUse) may have state; the others are empty (see the class comment). */
+  inUse = 0;
   private cap: number;
   private readonly v: View;
 
@@ -157,8 +165,14 @@ export class PerKeyTable {
 
   /** Points the view at slot s, growing the array to hold it (ERR_STATE_FULL beyond the bound). */
   at(s: number): void {
-    if (s >= this.cap) this.grow(s);
+    if (s >= this.inUse) this.use(s);
     this.v.base = s * this.stride;
+  }
+
+  /** Slot s and the slots below it in use (`inUse`), growing the array to hold them. */
+  private use(s: number): void {
+    if (s >= this.cap) this.grow(s);
+    this.inUse = Math.min(this.cap, Math.max(s + 1, this.inUse + (this.inUse >> 3) + 16));
   }
 
   private grow(s: number): void {
@@ -183,7 +197,7 @@ export class PerKeyTable {
   /** Every slot with state, in slot order. */
   liveSlots(): number[] {
     const out: number[] = [];
-    for (let s = 0; s < this.cap; s++) if (this.data[s * this.stride] === 1) out.push(s);
+    for (let s = 0; s < this.inUse; s++) if (this.data[s * this.stride] === 1) out.push(s);
     return out;
   }
 
@@ -202,13 +216,13 @@ export class PerKeyTable {
     return words;
   }
 
-  /** The whole store by slot (the batch plan's, whose slots are key ids): [capacity C] [C rows]; a copy, no loop per key. -1 when it does not fit. */
+  /** The store by slot (the batch plan's, whose slots are key ids): [R = inUse] [R rows]; one copy, no loop per key. -1 when it does not fit. */
   exportDense(into: Float64Array, at: number): number {
-    const words = 1 + this.data.length;
-    if (at + words > into.length) return -1;
-    into[at] = this.cap;
-    into.set(this.data, at + 1);
-    return words;
+    const n = this.inUse * this.stride;
+    if (at + 1 + n > into.length) return -1;
+    into[at] = this.inUse;
+    into.set(n === this.data.length ? this.data : this.data.subarray(0, n), at + 1);
+    return 1 + n;
   }
 
   /** Replaces the state with what exportDense() wrote; returns the words read. */
@@ -217,6 +231,7 @@ export class PerKeyTable {
     if (C > this.cap) this.grow(C - 1);
     this.data = PerKeyTable.rows(this.cap, this.stride);
     this.data.set(from.subarray(at + 1, at + 1 + C * this.stride));
+    this.inUse = C;
     this.v.bind();
     let live = 0;
     for (let s = 0; s < C; s++) if (this.data[s * this.stride] === 1) live++;
@@ -229,12 +244,13 @@ export class PerKeyTable {
     this.data = PerKeyTable.rows(this.cap, this.stride);
     this.v.bind();
     this.live = 0;
+    this.inUse = 0;
     const F = this.stride - 1;
     const n = from[at]!;
     let r = at + 1;
     for (let i = 0; i < n; i++) {
       const s = slotOf(from[r++]!);
-      if (s >= this.cap) this.grow(s);
+      if (s >= this.inUse) this.use(s);
       const b = s * this.stride;
       this.data[b] = 1;
       this.live++;
