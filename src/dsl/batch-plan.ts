@@ -361,17 +361,50 @@ export class BatchWindowTable {
    */
   collect(maxStart: number): number {
     let m = 0;
+    const rows = this.rows;
+    let start = NaN;
+    let oneStart = true;
+    let lo = Infinity;
+    let hi = -Infinity;
     for (let s = 0; s < this.cap; s++) {
-      if (this.used[s] !== 1 || this.rows[s * W + W_START]! > maxStart) continue;
+      if (this.used[s] !== 1 || rows[s * W + W_START]! > maxStart) continue;
       if (m === this.closing.length) {
         const grown = new Int32Array(m * 2);
         grown.set(this.closing);
         this.closing = grown;
       }
       this.closing[m++] = s;
+      const st = rows[s * W + W_START]!;
+      if (m === 1) start = st;
+      else if (st !== start) oneStart = false;
+      const q = rows[s * W + W_SEQ]!;
+      if (q < lo) lo = q;
+      if (q > hi) hi = q;
     }
-    this.closing.subarray(0, m).sort(this.order);
+    // One window start (a tumbling window closing, the usual case) and insertion numbers close
+    // together: ordered by placing each slot at its number (they are distinct), no comparison sort.
+    if (oneStart && m > 1 && hi - lo < 4 * m) this.orderBySeq(m, lo, hi - lo + 1);
+    else this.closing.subarray(0, m).sort(this.order);
     return m;
+  }
+
+  /** Scratch of orderBySeq: a slot + 1 per insertion number of the range (0: none). */
+  private bySeq = new Int32Array(0);
+
+  /** Orders closing[0, m) by insertion number, all within [lo, lo + range). */
+  private orderBySeq(m: number, lo: number, range: number): void {
+    if (this.bySeq.length < range) this.bySeq = new Int32Array(Math.max(range, this.bySeq.length * 2));
+    const by = this.bySeq;
+    const closing = this.closing;
+    const rows = this.rows;
+    for (let j = 0; j < m; j++) by[rows[closing[j]! * W + W_SEQ]! - lo] = closing[j]! + 1;
+    let j = 0;
+    for (let q = 0; q < range; q++) {
+      const s = by[q]!;
+      if (s === 0) continue;
+      closing[j++] = s - 1;
+      by[q] = 0;
+    }
   }
 
   get closingSlots(): Int32Array {
