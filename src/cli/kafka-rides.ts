@@ -20,6 +20,7 @@ import { MultiSource } from "../sources/multi-source.js";
 import type { Source } from "../sources/source.js";
 import type { Interner } from "../schema/interner.js";
 import { ensureTopic } from "./kafka.js";
+import { internalRecordFailed } from "../dsl/repartition.js";
 
 export async function addSecondInputTopic(first: Source, sink: KafkaSink, opts: InputTopicOptions): Promise<{ source: MultiSource; close(): Promise<void> }> {
   const second = await addInputTopic(sink, { ...opts, groupSuffix: "requests" });
@@ -45,6 +46,12 @@ export interface InputTopicOptions {
   global?: boolean;
   /** Messages that are not events of the pipeline's schema (KafkaSourceOptions.decode: a repartition topic). */
   decode?: MessageDecoder | undefined;
+  /**
+   * A topic the run writes itself (a repartition topic): no `<topic>.dlq` (a message that does not
+   * decode fails the run: repartition.ts RepartitionRecordError), and under exactly-once its
+   * records before each committed offset are deleted (TransactionalInput.purge).
+   */
+  internal?: boolean;
 }
 
 /**
@@ -57,7 +64,7 @@ export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & {
   let partitions: number;
   try {
     partitions = await ensureTopic(admin, opts.topic, opts.partitions ?? 1);
-    await ensureTopic(admin, `${opts.topic}.dlq`, opts.partitions ?? partitions);
+    if (opts.internal !== true) await ensureTopic(admin, `${opts.topic}.dlq`, opts.partitions ?? partitions);
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -71,12 +78,12 @@ export async function addInputTopic(sink: KafkaSink, opts: InputTopicOptions & {
   await consumer.connect();
   const second = new KafkaSource({
     consumer, topic: opts.topic, partitions, pipeline: opts.pipeline, ...(opts.interner && { interner: opts.interner }), ...(opts.decode && { decode: opts.decode }),
-    deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),
+    deadLetter: opts.internal === true ? internalRecordFailed : (topic, value, key, headers) => sink.send(topic, value, key, headers),
     ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
     onLog: (event, detail) => opts.onLog(event, { ...detail, topic: opts.topic }),
   });
   try {
-    opts.transactions?.addInput({ topic: opts.topic, partitions, consumer: opts.shared?.consumer ?? consumer, source: second, ...(opts.global && { global: true }) });
+    opts.transactions?.addInput({ topic: opts.topic, partitions, consumer: opts.shared?.consumer ?? consumer, source: second, ...(opts.global && { global: true }), ...(opts.internal && { purge: true }) });
   } catch (err) {
     await consumer.disconnect().catch(() => undefined);
     throw err;

@@ -67,6 +67,8 @@ Kafka (instead of the generator):
                         pipelines), so several processes of a group (each its own ID; a restarted one
                         takes its ID back) split the partitions; a groupBy on a new key goes through a
                         Kafka topic <group>-<node>-<port>-repartition (created with the input's partitions)
+  --purge-interval MS   --instance-id: least time between two deletions of the repartition topics'
+                        records before their committed offsets (default 30000, as Kafka Streams)
   --max-retries N       a message Kafka refuses with a retriable error goes to T.retry and is retried
                         up to N times (default 3; 0: straight to T.dlq), then to T.dlq
   --retry-backoff MS    wait before the first retry; doubles per retry, at most 30 s (default 1000)
@@ -113,7 +115,7 @@ const RUN_OPTIONS: OptionSpec = {
   "idle-timeout": { type: "string" }, "wall-clock-close": { type: "boolean" }, "topic-prefix": { type: "string" },
   brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
   group: { type: "string" }, "stop-when-idle": { type: "string" },
-  guarantee: { type: "string" }, "commit-interval": { type: "string" }, "instance-id": { type: "string" },
+  guarantee: { type: "string" }, "commit-interval": { type: "string" }, "instance-id": { type: "string" }, "purge-interval": { type: "string" },
   "max-retries": { type: "string" }, "retry-backoff": { type: "string" }, "delivery-timeout": { type: "string" }, "kafka-config": { type: "string" },
   json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
   http: { type: "string" },

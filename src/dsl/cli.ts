@@ -12,12 +12,12 @@ import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import { resolve } from "node:path";
 import { loadTopology, runTopology, topologyShape } from "./engine.js";
 import { TopologyError } from "./errors.js";
-import { objectShape, taskStateObstacle } from "./engine-objects.js";
+import { objectShape } from "./engine-objects.js";
 import { repartitionTopicFor } from "./repartition.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
-  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id"]);
-const KAFKA_ONLY = ["instance-id", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config"];
+  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id", "purge-interval"]);
+const KAFKA_ONLY = ["instance-id", "purge-interval", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config"];
 
 /** `name`: the pipeline's name in the summary (built-in DSL pipelines), instead of dsl:<module>. */
 export async function runTopologyCommand(values: Record<string, string | boolean | undefined>, positionals: string[], name?: string): Promise<number> {
@@ -96,9 +96,9 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   if (instanceId !== undefined) {
     if (!exactlyOnce) throw new UsageError("--instance-id needs --guarantee exactly-once (at-least-once runs split partitions without it)");
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceId)) throw new UsageError(`--instance-id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(instanceId)}`);
-    const obstacle = general && taskStateObstacle(general);
-    if (obstacle) throw new UsageError(`--instance-id: this topology ${obstacle}, so it runs as one process per group; drop --instance-id`);
   }
+  const purgeInterval = numberOption(values, "purge-interval", { integer: true, min: 0, max: 86_400_000 });
+  if (purgeInterval !== undefined && instanceId === undefined) throw new UsageError("--purge-interval needs --instance-id (repartition topics are used with state per partition)");
   const quiet = values["quiet"] === true;
   const onLog = (event: string, detail: Record<string, unknown>): void => {
     if (!quiet) process.stderr.write(JSON.stringify({ event, ...detail }) + "\n");
@@ -139,7 +139,8 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
           // exactly-once its offsets go to the same transactions, in the combined source's order).
           // State per partition: the view of the one consumer reading every topic, so that
           // partition q of each comes to the same process (and each task moves whole).
-          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: topic, partitions, stopWhenIdleMs, pipeline, onLog, interner, transactions: kafka.transactions, shared: kafka.shared, decode });
+          // A repartition topic (decode given) is internal: no dead letters, its consumed records purged.
+          const extra = await addInputTopic(kafka.sink, { brokers, topic, group, groupSuffix: topic, partitions, stopWhenIdleMs, pipeline, onLog, interner, transactions: kafka.transactions, shared: kafka.shared, decode, internal: decode !== undefined });
           more.push(extra);
           if (kafka.shared) return extra.source;
           await assignedOrTimeout(kafka.source);
@@ -156,6 +157,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
           repartitionTopics: edgeTopics,
         });
         if (kafka.transactions) options.transactions = kafka.transactions;
+        if (kafka.transactions && purgeInterval !== undefined) kafka.transactions.purgeIntervalMs = purgeInterval;
         if (kafka.restore) options.restore = kafka.restore;
         // Records moving between shards (groupBy a new key) must find every key's shard in this
         // process: there is no repartition topic between processes, so one process per group.

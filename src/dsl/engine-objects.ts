@@ -25,7 +25,11 @@
  *
  * The records written to it are outputs of the transaction that commits their input's offsets;
  * they are read read_committed, and the topic's partitions count for their task's watermark as
- * every input partition does (objectPipeline's `edgeTopics`).
+ * every input partition does (objectPipeline's `edgeTopics`). A chain (an edge downstream of
+ * another, as Kafka Streams' sub-topologies) needs nothing more: a record read from one edge's
+ * topic that reaches the next edge is written to that one's topic in the same transaction. The
+ * topics are internal: purged up to the committed offsets (transactions.ts TransactionalInput.purge),
+ * no dead letters (a foreign record fails the run: repartition.ts RepartitionRecordError).
  *
  * What it refuses (with the node's name): a sink whose topic is a function; sources without a
  * schema and a key field; the repartitions repartition.ts refuses.
@@ -39,7 +43,7 @@ import type { Source, SourceHooks } from "../sources/source.js";
 import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, DSL_TEXT_TOO_LONG, REASONS } from "./engine-common.js";
 import { TopologyError } from "./errors.js";
 import type { Topology } from "./plan.js";
-import { chainedEdges, repartitionEdges } from "./repartition.js";
+import { chainedEdges, RepartitionRecordError, repartitionEdges } from "./repartition.js";
 import { SlidingWindows, TimeWindows } from "./windows.js";
 import type { SharedInterner } from "./shared-strings.js";
 
@@ -333,16 +337,20 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
  * Reads the messages of repartition edge `edge`'s topic (objectPipeline's `edgeTopics`: `{ key,
  * value: [k, v], timestamp }`) into input records tagged with the edge, as the coordinator writes
  * records it moves (repartition-router.ts fill): `[k, v]` as JSON in the slot's byte area (`_rpo`,
- * `_rpl`), the event time in `_ts`. False when the batch's byte area is full.
+ * `_rpl`), the event time in `_ts`. False when the batch's byte area is full. A message of another
+ * shape fails the run (RepartitionRecordError: the topic is internal).
  */
-export function repartitionDecoder(shape: ObjectShape, edge: number): MessageDecoder {
+export function repartitionDecoder(shape: ObjectShape, edge: number, topic: string): MessageDecoder {
   const tag = shape.inputs.length + edge;
   const nText = shape.textFields.length;
   let used = 0;
-  return (value, _raw, columns, n) => {
+  return (value, raw, columns, n) => {
     if (n === 0) used = 0;
     const m = value as { value?: unknown; timestamp?: unknown } | null;
-    const text = JSON.stringify(m?.value ?? null);
+    if (!Array.isArray(m?.value) || m.value.length !== 2 || typeof m.timestamp !== "number") {
+      throw new RepartitionRecordError(topic, `not { value: [key, value], timestamp }: ${raw.toString("utf8", 0, Math.min(raw.length, 120))}`);
+    }
+    const text = JSON.stringify(m.value);
     const ts = columns["_ts"] as Float64Array;
     const base = ts.length * nText * TEXT_STRIDE;
     const blob = blobBuffer(columns);
@@ -354,7 +362,7 @@ export function repartitionDecoder(shape: ObjectShape, edge: number): MessageDec
     used += bytes;
     (columns["_src"] as Uint8Array)[n] = tag;
     (columns["_key"] as Uint32Array)[n] = 0;
-    ts[n] = typeof m?.timestamp === "number" ? m.timestamp : NaN;
+    ts[n] = m.timestamp;
     return true;
   };
 }
@@ -420,16 +428,6 @@ export class TaggedSource implements Source {
   close(): Promise<void> {
     return this.inner.close();
   }
-}
-
-/**
- * Why a topology cannot keep its state per input partition (exactly-once across processes,
- * `--instance-id`), or undefined when it can: records that move to a new key's shard would have
- * to cross processes. (A global table is no obstacle: every process reads it whole, outside its tasks.)
- */
-export function taskStateObstacle(shape: ObjectShape): string | undefined {
-  if (shape.repartitionsChained) return "groups by a new key downstream of another repartition";
-  return undefined;
 }
 
 /** Which input a topology reads from a topic, or a TopologyError naming the topics it reads. */

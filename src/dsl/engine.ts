@@ -36,7 +36,7 @@ import type { PlanNode, Topology } from "./plan.js";
 import { createStringTable, mirrorStrings, SharedInterner } from "./shared-strings.js";
 import { Interner } from "../schema/interner.js";
 import { DSL_BAD_TIMESTAMP, DSL_NO_KEY, loadTopology, NUMERIC_KEY, REASONS } from "./engine-common.js";
-import { inputIndex, objectPipeline, objectShape, repartitionDecoder, TaggedSource, taskStateObstacle, type ObjectShape } from "./engine-objects.js";
+import { inputIndex, objectPipeline, objectShape, repartitionDecoder, TaggedSource, type ObjectShape } from "./engine-objects.js";
 import type { MessageDecoder } from "../sources/kafka-source.js";
 import { MultiSource } from "../sources/multi-source.js";
 
@@ -279,8 +279,6 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
   let pipeline: PipelineDefinition;
   let source: Source;
   if ("mode" in shape) {
-    const obstacle = options.taskState === true ? taskStateObstacle(shape) : undefined;
-    if (obstacle) throw new TopologyError(`state per partition cannot run this topology: it ${obstacle}`);
     // State per partition: records crossing an edge may cross processes, through a Kafka topic.
     let edgeTopics: string[] | undefined;
     if (options.taskState === true && shape.repartitions.length > 0) {
@@ -310,7 +308,7 @@ export async function runTopology(modulePath: string, options: RunTopologyOption
         const decoder = compileJsonDecoder(shape.inputs[0]!.schema, interner, shape.textFields);
         const base = ordered.reduce((a, s) => a + s.partitions, 0);
         const reject = (p: number, off: number, raw: string, reason: string) => coordinator!.reject(p + base, off, raw, reason);
-        const s = await options.source!(decoder, interner, reject, { ...objects, schema: shape.inputs[0]!.schema } as PipelineDefinition, topic, repartitionDecoder(shape, e));
+        const s = await options.source!(decoder, interner, reject, { ...objects, schema: shape.inputs[0]!.schema } as PipelineDefinition, topic, repartitionDecoder(shape, e, topic));
         edgeParts.push(s);
         ordered.push(s);
       }

@@ -21,6 +21,8 @@
  * in rounds. Operators that emit as records arrive (KTable aggregates and joins, inner joins,
  * emit-on-update windows) may come before a repartition.
  */
+import { RiptideError } from "../errors.js";
+import type { KafkaHeader } from "../io/kafka/client.js";
 import { TopologyError } from "./errors.js";
 import type { PlanNode, Topology } from "./plan.js";
 
@@ -89,6 +91,28 @@ export function repartitionTopicFor(group: string, edge: string): string {
   const topic = `${group}-${name}-repartition`.replace(/[^A-Za-z0-9._-]/g, "-");
   if (topic.length > 249) throw new TopologyError(`the repartition topic of ${name} would be named ${topic.length} characters (Kafka allows 249): use a shorter --group or operator name`);
   return topic;
+}
+
+/**
+ * A record of a repartition topic that is not one the engine wrote (`{ …, value: [k, v],
+ * timestamp }`): the topic is internal, so this is an engine bug or a foreign writer. As Kafka
+ * Streams fails the task on a record it cannot deserialize, the run fails: no dead letter (the
+ * committed offset stays before the record; a restart meets it again).
+ */
+export class RepartitionRecordError extends RiptideError {
+  constructor(topic: string, why: string, where: { partition?: number; offset?: number } = {}) {
+    const at = where.partition === undefined ? "" : ` partition ${where.partition}${where.offset === undefined ? "" : ` offset ${where.offset}`}`;
+    super("ERR_REPARTITION_RECORD", `repartition topic ${topic}${at} holds a record the engine did not write (${why}): it is internal to the run; find what else writes to it`, where);
+  }
+}
+
+/**
+ * KafkaSourceOptions.deadLetter of a repartition topic: fails the run (RepartitionRecordError)
+ * with where the message is and why it did not decode, from the headers KafkaSource gives.
+ */
+export function internalRecordFailed(_dlq: string, _value: Buffer, _key: string | null, headers: KafkaHeader[]): void {
+  const h = (k: string) => headers.find((x) => x.key === k)?.value?.toString();
+  throw new RepartitionRecordError(h("riptide.topic") ?? "?", h("riptide.error") ?? "it does not decode", { partition: Number(h("riptide.partition")), offset: Number(h("riptide.offset")) });
 }
 
 /** Whether some edge's records come from downstream of another edge (a repartition after a repartition). */

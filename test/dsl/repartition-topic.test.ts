@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { objectPipeline, objectShape, repartitionDecoder } from "../../src/dsl/engine-objects.js";
-import { repartitionTopicFor } from "../../src/dsl/repartition.js";
+import { internalRecordFailed, RepartitionRecordError, repartitionTopicFor } from "../../src/dsl/repartition.js";
 import { createStringTable, SharedInterner } from "../../src/dsl/shared-strings.js";
 import { bindColumns, blobBuffer, TEXT_STRIDE } from "../../src/schema/schema.js";
 import { defineSchema, StreamsBuilder, TimeWindows } from "../../src/index.js";
@@ -52,7 +52,7 @@ describe("repartition topics", () => {
     const capacity = 4;
     const layout = pipeline.inputLayout!(capacity);
     const columns = bindColumns(new ArrayBuffer(layout.bytesPerSlot), 0, layout);
-    const decode = repartitionDecoder(shape, 0);
+    const decode = repartitionDecoder(shape, 0, topic);
     const wire = JSON.parse(JSON.stringify(message)) as unknown;
     const second = { ...(wire as object), value: [{ n: 1 }, "x".repeat(100)], timestamp: 5 };
     expect(decode(wire, Buffer.alloc(0), columns, 0)).toBe(true);
@@ -70,5 +70,11 @@ describe("repartition topics", () => {
     // A batch whose byte area is full takes no more (the source reads the message again next batch).
     const huge = { value: ["k", "y".repeat(600 << 10)], timestamp: 1 };
     expect(decode(huge, Buffer.alloc(0), columns, 2)).toBe(false);
+    // The topic is internal: a message the engine did not write fails the run, naming the topic (no dead letter).
+    const foreign = Buffer.from('{"driverId":"d1"}');
+    expect(() => decode(JSON.parse(foreign.toString()), foreign, columns, 2)).toThrow(RepartitionRecordError);
+    expect(() => decode({ value: ["k", 1] }, Buffer.from("{}"), columns, 2)).toThrow(new RegExp(`repartition topic ${topic} holds a record the engine did not write`));
+    const headers = [["riptide.topic", topic], ["riptide.partition", "3"], ["riptide.offset", "17"], ["riptide.error", "not valid JSON"]].map(([key, v]) => ({ key: key!, value: Buffer.from(v!) }));
+    expect(() => internalRecordFailed(`${topic}.dlq`, Buffer.from("x"), null, headers)).toThrow(`repartition topic ${topic} partition 3 offset 17 holds a record the engine did not write (not valid JSON)`);
   });
 });

@@ -381,6 +381,11 @@ export interface KafkaAdminClient {
   listTopics(opts?: { includeInternal?: boolean }): Promise<string[]>;
   /** Brokers and topics with their partitions; one topic if `topic` is given. */
   metadata(topic?: string): Promise<ClusterMetadata>;
+  /**
+   * Deletes each partition's records before its `offset` (Kafka's DeleteRecords: the partition's
+   * low watermark moves there), as Kafka Streams purges consumed repartition records.
+   */
+  deleteRecords?(offsets: TopicPartitionOffset[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 

@@ -30,6 +30,7 @@ import {
   type TopicPartitionOffset,
   type WatermarkOffsets,
 } from "./client.js";
+import { deleteRecords } from "./delete-records.js";
 
 type RdKafkaModule = typeof RdKafka;
 type RdConfig = Record<string, string | number | boolean | ((...args: never[]) => unknown)>;
@@ -788,6 +789,18 @@ export class RdKafkaAdmin implements KafkaAdminClient {
             .sort((a, b) => a.id - b.id),
         })),
     };
+  }
+
+  /** Over a plain connection to each leader (delete-records.ts): node-rdkafka's AdminClient has no deleteRecords. */
+  async deleteRecords(offsets: TopicPartitionOffset[]): Promise<void> {
+    const protocol = String(this.opts.extra?.["security.protocol"] ?? "plaintext").toLowerCase();
+    if (protocol !== "plaintext") throw new KafkaError(`deleteRecords speaks to plaintext listeners only (security.protocol is ${protocol})`);
+    const md = await this.metadata();
+    const leaders = new Map<string, number>();
+    for (const t of md.topics) for (const p of t.partitionDetails) leaders.set(`${t.name}/${p.id}`, p.leader);
+    const results = await deleteRecords(md.brokers, (topic, partition) => leaders.get(`${topic}/${partition}`) ?? -1, offsets, this.timeout);
+    const failed = results.filter((r) => r.errorCode !== 0);
+    if (failed.length > 0) throw new KafkaError(`deleteRecords: ${failed.map((r) => `${r.topic}[${r.partition}] error ${r.errorCode}`).join(", ")}`, { kafkaCode: failed[0]!.errorCode, retriable: true });
   }
 
   async disconnect(): Promise<void> {

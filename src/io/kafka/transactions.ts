@@ -49,7 +49,10 @@
  * by one consumer: src/io/kafka/shared-consumer.ts): `task/<q>` carries the stream time of each of
  * its partitions, and is written when the commit carries a position of any of them. A global
  * table's topic (TransactionalInput.global) is no task's: each process reads it whole from its
- * beginning on a consumer of its own, and its offsets are not committed.
+ * beginning on a consumer of its own, and its offsets are not committed. A repartition topic
+ * (TransactionalInput.purge) is one more co-partitioned input; after a commit, the records before
+ * its committed positions are deleted (deleteRecords, at most every purgeIntervalMs), as Kafka
+ * Streams purges its repartition topics.
  */
 import type { SavedTask, TransactionHooks } from "../../coordinator/coordinator.js";
 import { splitTasks } from "../../pipelines/tasked-processor.js";
@@ -75,6 +78,12 @@ export interface TransactionalInput {
    * beginning at every start: its offsets are never committed and it belongs to no task.
    */
   global?: boolean;
+  /**
+   * A repartition topic (internal: written and read by the run itself): once a transaction has
+   * committed a position in one of its partitions, the records before it are deleted (see
+   * KafkaTransactionsOptions.purgeIntervalMs), as Kafka Streams purges its repartition topics.
+   */
+  purge?: boolean;
 }
 
 /** A KafkaSource's exportState(): its string table and the frames read in part. */
@@ -108,6 +117,13 @@ export interface KafkaTransactionsOptions {
    */
   taskCodec?: TaskStateCodec;
   intervalMs: number;
+  /**
+   * Least time between two purges of the repartition topics (TransactionalInput.purge): each
+   * deletes, with the admin client's deleteRecords, the records before the last committed position
+   * of every partition of theirs that moved since (Kafka Streams' repartition.purge.interval.ms).
+   * @default 30000
+   */
+  purgeIntervalMs?: number;
   onLog?: (event: string, detail: Record<string, unknown>) => void;
 }
 
@@ -135,9 +151,18 @@ export class KafkaTransactions implements TransactionHooks {
   private restoredSource: unknown;
   /** Each input's part of it (undefined: none). */
   private readonly restoredInputs: Array<SourceState | undefined> = [];
+  /** Repartition topics' partitions (`topic/partition`): the last committed position, and the position purged to. */
+  private readonly purgeable = new Map<string, { topic: string; partition: number; committed: number; purged: number }>();
+  private lastPurge = 0;
+  private purging: Promise<void> | undefined;
+  /** Purges done (deleteRecords calls that succeeded). */
+  purges = 0;
+  /** KafkaTransactionsOptions.purgeIntervalMs. */
+  purgeIntervalMs: number;
 
   constructor(private readonly o: KafkaTransactionsOptions) {
     this.intervalMs = o.intervalMs;
+    this.purgeIntervalMs = o.purgeIntervalMs ?? 30_000;
     for (const m of ["initTransactions", "beginTransaction", "sendOffsetsToTransaction", "commitTransaction"] as const) {
       if (typeof o.producer[m] !== "function") throw new KafkaError(`exactly-once needs a transactional producer (${m} is missing from ${o.factory.name})`);
     }
@@ -259,6 +284,7 @@ export class KafkaTransactions implements TransactionHooks {
       await this.sendOffsets(positions);
       await producer.commitTransaction!();
       this.commits++;
+      this.purgeCommitted(positions);
       await producer.beginTransaction!();
       return;
     }
@@ -271,7 +297,42 @@ export class KafkaTransactions implements TransactionHooks {
     await this.sendOffsets(positions);
     await producer.commitTransaction!();
     this.commits++;
+    this.purgeCommitted(positions);
     await producer.beginTransaction!();
+  }
+
+  /**
+   * After a commit: notes the committed positions of the repartition topics' partitions, and at
+   * most every purgeIntervalMs deletes the records before them (in the background, one purge at a
+   * time; a failure is logged and the next purge tries again). Only committed positions are
+   * purged to: a process that takes a task over reads its repartition partitions from there.
+   */
+  private purgeCommitted(positions: ReadonlyArray<readonly [number, number]>): void {
+    for (let k = 0; k < this.inputs.length; k++) {
+      const input = this.inputs[k]!;
+      if (input.purge !== true) continue;
+      const base = this.bases[k]!;
+      for (const [p, offset] of positions) {
+        if (p < base || p >= base + input.partitions) continue;
+        const key = `${input.topic}/${p - base}`;
+        const e = this.purgeable.get(key) ?? this.purgeable.set(key, { topic: input.topic, partition: p - base, committed: 0, purged: 0 }).get(key)!;
+        if (offset > e.committed) e.committed = offset;
+      }
+    }
+    const now = Date.now();
+    if (this.purging || this.purgeable.size === 0 || now - this.lastPurge < this.purgeIntervalMs) return;
+    const due = [...this.purgeable.values()].filter((e) => e.committed > e.purged);
+    if (due.length === 0 || !this.o.admin.deleteRecords) return;
+    this.lastPurge = now;
+    const to = due.map((e) => ({ topic: e.topic, partition: e.partition, offset: e.committed }));
+    this.purging = this.o.admin.deleteRecords(to).then(() => {
+      for (const [i, e] of due.entries()) e.purged = Math.max(e.purged, to[i]!.offset);
+      this.purges++;
+    }, (err: Error) => {
+      this.o.onLog?.("repartition-purge-failed", { error: err.message, partitions: to.length });
+    }).finally(() => {
+      this.purging = undefined;
+    });
   }
 
   /**
