@@ -2,8 +2,10 @@
  * A Kafka topic as a source (main thread only: node-rdkafka is not safe in worker threads).
  *
  *   consumer.consume() ──► per-partition queues of messages ──fill(p)──► ring slot columns
- *        ▲  pause p above the high mark; resume (seeking to the first message not yet queued,
- *        │  since librdkafka drops what it prefetched for a paused partition) below the low mark
+ *        ▲  takes only what the queues have room for (the client's prefetch holds the rest);
+ *        │  pauses p when it falls far behind the others, or when the queues stay full (a slow
+ *        │  sink); resumes it (seeking to the first message not yet queued, since librdkafka drops
+ *        │  what it prefetched for a paused partition) below the low mark
  *
  * Two wire formats, told apart per message: JSON (one event per message, `{` first) and the packed
  * binary frame (`src/io/frame.ts`, many events per message). A message that decodes as neither goes
@@ -33,12 +35,30 @@ export interface KafkaSourceOptions {
   deadLetter: (topic: string, value: Buffer, key: string | null, headers: KafkaHeader[]) => void;
   /** End the run after this long without input (ms). @default Infinity */
   stopWhenIdleMs?: number;
-  /** Queued records per partition above which the partition is paused. @default 200000 */
+  /**
+   * The source takes from the client only while its assigned partitions hold fewer records than
+   * this many each on average (the client's prefetch holds the rest, and keeps fetching): a take
+   * is sized to the room left, so the queues never overshoot by a whole take. @default 200000
+   */
+  queuedPerPartition?: number;
+  /**
+   * Queued records above which a partition is paused while another is short of records (it has
+   * fallen far behind the others: its shard is slower). Pausing costs the partition's prefetch
+   * (librdkafka drops it and fetches it again on resume), so it is kept for such imbalance and
+   * for queues full for a while (a slow sink).
+   * @default 2 × queuedPerPartition
+   */
   highWater?: number;
   /** … and below which it is resumed. @default 50000 */
   lowWater?: number;
   /** Most messages per consume() call. @default 5000 */
   consumeBatch?: number;
+  /**
+   * The queues full this long (nothing filled from them) pause every partition above the low mark,
+   * and a consume() call is made even so, which serves the client's rebalance and commit callbacks.
+   * @default 200
+   */
+  fullPauseMs?: number;
   /**
    * How long one consume() call waits for a first message when the client has none prefetched,
    * ms. A wait ends on the first message; what is prefetched is then taken without waiting, so
@@ -97,7 +117,8 @@ interface PartitionQueue {
   loading?: boolean;
   /**
    * caughtUp(): the partition's end offset when it was assigned (-1: being asked, -2: unknown), and
-   * whether it was empty then; when its last message was queued.
+   * whether nothing was left to read then (empty, or its committed offset at the end: a restarted
+   * run's table, which gets no message at all); when its last message was queued.
    */
   end: number;
   emptyAtAssign: boolean;
@@ -124,8 +145,14 @@ export class KafkaSource implements Source {
   private closed = false;
   private lastMessageAt = Date.now();
   private everAssigned = false;
+  private readonly queuedPerPartition: number;
   private readonly highWater: number;
   private readonly lowWater: number;
+  /**
+   * Records per message assumed when sizing a take: the most seen in one message of the last
+   * take, so a take overshoots the room by at most the one message of a kind not seen before.
+   */
+  private recordsPerMessage = 1 << 16;
   private readonly maxJsonBytes: number;
   /** Messages that went to the dead-letter topic. */
   deadLetters = 0;
@@ -138,7 +165,8 @@ export class KafkaSource implements Source {
     this.partitions = options.partitions;
     this.interner = options.interner ?? new Interner();
     this.decodeJson = compileJsonDecoder(options.pipeline.schema, this.interner, options.pipeline.textFields);
-    this.highWater = options.highWater ?? 200_000;
+    this.queuedPerPartition = options.queuedPerPartition ?? 200_000;
+    this.highWater = options.highWater ?? 2 * this.queuedPerPartition;
     this.lowWater = options.lowWater ?? 50_000;
     this.maxJsonBytes = options.maxJsonBytes ?? 1 << 20;
     for (let p = 0; p < this.partitions; p++) {
@@ -218,25 +246,50 @@ export class KafkaSource implements Source {
    * it has n messages or none arrived for `timeout` ms, so a steady stream (a new fetch response
    * every few ms) held each message until n had accumulated: 125 ms for 5000 JSON messages at
    * 40 k/s, seconds for frames. Instead, two kinds of call:
-   *   - take:  consume(batch, 0): what is prefetched now, up to `batch`, without waiting;
+   *   - take:  consume(room, 0): what is prefetched now, up to the room the queues have left
+   *            (room()), without waiting;
    *   - wait:  consume(1, consumeWaitMs), only after a take found nothing: returns on the first
    *            message to arrive (then take again).
-   * Under full load every call is a take of `batch` messages, as before.
+   * With no room, nothing is taken: fill() makes room within milliseconds while the engine keeps
+   * up, and the client's prefetch waits for it (a paused partition would lose it). Taking all
+   * that was prefetched (up to 5000 frames, 230 MB) and pausing each partition over its mark
+   * made the partitions pause and resume 40–50 times per 20 M frame records, each time fetching
+   * again what had been dropped while the engine ran out of input.
    */
   private async consumeLoop(): Promise<void> {
     const batch = this.options.consumeBatch ?? 5000;
     const waitMs = this.options.consumeWaitMs ?? 50;
+    const fullPauseMs = this.options.fullPauseMs ?? 200;
     let waiting = false;
+    let fullSince = 0;
     while (!this.closed) {
+      let room = this.room(batch);
+      if (room === 0) {
+        const now = Date.now();
+        if (fullSince === 0) fullSince = now;
+        if (now - fullSince < fullPauseMs) {
+          await new Promise((r) => setTimeout(r, 1));
+          continue;
+        }
+        // Full for a while (a slow sink, a stuck shard): pause the partitions holding records,
+        // and poll: the client serves rebalances and commit callbacks only within consume().
+        fullSince = now;
+        this.pauseQueued();
+        room = 1;
+        waiting = true;
+      } else {
+        fullSince = 0;
+      }
       let messages: KafkaMessage[];
       try {
-        messages = await (waiting ? this.options.consumer.consume(1, waitMs) : this.options.consumer.consume(batch, 0));
+        messages = await (waiting ? this.options.consumer.consume(1, waitMs) : this.options.consumer.consume(room, 0));
       } catch (err) {
         this.options.onLog?.("consume-error", { error: String((err as Error).message) });
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
       if (messages.length > 0) this.lastMessageAt = Date.now();
+      let most = 0;
       for (const m of messages) {
         const q = this.queues[m.partition];
         if (!q || !q.assigned) continue;
@@ -244,14 +297,60 @@ export class KafkaSource implements Source {
         q.messages.push(m);
         q.nextOffset = m.offset + 1;
         q.lastQueuedAt = Date.now();
-        q.queuedRecords += this.recordsIn(m);
-        if (!q.paused && q.queuedRecords > this.highWater) {
-          q.paused = true;
-          this.options.consumer.pause([{ topic: this.options.topic, partition: m.partition }]);
-          this.options.onLog?.("pause", { partition: m.partition, queued: q.queuedRecords });
-        }
+        const records = this.recordsIn(m);
+        if (records > most) most = records;
+        q.queuedRecords += records;
+        if (q.queuedRecords > this.highWater && this.starving(m.partition)) this.pause(m.partition);
       }
+      if (most > 0) this.recordsPerMessage = most;
       waiting = messages.length === 0;
+    }
+  }
+
+  /**
+   * Messages to take now: the records the assigned partitions may still queue (queuedPerPartition
+   * each on average) over the records per message expected, at most `batch`; 0 when full.
+   */
+  private room(batch: number): number {
+    let queued = 0;
+    let assigned = 0;
+    for (const q of this.queues) {
+      if (!q.assigned || q.revoking) continue;
+      assigned++;
+      queued += q.queuedRecords;
+    }
+    const free = Math.max(1, assigned) * this.queuedPerPartition - queued;
+    if (free <= 0) return 0;
+    return Math.min(batch, Math.ceil(free / this.recordsPerMessage));
+  }
+
+  private pause(p: number): void {
+    const q = this.queues[p]!;
+    if (q.paused) return;
+    q.paused = true;
+    this.options.consumer.pause([{ topic: this.options.topic, partition: p }]);
+    this.options.onLog?.("pause", { partition: p, queued: q.queuedRecords });
+  }
+
+  /**
+   * Whether another assigned partition is short of records while it still gets messages (within
+   * the last second): partition p, far above its share, then holds room the other could use. A
+   * partition with no more input (or the end of a backlog on some partitions only) is not short.
+   */
+  private starving(p: number): boolean {
+    const now = Date.now();
+    for (let o = 0; o < this.queues.length; o++) {
+      const q = this.queues[o]!;
+      if (o !== p && q.assigned && !q.revoking && !q.paused && q.queuedRecords < this.lowWater && now - q.lastQueuedAt < 1000) return true;
+    }
+    return false;
+  }
+
+  /** Pauses every assigned partition holding more than the low mark (they are resumed below it). */
+  private pauseQueued(): void {
+    for (let p = 0; p < this.queues.length; p++) {
+      const q = this.queues[p]!;
+      if (q.assigned && !q.revoking && q.queuedRecords >= this.lowWater) this.pause(p);
     }
   }
 

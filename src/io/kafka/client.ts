@@ -179,6 +179,12 @@ export interface KafkaConsumerOptions extends KafkaClientOptions {
    * whatever the input rate. Default 32 768 (32 MiB).
    */
   maxPrefetchKBytes?: number;
+  /**
+   * How long the client stops fetching a partition once its prefetch is over `maxPrefetchKBytes`
+   * (or librdkafka's `queued.min.messages`), ms (`fetch.queue.backoff.ms`). Default 10 (librdkafka's
+   * own is 1000, which left the queue empty for most of that second once the application caught up).
+   */
+  fetchQueueBackoffMs?: number;
   /** `read_committed` hides records of aborted transactions (exactly-once mode). Default `read_uncommitted`. */
   isolationLevel?: "read_committed" | "read_uncommitted";
   /**
