@@ -360,9 +360,13 @@ export class KafkaSource implements Source {
     const consumer = this.options.consumer;
     if (!consumer.queryWatermarks) return;
     q.end = -1;
-    consumer.queryWatermarks(this.options.topic, p).then((w) => {
+    // Where its reading starts: the group's committed offset (a table's, under exactly-once: it is
+    // committed in the transactions), else, or when the log no longer reaches back to it, the start.
+    const topic = this.options.topic;
+    const committed = consumer.committed([{ topic, partition: p }]).then((c) => c.find((o) => o.partition === p)?.offset ?? null);
+    Promise.all([consumer.queryWatermarks(topic, p), committed]).then(([w, offset]) => {
       q.end = w.high;
-      q.emptyAtAssign = w.high <= w.low;
+      q.emptyAtAssign = Math.max(offset ?? w.low, w.low) >= w.high;
     }, (err: unknown) => {
       q.end = -2;
       this.options.onLog?.("end-offset-error", { partition: p, error: String((err as Error)?.message ?? err) });
