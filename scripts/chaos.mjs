@@ -23,6 +23,8 @@
 //   dsl-join-tasks  the same for ride-matching (a stream-stream join of two co-partitioned topics,
 //                   requests and driver locations): partition q of both topics is one task; every
 //                   match, late record and invalid event exactly as a run without failures
+//   payments-tasks  the same for payments, the hand-written pipeline (its balances per partition
+//                   move between the processes by user name)
 //
 // Each scenario: a fresh one-partition input topic (one partition: the order is fixed, so the
 // reference is exact), filled by `riptide loadgen`; the reference is a run without failures on it
@@ -53,7 +55,7 @@ const { values: opts } = parseArgs({
   options: {
     seed: { type: "string", default: "7" },
     "kills-per-scenario": { type: "string", default: "6" },
-    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis,payments-eos,dsl-eos,dsl-alos,dsl-tasks,dsl-join-tasks" },
+    scenarios: { type: "string", default: "eos-frames,eos-json,alos-frames,eos-worker,eos-broker,eos-redis,payments-eos,dsl-eos,dsl-alos,dsl-tasks,dsl-join-tasks,payments-tasks" },
     quiet: { type: "boolean", default: false },
   },
 });
@@ -61,7 +63,7 @@ const seed = Number(opts.seed);
 const killsPer = Number(opts["kills-per-scenario"]);
 if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got ${opts.seed}`);
 if (!Number.isInteger(killsPer) || killsPer < 1 || killsPer > 100) fail(`--kills-per-scenario must be an integer from 1 to 100, got ${opts["kills-per-scenario"]}`);
-const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis", "payments-eos", "dsl-eos", "dsl-alos", "dsl-tasks", "dsl-join-tasks"];
+const KNOWN = ["eos-frames", "eos-json", "alos-frames", "eos-worker", "eos-broker", "eos-redis", "payments-eos", "dsl-eos", "dsl-alos", "dsl-tasks", "dsl-join-tasks", "payments-tasks"];
 const REDIS = process.env.RIPTIDE_REDIS_URL ?? "redis://127.0.0.1:6379";
 function redisCli(args) {
   const u = new URL(REDIS);
@@ -273,7 +275,7 @@ async function dslScenario(name) {
 }
 
 /**
- * dsl-tasks / dsl-join-tasks: payments-dsl / ride-matching with state per partition. The same
+ * dsl-tasks / dsl-join-tasks / payments-tasks: payments-dsl / ride-matching / payments with state per partition. The same
  * seeded events go to two sets of topics (loadgen twice): the reference reads one without failures
  * (at-least-once, one process), the scenario the other with two processes of one group under
  * exactly-once, SIGKILLing one of them at seeded points and restarting it with its instance id; at
@@ -293,6 +295,15 @@ const TASK_SCENARIOS = {
     outputs: (p) => [`${p}ride-matches`, `${p}ride-matches.late`, `${p}ride-requests.invalid`],
     names: ["matches", "late", "invalid"],
   },
+  "payments-tasks": {
+    pipeline: "payments", events: 200_000, what: "payments",
+    loadgen: (p) => ["--kind", "payments", "--topic", `${p}payment-events`],
+    topics: (p) => ["--input-topic", `${p}payment-events`, "--output-topic", `${p}payment-confirmations`],
+    outputs: (p) => [`${p}payment-confirmations`, `${p}payment-confirmations.balance`, `${p}payment-confirmations.invalid`],
+    names: ["confirmations", "balance updates", "invalid"],
+    // Its outputs carry no topic name: compared whole.
+    strip: (v) => v,
+  },
 };
 
 async function tasksScenario(name) {
@@ -308,10 +319,11 @@ async function tasksScenario(name) {
     if (lg.code !== 0) throw new Error(`loadgen failed (${lg.code})`);
   }
   log(`${name}: reference run`);
-  const ref = startRun(["--brokers", BROKERS, "--topic-prefix", refPrefix, "--group", `${tag}-ref`, "--stop-when-idle", "2"], sc.pipeline, ["--json"]);
+  const topics = sc.topics ?? ((p) => ["--topic-prefix", p]);
+  const ref = startRun(["--brokers", BROKERS, ...topics(refPrefix), "--group", `${tag}-ref`, "--stop-when-idle", "2"], sc.pipeline, ["--json"]);
   const refExit = await ref.exit;
   if (refExit.code !== 0) throw new Error(`reference run failed (${refExit.code}): ${refExit.err.slice(-400)}`);
-  const common = ["--brokers", BROKERS, "--topic-prefix", prefix, "--group", `${tag}-g`, "--workers", "2", "--guarantee", "exactly-once"];
+  const common = ["--brokers", BROKERS, ...topics(prefix), "--group", `${tag}-g`, "--workers", "2", "--guarantee", "exactly-once"];
   const restored = (run) => new Promise((resolve) => {
     const tick = setInterval(() => {
       if (/"event":"task-restore"/.test(run.err())) { clearInterval(tick); resolve(Date.now()); }
@@ -355,7 +367,7 @@ async function tasksScenario(name) {
   const reference = {};
   const got = {};
   // Outputs name their topic (`type`), which differs by prefix: compared by key and value.
-  const strip = (v) => { const o = JSON.parse(v); return JSON.stringify([o.key ?? null, o.value ?? o.event ?? null, o.reason ?? null]); };
+  const strip = sc.strip ?? ((v) => { const o = JSON.parse(v); return JSON.stringify([o.key ?? null, o.value ?? o.event ?? null, o.reason ?? null]); });
   for (const [i, t] of topicsOf(refPrefix).entries()) reference[i] = (await readTopic(t)).map(strip);
   for (const [i, t] of topicsOf(prefix).entries()) got[i] = (await readTopic(t)).map(strip);
   if (reference[0].length === 0) throw new Error(`${name}: the reference run wrote no ${sc.names[0]}`);
