@@ -14,11 +14,17 @@
  *   DSL without the anomaly step   bench/dsl/driver-tracking-topology.ts (the figure before), batch plan
  *
  * The cases run one after the other, the whole sequence `rounds` times; each row is the median.
- * The note gives the outputs, so that the jobs are seen to do the same work (anomalies, late, invalid).
- * A second group times the shards alone on one thread (shardGroup).
+ * The note gives the outputs, so that the jobs are seen to do the same work (anomalies, late, invalid),
+ * and (Linux) the CPU per event of the run's threads: the main thread, the busiest other one (the
+ * shard worker, with 1 worker) and the rest (V8's compiler and GC threads, libuv's), from
+ * /proc/self/task. A second group times the shards alone on one thread (shardGroup).
  *
- *   node dist/bench/dsl/driver-tracking-job.bench.js [--quick] [--shards | --engine] [--case "<part of a case's name>[|<another>…]"]
+ *   node dist/bench/dsl/driver-tracking-job.bench.js [--quick] [--shards | --engine] [--case "<part of a case's name>[|<another>…]"] [--events N]
+ *
+ * `--events N` sets the end-to-end runs' length (default 10 M, 2 M with --quick): the CPU per event of
+ * two lengths tells a per-event cost from a fixed one (startup, compilation).
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Coordinator } from "../../src/coordinator/coordinator.js";
@@ -130,9 +136,55 @@ function pickCases<C extends { name: string }>(cases: C[]): void {
   cases.splice(0, cases.length, ...cases.filter((c) => parts.some((p) => c.name.includes(p))));
 }
 
+/**
+ * CPU clock ticks (1/100 s) of each thread of this process so far, kept at their largest in `into`
+ * (a worker thread's entry goes when it ends: sampled during the run). Nothing off Linux.
+ */
+function sampleThreads(into: Map<string, number>): void {
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return;
+  }
+  for (const t of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ticks = Number(f[11]) + Number(f[12]); // utime + stime
+      if (ticks > (into.get(t) ?? 0)) into.set(t, ticks);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+}
+
+/** Runs `run`, noting on its summary the CPU per event of the main thread, the busiest other and the rest (sampleThreads). */
+async function withThreads<S extends object>(run: () => Promise<S>, events: number): Promise<S> {
+  const before = new Map<string, number>();
+  sampleThreads(before);
+  const after = new Map(before);
+  const timer = setInterval(() => sampleThreads(after), 20);
+  try {
+    const summary = await run();
+    sampleThreads(after);
+    if (after.size === 0) return summary;
+    const ns = (t: string) => (((after.get(t) ?? 0) - (before.get(t) ?? 0)) * 1e7) / events;
+    const main = String(process.pid);
+    const others = [...after.keys()].filter((t) => t !== main).map(ns).sort((a, b) => b - a);
+    const rest = others.slice(1).reduce((a, b) => a + b, 0);
+    (summary as { threads?: string }).threads = `main ${ns(main).toFixed(0)}, busiest other ${(others[0] ?? 0).toFixed(0)}, the rest ${rest.toFixed(0)} ns/event`;
+    return summary;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 async function engineGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
   const group = groups[0];
-  const events = opts.quick ? 2_000_000 : 10_000_000;
+  const given = process.argv.indexOf("--events");
+  const events = given >= 0 ? Number(process.argv[given + 1]) : opts.quick ? 2_000_000 : 10_000_000;
+  if (!(Number.isInteger(events) && events > 0)) throw new Error(`--events takes a positive integer, got ${process.argv[given + 1]}`);
   const rounds = opts.quick ? 1 : 3;
   const here = dirname(fileURLToPath(import.meta.url));
   const source = () => new GeneratorSource(new DriverGenerator({ seed: 42 }), events);
@@ -161,7 +213,9 @@ async function engineGroup(opts: { quick: boolean }): Promise<BenchRow[]> {
       run: () => runTopology(join(here, "driver-tracking-topology.js"), { source, workers: 1 }) },
   ];
   pickCases(cases);
-  return runEngineCases(group, cases, events, rounds, (summary) => `; outputs: ${Object.entries(summary.outputs).map(([k, v]) => `${k} ${String(v)}`).join(", ")}`);
+  const timed = cases.map((c) => ({ ...c, run: () => withThreads(c.run, events) }));
+  return runEngineCases(group, timed, events, rounds, (summary) => `; outputs: ${Object.entries(summary.outputs).map(([k, v]) => `${k} ${String(v)}`).join(", ")}` +
+    ((summary as { threads?: string }).threads !== undefined ? `; CPU by thread (last run): ${(summary as { threads?: string }).threads}` : ""));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
