@@ -9,6 +9,10 @@
  *                region's shard inside the process (the coordinator's path under transactions)
  *   kafka x1     one process with --instance-id (2 workers): every record crosses the Kafka
  *                repartition topic (written in the transaction, read back read_committed)
+ *   kafka x1 purged  as kafka x1, with --purge-interval 1000: the records before the committed
+ *                offsets deleted from the repartition topic (DeleteRecords) every second
+ *   in-process chain, kafka x1 chain  as in-process and kafka x1, for a chain of two repartitions
+ *                (bench/dsl/region-chain-json.js: by car into a KTable, its updates by region)
  *   kafka x2     two processes with --instance-id (1 worker each) splitting the partitions: records
  *                cross the repartition topic between the processes
  *
@@ -25,6 +29,8 @@ import { loadavg } from "node:os";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = join(root, "bin", "riptide.js");
 const topology = join(root, "bench", "dsl", "region-repartition-json.js");
+/** The same with a chain of two repartitions (the chain modes). */
+const chain = join(root, "bench", "dsl", "region-chain-json.js");
 const brokers = process.env.RIPTIDE_KAFKA_BROKERS ?? "127.0.0.1:9092";
 const events = Number(process.argv[2] ?? 200_000);
 const rounds = Number(process.argv[3] ?? 3);
@@ -46,10 +52,14 @@ function run(args) {
   });
 }
 
-const base = (group, workers) => ["run", "--topology", topology, "--brokers", brokers, "--group", group, "--guarantee", "exactly-once", "--workers", String(workers), "--stop-when-idle", "5", "--json", "--quiet"];
+const base = (group, workers, t = topology) => ["run", "--topology", t, "--brokers", brokers, "--group", group, "--guarantee", "exactly-once", "--workers", String(workers), "--stop-when-idle", "5", "--json", "--quiet"];
 const modes = {
   "in-process": (g) => [run(base(g, 2))],
   "kafka x1": (g) => [run([...base(g, 2), "--instance-id", "a"])],
+  // As kafka x1, the repartition topic purged every second (the default, 30 s, rarely comes in a run this short).
+  "kafka x1 purged": (g) => [run([...base(g, 2), "--instance-id", "a", "--purge-interval", "1000"])],
+  "in-process chain": (g) => [run(base(g, 2, chain))],
+  "kafka x1 chain": (g) => [run([...base(g, 2, chain), "--instance-id", "a"])],
   "kafka x2": (g) => [run([...base(g, 1), "--instance-id", "a"]), run([...base(g, 1), "--instance-id", "b"])],
 };
 const results = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
