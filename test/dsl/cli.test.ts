@@ -35,5 +35,16 @@ describe("riptide run --topology", () => {
     const b = spawnSync(process.execPath, ["bin/riptide.js", "run", "--topology", "nope.js", "--input", "x.jsonl"], { encoding: "utf8" });
     expect(b.status).toBe(2);
     expect(b.stderr).toMatch(/--topology nope.js: no such file/);
+    // The repartition topics' purge interval: with --instance-id only, a whole number of ms (checked before any connection).
+    const chain = ["bin/riptide.js", "run", "--topology", "test/kafka/fixtures/region-chain-tasks.js", "--brokers", "127.0.0.1:9", "--guarantee", "exactly-once"];
+    const c = spawnSync(process.execPath, [...chain, "--purge-interval", "500"], { encoding: "utf8" });
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/--purge-interval needs --instance-id/);
+    const d = spawnSync(process.execPath, [...chain, "--instance-id", "a", "--purge-interval", "-1"], { encoding: "utf8" });
+    expect(d.status).toBe(2);
+    expect(d.stderr).toMatch(/--purge-interval/);
+    const e = spawnSync(process.execPath, ["bin/riptide.js", "run", "--topology", "test/dsl/fixtures/driver-counts.js", "--input", "x.jsonl", "--purge-interval", "5"], { encoding: "utf8" });
+    expect(e.status).toBe(2);
+    expect(e.stderr).toMatch(/--purge-interval needs --brokers/);
   });
 });
