@@ -95,7 +95,7 @@ const OBJECT_BYTES = 256 << 10;
 const REPARTITION_BYTES = 512 << 10;
 
 const ALLOWED = new Set(["source", "table-source", "filter", "peek", "mapValues", "flatMapValues", "toStream", "split", "branch", "merge",
-  "sink", "aggregate", "stream-table-join", "stream-stream-join", "map", "flatMap", "selectKey"]);
+  "sink", "aggregate", "stream-table-join", "stream-stream-join", "map", "flatMap", "selectKey", "processValues"]);
 
 /** Checks that a topology can run on the engine in its general form; the error names the node that cannot. */
 export function objectShape(topology: Topology): ObjectShape {
@@ -109,6 +109,7 @@ export function objectShape(topology: Topology): ObjectShape {
     if (!ALLOWED.has(n.kind)) refuse(`${n.kind} (${n.name}) is not supported on the engine`);
     if (n.kind === "aggregate" && n.windows !== undefined && !outputs.includes(n.late)) outputs.push(n.late);
     if (n.kind === "stream-stream-join" && !outputs.includes(n.late)) outputs.push(n.late);
+    if (n.kind === "processValues" && !outputs.includes(n.flagged)) outputs.push(n.flagged);
     if (n.kind === "sink") {
       if (typeof n.topic !== "string") refuse(`${n.name} chooses its topic with a function; the engine needs fixed topics`);
       if (!outputs.includes(n.topic as string)) outputs.push(n.topic as string);
@@ -164,7 +165,8 @@ export function objectShape(topology: Topology): ObjectShape {
 
 /**
  * ObjectShape.stateSpanMs of a topology; marks every input `reread` when it holds a KTable
- * aggregate (open forever: only re-reading its inputs rebuilds it after a crash).
+ * aggregate or a processValues store (open forever: only re-reading its inputs rebuilds it after a
+ * crash).
  */
 function stateSpan(topology: Topology, inputs: EngineInput[]): number {
   let span = -Infinity;
@@ -177,6 +179,9 @@ function stateSpan(topology: Topology, inputs: EngineInput[]): number {
       else span = Infinity; // a session stays open while its key keeps coming: committed at the end of input
     } else if (n.kind === "stream-stream-join") {
       span = Math.max(span, Math.max(n.windows.beforeMs, n.windows.afterMs) + n.windows.graceMs + 1);
+    } else if (n.kind === "processValues" && n.store !== undefined) {
+      // A per-key store (a driver's last fix) is kept forever, as a KTable aggregate is.
+      for (const i of inputs) i.reread = true;
     }
   }
   return span;
@@ -347,7 +352,8 @@ export function repartitionDecoder(shape: ObjectShape, edge: number, topic: stri
   return (value, raw, columns, n) => {
     if (n === 0) used = 0;
     const m = value as { value?: unknown; timestamp?: unknown } | null;
-    if (!Array.isArray(m?.value) || m.value.length !== 2 || typeof m.timestamp !== "number") {
+    // (A timestamp JSON could not carry, null, is the engine's: the edge kernel makes that record invalid, as before it crossed.)
+    if (!Array.isArray(m?.value) || m.value.length !== 2 || (typeof m.timestamp !== "number" && m.timestamp !== null)) {
       throw new RepartitionRecordError(topic, `not { value: [key, value], timestamp }: ${raw.toString("utf8", 0, Math.min(raw.length, 120))}`);
     }
     const text = JSON.stringify(m.value);
@@ -362,7 +368,7 @@ export function repartitionDecoder(shape: ObjectShape, edge: number, topic: stri
     used += bytes;
     (columns["_src"] as Uint8Array)[n] = tag;
     (columns["_key"] as Uint32Array)[n] = 0;
-    ts[n] = m.timestamp;
+    ts[n] = m.timestamp ?? NaN;
     return true;
   };
 }

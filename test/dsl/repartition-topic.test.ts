@@ -75,6 +75,10 @@ describe("repartition topics", () => {
     expect(() => decode(JSON.parse(foreign.toString()), foreign, columns, 2)).toThrow(RepartitionRecordError);
     expect(() => decode({ value: ["k", 1] }, Buffer.from("{}"), columns, 2)).toThrow(new RegExp(`repartition topic ${topic} holds a record the engine did not write`));
     const headers = [["riptide.topic", topic], ["riptide.partition", "3"], ["riptide.offset", "17"], ["riptide.error", "not valid JSON"]].map(([key, v]) => ({ key: key!, value: Buffer.from(v!) }));
+    // A time JSON could not carry (null) is the engine's own: decoded, and made invalid by the edge kernel as before it crossed.
+    expect(decode({ value: ["k", 1], timestamp: null }, Buffer.from("{}"), columns, 2)).toBe(true);
+    pipeline.prepare(columns, 3, -Infinity, Infinity);
+    expect((columns["_reason"] as Uint8Array)[2]).not.toBe(0);
     expect(() => internalRecordFailed(`${topic}.dlq`, Buffer.from("x"), null, headers)).toThrow(`repartition topic ${topic} partition 3 offset 17 holds a record the engine did not write (not valid JSON)`);
   });
 });
