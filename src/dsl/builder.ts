@@ -362,7 +362,9 @@ const number = (field: ((v: any) => number) | undefined, v: unknown): number => 
 
 function builtinSpec(op: BuiltinOp, field: string | ((v: any) => number) | undefined): AggregationSpec {
   let f: ((v: any) => number) | undefined;
-  if (typeof field === "string") f = (v) => (v == null ? NaN : (v as Record<string, number>)[field]!);
+  // A field that is not a number is none (NaN): missing, or null where a NaN crossed a repartition
+  // edge as JSON; the typed window stores, like the object form below, then skip it.
+  if (typeof field === "string") f = (v) => { const x = v == null ? NaN : (v as Record<string, unknown>)[field]; return typeof x === "number" ? x : NaN; };
   else if (field !== undefined) { fn("selector", field); f = field; }
   // The object form of each built-in (used where the typed-array store does not apply): the
   // same semantics: non-finite values are skipped by sum/min/max/mean; min/max/mean of none is null.
