@@ -46,7 +46,7 @@ import type { ColumnArray, FieldSpec } from "../schema/schema.js";
 import { columnFnSpec, speedReason, validLatLon, type ColumnFnSpec } from "./columns.js";
 import { PRECHECK_FOUR_R2 as FOUR_R2, PRECHECK_RAD as RAD, PRECHECK_SAFETY as SAFETY, speedExceedsKmh } from "../kernels/geo.js";
 import { DSL_OUTPUT_TOO_LARGE, DSL_UNKNOWN_GROUP_KEY, DSL_USER_ERROR, NUMERIC_KEY, writeObjectOutput } from "./engine-common.js";
-import { flaggedJson, type FlaggedJson } from "./flagged-json.js";
+import { flaggedJson, keyJson, type FlaggedJson } from "./flagged-json.js";
 import { StateStoreFullError, TopologyError } from "./errors.js";
 import { keyOf } from "./executor.js";
 import type { BuiltinOp, PlanNode, Topology } from "./plan.js";
@@ -606,6 +606,16 @@ export class BatchShardProcessor implements ShardProcessor {
    */
   private readonly filler: (row: Record<string, unknown>, cols: ColumnArray[], i: number, str: (id: number) => string) => void;
   private readonly strOf = (id: number): string => this.str(id);
+  /** The JSON text of string id, kept per id (flagged records: each driver's key and name, written again at each of its flags). */
+  private readonly strJson = new Map<number, string>();
+  private readonly sqOf = (id: number): string => {
+    let q = this.strJson.get(id);
+    if (q === undefined) {
+      q = JSON.stringify(this.str(id));
+      this.strJson.set(id, q);
+    }
+    return q;
+  };
   /** The JSON of a record a built-in step flags, written from the columns (flagged-json.ts); undefined: the row and JSON.stringify. */
   private readonly flagText: FlaggedJson | undefined;
 
@@ -1085,7 +1095,7 @@ export class BatchShardProcessor implements ShardProcessor {
       this.flag(j, reason, id, partition, off, t);
       return;
     }
-    const text = this.flagText(this.keyIsString ? this.str(id) : id, reason, this.cols, i, this.strOf);
+    const text = this.flagText(this.keyIsString ? this.sqOf(id) : keyJson(id), reason, this.cols, i, this.sqOf);
     if (!this.out!.object(this.flaggedCodes[j]!, partition, off, t, NaN, NaN, text)) this.out!.side(OUT_INVALID, DSL_OUTPUT_TOO_LARGE, id, partition, off, t, NaN, NaN, NaN, 0, 0);
   }
 

@@ -13,6 +13,7 @@
 import { geohashBits, geohashEncodeInt } from "../kernels/geohash.js";
 import { FIX_REASONS, fixReason } from "../kernels/validate.js";
 import { haversineKm, speedExceedsKmh } from "../kernels/geo.js";
+import { numberText } from "./flagged-json.js";
 
 /** What a built-in is, read by the batch compiler. */
 export type ColumnFnSpec =
@@ -44,7 +45,7 @@ export function validLatLon(lat: number, lon: number): boolean {
 /** The reason Fields.speedLimit gives (driver-tracking's anomaly reason). */
 export function speedReason(lat1: number, lon1: number, ts1: number, lat2: number, lon2: number, ts2: number, maxKmh: number): string {
   const kmh = haversineKm(lat1, lon1, lat2, lon2) / ((ts2 - ts1) / 3_600_000);
-  return `${kmh.toFixed(1)} km/h since the driver's last fix at ${ts1} exceeds ${maxKmh} km/h`;
+  return `${kmh.toFixed(1)} km/h since the driver's last fix at ${numberText(ts1)} exceeds ${maxKmh} km/h`;
 }
 
 export const Fields = {

@@ -5,7 +5,7 @@
  * integer columns, string and number keys.
  */
 import { describe, expect, it } from "vitest";
-import { flaggedJson } from "../../src/dsl/flagged-json.js";
+import { flaggedJson, keyJson, numberText } from "../../src/dsl/flagged-json.js";
 import { flaggedRecord } from "../../src/dsl/per-key-store.js";
 import type { ColumnArray, FieldSpec } from "../../src/schema/schema.js";
 import { mulberry32 } from "../support/random.js";
@@ -35,6 +35,7 @@ describe("flaggedJson", () => {
       cols[7]![i] = next() % strings.length;
     }
     const str = (id: number) => strings[id]!;
+    const sq = (id: number) => JSON.stringify(str(id));
     const write = flaggedJson(fields)!;
     expect(write).toBeDefined();
     for (let i = 0; i < N; i++) {
@@ -42,7 +43,7 @@ describe("flaggedJson", () => {
       fields.forEach((f, j) => { row[f.name] = f.type === "string" ? str(cols[j]![i]!) : cols[j]![i]; });
       const key = [str(cols[0]![i]!), i, NaN, undefined][i % 4];
       const reason = strings[(i >> 2) % strings.length]!;
-      expect(write(key, reason, cols, i, str)).toBe(JSON.stringify({ k: key ?? null, v: flaggedRecord(reason, row) }));
+      expect(write(keyJson(key), reason, cols, i, sq)).toBe(JSON.stringify({ k: key ?? null, v: flaggedRecord(reason, row) }));
     }
   });
 
@@ -50,6 +51,16 @@ describe("flaggedJson", () => {
     expect(flaggedJson([{ name: "a", type: "text" }])).toBeUndefined();
     expect(flaggedJson([{ name: "x", type: "f64" }, { name: "0", type: "f64" }])).toBeUndefined();
     expect(flaggedJson([{ name: "01", type: "f64" }])).toBeDefined();
-    expect(flaggedJson([])!("k", "r", [], 0, String)).toBe(JSON.stringify({ k: "k", v: { reason: "r", event: {} } }));
+    expect(flaggedJson([])!(keyJson("k"), "r", [], 0, String)).toBe(JSON.stringify({ k: "k", v: { reason: "r", event: {} } }));
+  });
+});
+
+describe("numberText", () => {
+  it("is String(x) for every number, integers around its range's edges and seeded epoch milliseconds included", () => {
+    const next = mulberry32(5);
+    const xs: number[] = [...specials, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 1e15 - 1, 1e15, 1e15 + 1, 999_999_999_999_999, 1e6, 1e12, 1_700_000_000_000,
+      1_700_000_000_001, 1_700_000_999_999, 1_700_001_000_000, 2 ** 53, -1_700_000_000_000, 1_700_000_000_000.5];
+    for (let k = 0; k < 20_000; k++) xs.push(Math.floor(next() * 1e6) * 1e6 + (next() % 1_000_000), 2 ** 31 + next() * 4096 + (next() % 1000));
+    for (const x of xs) expect(numberText(x), String(x)).toBe(String(x));
   });
 });
