@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { numberOption, UsageError } from "../cli/args.js";
+import { instanceIdOption, numberOption, UsageError } from "../cli/args.js";
 import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import { resolve } from "node:path";
 import { loadTopology, runTopology, topologyShape } from "./engine.js";
@@ -90,13 +90,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   const commitInterval = numberOption(values, "commit-interval", { integer: true, min: 1, max: 3_600_000 });
   if (commitInterval !== undefined && guarantee !== "exactly-once") throw new UsageError("--commit-interval needs --guarantee exactly-once");
   const exactlyOnce = guarantee === "exactly-once" ? { commitIntervalMs: commitInterval ?? 100 } : undefined;
-  // --instance-id: state per partition, so several processes of a group split the partitions
-  // under exactly-once (each with its own id; a restarted one takes its id back).
-  const instanceId = values["instance-id"] as string | undefined;
-  if (instanceId !== undefined) {
-    if (!exactlyOnce) throw new UsageError("--instance-id needs --guarantee exactly-once (at-least-once runs split partitions without it)");
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceId)) throw new UsageError(`--instance-id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(instanceId)}`);
-  }
+  const instanceId = instanceIdOption(values, exactlyOnce !== undefined);
   const purgeInterval = numberOption(values, "purge-interval", { integer: true, min: 0, max: 86_400_000 });
   if (purgeInterval !== undefined && instanceId === undefined) throw new UsageError("--purge-interval needs --instance-id (repartition topics are used with state per partition)");
   const quiet = values["quiet"] === true;
