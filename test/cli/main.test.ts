@@ -26,6 +26,10 @@ describe("riptide CLI", () => {
     [["run", "no-such-pipeline"], /unknown pipeline "no-such-pipeline"/],
     [["run", "--events"], /option --events needs a value/],
     [["frobnicate"], /unknown command "frobnicate"/],
+    [["run", "payments", "--brokers", "127.0.0.1:1", "--input-topic", "t", "--output-topic", "o", "--guarantee", "exactly-once", "--instance-id", "a b"], /--instance-id must be 1-64 letters, digits/],
+    [["run", "payments", "--brokers", "127.0.0.1:1", "--input-topic", "t", "--output-topic", "o", "--instance-id", "a"], /--instance-id needs --guarantee exactly-once/],
+    [["run", "payments", "--instance-id", "a", "--guarantee", "exactly-once"], /--instance-id needs --brokers|--guarantee needs --brokers/],
+    [["run", "--topology", "test/dsl/fixtures/fix-tasks.js", "--brokers", "127.0.0.1:1", "--guarantee", "exactly-once", "--instance-id", "x".repeat(65)], /--instance-id must be 1-64 letters/],
   ])("rejects %j with exit code 2 and a message naming it", (args, message) => {
     const r = riptide(...args);
     expect(r.code).toBe(2);
