@@ -10,6 +10,7 @@ import type { RunSnapshot } from "../coordinator/snapshot.js";
 import { KafkaSource } from "../sources/kafka-source.js";
 import { SharedConsumer } from "../io/kafka/shared-consumer.js";
 import { UsageError } from "./args.js";
+import { REPARTITION_TOPIC_CONFIG } from "../dsl/repartition.js";
 
 export interface KafkaRunSetup {
   source: KafkaSource;
@@ -77,7 +78,7 @@ export async function setupKafkaRun(opts: {
   await admin.connect();
   const partitions = await ensureTopic(admin, opts.inputTopic, opts.partitions ?? 1);
   for (const t of opts.repartitionTopics ?? []) {
-    const n = await ensureTopic(admin, t, partitions);
+    const n = await ensureTopic(admin, t, partitions, { ...REPARTITION_TOPIC_CONFIG });
     if (n !== partitions) throw new UsageError(`repartition topic ${t} has ${n} partitions, ${opts.inputTopic} ${partitions}: they must match (delete it, or use another --group)`);
   }
   const outPartitions = opts.partitions ?? partitions;

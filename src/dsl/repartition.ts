@@ -94,6 +94,16 @@ export function repartitionTopicFor(group: string, edge: string): string {
 }
 
 /**
+ * Configs a repartition topic is created with, Kafka Streams' own for theirs (KIP-284): kept until
+ * purged (retention.ms -1: records are deleted once their offsets are committed, not by age, so a
+ * group stopped for longer than a retention loses nothing), in segments small and young enough
+ * (50 MB, 10 minutes) that the purged ones are removed from disk soon.
+ */
+export const REPARTITION_TOPIC_CONFIG: Readonly<Record<string, string>> = {
+  "cleanup.policy": "delete", "retention.ms": "-1", "segment.bytes": String(50 << 20), "segment.ms": "600000",
+};
+
+/**
  * A record of a repartition topic that is not one the engine wrote (`{ …, value: [k, v],
  * timestamp }`): the topic is internal, so this is an engine bug or a foreign writer. As Kafka
  * Streams fails the task on a record it cannot deserialize, the run fails: no dead letter (the
