@@ -322,8 +322,13 @@ export class KafkaTransactions implements TransactionHooks {
     const now = Date.now();
     if (this.purging || this.purgeable.size === 0 || now - this.lastPurge < this.purgeIntervalMs) return;
     const due = [...this.purgeable.values()].filter((e) => e.committed > e.purged);
-    if (due.length === 0 || !this.o.admin.deleteRecords) return;
+    if (due.length === 0) return;
     this.lastPurge = now;
+    if (!this.o.admin.deleteRecords) {
+      this.o.onLog?.("repartition-purge-unavailable", { note: `${this.o.factory.name}'s admin client has no deleteRecords: repartition topics keep their records` });
+      this.purgeIntervalMs = Infinity; // said once
+      return;
+    }
     const to = due.map((e) => ({ topic: e.topic, partition: e.partition, offset: e.committed }));
     this.purging = this.o.admin.deleteRecords(to).then(() => {
       for (const [i, e] of due.entries()) e.purged = Math.max(e.purged, to[i]!.offset);
