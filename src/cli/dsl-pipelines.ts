@@ -11,7 +11,7 @@ import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import type { DslPipeline } from "../pipelines/topologies/index.js";
 
 const GENERATOR = new Set(["events", "seed", "drivers", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "output", "sink", "topic-prefix", "rate", "help"]);
-const KAFKA = new Set(["brokers", "group", "stop-when-idle", "partitions", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "topic-prefix", "help", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id"]);
+const KAFKA = new Set(["brokers", "group", "stop-when-idle", "partitions", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "topic-prefix", "help", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id", "purge-interval"]);
 
 export async function runDslPipeline(p: DslPipeline, values: Record<string, string | boolean | undefined>): Promise<number> {
   const kafka = typeof values["brokers"] === "string";
