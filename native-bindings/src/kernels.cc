@@ -1069,6 +1069,7 @@ enum DslIo {
   D_STEPS = 12, D_MAX_KMH = 13, D_STRIDE = 14, D_O_LAT = 15, D_O_LON = 16, D_O_TS = 17, D_STORE_ROWS = 18,
   D_RAD = 19, D_FOUR_R2 = 20, D_SAFETY = 21,
   D_STATUS = 22, D_NEXT = 23, D_SIDES = 24, D_LIVE_ADDED = 25,  // out
+  D_ROW_WORDS = 26,  // in: the window table's words per entry, 9 or 7 (no min and max)
   D_WORDS = 32,
 };
 // Why dslFusedBatch stopped before record io[D_NEXT] (kDslDone: the batch is through).
@@ -1077,9 +1078,9 @@ enum DslStatus { kDslDone = 0, kDslNeedGrow = 1, kDslNeedStore = 2, kDslNeedClos
 // tag, step, a, b, c).
 enum DslStep { kStepFilter = 0, kStepFilterNot = 1, kStepCheck = 2, kStepSpeed = 3 };
 enum DslSide { kSideInvalid = 1, kSideCheck = 2, kSideSpeed = 3, kSideLate = 4 };
-// A BatchWindowTable row (batch-plan.ts W_*): its words per slot.
-constexpr size_t kW = 9;
-enum { W_KEY = 0, W_START = 1, W_COUNT = 2, W_SUM = 3, W_N = 4, W_MIN = 5, W_MAX = 6, W_MAXTS = 7, W_SEQ = 8 };
+// A BatchWindowTable row (batch-plan.ts W_*): 9 words per slot, or 7 without min and max (a count,
+// sum or mean never reads them); the latest timestamp and the insertion number are its last two.
+enum { W_KEY = 0, W_START = 1, W_COUNT = 2, W_SUM = 3, W_N = 4, W_MIN = 5, W_MAX = 6 };
 
 struct DslBatch {
   const uint32_t* key;
@@ -1124,8 +1125,10 @@ inline void DslSideOut(double* sides, DslState& st, size_t i, int tag, double j,
 }
 
 // processFused's loop for records from..n-1; returns the record it stopped before (st.status why).
-template <bool kGeohash, bool kSpeed, bool kValue>
+template <bool kGeohash, bool kSpeed, bool kValue, bool kMinMax>
 size_t DslLoop(const DslBatch& batch, DslState& st, size_t from, size_t n) {
+  constexpr size_t kW = kMinMax ? 9 : 7;
+  constexpr size_t W_MAXTS = kW - 2, W_SEQ = kW - 1;
   // A local copy: the compiler then knows the stores to the rows and the store cannot change its
   // fields, and keeps them in registers instead of reloading them after every store.
   const DslBatch b = batch;
@@ -1264,8 +1267,10 @@ size_t DslLoop(const DslBatch& batch, DslState& st, size_t from, size_t n) {
         r[W_COUNT] = 0;
         r[W_SUM] = 0;
         r[W_N] = 0;
-        r[W_MIN] = inf;
-        r[W_MAX] = -inf;
+        if (kMinMax) {
+          r[W_MIN] = inf;
+          r[W_MAX] = -inf;
+        }
         r[W_MAXTS] = t;
         r[W_SEQ] = st.nextSeq++;
         st.size++;
@@ -1275,8 +1280,10 @@ size_t DslLoop(const DslBatch& batch, DslState& st, size_t from, size_t n) {
       if (x - x == 0) {
         r[W_SUM] += x;
         r[W_N]++;
-        if (x < r[W_MIN]) r[W_MIN] = x;
-        if (x > r[W_MAX]) r[W_MAX] = x;
+        if (kMinMax) {
+          if (x < r[W_MIN]) r[W_MIN] = x;
+          if (x > r[W_MAX]) r[W_MAX] = x;
+        }
       }
       if (t > r[W_MAXTS]) r[W_MAXTS] = t;
     }
@@ -1289,6 +1296,21 @@ size_t DslLoop(const DslBatch& batch, DslState& st, size_t from, size_t n) {
   st.watermark = watermark;
   st.minStart = minStart;
   return i;
+}
+
+// DslLoop's variant for the plan: geohash key (4), speed step (2), value column (1).
+template <bool kMinMax>
+size_t DslVariant(int variant, const DslBatch& b, DslState& st, size_t from, size_t n) {
+  switch (variant) {
+    case 0: return DslLoop<false, false, false, kMinMax>(b, st, from, n);
+    case 1: return DslLoop<false, false, true, kMinMax>(b, st, from, n);
+    case 2: return DslLoop<false, true, false, kMinMax>(b, st, from, n);
+    case 3: return DslLoop<false, true, true, kMinMax>(b, st, from, n);
+    case 4: return DslLoop<true, false, false, kMinMax>(b, st, from, n);
+    case 5: return DslLoop<true, false, true, kMinMax>(b, st, from, n);
+    case 6: return DslLoop<true, true, false, kMinMax>(b, st, from, n);
+    default: return DslLoop<true, true, true, kMinMax>(b, st, from, n);
+  }
 }
 
 // dslFusedBatch(key, ts, wm, reason, lat, lon, value, steps, store, used, rows, sides, io):
@@ -1328,7 +1350,10 @@ Napi::Value DslFusedBatch(const Napi::CallbackInfo& info) {
   const double stride = io[D_STRIDE];
   const double storeRows = io[D_STORE_ROWS];
   const double pv = io[D_PRECISION];
-  bool ok = cap >= 2 && (cap & (cap - 1)) == 0 && cap <= 0x10000000u && l[10] >= cap * kW && nfv >= 0 &&
+  const double rowWords = io[D_ROW_WORDS];
+  const bool minMax = rowWords == 9;
+  bool ok = (rowWords == 9 || rowWords == 7) && cap >= 2 && (cap & (cap - 1)) == 0 && cap <= 0x10000000u &&
+            l[10] >= cap * static_cast<size_t>(rowWords) && nfv >= 0 &&
             nfv <= static_cast<double>(l[7]) && nfv == std::floor(nfv) &&
             (!geohash || (pv >= 1 && pv <= GEOHASH_INT_MAX_PRECISION && pv == std::floor(pv)));
   const size_t nf = ok ? static_cast<size_t>(nfv) : 0;
@@ -1380,18 +1405,8 @@ Napi::Value DslFusedBatch(const Napi::CallbackInfo& info) {
   b.oLon = speed ? static_cast<size_t>(io[D_O_LON]) : 0;
   b.oTs = speed ? static_cast<size_t>(io[D_O_TS]) : 0;
   DslState st{io[D_SIZE], io[D_MIN_START], io[D_NEXT_SEQ], io[D_WATERMARK], 0, 0, kDslDone};
-  size_t i;
   const int variant = (geohash ? 4 : 0) | (speed ? 2 : 0) | (hasValue ? 1 : 0);
-  switch (variant) {
-    case 0: i = DslLoop<false, false, false>(b, st, from, n); break;
-    case 1: i = DslLoop<false, false, true>(b, st, from, n); break;
-    case 2: i = DslLoop<false, true, false>(b, st, from, n); break;
-    case 3: i = DslLoop<false, true, true>(b, st, from, n); break;
-    case 4: i = DslLoop<true, false, false>(b, st, from, n); break;
-    case 5: i = DslLoop<true, false, true>(b, st, from, n); break;
-    case 6: i = DslLoop<true, true, false>(b, st, from, n); break;
-    default: i = DslLoop<true, true, true>(b, st, from, n); break;
-  }
+  const size_t i = minMax ? DslVariant<true>(variant, b, st, from, n) : DslVariant<false>(variant, b, st, from, n);
   io[D_SIZE] = st.size;
   io[D_MIN_START] = st.minStart;
   io[D_NEXT_SEQ] = st.nextSeq;

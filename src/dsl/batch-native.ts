@@ -63,6 +63,8 @@ export const D_STATUS = 22;
 export const D_NEXT = 23;
 export const D_SIDES = 24;
 export const D_LIVE_ADDED = 25;
+/** In: the window table's words per entry (BatchWindowTable.w): 9, or 7 without min and max. */
+export const D_ROW_WORDS = 26;
 export const D_WORDS = 32;
 
 export const DSL_STATUS_DONE = 0;
@@ -84,8 +86,29 @@ export const DSL_SIDE_SPEED = 3;
 /** Every window of the record closed: a = the watermark. */
 export const DSL_SIDE_LATE = 4;
 
-/** The addon's dslFusedBatch, or undefined (not built, an older build, `RIPTIDE_NATIVE=0`). */
-export function loadDslFusedBatch(): DslFusedBatch | undefined {
+/**
+ * The addon's dslFusedBatch, or undefined (not built, an older build, `RIPTIDE_NATIVE=0`); for a
+ * window table of 7-word rows (`rowWords` 7) only a build that reads D_ROW_WORDS: an older one
+ * takes every table for 9-word rows, and refuses a 7-word table as too short (the probe below).
+ */
+export function loadDslFusedBatch(rowWords = 9): DslFusedBatch | undefined {
   const k = loadNativeKernels() as (NativeKernels & { dslFusedBatch?: unknown }) | undefined;
-  return k !== undefined && typeof k.dslFusedBatch === "function" ? (k.dslFusedBatch as DslFusedBatch) : undefined;
+  if (k === undefined || typeof k.dslFusedBatch !== "function") return undefined;
+  const fn = k.dslFusedBatch as DslFusedBatch;
+  if (rowWords === 9) return fn;
+  if (narrowRows === undefined) {
+    const io = new Float64Array(D_WORDS);
+    io[D_ROW_WORDS] = 7;
+    const none = new Float64Array(0);
+    try {
+      fn(new Uint32Array(0), none, none, new Uint8Array(0), none, none, none, new Uint8Array(0), none, new Uint8Array(2), new Float64Array(14), none, io);
+      narrowRows = true;
+    } catch {
+      narrowRows = false;
+    }
+  }
+  return narrowRows ? fn : undefined;
 }
+
+/** Whether the addon's dslFusedBatch takes 7-word window rows (probed once). */
+let narrowRows: boolean | undefined;

@@ -58,7 +58,7 @@ import { flaggedRecord, NO_STATE, PerKeyTable, type PerKeyStoreSpec, type Proces
 import {
   D_FOUR_R2, D_FROM, D_GRACE_MS, D_HAS_VALUE, D_KEY_GEOHASH, D_LIMIT, D_LIVE_ADDED, D_MAX_KMH, D_MIN_START, D_N, D_NEXT,
   D_NEXT_SEQ, D_O_LAT, D_O_LON, D_O_TS, D_PRECISION, D_RAD, D_SAFETY, D_SIDES, D_SIZE, D_SIZE_MS, D_STATUS, D_STEPS,
-  D_STORE_ROWS, D_STRIDE, D_WATERMARK, D_WORDS, DSL_SIDE_CHECK, DSL_SIDE_INVALID, DSL_SIDE_LATE, DSL_STATUS_DONE,
+  D_ROW_WORDS, D_STORE_ROWS, D_STRIDE, D_WATERMARK, D_WORDS, DSL_SIDE_CHECK, DSL_SIDE_INVALID, DSL_SIDE_LATE, DSL_STATUS_DONE,
   DSL_STATUS_NEED_CLOSE, DSL_STATUS_NEED_GROW, SIDE_WORDS, loadDslFusedBatch, type DslFusedBatch,
 } from "./batch-native.js";
 
@@ -251,10 +251,12 @@ const UNKNOWN_KEY = 2 ** 32;
  * driver-tracking's WindowTable (kernels/window-table.ts), with the latest timestamp and the
  * first-insertion order of each entry (the record-at-a-time store closes windows in order of start,
  * then first insertion). Key codes are f64: string ids and integer keys + 2^31 below 2^32, unknown
- * keys from 2^32. Row-major: an entry's words side by side in `rows` (W_* offsets, W words a slot),
- * so that an update touches its slot's flag and one or two cache lines, not a line per field (the
- * table shares the core's cache with the input columns and the per-key stores). No allocation per
- * update; closing tombstones in place.
+ * keys from 2^32. Row-major: an entry's words side by side in `rows` (W_* offsets, `w` words a
+ * slot), so that an update touches its slot's flag and one or two cache lines, not a line per field
+ * (the table shares the core's cache with the input columns and the per-key stores). A table for a
+ * count, sum or mean, which never read min and max, keeps 7 words an entry instead of 9 (`minMax`
+ * false: maxTs and seq move up two), the hand-written WindowTable's width. No allocation per update;
+ * closing tombstones in place.
  */
 export class BatchWindowTable {
   private cap = 0;
@@ -262,8 +264,13 @@ export class BatchWindowTable {
   mask = 0;
   /** Per slot: 0 free, 1 used, 2 tombstone (during a close). */
   used!: Uint8Array;
-  /** Per slot W words: key, start, count, sum, n, min, max, maxTs, seq (the W_* offsets). */
+  /** Per slot `w` words: key, start, count, sum, n, [min, max,] maxTs, seq (the W_* offsets, then oMaxTs and oSeq). */
   rows!: Float64Array;
+  /** Words per entry: 9, or 7 without min and max. */
+  readonly w: number;
+  /** The offsets of the latest timestamp and the insertion number in an entry (w − 2, w − 1). */
+  readonly oMaxTs: number;
+  readonly oSeq: number;
   size = 0;
   nextSeq = 0;
   /** Smallest window start present (Infinity when empty). */
@@ -271,14 +278,17 @@ export class BatchWindowTable {
   /** Closing scratch: slots of the entries a close emits. */
   private closing = new Int32Array(64);
 
-  constructor(private readonly limit: number, private readonly storeName: string, initialCapacity = 1024) {
+  constructor(private readonly limit: number, private readonly storeName: string, initialCapacity = 1024, readonly minMax = true) {
+    this.w = minMax ? 9 : 7;
+    this.oMaxTs = this.w - 2;
+    this.oSeq = this.w - 1;
     let cap = 16;
     while (cap < initialCapacity) cap *= 2;
     this.allocate(cap);
   }
 
   get bytes(): number {
-    return this.cap * (1 + 8 * W);
+    return this.cap * (1 + 8 * this.w);
   }
 
   private lastStart = NaN;
@@ -299,7 +309,8 @@ export class BatchWindowTable {
 
   private slotOf(key: number, start: number): number {
     let s = this.home(key, start);
-    while (this.used[s] !== 0 && (this.rows[s * W + W_KEY] !== key || this.rows[s * W + W_START] !== start)) s = (s + 1) & this.mask;
+    const w = this.w;
+    while (this.used[s] !== 0 && (this.rows[s * w + W_KEY] !== key || this.rows[s * w + W_START] !== start)) s = (s + 1) & this.mask;
     return s;
   }
 
@@ -308,15 +319,17 @@ export class BatchWindowTable {
     let s = this.slotOf(key, start);
     if (this.used[s] === 0) s = this.insert(s, key, start, t);
     const r = this.rows;
-    const b = s * W;
+    const b = s * this.w;
     r[b + W_COUNT]++;
     if (x - x === 0) {
       r[b + W_SUM] += x;
       r[b + W_N]++;
-      if (x < r[b + W_MIN]!) r[b + W_MIN] = x;
-      if (x > r[b + W_MAX]!) r[b + W_MAX] = x;
+      if (this.minMax) {
+        if (x < r[b + W_MIN]!) r[b + W_MIN] = x;
+        if (x > r[b + W_MAX]!) r[b + W_MAX] = x;
+      }
     }
-    if (t > r[b + W_MAXTS]!) r[b + W_MAXTS] = t;
+    if (t > r[b + this.oMaxTs]!) r[b + this.oMaxTs] = t;
   }
 
   /** What insert() does before a new entry when it must (dslFusedBatch stops there): StateStoreFullError at the bound, else grow. */
@@ -340,16 +353,18 @@ export class BatchWindowTable {
     }
     this.used[s] = 1;
     const r = this.rows;
-    const b = s * W;
+    const b = s * this.w;
     r[b + W_KEY] = key;
     r[b + W_START] = start;
     r[b + W_COUNT] = 0;
     r[b + W_SUM] = 0;
     r[b + W_N] = 0;
-    r[b + W_MIN] = Infinity;
-    r[b + W_MAX] = -Infinity;
-    r[b + W_MAXTS] = t;
-    r[b + W_SEQ] = this.nextSeq++;
+    if (this.minMax) {
+      r[b + W_MIN] = Infinity;
+      r[b + W_MAX] = -Infinity;
+    }
+    r[b + this.oMaxTs] = t;
+    r[b + this.oSeq] = this.nextSeq++;
     this.size++;
     if (start < this.minStart) this.minStart = start;
     return s;
@@ -362,22 +377,24 @@ export class BatchWindowTable {
   collect(maxStart: number): number {
     let m = 0;
     const rows = this.rows;
+    const w = this.w;
+    const oSeq = this.oSeq;
     let start = NaN;
     let oneStart = true;
     let lo = Infinity;
     let hi = -Infinity;
     for (let s = 0; s < this.cap; s++) {
-      if (this.used[s] !== 1 || rows[s * W + W_START]! > maxStart) continue;
+      if (this.used[s] !== 1 || rows[s * w + W_START]! > maxStart) continue;
       if (m === this.closing.length) {
         const grown = new Int32Array(m * 2);
         grown.set(this.closing);
         this.closing = grown;
       }
       this.closing[m++] = s;
-      const st = rows[s * W + W_START]!;
+      const st = rows[s * w + W_START]!;
       if (m === 1) start = st;
       else if (st !== start) oneStart = false;
-      const q = rows[s * W + W_SEQ]!;
+      const q = rows[s * w + oSeq]!;
       if (q < lo) lo = q;
       if (q > hi) hi = q;
     }
@@ -397,7 +414,9 @@ export class BatchWindowTable {
     const by = this.bySeq;
     const closing = this.closing;
     const rows = this.rows;
-    for (let j = 0; j < m; j++) by[rows[closing[j]! * W + W_SEQ]! - lo] = closing[j]! + 1;
+    const w = this.w;
+    const oSeq = this.oSeq;
+    for (let j = 0; j < m; j++) by[rows[closing[j]! * w + oSeq]! - lo] = closing[j]! + 1;
     let j = 0;
     for (let q = 0; q < range; q++) {
       const s = by[q]!;
@@ -412,7 +431,7 @@ export class BatchWindowTable {
   }
 
   private readonly order = (a: number, b: number): number =>
-    this.rows[a * W + W_START]! - this.rows[b * W + W_START]! || this.rows[a * W + W_SEQ]! - this.rows[b * W + W_SEQ]!;
+    this.rows[a * this.w + W_START]! - this.rows[b * this.w + W_START]! || this.rows[a * this.w + this.oSeq]! - this.rows[b * this.w + this.oSeq]!;
 
   /** Removes the m entries collect() gave. */
   remove(m: number): void {
@@ -420,7 +439,8 @@ export class BatchWindowTable {
     for (let j = 0; j < m; j++) this.used[this.closing[j]!] = 2;
     this.size -= m;
     let minStart = Infinity;
-    for (let s = 0; s < this.cap; s++) if (this.used[s] === 1 && this.rows[s * W + W_START]! < minStart) minStart = this.rows[s * W + W_START]!;
+    const w = this.w;
+    for (let s = 0; s < this.cap; s++) if (this.used[s] === 1 && this.rows[s * w + W_START]! < minStart) minStart = this.rows[s * w + W_START]!;
     this.minStart = minStart;
     this.sweep();
   }
@@ -428,17 +448,18 @@ export class BatchWindowTable {
   /** Removes tombstones in place, every live entry moved back to the first free slot of its probe path (as WindowTable.sweep). */
   private sweep(): void {
     const cap = this.cap;
+    const w = this.w;
     let first = 0;
     while (first < cap && this.used[first] !== 0) first++;
     for (let s = 0; s < cap; s++) if (this.used[s] === 2) this.used[s] = 0;
     for (let k = 1; k <= cap; k++) {
       const s = (first + k) & this.mask;
       if (this.used[s] === 0) continue;
-      let t = this.home(this.rows[s * W + W_KEY]!, this.rows[s * W + W_START]!);
+      let t = this.home(this.rows[s * w + W_KEY]!, this.rows[s * w + W_START]!);
       while (t !== s && this.used[t] !== 0) t = (t + 1) & this.mask;
       if (t === s) continue;
       this.used[t] = 1;
-      this.rows.copyWithin(t * W, s * W, s * W + W);
+      this.rows.copyWithin(t * w, s * w, s * w + w);
       this.used[s] = 0;
     }
   }
@@ -447,31 +468,32 @@ export class BatchWindowTable {
     this.cap = cap;
     this.mask = cap - 1;
     this.used = new Uint8Array(cap);
-    this.rows = new Float64Array(cap * W);
+    this.rows = new Float64Array(cap * this.w);
   }
 
   private rehash(cap: number): void {
-    const { used, rows } = this;
+    const { used, rows, w } = this;
     const old = this.cap;
     this.allocate(cap);
     for (let s = 0; s < old; s++) {
       if (used[s] !== 1) continue;
-      const t = this.slotOf(rows[s * W + W_KEY]!, rows[s * W + W_START]!);
+      const t = this.slotOf(rows[s * w + W_KEY]!, rows[s * w + W_START]!);
       this.used[t] = 1;
-      this.rows.set(rows.subarray(s * W, s * W + W), t * W);
+      this.rows.set(rows.subarray(s * w, s * w + w), t * w);
     }
   }
 
-  /** W words per entry (key, start, count, sum, n, min, max, maxTs, seq) at `at`; the words, or -1 when they do not fit. */
+  /** `w` words per entry (key, start, count, sum, n, [min, max,] maxTs, seq) at `at`; the words, or -1 when they do not fit. */
   exportTo(into: Float64Array, at: number): number {
-    const words = W * this.size;
+    const w = this.w;
+    const words = w * this.size;
     if (at + words > into.length) return -1;
     // Word by word (the shard snapshots every few batches: a subarray per entry was most of its cost).
     const rows = this.rows;
     let o = at;
     for (let s = 0; s < this.cap; s++) {
       if (this.used[s] !== 1) continue;
-      for (let b = s * W, e = b + W; b < e; b++) into[o++] = rows[b]!;
+      for (let b = s * w, e = b + w; b < e; b++) into[o++] = rows[b]!;
     }
     // No arithmetic after the loop: V8 compiles the loop on its first call (on-stack replacement)
     // before any code after it ran, and an operation there without type feedback deoptimised the
@@ -486,27 +508,26 @@ export class BatchWindowTable {
     this.size = 0;
     this.minStart = Infinity;
     this.nextSeq = nextSeq;
-    for (let e = 0, o = at; e < entries; e++, o += W) {
+    const w = this.w;
+    for (let e = 0, o = at; e < entries; e++, o += w) {
       const s = this.slotOf(from[o + W_KEY]!, from[o + W_START]!);
       this.used[s] = 1;
-      this.rows.set(from.subarray(o, o + W), s * W);
+      this.rows.set(from.subarray(o, o + w), s * w);
       this.size++;
       if (from[o + W_START]! < this.minStart) this.minStart = from[o + W_START]!;
     }
   }
 }
 
-/** A BatchWindowTable row: its words per slot and their offsets (the checkpoint's entry layout too). */
-const W = 9;
+/** A BatchWindowTable row's offsets (the checkpoint's entry layout too); maxTs and seq follow at w − 2 and w − 1. */
 const W_KEY = 0;
 const W_START = 1;
 const W_COUNT = 2;
 const W_SUM = 3;
 const W_N = 4;
+/** Only in 9-word rows (BatchWindowTable.minMax). */
 const W_MIN = 5;
 const W_MAX = 6;
-const W_MAXTS = 7;
-const W_SEQ = 8;
 
 /** Checkpoint tag of a batch-plan shard (the record-at-a-time path writes its watermark and store count instead). */
 const SNAPSHOT_TAG = -0x42a7c;
@@ -547,12 +568,12 @@ export class BatchShardProcessor implements ShardProcessor {
     this.filler = new Function("row", "cols", "i", "str",
       this.fields.map((f, j) => `row[${JSON.stringify(f.name)}] = ${f.type === "string" ? `str(cols[${j}][i])` : `cols[${j}][i]`};`).join("\n")) as never;
     this.flagText = flaggedJson(this.fields);
-    this.table = new BatchWindowTable(MAX_STORE_ENTRIES, plan.store);
+    this.table = new BatchWindowTable(MAX_STORE_ENTRIES, plan.store, 1024, plan.op === "min" || plan.op === "max");
     this.speedStep = plan.filters.findIndex((f) => f.process?.speed !== undefined);
     this.fused = fusedSteps(plan);
     // The fused loop in native code (batch-native.ts): tumbling windows only (a record has one
     // window, so a stop to grow the table never leaves a record half added).
-    if (this.fused !== undefined && plan.advanceMs === plan.sizeMs && config["kernels"] !== "js") this.nativeFused = loadDslFusedBatch();
+    if (this.fused !== undefined && plan.advanceMs === plan.sizeMs && config["kernels"] !== "js") this.nativeFused = loadDslFusedBatch(this.table.w);
     this.prefix = plan.filters.findIndex((f) => f.process === undefined || f.process.fn !== undefined);
     if (this.prefix < 0) this.prefix = plan.filters.length;
     const sideTopics = JSON.parse((config["sideTopics"] as string | undefined) ?? "[]") as string[];
@@ -673,6 +694,10 @@ export class BatchShardProcessor implements ShardProcessor {
     const userKey = plan.key.kind === "user" ? plan.key.fn : undefined;
     const userValue = plan.value.kind === "user" ? plan.value.fn : undefined;
     const table = this.table;
+    // The table's words per entry (not `w`: the loop's name for the record's watermark).
+    const rowWords = table.w;
+    const oMaxTs = table.oMaxTs;
+    const minMax = table.minMax;
     const { sizeMs, advanceMs, graceMs } = plan;
     const keyIsString = this.keyIsString;
     this.rangeLo = Infinity;
@@ -777,20 +802,22 @@ export class BatchShardProcessor implements ShardProcessor {
         const used = table.used;
         let r = table.rows;
         let slot = h & mask;
-        while (used[slot] !== 0 && (r[slot * W + W_KEY] !== k || r[slot * W + W_START] !== s)) slot = (slot + 1) & mask;
+        while (used[slot] !== 0 && (r[slot * rowWords + W_KEY] !== k || r[slot * rowWords + W_START] !== s)) slot = (slot + 1) & mask;
         if (used[slot] === 0) {
           slot = table.insert(slot, k, s, t);
           r = table.rows;
         }
-        const b = slot * W;
+        const b = slot * rowWords;
         r[b + W_COUNT]++;
         if (x - x === 0) {
           r[b + W_SUM] += x;
           r[b + W_N]++;
-          if (x < r[b + W_MIN]!) r[b + W_MIN] = x;
-          if (x > r[b + W_MAX]!) r[b + W_MAX] = x;
+          if (minMax) {
+            if (x < r[b + W_MIN]!) r[b + W_MIN] = x;
+            if (x > r[b + W_MAX]!) r[b + W_MAX] = x;
+          }
         }
-        if (t > r[b + W_MAXTS]!) r[b + W_MAXTS] = t;
+        if (t > r[b + oMaxTs]!) r[b + oMaxTs] = t;
       }
       if (missed > 0) out.side(OUT_LATE, 1, key[i]!, partition, off[i]!, t, wm, wm - t, NaN, 0, 0);
     }
@@ -969,6 +996,7 @@ export class BatchShardProcessor implements ShardProcessor {
     io[D_RAD] = RAD;
     io[D_FOUR_R2] = FOUR_R2;
     io[D_SAFETY] = SAFETY;
+    io[D_ROW_WORDS] = table.w;
     io[D_FROM] = 0;
     io[D_N] = n;
     this.fusedKey = key;
@@ -1255,15 +1283,16 @@ export class BatchShardProcessor implements ShardProcessor {
     for (let j = 0; j < m; j++) {
       const s = slots[j]!;
       const r = table.rows;
-      const b = s * W;
+      const b = s * table.w;
       const code = r[b + W_KEY]!;
       const start = r[b + W_START]!;
       const count = r[b + W_COUNT]!;
       const sum = r[b + W_SUM]!;
       const n = r[b + W_N]!;
-      const min = r[b + W_MIN]!;
-      const max = r[b + W_MAX]!;
-      const ts = r[b + W_MAXTS]!;
+      // Rows without min and max (a count, sum or mean, which never read them): what a row holds before its first value.
+      const min = table.minMax ? r[b + W_MIN]! : Infinity;
+      const max = table.minMax ? r[b + W_MAX]! : -Infinity;
+      const ts = r[b + table.oMaxTs]!;
       if (this.plan.partials) {
         let id = code;
         if (code >= UNKNOWN_KEY) {
@@ -1300,7 +1329,7 @@ export class BatchShardProcessor implements ShardProcessor {
   }
 
   /**
-   * [tag, watermark, entries, next insertion number, unknown keys U, (U > 0: their JSON block), entries × W (9) words],
+   * [tag, watermark, entries, next insertion number, unknown keys U, (U > 0: their JSON block), entries × the table's w words (9, or 7 for a count, sum or mean)],
    * then each processValues step's per-key store by key id (PerKeyTable.exportDense).
    */
   snapshot(into: Float64Array): number {
@@ -1348,7 +1377,7 @@ export class BatchShardProcessor implements ShardProcessor {
       at += words;
     }
     this.table.importFrom(from, at, entries, from[3]!);
-    at += W * entries;
+    at += this.table.w * entries;
     for (const t of this.perKey) if (t !== undefined) at += t.importDense(from, at);
   }
 }

@@ -12,7 +12,7 @@ function closed(t: BatchWindowTable, maxStart: number): [number, number][] {
   const m = t.collect(maxStart);
   const out: [number, number][] = [];
   for (let j = 0; j < m; j++) {
-    const b = t.closingSlots[j]! * 9;
+    const b = t.closingSlots[j]! * t.w;
     out.push([t.rows[b + 1]!, t.rows[b]!]);
   }
   t.remove(m);
@@ -53,5 +53,38 @@ describe("BatchWindowTable.collect", () => {
     t.add(3, 0, 1, 2);
     t.add(9, 0, 1, 3);
     expect(closed(t, 0)).toEqual([[0, 5], [0, 3], [0, 9]]);
+  });
+});
+
+describe("BatchWindowTable rows", () => {
+  it("keep 7 words an entry without min and max (a count, sum or mean), the same count, sum, n, latest time and order as 9", () => {
+    const narrow = new BatchWindowTable(1_000_000, "w", 1024, false);
+    const wide = new BatchWindowTable(1_000_000, "w");
+    expect([narrow.w, narrow.oMaxTs, narrow.oSeq, wide.w, wide.oMaxTs, wide.oSeq]).toEqual([7, 5, 6, 9, 7, 8]);
+    const next = mulberry32(3);
+    for (let i = 0; i < 2_000; i++) {
+      const key = next() % 300;
+      const start = (next() % 3) * 60_000;
+      const x = next() % 7 === 0 ? NaN : (next() % 1_000) / 7;
+      const t = start + (next() % 60_000);
+      narrow.add(key, start, x, t);
+      wide.add(key, start, x, t);
+    }
+    expect(narrow.size).toBe(wide.size);
+    const a7 = new Float64Array(7 * narrow.size);
+    const a9 = new Float64Array(9 * wide.size);
+    expect(narrow.exportTo(a7, 0)).toBe(7 * narrow.size);
+    expect(wide.exportTo(a9, 0)).toBe(9 * wide.size);
+    expect(narrow.bytes).toBeLessThan(wide.bytes);
+    // Entry by entry (the same hash, the same slots): key, start, count, sum, n, then maxTs and seq.
+    for (let e = 0; e < narrow.size; e++) {
+      const n7 = Array.from(a7.subarray(7 * e, 7 * e + 7));
+      const w9 = Array.from(a9.subarray(9 * e, 9 * e + 9));
+      expect(n7).toEqual([...w9.slice(0, 5), w9[7], w9[8]]);
+    }
+    // Restored from its checkpoint, a narrow table closes as the wide one.
+    const back = new BatchWindowTable(1_000_000, "w", 1024, false);
+    back.importFrom(a7, 0, narrow.size, narrow.nextSeq);
+    expect(closed(back, 60_000)).toEqual(closed(wide, 60_000));
   });
 });
