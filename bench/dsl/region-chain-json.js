@@ -3,10 +3,9 @@
 // each car's latest fix, whose updates are grouped by geohash-5 region (a second new key: the second
 // repartition) and counted with a user aggregate in 60 s windows with 10 s grace.
 import { Geo, StreamsBuilder, TimeWindows } from "riptide";
-import { schema } from "./region-repartition-json.js";
+import { schema, valid } from "./region-repartition-json.js";
 
 const prefix = process.env.RIPTIDE_BENCH_PREFIX ?? "";
-const valid = (v) => Number.isFinite(v.lat) && Number.isFinite(v.lon) && v.lat >= -90 && v.lat <= 90 && v.lon >= -180 && v.lon <= 180 && !(v.lat === 0 && v.lon === 0);
 
 export default function topology() {
   const b = new StreamsBuilder();

@@ -7,7 +7,7 @@ import { Geo, StreamsBuilder, TimeWindows, defineSchema } from "riptide";
 const prefix = process.env.RIPTIDE_BENCH_PREFIX ?? "";
 export const schema = defineSchema("driver-location", { driverId: "string", lat: "f64", lon: "f64", ts: "f64", speedKmh: "f64" });
 
-const valid = (v) => Number.isFinite(v.lat) && Number.isFinite(v.lon) && v.lat >= -90 && v.lat <= 90 && v.lon >= -180 && v.lon <= 180 && !(v.lat === 0 && v.lon === 0);
+export const valid = (v) => Number.isFinite(v.lat) && Number.isFinite(v.lon) && v.lat >= -90 && v.lat <= 90 && v.lon >= -180 && v.lon <= 180 && !(v.lat === 0 && v.lon === 0);
 
 export default function topology() {
   const b = new StreamsBuilder();
