@@ -1350,7 +1350,8 @@ Napi::Value DslFusedBatch(const Napi::CallbackInfo& info) {
   const double stride = io[D_STRIDE];
   const double storeRows = io[D_STORE_ROWS];
   const double pv = io[D_PRECISION];
-  const double rowWords = io[D_ROW_WORDS];
+  // 0: a caller from before D_ROW_WORDS, whose tables all have 9-word rows.
+  const double rowWords = io[D_ROW_WORDS] == 0 ? 9 : io[D_ROW_WORDS];
   const bool minMax = rowWords == 9;
   bool ok = (rowWords == 9 || rowWords == 7) && cap >= 2 && (cap & (cap - 1)) == 0 && cap <= 0x10000000u &&
             l[10] >= cap * static_cast<size_t>(rowWords) && nfv >= 0 &&
