@@ -1122,34 +1122,31 @@ export class Coordinator {
    * State per partition: on assignment, each task's committed state is loaded into its shard (a
    * TASK_LOAD batch ahead of its first records) with its partitions' stream times; `ready(p)` lets
    * the source read p from then on (fetching runs meanwhile). A task is loaded once, for the first
-   * of its partitions assigned (each topic's part of an assignment comes as its own call).
+   * of its partitions assigned (each topic's part of an assignment comes as its own call). Each
+   * task is read from the changelog on its own, so a partition processes as soon as its own state
+   * is back (one whose changelog partition waits for a dead process's transaction to be aborted
+   * holds back no other), and each logs its restore (task-restore: bytes, ms).
    */
   private async assignPartitions(ps: readonly number[], ready: (p: number) => void): Promise<void> {
     const tx = this.options.transactions!;
     const t0 = Date.now();
     const fresh = [...new Set(ps.map((p) => this.taskOf(p)))].filter((t) => t >= 0 && !this.held.has(t));
-    if (fresh.length > 0) {
-      const gens = new Map(fresh.map((t) => [t, ++this.taskGen[t]!]));
-      const loads = tx.loadTasks!(fresh).then(async (saved) => {
-        const done = new Set<number>();
-        let bytes = 0;
-        for (const t of fresh) {
-          if (this.taskGen[t] !== gens.get(t)) continue; // revoked meanwhile
-          const task = saved.get(t);
-          for (const p of this.partitionsOf([t])) {
-            this.streamTime[p] = task?.streamTimes?.get(p) ?? (p === t ? task?.streamTime : undefined) ?? -Infinity;
-            this.lastActive[p] = this.now();
-            this.commits?.forget(p);
-          }
-          bytes += (task?.words.length ?? 0) * 8;
-          if (await this.loadTask(t % this.workers, t, task?.words ?? new Float64Array(0), gens.get(t)!)) done.add(t);
+    for (const t of fresh) {
+      const gen = ++this.taskGen[t]!;
+      this.held.set(t, tx.loadTasks!([t]).then(async (saved) => {
+        if (this.taskGen[t] !== gen) return false; // revoked meanwhile
+        const task = saved.get(t);
+        for (const p of this.partitionsOf([t])) {
+          this.streamTime[p] = task?.streamTimes?.get(p) ?? (p === t ? task?.streamTime : undefined) ?? -Infinity;
+          this.lastActive[p] = this.now();
+          this.commits?.forget(p);
         }
+        const loaded = await this.loadTask(t % this.workers, t, task?.words ?? new Float64Array(0), gen);
         this.options.onLog?.("task-restore", {
-          partitions: [...ps], tasks: fresh, restored: fresh.filter((t) => saved.has(t)), bytes, ms: Date.now() - t0,
+          partitions: this.partitionsOf([t]).filter((p) => ps.includes(p)), tasks: [t], restored: task ? [t] : [], bytes: (task?.words.length ?? 0) * 8, ms: Date.now() - t0,
         });
-        return done;
-      });
-      for (const t of fresh) this.held.set(t, loads.then((done) => done.has(t)));
+        return loaded;
+      }));
     }
     await Promise.all(ps.map(async (p) => {
       const t = this.taskOf(p);
