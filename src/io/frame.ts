@@ -120,12 +120,12 @@ export function frameRecordCount(schema: Schema, frame: Uint8Array): number {
 }
 
 /**
- * Decodes records [from, from + max) of a frame into row `at` of `columns`. Strings are interned
- * through `interner`, once per distinct string of the frame (`ids` caches that mapping per frame;
- * pass the same array for every call on one frame). Returns the number of records written.
+ * Checks a frame's header and interns its string table into `ids` (id of string k at k) unless
+ * `ids` holds them already (not empty); returns the record count. Throws DecodeError as
+ * decodeFrameInto does. The Kafka source calls it when a frame arrives, while its bytes are still
+ * in the cache from the client's copy; decoding it later then finds `ids` filled.
  */
-export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number, max: number,
-  columns: Record<string, ColumnArray>, at: number, interner: Interner, ids: number[]): number {
+export function internFrameStrings(schema: Schema, frame: Uint8Array, interner: Interner, ids: number[]): number {
   for (const f of schema.fields) if (f.type === "text") throw new DecodeError(`frames do not carry text fields (${f.name}): send JSON`);
   const n = frameRecordCount(schema, frame);
   const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -143,6 +143,20 @@ export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number,
     }
     if (p !== end) throw new DecodeError(`frame string table has ${end - p} bytes left over`);
   }
+  return n;
+}
+
+/**
+ * Decodes records [from, from + max) of a frame into row `at` of `columns`. Strings are interned
+ * through `interner`, once per distinct string of the frame (`ids` caches that mapping per frame;
+ * pass the same array for every call on one frame). Returns the number of records written.
+ */
+export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number, max: number,
+  columns: Record<string, ColumnArray>, at: number, interner: Interner, ids: number[]): number {
+  const n = internFrameStrings(schema, frame, interner, ids);
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const strings = dv.getUint32(12, true);
+  const tableBytes = dv.getUint32(16, true);
   const count = Math.max(0, Math.min(max, n - from));
   let off = pad8(HEADER + tableBytes);
   const base = frame.byteOffset;

@@ -15,6 +15,8 @@ export class Interner {
   private entries = 0;
   private arena = new Uint8Array(1 << 14);
   private arenaUsed = 0;
+  /** Bumped by loadNames(): ids handed out before it may name other strings now. */
+  generation = 0;
 
   /** The id of `s`, assigning the next id on first sight; 0 for anything but a non-empty string. */
   intern(s: unknown): number {
@@ -85,6 +87,7 @@ export class Interner {
 
   /** Replaces the table with one from exportNames(): the same strings get the same ids again. */
   loadNames(names: readonly string[]): void {
+    this.generation++;
     this.ids.clear();
     this.names.length = 1;
     this.entries = 0;

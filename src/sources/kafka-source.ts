@@ -16,7 +16,7 @@
  * emitted — the next message's offset, or the current one while a frame is only partly read.
  */
 import type { KafkaConsumerClient, KafkaHeader, KafkaMessage, TopicPartition } from "../io/kafka/client.js";
-import { decodeFrameInto, FRAME_MAGIC } from "../io/frame.js";
+import { decodeFrameInto, FRAME_MAGIC, internFrameStrings } from "../io/frame.js";
 import { DEAD_LETTER_MAX_BYTES } from "../io/retry.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { OutputColumns } from "../ring/output.js";
@@ -97,6 +97,12 @@ interface PartitionQueue {
   within: number;
   /** Per-frame cache of interned string ids. */
   ids: number[];
+  /**
+   * By message (beside `messages`): its frame's string ids, interned when it was queued (its bytes
+   * still in the cache from the client's copy), and the interner's generation then.
+   */
+  idsOf: Array<number[] | undefined>;
+  idsGen: number[];
   queuedRecords: number;
   paused: boolean;
   /** Offset of the next message not yet queued (where to seek on resume). */
@@ -170,7 +176,7 @@ export class KafkaSource implements Source {
     this.lowWater = options.lowWater ?? 50_000;
     this.maxJsonBytes = options.maxJsonBytes ?? 1 << 20;
     for (let p = 0; p < this.partitions; p++) {
-      this.queues.push({ messages: [], head: 0, within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0, end: -2, emptyAtAssign: false, lastQueuedAt: 0 });
+      this.queues.push({ messages: [], head: 0, within: 0, ids: [], idsOf: [], idsGen: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0, end: -2, emptyAtAssign: false, lastQueuedAt: 0 });
       this.raw.push(new Array<Buffer | undefined>(RETAIN));
       this.rawOffset.push(new Float64Array(RETAIN).fill(-1));
     }
@@ -228,7 +234,7 @@ export class KafkaSource implements Source {
           for (const p of ps) {
             const q = this.queues[p]!;
             // Unread messages are dropped: the next owner reads them from the committed offset.
-            q.messages = []; q.head = 0; q.within = 0; q.ids = []; q.queuedRecords = 0; q.nextOffset = -1;
+            q.messages = []; q.idsOf = []; q.idsGen = []; q.head = 0; q.within = 0; q.ids = []; q.queuedRecords = 0; q.nextOffset = -1;
             // Its position here is stale once another process has read on: none until it is read again.
             q.position = -1;
             q.assigned = false;
@@ -295,6 +301,8 @@ export class KafkaSource implements Source {
         if (!q || !q.assigned) continue;
         if (q.nextOffset >= 0 && m.offset < q.nextOffset) continue; // already queued (after a seek)
         q.messages.push(m);
+        q.idsOf.push(this.internStrings(m));
+        q.idsGen.push(this.interner.generation);
         q.nextOffset = m.offset + 1;
         q.lastQueuedAt = Date.now();
         const records = this.recordsIn(m);
@@ -384,6 +392,19 @@ export class KafkaSource implements Source {
     return q.nextOffset >= q.end || (q.nextOffset >= 0 && Date.now() - q.lastQueuedAt > MARKER_QUIET_MS);
   }
 
+  /** A frame's string ids (internFrameStrings), or undefined: not a frame, or one decoding will refuse. */
+  private internStrings(m: KafkaMessage): number[] | undefined {
+    const v = m.value;
+    if (!v || v.length < 4 || v.readUInt32LE(0) !== FRAME_MAGIC) return undefined;
+    const ids: number[] = [];
+    try {
+      internFrameStrings(this.options.pipeline.schema, v, this.interner, ids);
+    } catch {
+      return undefined;
+    }
+    return ids;
+  }
+
   private recordsIn(m: KafkaMessage): number {
     const v = m.value;
     if (v && v.length >= 12 && v.readUInt32LE(0) === FRAME_MAGIC) return v.readUInt32LE(8);
@@ -436,6 +457,7 @@ export class KafkaSource implements Source {
         q.resumeOffset = undefined;
       }
       if (v && v.length >= 4 && v.readUInt32LE(0) === FRAME_MAGIC) {
+        if (q.ids.length === 0 && q.idsGen[q.head] === this.interner.generation) q.ids = q.idsOf[q.head] ?? q.ids;
         let got: number;
         try {
           got = decodeFrameInto(schema, v, q.within, max - n, columns, n, this.interner, q.ids);
@@ -484,6 +506,8 @@ export class KafkaSource implements Source {
     q.position = q.head < q.messages.length ? q.messages[q.head]!.offset : q.nextOffset;
     if (q.head > 4096) {
       q.messages = q.messages.slice(q.head);
+      q.idsOf = q.idsOf.slice(q.head);
+      q.idsGen = q.idsGen.slice(q.head);
       q.head = 0;
     }
     if (q.paused && q.queuedRecords < this.lowWater) void this.resume(p);
@@ -491,6 +515,7 @@ export class KafkaSource implements Source {
   }
 
   private nextMessage(q: PartitionQueue): void {
+    q.idsOf[q.head] = undefined;
     q.head++;
     q.within = 0;
     q.ids = [];

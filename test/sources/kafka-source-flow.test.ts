@@ -168,4 +168,21 @@ describe("Kafka source: what it takes from the client", () => {
     expect(consumer.paused.size).toBe(0);
     expectAllOnce(r.offsets);
   });
+
+  it("frames interned as they arrive are interned again after a restored string table replaced the one they used", async () => {
+    const consumer = new PrefetchingConsumer();
+    const s = source(consumer, { fullPauseMs: 60_000 });
+    s.start();
+    await until(() => consumer.handedOut >= 40, "frames queued (their strings interned: d0 is 1, … d6 is 7)");
+    // A restore (exactly-once) loads the snapshot's table: the same strings under other ids.
+    s.importState({ names: ["d6", "d5", "d4", "d3", "d2", "d1", "d0"], partial: [] });
+    const layout = driverTracking.inputLayout(PER_FRAME);
+    const cols = bindColumns(new ArrayBuffer(layout.bytesPerSlot), 0, layout);
+    for (let p = 0; p < PARTITIONS; p++) {
+      expect(s.fill(p, cols, PER_FRAME)).toBe(PER_FRAME);
+      const names = Array.from({ length: PER_FRAME }, (_, i) => s.idName("driverId", cols["driverId"]![i]!));
+      expect(names).toEqual(Array.from({ length: PER_FRAME }, (_, i) => `d${i % 7}`));
+    }
+    await s.close();
+  });
 });
