@@ -160,10 +160,15 @@ describe.each(TOPOLOGIES)("exactly-once with state per partition across $what (-
       const restores = a2.stderr.split("\n").filter((l) => l.includes('"event":"task-restore"')).map((l) => JSON.parse(l) as { restored: number[] });
       expect(new Set(restores.flatMap((r) => r.restored)).size).toBe(TASK_PARTITIONS);
       const { windows, late } = await expectEveryWindowOnce(prefix, phases.flat(), chained);
-      // Every phase's windows (24 regions, 1-2 windows each), and none short of a record (no
-      // task runs two phases ahead of another, so nothing is late).
+      // Every phase's windows (24 regions, 1-2 windows each). One repartition: none short of a
+      // record (no task runs two phases ahead of another, so nothing is late). A chain: a record
+      // crosses two topics, and on a loaded machine, while tasks move between processes, some may
+      // still be on their way when the task counting them has read two phases further: they arrive
+      // late downstream, as in Kafka Streams (seen once at load ~15: 694 of phase 0's records late at
+      // a phase-2 watermark). How many depends on timing, so only their sum with the windows is
+      // checked (expectEveryWindowOnce), which exactly-once must keep.
       expect(windows).toBeGreaterThanOrEqual(REGIONS * 3);
-      expect(late).toBe(0);
+      if (!chained) expect(late).toBe(0);
       expect(summaryOutputs(a2)["invalid"]).toBe(0);
       // Purged as the processes committed, kills and all: what each partition still holds starts past its beginning.
       const topics = Object.keys(summaryOutputs(a2)).filter((k) => k.endsWith("-repartition"));
