@@ -45,17 +45,27 @@ function speedCheck(fix: Fix, last: KeyState<"lat" | "lon" | "ts">, ctx: Process
   return undefined;
 }
 
-export function driverTrackingJob(schema: Schema, anomaly: "builtin" | "function" = "builtin") {
-  const windows = TimeWindows.ofSizeAndGrace(WINDOW_MS, GRACE_MS);
+/**
+ * Test variants (test/dsl/fixtures): `topicPrefix` before every topic name; `graceMs` instead of
+ * 10 s (the built-in anomaly check's late rule follows the windows); `secondSink`: a sink nothing
+ * reaches, so that the engine runs the job in its general form (the typed form takes one sink).
+ */
+export interface JobVariant { topicPrefix?: string; graceMs?: number; secondSink?: boolean }
+
+export function driverTrackingJob(schema: Schema, anomaly: "builtin" | "function" = "builtin", variant: JobVariant = {}) {
+  const t = (name: string) => `${variant.topicPrefix ?? ""}${name}`;
+  const windows = TimeWindows.ofSizeAndGrace(WINDOW_MS, variant.graceMs ?? GRACE_MS);
   const b = new StreamsBuilder();
-  b.stream<Fix>("driver-locations", { schema, key: "driverId", timestamp: "ts" })
-    .processValues(undefined, Fields.checkLatLon("lat", "lon"), { flagged: "driver-invalid", name: "validate" })
-    .processValues(Stores.perKey("last-fix", { lat: "f64", lon: "f64", ts: "f64" }), anomaly === "builtin" ? Fields.speedLimit(MAX_SPEED_KMH, windows) : speedCheck, { flagged: "driver-anomalies", name: "anomaly" })
+  const fixes = b.stream<Fix>(t("driver-locations"), { schema, key: "driverId", timestamp: "ts" });
+  if (variant.secondSink) fixes.filter(() => false).to(t("driver-nothing"));
+  fixes
+    .processValues(undefined, Fields.checkLatLon("lat", "lon"), { flagged: t("driver-invalid"), name: "validate" })
+    .processValues(Stores.perKey("last-fix", { lat: "f64", lon: "f64", ts: "f64" }), anomaly === "builtin" ? Fields.speedLimit(MAX_SPEED_KMH, windows) : speedCheck, { flagged: t("driver-anomalies"), name: "anomaly" })
     .groupBy(Fields.geohashCode("lat", "lon", 5))
     .windowedBy(windows)
-    .mean("speedKmh", { late: "driver-late" })
+    .mean("speedKmh", { late: t("driver-late") })
     .toStream()
-    .to("driver-regions");
+    .to(t("driver-regions"));
   return b.build();
 }
 
