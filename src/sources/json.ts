@@ -39,3 +39,159 @@ export function compileJsonDecoder(schema: Schema, interner: Interner, textField
     }
   };
 }
+
+/**
+ * The same decoding straight from a message's bytes, without JSON.parse's string and object: a
+ * flat object whose values are numbers, strings, true, false or null (what one event per message
+ * is). Returns false, having decided nothing, for anything else — a nested value, an escape in a
+ * string, non-ASCII bytes in a key or a text field, input that is not valid JSON — so the caller
+ * decodes the message the general way (which also tells invalid JSON apart). Row i holds the same
+ * values as compileJsonDecoder's after JSON.parse of the message; it may be written in part when
+ * false is returned (the general way writes every field again).
+ */
+export type JsonBytesDecoder = (bytes: Uint8Array, columns: Record<string, ColumnArray>, i: number) => boolean;
+
+/** The ASCII text of bytes [from, to) (a number's spelling). */
+const latin1 = (b: Uint8Array, from: number, to: number): string =>
+  (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString("latin1", from, to);
+
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k); // exact doubles up to 1e22
+
+export function compileJsonBytesDecoder(schema: Schema, interner: Interner, textFields?: readonly string[]): JsonBytesDecoder {
+  const names = schema.fields.map((f) => f.name);
+  const keys = names.map((n) => Buffer.from(n, "utf8"));
+  const kinds = schema.fields.map((f) => (f.type === "string" ? STRING : f.type === "text" ? TEXT : 0));
+  const texts = textFields ?? schema.fields.filter((f) => f.type === "text").map((f) => f.name);
+  const ordinal = names.map((n) => texts.indexOf(n));
+  const nText = texts.length;
+  const count = names.length;
+  let cols: Array<ColumnArray | undefined> = [];
+  let colsOf: Record<string, ColumnArray> | undefined;
+
+  /** The field whose name is bytes [at, end), or -1. */
+  const fieldOf = (b: Uint8Array, at: number, end: number): number => {
+    const len = end - at;
+    for (let f = 0; f < count; f++) {
+      const k = keys[f]!;
+      if (k.length !== len) continue;
+      let j = 0;
+      while (j < len && k[j] === b[at + j]) j++;
+      if (j === len) return f;
+    }
+    return -1;
+  };
+
+  return (b, columns, i) => {
+    if (colsOf !== columns) {
+      colsOf = columns;
+      cols = names.map((n) => columns[n]);
+    }
+    for (let f = 0; f < count; f++) cols[f]![i] = kinds[f] === 0 ? NaN : 0;
+    const end = b.length;
+    let at = 0;
+    let c = 0;
+    while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+    if (b[at] !== 123) return false; // {
+    at++;
+    let first = true;
+    for (;;) {
+      while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+      if (at >= end) return false;
+      c = b[at]!;
+      if (c === 125 && first) { at++; break; } // }
+      if (!first) {
+        if (c === 125) { at++; break; }
+        if (c !== 44) return false; // ,
+        at++;
+        while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+      }
+      first = false;
+      // The key.
+      if (b[at] !== 34) return false;
+      const k0 = ++at;
+      while (at < end && (c = b[at]!) !== 34) {
+        if (c === 92 || c < 32 || c >= 128) return false;
+        at++;
+      }
+      if (at >= end) return false;
+      const f = fieldOf(b, k0, at);
+      at++;
+      while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+      if (b[at] !== 58) return false; // :
+      at++;
+      while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+      if (at >= end) return false;
+      c = b[at]!;
+      const kind = f < 0 ? -1 : kinds[f]!;
+      if (c === 34) {
+        const s0 = ++at;
+        let ascii = true;
+        while (at < end && (c = b[at]!) !== 34) {
+          if (c === 92 || c < 32) return false;
+          if (c >= 128) ascii = false;
+          at++;
+        }
+        if (at >= end) return false;
+        const len = at - s0;
+        at++;
+        if (kind === STRING) cols[f]![i] = interner.internBytes(b, s0, len);
+        else if (kind === TEXT) {
+          if (!ascii) return false;
+          if (len === 0) cols[f]![i] = 0;
+          else if (len > TEXT_BYTES) cols[f]![i] = TEXT_TOO_LONG;
+          else {
+            (columns["_blob"] as Uint8Array).set(b.subarray(s0, at - 1), (i * nText + ordinal[f]!) * TEXT_STRIDE);
+            cols[f]![i] = len + 1;
+          }
+        } else if (kind === 0) cols[f]![i] = NaN;
+      } else if (c === 45 || (c >= 48 && c <= 57)) {
+        // A number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+        const n0 = at;
+        const neg = c === 45;
+        if (neg) at++;
+        let m = 0;
+        let digits = 0;
+        let scale = 0;
+        if (b[at] === 48) { at++; digits = 1; }
+        else {
+          while (at < end && (c = b[at]!) >= 48 && c <= 57) { m = m * 10 + (c - 48); digits++; at++; }
+          if (digits === 0) return false;
+        }
+        if (b[at] === 46) {
+          at++;
+          const d0 = at;
+          while (at < end && (c = b[at]!) >= 48 && c <= 57) { m = m * 10 + (c - 48); digits++; at++; }
+          scale = at - d0;
+          if (scale === 0) return false;
+        }
+        // m is exact while it stays below 2^53 (every step then was too): up to 15 digits always, 16 mostly.
+        let exact = digits <= 17 && m <= 9007199254740992 && scale <= 22;
+        if (b[at] === 101 || b[at] === 69) {
+          at++;
+          if (b[at] === 43 || b[at] === 45) at++;
+          const e0 = at;
+          while (at < end && (c = b[at]!) >= 48 && c <= 57) at++;
+          if (at === e0) return false;
+          exact = false;
+        }
+        if (kind === 0) {
+          // Both exact below 2^53 and 1e22: one division, correctly rounded as JSON.parse is.
+          const x = exact ? m / POW10[scale]! : Number(latin1(b, n0, at));
+          cols[f]![i] = neg && exact ? -x : x;
+        } else if (kind > 0) cols[f]![i] = 0;
+      } else if (c === 116 || c === 102 || c === 110) {
+        // true, false, null
+        const lit = c === 116 ? TRUE : c === 102 ? FALSE : NULL;
+        for (let j = 0; j < lit.length; j++) if (b[at + j] !== lit[j]) return false;
+        at += lit.length;
+        if (kind >= 0) cols[f]![i] = kind === 0 ? NaN : 0;
+      } else return false;
+    }
+    while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+    return at === end;
+  };
+}
+
+const TRUE = Buffer.from("true");
+const FALSE = Buffer.from("false");
+const NULL = Buffer.from("null");

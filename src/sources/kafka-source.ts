@@ -22,7 +22,7 @@ import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { OutputColumns } from "../ring/output.js";
 import { Interner } from "../schema/interner.js";
 import type { ColumnArray } from "../schema/schema.js";
-import { compileJsonDecoder, type JsonDecoder } from "./json.js";
+import { compileJsonBytesDecoder, compileJsonDecoder, type JsonBytesDecoder, type JsonDecoder } from "./json.js";
 import type { Source, SourceHooks } from "./source.js";
 
 export interface KafkaSourceOptions {
@@ -143,6 +143,7 @@ export class KafkaSource implements Source {
   readonly maxInFlight = RETAIN;
   readonly interner: Interner;
   private readonly decodeJson: JsonDecoder;
+  private readonly decodeJsonBytes: JsonBytesDecoder;
   private readonly queues: PartitionQueue[] = [];
   private readonly raw: Array<Array<Buffer | undefined>> = [];
   private readonly rawOffset: Float64Array[] = [];
@@ -171,6 +172,7 @@ export class KafkaSource implements Source {
     this.partitions = options.partitions;
     this.interner = options.interner ?? new Interner();
     this.decodeJson = compileJsonDecoder(options.pipeline.schema, this.interner, options.pipeline.textFields);
+    this.decodeJsonBytes = compileJsonBytesDecoder(options.pipeline.schema, this.interner, options.pipeline.textFields);
     this.queuedPerPartition = options.queuedPerPartition ?? 200_000;
     this.highWater = options.highWater ?? 2 * this.queuedPerPartition;
     this.lowWater = options.lowWater ?? 50_000;
@@ -474,28 +476,32 @@ export class KafkaSource implements Source {
         this.records += got;
         if (q.within >= v.readUInt32LE(8)) this.nextMessage(q);
       } else {
-        let value: unknown;
-        try {
-          if (!v || v.length === 0) throw new Error("empty message");
-          if (v.length > this.maxJsonBytes) throw new Error(`message of ${v.length} bytes is larger than the ${this.maxJsonBytes}-byte limit for one JSON event`);
-          value = JSON.parse(v.toString("utf8"));
-        } catch (err) {
-          this.deadLetter(m, `not valid JSON or a Riptide frame: ${(err as Error).message}`);
-          q.queuedRecords--;
-          this.nextMessage(q);
-          continue;
-        }
         const decode = this.options.decode;
-        if (decode !== undefined && !decode(value, v!, columns, n)) {
-          if (n > 0) break;
-          this.deadLetter(m, "the message does not fit an empty batch");
-          q.queuedRecords--;
-          this.nextMessage(q);
-          continue;
+        // A flat event straight from its bytes; anything else (and invalid JSON) the general way.
+        const direct = decode === undefined && v !== null && v !== undefined && v.length <= this.maxJsonBytes && this.decodeJsonBytes(v, columns, n);
+        let value: unknown;
+        if (!direct) {
+          try {
+            if (!v || v.length === 0) throw new Error("empty message");
+            if (v.length > this.maxJsonBytes) throw new Error(`message of ${v.length} bytes is larger than the ${this.maxJsonBytes}-byte limit for one JSON event`);
+            value = JSON.parse(v.toString("utf8"));
+          } catch (err) {
+            this.deadLetter(m, `not valid JSON or a Riptide frame: ${(err as Error).message}`);
+            q.queuedRecords--;
+            this.nextMessage(q);
+            continue;
+          }
+          if (decode !== undefined && !decode(value, v!, columns, n)) {
+            if (n > 0) break;
+            this.deadLetter(m, "the message does not fit an empty batch");
+            q.queuedRecords--;
+            this.nextMessage(q);
+            continue;
+          }
         }
         this.raw[p]![m.offset % RETAIN] = v;
         this.rawOffset[p]![m.offset % RETAIN] = m.offset;
-        if (decode === undefined) this.decodeJson(value, columns, n);
+        if (!direct && decode === undefined) this.decodeJson(value, columns, n);
         off[n] = m.offset;
         n++;
         q.queuedRecords--;
