@@ -140,7 +140,9 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
           if (len === 0) cols[f]![i] = 0;
           else if (len > TEXT_BYTES) cols[f]![i] = TEXT_TOO_LONG;
           else {
-            (columns["_blob"] as Uint8Array).set(b.subarray(s0, at - 1), (i * nText + ordinal[f]!) * TEXT_STRIDE);
+            const blob = columns["_blob"] as Uint8Array;
+            const to = (i * nText + ordinal[f]!) * TEXT_STRIDE;
+            for (let j = 0; j < len; j++) blob[to + j] = b[s0 + j]!;
             cols[f]![i] = len + 1;
           }
         } else if (kind === 0) cols[f]![i] = NaN;
