@@ -55,6 +55,16 @@ export type JsonBytesDecoder = (bytes: Uint8Array, columns: Record<string, Colum
 const latin1 = (b: Uint8Array, from: number, to: number): string =>
   (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString("latin1", from, to);
 
+/** The index of the first byte from `at` that is not JSON whitespace (space, tab, CR, LF). */
+function skipSpace(b: Uint8Array, at: number, end: number): number {
+  while (at < end) {
+    const c = b[at]!;
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
+    at++;
+  }
+  return at;
+}
+
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k); // exact doubles up to 1e22
 
 export function compileJsonBytesDecoder(schema: Schema, interner: Interner, textFields?: readonly string[]): JsonBytesDecoder {
@@ -90,12 +100,12 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
     const end = b.length;
     let at = 0;
     let c = 0;
-    while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+    at = skipSpace(b, at, end);
     if (b[at] !== 123) return false; // {
     at++;
     let first = true;
     for (;;) {
-      while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+      at = skipSpace(b, at, end);
       if (at >= end) return false;
       c = b[at]!;
       if (c === 125 && first) { at++; break; } // }
@@ -103,7 +113,7 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
         if (c === 125) { at++; break; }
         if (c !== 44) return false; // ,
         at++;
-        while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+        at = skipSpace(b, at, end);
       }
       first = false;
       // The key.
@@ -116,10 +126,10 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
       if (at >= end) return false;
       const f = fieldOf(b, k0, at);
       at++;
-      while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+      at = skipSpace(b, at, end);
       if (b[at] !== 58) return false; // :
       at++;
-      while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+      at = skipSpace(b, at, end);
       if (at >= end) return false;
       c = b[at]!;
       const kind = f < 0 ? -1 : kinds[f]!;
@@ -166,8 +176,9 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
           scale = at - d0;
           if (scale === 0) return false;
         }
-        // m is exact while it stays below 2^53 (every step then was too): up to 15 digits always, 16 mostly.
-        let exact = digits <= 17 && m <= 9007199254740992 && scale <= 22;
+        // m is exact while it stays below 2^53 (every step then was too); a sum that reached 2^53 may
+        // have been rounded (2^53 + 1 sums to 2^53), so it goes the general way.
+        let exact = m < 9007199254740992 && scale <= 22;
         if (b[at] === 101 || b[at] === 69) {
           at++;
           if (b[at] === 43 || b[at] === 45) at++;
@@ -189,7 +200,7 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
         if (kind >= 0) cols[f]![i] = kind === 0 ? NaN : 0;
       } else return false;
     }
-    while (at < end && ((c = b[at]!) === 32 || c === 10 || c === 13 || c === 9)) at++;
+    at = skipSpace(b, at, end);
     return at === end;
   };
 }

@@ -67,6 +67,17 @@ describe("byte-level JSON decoder", () => {
     }), FUZZ);
   });
 
+  it("agrees on mantissas at and past 2^53, where the digits no longer add up exactly", () => {
+    // 2^53 + 1 = 9007199254740993 rounds to 2^53 as the digits are summed: it must not be taken as exact.
+    for (const digits of ["9007199254740991", "9007199254740992", "9007199254740993", "9007199254740995", "18014398509481985"]) {
+      for (const at of [0, 1, 2, 8, 14, 15]) {
+        const num = at === 0 ? digits : `${digits.slice(0, at)}.${digits.slice(at)}`;
+        expect(agree(`{"lat":${num},"ts":-${num}}`), num).toBe(true);
+        expect(agree(`{"lat":0.${digits}}`), `0.${digits}`).toBe(true);
+      }
+    }
+  });
+
   it("declines mangled texts JSON.parse rejects (and any text: never accepts invalid JSON)", () => {
     const base = '{"driverId":"d-1","lat":52.1,"lon":13.4,"ts":1700000000000,"note":"hi","n":3}';
     fc.assert(fc.property(fc.nat(base.length - 1), fc.nat(base.length), fc.string({ maxLength: 3 }), (at, cut, ins) => {
