@@ -281,19 +281,14 @@ export class KafkaTransactions implements TransactionHooks {
     if (this.inputs.length === 0) throw new KafkaError("exactly-once: no input topic was added to the transactions (addInput)");
     if (this.o.taskMode) {
       this.writeTasks(state, positions, epoch);
-      await this.sendOffsets(positions);
-      await producer.commitTransaction!();
-      this.commits++;
-      this.purgeCommitted(positions);
-      await producer.beginTransaction!();
-      return;
+    } else {
+      // The sources' state is each input's own (the combined source does not know it).
+      const sources = this.inputs.map((i) => i.source.exportState());
+      const blob = encodeSnapshot({ ...state, source: sources.length === 1 ? sources[0] : { topics: this.inputs.map((i) => i.topic), inputs: sources } });
+      this.lastSnapshotBytes = blob.length;
+      const n = this.produceChunks(blob, (i) => `chunk/${i}`, [epoch]);
+      this.produce("meta", Buffer.from(JSON.stringify({ epoch, chunks: n, bytes: blob.length })));
     }
-    // The sources' state is each input's own (the combined source does not know it).
-    const sources = this.inputs.map((i) => i.source.exportState());
-    const blob = encodeSnapshot({ ...state, source: sources.length === 1 ? sources[0] : { topics: this.inputs.map((i) => i.topic), inputs: sources } });
-    this.lastSnapshotBytes = blob.length;
-    const n = this.produceChunks(blob, (i) => `chunk/${i}`, [epoch]);
-    this.produce("meta", Buffer.from(JSON.stringify({ epoch, chunks: n, bytes: blob.length })));
     await this.sendOffsets(positions);
     await producer.commitTransaction!();
     this.commits++;
