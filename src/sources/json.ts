@@ -49,7 +49,8 @@ export function compileJsonDecoder(schema: Schema, interner: Interner, textField
  * values as compileJsonDecoder's after JSON.parse of the message; it may be written in part when
  * false is returned (the general way writes every field again).
  */
-export type JsonBytesDecoder = (bytes: Uint8Array, columns: Record<string, ColumnArray>, i: number) => boolean;
+/** Decodes the event in bytes [from, to) (default: all of them) into record i of the columns; false: not a flat event of the schema. */
+export type JsonBytesDecoder = (bytes: Uint8Array, columns: Record<string, ColumnArray>, i: number, from?: number, to?: number) => boolean;
 
 /** The ASCII text of bytes [from, to) (a number's spelling). */
 const latin1 = (b: Uint8Array, from: number, to: number): string =>
@@ -91,17 +92,17 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
     return -1;
   };
 
-  return (b, columns, i) => {
+  return (b, columns, i, from = 0, to = b.length) => {
     if (colsOf !== columns) {
       colsOf = columns;
       cols = names.map((n) => columns[n]);
     }
     for (let f = 0; f < count; f++) cols[f]![i] = kinds[f] === 0 ? NaN : 0;
-    const end = b.length;
-    let at = 0;
+    const end = to;
+    let at = from;
     let c = 0;
     at = skipSpace(b, at, end);
-    if (b[at] !== 123) return false; // {
+    if (at >= end || b[at] !== 123) return false; // {
     at++;
     let first = true;
     for (;;) {
@@ -151,8 +152,8 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
           else if (len > TEXT_BYTES) cols[f]![i] = TEXT_TOO_LONG;
           else {
             const blob = columns["_blob"] as Uint8Array;
-            const to = (i * nText + ordinal[f]!) * TEXT_STRIDE;
-            for (let j = 0; j < len; j++) blob[to + j] = b[s0 + j]!;
+            const dst = (i * nText + ordinal[f]!) * TEXT_STRIDE;
+            for (let j = 0; j < len; j++) blob[dst + j] = b[s0 + j]!;
             cols[f]![i] = len + 1;
           }
         } else if (kind === 0) cols[f]![i] = NaN;
@@ -195,6 +196,7 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
       } else if (c === 116 || c === 102 || c === 110) {
         // true, false, null
         const lit = c === 116 ? TRUE : c === 102 ? FALSE : NULL;
+        if (at + lit.length > end) return false;
         for (let j = 0; j < lit.length; j++) if (b[at + j] !== lit[j]) return false;
         at += lit.length;
         if (kind >= 0) cols[f]![i] = kind === 0 ? NaN : 0;

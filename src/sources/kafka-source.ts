@@ -1,7 +1,7 @@
 /**
  * A Kafka topic as a source (main thread only: node-rdkafka is not safe in worker threads).
  *
- *   consumer.consume() ──► per-partition queues of messages ──fill(p)──► ring slot columns
+ *   consumer.takeNow() / consume() ──► per-partition queues of messages ──fill(p)──► ring slot columns
  *        ▲  takes only what the queues have room for (the client's prefetch holds the rest);
  *        │  pauses p when it falls far behind the others, or when the queues stay full (a slow
  *        │  sink); resumes it (seeking to the first message not yet queued, since librdkafka drops
@@ -15,7 +15,10 @@
  * Positions: after fill(p), position(p) is the offset to commit once everything filled so far is
  * emitted — the next message's offset, or the current one while a frame is only partly read.
  */
-import type { KafkaConsumerClient, KafkaHeader, KafkaMessage, TopicPartition } from "../io/kafka/client.js";
+import {
+  PACKED_ERROR, PACKED_OFFSET, PACKED_PARTITION, PACKED_STRIDE, PACKED_VALUE_LENGTH, PACKED_VALUE_START,
+  type KafkaConsumerClient, type KafkaHeader, type KafkaMessage, type PackedMessages, type TopicPartition,
+} from "../io/kafka/client.js";
 import { decodeFrameInto, FRAME_MAGIC, internFrameStrings } from "../io/frame.js";
 import { DEAD_LETTER_MAX_BYTES } from "../io/retry.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
@@ -23,6 +26,7 @@ import type { OutputColumns } from "../ring/output.js";
 import { Interner } from "../schema/interner.js";
 import type { ColumnArray } from "../schema/schema.js";
 import { compileJsonBytesDecoder, compileJsonDecoder, type JsonBytesDecoder, type JsonDecoder } from "./json.js";
+import { MessageQueue } from "./message-queue.js";
 import type { Source, SourceHooks } from "./source.js";
 
 export interface KafkaSourceOptions {
@@ -91,18 +95,12 @@ export interface KafkaSourceOptions {
 export type MessageDecoder = (value: unknown, raw: Buffer, columns: Record<string, ColumnArray>, n: number) => boolean;
 
 interface PartitionQueue {
-  messages: KafkaMessage[];
-  head: number;
-  /** Records already read from messages[head] (a frame may span several fills). */
+  /** Messages queued and not yet read (with each frame's string ids, interned when it was queued). */
+  msgs: MessageQueue;
+  /** Records already read from the head message (a frame may span several fills). */
   within: number;
   /** Per-frame cache of interned string ids. */
   ids: number[];
-  /**
-   * By message (beside `messages`): its frame's string ids, interned when it was queued (its bytes
-   * still in the cache from the client's copy), and the interner's generation then.
-   */
-  idsOf: Array<number[] | undefined>;
-  idsGen: number[];
   queuedRecords: number;
   paused: boolean;
   /** Offset of the next message not yet queued (where to seek on resume). */
@@ -145,7 +143,10 @@ export class KafkaSource implements Source {
   private readonly decodeJson: JsonDecoder;
   private readonly decodeJsonBytes: JsonBytesDecoder;
   private readonly queues: PartitionQueue[] = [];
+  /** JSON messages kept for side outputs (event()): the buffer holding each, where in it, and its offset. */
   private readonly raw: Array<Array<Buffer | undefined>> = [];
+  private readonly rawStart: Float64Array[] = [];
+  private readonly rawLength: Float64Array[] = [];
   private readonly rawOffset: Float64Array[] = [];
   private hooks: SourceHooks | undefined;
   private consuming: Promise<void> | undefined;
@@ -178,8 +179,10 @@ export class KafkaSource implements Source {
     this.lowWater = options.lowWater ?? 50_000;
     this.maxJsonBytes = options.maxJsonBytes ?? 1 << 20;
     for (let p = 0; p < this.partitions; p++) {
-      this.queues.push({ messages: [], head: 0, within: 0, ids: [], idsOf: [], idsGen: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0, end: -2, emptyAtAssign: false, lastQueuedAt: 0 });
+      this.queues.push({ msgs: new MessageQueue(), within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0, end: -2, emptyAtAssign: false, lastQueuedAt: 0 });
       this.raw.push(new Array<Buffer | undefined>(RETAIN));
+      this.rawStart.push(new Float64Array(RETAIN));
+      this.rawLength.push(new Float64Array(RETAIN));
       this.rawOffset.push(new Float64Array(RETAIN).fill(-1));
     }
   }
@@ -236,7 +239,7 @@ export class KafkaSource implements Source {
           for (const p of ps) {
             const q = this.queues[p]!;
             // Unread messages are dropped: the next owner reads them from the committed offset.
-            q.messages = []; q.idsOf = []; q.idsGen = []; q.head = 0; q.within = 0; q.ids = []; q.queuedRecords = 0; q.nextOffset = -1;
+            q.msgs.clear(); q.within = 0; q.ids = []; q.queuedRecords = 0; q.nextOffset = -1;
             // Its position here is stale once another process has read on: none until it is read again.
             q.position = -1;
             q.assigned = false;
@@ -254,8 +257,10 @@ export class KafkaSource implements Source {
    * it has n messages or none arrived for `timeout` ms, so a steady stream (a new fetch response
    * every few ms) held each message until n had accumulated: 125 ms for 5000 JSON messages at
    * 40 k/s, seconds for frames. Instead, two kinds of call:
-   *   - take:  consume(room, 0): what is prefetched now, up to the room the queues have left
-   *            (room()), without waiting;
+   *   - take:  what is prefetched now, up to the room the queues have left (room()), without
+   *            waiting: takeNow(room) when the client has it (node-rdkafka with
+   *            native-bindings/kafka: on this thread, packed, no object per message), else
+   *            consume(room, 0);
    *   - wait:  consume(1, consumeWaitMs), only after a take found nothing: returns on the first
    *            message to arrive (then take again).
    * With no room, nothing is taken: fill() makes room within milliseconds while the engine keeps
@@ -288,6 +293,15 @@ export class KafkaSource implements Source {
       } else {
         fullSince = 0;
       }
+      // A take without waiting, packed, when the client can (no object per message, no trip
+      // through the thread pool); else consume().
+      const packed: PackedMessages | null = waiting ? null : this.options.consumer.takeNow?.(room) ?? null;
+      if (packed !== null) {
+        this.queuePacked(packed);
+        waiting = packed.count === 0;
+        if (!waiting) await new Promise(setImmediate); // the coordinator's turn
+        continue;
+      }
       let messages: KafkaMessage[];
       try {
         messages = await (waiting ? this.options.consumer.consume(1, waitMs) : this.options.consumer.consume(room, 0));
@@ -296,25 +310,62 @@ export class KafkaSource implements Source {
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
-      if (messages.length > 0) this.lastMessageAt = Date.now();
+      const now = Date.now();
+      if (messages.length > 0) this.lastMessageAt = now;
       let most = 0;
       for (const m of messages) {
         const q = this.queues[m.partition];
         if (!q || !q.assigned) continue;
         if (q.nextOffset >= 0 && m.offset < q.nextOffset) continue; // already queued (after a seek)
-        q.messages.push(m);
-        q.idsOf.push(this.internStrings(m));
-        q.idsGen.push(this.interner.generation);
-        q.nextOffset = m.offset + 1;
-        q.lastQueuedAt = Date.now();
-        const records = this.recordsIn(m);
+        q.msgs.pushMessage(m);
+        const records = this.queued(q, m.partition, m.offset, now);
         if (records > most) most = records;
-        q.queuedRecords += records;
-        if (q.queuedRecords > this.highWater && this.starving(m.partition)) this.pause(m.partition);
       }
       if (most > 0) this.recordsPerMessage = most;
       waiting = messages.length === 0;
     }
+  }
+
+  /** Queues the records of a packed take (KafkaConsumerClient.takeNow). */
+  private queuePacked(t: PackedMessages): void {
+    const { data, meta, count } = t;
+    if (count === 0) return;
+    const now = Date.now();
+    this.lastMessageAt = now;
+    let most = 0;
+    for (let i = 0; i < count; i++) {
+      const m = 1 + i * PACKED_STRIDE;
+      if (meta[m + PACKED_ERROR] !== 0) {
+        this.options.onLog?.("consume-error", { partition: meta[m + PACKED_PARTITION], code: meta[m + PACKED_ERROR] });
+        continue;
+      }
+      const p = meta[m + PACKED_PARTITION]!;
+      const offset = meta[m + PACKED_OFFSET]!;
+      const q = this.queues[p];
+      if (!q || !q.assigned) continue;
+      if (q.nextOffset >= 0 && offset < q.nextOffset) continue; // already queued (after a seek)
+      q.msgs.pushPacked(data, meta, i);
+      const records = this.queued(q, p, offset, now);
+      if (records > most) most = records;
+    }
+    if (most > 0) this.recordsPerMessage = most;
+  }
+
+  /** The message just queued at the tail of p's queue: its frame's strings interned, counted; its records. */
+  private queued(q: PartitionQueue, p: number, offset: number, now: number): number {
+    const msgs = q.msgs;
+    const i = msgs.tail - 1;
+    const buf = msgs.buffer(i);
+    const start = msgs.valueStart(i);
+    const len = msgs.valueLength(i);
+    const frame = len >= 12 && buf.readUInt32LE(start) === FRAME_MAGIC;
+    msgs.setIds(frame ? this.internStrings(msgs.value(i)!) : undefined, this.interner.generation);
+    q.nextOffset = offset + 1;
+    q.lastQueuedAt = now;
+    const records = frame ? buf.readUInt32LE(start + 8) : 1;
+    q.queuedRecords += records;
+    if (q.queuedRecords > this.highWater && this.starving(p)) this.pause(p);
+    return records;
   }
 
   /**
@@ -388,16 +439,14 @@ export class KafkaSource implements Source {
     if (!q || q.end === -2 || !q.assigned) return undefined;
     if (q.end === -1) return false;
     if (q.emptyAtAssign) return true;
-    if (q.head < q.messages.length) return false;
+    if (!q.msgs.empty) return false;
     // Read and processed up to the end it had; or nothing more came for a while after the last
     // message (read_committed: the end may be a transaction's marker, which is never delivered).
     return q.nextOffset >= q.end || (q.nextOffset >= 0 && Date.now() - q.lastQueuedAt > MARKER_QUIET_MS);
   }
 
   /** A frame's string ids (internFrameStrings), or undefined: not a frame, or one decoding will refuse. */
-  private internStrings(m: KafkaMessage): number[] | undefined {
-    const v = m.value;
-    if (!v || v.length < 4 || v.readUInt32LE(0) !== FRAME_MAGIC) return undefined;
+  private internStrings(v: Buffer): number[] | undefined {
     const ids: number[] = [];
     try {
       internFrameStrings(this.options.pipeline.schema, v, this.interner, ids);
@@ -407,11 +456,6 @@ export class KafkaSource implements Source {
     return ids;
   }
 
-  private recordsIn(m: KafkaMessage): number {
-    const v = m.value;
-    if (v && v.length >= 12 && v.readUInt32LE(0) === FRAME_MAGIC) return v.readUInt32LE(8);
-    return 1;
-  }
 
   private async resume(p: number): Promise<void> {
     const q = this.queues[p]!;
@@ -446,30 +490,35 @@ export class KafkaSource implements Source {
     if (!q.assigned || q.revoking || q.loading) return 0;
     const off = columns["_off"]!;
     const schema = this.options.pipeline.schema;
+    const msgs = q.msgs;
     let n = 0;
-    q.enteredAt = q.head < q.messages.length ? q.messages[q.head]!.timestamp : 0;
-    while (n < max && q.head < q.messages.length) {
-      const m = q.messages[q.head]!;
-      const v = m.value;
+    q.enteredAt = msgs.empty ? 0 : msgs.timestamp(msgs.head);
+    while (n < max && !msgs.empty) {
+      const h = msgs.head;
+      const offset = msgs.offset(h);
+      const buf = msgs.buffer(h);
+      const start = msgs.valueStart(h);
+      const len = msgs.valueLength(h);
       if (q.resumeOffset !== undefined) {
-        if (m.offset === q.resumeOffset && q.within === 0) {
+        if (offset === q.resumeOffset && q.within === 0) {
           q.within = q.resumeWithin!;
           q.queuedRecords -= q.resumeWithin!;
         }
         q.resumeOffset = undefined;
       }
-      if (v && v.length >= 4 && v.readUInt32LE(0) === FRAME_MAGIC) {
-        if (q.ids.length === 0 && q.idsGen[q.head] === this.interner.generation) q.ids = q.idsOf[q.head] ?? q.ids;
+      if (len >= 4 && buf.readUInt32LE(start) === FRAME_MAGIC) {
+        const v = msgs.value(h)!;
+        if (q.ids.length === 0) q.ids = msgs.idsOf(h, this.interner.generation) ?? q.ids;
         let got: number;
         try {
           got = decodeFrameInto(schema, v, q.within, max - n, columns, n, this.interner, q.ids);
         } catch (err) {
-          this.deadLetter(m, (err as Error).message);
-          q.queuedRecords -= Math.max(0, this.recordsIn(m) - q.within);
+          this.deadLetter(msgs.message(h, this.options.topic, p), (err as Error).message);
+          q.queuedRecords -= Math.max(0, (len >= 12 ? v.readUInt32LE(8) : 1) - q.within);
           this.nextMessage(q);
           continue;
         }
-        for (let i = 0; i < got; i++) off[n + i] = m.offset;
+        for (let i = 0; i < got; i++) off[n + i] = offset;
         n += got;
         q.within += got;
         q.queuedRecords -= got;
@@ -478,51 +527,47 @@ export class KafkaSource implements Source {
       } else {
         const decode = this.options.decode;
         // A flat event straight from its bytes; anything else (and invalid JSON) the general way.
-        const direct = decode === undefined && v !== null && v !== undefined && v.length <= this.maxJsonBytes && this.decodeJsonBytes(v, columns, n);
+        const direct = decode === undefined && len > 0 && len <= this.maxJsonBytes && this.decodeJsonBytes(buf, columns, n, start, start + len);
         let value: unknown;
         if (!direct) {
           try {
-            if (!v || v.length === 0) throw new Error("empty message");
-            if (v.length > this.maxJsonBytes) throw new Error(`message of ${v.length} bytes is larger than the ${this.maxJsonBytes}-byte limit for one JSON event`);
-            value = JSON.parse(v.toString("utf8"));
+            if (len <= 0) throw new Error("empty message");
+            if (len > this.maxJsonBytes) throw new Error(`message of ${len} bytes is larger than the ${this.maxJsonBytes}-byte limit for one JSON event`);
+            value = JSON.parse(buf.toString("utf8", start, start + len));
           } catch (err) {
-            this.deadLetter(m, `not valid JSON or a Riptide frame: ${(err as Error).message}`);
+            this.deadLetter(msgs.message(h, this.options.topic, p), `not valid JSON or a Riptide frame: ${(err as Error).message}`);
             q.queuedRecords--;
             this.nextMessage(q);
             continue;
           }
-          if (decode !== undefined && !decode(value, v!, columns, n)) {
+          if (decode !== undefined && !decode(value, msgs.value(h)!, columns, n)) {
             if (n > 0) break;
-            this.deadLetter(m, "the message does not fit an empty batch");
+            this.deadLetter(msgs.message(h, this.options.topic, p), "the message does not fit an empty batch");
             q.queuedRecords--;
             this.nextMessage(q);
             continue;
           }
         }
-        this.raw[p]![m.offset % RETAIN] = v;
-        this.rawOffset[p]![m.offset % RETAIN] = m.offset;
+        const k = offset % RETAIN;
+        this.raw[p]![k] = buf;
+        this.rawStart[p]![k] = start;
+        this.rawLength[p]![k] = len;
+        this.rawOffset[p]![k] = offset;
         if (!direct && decode === undefined) this.decodeJson(value, columns, n);
-        off[n] = m.offset;
+        off[n] = offset;
         n++;
         q.queuedRecords--;
         this.records++;
         this.nextMessage(q);
       }
     }
-    q.position = q.head < q.messages.length ? q.messages[q.head]!.offset : q.nextOffset;
-    if (q.head > 4096) {
-      q.messages = q.messages.slice(q.head);
-      q.idsOf = q.idsOf.slice(q.head);
-      q.idsGen = q.idsGen.slice(q.head);
-      q.head = 0;
-    }
+    q.position = msgs.empty ? q.nextOffset : msgs.offset(msgs.head);
     if (q.paused && q.queuedRecords < this.lowWater) void this.resume(p);
     return n;
   }
 
   private nextMessage(q: PartitionQueue): void {
-    q.idsOf[q.head] = undefined;
-    q.head++;
+    q.msgs.shift();
     q.within = 0;
     q.ids = [];
   }
@@ -551,7 +596,7 @@ export class KafkaSource implements Source {
     const partial: number[][] = [];
     for (let p = 0; p < this.queues.length; p++) {
       const q = this.queues[p]!;
-      if (q.assigned && q.within > 0 && q.head < q.messages.length) partial.push([p, q.messages[q.head]!.offset, q.within]);
+      if (q.assigned && q.within > 0 && !q.msgs.empty) partial.push([p, q.msgs.offset(q.msgs.head), q.within]);
       else if (q.resumeOffset !== undefined) partial.push([p, q.resumeOffset, q.resumeWithin!]); // restored, not read yet
     }
     return { names: this.interner.exportNames(), partial };
@@ -585,16 +630,18 @@ export class KafkaSource implements Source {
     if (this.options.stopWhenIdleMs === undefined) return this.closed;
     if (!this.everAssigned) return false;
     if (Date.now() - this.lastMessageAt < this.options.stopWhenIdleMs) return false;
-    return this.queues.every((q) => q.head >= q.messages.length && !q.paused);
+    return this.queues.every((q) => q.msgs.empty && !q.paused);
   }
 
   event(out: OutputColumns, i: number): unknown {
     const p = out.part[i]!;
     const off = out.off[i]!;
-    const raw = this.raw[p]?.[off % RETAIN];
-    if (raw !== undefined && this.rawOffset[p]![off % RETAIN] === off) {
+    const k = off % RETAIN;
+    const raw = this.raw[p]?.[k];
+    if (raw !== undefined && this.rawOffset[p]![k] === off) {
       try {
-        const v = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+        const start = this.rawStart[p]![k]!;
+        const v = JSON.parse(raw.toString("utf8", start, start + this.rawLength[p]![k]!)) as Record<string, unknown>;
         return v;
       } catch {
         // fall through: rebuilt from fields

@@ -20,6 +20,9 @@ function columnsFor(schema: Schema): Record<string, ColumnArray> {
   return cols;
 }
 
+/** Bytes before and after a text in a larger buffer: each would complete a cut text if read. */
+const AROUND = [["", ""], ['{"lat":9,', '} ,"ts":7}'], ["{", '"}'], [" ", "1e5}"], ["}", "ue}"]].map(([a, z]) => [Buffer.from(a!), Buffer.from(z!)] as const);
+
 /** Whether the byte decoder accepted `text`; when it did, row 0 must equal the general decoder's. */
 function agree(text: string): boolean {
   const general = new Interner();
@@ -27,6 +30,14 @@ function agree(text: string): boolean {
   const a = columnsFor(SCHEMA);
   const b = columnsFor(SCHEMA);
   const took = compileJsonBytesDecoder(SCHEMA, direct)(Buffer.from(text, "utf8"), b, 0);
+  // The same bytes inside a larger buffer (a packed take): bytes [from, to) only, whatever is around.
+  for (const [pre, post] of AROUND) {
+    const c = columnsFor(SCHEMA);
+    const bytes = Buffer.from(text, "utf8");
+    const inner = compileJsonBytesDecoder(SCHEMA, direct)(Buffer.concat([pre, bytes, post]), c, 0, pre.length, pre.length + bytes.length);
+    expect(inner, `${JSON.stringify(text)} between ${pre} and ${post}`).toBe(took);
+    if (took) for (const f of SCHEMA.fields) expect(Object.is(c[f.name]![0], b[f.name]![0]), f.name).toBe(true);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

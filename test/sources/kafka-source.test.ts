@@ -15,7 +15,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DecodeError } from "../../src/errors.js";
 import { encodeFrame } from "../../src/io/frame.js";
-import type { KafkaConsumerClient, KafkaHeader, KafkaMessage, RebalanceListener } from "../../src/io/kafka/client.js";
+import { PACKED_STRIDE, type KafkaConsumerClient, type KafkaHeader, type KafkaMessage, type PackedMessages, type RebalanceListener } from "../../src/io/kafka/client.js";
 import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
 import { driverTracking } from "../../src/pipelines/driver-tracking/edge.js";
 import { DRIVER_LOCATION } from "../../src/pipelines/driver-tracking/spec.js";
@@ -28,11 +28,47 @@ import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqu
 const FUZZ = { seed: 0x6a_f4a5, numRuns: 120 } as const;
 const MAX_JSON = 300;
 
-/** Hands out a fixed list of messages, assigning every partition on the first consume(). */
+/**
+ * Packs messages as the native take does (src/io/kafka/client.ts PackedMessages): each message's
+ * value then its key, back to back in one buffer, after `lead` bytes of something else.
+ */
+export function pack(messages: KafkaMessage[], lead = Buffer.alloc(0)): PackedMessages {
+  const meta = new Float64Array(1 + messages.length * PACKED_STRIDE);
+  const parts: Buffer[] = [lead];
+  let at = lead.length;
+  messages.forEach((m, i) => {
+    const r = 1 + i * PACKED_STRIDE;
+    meta.set([m.partition, m.offset, m.timestamp, at, m.value ? m.value.length : -1], r);
+    if (m.value) { parts.push(m.value); at += m.value.length; }
+    meta.set([at, m.key ? m.key.length : -1, 0], r + 5);
+    if (m.key) { parts.push(m.key); at += m.key.length; }
+  });
+  meta[0] = messages.length;
+  return { count: messages.length, data: Buffer.concat(parts), meta };
+}
+
+/**
+ * Hands out a fixed list of messages, assigning every partition on the first read; with `packed`,
+ * through takeNow() (messages packed in one buffer, as node-rdkafka with native-bindings/kafka),
+ * else through consume().
+ */
 class ScriptedConsumer implements KafkaConsumerClient {
   private listener: RebalanceListener | undefined;
   private assigned = false;
-  constructor(private readonly topic: string, private readonly partitions: number, private messages: KafkaMessage[]) {}
+  takeNow?: (max: number) => PackedMessages | null;
+  constructor(private readonly topic: string, private readonly partitions: number, private messages: KafkaMessage[], packed = false, lead = Buffer.alloc(0)) {
+    if (packed) {
+      this.takeNow = (max) => {
+        if (!this.assigned) {
+          this.assigned = true;
+          void this.listener?.onAssign?.(this.assignment());
+        }
+        const out = this.messages.slice(0, max);
+        this.messages = this.messages.slice(max);
+        return pack(out, lead);
+      };
+    }
+  }
   async connect(): Promise<void> {}
   subscribe(_topics: string[], listener?: RebalanceListener): void { this.listener = listener; }
   assignment() { return Array.from({ length: this.partitions }, (_, partition) => ({ topic: this.topic, partition })); }
@@ -92,54 +128,88 @@ function recordsOf(v: Buffer | null): number | null {
   try { JSON.parse(v.toString("utf8")); return 1; } catch { return null; }
 }
 
+/** What a source made of the messages: every record's columns in order, by partition, and its dead letters. */
+interface Read {
+  records: number[][][];
+  dead: Array<{ partition: number; offset: number; error: string; value: string; key: string | null }>;
+}
+
 describe("Kafka source, property-based", () => {
-  it("every message is all its records or one dead letter; nothing crashes, nothing is read twice", async () => {
-    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(value, fc.nat({ max: 1 })), { maxLength: 30 }), fc.integer({ min: 1, max: 40 }), async (msgs, batch) => {
-      const topic = "t";
-      const next = [0, 0];
-      const messages: KafkaMessage[] = msgs.map(([v, partition]) => ({ topic, partition, offset: next[partition]!++, key: null, value: v, timestamp: 1_700_000_000_000 }));
-      const consumer = new ScriptedConsumer(topic, 2, messages);
-      const dead: Array<{ partition: number; offset: number; error: string }> = [];
-      const source = new KafkaSource({
-        consumer, topic, partitions: 2, pipeline: driverTracking, maxJsonBytes: MAX_JSON, consumeBatch: 7,
-        deadLetter: (t: string, _v: Buffer, _k: string | null, headers: KafkaHeader[]) => {
-          expect(t).toBe("t.dlq");
-          const h = Object.fromEntries(headers.map((x) => [x.key, x.value.toString()]));
-          dead.push({ partition: Number(h["riptide.partition"]), offset: Number(h["riptide.offset"]), error: h["riptide.error"]! });
-        },
-      });
-      source.start();
-      while (!consumer.drained) await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
-      const layout = driverTracking.inputLayout(batch);
-      const cols = bindColumns(new ArrayBuffer(layout.bytesPerSlot), 0, layout);
-      const offsets: number[][] = [[], []];
-      for (let p = 0; p < 2; p++) {
-        for (let guard = 0; guard < 10_000; guard++) {
-          const n = source.fill(p, cols, batch);
-          if (n === 0) break;
-          for (let i = 0; i < n; i++) offsets[p]!.push(cols["_off"]![i]!);
+  const key = fc.option(fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b)));
+  const lead = fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b));
+  for (const packed of [false, true]) {
+    it(`every message is all its records or one dead letter; nothing crashes, nothing is read twice (${packed ? "packed takes" : "consume()"})`, async () => {
+      await fc.assert(fc.asyncProperty(fc.array(fc.tuple(value, fc.nat({ max: 1 }), key), { maxLength: 30 }), fc.integer({ min: 1, max: 40 }), lead, async (msgs, batch, before) => {
+        const topic = "t";
+        const next = [0, 0];
+        const messages: KafkaMessage[] = msgs.map(([v, partition, k]) => ({ topic, partition, offset: next[partition]!++, key: k, value: v, timestamp: 1_700_000_000_000 }));
+        const read = await readThrough(messages, batch, packed, before);
+        // The same as through consume(), field by field: a packed take's neighbours never leak in.
+        if (packed) expect(read).toEqual(await readThrough(messages, batch, false));
+        const { records, dead } = read;
+        const offsets = records.map((rs) => rs.map((r) => r[0]!));
+        for (let p = 0; p < 2; p++) {
+          const mine = messages.filter((m) => m.partition === p);
+          const want: number[] = [];
+          const wantDead: number[] = [];
+          for (const m of mine) {
+            const n = recordsOf(m.value);
+            if (n === null) wantDead.push(m.offset);
+            else for (let i = 0; i < n; i++) want.push(m.offset);
+          }
+          expect(offsets[p]).toEqual(want);
+          expect(dead.filter((d) => d.partition === p).map((d) => d.offset)).toEqual(wantDead);
+          for (const d of dead.filter((x) => x.partition === p)) {
+            const m = mine.find((x) => x.offset === d.offset)!;
+            expect(d.value).toBe((m.value ?? Buffer.alloc(0)).toString("hex"));
+            expect(d.key).toBe(m.key ? m.key.toString() : null);
+          }
         }
-      }
-      await source.close();
-      for (let p = 0; p < 2; p++) {
-        const mine = messages.filter((m) => m.partition === p);
-        const want: number[] = [];
-        const wantDead: number[] = [];
-        for (const m of mine) {
-          const n = recordsOf(m.value);
-          if (n === null) wantDead.push(m.offset);
-          else for (let i = 0; i < n; i++) want.push(m.offset);
-        }
-        expect(offsets[p]).toEqual(want);
-        expect(dead.filter((d) => d.partition === p).map((d) => d.offset)).toEqual(wantDead);
-        if (mine.length > 0) expect(source.position(p)).toBe(mine.at(-1)!.offset + 1);
-      }
-      expect(dead.every((d) => d.error.length > 0)).toBe(true);
-      expect(source.deadLetters).toBe(dead.length);
-    }), FUZZ);
-  }, 60_000);
+        expect(dead.every((d) => d.error.length > 0)).toBe(true);
+      }), FUZZ);
+    }, 60_000);
+  }
 });
+
+/** Reads every message through a KafkaSource in batches of `batch`, as a coordinator would. */
+async function readThrough(messages: KafkaMessage[], batch: number, packed: boolean, lead?: Buffer): Promise<Read> {
+  const topic = "t";
+  const consumer = new ScriptedConsumer(topic, 2, messages, packed, lead);
+  const dead: Read["dead"] = [];
+  const source = new KafkaSource({
+    consumer, topic, partitions: 2, pipeline: driverTracking, maxJsonBytes: MAX_JSON, consumeBatch: 7,
+    deadLetter: (t: string, _v: Buffer, _k: string | null, headers: KafkaHeader[]) => {
+      expect(t).toBe("t.dlq");
+      const h = Object.fromEntries(headers.map((x) => [x.key, x.value.toString()]));
+      dead.push({ partition: Number(h["riptide.partition"]), offset: Number(h["riptide.offset"]), error: h["riptide.error"]!, value: _v.toString("hex"), key: _k });
+    },
+  });
+  source.start();
+  while (!consumer.drained) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  const layout = driverTracking.inputLayout(batch);
+  const cols = bindColumns(new ArrayBuffer(layout.bytesPerSlot), 0, layout);
+  const names = ["_off", "driverId", "lat", "lon", "ts", "speedKmh"];
+  const records: number[][][] = [[], []];
+  for (let p = 0; p < 2; p++) {
+    for (let guard = 0; guard < 10_000; guard++) {
+      const n = source.fill(p, cols, batch);
+      if (n === 0) break;
+      // Driver ids by name (each source has its own string table); NaN as null (toEqual).
+      for (let i = 0; i < n; i++) {
+        records[p]!.push(names.map((f) => {
+          const x = cols[f]![i]!;
+          return f === "driverId" ? (source.idName(f, x) as unknown as number) : Number.isNaN(x) ? (null as unknown as number) : x;
+        }));
+      }
+    }
+    const mine = messages.filter((m) => m.partition === p);
+    if (mine.length > 0) expect(source.position(p)).toBe(mine.at(-1)!.offset + 1);
+  }
+  await source.close();
+  expect(source.deadLetters).toBe(dead.length);
+  return { records, dead };
+}
 
 describe("riptide run --brokers on bad input", () => {
   beforeAll(() => ensureBroker(), 240_000);

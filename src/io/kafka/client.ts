@@ -56,6 +56,25 @@ export interface KafkaMessage {
   headers?: KafkaHeader[];
 }
 
+/** Fields of {@link PackedMessages.meta}, per message. */
+export const PACKED_PARTITION = 0, PACKED_OFFSET = 1, PACKED_TIMESTAMP = 2, PACKED_VALUE_START = 3, PACKED_VALUE_LENGTH = 4,
+  PACKED_KEY_START = 5, PACKED_KEY_LENGTH = 6, PACKED_ERROR = 7;
+/** Numbers per message in {@link PackedMessages.meta}. */
+export const PACKED_STRIDE = 8;
+
+/**
+ * Records read in one take ({@link KafkaConsumerClient.takeNow}), without an object per record:
+ * message i's fields are `meta[1 + i * PACKED_STRIDE + PACKED_…]`; its value is
+ * `data[start, start + length)` (length -1: a null value), its key likewise; a non-zero error code
+ * marks a consumer error in place of a record. `meta` is the client's and is overwritten by the
+ * next take; `data` is this take's own.
+ */
+export interface PackedMessages {
+  count: number;
+  data: Buffer;
+  meta: Float64Array;
+}
+
 /** What a producer learns when a record is acknowledged (or failed). */
 export interface DeliveryReport {
   topic: string;
@@ -279,6 +298,12 @@ export interface KafkaConsumerClient {
    * contain records of the paused partitions.
    */
   consume(maxMessages: number, timeoutMs?: number): Promise<KafkaMessage[]>;
+  /**
+   * Optional: what is prefetched now, up to `maxMessages`, packed (no object per message) and
+   * without waiting; headers are not read. Null when the client cannot take this way now (then
+   * {@link consume}); never while a consume() is in flight.
+   */
+  takeNow?(maxMessages: number): PackedMessages | null;
   /**
    * Stops fetching the given assigned partitions. Records prefetched for them are dropped; to
    * continue where processing stopped, {@link seek} before {@link resume}.

@@ -25,12 +25,17 @@ import {
   type KafkaMessage,
   type KafkaProducerClient,
   type KafkaProducerOptions,
+  PACKED_STRIDE,
+  type PackedMessages,
   type RebalanceListener,
   type TopicPartition,
   type TopicPartitionOffset,
   type WatermarkOffsets,
 } from "./client.js";
 import { deleteRecords } from "./delete-records.js";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 type RdKafkaModule = typeof RdKafka;
 type RdConfig = Record<string, string | number | boolean | ((...args: never[]) => unknown)>;
@@ -80,6 +85,42 @@ export function loadRdKafka(): RdKafkaModule {
   }
   return loaded;
 }
+
+/** native-bindings/kafka (src/take.cc): a take of the consumer's prefetched messages, packed. */
+interface TakeAddon {
+  take(client: unknown, max: number, meta: Float64Array): Buffer | undefined;
+  META_STRIDE: number;
+}
+
+let takeAddon: TakeAddon | null | undefined;
+
+/**
+ * The packed take, when `native-bindings/kafka` is built (scripts/build-native.mjs, after
+ * node-rdkafka) and `RIPTIDE_KAFKA_TAKE` is not `0`; null otherwise (consume() is used).
+ */
+export function loadTakeAddon(): TakeAddon | null {
+  if (takeAddon !== undefined) return takeAddon;
+  takeAddon = null;
+  if (process.env.RIPTIDE_KAFKA_TAKE === "0") return null;
+  try {
+    let dir = dirname(fileURLToPath(import.meta.url));
+    for (let i = 0; i < 6 && dir !== dirname(dir); i++, dir = dirname(dir)) {
+      const file = join(dir, "native-bindings", "kafka", "build", "Release", "riptide_kafka.node");
+      if (!existsSync(join(dir, "package.json")) || !existsSync(file)) continue;
+      const addon = createRequire(import.meta.url)(file) as TakeAddon;
+      if (addon.META_STRIDE === PACKED_STRIDE) takeAddon = addon;
+      break;
+    }
+  } catch {
+    takeAddon = null; // built for another node-rdkafka or Node: consume() it is
+  }
+  return takeAddon;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Room for this many messages per take (its metadata array is allocated once per consumer). */
+const TAKE_MAX = 5000;
 
 /** node-rdkafka's errors are plain objects or Errors carrying a numeric `code`. */
 interface RdError {
@@ -218,6 +259,8 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
   private fatal: KafkaError | null = null;
   /** disconnect() was called: no new consume(); commits (from onRevoke) still allowed. */
   private closing = false;
+  /** takeNow()'s metadata, reused by every take. */
+  private takeMeta: Float64Array | undefined;
   private closed = false;
 
   constructor(lib: RdKafkaModule, opts: KafkaConsumerOptions) {
@@ -362,6 +405,17 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
     });
     this.inflight = p.catch(() => undefined);
     return p;
+  }
+
+  takeNow(maxMessages: number): PackedMessages | null {
+    if (this.closed || this.closing || this.inflight || this.fatal) return null;
+    const addon = loadTakeAddon();
+    if (addon === null) return null;
+    const meta = (this.takeMeta ??= new Float64Array(1 + TAKE_MAX * PACKED_STRIDE));
+    const data = addon.take(this.c.getClient(), Math.min(Math.floor(maxMessages), TAKE_MAX), meta);
+    const count = meta[0]!;
+    if (count < 0) return null; // not connected (yet, or any more)
+    return { count, data: data ?? EMPTY, meta };
   }
 
   pause(partitions: TopicPartition[]): void {

@@ -14,7 +14,10 @@ import type {
   KafkaProducerClient,
   TopicPartition,
 } from "../../../src/io/kafka/client.js";
-import { KafkaClientLoadError } from "../../../src/io/kafka/client.js";
+import {
+  KafkaClientLoadError, PACKED_ERROR, PACKED_KEY_LENGTH, PACKED_KEY_START, PACKED_OFFSET, PACKED_PARTITION, PACKED_STRIDE, PACKED_TIMESTAMP,
+  PACKED_VALUE_LENGTH, PACKED_VALUE_START,
+} from "../../../src/io/kafka/client.js";
 import { rdkafkaClientFactory as factory } from "../../../src/io/kafka/rdkafka.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -256,6 +259,76 @@ describe("node-rdkafka client against a real broker", () => {
     expect(committed.sort((a, b) => a.partition - b.partition)).toEqual(commit.sort((a, b) => a.partition - b.partition));
     await c.disconnect();
   });
+
+  it("takeNow() alone joins the group and reads every record once, packed, with what consume() gives", async () => {
+    // Values and keys of every kind: null, empty, short, 200 kB; on 2 partitions.
+    const topic = `${TOPIC}-packed`;
+    await admin.createTopic(topic, 2, 1);
+    const big = randomBytes(200_000);
+    const sent: Array<{ key: Buffer | null; value: Buffer | null }> = [];
+    for (let i = 0; i < 400; i++) {
+      const value = i % 50 === 7 ? null : i % 50 === 8 ? Buffer.alloc(0) : i % 100 === 9 ? big : Buffer.from(`{"i":${i}}`);
+      const k = i % 3 === 0 ? null : i % 3 === 1 ? Buffer.alloc(0) : Buffer.from(`key-${i}`);
+      sent.push({ key: k, value });
+      while (!producer.produce(topic, i % 2, value, k, undefined, -1 - i)) await producer.flush(10_000);
+    }
+    await producer.flush(30_000);
+
+    const fields = (m: KafkaMessage) => [m.partition, m.offset, m.timestamp, m.key?.toString("hex") ?? null, m.value?.toString("hex") ?? null];
+    const reference = newConsumer(`${GROUP}-packed-ref`);
+    await reference.connect();
+    reference.subscribe([topic]);
+    const want = (await consumeUntil(reference, (all) => all.length >= sent.length)).map(fields);
+    expect(want.length).toBe(sent.length);
+
+    const c = newConsumer(`${GROUP}-packed`);
+    await c.connect();
+    const assigned: number[] = [];
+    c.subscribe([topic], { onAssign: (ps) => void assigned.push(...ps.map((p) => p.partition)) });
+    expect(c.takeNow, "native-bindings/kafka is built (scripts/build-native.mjs)").toBeTypeOf("function");
+    const got: unknown[][] = [];
+    for (let round = 0; round < 2000 && got.length < sent.length; round++) {
+      const t = c.takeNow!(64);
+      expect(t, "a take while connected").not.toBeNull();
+      for (let i = 0; i < t!.count; i++) {
+        const r = 1 + i * PACKED_STRIDE;
+        const part = (at: number, len: number) => (len < 0 ? null : t!.data.subarray(at, at + len).toString("hex"));
+        expect(t!.meta[r + PACKED_ERROR]).toBe(0);
+        got.push([t!.meta[r + PACKED_PARTITION], t!.meta[r + PACKED_OFFSET], t!.meta[r + PACKED_TIMESTAMP],
+          part(t!.meta[r + PACKED_KEY_START]!, t!.meta[r + PACKED_KEY_LENGTH]!), part(t!.meta[r + PACKED_VALUE_START]!, t!.meta[r + PACKED_VALUE_LENGTH]!)]);
+      }
+      if (t!.count === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    // The group's callbacks ran within the takes: assigned, and nothing else read.
+    expect(assigned.sort()).toEqual([0, 1]);
+    const order = (a: unknown[], b: unknown[]) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number);
+    expect(got.sort(order)).toEqual(want.sort(order));
+    expect(c.takeNow!(64)!.count).toBe(0);
+    await c.disconnect();
+    expect(c.takeNow!(64), "no take once disconnected").toBeNull();
+  }, 60_000);
+
+  it("a member that only takes stays in its group past max.poll.interval.ms (a take is a poll)", async () => {
+    const topic = `${TOPIC}-poll`;
+    await admin.createTopic(topic, 1, 1);
+    const c = track(factory.createConsumer({ brokers: BROKERS, groupId: `${GROUP}-poll`, sessionTimeoutMs: 6000, extra: { "max.poll.interval.ms": 6000 } }));
+    await c.connect();
+    let revoked = 0;
+    let assigned = 0;
+    c.subscribe([topic], { onAssign: () => void assigned++, onRevoke: () => void revoked++ });
+    let read = 0;
+    const until = Date.now() + 9000; // 1.5 × max.poll.interval.ms
+    for (let i = 0; Date.now() < until; i++) {
+      if (i % 20 === 0) producer.produce(topic, 0, Buffer.from(`p${i}`), null, undefined, -100_000 - i);
+      producer.poll();
+      read += c.takeNow!(100)?.count ?? 0;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(assigned).toBe(1);
+    expect(revoked).toBe(0);
+    expect(read).toBeGreaterThan(0);
+    await c.disconnect();
+  }, 30_000);
 
   let second: KafkaConsumerClient;
 

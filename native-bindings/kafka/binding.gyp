@@ -1,0 +1,21 @@
+{
+  # Riptide's optional consumer take for node-rdkafka (see src/take.cc). Built by
+  # scripts/build-native.mjs after node-rdkafka (whose headers and librdkafka it uses). Without it,
+  # Riptide reads through node-rdkafka's consume() (src/io/kafka/rdkafka.ts).
+  "variables": { "rdk": "<(module_root_dir)/../../node_modules/node-rdkafka" },
+  "targets": [
+    {
+      "target_name": "riptide_kafka",
+      "sources": ["src/take.cc"],
+      "include_dirs": [
+        "<!(node -e \"require('nan')\")",
+        "<(rdk)",
+        "<(rdk)/build/deps/include",
+        "<(rdk)/build/deps/include/librdkafka"
+      ],
+      "cflags_cc!": ["-std=gnu++17", "-std=gnu++20", "-fno-rtti"],
+      "cflags_cc": ["-std=c++20", "-O2"],
+      "libraries": ["-L<(rdk)/build/deps", "-lrdkafka", "-Wl,-rpath,'$$ORIGIN/../../../../node_modules/node-rdkafka/build/deps'"]
+    }
+  ]
+}

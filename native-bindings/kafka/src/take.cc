@@ -1,0 +1,134 @@
+// A consumer take for node-rdkafka without a JS object per message.
+//
+// node-rdkafka's consume() runs on libuv's thread pool and hands back one JS object per message,
+// built with v8::Object::Set property by property, with a Buffer copied for the value and for the
+// key and the topic name made again as a string: on a stream of small JSON messages that is 40 %
+// of Riptide's main thread, and each take also waits for a pool thread. take() instead serves the
+// same consumer queue (rd_kafka_consume_batch_queue, timeout 0: what is prefetched now, never a
+// wait) on the calling thread and packs the messages into one Buffer (values and keys, copied) and
+// a Float64Array of their metadata.
+//
+// The queue is the one node-rdkafka's consume() reads, so rebalance, offset-commit, error and log
+// callbacks are served here too (node-rdkafka's callbacks only queue an event for the JS thread),
+// the application's poll time is kept (max.poll.interval.ms) and each partition's application
+// position advances as in consume(). The caller must not call take() while a consume() is in
+// flight (ordering), nor after disconnect() began (src/io/kafka/rdkafka.ts guards both).
+//
+// node-rdkafka keeps its librdkafka handle in a protected member of NodeKafka::Connection; this
+// file reads it with node-rdkafka's own headers (same compiler and headers, so the same layout)
+// and links the same librdkafka.so.1 that node-rdkafka loaded.
+#include <nan.h>
+
+#include <cstring>
+#include <vector>
+
+#include "src/connection.h"
+#include "rdkafka.h"
+
+namespace {
+
+// Read access to Connection's protected members, without instantiating anything.
+struct Peek : NodeKafka::Connection {
+  static RdKafka::Handle* NodeKafka::Connection::*Client() { return &Peek::m_client; }
+  static bool NodeKafka::Connection::*Closing() { return &Peek::m_is_closing; }
+};
+
+// Per message, META_STRIDE doubles after meta[0] (the count):
+//   partition, offset, timestamp (-1: none), value start, value length (-1: null),
+//   key start, key length (-1: null), error code (0: a record)
+constexpr int META_STRIDE = 8;
+
+rd_kafka_t* HandleOf(v8::Local<v8::Value> v) {
+  if (!v->IsObject()) return nullptr;
+  v8::Local<v8::Object> obj = v.As<v8::Object>();
+  if (obj->InternalFieldCount() < 1) return nullptr;
+  auto* conn = Nan::ObjectWrap::Unwrap<NodeKafka::Connection>(obj);
+  if (conn == nullptr || conn->*Peek::Closing()) return nullptr;
+  RdKafka::Handle* h = conn->*Peek::Client();
+  return h == nullptr ? nullptr : h->c_ptr();
+}
+
+// take(nativeConsumer, max, meta: Float64Array): Buffer | undefined.
+// meta[0] := messages taken (0 when none), -1 when the consumer is not connected.
+NAN_METHOD(Take) {
+  if (info.Length() < 3 || !info[2]->IsFloat64Array()) {
+    Nan::ThrowTypeError("take(consumer, max, meta: Float64Array)");
+    return;
+  }
+  v8::Local<v8::Float64Array> metaArr = info[2].As<v8::Float64Array>();
+  double* meta = reinterpret_cast<double*>(static_cast<char*>(metaArr->Buffer()->GetBackingStore()->Data()) + metaArr->ByteOffset());
+  const size_t room = (metaArr->Length() - 1) / META_STRIDE;
+  rd_kafka_t* rk = HandleOf(info[0]);
+  if (rk == nullptr) {
+    meta[0] = -1;
+    return;
+  }
+  double want = Nan::To<double>(info[1]).FromMaybe(0);
+  size_t max = want < 1 ? 0 : static_cast<size_t>(want);
+  if (max > room) max = room;
+  meta[0] = 0;
+  if (max == 0) return;
+
+  rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(rk);
+  if (q == nullptr) {
+    meta[0] = -1;
+    return;
+  }
+  static std::vector<rd_kafka_message_t*> msgs;
+  if (msgs.size() < max) msgs.resize(max);
+  ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs.data(), max);
+  rd_kafka_queue_destroy(q);
+  if (n <= 0) return;
+
+  size_t total = 0;
+  for (ssize_t i = 0; i < n; i++) total += msgs[i]->len + msgs[i]->key_len;
+  Nan::MaybeLocal<v8::Object> maybe = Nan::NewBuffer(static_cast<uint32_t>(total));
+  v8::Local<v8::Object> buf;
+  if (total > node::Buffer::kMaxLength || !maybe.ToLocal(&buf)) {
+    for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+    Nan::ThrowRangeError("take: the messages do not fit one Buffer");
+    return;
+  }
+  char* data = node::Buffer::Data(buf);
+  size_t at = 0;
+  for (ssize_t i = 0; i < n; i++) {
+    rd_kafka_message_t* m = msgs[i];
+    double* row = meta + 1 + i * META_STRIDE;
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    row[0] = m->partition;
+    row[1] = static_cast<double>(m->offset);
+    row[2] = static_cast<double>(ts);
+    if (m->payload != nullptr) {
+      std::memcpy(data + at, m->payload, m->len);
+      row[3] = static_cast<double>(at);
+      row[4] = static_cast<double>(m->len);
+      at += m->len;
+    } else {
+      row[3] = static_cast<double>(at);
+      row[4] = -1;
+    }
+    if (m->key != nullptr) {
+      std::memcpy(data + at, m->key, m->key_len);
+      row[5] = static_cast<double>(at);
+      row[6] = static_cast<double>(m->key_len);
+      at += m->key_len;
+    } else {
+      row[5] = static_cast<double>(at);
+      row[6] = -1;
+    }
+    row[7] = m->err;
+    rd_kafka_message_destroy(m);
+  }
+  meta[0] = static_cast<double>(n);
+  info.GetReturnValue().Set(buf);
+}
+
+NAN_MODULE_INIT(Init) {
+  Nan::SetMethod(target, "take", Take);
+  Nan::Set(target, Nan::New("META_STRIDE").ToLocalChecked(), Nan::New(META_STRIDE));
+}
+
+}  // namespace
+
+NODE_MODULE(riptide_kafka, Init)
