@@ -4,7 +4,7 @@
  * to topic partition p, keyed by driver id, so a driver's fixes stay in order.
  */
 import { performance } from "node:perf_hooks";
-import { encodeFrameFromColumns } from "../io/frame.js";
+import { FrameEncoder } from "../io/frame.js";
 import type { KafkaProducerClient } from "../io/kafka/client.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { DRIVER_LOCATION } from "../pipelines/driver-tracking/spec.js";
@@ -164,6 +164,7 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
     ts: new Float64Array(batch), speed: new Float64Array(batch),
   };
   const frameCols: Record<string, ColumnArray> = { driverId: cols.driver, lat: cols.lat, lon: cols.lon, ts: cols.ts, speedKmh: cols.speed };
+  const frames = new FrameEncoder(DRIVER_LOCATION, name);
   const total = events ?? Infinity;
   const endAt = duration === undefined ? Infinity : performance.now() + duration * 1000;
   const started = performance.now();
@@ -203,7 +204,7 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
     const n = Math.min(batch, total - sent, Math.max(1, Math.floor(due)));
     gen.fill(p, cols, 0, n);
     if (format === "frame") {
-      await produce(encodeFrameFromColumns(DRIVER_LOCATION, frameCols, n, name), null);
+      await produce(frames.encode(frameCols, n), null);
     } else {
       for (let i = 0; i < n; i++) {
         const e = DriverGenerator.toEvent(cols, i, name);

@@ -34,10 +34,10 @@ function pad8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }
 
-/** A zeroed frame of n records with its header and string table written; columns start at `columnsAt`. */
-function frameWithTable(schema: Schema, n: number, strings: readonly string[]): { buf: Buffer; columnsAt: number } {
-  const encoded = strings.map((s) => Buffer.from(s, "utf8"));
-  const tableBytes = encoded.reduce((a, b) => a + 2 + b.length, 0);
+/** A zeroed frame of n records with its header and string table (UTF-8 bytes each) written; columns start at `columnsAt`. */
+function frameWithTable(schema: Schema, n: number, encoded: readonly Uint8Array[]): { buf: Buffer; columnsAt: number } {
+  let tableBytes = 0;
+  for (const e of encoded) tableBytes += 2 + e.length;
   let size = pad8(HEADER + tableBytes);
   for (const f of schema.fields) size += pad8(n * SIZE[f.type]!);
   const buf = Buffer.alloc(size);
@@ -45,14 +45,17 @@ function frameWithTable(schema: Schema, n: number, strings: readonly string[]): 
   buf.writeUInt16LE(FRAME_VERSION, 4);
   buf.writeUInt16LE(schema.fields.length, 6);
   buf.writeUInt32LE(n, 8);
-  buf.writeUInt32LE(strings.length, 12);
+  buf.writeUInt32LE(encoded.length, 12);
   buf.writeUInt32LE(tableBytes, 16);
   let at = HEADER;
   for (const e of encoded) {
-    if (e.length > 0xffff) throw new RangeError("frame strings are limited to 65535 bytes");
-    buf.writeUInt16LE(e.length, at);
-    e.copy(buf, at + 2);
-    at += 2 + e.length;
+    const len = e.length;
+    if (len > 0xffff) throw new RangeError("frame strings are limited to 65535 bytes");
+    buf[at] = len & 0xff;
+    buf[at + 1] = len >>> 8;
+    at += 2;
+    for (let j = 0; j < len; j++) buf[at + j] = e[j]!;
+    at += len;
   }
   return { buf, columnsAt: pad8(at) };
 }
@@ -75,7 +78,7 @@ export function encodeFrame(schema: Schema, records: ReadonlyArray<Record<string
     }
     stringIdx.push(col);
   }
-  const { buf, columnsAt } = frameWithTable(schema, n, strings);
+  const { buf, columnsAt } = frameWithTable(schema, n, strings.map((x) => Buffer.from(x, "utf8")));
   let at = columnsAt;
   let s = 0;
   for (const f of schema.fields) {
@@ -199,40 +202,77 @@ export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number,
 }
 
 /**
- * Encodes the first n rows of typed columns straight into a frame (the load generator's fast
- * path): string fields are u32 ids in the columns, turned into a per-frame string table by `name`.
+ * Encodes frames from columns (string fields as ids, named by `name`), keeping what repeats from
+ * frame to frame: each id's name as UTF-8 bytes, encoded once, and the per-frame id → table index
+ * (stamped by frame, never cleared). The load generator's fast path: one encoder per stream.
  * NaN stays NaN (it is "missing" to the decoder's validation, as JSON null is).
  */
+export class FrameEncoder {
+  private readonly names: Array<Buffer | undefined> = [];
+  private stampOf = new Uint32Array(1024);
+  private slotOf = new Uint32Array(1024);
+  private stamp = 0;
+  private readonly table: Buffer[] = [];
+
+  constructor(private readonly schema: Schema, private readonly name: (id: number) => string) {}
+
+  encode(columns: Record<string, ColumnArray>, n: number): Buffer {
+    const schema = this.schema;
+    const table = this.table;
+    table.length = 0;
+    if (++this.stamp === 0xffffffff) {
+      this.stampOf.fill(0);
+      this.stamp = 1;
+    }
+    const stamp = this.stamp;
+    const strIdx: Uint32Array[] = [];
+    for (const f of schema.fields) {
+      if (f.type !== "string") continue;
+      const col = columns[f.name]!;
+      const idx = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        const id = col[i]!;
+        if (id === 0) { idx[i] = MISSING; continue; }
+        if (id >= this.stampOf.length) this.grow(id);
+        if (this.stampOf[id] !== stamp) {
+          this.stampOf[id] = stamp;
+          this.slotOf[id] = table.length;
+          table.push(this.names[id] ??= Buffer.from(this.name(id), "utf8"));
+        }
+        idx[i] = this.slotOf[id]!;
+      }
+      strIdx.push(idx);
+    }
+    const { buf, columnsAt } = frameWithTable(schema, n, table);
+    let at = columnsAt;
+    let s = 0;
+    for (const f of schema.fields) {
+      const w = SIZE[f.type]!;
+      if (f.type === "string") {
+        Buffer.from(strIdx[s++]!.buffer, 0, n * 4).copy(buf, at);
+      } else {
+        const col = columns[f.name]!;
+        Buffer.from(col.buffer, col.byteOffset, n * w).copy(buf, at);
+      }
+      at += pad8(n * w);
+    }
+    return buf;
+  }
+
+  private grow(id: number): void {
+    let size = this.stampOf.length;
+    while (size <= id) size *= 2;
+    const stamps = new Uint32Array(size);
+    stamps.set(this.stampOf);
+    const slots = new Uint32Array(size);
+    slots.set(this.slotOf);
+    this.stampOf = stamps;
+    this.slotOf = slots;
+  }
+}
+
+/** One frame from columns: {@link FrameEncoder} without its memory of earlier frames. */
 export function encodeFrameFromColumns(schema: Schema, columns: Record<string, ColumnArray>, n: number,
   name: (id: number) => string): Buffer {
-  const table: string[] = [];
-  const index = new Map<number, number>();
-  const strIdx: Uint32Array[] = [];
-  for (const f of schema.fields) {
-    if (f.type !== "string") continue;
-    const col = columns[f.name]!;
-    const idx = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const id = col[i]!;
-      if (id === 0) { idx[i] = MISSING; continue; }
-      let k = index.get(id);
-      if (k === undefined) { k = table.length; table.push(name(id)); index.set(id, k); }
-      idx[i] = k;
-    }
-    strIdx.push(idx);
-  }
-  const { buf, columnsAt } = frameWithTable(schema, n, table);
-  let at = columnsAt;
-  let s = 0;
-  for (const f of schema.fields) {
-    const w = SIZE[f.type]!;
-    if (f.type === "string") {
-      Buffer.from(strIdx[s++]!.buffer, 0, n * 4).copy(buf, at);
-    } else {
-      const col = columns[f.name]!;
-      Buffer.from(col.buffer, col.byteOffset, n * w).copy(buf, at);
-    }
-    at += pad8(n * w);
-  }
-  return buf;
+  return new FrameEncoder(schema, name).encode(columns, n);
 }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DecodeError } from "../../src/errors.js";
-import { decodeFrameInto, encodeFrame, encodeFrameFromColumns, frameRecordCount } from "../../src/io/frame.js";
+import { decodeFrameInto, encodeFrame, encodeFrameFromColumns, FrameEncoder, frameRecordCount } from "../../src/io/frame.js";
 import { DRIVER_LOCATION } from "../../src/pipelines/driver-tracking/spec.js";
 import { defineSchema } from "../../src/schema/schema.js";
 import { Interner } from "../../src/schema/interner.js";
@@ -62,6 +62,22 @@ describe("frames", () => {
     expect([...back.lat!]).toEqual([...c.lat!]);
     expect([...back.speedKmh!]).toEqual([...back2.speedKmh!]);
     expect([...back.driverId!].map((id) => interner.name(id))).toEqual([...back2.driverId!].map((id) => interner.name(id)));
+  });
+
+  it("an encoder kept across frames writes each frame as a fresh one would (names cached, indexes stamped per frame)", () => {
+    const r = rng(11);
+    const names = (id: number) => `drv-${id}-${"é".repeat(id % 3)}`;
+    const enc = new FrameEncoder(DRIVER_LOCATION, names);
+    for (let f = 0; f < 30; f++) {
+      const n = 1 + Math.floor(r() * 300);
+      const c = columns(n);
+      // ids from a range that moves and grows (past the encoder's first 1024), some missing (0)
+      for (let i = 0; i < n; i++) {
+        c.driverId![i] = r() < 0.05 ? 0 : 1 + Math.floor(r() * (50 + f * 100));
+        c.lat![i] = r(); c.lon![i] = r(); c.ts![i] = f * 1000 + i; c.speedKmh![i] = r();
+      }
+      expect(enc.encode(c, n).equals(encodeFrameFromColumns(DRIVER_LOCATION, c, n, names)), `frame ${f}`).toBe(true);
+    }
   });
 
   it.each([
