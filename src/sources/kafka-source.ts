@@ -145,8 +145,8 @@ export class KafkaSource implements Source {
   private readonly queues: PartitionQueue[] = [];
   /** JSON messages kept for side outputs (event()): the buffer holding each, where in it, and its offset. */
   private readonly raw: Array<Array<Buffer | undefined>> = [];
-  private readonly rawStart: Float64Array[] = [];
-  private readonly rawLength: Float64Array[] = [];
+  private readonly rawStart: Uint32Array[] = [];
+  private readonly rawLength: Uint32Array[] = [];
   private readonly rawOffset: Float64Array[] = [];
   private hooks: SourceHooks | undefined;
   private consuming: Promise<void> | undefined;
@@ -181,8 +181,8 @@ export class KafkaSource implements Source {
     for (let p = 0; p < this.partitions; p++) {
       this.queues.push({ msgs: new MessageQueue(), within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0, end: -2, emptyAtAssign: false, lastQueuedAt: 0 });
       this.raw.push(new Array<Buffer | undefined>(RETAIN));
-      this.rawStart.push(new Float64Array(RETAIN));
-      this.rawLength.push(new Float64Array(RETAIN));
+      this.rawStart.push(new Uint32Array(RETAIN)); // a Buffer is at most 4 GiB (buffer.constants.MAX_LENGTH)
+      this.rawLength.push(new Uint32Array(RETAIN));
       this.rawOffset.push(new Float64Array(RETAIN).fill(-1));
     }
   }
