@@ -10,12 +10,14 @@
       "include_dirs": [
         "<!(node -e \"require('nan')\")",
         "<(rdk)",
-        "<(rdk)/build/deps/include",
-        "<(rdk)/build/deps/include/librdkafka"
+        # librdkafka's headers from node-rdkafka's package (its build may be restored from a cache
+        # that holds the built libraries only: scripts/ensure.mjs)
+        "<(rdk)/deps/librdkafka/src",
+        "<(rdk)/deps/librdkafka/src-cpp"
       ],
       "cflags_cc!": ["-std=gnu++17", "-std=gnu++20", "-fno-rtti"],
       "cflags_cc": ["-std=c++20", "-O2"],
-      "libraries": ["-L<(rdk)/build/deps", "-lrdkafka", "-Wl,-rpath,'$$ORIGIN/../../../../node_modules/node-rdkafka/build/deps'"]
+      "libraries": ["-L<(rdk)/build/deps", "-l:librdkafka.so.1", "-Wl,-rpath,'$$ORIGIN/../../../../node_modules/node-rdkafka/build/deps'"]
     }
   ]
 }
