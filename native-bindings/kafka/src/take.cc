@@ -82,9 +82,10 @@ NAN_METHOD(Take) {
 
   size_t total = 0;
   for (ssize_t i = 0; i < n; i++) total += msgs[i]->len + msgs[i]->key_len;
-  Nan::MaybeLocal<v8::Object> maybe = Nan::NewBuffer(static_cast<uint32_t>(total));
+  // Never reached with a bounded prefetch (queued.max.messages.kbytes is at most 2 GiB); checked
+  // before the size is narrowed to the allocation's 32 bits.
   v8::Local<v8::Object> buf;
-  if (total > node::Buffer::kMaxLength || !maybe.ToLocal(&buf)) {
+  if (total >= node::Buffer::kMaxLength || total >= UINT32_MAX || !Nan::NewBuffer(static_cast<uint32_t>(total)).ToLocal(&buf)) {
     for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
     Nan::ThrowRangeError("take: the messages do not fit one Buffer");
     return;
