@@ -92,6 +92,14 @@ NAN_METHOD(Take) {
   }
   char* data = node::Buffer::Data(buf);
   size_t at = 0;
+  // Bytes (or none: null) copied to data[at…], where and how long in row[0], row[1] (-1: null).
+  auto put = [&](const void* bytes, size_t len, double* row) {
+    row[0] = static_cast<double>(at);
+    row[1] = bytes == nullptr ? -1 : static_cast<double>(len);
+    if (bytes == nullptr) return;
+    std::memcpy(data + at, bytes, len);
+    at += len;
+  };
   for (ssize_t i = 0; i < n; i++) {
     rd_kafka_message_t* m = msgs[i];
     double* row = meta + 1 + i * META_STRIDE;
@@ -100,24 +108,8 @@ NAN_METHOD(Take) {
     row[0] = m->partition;
     row[1] = static_cast<double>(m->offset);
     row[2] = static_cast<double>(ts);
-    if (m->payload != nullptr) {
-      std::memcpy(data + at, m->payload, m->len);
-      row[3] = static_cast<double>(at);
-      row[4] = static_cast<double>(m->len);
-      at += m->len;
-    } else {
-      row[3] = static_cast<double>(at);
-      row[4] = -1;
-    }
-    if (m->key != nullptr) {
-      std::memcpy(data + at, m->key, m->key_len);
-      row[5] = static_cast<double>(at);
-      row[6] = static_cast<double>(m->key_len);
-      at += m->key_len;
-    } else {
-      row[5] = static_cast<double>(at);
-      row[6] = -1;
-    }
+    put(m->payload, m->len, row + 3);
+    put(m->key, m->key_len, row + 5);
     row[7] = m->err;
     rd_kafka_message_destroy(m);
   }
