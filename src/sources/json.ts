@@ -6,6 +6,7 @@
  */
 import type { Interner } from "../schema/interner.js";
 import { TEXT_BYTES, TEXT_STRIDE, TEXT_TOO_LONG, writeUtf8, type ColumnArray, type Schema } from "../schema/schema.js";
+import { decimalInto } from "./decimal.js";
 
 export type JsonDecoder = (value: unknown, columns: Record<string, ColumnArray>, i: number) => void;
 
@@ -77,6 +78,7 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
   const nText = texts.length;
   const count = names.length;
   let cols: Array<ColumnArray | undefined> = [];
+  const io = new Float64Array(5); // decimalInto's numbers
   let colsOf: Record<string, ColumnArray> | undefined;
 
   /** The field whose name is bytes [at, end), or -1. */
@@ -162,36 +164,59 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
         const n0 = at;
         const neg = c === 45;
         if (neg) at++;
+        // The digits as m · 10^r + ml: m takes them while it stays below 9e14 (so m · 10 + 9 is
+        // still exact, below 2^53), ml the next r ≤ 4 (more: the general way).
         let m = 0;
+        let ml = 0;
+        let r = 0;
         let digits = 0;
         let scale = 0;
         if (b[at] === 48) { at++; digits = 1; }
         else {
-          while (at < end && (c = b[at]!) >= 48 && c <= 57) { m = m * 10 + (c - 48); digits++; at++; }
+          while (at < end && (c = b[at]!) >= 48 && c <= 57) {
+            if (m < 9e14) m = m * 10 + (c - 48);
+            else { ml = ml * 10 + (c - 48); r++; }
+            digits++;
+            at++;
+          }
           if (digits === 0) return false;
         }
         if (b[at] === 46) {
           at++;
           const d0 = at;
-          while (at < end && (c = b[at]!) >= 48 && c <= 57) { m = m * 10 + (c - 48); digits++; at++; }
+          while (at < end && (c = b[at]!) >= 48 && c <= 57) {
+            if (m < 9e14) m = m * 10 + (c - 48);
+            else { ml = ml * 10 + (c - 48); r++; }
+            at++;
+          }
           scale = at - d0;
           if (scale === 0) return false;
         }
-        // m is exact while it stays below 2^53 (every step then was too); a sum that reached 2^53 may
-        // have been rounded (2^53 + 1 sums to 2^53), so it goes the general way.
-        let exact = m < 9007199254740992 && scale <= 22;
+        let plain = r <= 4 && scale <= 22;
         if (b[at] === 101 || b[at] === 69) {
           at++;
           if (b[at] === 43 || b[at] === 45) at++;
           const e0 = at;
           while (at < end && (c = b[at]!) >= 48 && c <= 57) at++;
           if (at === e0) return false;
-          exact = false;
+          plain = false;
         }
         if (kind === 0) {
-          // Both exact below 2^53 and 1e22: one division, correctly rounded as JSON.parse is.
-          const x = exact ? m / POW10[scale]! : Number(latin1(b, n0, at));
-          cols[f]![i] = neg && exact ? -x : x;
+          // Below 2^53 and 1e22 both exact: one division, correctly rounded as JSON.parse is. Up to
+          // 4 digits more (JSON.stringify writes up to 17): decimalInto, without a string.
+          // Each path stores its own value: one variable taking Number()'s result too would box the
+          // doubles (a heap number per number).
+          let done = plain && r === 0;
+          if (done) cols[f]![i] = neg ? -(m / POW10[scale]!) : m / POW10[scale]!;
+          else if (plain) {
+            io[0] = m;
+            io[1] = ml;
+            io[2] = r;
+            io[3] = scale;
+            done = decimalInto(io);
+            if (done) cols[f]![i] = neg ? -io[4]! : io[4]!;
+          }
+          if (!done) cols[f]![i] = Number(latin1(b, n0, at));
         } else if (kind > 0) cols[f]![i] = 0;
       } else if (c === 116 || c === 102 || c === 110) {
         // true, false, null
