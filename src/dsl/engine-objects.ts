@@ -274,7 +274,8 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
       // A repartition topic's records (tags after the inputs') have no key or text columns to check.
       const myTexts = texts[src] ?? [];
       const moved = src >= tables.length;
-      let st = streamTime;
+      let st = +streamTime; // a number to the optimizer (kernels/validate.ts)
+      const other = +otherMin;
       // A table's records see the streams' watermark (they never hold it back).
       const tableWm = otherMin === Infinity ? -Infinity : otherMin;
       for (let i = 0; i < n; i++) {
@@ -287,7 +288,7 @@ export function objectPipeline(modulePath: string, shape: ObjectShape, interner:
           continue;
         }
         if (r === 0 && t > st) st = t;
-        wmOut[i] = st < otherMin ? st : otherMin;
+        wmOut[i] = st < other ? st : other;
       }
       return st;
     },

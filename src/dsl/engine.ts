@@ -166,13 +166,14 @@ export function dslPipeline(modulePath: string, shape: EngineShape, interner: Sh
       const key = columns[keyField]!;
       const wmOut = columns["_wm"] as Float64Array;
       const reason = columns["_reason"] as Uint8Array;
-      let st = streamTime;
+      let st = +streamTime; // a number to the optimizer (kernels/validate.ts)
+      const other = +otherMin;
       for (let i = 0; i < n; i++) {
         const t = ts[i]!;
         const r = !(t >= 0 && t - t === 0) ? DSL_BAD_TIMESTAMP : keyIsString && key[i] === 0 ? DSL_NO_KEY : 0;
         reason[i] = r;
         if (r === 0 && t > st) st = t;
-        wmOut[i] = st < otherMin ? st : otherMin;
+        wmOut[i] = st < other ? st : other;
       }
       return st;
     },

@@ -51,13 +51,16 @@ export function validateFixes(
   id: Uint32Array, lat: Float64Array, lon: Float64Array, ts: Float64Array, n: number,
   streamTime: number, otherMin: number, outReason: Uint8Array, outWatermark: Float64Array,
 ): number {
-  let st = streamTime;
+  // Numbers from here on (+): a parameter may be anything to the optimizing compiler, and a stream
+  // time joined with it would stay a tagged value, boxing each new ts (a heap number per event).
+  let st = +streamTime;
+  const other = +otherMin;
   for (let i = 0; i < n; i++) {
     const t = ts[i]!;
     const r = fixReason(id[i]!, lat[i]!, lon[i]!, t);
     outReason[i] = r;
     if (r === 0 && t > st) st = t;
-    outWatermark[i] = st < otherMin ? st : otherMin;
+    outWatermark[i] = st < other ? st : other;
   }
   return st;
 }

@@ -569,7 +569,9 @@ export class KafkaSource implements Source {
   private nextMessage(q: PartitionQueue): void {
     q.msgs.shift();
     q.within = 0;
-    q.ids = [];
+    // A frame's decoding fills an empty `ids`; a JSON message leaves it empty, to be used again
+    // (a new array per message was an allocation per JSON event).
+    if (q.ids.length !== 0) q.ids = [];
   }
 
   enteredAt(p: number): number {

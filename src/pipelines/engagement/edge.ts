@@ -35,7 +35,8 @@ function actionById(id: number): number {
 function prepareEvents(c: ViewInputColumns, n: number, streamTime: number, otherMin: number,
   genreOf: ((id: number) => number) | undefined, actionOf: (id: number) => number): number {
   const { userId, contentId, watchSeconds, durationSeconds, ts, action, rating, _reason, _done, _genre, _wm, _src, _kind, _act } = c;
-  let st = streamTime;
+  let st = +streamTime; // a number to the optimizer (kernels/validate.ts)
+  const other = +otherMin;
   for (let i = 0; i < n; i++) {
     const t = ts[i]!;
     const src = _src[i]!;
@@ -57,7 +58,7 @@ function prepareEvents(c: ViewInputColumns, n: number, streamTime: number, other
     _reason[i] = r;
     _genre[i] = r === 0 && genreOf !== undefined ? genreOf(contentId[i]!) : 0;
     if (r === 0 && t > st) st = t;
-    _wm[i] = st < otherMin ? st : otherMin;
+    _wm[i] = st < other ? st : other;
   }
   return st;
 }

@@ -89,11 +89,12 @@ export const messageDelivery: PipelineDefinition = {
 
   prepare(columns: Record<string, ColumnArray>, n: number, streamTime: number, otherMin: number): number {
     const { ts, _reason, _wm } = columns as unknown as MessageInputColumns;
-    let st = streamTime;
+    let st = +streamTime; // a number to the optimizer (kernels/validate.ts)
+    const other = +otherMin;
     for (let i = 0; i < n; i++) {
       const t = ts[i]!;
       if ((_reason[i] === 0 || _reason[i]! > R_INVALID_MAX) && t > st) st = t;
-      _wm[i] = st < otherMin ? st : otherMin;
+      _wm[i] = st < other ? st : other;
     }
     return st;
   },

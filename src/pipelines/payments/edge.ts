@@ -35,7 +35,8 @@ export const payments: PipelineDefinition = {
   prepare(columns: Record<string, ColumnArray>, n: number, streamTime: number, otherMin: number): number {
     const c = columns as unknown as PaymentInputColumns;
     const { paymentId, userId, amount, ts, _reason, _cents, _wm } = c;
-    let st = streamTime;
+    let st = +streamTime; // a number to the optimizer (kernels/validate.ts)
+    const other = +otherMin;
     for (let i = 0; i < n; i++) {
       const a = amount[i]!;
       const t = ts[i]!;
@@ -44,7 +45,7 @@ export const payments: PipelineDefinition = {
       const r = paymentReason(paymentId[i]!, userId[i]!, a, t, cents);
       _reason[i] = r;
       if (r === 0 && t > st) st = t;
-      _wm[i] = st < otherMin ? st : otherMin;
+      _wm[i] = st < other ? st : other;
     }
     return st;
   },

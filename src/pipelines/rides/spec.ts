@@ -67,7 +67,8 @@ export const RIDE_REASONS: readonly string[] = [
  */
 export function prepareRideEvents(c: RideInputColumns, n: number, streamTime: number, otherMin: number): number {
   const { driverId, requestId, lat, lon, ts, _reason, _wm, _kind } = c;
-  let st = streamTime;
+  let st = +streamTime; // a number to the optimizer (kernels/validate.ts)
+  const other = +otherMin;
   for (let i = 0; i < n; i++) {
     const req = requestId[i]!;
     const t = ts[i]!;
@@ -75,7 +76,7 @@ export function prepareRideEvents(c: RideInputColumns, n: number, streamTime: nu
     const r = fixReason(req !== 0 ? req : driverId[i]!, lat[i]!, lon[i]!, t);
     _reason[i] = r;
     if (r === 0 && t > st) st = t;
-    _wm[i] = st < otherMin ? st : otherMin;
+    _wm[i] = st < other ? st : other;
   }
   return st;
 }
