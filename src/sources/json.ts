@@ -41,15 +41,6 @@ export function compileJsonDecoder(schema: Schema, interner: Interner, textField
   };
 }
 
-/**
- * The same decoding straight from a message's bytes, without JSON.parse's string and object: a
- * flat object whose values are numbers, strings, true, false or null (what one event per message
- * is). Returns false, having decided nothing, for anything else — a nested value, an escape in a
- * string, non-ASCII bytes in a key or a text field, input that is not valid JSON — so the caller
- * decodes the message the general way (which also tells invalid JSON apart). Row i holds the same
- * values as compileJsonDecoder's after JSON.parse of the message; it may be written in part when
- * false is returned (the general way writes every field again).
- */
 /** Decodes the event in bytes [from, to) (default: all of them) into record i of the columns; false: not a flat event of the schema. */
 export type JsonBytesDecoder = (bytes: Uint8Array, columns: Record<string, ColumnArray>, i: number, from?: number, to?: number) => boolean;
 
@@ -69,6 +60,16 @@ function skipSpace(b: Uint8Array, at: number, end: number): number {
 
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k); // exact doubles up to 1e22
 
+/**
+ * The same decoding straight from a message's bytes, without JSON.parse's string and object: a
+ * flat object whose values are numbers, strings, true, false or null (what one event per message
+ * is). Returns false, having decided nothing, for anything else — a nested value, an escape in a
+ * string, non-ASCII bytes in a key or a text field, input that is not valid JSON — so the caller
+ * decodes the message the general way (which also tells invalid JSON apart). Row i holds the same
+ * values as compileJsonDecoder's after JSON.parse of the message; it may be written in part when
+ * false is returned (the general way writes every field again). Nothing is allocated per message:
+ * strings are interned from their bytes, numbers parsed from their digits (decimal.ts past 2^53).
+ */
 export function compileJsonBytesDecoder(schema: Schema, interner: Interner, textFields?: readonly string[]): JsonBytesDecoder {
   const names = schema.fields.map((f) => f.name);
   const keys = names.map((n) => Buffer.from(n, "utf8"));
