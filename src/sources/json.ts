@@ -209,9 +209,8 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
         }
         if (kind === 0) {
           // Below 2^53 and 1e22 both exact: one division, correctly rounded as JSON.parse is. Up to
-          // 4 digits more (JSON.stringify writes up to 17): decimalInto, without a string.
-          // Each path stores its own value: one variable taking Number()'s result too would box the
-          // doubles (a heap number per number).
+          // 4 digits more (JSON.stringify writes up to 17): decimalInto, without a string; what it
+          // declines (near a tie), exponents and longer numbers: Number() of the text.
           let done = plain && r === 0;
           if (done) cols[f]![i] = neg ? -(m / POW10[scale]!) : m / POW10[scale]!;
           else if (plain) {
