@@ -21,8 +21,8 @@ it("decodes events with coordinates in full without allocating, once optimized",
   expect(r.status, r.stderr).toBe(0);
   const out = JSON.parse(r.stdout.trim()) as { perEvent: number[]; fullDigits: number; lat: number; expectedLat: number; speed: number; expectedSpeed: number };
   expect(out.fullDigits).toBeGreaterThan(500); // most events: a number past 2^53 (decimalInto's)
-  // Windows of 100 000 decodes, up to 6: the first run before the optimizing compiler got to the
-  // decoder; one below 1 byte per event passes. A number parsed through a string, or a double
+  // Windows of 100 000 decodes for up to 20 s: the first run before the optimizing compiler got to
+  // the decoder; one below 1 byte per event passes. A number parsed through a string, or a double
   // boxed on its way into a column, or a context object per call, is 16 bytes or more per event in
   // every window.
   expect(out.perEvent.at(-1), `bytes per event in each window: ${out.perEvent.join(", ")}`).toBeLessThan(1);
