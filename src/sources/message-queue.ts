@@ -163,7 +163,7 @@ export class MessageQueue {
     const ids = new Array<number[] | undefined>(cap).fill(undefined);
     for (let i = this.head; i < this.tail; i++) {
       const from = i & this.mask, to = i & mask;
-      rows.set(this.rows.subarray(from * STRIDE, from * STRIDE + STRIDE), to * STRIDE);
+      for (let j = 0; j < STRIDE; j++) rows[to * STRIDE + j] = this.rows[from * STRIDE + j]!;
       bufs[to] = this.bufs[from];
       keyBufs[to] = this.keyBufs[from];
       ids[to] = this.ids[from];
