@@ -43,11 +43,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { shebangFlags } from "../dist/src/cli/node-flags.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(root, "bin", "riptide.js");
-/** The V8 flag of bin/riptide.js's shebang, as a user's `riptide` runs. */
-const NODE_FLAGS = ["--max-semi-space-size=64"];
+/** The V8 flags of bin/riptide.js's shebang, as a user's `riptide` runs. */
+const NODE_FLAGS = shebangFlags(cli);
 const kafkaScript = join(root, "scripts", "kafka.mjs");
 const BROKERS = process.env.RIPTIDE_KAFKA_BROKERS ?? "127.0.0.1:9092";
 

@@ -25,6 +25,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadavg } from "node:os";
+import { shebangFlags } from "../../dist/src/cli/node-flags.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = join(root, "bin", "riptide.js");
@@ -43,7 +44,7 @@ if (gen.status !== 0) throw new Error(`loadgen failed: ${gen.stderr}`);
 
 function run(args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--max-semi-space-size=64", bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RIPTIDE_BENCH_PREFIX: prefix } });
+    const child = spawn(process.execPath, [...shebangFlags(bin), bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RIPTIDE_BENCH_PREFIX: prefix } });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => { out += d; });

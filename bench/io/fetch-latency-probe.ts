@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { rdkafkaClientFactory } from "../../src/io/kafka/rdkafka.js";
+import { shebangFlags } from "../../src/cli/node-flags.js";
 
 const rate = Number(process.argv[2] ?? 40000);
 const seconds = Number(process.argv[3] ?? 15);
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     }
   })();
   while (!assigned) await new Promise((r) => setTimeout(r, 20));
-  const child = spawn(process.execPath, ["--max-semi-space-size=64", process.argv[1]!], { env: { ...process.env, PROBE_TOPIC: topic }, stdio: "inherit" });
+  const child = spawn(process.execPath, [...shebangFlags(), process.argv[1]!], { env: { ...process.env, PROBE_TOPIC: topic }, stdio: "inherit" });
   await new Promise((r) => child.on("exit", r));
   await new Promise((r) => setTimeout(r, 1000));
   stop = true;

@@ -26,6 +26,7 @@ import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { shebangFlags } from "../../src/cli/node-flags.js";
 import type { BenchRow } from "../harness.js";
 
 export const groups = ["Kafka end to end (JSON)", "Kafka end to end (frames)"];
@@ -126,8 +127,8 @@ export function windowLatency(before: Map<number, number>, after: Map<number, nu
 
 function runRiptide(topic: string, extra: string[] = []): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    // The V8 flag of bin/riptide.js's shebang: measure what `riptide` runs.
-    const child = spawn(process.execPath, ["--max-semi-space-size=64", BIN, "run", "--brokers", BROKERS, "--input-topic", topic, "--output-topic", `${topic}.out`,
+    // The V8 flags of bin/riptide.js's shebang: measure what `riptide` runs.
+    const child = spawn(process.execPath, [...shebangFlags(BIN), BIN, "run", "--brokers", BROKERS, "--input-topic", topic, "--output-topic", `${topic}.out`,
       "--group", `bench-${Date.now()}`, "--json", "--quiet", ...extra], { cwd: ROOT });
     let out = "";
     let err = "";

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { KafkaMessage } from "../../src/io/kafka/client.js";
 import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
+import { shebangFlags } from "../../src/cli/node-flags.js";
 
 export const ROOT = join(__dirname, "..", "..");
 export const BROKERS = `127.0.0.1:${process.env.RIPTIDE_KAFKA_PORT || "9092"}`;
@@ -114,8 +115,8 @@ export interface Proc {
 }
 
 export function riptide(args: string[]): Proc {
-  // The V8 flag of bin/riptide.js's shebang, as a user's `riptide` runs.
-  const child = spawn(process.execPath, ["--max-semi-space-size=64", BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // The V8 flags of bin/riptide.js's shebang, as a user's `riptide` runs.
+  const child = spawn(process.execPath, [...shebangFlags(BIN), BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const p: Proc = { child, stdout: "", stderr: "", exited: undefined as unknown as Promise<number | null> };
   child.stdout!.on("data", (d) => { p.stdout += d; });
   child.stderr!.on("data", (d) => { p.stderr += d; });
