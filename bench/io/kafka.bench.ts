@@ -52,7 +52,7 @@ function lastJson(text: string): Record<string, unknown> {
 const WARM_S = 5;
 
 function loadgen(topic: string, format: string, events: number, rate: number): Record<string, unknown> {
-  const r = sh([BIN, "loadgen", "--brokers", BROKERS, "--topic", topic, "--format", format, "--events", String(events),
+  const r = sh([...shebangFlags(BIN), BIN, "loadgen", "--brokers", BROKERS, "--topic", topic, "--format", format, "--events", String(events),
     "--rate", String(rate), "--partitions", "4", "--json", "--quiet"]);
   if (r.code !== 0) throw new Error(`loadgen failed: ${r.stderr}`);
   return lastJson(r.stdout);
@@ -68,7 +68,7 @@ async function createTopic(topic: string, partitions: number): Promise<void> {
 /** loadgen as a child process (the bench scrapes the engine meanwhile). */
 function loadgenAsync(topic: string, format: string, events: number, rate: number): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "loadgen", "--brokers", BROKERS, "--topic", topic, "--format", format, "--events", String(events),
+    const child = spawn(process.execPath, [...shebangFlags(BIN), BIN, "loadgen", "--brokers", BROKERS, "--topic", topic, "--format", format, "--events", String(events),
       "--rate", String(rate), "--partitions", "4", "--json", "--quiet"], { cwd: ROOT });
     let out = "";
     let err = "";

@@ -330,6 +330,11 @@ export class Coordinator {
     this.sink = options.sink;
     this.workers = Math.min(positiveInt("workers", options.workers ?? availableParallelism(), 256), options.pipeline.maxWorkers ?? 256);
     this.batchSize = positiveInt("batchSize", options.batchSize ?? 2048, 1 << 16);
+    // The loop feeds a batch only while the records in flight plus one batch fit the source's
+    // bound: a batch larger than the bound could never be fed (the engine would wait for good).
+    if (this.batchSize > options.source.maxInFlight) {
+      throw new OptionRangeError("batchSize", `batchSize ${this.batchSize} is larger than the ${options.source.maxInFlight} records the source can keep unacknowledged`);
+    }
     const slots = positiveInt("ringSlots", options.ringSlots ?? 16, 1 << 12);
     if ((slots & (slots - 1)) !== 0) throw new OptionRangeError("ringSlots", `ringSlots must be a power of two, got ${slots}`);
     this.rate = options.rate ?? Infinity;

@@ -13,6 +13,11 @@ describe("Coordinator", () => {
     expect(() => new Coordinator({ ...base, ringSlots: 6 })).toThrow(/ringSlots must be a power of two, got 6/);
     expect(() => new Coordinator({ ...base, rate: 0 })).toThrow(/rate must be a positive number/);
     expect(() => new Coordinator({ ...base, batchSize: 0 })).toThrow(/batchSize must be an integer/);
+    // A batch the source cannot keep in flight could never be fed: refused, not waited on forever.
+    const bounded = new GeneratorSource(new DriverGenerator(), 10);
+    Object.defineProperty(bounded, "maxInFlight", { value: 1024 });
+    expect(() => new Coordinator({ ...base, source: bounded, batchSize: 2048 })).toThrow(/batchSize 2048 is larger than the 1024 records the source can keep unacknowledged/);
+    expect(() => new Coordinator({ ...base, source: bounded, batchSize: 1024 })).not.toThrow();
   });
 
   it.each([1, 3])("a worker thread that dies (%i times) is restarted from its checkpoint: outputs identical to a run without failure", async (crashes) => {
