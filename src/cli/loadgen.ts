@@ -19,16 +19,18 @@ import { getDslPipeline } from "../pipelines/topologies/index.js";
  * full or refuses it; the load generators' one back-off loop.
  */
 export async function produceWithBackoff(producer: KafkaProducerClient, topic: string, partition: number | null, value: Buffer, key: string | null): Promise<void> {
-  for (;;) {
-    let ok = false;
-    try {
-      ok = producer.produce(topic, partition, value, key);
-    } catch {
-      ok = false;
-    }
-    if (ok) return;
+  while (!tryProduce(producer, topic, partition, value, key)) {
     producer.poll();
     await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** One produce() call: false when the client's queue is full or it refused (retry later). */
+export function tryProduce(producer: KafkaProducerClient, topic: string, partition: number | null, value: Buffer, key: string | null): boolean {
+  try {
+    return producer.produce(topic, partition, value, key);
+  } catch {
+    return false;
   }
 }
 
@@ -185,12 +187,10 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
     process.stderr.write(tty ? `\r\x1b[2K${line}${final ? "\n" : ""}` : `${line}\n`);
   };
 
-  const produce = async (value: Buffer, key: string | null): Promise<void> => {
-
-    await produceWithBackoff(producer, topic, p, value, key);
-
+  // No promise per message: the backoff's only when the client's queue is full.
+  const produce = (value: Buffer, key: string | null): Promise<void> | undefined => {
     messages++;
-
+    return tryProduce(producer, topic, p, value, key) ? undefined : produceWithBackoff(producer, topic, p, value, key);
   };
 
   while (sent < total && performance.now() < endAt) {
@@ -204,11 +204,13 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
     const n = Math.min(batch, total - sent, Math.max(1, Math.floor(due)));
     gen.fill(p, cols, 0, n);
     if (format === "frame") {
-      await produce(frames.encode(frameCols, n), null);
+      const full = produce(frames.encode(frameCols, n), null);
+      if (full) await full;
     } else {
       for (let i = 0; i < n; i++) {
         const e = DriverGenerator.toEvent(cols, i, name);
-        await produce(Buffer.from(JSON.stringify(e)), typeof e["driverId"] === "string" && e["driverId"] !== "" ? (e["driverId"] as string) : null);
+        const full = produce(Buffer.from(JSON.stringify(e)), typeof e["driverId"] === "string" && e["driverId"] !== "" ? (e["driverId"] as string) : null);
+        if (full) await full;
       }
     }
     sent += n;
