@@ -187,7 +187,7 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
     process.stderr.write(tty ? `\r\x1b[2K${line}${final ? "\n" : ""}` : `${line}\n`);
   };
 
-  // No promise per message: the backoff's only when the client's queue is full.
+  // No promise per message: a backoff only when the client's queue is full.
   const produce = (value: Buffer, key: string | null): Promise<void> | undefined => {
     messages++;
     return tryProduce(producer, topic, p, value, key) ? undefined : produceWithBackoff(producer, topic, p, value, key);
