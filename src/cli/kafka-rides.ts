@@ -1,14 +1,19 @@
 /**
- * Ride pipelines on Kafka read two topics, driver locations and ride requests
- * (`--input-topic driver-locations,ride-requests`). The first goes through the ordinary Kafka run
- * setup (./kafka.ts); this adds the second: its own consumer (group `<group>.requests`), a
- * KafkaSource whose dead letters go to `<topic>.dlq` through the same sink, and one MultiSource over
- * both, so offsets of each topic are committed once their outputs are acknowledged.
+ * Pipelines with two input streams on Kafka (`--input-topic driver-locations,ride-requests`, or
+ * `incoming-messages,presence`). The first goes through the ordinary Kafka run setup (./kafka.ts);
+ * this adds the second: its own consumer (group `<group>.requests`), a KafkaSource whose dead
+ * letters go to `<topic>.dlq` through the same sink, and one MultiSource over both, so offsets of
+ * each topic are committed once their outputs are acknowledged. The two topics are read aligned on
+ * event time, each side against every partition of the other (src/sources/aligned-streams.ts):
+ * what a driver's location meets (the open requests) or a message meets (its recipient's
+ * presence) does not depend on which consumer joined its group or fetched first. Before the run
+ * both consumers wait (bounded) for their assignment.
  *
  * Exactly-once (`transactions`): the consumer reads `read_committed` with static membership, and
  * the topic joins the run's transactions (src/io/kafka/transactions.ts addInput) — its offsets are
  * sent to each transaction with this consumer's group metadata, and its source state is restored
- * from the snapshot before it reads anything.
+ * from the snapshot before it reads anything (what each side handed out, not what its
+ * KafkaSource read, as the staging of the alignment holds records back).
  */
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import type { KafkaTransactions } from "../io/kafka/transactions.js";
@@ -16,15 +21,25 @@ import type { SharedConsumer } from "../io/kafka/shared-consumer.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { KafkaSink } from "../sinks/kafka-sink.js";
 import { KafkaSource, type MessageDecoder } from "../sources/kafka-source.js";
+import { AlignedStreams, StreamSource, assignedOrTimeout } from "../sources/aligned-streams.js";
 import { MultiSource } from "../sources/multi-source.js";
-import type { Source } from "../sources/source.js";
 import type { Interner } from "../schema/interner.js";
 import { ensureTopic } from "./kafka.js";
 import { internalRecordFailed } from "../dsl/repartition.js";
 
-export async function addSecondInputTopic(first: Source, sink: KafkaSink, opts: InputTopicOptions): Promise<{ source: MultiSource; close(): Promise<void> }> {
+export async function addSecondInputTopic(first: KafkaSource, sink: KafkaSink, opts: InputTopicOptions): Promise<{ source: MultiSource; close(): Promise<void> }> {
   const second = await addInputTopic(sink, { ...opts, groupSuffix: "requests" });
-  return { source: new MultiSource([first, second.source]), close: second.close };
+  await assignedOrTimeout(first);
+  await assignedOrTimeout(second.source);
+  const aligned = new AlignedStreams([first, second.source], opts.pipeline, "all");
+  for (const [s, source] of [first, second.source].entries()) {
+    opts.transactions?.replaceSource(source, {
+      interner: source.interner,
+      exportState: () => ({ names: source.interner.exportNames(), partial: aligned.partial(s) }),
+      importState: (state) => aligned.resume(s, (state as { partial?: unknown } | null)?.partial),
+    });
+  }
+  return { source: new MultiSource([new StreamSource(aligned, 0), new StreamSource(aligned, 1)]), close: second.close };
 }
 
 export interface InputTopicOptions {

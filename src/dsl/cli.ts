@@ -14,6 +14,7 @@ import { loadTopology, runTopology, topologyShape } from "./engine.js";
 import { TopologyError } from "./errors.js";
 import { objectShape } from "./engine-objects.js";
 import { repartitionTopicFor } from "./repartition.js";
+import { assignedOrTimeout } from "../sources/aligned-streams.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
   "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id", "purge-interval"]);
@@ -175,18 +176,6 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   }
 }
 
-/**
- * Several input topics are read by one consumer each: wait (bounded) until each has its partitions,
- * so that no topic's partitions are left out of the watermark at the start (a partition not
- * assigned to this process does not hold it) while the others already run ahead.
- */
-async function assignedOrTimeout(source: { partitions: number; assigned?(p: number): boolean }, limitMs = 30_000): Promise<void> {
-  const until = Date.now() + limitMs;
-  while (Date.now() < until) {
-    for (let p = 0; p < source.partitions; p++) if (source.assigned?.(p) !== false) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * Without --instance-id, a topology reading several topics runs as one process per group: each topic has its own consumer

@@ -445,6 +445,23 @@ export class KafkaSource implements Source {
     return q.nextOffset >= q.end || (q.nextOffset >= 0 && Date.now() - q.lastQueuedAt > MARKER_QUIET_MS);
   }
 
+  /**
+   * Whether partition p has records the broker holds that have not reached its queue yet, as far as
+   * the client's last fetch response tells (ConsumerClient.cachedWatermarks): true while that is
+   * not known yet, undefined when the client cannot tell. Not asked while p has queued messages.
+   */
+  pending(p: number): boolean | undefined {
+    const q = this.queues[p];
+    const consumer = this.options.consumer;
+    if (!q || !q.assigned || !consumer.cachedWatermarks) return undefined;
+    const w = consumer.cachedWatermarks(this.options.topic, p);
+    if (!w) return true;
+    // Where reading stands: after the last message queued; before any, where it started if the
+    // partition had nothing left to read at assignment (askEnd), else not known.
+    const next = q.nextOffset >= 0 ? q.nextOffset : q.emptyAtAssign ? q.end : -1;
+    return next < 0 || next < w.high;
+  }
+
   /** A frame's string ids (internFrameStrings), or undefined: not a frame, or one decoding will refuse. */
   private internStrings(v: Buffer): number[] | undefined {
     const ids: number[] = [];

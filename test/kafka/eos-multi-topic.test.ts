@@ -22,23 +22,12 @@ import { diff, type SourcedEvent } from "../support/driver-reference.js";
 import { rideKey, rideReference } from "../support/dsl-pipeline-references.js";
 import { engagementMultiset, generateEngagement, referenceEngagement } from "../support/engagement-reference.js";
 import { committed, ends, killAndRestart } from "../support/eos-kills.js";
-import { referenceDriverEta } from "../support/eta-reference.js";
+import { etaKey, referenceDriverEta } from "../support/eta-reference.js";
 import { BROKERS, assigned, createTopic, ensureBroker, produceAll, readCommitted, riptide, uniqueName, type Proc } from "../support/kafka.js";
 import { rideSourceOrder } from "../support/ride-events.js";
 import { multiset } from "../support/task-processes.js";
 
 // ── driver-eta ────────────────────────────────────────────────────────────────────────────────
-
-const num = (x: unknown): string => (typeof x === "number" ? x.toPrecision(9) : String(x));
-
-/** One driver-eta output as a string (as test/pipelines/driver-eta.test.ts compares them). */
-function etaKey(o: Record<string, unknown>): string {
-  if (o["type"] === "eta") return `eta|${o["driverId"]}|${o["requestId"]}|${num(o["etaMinutes"])}|${num(o["distanceKm"])}|${num(o["trafficMultiplier"])}|${o["ts"]}`;
-  if (o["type"] === "availability") {
-    return `availability|${o["driverId"]}|${o["available"]}|${o["region"]}|${o["lat"]}|${o["lon"]}|${o["ts"]}|${o["requestId"] ?? ""}|${num(o["etaMinutes"] ?? "")}`;
-  }
-  return `${o["type"]}|${o["reason"]}|${JSON.stringify(o["event"])}`;
-}
 
 /** A valid driver location (frames carry these; invalid ones go as JSON, compared as sent). */
 function frameable(e: Record<string, unknown>): boolean {

@@ -11,22 +11,12 @@ import { MemorySink } from "../../src/sinks/sink.js";
 import { RideGenerator } from "../../src/sources/ride-generator.js";
 import { RideGeneratorSource } from "../../src/sources/ride-generator-source.js";
 import { diff } from "../support/driver-reference.js";
-import { referenceDriverEta } from "../support/eta-reference.js";
+import { etaKey, referenceDriverEta } from "../support/eta-reference.js";
 import { rideSourceOrder } from "../support/ride-events.js";
-
-const num = (x: unknown): string => (typeof x === "number" ? x.toPrecision(9) : String(x));
-
-function canonical(o: Record<string, unknown>): string {
-  if (o["type"] === "eta") return `eta|${o["driverId"]}|${o["requestId"]}|${num(o["etaMinutes"])}|${num(o["distanceKm"])}|${num(o["trafficMultiplier"])}|${o["ts"]}`;
-  if (o["type"] === "availability") {
-    return `availability|${o["driverId"]}|${o["available"]}|${o["region"]}|${o["lat"]}|${o["lon"]}|${o["ts"]}|${o["requestId"] ?? ""}|${num(o["etaMinutes"] ?? "")}`;
-  }
-  return `${o["type"]}|${o["reason"]}|${JSON.stringify(o["event"])}`;
-}
 
 function multiset(outputs: Array<Record<string, unknown>>): Map<string, number> {
   const m = new Map<string, number>();
-  for (const o of outputs) m.set(canonical(o), (m.get(canonical(o)) ?? 0) + 1);
+  for (const o of outputs) m.set(etaKey(o), (m.get(etaKey(o)) ?? 0) + 1);
   return m;
 }
 

@@ -100,3 +100,14 @@ export function referenceDriverEta(events: SourcedEvent[], partitions: number): 
   }
   return out;
 }
+
+const num = (x: unknown): string => (typeof x === "number" ? x.toPrecision(9) : String(x));
+
+/** One driver-eta output as a string (numbers to 9 digits: the kernel and this reference round differently). */
+export function etaKey(o: Record<string, unknown>): string {
+  if (o["type"] === "eta") return `eta|${o["driverId"]}|${o["requestId"]}|${num(o["etaMinutes"])}|${num(o["distanceKm"])}|${num(o["trafficMultiplier"])}|${o["ts"]}`;
+  if (o["type"] === "availability") {
+    return `availability|${o["driverId"]}|${o["available"]}|${o["region"]}|${o["lat"]}|${o["lon"]}|${o["ts"]}|${o["requestId"] ?? ""}|${num(o["etaMinutes"] ?? "")}`;
+  }
+  return `${o["type"]}|${o["reason"]}|${JSON.stringify(o["event"])}`;
+}

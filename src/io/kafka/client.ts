@@ -336,6 +336,13 @@ export interface KafkaConsumerClient {
    * (lag is then not reported).
    */
   queryWatermarks?(topic: string, partition: number, timeoutMs?: number): Promise<WatermarkOffsets>;
+  /**
+   * The partition's offsets as the client last learnt them from a fetch response (no request; the
+   * high offset is the last stable offset under read_committed); null while not known yet. Time
+   * alignment of several topics (src/sources/aligned-streams.ts) asks it to tell a partition that
+   * is caught up from one whose records are still on their way, as Kafka Streams' task idling does.
+   */
+  cachedWatermarks?(topic: string, partition: number): WatermarkOffsets | null;
   /** Leaves the group (revoking its partitions through the listener) and closes the connection. */
   disconnect(): Promise<void>;
 }

@@ -508,6 +508,16 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
     }).then((o) => ({ low: o.lowOffset, high: o.highOffset }));
   }
 
+  cachedWatermarks(topic: string, partition: number): WatermarkOffsets | null {
+    if (this.closing || !this.c.isConnected()) return null;
+    try {
+      const o = this.c.getWatermarkOffsets(topic, partition);
+      return o.highOffset >= 0 ? { low: o.lowOffset, high: o.highOffset } : null;
+    } catch {
+      return null; // not fetched yet (librdkafka answers with an error code)
+    }
+  }
+
   async disconnect(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
