@@ -21,8 +21,8 @@ import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { ContentTable } from "../pipelines/engagement/content-table.js";
 import { KIND_INTERACTION, KIND_VIEW } from "../pipelines/engagement/spec.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
-import { AlignedStreams, StreamSource, assignedOrTimeout } from "../sources/aligned-streams.js";
-import { MultiSource } from "../sources/multi-source.js";
+import { alignedTopics } from "../sources/aligned-streams.js";
+import type { MultiSource } from "../sources/multi-source.js";
 import { addInputTopic } from "./kafka-rides.js";
 import { ensureTopic, type KafkaRunSetup } from "./kafka.js";
 
@@ -129,16 +129,6 @@ export async function addInteractionsTopic(kafka: KafkaRunSetup, opts: {
     throw new Error(`the interactions topic ${opts.topic} has ${second.source.partitions} partitions and the views topic ${views.partitions}: `
       + "engagement-analytics joins them by user on one shard, they must be co-partitioned (the same partition count, keyed by userId)");
   }
-  await assignedOrTimeout(views);
-  await assignedOrTimeout(second.source);
-  const aligned = new AlignedStreams([views, second.source], opts.pipeline, "copartitioned");
-  // Exactly-once: what each side has handed out (not what its KafkaSource read) is in the snapshot.
-  for (const [s, source] of [views, second.source].entries()) {
-    kafka.transactions?.replaceSource(source, {
-      interner: views.interner,
-      exportState: () => ({ names: views.interner.exportNames(), partial: aligned.partial(s) }),
-      importState: (state) => aligned.resume(s, (state as { partial?: unknown } | null)?.partial),
-    });
-  }
-  return { source: new MultiSource([new StreamSource(aligned, 0, KIND_VIEW), new StreamSource(aligned, 1, KIND_INTERACTION)]), close: second.close };
+  const source = await alignedTopics([views, second.source], opts.pipeline, "copartitioned", kafka.transactions, [KIND_VIEW, KIND_INTERACTION]);
+  return { source, close: second.close };
 }

@@ -21,25 +21,15 @@ import type { SharedConsumer } from "../io/kafka/shared-consumer.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { KafkaSink } from "../sinks/kafka-sink.js";
 import { KafkaSource, type MessageDecoder } from "../sources/kafka-source.js";
-import { AlignedStreams, StreamSource, assignedOrTimeout } from "../sources/aligned-streams.js";
-import { MultiSource } from "../sources/multi-source.js";
+import { alignedTopics } from "../sources/aligned-streams.js";
+import type { MultiSource } from "../sources/multi-source.js";
 import type { Interner } from "../schema/interner.js";
 import { ensureTopic } from "./kafka.js";
 import { internalRecordFailed } from "../dsl/repartition.js";
 
 export async function addSecondInputTopic(first: KafkaSource, sink: KafkaSink, opts: InputTopicOptions): Promise<{ source: MultiSource; close(): Promise<void> }> {
   const second = await addInputTopic(sink, { ...opts, groupSuffix: "requests" });
-  await assignedOrTimeout(first);
-  await assignedOrTimeout(second.source);
-  const aligned = new AlignedStreams([first, second.source], opts.pipeline, "all");
-  for (const [s, source] of [first, second.source].entries()) {
-    opts.transactions?.replaceSource(source, {
-      interner: source.interner,
-      exportState: () => ({ names: source.interner.exportNames(), partial: aligned.partial(s) }),
-      importState: (state) => aligned.resume(s, (state as { partial?: unknown } | null)?.partial),
-    });
-  }
-  return { source: new MultiSource([new StreamSource(aligned, 0), new StreamSource(aligned, 1)]), close: second.close };
+  return { source: await alignedTopics([first, second.source], opts.pipeline, "all", opts.transactions), close: second.close };
 }
 
 export interface InputTopicOptions {

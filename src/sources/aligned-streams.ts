@@ -27,10 +27,12 @@
  * `startWithin` records of the first staged message were handed out before the stage was filled,
  * and `carryOff`/`carryWithin` name the message the KafkaSource had read in part at the last fill.
  */
+import type { KafkaTransactions } from "../io/kafka/transactions.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { OutputColumns } from "../ring/output.js";
 import type { ColumnArray } from "../schema/schema.js";
 import type { KafkaSource } from "./kafka-source.js";
+import { MultiSource } from "./multi-source.js";
 import type { Source, SourceHooks } from "./source.js";
 
 const STAGE = 4096;
@@ -269,4 +271,26 @@ export async function assignedOrTimeout(source: { partitions: number; assigned?(
     for (let p = 0; p < source.partitions; p++) if (source.assigned?.(p) !== false) return;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Two topics' sources as one, read aligned (side 0's partitions first; `kinds`: each side's tag in
+ * `_src`). Waits (bounded) until both consumers have partitions. Exactly-once: what each side has
+ * handed out (not what its KafkaSource read) is in the snapshot.
+ */
+export async function alignedTopics(
+  sides: readonly [KafkaSource, KafkaSource], pipeline: PipelineDefinition, partners: Partners,
+  transactions: KafkaTransactions | undefined, kinds?: readonly [number, number],
+): Promise<MultiSource> {
+  await assignedOrTimeout(sides[0]);
+  await assignedOrTimeout(sides[1]);
+  const aligned = new AlignedStreams(sides, pipeline, partners);
+  for (const [s, source] of sides.entries()) {
+    transactions?.replaceSource(source, {
+      interner: source.interner,
+      exportState: () => ({ names: source.interner.exportNames(), partial: aligned.partial(s) }),
+      importState: (state) => aligned.resume(s, (state as { partial?: unknown } | null)?.partial),
+    });
+  }
+  return new MultiSource([new StreamSource(aligned, 0, kinds?.[0]), new StreamSource(aligned, 1, kinds?.[1])]);
 }
