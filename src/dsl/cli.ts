@@ -176,7 +176,6 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   }
 }
 
-
 /**
  * Without --instance-id, a topology reading several topics runs as one process per group: each topic has its own consumer
  * group, so a second process would get partitions of the topics that do not match (a join would

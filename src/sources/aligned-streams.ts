@@ -17,8 +17,9 @@
  * as Kafka Streams' max.task.idle.ms = 0 waits for a partition with known lag): a partner caught
  * up, not assigned or finished never holds a side. The wait is bounded (FIRST_RECORDS_WAIT_MS
  * before the partner's first records of that partition, so that a consumer still starting does not
- * let the other topic run ahead; CATCH_UP_WAIT_MS after, a fetch gap under load); once it ran out
- * the side goes on until the partner has records again.
+ * let the other topic run ahead; CATCH_UP_WAIT_MS after: a fetch gap under load, or a transaction
+ * marker at the end of a partner read read_committed, which counts as to come and never arrives);
+ * once it ran out the side goes on until the partner has records again.
  * Staged records are not yet given out: position() stops at the first of them.
  *
  * Exactly-once: the snapshot names, per side and partition, the frame read in part at the position

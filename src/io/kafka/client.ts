@@ -338,7 +338,8 @@ export interface KafkaConsumerClient {
   queryWatermarks?(topic: string, partition: number, timeoutMs?: number): Promise<WatermarkOffsets>;
   /**
    * The partition's offsets as the client last learnt them from a fetch response (no request; the
-   * high offset is the last stable offset under read_committed); null while not known yet. Time
+   * high watermark, also under read_committed, where an open transaction's records and a
+   * transaction marker then count as still to come); null while not known yet. Time
    * alignment of several topics (src/sources/aligned-streams.ts) asks it to tell a partition that
    * is caught up from one whose records are still on their way, as Kafka Streams' task idling does.
    */
