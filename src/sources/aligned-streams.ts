@@ -13,13 +13,15 @@
  * (`all`: one state for the whole stream, e.g. driver-eta's matching).
  *
  * A partner with nothing staged is refilled from its consumer's queue. If that is empty too, the
- * side waits for it only while the partner has records still on their way (KafkaSource.pending(),
- * as Kafka Streams' max.task.idle.ms = 0 waits for a partition with known lag): a partner caught
- * up, not assigned or finished never holds a side. The wait is bounded (FIRST_RECORDS_WAIT_MS
- * before the partner's first records of that partition, so that a consumer still starting does not
- * let the other topic run ahead; CATCH_UP_WAIT_MS after: a fetch gap under load, or a transaction
- * marker at the end of a partner read read_committed, which counts as to come and never arrives);
- * once it ran out the side goes on until the partner has records again.
+ * side waits for it only while the partner has records still on their way or does not know yet
+ * (KafkaSource.fetchState(), as Kafka Streams' max.task.idle.ms = 0 waits for a partition with
+ * lag, or whose lag is not known yet): a partner caught up, not assigned or finished never holds a
+ * side. The wait is bounded: UNKNOWN_END_WAIT_MS while the partner's consumer has had no fetch
+ * response for it (a consumer still starting, under load, must not let the other topic run
+ * ahead), FIRST_RECORDS_WAIT_MS before its first records, CATCH_UP_WAIT_MS after (a fetch gap
+ * under load, or a transaction marker at the end of a partner read read_committed, which counts
+ * as to come and never arrives); once it ran out the side goes on until the partner has records
+ * again.
  * Staged records are not yet given out: position() stops at the first of them.
  *
  * Exactly-once: the snapshot names, per side and partition, the frame read in part at the position
@@ -37,6 +39,8 @@ import { MultiSource } from "./multi-source.js";
 import type { Source, SourceHooks } from "./source.js";
 
 const STAGE = 4096;
+/** How long a side waits for a partner partition its consumer has had no fetch response for yet. */
+const UNKNOWN_END_WAIT_MS = 30_000;
 /** How long a side waits at the start for a partner partition's first records. */
 const FIRST_RECORDS_WAIT_MS = 3000;
 /** How long one side waits for a partner's next records once the partner has delivered some (a fetch gap). */
@@ -151,7 +155,9 @@ export class AlignedStreams {
     const from = this.partners === "all" ? 0 : q;
     const to = this.partners === "all" ? other.partitions : q + 1;
     let min = Infinity;
-    let waitFor = 0; // partner partitions with records on their way and nothing staged: 1 after their first records, 2 before
+    // Partner partitions with nothing staged and records on their way (or not known yet): the
+    // longest wait they call for (1 after their first records, 2 before, 3 no fetch response yet).
+    let waitFor = 0;
     for (let r = from; r < to; r++) {
       if (this.staged(o, r) > 0) {
         // A record without a time (NaN: invalid, it goes to a side output) at a partner's head
@@ -160,8 +166,10 @@ export class AlignedStreams {
         if (!(t >= min)) min = t !== t ? -Infinity : t;
         continue;
       }
-      if (other.exhausted() || !other.assigned(r) || other.pending(r) === false) continue;
-      waitFor = Math.max(waitFor, this.delivered[o]![r] === 1 ? 1 : 2);
+      if (other.exhausted() || !other.assigned(r)) continue;
+      const state = other.fetchState(r);
+      if (state === "caught-up") continue;
+      waitFor = Math.max(waitFor, this.delivered[o]![r] === 1 ? 1 : state === "unknown" ? 3 : 2);
     }
     const since = this.waitingSince[s]!;
     if (waitFor === 0) {
@@ -173,7 +181,7 @@ export class AlignedStreams {
     // have records staged) until every partner has records again.
     const now = Date.now();
     if (since[q] === 0) since[q] = now;
-    const limit = waitFor === 1 ? CATCH_UP_WAIT_MS : FIRST_RECORDS_WAIT_MS;
+    const limit = waitFor === 1 ? CATCH_UP_WAIT_MS : waitFor === 2 ? FIRST_RECORDS_WAIT_MS : UNKNOWN_END_WAIT_MS;
     return now - since[q]! >= limit ? min : NaN;
   }
 

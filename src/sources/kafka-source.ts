@@ -446,20 +446,24 @@ export class KafkaSource implements Source {
   }
 
   /**
-   * Whether partition p has records the broker holds that have not reached its queue yet, as far as
-   * the client's last fetch response tells (ConsumerClient.cachedWatermarks): true while that is
-   * not known yet, undefined when the client cannot tell. Not asked while p has queued messages.
+   * Where partition p stands against what the broker holds, as far as the client's last fetch
+   * response tells (ConsumerClient.cachedWatermarks): "caught-up" (nothing it holds is still to
+   * reach the queue), "behind" (records on their way), "unknown" (no fetch response yet, or where
+   * reading starts not known yet); undefined when the client cannot tell. Not asked while p has
+   * queued messages.
    */
-  pending(p: number): boolean | undefined {
+  fetchState(p: number): "caught-up" | "behind" | "unknown" | undefined {
     const q = this.queues[p];
     const consumer = this.options.consumer;
     if (!q || !q.assigned || !consumer.cachedWatermarks) return undefined;
     const w = consumer.cachedWatermarks(this.options.topic, p);
-    if (!w) return true;
+    if (!w) return "unknown";
     // Where reading stands: after the last message queued; before any, where it started if the
-    // partition had nothing left to read at assignment (askEnd), else not known.
-    const next = q.nextOffset >= 0 ? q.nextOffset : q.emptyAtAssign ? q.end : -1;
-    return next < 0 || next < w.high;
+    // partition had nothing left to read at assignment (askEnd), else somewhere before the end.
+    if (q.nextOffset >= 0) return q.nextOffset < w.high ? "behind" : "caught-up";
+    if (q.end === -1) return "unknown"; // askEnd not answered yet
+    if (q.emptyAtAssign) return q.end < w.high ? "behind" : "caught-up";
+    return "behind";
   }
 
   /** A frame's string ids (internFrameStrings), or undefined: not a frame, or one decoding will refuse. */

@@ -14,18 +14,18 @@ import type { KafkaSource } from "../../src/sources/kafka-source.js";
 class FakeSide {
   readonly next: number[];
   readonly arrived: number[];
-  /** What pending() answers per partition (records on their way). */
-  readonly pendingNow: boolean[];
+  /** What fetchState() answers per partition. */
+  readonly state: Array<"caught-up" | "behind" | "unknown">;
   done = false;
   constructor(readonly ts: number[][], chunk = Infinity) {
     this.next = ts.map(() => 0);
     this.arrived = ts.map((t) => Math.min(t.length, chunk));
-    this.pendingNow = ts.map(() => false);
+    this.state = ts.map(() => "caught-up");
   }
   get partitions(): number { return this.ts.length; }
   assigned(): boolean { return true; }
   exhausted(): boolean { return this.done; }
-  pending(q: number): boolean { return this.pendingNow[q]!; }
+  fetchState(q: number): string { return this.state[q]!; }
   position(q: number): number { return this.next[q]!; }
   fill(q: number, columns: Record<string, ColumnArray>, max: number): number {
     const from = this.next[q]!;
@@ -106,10 +106,10 @@ describe("AlignedStreams", () => {
     const b = new FakeSide([[0.5, 4]], 0);
     const s = aligned(a, b);
     const cols = rideInputLayout(16).columns.reduce<Record<string, ColumnArray>>((o, c) => ({ ...o, [c.name]: new Float64Array(16) }), {});
-    b.pendingNow[0] = false;
+    b.state[0] = "caught-up";
     // Caught up (nothing pending): side 0 goes on at once.
     expect(s.take(0, 0, cols, 1, undefined)).toBe(1);
-    b.pendingNow[0] = true;
+    b.state[0] = "behind";
     expect(s.take(0, 0, cols, 10, undefined)).toBe(0);
     vi.setSystemTime(1_000_000 + 2_900);
     expect(s.take(0, 0, cols, 10, undefined)).toBe(0); // before its first records: up to 3 s
@@ -123,11 +123,26 @@ describe("AlignedStreams", () => {
     const b2 = new FakeSide([[1, 9]], 1);
     const s2 = aligned(a2, b2);
     expect(s2.take(1, 0, cols, 10, undefined)).toBe(1);
-    b2.pendingNow[0] = true;
+    b2.state[0] = "behind";
     expect(s2.take(0, 0, cols, 10, undefined)).toBe(0);
     vi.setSystemTime(1_000_000 + 2_900 + 1_999);
     expect(s2.take(0, 0, cols, 10, undefined)).toBe(0);
     vi.setSystemTime(1_000_000 + 2_900 + 2_000);
     expect(s2.take(0, 0, cols, 10, undefined)).toBe(2);
+  });
+
+  it("waits up to 30 s for a partner whose consumer has had no fetch response for it yet, then goes on", () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(2_000_000);
+    const a = new FakeSide([[1, 2]]);
+    const b = new FakeSide([[0.5]], 0);
+    b.state[0] = "unknown";
+    const s = aligned(a, b);
+    const cols = rideInputLayout(16).columns.reduce<Record<string, ColumnArray>>((o, c) => ({ ...o, [c.name]: new Float64Array(16) }), {});
+    expect(s.take(0, 0, cols, 10, undefined)).toBe(0);
+    vi.setSystemTime(2_000_000 + 29_999);
+    expect(s.take(0, 0, cols, 10, undefined)).toBe(0); // longer than the 3 s for a partner known to be behind
+    vi.setSystemTime(2_000_000 + 30_000);
+    expect(s.take(0, 0, cols, 10, undefined)).toBe(2);
   });
 });
