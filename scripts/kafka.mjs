@@ -16,6 +16,8 @@
 //   RIPTIDE_KAFKA_CONTROLLER_PORT   KRaft controller port (default PLAINTEXT port + 1)
 //   RIPTIDE_KAFKA_START_TIMEOUT_MS  how long `up` waits for the broker to answer (default 90000)
 //   RIPTIDE_KAFKA_HEAP              JVM heap, e.g. 768m (default 768m)
+//   RIPTIDE_KAFKA_GC_OPTS           the JVM's garbage-collector flags, space-separated, in place of
+//                                   the default G1 ones (e.g. "-XX:+UseZGC"; for experiments)
 //   JAVA_HOME                       Java 17+ to run the broker with (default: `java` on PATH)
 
 import { spawn, spawnSync } from "node:child_process";
@@ -434,10 +436,12 @@ function jvmArgs(classpath) {
   return [
     `-Xms${HEAP}`,
     `-Xmx${HEAP}`,
-    "-XX:+UseG1GC",
-    "-XX:MaxGCPauseMillis=20",
-    "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent",
+    ...(process.env.RIPTIDE_KAFKA_GC_OPTS !== undefined ? process.env.RIPTIDE_KAFKA_GC_OPTS.split(" ").filter(Boolean) : [
+      "-XX:+UseG1GC",
+      "-XX:MaxGCPauseMillis=20",
+      "-XX:InitiatingHeapOccupancyPercent=35",
+      "-XX:+ExplicitGCInvokesConcurrent",
+    ]),
     "-Djava.awt.headless=true",
     `-Dlog4j2.configurationFile=${LOG4J_FILE}`,
     `-Dkafka.logs.dir=${STATE}`,
