@@ -6,9 +6,10 @@
  *
  * Latency is Kafka Streams' record-e2e-latency at the terminal node: the record's Kafka timestamp
  * (CreateTime, set by the load generator's produce() call, so its linger counts) → the record
- * processed by its shard and the shard's acknowledgement read by the coordinator. Per batch, not per
- * record: the batch's first (oldest) message timestamp stands for all its records, an upper bound
- * for each. It does not include writing the outputs to Kafka. The maximum is measured with riptide
+ * processed by its shard and the shard's acknowledgement read by the coordinator. Per record (to the
+ * millisecond of its timestamp; a batch spanning more than 32 distinct milliseconds merges them
+ * into wider runs that keep the older time, an upper bound: src/metrics/entry-runs.ts). Before
+ * 2026-11-28 08:00 UTC the batch's oldest timestamp stood for all its records. It does not include writing the outputs to Kafka. The maximum is measured with riptide
  * alone; at "half" of it the load generator and the broker take their share of the same 2 cores.
  * Two figures: the whole run's (the run's --json summary: it includes the first second, while V8
  * compiles the hot path and the first batches queue behind it), and the steady state's, over the

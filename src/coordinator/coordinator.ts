@@ -23,6 +23,7 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Piscina } from "piscina";
 import { OptionRangeError, OptionTypeError, WorkerFailedError } from "../errors.js";
+import { ENTRY_RUNS } from "../metrics/entry-runs.js";
 import { LatencyHistogram } from "../metrics/histogram.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import {
@@ -242,6 +243,18 @@ export class Coordinator {
   private rejected = 0;
   private processed = 0;
   private seq = 0;
+  /**
+   * The entry times of the batches in flight, by seq (seq & entryMask; entrySeq tells whose they
+   * are): runs of records and their Kafka timestamps, so that each record's latency is recorded,
+   * not only its batch's oldest (see EntryRuns). Sources without them, and batches whose runs were
+   * overwritten (more in flight than the table holds), fall back to the batch's oldest.
+   */
+  private readonly entryMask: number;
+  private readonly entrySeq: Float64Array;
+  private readonly entryLength: Uint8Array;
+  private readonly entryTotal: Float64Array;
+  private readonly entryTs: Float64Array;
+  private readonly entryCount: Float64Array;
   private restarts = 0;
   private stopping = false;
   private firstEventAt = 0;
@@ -337,6 +350,13 @@ export class Coordinator {
     }
     const slots = positiveInt("ringSlots", options.ringSlots ?? 16, 1 << 12);
     if ((slots & (slots - 1)) !== 0) throw new OptionRangeError("ringSlots", `ringSlots must be a power of two, got ${slots}`);
+    const entries = options.source.enteredRuns ? Math.min(1 << 14, Math.max(64, 2 ** Math.ceil(Math.log2(slots * this.workers * 2)))) : 1;
+    this.entryMask = entries - 1;
+    this.entrySeq = new Float64Array(entries).fill(-1);
+    this.entryLength = new Uint8Array(entries);
+    this.entryTotal = new Float64Array(entries);
+    this.entryTs = new Float64Array(entries * ENTRY_RUNS);
+    this.entryCount = new Float64Array(entries * ENTRY_RUNS);
     this.rate = options.rate ?? Infinity;
     if (!(this.rate > 0)) throw new OptionRangeError("rate", `rate must be a positive number of events per second, got ${this.rate}`);
     this.durationMs = options.durationMs ?? Infinity;
@@ -705,6 +725,7 @@ export class Coordinator {
         this.router?.stamp(w, header, h);
         const entered = this.source.enteredAt?.(p) ?? 0;
         header[h + H_ENQUEUED_AT] = entered > 0 && entered < now ? entered : now;
+        if (this.source.enteredRuns) this.noteEntries(p, this.seq, n, now);
         header[h + H_SEQ] = this.seq++;
         ring.publish();
         this.sentWatermark[w] = wm;
@@ -939,6 +960,37 @@ export class Coordinator {
   }
 
   /** Reads every published output batch of every shard. */
+  /** Keeps the entry runs of the batch of `n` records of partition p about to be published as `seq`. */
+  private noteEntries(p: number, seq: number, n: number, now: number): void {
+    const e = seq & this.entryMask;
+    const at = e * ENTRY_RUNS;
+    const k = this.source.enteredRuns!(p, this.entryTs, this.entryCount, at, ENTRY_RUNS);
+    let total = 0;
+    for (let i = at; i < at + k; i++) {
+      const t = this.entryTs[i]!;
+      if (!(t > 0 && t < now)) this.entryTs[i] = now; // no timestamp, or one from a clock ahead: entered now
+      total += this.entryCount[i]!;
+    }
+    this.entrySeq[e] = k > 0 && total === n ? seq : -1;
+    this.entryLength[e] = k;
+    this.entryTotal[e] = total;
+  }
+
+  /** The latency of an acknowledged batch's `count` records: per run of entry times when known. */
+  private recordLatency(seq: number, enqueuedAt: number, processedAt: number, now: number, count: number): void {
+    const e = seq & this.entryMask;
+    if (this.entrySeq[e] === seq && this.entryTotal[e] === count) {
+      this.entrySeq[e] = -1;
+      for (let i = e * ENTRY_RUNS, end = i + this.entryLength[e]!; i < end; i++) {
+        this.histogram.record(now - this.entryTs[i]!, this.entryCount[i]!);
+        this.stageLatency.record(this.entryTs[i]!, processedAt, now, this.entryCount[i]!);
+      }
+      return;
+    }
+    this.histogram.record(now - enqueuedAt, count);
+    this.stageLatency.record(enqueuedAt, processedAt, now, count);
+  }
+
   private drain(): void {
     const now = this.now();
     for (let w = 0; w < this.workers; w++) {
@@ -991,8 +1043,7 @@ export class Coordinator {
             if (count > 0) {
               this.processed += count;
               this.processedBy[w] += count;
-              this.histogram.record(now - o.a[i]!, count);
-              this.stageLatency.record(o.a[i]!, o.c[i]!, now, count);
+              this.recordLatency(seq, o.a[i]!, o.c[i]!, now, count);
               this.lastAckAt = now;
             }
             this.merger.closedThrough(w, o.e[i]!);

@@ -384,6 +384,7 @@ export class TaggedSource implements Source {
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
+  enteredRuns?: (p: number, ts: Float64Array, count: Float64Array, at: number, max: number) => number;
   assigned?: (p: number) => boolean;
   caughtUp?: (p: number) => boolean | undefined;
 
@@ -396,6 +397,7 @@ export class TaggedSource implements Source {
     // So are the streams feeding a KTable aggregate (EngineInput.reread).
     if (inner.commit) this.commit = input.reread ? async () => {} : (ps) => inner.commit!(ps);
     if (inner.enteredAt) this.enteredAt = (p) => inner.enteredAt!(p);
+    if (inner.enteredRuns) this.enteredRuns = (p, ts, count, at, max) => inner.enteredRuns!(p, ts, count, at, max);
     if (inner.assigned) this.assigned = (p) => inner.assigned!(p);
     if (inner.caughtUp) this.caughtUp = (p) => inner.caughtUp!(p);
   }

@@ -108,7 +108,7 @@ export class RunMetrics {
     for (const o of RETRY_OUTCOMES) this.retriesTotal.inc({ topic: this.topic, outcome: o }, 0);
     this.registry.registerMetric(new SnapshotHistogram(
       "stream_processing_latency_seconds",
-      "Per-batch latency from entry to acknowledgement by the shard, weighted by records.",
+      "Latency per record from its entry (for Kafka its timestamp) to its batch's acknowledgement by the shard.",
       [{ labels: { processor: this.processor }, source: options.latency ?? (() => undefined) }],
     ) as unknown as Metric);
     const stages = options.stages ?? (() => undefined);

@@ -6,9 +6,9 @@
  *   entered ──(input ring, shard processing)──► processed ──(output ring, coordinator drain)──► acknowledged
  *            └──────── stage "processed" ──────┘          └──────── stage "acknowledged" ──────┘
  *
- * For Kafka, "entered" is the first message's Kafka timestamp, so the first stage includes the
- * time the record spent in the topic. Both are weighted by the batch's records. Recorded once per
- * acknowledged batch on the main thread; read at snapshot rate.
+ * For Kafka, "entered" is the record's Kafka timestamp (per run of timestamps, see EntryRuns), so
+ * the first stage includes the time the record spent in the topic. Both are weighted by records.
+ * Recorded once per run of an acknowledged batch on the main thread; read at snapshot rate.
  */
 import { LatencyHistogram } from "./histogram.js";
 

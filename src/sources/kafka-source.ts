@@ -26,6 +26,7 @@ import type { OutputColumns } from "../ring/output.js";
 import { Interner } from "../schema/interner.js";
 import type { ColumnArray } from "../schema/schema.js";
 import { compileJsonBytesDecoder, compileJsonDecoder, type JsonBytesDecoder, type JsonDecoder } from "./json.js";
+import { EntryRuns } from "../metrics/entry-runs.js";
 import { MessageQueue } from "./message-queue.js";
 import type { Source, SourceHooks } from "./source.js";
 
@@ -109,6 +110,8 @@ interface PartitionQueue {
   position: number;
   /** Kafka timestamp of the first message read by the last fill(). */
   enteredAt: number;
+  /** The Kafka timestamps of the records of the last fill(). */
+  runs: EntryRuns;
   /**
    * Restored state (exactly-once): the frame at this offset was read up to `resumeWithin` records
    * when the state was committed; reading resumes there instead of at its first record.
@@ -179,7 +182,7 @@ export class KafkaSource implements Source {
     this.lowWater = options.lowWater ?? 50_000;
     this.maxJsonBytes = options.maxJsonBytes ?? 1 << 20;
     for (let p = 0; p < this.partitions; p++) {
-      this.queues.push({ msgs: new MessageQueue(), within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0, end: -2, emptyAtAssign: false, lastQueuedAt: 0 });
+      this.queues.push({ msgs: new MessageQueue(), within: 0, ids: [], queuedRecords: 0, paused: false, nextOffset: -1, assigned: false, position: -1, enteredAt: 0, runs: new EntryRuns(), end: -2, emptyAtAssign: false, lastQueuedAt: 0 });
       this.raw.push(new Array<Buffer | undefined>(RETAIN));
       this.rawStart.push(new Uint32Array(RETAIN)); // a Buffer is at most 4 GiB (buffer.constants.MAX_LENGTH)
       this.rawLength.push(new Uint32Array(RETAIN));
@@ -514,6 +517,7 @@ export class KafkaSource implements Source {
     const msgs = q.msgs;
     let n = 0;
     q.enteredAt = msgs.empty ? 0 : msgs.timestamp(msgs.head);
+    q.runs.reset();
     while (n < max && !msgs.empty) {
       const h = msgs.head;
       const offset = msgs.offset(h);
@@ -540,6 +544,7 @@ export class KafkaSource implements Source {
           continue;
         }
         for (let i = 0; i < got; i++) off[n + i] = offset;
+        if (got > 0) q.runs.add(msgs.timestamp(h), got);
         n += got;
         q.within += got;
         q.queuedRecords -= got;
@@ -576,6 +581,7 @@ export class KafkaSource implements Source {
         this.rawOffset[p]![k] = offset;
         if (!direct && decode === undefined) this.decodeJson(value, columns, n);
         off[n] = offset;
+        q.runs.add(msgs.timestamp(h), 1);
         n++;
         q.queuedRecords--;
         this.records++;
@@ -597,6 +603,10 @@ export class KafkaSource implements Source {
 
   enteredAt(p: number): number {
     return this.queues[p]!.enteredAt;
+  }
+
+  enteredRuns(p: number, ts: Float64Array, count: Float64Array, at: number, max: number): number {
+    return this.queues[p]!.runs.copyTo(ts, count, at, max);
   }
 
   position(p: number): number {

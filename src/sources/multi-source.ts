@@ -16,6 +16,7 @@ export class MultiSource implements Source {
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
+  enteredRuns?: (p: number, ts: Float64Array, count: Float64Array, at: number, max: number) => number;
   assigned?: (p: number) => boolean;
   caughtUp?: (p: number) => boolean | undefined;
 
@@ -39,6 +40,7 @@ export class MultiSource implements Source {
       };
     }
     if (sources.some((s) => s.enteredAt)) this.enteredAt = (p) => this.src(p).enteredAt?.(this.local(p)) ?? 0;
+    if (sources.some((s) => s.enteredRuns)) this.enteredRuns = (p, ts, count, at, max) => this.src(p).enteredRuns?.(this.local(p), ts, count, at, max) ?? 0;
     if (sources.some((s) => s.assigned)) this.assigned = (p) => this.src(p).assigned?.(this.local(p)) !== false;
     if (sources.some((s) => s.caughtUp)) this.caughtUp = (p) => this.src(p).caughtUp?.(this.local(p));
   }

@@ -35,6 +35,12 @@ export interface Source {
    * epoch ms; latency is then measured from there instead of from the ring.
    */
   enteredAt?(p: number): number;
+  /**
+   * When each record of the last fill() of p entered the system, as runs in record order (see
+   * EntryRuns): copies them to ts/count from index `at` and returns how many, at most `max`;
+   * 0 when unknown (latency is then measured from enteredAt() for the whole batch).
+   */
+  enteredRuns?(p: number, ts: Float64Array, count: Float64Array, at: number, max: number): number;
   /** False for partitions not (or no longer) assigned to this process. */
   assigned?(p: number): boolean;
   /** The string of an interned id of input field `field` (for outputs that name ids, not events). */

@@ -4,6 +4,7 @@ import { driverTracking } from "../../src/pipelines/driver-tracking/edge.js";
 import { MemorySink, NullSink } from "../../src/sinks/sink.js";
 import { DriverGenerator } from "../../src/sources/driver-generator.js";
 import { GeneratorSource } from "../../src/sources/generator-source.js";
+import type { Source } from "../../src/sources/source.js";
 
 describe("Coordinator", () => {
   it("validates its options with messages naming them", () => {
@@ -81,5 +82,39 @@ describe("Coordinator", () => {
     expect(c.progress().processed).toBe(summary.events);
     expect(sink.outputs.filter((o) => o.type === "window").length).toBe(summary.outputs["window"]);
     expect(summary.outputs["window"]).toBeGreaterThan(0);
+  });
+
+  it.each([true, false])("records each record's latency from its entry time when the source knows it (runs: %s)", async (runs) => {
+    // Each batch: its first half entered 2 s ago, its second half just now. Per record, half the
+    // latencies are small; with only the batch's oldest entry time, every record counts 2 s.
+    const source = new GeneratorSource(new DriverGenerator({ seed: 9 }), 200_000);
+    const fill = source.fill.bind(source);
+    let entered = 0;
+    let half = 0;
+    let n = 0;
+    source.fill = (p, columns, max) => {
+      n = fill(p, columns, max);
+      entered = Date.now();
+      half = n >> 1;
+      return n;
+    };
+    const src = source as unknown as Source;
+    src.enteredAt = () => entered - 2000;
+    if (runs) {
+      src.enteredRuns = (_p, ts, count, at) => {
+        ts[at] = entered - 2000;
+        count[at] = half;
+        ts[at + 1] = entered;
+        count[at + 1] = n - half;
+        return 2;
+      };
+    }
+    const c = new Coordinator({ pipeline: driverTracking, source, sink: new NullSink(), workers: 2, batchSize: 1000, rate: 2_000_000 });
+    await c.run();
+    const h = c.latencyHistogram;
+    expect(h.total).toBe(200_000);
+    expect(h.quantile(0.99)).toBeGreaterThanOrEqual(2000);
+    if (runs) expect(h.quantile(0.4)).toBeLessThan(1000);
+    else expect(h.quantile(0.01)).toBeGreaterThanOrEqual(2000);
   });
 });

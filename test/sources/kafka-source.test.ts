@@ -22,6 +22,7 @@ import { DRIVER_LOCATION } from "../../src/pipelines/driver-tracking/spec.js";
 import { Interner } from "../../src/schema/interner.js";
 import { bindColumns } from "../../src/schema/schema.js";
 import { decodeFrameInto } from "../../src/io/frame.js";
+import { ENTRY_RUNS } from "../../src/metrics/entry-runs.js";
 import { KafkaSource } from "../../src/sources/kafka-source.js";
 import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
 
@@ -139,10 +140,10 @@ describe("Kafka source, property-based", () => {
   const lead = fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b));
   for (const packed of [false, true]) {
     it(`every message is all its records or one dead letter; nothing crashes, nothing is read twice (${packed ? "packed takes" : "consume()"})`, async () => {
-      await fc.assert(fc.asyncProperty(fc.array(fc.tuple(value, fc.nat({ max: 1 }), key), { maxLength: 30 }), fc.integer({ min: 1, max: 40 }), lead, async (msgs, batch, before) => {
+      await fc.assert(fc.asyncProperty(fc.array(fc.tuple(value, fc.nat({ max: 1 }), key, fc.nat({ max: 40 })), { maxLength: 30 }), fc.integer({ min: 1, max: 40 }), lead, async (msgs, batch, before) => {
         const topic = "t";
         const next = [0, 0];
-        const messages: KafkaMessage[] = msgs.map(([v, partition, k]) => ({ topic, partition, offset: next[partition]!++, key: k, value: v, timestamp: 1_700_000_000_000 }));
+        const messages: KafkaMessage[] = msgs.map(([v, partition, k, dt]) => ({ topic, partition, offset: next[partition]!++, key: k, value: v, timestamp: 1_700_000_000_000 + dt }));
         const read = await readThrough(messages, batch, packed, before);
         // The same as through consume(), field by field: a packed take's neighbours never leak in.
         if (packed) expect(read).toEqual(await readThrough(messages, batch, false));
@@ -166,6 +167,12 @@ describe("Kafka source, property-based", () => {
           }
         }
         expect(dead.every((d) => d.error.length > 0)).toBe(true);
+        // Each record's entry time (enteredRuns, for its latency) is its message's Kafka timestamp:
+        // a batch here spans fewer distinct timestamps than EntryRuns holds, so exactly.
+        for (let p = 0; p < 2; p++) {
+          const ts = new Map(messages.filter((m) => m.partition === p).map((m) => [m.offset, m.timestamp]));
+          expect(records[p]!.map((r) => r.at(-1))).toEqual(records[p]!.map((r) => ts.get(r[0]!)));
+        }
       }), FUZZ);
     }, 60_000);
   }
@@ -191,16 +198,23 @@ async function readThrough(messages: KafkaMessage[], batch: number, packed: bool
   const cols = bindColumns(new ArrayBuffer(layout.bytesPerSlot), 0, layout);
   const names = ["_off", "driverId", "lat", "lon", "ts", "speedKmh"];
   const records: number[][][] = [[], []];
+  const runTs = new Float64Array(ENTRY_RUNS);
+  const runCount = new Float64Array(ENTRY_RUNS);
   for (let p = 0; p < 2; p++) {
     for (let guard = 0; guard < 10_000; guard++) {
       const n = source.fill(p, cols, batch);
       if (n === 0) break;
+      // Each record's entry time, from the fill's runs (the last field of its row).
+      const k = source.enteredRuns(p, runTs, runCount, 0, ENTRY_RUNS);
+      const entered: number[] = [];
+      for (let r = 0; r < k; r++) for (let c = 0; c < runCount[r]!; c++) entered.push(runTs[r]!);
+      expect(entered.length).toBe(n);
       // Driver ids by name (each source has its own string table); NaN as null (toEqual).
       for (let i = 0; i < n; i++) {
-        records[p]!.push(names.map((f) => {
+        records[p]!.push([...names.map((f) => {
           const x = cols[f]![i]!;
           return f === "driverId" ? (source.idName(f, x) as unknown as number) : Number.isNaN(x) ? (null as unknown as number) : x;
-        }));
+        }), entered[i]!]);
       }
     }
     const mine = messages.filter((m) => m.partition === p);
