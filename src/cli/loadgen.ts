@@ -6,6 +6,7 @@
 import { performance } from "node:perf_hooks";
 import { FrameEncoder } from "../io/frame.js";
 import type { KafkaProducerClient } from "../io/kafka/client.js";
+import { RecordBatch } from "../io/kafka/record-batch.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { DRIVER_LOCATION } from "../pipelines/driver-tracking/spec.js";
 import type { ColumnArray } from "../schema/schema.js";
@@ -167,6 +168,7 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   };
   const frameCols: Record<string, ColumnArray> = { driverId: cols.driver, lat: cols.lat, lon: cols.lon, ts: cols.ts, speedKmh: cols.speed };
   const frames = new FrameEncoder(DRIVER_LOCATION, name);
+  const packed = format === "json" && producer.produceMany ? new RecordBatch(batch) : undefined;
   const total = events ?? Infinity;
   const endAt = duration === undefined ? Infinity : performance.now() + duration * 1000;
   const started = performance.now();
@@ -206,6 +208,18 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
     if (format === "frame") {
       const full = produce(frames.encode(frameCols, n), null);
       if (full) await full;
+    } else if (packed) {
+      // One produceMany() call per batch (native-bindings/kafka), not one produce() per event.
+      packed.reset();
+      for (let i = 0; i < n; i++) {
+        const e = DriverGenerator.toEvent(cols, i, name);
+        packed.add(JSON.stringify(e), typeof e["driverId"] === "string" && e["driverId"] !== "" ? (e["driverId"] as string) : null);
+      }
+      messages += n;
+      for (let done = packed.produce(producer, topic, p); done < n; done += packed.produce(producer, topic, p, done)) {
+        producer.poll();
+        await new Promise((r) => setTimeout(r, 1));
+      }
     } else {
       for (let i = 0; i < n; i++) {
         const e = DriverGenerator.toEvent(cols, i, name);

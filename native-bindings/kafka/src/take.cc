@@ -15,8 +15,9 @@
 // flight (ordering), nor after disconnect() began (src/io/kafka/rdkafka.ts guards both).
 //
 // node-rdkafka keeps its librdkafka handle in a protected member of NodeKafka::Connection; this
-// file reads it with node-rdkafka's own headers (same compiler and headers, so the same layout)
-// and links the same librdkafka.so.1 that node-rdkafka loaded.
+// addon reads it with node-rdkafka's own headers (handle.h: same compiler and headers, so the same
+// layout) and links the same librdkafka.so.1 that node-rdkafka loaded. produce.cc is the
+// producer's counterpart (many records per call).
 #include <nan.h>
 
 #include <cstring>
@@ -25,31 +26,14 @@
 #include <malloc.h>
 #endif
 
-#include "src/connection.h"
-#include "rdkafka.h"
+#include "handle.h"
 
 namespace {
-
-// Read access to Connection's protected members, without instantiating anything.
-struct Peek : NodeKafka::Connection {
-  static RdKafka::Handle* NodeKafka::Connection::*Client() { return &Peek::m_client; }
-  static bool NodeKafka::Connection::*Closing() { return &Peek::m_is_closing; }
-};
 
 // Per message, META_STRIDE doubles after meta[0] (the count):
 //   partition, offset, timestamp (-1: none), value start, value length (-1: null),
 //   key start, key length (-1: null), error code (0: a record)
 constexpr int META_STRIDE = 8;
-
-rd_kafka_t* HandleOf(v8::Local<v8::Value> v) {
-  if (!v->IsObject()) return nullptr;
-  v8::Local<v8::Object> obj = v.As<v8::Object>();
-  if (obj->InternalFieldCount() < 1) return nullptr;
-  auto* conn = Nan::ObjectWrap::Unwrap<NodeKafka::Connection>(obj);
-  if (conn == nullptr || conn->*Peek::Closing()) return nullptr;
-  RdKafka::Handle* h = conn->*Peek::Client();
-  return h == nullptr ? nullptr : h->c_ptr();
-}
 
 // take(nativeConsumer, max, meta: Float64Array): Buffer | undefined.
 // meta[0] := messages taken (0 when none), -1 when the consumer is not connected.
@@ -61,7 +45,7 @@ NAN_METHOD(Take) {
   v8::Local<v8::Float64Array> metaArr = info[2].As<v8::Float64Array>();
   double* meta = reinterpret_cast<double*>(static_cast<char*>(metaArr->Buffer()->GetBackingStore()->Data()) + metaArr->ByteOffset());
   const size_t room = (metaArr->Length() - 1) / META_STRIDE;
-  rd_kafka_t* rk = HandleOf(info[0]);
+  rd_kafka_t* rk = riptide::HandleOf(info[0]);
   if (rk == nullptr) {
     meta[0] = -1;
     return;
@@ -135,6 +119,8 @@ NAN_MODULE_INIT(Init) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
   Nan::SetMethod(target, "take", Take);
+  Nan::SetMethod(target, "produce", riptide::ProduceMany);
+  Nan::Set(target, Nan::New("PRODUCE_STRIDE").ToLocalChecked(), Nan::New(riptide::PRODUCE_STRIDE));
   Nan::Set(target, Nan::New("META_STRIDE").ToLocalChecked(), Nan::New(META_STRIDE));
 }
 

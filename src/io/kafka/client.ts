@@ -61,6 +61,8 @@ export const PACKED_PARTITION = 0, PACKED_OFFSET = 1, PACKED_TIMESTAMP = 2, PACK
   PACKED_KEY_START = 5, PACKED_KEY_LENGTH = 6, PACKED_ERROR = 7;
 /** Numbers per message in {@link PackedMessages.meta}. */
 export const PACKED_STRIDE = 8;
+/** Numbers per record of KafkaProducerClient.produceMany's `meta`. */
+export const PRODUCE_STRIDE = 4;
 
 /**
  * Records read in one take ({@link KafkaConsumerClient.takeNow}), without an object per record:
@@ -370,6 +372,14 @@ export interface KafkaProducerClient {
     headers?: KafkaHeader[],
     opaque?: unknown,
   ): boolean;
+  /**
+   * Enqueues records `from`..`from + count` of a batch packed in one Buffer (`meta`: PRODUCE_STRIDE
+   * numbers per record: value start, value length, key start, key length; a length of -1 is null),
+   * in one call instead of one per record; `data` may be reused as soon as it returns. Returns how
+   * many it enqueued, in order, stopping at the first the local queue has no room for (back off
+   * and call again from there). Only when the client can (node-rdkafka with native-bindings/kafka).
+   */
+  produceMany?(topic: string, partition: number | null, data: Buffer, meta: Float64Array, from: number, count: number): number;
   /** Records enqueued whose delivery report has not been delivered yet. */
   readonly inFlight: number;
   /** Sets (replaces) the delivery callback. */

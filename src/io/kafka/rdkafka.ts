@@ -26,6 +26,7 @@ import {
   type KafkaProducerClient,
   type KafkaProducerOptions,
   PACKED_STRIDE,
+  PRODUCE_STRIDE,
   type PackedMessages,
   type RebalanceListener,
   type TopicPartition,
@@ -90,6 +91,9 @@ export function loadRdKafka(): RdKafkaModule {
 interface TakeAddon {
   take(client: unknown, max: number, meta: Float64Array): Buffer | undefined;
   META_STRIDE: number;
+  /** src/produce.cc: records from..from+count of `data`, enqueued; -1 when not connected. */
+  produce?(client: unknown, topic: string, partition: number, data: Buffer, meta: Float64Array, from: number, count: number): number;
+  PRODUCE_STRIDE?: number;
 }
 
 let takeAddon: TakeAddon | null | undefined;
@@ -577,6 +581,7 @@ export class RdKafkaProducer implements KafkaProducerClient {
   private readonly errorsOnly: boolean;
   private fatal: KafkaError | null = null;
   private closed = false;
+  produceMany?: (topic: string, partition: number | null, data: Buffer, meta: Float64Array, from: number, count: number) => number;
 
   constructor(lib: RdKafkaModule, opts: KafkaProducerOptions = {}) {
     this.opts = opts;
@@ -606,6 +611,23 @@ export class RdKafkaProducer implements KafkaProducerClient {
       if (err.fatal && !this.fatal) this.fatal = err;
       this.opts.onError?.(err);
     });
+    const addon = loadTakeAddon();
+    if (addon?.produce && addon.PRODUCE_STRIDE === PRODUCE_STRIDE) {
+      const produce = addon.produce;
+      this.produceMany = (topic, partition, data, meta, from, count) => {
+        if (this.fatal) throw this.fatal;
+        let n: number;
+        try {
+          n = produce(this.p.getClient(), topic, partition ?? -1, data, meta, from, count);
+        } catch (e) {
+          if (e instanceof RangeError || e instanceof TypeError) throw e; // the caller's batch, not Kafka
+          throw toKafkaError(e, `produce to ${topic}`, partition === null ? {} : { partition });
+        }
+        if (n < 0) throw new KafkaError(`produce to ${topic}: the producer is not connected`);
+        if (!this.errorsOnly) this.pending += n;
+        return n;
+      };
+    }
     this.p.on("delivery-report", (err: RdKafka.LibrdKafkaError | null, r: RdKafka.DeliveryReport) => {
       if (!this.errorsOnly) this.pending--;
       const cb = this.deliveryCb;

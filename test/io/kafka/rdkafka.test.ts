@@ -19,6 +19,7 @@ import {
   PACKED_VALUE_LENGTH, PACKED_VALUE_START,
 } from "../../../src/io/kafka/client.js";
 import { rdkafkaClientFactory as factory, loadTakeAddon } from "../../../src/io/kafka/rdkafka.js";
+import { RecordBatch } from "../../../src/io/kafka/record-batch.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const KAFKA_SCRIPT = path.join(ROOT, "scripts", "kafka.mjs");
@@ -306,6 +307,57 @@ describe("node-rdkafka client against a real broker", () => {
     expect(c.takeNow!(64)!.count).toBe(0);
     await c.disconnect();
     expect(c.takeNow!(64), "no take once disconnected").toBeNull();
+  }, 60_000);
+
+  it("produceMany() enqueues a packed batch in order, keyed as produce() is, and stops at a full queue to go on from there", async () => {
+    const topic = `${TOPIC}-many`;
+    await admin.createTopic(topic, PARTITIONS, 1);
+    let delivered = 0;
+    let failed = 0;
+    // Room for 64 records in the client's queue: a batch of 500 cannot go in at once.
+    const small = track(factory.createProducer({ brokers: BROKERS, maxQueuedMessages: 64, onDelivery: (err) => (err ? failed++ : delivered++) }));
+    expect(small.produceMany, "native-bindings/kafka is built (scripts/build-native.mjs)").toBeDefined();
+    await expect(async () => small.produceMany!(topic, null, Buffer.alloc(0), new Float64Array(0), 0, 0)).rejects.toThrow(/not connected/);
+    await small.connect();
+    const batch = new RecordBatch(8, 16); // both grow
+    const sent: Array<{ key: string | null; value: string }> = [];
+    for (let i = 0; i < 500; i++) {
+      const value = `{"i":${i},"s":"é✓ ${"x".repeat(i % 7)}"}`; // multi-byte UTF-8
+      const k = i % 5 === 0 ? null : `k${i % 97}`;
+      sent.push({ key: k, value });
+      batch.add(value, k);
+    }
+    const calls: number[] = [];
+    for (let done = 0; done < batch.count;) {
+      const n = batch.produce(small, topic, null, done);
+      calls.push(n);
+      done += n;
+      if (done < batch.count) await small.flush(10_000);
+    }
+    expect(calls.length, "the full queue stopped a call").toBeGreaterThan(1);
+    expect(calls[0]).toBeLessThan(500);
+    await small.flush(30_000);
+    expect([delivered, failed]).toEqual([500, 0]);
+    expect(() => batch.produce(small, topic, null, 501)).toThrow(RangeError);
+
+    const c = newConsumer(`${GROUP}-many`);
+    await c.connect();
+    c.subscribe([topic]);
+    const got = await consumeUntil(c, (all) => all.length >= sent.length);
+    expect(got.length).toBe(sent.length);
+    const byValue = new Map(sent.map((s, i) => [s.value, { ...s, i }]));
+    const lastInPartition = new Map<number, number>();
+    for (const m of got) {
+      const s = byValue.get(m.value!.toString("utf8"));
+      expect(s, `an unknown value ${m.value}`).toBeDefined();
+      expect(m.key === null ? null : m.key.toString()).toBe(s!.key);
+      if (s!.key !== null) expect(m.partition).toBe(javaPartition(s!.key, PARTITIONS));
+      // In the batch's order within each partition.
+      expect(s!.i).toBeGreaterThan(lastInPartition.get(m.partition) ?? -1);
+      lastInPartition.set(m.partition, s!.i);
+      byValue.delete(m.value!.toString("utf8"));
+    }
+    expect(byValue.size).toBe(0);
   }, 60_000);
 
   it("a member that only takes stays in its group past max.poll.interval.ms (a take is a poll)", async () => {
