@@ -1371,8 +1371,11 @@ export class Coordinator {
   private summary(): RunSummary {
     const events = this.produced + this.rejected + this.deadLetters;
     // From the first event to the last output acknowledged, less the idle wait between the last
-    // accepted record and the end-of-input flush (--stop-when-idle).
-    const idle = this.finishStartedAt > this.lastEventAt && this.lastEventAt > 0 ? this.finishStartedAt - this.lastEventAt : 0;
+    // accepted record and the end-of-input flush (--stop-when-idle) when the span holds it: when the
+    // last acknowledgement came after the flush began (the flush's windows). When it came before
+    // (nothing left to emit at the end: driver-eta, the DSL's stateless topologies), the span ends
+    // there and holds no idle wait to take out.
+    const idle = this.lastEventAt > 0 && this.finishStartedAt > this.lastEventAt && this.lastAckAt >= this.finishStartedAt ? this.finishStartedAt - this.lastEventAt : 0;
     const seconds = this.firstEventAt > 0 ? Math.max(this.lastAckAt - this.firstEventAt - idle, 0) / 1000 : 0;
     return {
       pipeline: this.pipeline.name,

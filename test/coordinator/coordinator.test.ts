@@ -117,4 +117,30 @@ describe("Coordinator", () => {
     if (runs) expect(h.quantile(0.4)).toBeLessThan(1000);
     else expect(h.quantile(0.01)).toBeGreaterThanOrEqual(2000);
   });
+
+  it("leaves an idle wait at the end of the input out of the run's seconds, whether the end flush emits or not", async () => {
+    // 200 k events, then 1.5 s with nothing before the source reports its end (as --stop-when-idle).
+    const total = 200_000;
+    const idleMs = 1500;
+    const source = new GeneratorSource(new DriverGenerator({ seed: 4 }), total);
+    const fill = source.fill.bind(source);
+    let lastDataAt = 0;
+    let read = 0;
+    source.fill = (p, columns, max) => {
+      const n = fill(p, columns, max);
+      read += n;
+      if (n > 0) lastDataAt = Date.now();
+      return n;
+    };
+    source.exhausted = () => read >= total && lastDataAt > 0 && Date.now() - lastDataAt > idleMs;
+    const started = Date.now();
+    const c = new Coordinator({ pipeline: driverTracking, source, sink: new NullSink(), workers: 2, batchSize: 1000 });
+    const summary = await c.run();
+    const wall = (Date.now() - started) / 1000;
+    expect(wall).toBeGreaterThan(idleMs / 1000);
+    // Before the fix: the first event → the last ACK (before the wait) less the whole wait: 0 here.
+    expect(summary.seconds).toBeGreaterThan(0);
+    expect(summary.seconds).toBeLessThan(wall - idleMs / 1000 + 0.2);
+    expect(Math.abs(summary.eventsPerSec / (total / summary.seconds) - 1)).toBeLessThan(0.01);
+  });
 });
