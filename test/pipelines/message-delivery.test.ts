@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Coordinator } from "../../src/coordinator/coordinator.js";
 import { scrub } from "../../src/log/logger.js";
-import { decryptContent, encryptContent, parseEncryptionKey } from "../../src/pipelines/message-delivery/crypto.js";
+import { decryptContent, encryptContent, nextIv, parseEncryptionKey } from "../../src/pipelines/message-delivery/crypto.js";
 import { bindMessageDelivery, messageDelivery } from "../../src/pipelines/message-delivery/edge.js";
 import { MessageDeliveryShard } from "../../src/pipelines/message-delivery/shard.js";
 import { hasBannedWord } from "../../src/pipelines/message-delivery/spec.js";
@@ -134,6 +134,20 @@ describe("message-delivery", () => {
     const flipped = Buffer.from(sealed.ciphertext, "base64"); flipped[0]! ^= 1;
     expect(() => decryptContent(key, { ...sealed, ciphertext: flipped.toString("base64") })).toThrow();
   }, 120_000);
+
+  it("cuts IVs from a pool of random bytes: across several refills each is new, and one handed out never changes", () => {
+    const key = randomBytes(32);
+    const first = nextIv();
+    const kept = Buffer.from(first);
+    const seen = new Set<string>([first.toString("hex")]);
+    for (let i = 0; i < 10_000; i++) {
+      const sealed = encryptContent(key, `message ${i}`);
+      seen.add(Buffer.from(sealed.iv, "base64").toString("hex"));
+      if (i % 997 === 0) expect(decryptContent(key, sealed)).toBe(`message ${i}`);
+    }
+    expect(seen.size).toBe(10_001); // 2.4 pools of 4096
+    expect(first.equals(kept)).toBe(true);
+  });
 
   it("checks keys and banned words; an unbound definition refuses to render a message", () => {
     expect(() => parseEncryptionKey("ab".repeat(31), "--encryption-key")).toThrow(/--encryption-key must be 64 hex digits/);
