@@ -34,6 +34,7 @@ import type { KafkaTransactions } from "../io/kafka/transactions.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { OutputColumns } from "../ring/output.js";
 import type { ColumnArray } from "../schema/schema.js";
+import { ENTRY_RUNS, EntryRuns } from "../metrics/entry-runs.js";
 import type { KafkaSource } from "./kafka-source.js";
 import { MultiSource } from "./multi-source.js";
 import type { Source, SourceHooks } from "./source.js";
@@ -60,6 +61,13 @@ export class AlignedStreams {
   /** The message the KafkaSource had read in part at its last fill (-1: none), and how far. */
   readonly carryOff: Float64Array[];
   readonly carryWithin: Int32Array[];
+  /** When each staged record entered (its Kafka timestamp, from the side's entry runs), for latency. */
+  readonly entered: Float64Array[][];
+  /** The entry times of the records the last take() of side s, partition q handed out, and the oldest. */
+  readonly takenRuns: EntryRuns[][];
+  readonly takenOldest: Float64Array[];
+  private readonly runTs = new Float64Array(ENTRY_RUNS);
+  private readonly runCount = new Float64Array(ENTRY_RUNS);
 
   constructor(readonly sides: readonly [KafkaSource, KafkaSource], pipeline: PipelineDefinition, readonly partners: Partners) {
     if (partners === "copartitioned" && sides[0].partitions !== sides[1].partitions) {
@@ -84,6 +92,9 @@ export class AlignedStreams {
     this.startWithin = P.map((n) => new Int32Array(n));
     this.carryOff = P.map((n) => new Float64Array(n).fill(-1));
     this.carryWithin = P.map((n) => new Int32Array(n));
+    this.entered = P.map((n) => Array.from({ length: n }, () => new Float64Array(STAGE)));
+    this.takenRuns = P.map((n) => Array.from({ length: n }, () => new EntryRuns()));
+    this.takenOldest = P.map((n) => new Float64Array(n));
   }
 
   /** Records staged on side s, partition q, refilled from the consumer's queue when none are. */
@@ -100,6 +111,7 @@ export class AlignedStreams {
     head[q] = 0;
     count[q] = n;
     if (n > 0) {
+      this.noteEntered(s, q, n);
       this.delivered[s]![q] = 1;
       const off = this.stage[s]![q]!["_off"] as Float64Array;
       const carryOff = this.carryOff[s]!, carryWithin = this.carryWithin[s]!;
@@ -117,6 +129,17 @@ export class AlignedStreams {
       }
     }
     return n;
+  }
+
+  /** Each record just staged on side s, partition q: when it entered (its run's time; else the fill's oldest). */
+  private noteEntered(s: number, q: number, n: number): void {
+    const inner = this.sides[s]!;
+    const entered = this.entered[s]![q]!;
+    const k = typeof inner.enteredRuns === "function" ? inner.enteredRuns(q, this.runTs, this.runCount, 0, ENTRY_RUNS) : 0;
+    let i = 0;
+    for (let r = 0; r < k && i < n; r++) for (let c = 0; c < this.runCount[r]! && i < n; c++) entered[i++] = this.runTs[r]!;
+    const oldest = typeof inner.enteredAt === "function" ? inner.enteredAt(q) : 0;
+    while (i < n) entered[i++] = oldest;
   }
 
   /** Side s's frames read in part at its positions, [partition, offset, records handed out] (exactly-once snapshot). */
@@ -205,6 +228,16 @@ export class AlignedStreams {
       for (let i = 0; i < n; i++) dst[i] = src[head + i]!;
     }
     if (kind !== undefined) (columns["_src"] as Uint8Array).fill(kind, 0, n);
+    const entered = this.entered[s]![q]!;
+    const runs = this.takenRuns[s]![q]!;
+    runs.reset();
+    let oldest = Infinity;
+    for (let i = head; i < k; i++) {
+      const t = entered[i]!;
+      runs.add(t, 1);
+      if (t < oldest) oldest = t;
+    }
+    this.takenOldest[s]![q] = oldest;
     this.head[s]![q] = k;
     return n;
   }
@@ -229,6 +262,7 @@ export class StreamSource implements Source {
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
+  enteredRuns?: (p: number, ts: Float64Array, count: Float64Array, at: number, max: number) => number;
   assigned?: (p: number) => boolean;
 
   constructor(private readonly aligned: AlignedStreams, private readonly side: number, private readonly kind?: number) {
@@ -237,7 +271,9 @@ export class StreamSource implements Source {
     this.maxInFlight = inner.maxInFlight - STAGE;
     this.position = (p) => aligned.position(side, p);
     this.commit = (ps) => inner.commit(ps);
-    this.enteredAt = (p) => inner.enteredAt(p);
+    // The records of the last take, not of the side's last staging read (which may be older).
+    this.enteredAt = (p) => aligned.takenOldest[side]![p]!;
+    this.enteredRuns = (p, ts, count, at, max) => aligned.takenRuns[side]![p]!.copyTo(ts, count, at, max);
     this.assigned = (p) => inner.assigned(p);
   }
 

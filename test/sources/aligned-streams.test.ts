@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { PipelineDefinition } from "../../src/pipelines/pipeline.js";
 import { rideInputLayout } from "../../src/pipelines/rides/spec.js";
 import type { ColumnArray } from "../../src/schema/schema.js";
-import { AlignedStreams } from "../../src/sources/aligned-streams.js";
+import { ENTRY_RUNS } from "../../src/metrics/entry-runs.js";
+import { AlignedStreams, StreamSource } from "../../src/sources/aligned-streams.js";
 import type { KafkaSource } from "../../src/sources/kafka-source.js";
 
 /** One topic: per partition, the ts of its records (offset = index); what has "arrived" so far. */
@@ -27,6 +28,9 @@ class FakeSide {
   exhausted(): boolean { return this.done; }
   fetchState(q: number): string { return this.state[q]!; }
   position(q: number): number { return this.next[q]!; }
+  /** The Kafka timestamp of record `offset` of partition q (as KafkaSource.enteredRuns reports them). */
+  kafkaTs(q: number, offset: number): number { return 1_700_000_000_000 + q * 1000 + offset * 7; }
+  private readonly lastFill: Array<[number, number]> = [];
   fill(q: number, columns: Record<string, ColumnArray>, max: number): number {
     const from = this.next[q]!;
     const n = Math.min(max, this.arrived[q]! - from);
@@ -35,6 +39,15 @@ class FakeSide {
       (columns["_off"] as Float64Array)[i] = from + i;
     }
     this.next[q] = from + n;
+    this.lastFill[q] = [from, n];
+    return n;
+  }
+  enteredAt(q: number): number { return this.kafkaTs(q, this.lastFill[q]![0]); }
+  /** One run per record while they fit (distinct timestamps), as EntryRuns would give them. */
+  enteredRuns(q: number, ts: Float64Array, count: Float64Array, at: number, max: number): number {
+    const [from, n] = this.lastFill[q]!;
+    if (n > max) return 0;
+    for (let i = 0; i < n; i++) { ts[at + i] = this.kafkaTs(q, from + i); count[at + i] = 1; }
     return n;
   }
 }
@@ -75,6 +88,34 @@ describe("AlignedStreams", () => {
       sides[0]!.done = sides[1]!.done = true; // nothing more will come: the end does not wait
       expect(drain(aligned(sides[0]!, sides[1]!), sides, max), `max ${max}`).toEqual(expected);
     }
+  });
+
+  it("hands each take's records' own entry times on (latency per record), not the staged read's oldest", () => {
+    const a = new FakeSide([[1, 2, 3, 4, 5, 6, 7, 8], [1.5, 2.5, 3.5]]);
+    const b = new FakeSide([[2, 4, 6, 9], [3, 5]]);
+    const s = aligned(a, b);
+    const streams = [new StreamSource(s, 0), new StreamSource(s, 1)];
+    const sides = [a, b];
+    const cols = rideInputLayout(4096).columns.reduce<Record<string, ColumnArray>>((o, c) => ({ ...o, [c.name]: new Float64Array(4096) }), {});
+    const ts = new Float64Array(ENTRY_RUNS);
+    const count = new Float64Array(ENTRY_RUNS);
+    let records = 0;
+    for (let turn = 0; turn < 50; turn++) {
+      for (let side = 0; side < 2; side++) {
+        for (let q = 0; q < 2; q++) {
+          const n = streams[side]!.fill(q, cols, 2);
+          if (n === 0) continue;
+          records += n;
+          const want = Array.from({ length: n }, (_, i) => sides[side]!.kafkaTs(q, (cols["_off"] as Float64Array)[i]!));
+          const k = streams[side]!.enteredRuns!(q, ts, count, 0, ENTRY_RUNS);
+          const got: number[] = [];
+          for (let r = 0; r < k; r++) for (let c = 0; c < count[r]!; c++) got.push(ts[r]!);
+          expect(got).toEqual(want);
+          expect(streams[side]!.enteredAt!(q)).toBe(Math.min(...want));
+        }
+      }
+    }
+    expect(records).toBe(8 + 3 + 4 + 2);
   });
 
   it("'all': a side waits for the smallest head of every partition of the other; 'copartitioned': only for its own partition's", () => {
