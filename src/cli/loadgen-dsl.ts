@@ -9,7 +9,7 @@
 import { performance } from "node:perf_hooks";
 import { numberOption, UsageError } from "./args.js";
 import { ensureTopic } from "./kafka.js";
-import { produceWithBackoff } from "./loadgen.js";
+import { produceWithBackoff } from "./loadgen-produce.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import type { DslPipeline, GeneratedTopic } from "../pipelines/topologies/index.js";
 

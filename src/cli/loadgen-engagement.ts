@@ -10,7 +10,7 @@
  * seed). Every viewed or interacted contentId is in the catalog. --events counts records of both.
  */
 import { performance } from "node:perf_hooks";
-import { produceWithBackoff } from "./loadgen.js";
+import { drain, produceWithBackoff, StagedRecords } from "./loadgen-produce.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { ENGAGEMENT_INTERACTION_SHARE, EngagementGenerator, type ViewColumns } from "../sources/engagement-generator.js";
 import { ensureTopic } from "./kafka.js";
@@ -46,15 +46,16 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
   await admin.disconnect();
 
   let errors = 0;
-  let delivered = 0;
-  const producer = rdkafkaClientFactory.createProducer({ brokers: o.brokers, lingerMs: 5, maxQueuedMessages: 1_000_000 });
-  producer.onDelivery((err) => { if (err) errors++; else delivered++; });
+  const producer = rdkafkaClientFactory.createProducer({ brokers: o.brokers, lingerMs: 5, maxQueuedMessages: 1_000_000, deliveryReports: "errors" });
+  // Only failures are reported (no callback per message); drain() waits for the rest.
+  producer.onDelivery((err) => { if (err) errors++; });
   await producer.connect();
   let messages = 0;
   const produce = async (topic: string, p: number | null, value: Buffer, key: string | null): Promise<void> => {
     await produceWithBackoff(producer, topic, p, value, key);
     messages++;
   };
+  const staged = new StagedRecords(producer);
 
   const gen = new EngagementGenerator({
     seed: o.seed, partitions, ...(o.users !== undefined && { users: o.users }),
@@ -92,11 +93,13 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
       const key = e["userId"] as string;
       const interaction = cols.action![i] !== 0;
       if (interaction) interactions++;
-      await produce(interaction ? o.interactionsTopic! : o.viewsTopic, p, Buffer.from(JSON.stringify(e)), key === "" ? null : key);
+      staged.add(interaction ? o.interactionsTopic! : o.viewsTopic, p, JSON.stringify(e), key === "" ? null : key);
     }
+    await staged.send();
+    messages += n;
     sent += n;
     p = (p + 1) % partitions;
-    if (messages % 64 === 0) producer.poll();
+    producer.poll(); // delivery reports, once per batch
     const now = performance.now();
     if (!o.quiet && now - lastPrint > (tty ? 250 : 5000)) {
       lastPrint = now;
@@ -104,12 +107,10 @@ export async function engagementLoadgen(o: EngagementLoadgenOptions): Promise<nu
       process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
     }
   }
-  await producer.flush(60_000).catch(() => undefined);
-  const deadline = Date.now() + 60_000;
-  while (delivered + errors < messages && Date.now() < deadline) {
-    producer.poll();
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await drain(producer, (message) => {
+    errors++;
+    process.stderr.write(`loadgen: ${message}\n`);
+  });
   await producer.disconnect(10_000).catch(() => undefined);
   const seconds = (performance.now() - started) / 1000;
   const summary = {

@@ -8,7 +8,7 @@
  * messages topic has.
  */
 import { performance } from "node:perf_hooks";
-import { produceWithBackoff } from "./loadgen.js";
+import { drain, StagedRecords } from "./loadgen-produce.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { MessageGenerator } from "../sources/message-generator.js";
 import { ensureTopic } from "./kafka.js";
@@ -34,9 +34,9 @@ export async function messageLoadgen(o: MessageLoadgenOptions): Promise<number> 
   await admin.disconnect();
 
   let errors = 0;
-  let delivered = 0;
-  const producer = rdkafkaClientFactory.createProducer({ brokers: o.brokers, lingerMs: 5, maxQueuedMessages: 1_000_000 });
-  producer.onDelivery((err) => { if (err) errors++; else delivered++; });
+  const producer = rdkafkaClientFactory.createProducer({ brokers: o.brokers, lingerMs: 5, maxQueuedMessages: 1_000_000, deliveryReports: "errors" });
+  // Only failures are reported (no callback per message); drain() waits for the rest.
+  producer.onDelivery((err) => { if (err) errors++; });
   await producer.connect();
 
   const gen = new MessageGenerator({ partitions });
@@ -51,13 +51,7 @@ export async function messageLoadgen(o: MessageLoadgenOptions): Promise<number> 
   let lastPrint = 0;
   const tty = process.stderr.isTTY === true;
 
-  const produce = async (topic: string, p: number, value: Buffer, key: string | null): Promise<void> => {
-
-    await produceWithBackoff(producer, topic, p, value, key);
-
-    messages++;
-
-  };
+  const staged = new StagedRecords(producer);
 
   let p = 0;
   while (sent < total && performance.now() < endAt) {
@@ -70,21 +64,23 @@ export async function messageLoadgen(o: MessageLoadgenOptions): Promise<number> 
     const n = Math.min(batch, total - sent, Math.max(1, Math.floor(due)));
     for (let i = 0; i < n; i++) {
       const e = gen.event(p, next[p]! + i);
-      const value = Buffer.from(JSON.stringify(e));
+      const value = JSON.stringify(e);
       if ("messageId" in e) {
         const key = e["chatId"] as string;
-        await produce(o.messagesTopic, p, value, key === "" ? null : key);
+        staged.add(o.messagesTopic, p, value, key === "" ? null : key);
       } else {
         presence++;
         const key = e["userId"] as string;
-        if (o.presenceTopic !== undefined) await produce(o.presenceTopic, p % presencePartitions, value, key === "" ? null : key);
-        else await produce(o.messagesTopic, p, value, key === "" ? null : key);
+        if (o.presenceTopic !== undefined) staged.add(o.presenceTopic, p % presencePartitions, value, key === "" ? null : key);
+        else staged.add(o.messagesTopic, p, value, key === "" ? null : key);
       }
     }
+    await staged.send();
+    messages += n;
     next[p] = next[p]! + n;
     sent += n;
     p = (p + 1) % partitions;
-    if (messages % 64 === 0) producer.poll();
+    producer.poll(); // delivery reports, once per batch
     const now = performance.now();
     if (!o.quiet && now - lastPrint > (tty ? 250 : 5000)) {
       lastPrint = now;
@@ -92,12 +88,10 @@ export async function messageLoadgen(o: MessageLoadgenOptions): Promise<number> 
       process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
     }
   }
-  await producer.flush(60_000).catch(() => undefined);
-  const deadline = Date.now() + 60_000;
-  while (delivered + errors < messages && Date.now() < deadline) {
-    producer.poll();
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await drain(producer, (message) => {
+    errors++;
+    process.stderr.write(`loadgen: ${message}\n`);
+  });
   await producer.disconnect(10_000).catch(() => undefined);
   const seconds = (performance.now() - started) / 1000;
   const summary = {

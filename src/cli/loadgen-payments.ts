@@ -5,7 +5,7 @@
  * partition p, keyed by userId, so a user's payments stay in order.
  */
 import { performance } from "node:perf_hooks";
-import { produceWithBackoff } from "./loadgen.js";
+import { drain, StagedRecords } from "./loadgen-produce.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { PaymentGenerator, type PaymentColumns } from "../sources/payment-generator.js";
 import { ensureTopic } from "./kafka.js";
@@ -30,9 +30,9 @@ export async function paymentLoadgen(o: PaymentLoadgenOptions): Promise<number> 
   await admin.disconnect();
 
   let errors = 0;
-  let delivered = 0;
-  const producer = rdkafkaClientFactory.createProducer({ brokers: o.brokers, lingerMs: 5, maxQueuedMessages: 1_000_000 });
-  producer.onDelivery((err) => { if (err) errors++; else delivered++; });
+  const producer = rdkafkaClientFactory.createProducer({ brokers: o.brokers, lingerMs: 5, maxQueuedMessages: 1_000_000, deliveryReports: "errors" });
+  // Only failures are reported (no callback per message); drain() waits for the rest.
+  producer.onDelivery((err) => { if (err) errors++; });
   await producer.connect();
 
   const gen = new PaymentGenerator({ seed: o.seed, partitions, ...(o.users !== undefined && { users: o.users }) });
@@ -46,13 +46,7 @@ export async function paymentLoadgen(o: PaymentLoadgenOptions): Promise<number> 
   let lastPrint = 0;
   const tty = process.stderr.isTTY === true;
 
-  const produce = async (p: number, value: Buffer, key: string | null): Promise<void> => {
-
-    await produceWithBackoff(producer, o.topic, p, value, key);
-
-    messages++;
-
-  };
+  const staged = new StagedRecords(producer);
 
   let p = 0;
   while (sent < total && performance.now() < endAt) {
@@ -67,11 +61,13 @@ export async function paymentLoadgen(o: PaymentLoadgenOptions): Promise<number> 
     for (let i = 0; i < n; i++) {
       const e = gen.toEvent(cols, i);
       const key = e["userId"] as string;
-      await produce(p, Buffer.from(JSON.stringify(e)), key === "" ? null : key);
+      staged.add(o.topic, p, JSON.stringify(e), key === "" ? null : key);
     }
+    await staged.send();
+    messages += n;
     sent += n;
     p = (p + 1) % partitions;
-    if (messages % 64 === 0) producer.poll();
+    producer.poll(); // delivery reports, once per batch
     const now = performance.now();
     if (!o.quiet && now - lastPrint > (tty ? 250 : 5000)) {
       lastPrint = now;
@@ -79,12 +75,10 @@ export async function paymentLoadgen(o: PaymentLoadgenOptions): Promise<number> 
       process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
     }
   }
-  await producer.flush(60_000).catch(() => undefined);
-  const deadline = Date.now() + 60_000;
-  while (delivered + errors < messages && Date.now() < deadline) {
-    producer.poll();
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await drain(producer, (message) => {
+    errors++;
+    process.stderr.write(`loadgen: ${message}\n`);
+  });
   await producer.disconnect(10_000).catch(() => undefined);
   const seconds = (performance.now() - started) / 1000;
   const summary = {

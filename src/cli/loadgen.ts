@@ -6,34 +6,15 @@
 import { performance } from "node:perf_hooks";
 import { FrameEncoder } from "../io/frame.js";
 import type { KafkaProducerClient } from "../io/kafka/client.js";
-import { RecordBatch } from "../io/kafka/record-batch.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { DRIVER_LOCATION } from "../pipelines/driver-tracking/spec.js";
 import type { ColumnArray } from "../schema/schema.js";
 import { DriverGenerator, type DriverColumns } from "../sources/driver-generator.js";
 import { numberOption, parse, UsageError, type OptionSpec } from "./args.js";
 import { ensureTopic } from "./kafka.js";
+import { drain, produceWithBackoff, StagedRecords, tryProduce } from "./loadgen-produce.js";
 import { getDslPipeline } from "../pipelines/topologies/index.js";
 
-/**
- * Produces one message, waiting (polling the producer, 1 ms at a time) while the client's queue is
- * full or refuses it; the load generators' one back-off loop.
- */
-export async function produceWithBackoff(producer: KafkaProducerClient, topic: string, partition: number | null, value: Buffer, key: string | null): Promise<void> {
-  while (!tryProduce(producer, topic, partition, value, key)) {
-    producer.poll();
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
-/** One produce() call: false when the client's queue is full or it refused (retry later). */
-export function tryProduce(producer: KafkaProducerClient, topic: string, partition: number | null, value: Buffer, key: string | null): boolean {
-  try {
-    return producer.produce(topic, partition, value, key);
-  } catch {
-    return false;
-  }
-}
 
 const HELP = `riptide loadgen — produce driver-location traffic into Kafka
 
@@ -168,7 +149,7 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   };
   const frameCols: Record<string, ColumnArray> = { driverId: cols.driver, lat: cols.lat, lon: cols.lon, ts: cols.ts, speedKmh: cols.speed };
   const frames = new FrameEncoder(DRIVER_LOCATION, name);
-  const packed = format === "json" && producer.produceMany ? new RecordBatch(batch) : undefined;
+  const staged = new StagedRecords(producer);
   const total = events ?? Infinity;
   const endAt = duration === undefined ? Infinity : performance.now() + duration * 1000;
   const started = performance.now();
@@ -208,40 +189,24 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
     if (format === "frame") {
       const full = produce(frames.encode(frameCols, n), null);
       if (full) await full;
-    } else if (packed) {
-      // One produceMany() call per batch (native-bindings/kafka), not one produce() per event.
-      packed.reset();
+    } else {
+      // Staged, then one produceMany() call per batch (with native-bindings/kafka).
       for (let i = 0; i < n; i++) {
         const e = DriverGenerator.toEvent(cols, i, name);
-        packed.add(JSON.stringify(e), typeof e["driverId"] === "string" && e["driverId"] !== "" ? (e["driverId"] as string) : null);
+        staged.add(topic, p, JSON.stringify(e), typeof e["driverId"] === "string" && e["driverId"] !== "" ? (e["driverId"] as string) : null);
       }
       messages += n;
-      for (let done = packed.produce(producer, topic, p); done < n; done += packed.produce(producer, topic, p, done)) {
-        producer.poll();
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        const e = DriverGenerator.toEvent(cols, i, name);
-        const full = produce(Buffer.from(JSON.stringify(e)), typeof e["driverId"] === "string" && e["driverId"] !== "" ? (e["driverId"] as string) : null);
-        if (full) await full;
-      }
+      await staged.send();
     }
     sent += n;
     p = (p + 1) % partitions;
-    if (messages % 64 === 0) producer.poll();
+    producer.poll(); // delivery reports, once per batch
     print(false);
   }
-  // Every message delivered or failed once the client's queue is empty; failures still on their
-  // way to JavaScript get a few polls.
-  await producer.flush(60_000).catch((err: unknown) => {
+  await drain(producer, (message) => {
     errors++;
-    process.stderr.write(`loadgen: ${String((err as Error)?.message ?? err)}\n`);
+    process.stderr.write(`loadgen: ${message}\n`);
   });
-  for (let i = 0; i < 5; i++) {
-    producer.poll();
-    await new Promise((r) => setTimeout(r, 5));
-  }
   const seconds = (performance.now() - started) / 1000;
   print(true);
   await producer.disconnect(10_000).catch(() => undefined);

@@ -50,6 +50,18 @@ export class RecordBatch {
     return n;
   }
 
+  /** Record i's value bytes (a copy). */
+  value(i: number): Buffer {
+    const r = i * PRODUCE_STRIDE;
+    return Buffer.from(this.data.subarray(this.meta[r]!, this.meta[r]! + this.meta[r + 1]!));
+  }
+
+  /** Record i's key (null: none). */
+  key(i: number): string | null {
+    const r = i * PRODUCE_STRIDE;
+    return this.meta[r + 3]! < 0 ? null : this.data.toString("utf8", this.meta[r + 2]!, this.meta[r + 2]! + this.meta[r + 3]!);
+  }
+
   /**
    * Enqueues records from..count (all by default) to topic/partition (null: by key) through
    * produceMany; returns how many it enqueued (fewer when the client's queue is full).
