@@ -959,7 +959,6 @@ export class Coordinator {
     ring.publish();
   }
 
-  /** Reads every published output batch of every shard. */
   /** Keeps the entry runs of the batch of `n` records of partition p about to be published as `seq`. */
   private noteEntries(p: number, seq: number, n: number, now: number): void {
     const e = seq & this.entryMask;
@@ -991,6 +990,7 @@ export class Coordinator {
     this.stageLatency.record(enqueuedAt, processedAt, now, count);
   }
 
+  /** Reads every published output batch of every shard. */
   private drain(): void {
     const now = this.now();
     for (let w = 0; w < this.workers; w++) {
