@@ -5,7 +5,6 @@
  */
 import { performance } from "node:perf_hooks";
 import { FrameEncoder } from "../io/frame.js";
-import type { KafkaProducerClient } from "../io/kafka/client.js";
 import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import { DRIVER_LOCATION } from "../pipelines/driver-tracking/spec.js";
 import type { ColumnArray } from "../schema/schema.js";
@@ -14,7 +13,6 @@ import { numberOption, parse, UsageError, type OptionSpec } from "./args.js";
 import { ensureTopic } from "./kafka.js";
 import { drain, produceWithBackoff, StagedRecords, tryProduce } from "./loadgen-produce.js";
 import { getDslPipeline } from "../pipelines/topologies/index.js";
-
 
 const HELP = `riptide loadgen — produce driver-location traffic into Kafka
 
