@@ -384,7 +384,7 @@ export class TaggedSource implements Source {
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
-  enteredRuns?: (p: number, ts: Float64Array, count: Float64Array, at: number, max: number) => number;
+  enteredRuns?: Source["enteredRuns"];
   assigned?: (p: number) => boolean;
   caughtUp?: (p: number) => boolean | undefined;
 

@@ -262,7 +262,7 @@ export class StreamSource implements Source {
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
-  enteredRuns?: (p: number, ts: Float64Array, count: Float64Array, at: number, max: number) => number;
+  enteredRuns?: Source["enteredRuns"];
   assigned?: (p: number) => boolean;
 
   constructor(private readonly aligned: AlignedStreams, private readonly side: number, private readonly kind?: number) {

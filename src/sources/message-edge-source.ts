@@ -25,7 +25,7 @@ export class MessageEdgeSource implements Source {
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
-  enteredRuns?: (p: number, ts: Float64Array, count: Float64Array, at: number, max: number) => number;
+  enteredRuns?: Source["enteredRuns"];
   assigned?: (p: number) => boolean;
   /** One output-shaped row to ask the inner source for the event at (partition, offset). */
   private readonly probe: OutputColumns;

@@ -16,7 +16,7 @@ export class MultiSource implements Source {
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
-  enteredRuns?: (p: number, ts: Float64Array, count: Float64Array, at: number, max: number) => number;
+  enteredRuns?: Source["enteredRuns"];
   assigned?: (p: number) => boolean;
   caughtUp?: (p: number) => boolean | undefined;
 
