@@ -15,7 +15,8 @@ interface Staged {
 }
 
 export class StagedRecords {
-  private readonly staged = new Map<string, Staged>();
+  /** By topic, then partition (no string made per record to look one up). */
+  private readonly staged = new Map<string, Map<number | null, Staged>>();
   /** Records enqueued so far. */
   sent = 0;
 
@@ -23,19 +24,17 @@ export class StagedRecords {
 
   /** Stages one record (value as UTF-8 JSON text, key or null). */
   add(topic: string, partition: number | null, value: string, key: string | null): void {
-    const id = `${partition}\u0000${topic}`;
-    let s = this.staged.get(id);
-    if (s === undefined) {
-      s = { topic, partition, batch: new RecordBatch() };
-      this.staged.set(id, s);
-    }
+    let byPartition = this.staged.get(topic);
+    if (byPartition === undefined) this.staged.set(topic, (byPartition = new Map()));
+    let s = byPartition.get(partition);
+    if (s === undefined) byPartition.set(partition, (s = { topic, partition, batch: new RecordBatch() }));
     s.batch.add(value, key);
   }
 
   /** Enqueues everything staged. */
   async send(): Promise<void> {
     const producer = this.producer;
-    for (const { topic, partition, batch } of this.staged.values()) {
+    for (const byPartition of this.staged.values()) for (const { topic, partition, batch } of byPartition.values()) {
       const n = batch.count;
       if (n === 0) continue;
       if (producer.produceMany) {
