@@ -24,6 +24,7 @@ const MODULES = [
   "./kernels/native.bench.js",
   "./kernels/window-table.bench.js",
   "./sources/driver-generator.bench.js",
+  "./sources/frame-decode.bench.js",
   "./ring/ring.bench.js",
   "./pipelines/driver-tracking.bench.js",
   "./pipelines/rides.bench.js",

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Interner } from "../../src/schema/interner.js";
+import { mulberry32 } from "../support/random.js";
 import { SharedInterner, createStringTable } from "../../src/dsl/shared-strings.js";
 
 const utf8 = (s: string): Buffer => Buffer.from(s, "utf8");
@@ -30,6 +31,51 @@ describe("Interner.internBytes", () => {
       });
     }
     expect(it.size).toBe(strings.length);
+  });
+
+  it("tells apart strings that differ only past the 16 bytes kept in a slot, only in length, or only by trailing NULs", () => {
+    const it = new Interner();
+    const strings: string[] = [];
+    const base = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (let len = 1; len <= base.length; len++) {
+      strings.push(base.slice(0, len)); // each a prefix of the next
+      strings.push(base.slice(0, len - 1) + "#"); // differs in its last byte only
+    }
+    strings.push("a\u0000", "a\u0000\u0000", "abcdefghijklmnop\u0000", "abcdefghijklmnop\u0000\u0000"); // words are zero-padded
+    const unique = [...new Set(strings)];
+    const ids = unique.map((s) => internAt(it, s));
+    expect(new Set(ids).size).toBe(unique.length);
+    unique.forEach((s, i) => {
+      expect(internAt(it, s)).toBe(ids[i]);
+      expect(it.intern(s)).toBe(ids[i]);
+      expect(it.name(ids[i]!)).toBe(s);
+    });
+  });
+
+  it("tells apart strings whose 32-bit hashes collide (300 000 random short and 300 000 random long strings)", () => {
+    // Only a full hash collision (same length too) reaches the byte compare. Among n random strings
+    // of one length about n² / 2³³ pairs collide: 8 and 10 with these seeds. Short ones are told
+    // apart within their slot, long ones (one 16-byte prefix for all) past it, in the arena.
+    const next = mulberry32(7);
+    const random = (n: number): string => {
+      let s = "";
+      for (let j = 0; j < n; j++) s += String.fromCharCode(33 + (next() % 94));
+      return s;
+    };
+    for (const make of [() => random(12), () => `abcdefghijklmnop${random(8)}`]) {
+      const it = new Interner();
+      const expected = new Map<string, number>();
+      let wrong = 0;
+      for (let i = 0; i < 300_000; i++) {
+        const s = make();
+        const want = expected.get(s) ?? expected.size + 1;
+        expected.set(s, want);
+        const b = utf8(s);
+        if (it.internBytes(b, 0, b.length) !== want) wrong++;
+      }
+      expect(wrong).toBe(0);
+      expect(it.size).toBe(expected.size);
+    }
   });
 
   it("returns 0 for no bytes, and decodes malformed UTF-8 as Buffer#toString does", () => {
