@@ -725,7 +725,8 @@ export class Coordinator {
         this.router?.stamp(w, header, h);
         const entered = this.source.enteredAt?.(p) ?? 0;
         header[h + H_ENQUEUED_AT] = entered > 0 && entered < now ? entered : now;
-        if (this.source.enteredRuns) this.noteEntries(p, this.seq, n, now);
+        if (this.source.enteredRuns) this.noteEntries(p, this.seq, n, now, header[h + H_ENQUEUED_AT]!);
+        else this.stageLatency.recordSource(header[h + H_ENQUEUED_AT]!, now, n);
         header[h + H_SEQ] = this.seq++;
         ring.publish();
         this.sentWatermark[w] = wm;
@@ -959,8 +960,11 @@ export class Coordinator {
     ring.publish();
   }
 
-  /** Keeps the entry runs of the batch of `n` records of partition p about to be published as `seq`. */
-  private noteEntries(p: number, seq: number, n: number, now: number): void {
+  /**
+   * Keeps the entry runs of the batch of `n` records of partition p about to be published as `seq`
+   * (entered at `entered` as a whole), and records its stage "source".
+   */
+  private noteEntries(p: number, seq: number, n: number, now: number, entered: number): void {
     const e = seq & this.entryMask;
     const at = e * ENTRY_RUNS;
     const k = this.source.enteredRuns!(p, this.entryTs, this.entryCount, at, ENTRY_RUNS);
@@ -973,6 +977,8 @@ export class Coordinator {
     this.entrySeq[e] = k > 0 && total === n ? seq : -1;
     this.entryLength[e] = k;
     this.entryTotal[e] = total;
+    if (this.entrySeq[e] === seq) for (let i = at; i < at + k; i++) this.stageLatency.recordSource(this.entryTs[i]!, now, this.entryCount[i]!);
+    else this.stageLatency.recordSource(entered, now, n);
   }
 
   /** The latency of an acknowledged batch's `count` records: per run of entry times when known. */

@@ -114,7 +114,7 @@ export class RunMetrics {
     const stages = options.stages ?? (() => undefined);
     this.registry.registerMetric(new SnapshotHistogram(
       "stream_processing_stage_latency_seconds",
-      "The same latency by stage, from the timestamps batches carry in the rings: entry → processed by the shard (stage processed), processed → acknowledged to the coordinator (stage acknowledged).",
+      "The same latency by stage, from the timestamps batches carry in the rings: entry → published into a shard's ring (stage source, as Kafka Streams' record-e2e-latency at the source node; batches published whole), entry → processed by the shard (stage processed), processed → acknowledged to the coordinator (stage acknowledged).",
       STAGES.map((stage) => ({ labels: { processor: this.processor, stage }, source: () => stages()?.[stage] })),
     ) as unknown as Metric);
     this.loopDelay = monitorEventLoopDelay({ resolution: 10 });

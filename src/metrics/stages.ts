@@ -3,19 +3,26 @@
  * record): its entry time in the input ring header, the time the shard finished it in its ACK,
  * and the time the ACK reached the coordinator.
  *
- *   entered ──(input ring, shard processing)──► processed ──(output ring, coordinator drain)──► acknowledged
- *            └──────── stage "processed" ──────┘          └──────── stage "acknowledged" ──────┘
+ *   entered ──(topic, client, main thread)──► published ──(input ring, shard)──► processed ──(output ring, drain)──► acknowledged
+ *   └──────── stage "source" ─────────────────┘
+ *   └──────── stage "processed" ──────────────────────────────────────────────────┘└──── stage "acknowledged" ────┘
  *
  * For Kafka, "entered" is the record's Kafka timestamp (per run of timestamps, see EntryRuns), so
- * the first stage includes the time the record spent in the topic. Both are weighted by records.
- * Recorded once per run of an acknowledged batch on the main thread; read at snapshot rate.
+ * "source" and "processed" include the time the record spent in the topic. "source" is Kafka
+ * Streams' record-e2e-latency at the source node: entry → handed to the engine (the batch
+ * published into a shard's ring), recorded at publication, for batches published whole with
+ * their entry times (not those spread over the shards by key, whose entry is their publication).
+ * Its difference from "processed" is what the rings and the shards add. All weighted by records;
+ * recorded on the main thread, read at snapshot rate.
  */
 import { LatencyHistogram } from "./histogram.js";
 
-export const STAGES = ["processed", "acknowledged"] as const;
+export const STAGES = ["source", "processed", "acknowledged"] as const;
 export type Stage = (typeof STAGES)[number];
 
 export class StageLatency {
+  /** Entry → published into a shard's input ring, ms. */
+  readonly source = new LatencyHistogram();
   /** Entry → processed by the shard, ms. */
   readonly processed = new LatencyHistogram();
   /** Processed by the shard → its ACK drained by the coordinator, ms. */
@@ -27,5 +34,10 @@ export class StageLatency {
     // fraction of a millisecond: a stage can come out slightly negative, counted as 0.
     this.processed.record(Math.max(0, processedAt - enteredAt), count);
     this.acknowledged.record(Math.max(0, ackedAt - processedAt), count);
+  }
+
+  /** `count` records that entered at `enteredAt` published into a shard's ring at `publishedAt`. */
+  recordSource(enteredAt: number, publishedAt: number, count: number): void {
+    this.source.record(Math.max(0, publishedAt - enteredAt), count);
   }
 }

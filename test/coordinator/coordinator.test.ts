@@ -116,6 +116,12 @@ describe("Coordinator", () => {
     expect(h.quantile(0.99)).toBeGreaterThanOrEqual(2000);
     if (runs) expect(h.quantile(0.4)).toBeLessThan(1000);
     else expect(h.quantile(0.01)).toBeGreaterThanOrEqual(2000);
+    // The stage "source" (entry → published into a ring) by the same entry times, at publication.
+    const s = c.stageLatency.source;
+    expect(s.total).toBe(200_000);
+    expect(s.quantile(0.99)).toBeGreaterThanOrEqual(2000);
+    if (runs) expect(s.quantile(0.4)).toBeLessThan(1000);
+    else expect(s.quantile(0.01)).toBeGreaterThanOrEqual(2000);
   });
 
   it("leaves an idle wait at the end of the input out of the run's seconds, whether the end flush emits or not", async () => {

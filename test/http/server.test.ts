@@ -186,6 +186,7 @@ describe("riptide run --http (a live run)", () => {
       'stream_shard_events_per_second{processor="driver-tracking",worker="0"}',
       'stream_state_store_entries{processor="driver-tracking",worker="0"}',
       'stream_state_store_bytes{processor="driver-tracking",worker="0"}',
+      'stream_processing_stage_latency_seconds_count{processor="driver-tracking",stage="source"}',
       'stream_processing_stage_latency_seconds_count{processor="driver-tracking",stage="processed"}',
       'stream_processing_stage_latency_seconds_count{processor="driver-tracking",stage="acknowledged"}',
       'stream_processing_stage_latency_seconds_bucket{processor="driver-tracking",stage="processed",le="+Inf"}',
@@ -196,10 +197,12 @@ describe("riptide run --http (a live run)", () => {
     const buckets = [...first].filter(([k]) => k.startsWith("stream_processing_latency_seconds_bucket")).map(([, v]) => v);
     for (let i = 1; i < buckets.length; i++) expect(buckets[i]!).toBeGreaterThanOrEqual(buckets[i - 1]!);
     expect(buckets.at(-1)).toBe(first.get('stream_processing_latency_seconds_count{processor="driver-tracking"}'));
-    // Both stages are recorded for every acknowledged batch (read together in one collection).
+    // Both ring stages are recorded for every acknowledged batch (read together in one collection).
     const stageCount = (stage: string) => first.get(`stream_processing_stage_latency_seconds_count{processor="driver-tracking",stage="${stage}"}`)!;
     expect(stageCount("processed")).toBeGreaterThan(0);
     expect(stageCount("acknowledged")).toBe(stageCount("processed"));
+    // "source" is recorded at publication: every batch acknowledged was published before.
+    expect(stageCount("source")).toBeGreaterThanOrEqual(stageCount("processed"));
     const second = await until("the processed counter to grow", 5_000, async () => {
       const m = await scrape();
       return m.get(processed)! > first.get(processed)! ? m : undefined;
