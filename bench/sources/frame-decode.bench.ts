@@ -7,10 +7,7 @@
 //   npm run build && node dist/bench/sources/frame-decode.bench.js [--quick]
 
 import { pathToFileURL } from "node:url";
-import { Bench } from "tinybench";
-import {
-  formatTable, machine, machineLine, tinybenchEventsPerSec, tinybenchNote, tinybenchOptions, type BenchRow,
-} from "../harness.js";
+import { formatTable, machine, machineLine, measureBatches, type BatchCase, type BenchRow } from "../harness.js";
 import { FrameEncoder, decodeFrameInto, frameRecordCount, internFrameStrings } from "../../src/io/frame.js";
 import { Interner } from "../../src/schema/interner.js";
 import { DRIVER_LOCATION } from "../../src/pipelines/driver-tracking/spec.js";
@@ -24,13 +21,6 @@ const DRIVERS = 10_000;
 const PARTITIONS = 4;
 
 export const groups: readonly string[] = [GROUP];
-
-interface Case {
-  name: string;
-  baseline: boolean;
-  note: string;
-  fn: () => void;
-}
 
 /** FRAMES frames as loadgen makes them: partitions round-robin, FRAME records each. */
 function makeFrames(): Buffer[] {
@@ -88,7 +78,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     for (let i = 0; i < e.length; i += 2) byString.intern(frames[f]!.toString("utf8", e[i]!, e[i]! + e[i + 1]!));
   }
 
-  const cases: Case[] = [
+  const cases: BatchCase[] = [
     {
       name: "string table: Buffer#toString + Map per entry",
       baseline: true,
@@ -125,20 +115,9 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     },
   ];
 
-  const bench = new Bench(tinybenchOptions(opts.quick));
-  for (const c of cases) bench.add(c.name, c.fn, { async: false });
-  await bench.run();
+  const rows = await measureBatches(GROUP, cases, FRAME * FRAMES, opts.quick);
   if (sink <= 0 || frameRecordCount(DRIVER_LOCATION, frames[0]!) !== FRAME) throw new Error("frame decode bench: nothing was decoded");
-  return bench.tasks.map((task, i): BenchRow => {
-    const c = cases[i]!;
-    return {
-      group: GROUP,
-      name: c.name,
-      eventsPerSec: tinybenchEventsPerSec(task.result, FRAME * FRAMES),
-      baseline: c.baseline,
-      note: `${c.note}; ${tinybenchNote(task.result, FRAME * FRAMES)}`,
-    };
-  });
+  return rows;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
