@@ -11,8 +11,9 @@ export class Interner {
   // of it. Open addressing, one slot = 8 int32 side by side (32 bytes, half a cache line):
   // [hash, id, start, length, the first 16 bytes as 4 little-endian words] (id 0: empty), so a
   // probe for a string of up to 16 bytes (ids like drv-000123) reads one slot and nothing else;
-  // longer ones compare the rest in `arena`. With the shard workers busy beside the main thread, a
-  // read of the arena as well was a second cache miss per string.
+  // longer ones compare the rest in `arena`. Before, every compare read the arena too: a second
+  // memory access per string, in a table the shard workers' work beside it keeps evicting
+  // (bench/sources/frame-decode.bench.ts: a frame's string table 1.3–1.4× faster so).
   private slots = new Int32Array(SLOT * 1024);
   private entries = 0;
   private arena = new Uint8Array(1 << 14);
