@@ -31,6 +31,7 @@ import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { shebangFlags } from "../../src/cli/node-flags.js";
+import { rdkafkaClientFactory } from "../../src/io/kafka/rdkafka.js";
 import type { BenchRow } from "../harness.js";
 
 export const groups = ["Kafka end to end (JSON)", "Kafka end to end (frames)"];
@@ -212,7 +213,22 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
         `(stage source: generator, broker, client, decoding) p50 ${source.p50.toFixed(1)} ms, p99 ${source.p99.toFixed(1)} ms; whole run: p50 ${lat.p50} ms, p99 ${lat.p99} ms; ` +
         `load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}` });
   }
+  await deleteTopics(`-${stamp}`);
   return rows;
+}
+
+/**
+ * Deletes the run's topics (inputs, outputs, side outputs, DLQs: every name holding `mark`): the
+ * development broker keeps an hour of each (log.retention.ms), and a frames run writes ~1 GB.
+ */
+async function deleteTopics(mark: string): Promise<void> {
+  const admin = rdkafkaClientFactory.createAdmin({ brokers: BROKERS });
+  await admin.connect();
+  try {
+    for (const t of await admin.listTopics()) if (t.startsWith("bench-") && t.includes(mark)) await admin.deleteTopic(t);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
