@@ -90,7 +90,7 @@ export class CommitTracker {
         if (!e.acked || e.holds > 0 || e.closeAt > closedAll) break;
         if (e.mark < 0) e.mark = written;
         if (acknowledged < e.mark) break;
-        position = e.position;
+        if (e.position >= 0) position = e.position; // -1: a broadcast copy before the batch's last
         h++;
       }
       if (h > 1024) {

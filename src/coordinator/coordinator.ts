@@ -774,7 +774,9 @@ export class Coordinator {
       this.router?.stamp(w, ring.header, h);
       ring.header[h + H_ENQUEUED_AT] = now;
       ring.header[h + H_SEQ] = seq;
-      if (this.commits) this.commits.add(p, seq, position, closeAt, w);
+      // The position rides on the last copy only: the tracker commits in order, so it goes once every
+      // shard acknowledged its copy (on each copy, the first shard's ack alone would release it).
+      if (this.commits) this.commits.add(p, seq, w === this.workers - 1 ? position : -1, closeAt, w);
       ring.publish();
       this.sentWatermark[w] = wm;
     }
