@@ -27,6 +27,12 @@ export interface Entry {
 export class CommitTracker {
   private readonly fifo: Entry[][] = [];
   private readonly heads: number[] = [];
+  /**
+   * Per partition, the index of the first entry a shard's ack (not a broadcast copy's) may still
+   * mark: everything before it is acknowledged. Entries wait here for their windows to close, so
+   * without it every ack rescanned all of them (~8 % of the main thread at 1.5 M frame events/s).
+   */
+  private readonly ackedTo: number[] = [];
   /** Last position handed out for commit, per partition. */
   private readonly committed: Float64Array;
 
@@ -34,6 +40,7 @@ export class CommitTracker {
     for (let p = 0; p < partitions; p++) {
       this.fifo.push([]);
       this.heads.push(0);
+      this.ackedTo.push(0);
     }
     this.committed = new Float64Array(partitions).fill(-1);
   }
@@ -50,10 +57,13 @@ export class CommitTracker {
   ack(p: number, seq: number, worker = -1): void {
     const q = this.fifo[p];
     if (!q) return;
-    for (let i = this.heads[p]!; i < q.length && q[i]!.seq <= seq; i++) {
+    const head = this.heads[p]!;
+    let i = worker < 0 ? Math.max(head, this.ackedTo[p]!) : head;
+    for (; i < q.length && q[i]!.seq <= seq; i++) {
       const e = q[i]!;
       if (worker < 0 || e.worker < 0 || e.worker === worker) e.acked = true;
     }
+    if (worker < 0) this.ackedTo[p] = i;
   }
 
   /** True when every batch of p that entered has been acknowledged by its shard (and what moved on from it, by theirs). */
@@ -95,6 +105,7 @@ export class CommitTracker {
       }
       if (h > 1024) {
         q.splice(0, h);
+        this.ackedTo[p] = Math.max(0, this.ackedTo[p]! - h);
         h = 0;
       }
       this.heads[p] = h;
@@ -110,6 +121,7 @@ export class CommitTracker {
   forget(p: number): void {
     this.fifo[p] = [];
     this.heads[p] = 0;
+    this.ackedTo[p] = 0;
     this.committed[p] = -1;
   }
 }
