@@ -210,67 +210,114 @@ export function decodeFrameInto(schema: Schema, frame: Uint8Array, from: number,
  * NaN stays NaN (it is "missing" to the decoder's validation, as JSON null is).
  */
 export class FrameEncoder {
-  private readonly names: Array<Buffer | undefined> = [];
+  // Each id's table entry (u16 length, then the name's UTF-8 bytes) in one arena, made on first use:
+  // a frame's table is copied byte by byte from it, with no object per string.
+  private arena = new Uint8Array(1 << 16);
+  private arenaUsed = 0;
+  private entryAt = new Int32Array(1024).fill(-1);
+  private entryLen = new Int32Array(1024);
   private stampOf = new Uint32Array(1024);
   private slotOf = new Uint32Array(1024);
   private stamp = 0;
-  private readonly table: Buffer[] = [];
+  /** This frame's distinct ids in table order, and each string field's table indexes (reused). */
+  private order = new Uint32Array(1024);
+  private idx: Uint32Array[] = [];
 
   constructor(private readonly schema: Schema, private readonly name: (id: number) => string) {}
 
   encode(columns: Record<string, ColumnArray>, n: number): Buffer {
     const schema = this.schema;
-    const table = this.table;
-    table.length = 0;
     if (++this.stamp === 0xffffffff) {
       this.stampOf.fill(0);
       this.stamp = 1;
     }
     const stamp = this.stamp;
-    const strIdx: Uint32Array[] = [];
+    let strings = 0;
+    let tableBytes = 0;
+    let s = 0;
     for (const f of schema.fields) {
       if (f.type !== "string") continue;
       const col = columns[f.name]!;
-      const idx = new Uint32Array(n);
+      if (this.idx.length <= s || this.idx[s]!.length < n) this.idx[s] = new Uint32Array(Math.max(n, 1024));
+      const idx = this.idx[s++]!;
       for (let i = 0; i < n; i++) {
         const id = col[i]!;
         if (id === 0) { idx[i] = MISSING; continue; }
         if (id >= this.stampOf.length) this.grow(id);
         if (this.stampOf[id] !== stamp) {
           this.stampOf[id] = stamp;
-          this.slotOf[id] = table.length;
-          table.push(this.names[id] ??= Buffer.from(this.name(id), "utf8"));
+          this.slotOf[id] = strings;
+          if (this.entryAt[id]! < 0) this.addEntry(id);
+          if (strings === this.order.length) this.order = grown(this.order, strings * 2);
+          this.order[strings++] = id;
+          tableBytes += this.entryLen[id]!;
         }
         idx[i] = this.slotOf[id]!;
       }
-      strIdx.push(idx);
     }
-    const { buf, columnsAt } = frameWithTable(schema, n, table);
-    let at = columnsAt;
-    let s = 0;
+    let size = pad8(HEADER + tableBytes);
+    for (const f of schema.fields) size += pad8(n * SIZE[f.type]!);
+    const buf = Buffer.alloc(size);
+    buf.writeUInt32LE(FRAME_MAGIC, 0);
+    buf.writeUInt16LE(FRAME_VERSION, 4);
+    buf.writeUInt16LE(schema.fields.length, 6);
+    buf.writeUInt32LE(n, 8);
+    buf.writeUInt32LE(strings, 12);
+    buf.writeUInt32LE(tableBytes, 16);
+    const arena = this.arena, order = this.order, entryAt = this.entryAt, entryLen = this.entryLen;
+    let at = HEADER;
+    for (let k = 0; k < strings; k++) {
+      const id = order[k]!;
+      const from = entryAt[id]!;
+      const end = from + entryLen[id]!;
+      for (let j = from; j < end; j++) buf[at++] = arena[j]!;
+    }
+    at = pad8(at);
+    s = 0;
     for (const f of schema.fields) {
       const w = SIZE[f.type]!;
       if (f.type === "string") {
-        Buffer.from(strIdx[s++]!.buffer, 0, n * 4).copy(buf, at);
+        buf.set(new Uint8Array(this.idx[s++]!.buffer, 0, n * 4), at);
       } else {
         const col = columns[f.name]!;
-        Buffer.from(col.buffer, col.byteOffset, n * w).copy(buf, at);
+        buf.set(new Uint8Array(col.buffer, col.byteOffset, n * w), at);
       }
       at += pad8(n * w);
     }
     return buf;
   }
 
+  private addEntry(id: number): void {
+    const bytes = Buffer.from(this.name(id), "utf8");
+    const len = bytes.length;
+    if (len > 0xffff) throw new RangeError("frame strings are limited to 65535 bytes");
+    if (this.arenaUsed + 2 + len > this.arena.length) this.arena = grown(this.arena, Math.max(this.arena.length * 2, this.arenaUsed + 2 + len));
+    const at = this.arenaUsed;
+    this.arena[at] = len & 0xff;
+    this.arena[at + 1] = len >>> 8;
+    this.arena.set(bytes, at + 2);
+    this.entryAt[id] = at;
+    this.entryLen[id] = 2 + len;
+    this.arenaUsed = at + 2 + len;
+  }
+
   private grow(id: number): void {
     let size = this.stampOf.length;
     while (size <= id) size *= 2;
-    const stamps = new Uint32Array(size);
-    stamps.set(this.stampOf);
-    const slots = new Uint32Array(size);
-    slots.set(this.slotOf);
-    this.stampOf = stamps;
-    this.slotOf = slots;
+    this.stampOf = grown(this.stampOf, size);
+    this.slotOf = grown(this.slotOf, size);
+    const at = new Int32Array(size).fill(-1);
+    at.set(this.entryAt);
+    this.entryAt = at;
+    this.entryLen = grown(this.entryLen, size);
   }
+}
+
+/** A copy of `a` in a zeroed array of `size` elements. */
+function grown<T extends Uint8Array | Uint32Array | Int32Array>(a: T, size: number): T {
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
 }
 
 /** One frame from columns: {@link FrameEncoder} without its memory of earlier frames. */

@@ -66,7 +66,7 @@ describe("frames", () => {
 
   it("an encoder kept across frames writes each frame as a fresh one would (names cached, indexes stamped per frame)", () => {
     const r = rng(11);
-    const names = (id: number) => `drv-${id}-${"é".repeat(id % 3)}`;
+    const names = (id: number) => (id % 50 === 0 ? `long-${id}-${"x".repeat(300)}` : `drv-${id}-${"é".repeat(id % 3)}`); // some past 255 bytes
     const enc = new FrameEncoder(DRIVER_LOCATION, names);
     for (let f = 0; f < 30; f++) {
       const n = 1 + Math.floor(r() * 300);
@@ -76,7 +76,13 @@ describe("frames", () => {
         c.driverId![i] = r() < 0.05 ? 0 : 1 + Math.floor(r() * (50 + f * 100));
         c.lat![i] = r(); c.lon![i] = r(); c.ts![i] = f * 1000 + i; c.speedKmh![i] = r();
       }
-      expect(enc.encode(c, n).equals(encodeFrameFromColumns(DRIVER_LOCATION, c, n, names)), `frame ${f}`).toBe(true);
+      // Byte for byte as the object encoder (its own string table, built with a Map) writes it.
+      const objs = Array.from({ length: n }, (_, i) => ({
+        driverId: c.driverId![i] === 0 ? undefined : names(c.driverId![i]!), lat: c.lat![i], lon: c.lon![i], ts: c.ts![i], speedKmh: c.speedKmh![i],
+      }));
+      const frame = enc.encode(c, n);
+      expect(frame.equals(encodeFrame(DRIVER_LOCATION, objs)), `frame ${f}`).toBe(true);
+      expect(frame.equals(encodeFrameFromColumns(DRIVER_LOCATION, c, n, names)), `frame ${f}`).toBe(true);
     }
   });
 
