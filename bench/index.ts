@@ -37,6 +37,7 @@ const MODULES = [
   "./dsl/repartition.bench.js",
   "./pipelines/scaling.bench.js",
   "./io/kafka.bench.js",
+  "./io/kafka-sink.bench.js",
   "./io/exactly-once.bench.js",
 ] as const;
 

@@ -27,8 +27,9 @@ inline rd_kafka_t* HandleOf(v8::Local<v8::Value> v) {
 }
 
 // produce.cc: per record, PRODUCE_STRIDE doubles: value start, value length (-1: null),
-// key start, key length (-1: null), all within one Buffer.
-constexpr int PRODUCE_STRIDE = 4;
+// key start, key length (-1: null), all within one Buffer; then the delivery report's opaque, a
+// number (-1: none).
+constexpr int PRODUCE_STRIDE = 5;
 NAN_METHOD(ProduceMany);
 
 }  // namespace riptide

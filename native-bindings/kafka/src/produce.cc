@@ -8,8 +8,10 @@
 // rd_kafka_producev (copied: the Buffer can be reused at once), on the calling thread, and stops
 // at the first record the local queue has no room for. It returns how many it enqueued (the
 // caller backs off and calls again from there), or -1 when the producer is not connected; any
-// other error throws. Delivery reports go through node-rdkafka's callback as for its own
-// produce() (no opaque).
+// other error throws, with `done`: how many records before the refused one were enqueued. Delivery
+// reports go through node-rdkafka's callback as for its own produce(); a record's opaque (a number,
+// meta's fifth field, -1 for none) is handed over as node-rdkafka's produce() hands its own: a
+// Nan::Persistent its delivery-report dispatcher reads into the report and deletes.
 #include <nan.h>
 
 #include <string>
@@ -51,6 +53,10 @@ NAN_METHOD(ProduceMany) {
         return;
       }
     }
+    if (!(r[4] == -1 || (r[4] >= 0 && r[4] <= 9007199254740991.0))) {
+      Nan::ThrowRangeError("produce: a record's opaque must be -1 or a non-negative number");
+      return;
+    }
   }
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, *topic, nullptr);  // the client's own, counted
   if (rkt == nullptr) {
@@ -66,14 +72,23 @@ NAN_METHOD(ProduceMany) {
     const size_t vlen = r[1] < 0 ? 0 : static_cast<size_t>(r[1]);
     const void* key = r[3] < 0 ? nullptr : data + static_cast<size_t>(r[2]);
     const size_t klen = r[3] < 0 ? 0 : static_cast<size_t>(r[3]);
+    Nan::Persistent<v8::Value>* opaque = r[4] < 0 ? nullptr : new Nan::Persistent<v8::Value>(Nan::New<v8::Number>(r[4]));
     err = rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_VALUE(const_cast<void*>(value), vlen), RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) break;
+                            RD_KAFKA_V_VALUE(const_cast<void*>(value), vlen), RD_KAFKA_V_KEY(key, klen),
+                            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (opaque != nullptr) {  // not enqueued: no delivery report will free it
+        opaque->Reset();
+        delete opaque;
+      }
+      break;
+    }
   }
   rd_kafka_topic_destroy(rkt);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
     v8::Local<v8::Value> e = Nan::Error(rd_kafka_err2str(err));
     Nan::Set(e.As<v8::Object>(), Nan::New("code").ToLocalChecked(), Nan::New(static_cast<int>(err)));
+    Nan::Set(e.As<v8::Object>(), Nan::New("done").ToLocalChecked(), Nan::New(static_cast<double>(done)));
     Nan::ThrowError(e);
     return;
   }

@@ -62,7 +62,7 @@ export const PACKED_PARTITION = 0, PACKED_OFFSET = 1, PACKED_TIMESTAMP = 2, PACK
 /** Numbers per message in {@link PackedMessages.meta}. */
 export const PACKED_STRIDE = 8;
 /** Numbers per record of KafkaProducerClient.produceMany's `meta`. */
-export const PRODUCE_STRIDE = 4;
+export const PRODUCE_STRIDE = 5;
 
 /**
  * Records read in one take ({@link KafkaConsumerClient.takeNow}), without an object per record:
@@ -140,14 +140,17 @@ export class KafkaError extends RiptideError {
   readonly retriable: boolean;
   /** The client instance is unusable from now on; create a new one. */
   readonly fatal: boolean;
+  /** produceMany(): the records before the refused one that were enqueued. */
+  readonly enqueued: number | undefined;
   constructor(
     message: string,
-    opts: { kafkaCode?: number; retriable?: boolean; fatal?: boolean; context?: ErrorContext; cause?: unknown } = {},
+    opts: { kafkaCode?: number; retriable?: boolean; fatal?: boolean; context?: ErrorContext; cause?: unknown; enqueued?: number } = {},
   ) {
     super("ERR_KAFKA", message, opts.context ?? {}, { cause: opts.cause });
     this.kafkaCode = opts.kafkaCode;
     this.retriable = opts.retriable ?? false;
     this.fatal = opts.fatal ?? false;
+    this.enqueued = opts.enqueued;
   }
 }
 
@@ -374,10 +377,13 @@ export interface KafkaProducerClient {
   ): boolean;
   /**
    * Enqueues records `from`..`from + count` of a batch packed in one Buffer (`meta`: PRODUCE_STRIDE
-   * numbers per record: value start, value length, key start, key length; a length of -1 is null),
-   * in one call instead of one per record; `data` may be reused as soon as it returns. Returns how
-   * many it enqueued, in order, stopping at the first the local queue has no room for (back off
-   * and call again from there). Only when the client can (node-rdkafka with native-bindings/kafka).
+   * numbers per record: value start, value length, key start, key length (a length of -1 is
+   * null), and the opaque its delivery report carries (a number; -1: none)), in one call instead
+   * of one per record; `data` may be reused as soon as it returns. Returns how many it enqueued, in
+   * order, stopping at the first the local queue has no room for (back off and call again from
+   * there). A record the client refuses otherwise (e.g. larger than message.max.bytes) throws a
+   * KafkaError whose `enqueued` counts the records before it that went in. Only when the client
+   * can (node-rdkafka with native-bindings/kafka).
    */
   produceMany?(topic: string, partition: number | null, data: Buffer, meta: Float64Array, from: number, count: number): number;
   /** Records enqueued whose delivery report has not been delivered yet. */

@@ -621,7 +621,11 @@ export class RdKafkaProducer implements KafkaProducerClient {
           n = produce(this.p.getClient(), topic, partition ?? -1, data, meta, from, count);
         } catch (e) {
           if (e instanceof RangeError || e instanceof TypeError) throw e; // the caller's batch, not Kafka
-          throw toKafkaError(e, `produce to ${topic}`, partition === null ? {} : { partition });
+          const done = (e as { done?: unknown }).done;
+          const enqueued = typeof done === "number" ? done : 0;
+          if (!this.errorsOnly) this.pending += enqueued;
+          const k = toKafkaError(e, `produce to ${topic}`, partition === null ? {} : { partition });
+          throw new KafkaError(k.message, { kafkaCode: k.kafkaCode, retriable: k.retriable, fatal: k.fatal, context: k.context, cause: e, enqueued });
         }
         if (n < 0) throw new KafkaError(`produce to ${topic}: the producer is not connected`);
         if (!this.errorsOnly) this.pending += n;

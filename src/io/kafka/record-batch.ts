@@ -23,8 +23,8 @@ export class RecordBatch {
     this.count = 0;
   }
 
-  /** Appends a record: its value as UTF-8, its key (null: none). */
-  add(value: string, key: string | null): void {
+  /** Appends a record: its value as UTF-8, its key (null: none), its delivery report's opaque (-1: none). */
+  add(value: string, key: string | null, opaque = -1): void {
     if ((this.count + 1) * PRODUCE_STRIDE > this.meta.length) {
       const meta = new Float64Array(this.meta.length * 2);
       meta.set(this.meta);
@@ -35,6 +35,7 @@ export class RecordBatch {
     this.meta[r + 1] = this.put(value);
     this.meta[r + 2] = this.at;
     this.meta[r + 3] = key === null ? -1 : this.put(key);
+    this.meta[r + 4] = opaque;
     this.count++;
   }
 
@@ -54,6 +55,11 @@ export class RecordBatch {
   value(i: number): Buffer {
     const r = i * PRODUCE_STRIDE;
     return Buffer.from(this.data.subarray(this.meta[r]!, this.meta[r]! + this.meta[r + 1]!));
+  }
+
+  /** Record i's opaque (-1: none). */
+  opaque(i: number): number {
+    return this.meta[i * PRODUCE_STRIDE + 4]!;
   }
 
   /** Record i's key (null: none). */

@@ -1,0 +1,137 @@
+/**
+ * KafkaSink's outputs on the real broker: staged per topic and enqueued many per call
+ * (produceMany, native-bindings/kafka) with their sequence numbers as the delivery reports'
+ * opaque, against the same outputs produced one by one (the path without the addon).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { KafkaMessage, KafkaProducerClient } from "../../src/io/kafka/client.js";
+import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
+import { RetryTopic } from "../../src/io/retry.js";
+import { KafkaSink } from "../../src/sinks/kafka-sink.js";
+import type { Output } from "../../src/sinks/sink.js";
+import { BROKERS, createTopic, ensureBroker, readAll, uniqueName } from "../support/kafka.js";
+
+const PARTITIONS = 3;
+
+/** n outputs: windows (to the topic) and side outputs (to `<topic>.invalid`), keyed by driver, some keyless. */
+function outputs(n: number): Output[] {
+  const out: Output[] = [];
+  for (let i = 0; i < n; i++) {
+    const driverId = i % 11 === 0 ? "" : `drv-${i % 37}-é`;
+    out.push(i % 4 === 3
+      ? { type: "invalid", driverId, reason: "lat out of range", i }
+      : { type: "window", driverId, cell: "u4pru", count: i, i, note: "✓".repeat(i % 5) });
+  }
+  return out;
+}
+
+/** The produceMany calls a producer gets, counted (undefined: none, the one-by-one path). */
+function counting(producer: KafkaProducerClient, batched: boolean): { calls: number } {
+  const seen = { calls: 0 };
+  const many = producer.produceMany?.bind(producer);
+  if (!batched || !many) {
+    (producer as { produceMany?: unknown }).produceMany = undefined;
+    return seen;
+  }
+  producer.produceMany = (...args) => {
+    seen.calls++;
+    return many(...args);
+  };
+  return seen;
+}
+
+/** Writes the outputs through a sink (service() every 100, as the coordinator's loop would), flushes, reads both topics. */
+async function roundTrip(batched: boolean, queued: number, n: number): Promise<{ got: KafkaMessage[]; calls: number; acknowledged: number; perTopic: Map<string, number> }> {
+  const topic = uniqueName(batched ? "sink-many" : "sink-one");
+  await createTopic(topic, PARTITIONS);
+  await createTopic(`${topic}.invalid`, PARTITIONS);
+  const producer = factory.createProducer({ brokers: BROKERS, maxQueuedMessages: queued });
+  await producer.connect();
+  const seen = counting(producer, batched);
+  if (batched) expect(producer.produceMany, "native-bindings/kafka is built (scripts/build-native.mjs)").toBeDefined();
+  const sink = new KafkaSink({ producer, topic, key: (o) => (o["driverId"] as string) || null });
+  try {
+    const all = outputs(n);
+    for (let i = 0; i < all.length; i++) {
+      sink.write(all[i]!);
+      if (i % 100 === 99) sink.service();
+    }
+    await sink.flush();
+    expect(sink.written).toBe(n);
+    const got = await readAll([topic, `${topic}.invalid`], 2000);
+    return { got, calls: seen.calls, acknowledged: sink.acknowledged, perTopic: sink.perTopic };
+  } finally {
+    await producer.disconnect(5000);
+  }
+}
+
+/** Messages as comparable rows: topic suffix, partition (keyed ones: keyless go to a random one), key, value. */
+function rows(got: KafkaMessage[]): string[] {
+  return got.map((m) => `${m.topic.endsWith(".invalid") ? "invalid" : "window"}|${m.key === null ? "any" : m.partition}|${m.key?.toString() ?? "<null>"}|${m.value!.toString()}`);
+}
+
+describe("Kafka sink on the real broker", () => {
+  beforeAll(() => ensureBroker(), 240_000);
+
+  it("outputs staged and enqueued many per call arrive as one-by-one produce() delivers them: each once, keyed, in order per partition", async () => {
+    const n = 3000;
+    const many = await roundTrip(true, 1_000_000, n);
+    const one = await roundTrip(false, 1_000_000, n);
+    expect(many.calls, "produceMany carried the outputs").toBeGreaterThan(0);
+    expect(many.calls, "one call per topic per service()").toBeLessThanOrEqual(2 * (n / 100));
+    expect(one.calls).toBe(0);
+    expect(many.acknowledged).toBe(n);
+    expect(one.acknowledged).toBe(n);
+    expect(many.got).toHaveLength(n);
+    expect(rows(many.got).sort()).toEqual(rows(one.got).sort());
+    expect([...many.perTopic.values()]).toEqual([...one.perTopic.values()]);
+    // Per partition in write order (the i field), and every value the output's JSON.
+    const byPartition = new Map<string, number>();
+    const all = outputs(n);
+    for (const m of many.got) {
+      const o = JSON.parse(m.value!.toString()) as Output;
+      expect(o).toEqual(all[o["i"] as number]);
+      const at = `${m.topic}|${m.partition}`;
+      expect(o["i"] as number).toBeGreaterThan(byPartition.get(at) ?? -1);
+      byPartition.set(at, o["i"] as number);
+    }
+  }, 120_000);
+
+  it("a full client queue holds the rest for the next service(); nothing lost, nothing twice", async () => {
+    const n = 2000;
+    const r = await roundTrip(true, 64, n);
+    expect(r.calls, "the 64-message queue stopped calls short").toBeGreaterThan(n / 64);
+    expect(r.acknowledged).toBe(n);
+    expect(r.got).toHaveLength(n);
+    expect(new Set(r.got.map((m) => JSON.parse(m.value!.toString())["i"])).size).toBe(n);
+  }, 120_000);
+
+  it("an output the client refuses on the spot fails the sink at service(), not the caller; the outputs beside it are delivered", async () => {
+    const input = uniqueName("sink-refuse-in");
+    const topic = uniqueName("sink-refuse");
+    await createTopic(topic, 1);
+    await createTopic(`${input}.retry`, 1);
+    await createTopic(`${input}.dlq`, 1);
+    const producer = factory.createProducer({ brokers: BROKERS, extra: { "message.max.bytes": 100_000 } });
+    const retryProducer = factory.createProducer({ brokers: BROKERS, lingerMs: 0 });
+    const consumer = factory.createConsumer({ brokers: BROKERS, groupId: uniqueName("g-sink-refuse"), autoOffsetReset: "earliest" });
+    await Promise.all([producer.connect(), retryProducer.connect(), consumer.connect()]);
+    const seen = counting(producer, true);
+    const retry = new RetryTopic({ inputTopic: input, policy: { maxRetries: 1, backoffMs: 10 }, consumer, producer: retryProducer });
+    const sink = new KafkaSink({ producer, topic, key: () => "k", retry });
+    try {
+      sink.write({ type: "window", i: 0 });
+      sink.write({ type: "window", i: 1, blob: "x".repeat(200_000) }); // over the client's message.max.bytes
+      sink.write({ type: "window", i: 2 });
+      // Its copy goes to the retry topic through the same client, which refuses it again: the run fails.
+      expect(() => sink.service()).toThrow(/refused by the client/);
+      expect(seen.calls).toBeGreaterThan(0);
+      await producer.flush(10_000);
+      const got = await readAll([topic], 2000);
+      expect(got.map((m) => JSON.parse(m.value!.toString())["i"])).toEqual([0, 2]);
+    } finally {
+      await retry.close();
+      await Promise.all([consumer.disconnect(), producer.disconnect(2000), retryProducer.disconnect(2000)]);
+    }
+  }, 60_000);
+});
