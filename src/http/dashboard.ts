@@ -35,12 +35,12 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div class="grid">
   <div class="panel figure"><h2>Throughput</h2><div class="v" id="throughput">–</div><div class="u">events/s</div></div>
   <div class="panel figure"><h2>Processed</h2><div class="v" id="processed">–</div><div class="u">events</div></div>
-  <div class="panel figure"><h2>Latency p50</h2><div class="v" id="p50">–</div><div class="u">ms</div></div>
-  <div class="panel figure"><h2>Latency p99</h2><div class="v" id="p99">–</div><div class="u">ms</div></div>
+  <div class="panel figure"><h2>Latency p50</h2><div class="v" id="p50">–</div><div class="u" id="p50Unit">ms</div></div>
+  <div class="panel figure"><h2>Latency p99</h2><div class="v" id="p99">–</div><div class="u" id="p99Unit">ms</div></div>
   <div class="panel figure"><h2>Watermark delay</h2><div class="v" id="wmdelay">–</div><div class="u" id="wmdelayUnit">behind wall clock</div></div>
   <div class="panel figure"><h2>Event loop p99</h2><div class="v" id="loop">–</div><div class="u">ms delay</div></div>
   <div class="panel wide"><h2>Throughput (events/s)</h2><canvas id="rateChart" height="180"></canvas></div>
-  <div class="panel wide"><h2>Latency (ms)</h2><div class="legend"><span><i style="background:var(--a)"></i>p50</span><span><i style="background:var(--c)"></i>p99</span></div><canvas id="latChart" height="160"></canvas></div>
+  <div class="panel wide"><h2>Latency (ms, <span id="latWindow">last 5 s</span>)</h2><div class="legend"><span><i style="background:var(--a)"></i>p50</span><span><i style="background:var(--c)"></i>p99</span></div><canvas id="latChart" height="160"></canvas></div>
   <div class="panel half"><h2>Input ring fill per worker</h2><canvas id="ringChart" height="160"></canvas></div>
   <div class="panel half"><h2>Outputs</h2><table>
     <tr><td>Windows</td><td class="n" id="c-window">0</td></tr>
@@ -52,6 +52,12 @@ export const DASHBOARD_HTML = `<!doctype html>
   </table></div>
   <div class="panel half"><h2>Consumer lag per partition <span id="lagTotal" style="text-transform:none;font-weight:400"></span></h2>
     <table id="lagTable"><thead><tr><th>Partition</th><th class="n">Records behind</th><th style="width:45%"></th></tr></thead><tbody><tr><td colspan="3" style="color:var(--dim)">not a Kafka source</td></tr></tbody></table></div>
+  <div class="panel half"><h2>Latency by stage (ms, <span id="stageWindow">last 5 s</span>)</h2>
+    <table id="stageTable"><thead><tr><th>Stage</th><th class="n">p50</th><th class="n">p99</th><th style="padding-left:12px">from → to</th></tr></thead><tbody>
+      <tr id="stage-source"><td>source</td><td class="n">–</td><td class="n">–</td><td style="padding-left:12px;color:var(--dim)">entered (Kafka timestamp) → handed to a shard</td></tr>
+      <tr id="stage-processed"><td>processed</td><td class="n">–</td><td class="n">–</td><td style="padding-left:12px;color:var(--dim)">entered → processed by its shard</td></tr>
+      <tr id="stage-acknowledged"><td>acknowledged</td><td class="n">–</td><td class="n">–</td><td style="padding-left:12px;color:var(--dim)">processed → acknowledged to the coordinator</td></tr>
+    </tbody></table></div>
   <div class="panel half"><h2>Shards</h2>
     <table id="shardTable"><thead><tr><th>Worker</th><th class="n">events/s</th><th class="n">ring</th><th class="n">state entries</th><th class="n">state size</th></tr></thead><tbody></tbody></table></div>
   <div class="panel full"><h2>Driver density per geohash-5 region (last emitted window) <span id="regionInfo" style="text-transform:none;font-weight:400"></span></h2><canvas id="mapChart" height="360"></canvas></div>
@@ -208,13 +214,35 @@ function mapChart(canvas, r) {
     new Date(r.windowStart).toISOString().slice(0, 19).replace("T", " ") + " UTC (event time)";
 }
 
+// The latency of the last few seconds (a live view: the whole run's quantiles hardly move once it
+// is long); the whole run's beside it.
+function recent(s) {
+  return s.recentLatencyMs || { p50: s.latencyMs.p50, p99: s.latencyMs.p99, seconds: null };
+}
+
+function stageTable(stages) {
+  if (!stages) return;
+  for (const name of ["source", "processed", "acknowledged"]) {
+    const tr = $("stage-" + name), q = stages[name];
+    if (!tr || !q) continue;
+    tr.cells[1].textContent = q.p50 === null ? "–" : fmt(q.p50, 2);
+    tr.cells[2].textContent = q.p99 === null ? "–" : fmt(q.p99, 2);
+  }
+}
+
 function render() {
   const last = history[history.length - 1];
   if (!last) return;
   $("throughput").textContent = isFinite(last.rate) ? Math.round(last.rate).toLocaleString("en-US") : "–";
   $("processed").textContent = fmt(last.processed);
-  $("p50").textContent = fmt(last.latencyMs.p50, 2);
-  $("p99").textContent = fmt(last.latencyMs.p99, 2);
+  const r = recent(last);
+  const windowText = r.seconds ? "last " + r.seconds + " s" : "whole run";
+  $("p50").textContent = r.p50 === null ? "–" : fmt(r.p50, 2);
+  $("p99").textContent = r.p99 === null ? "–" : fmt(r.p99, 2);
+  $("p50Unit").textContent = "ms, " + windowText + " (run " + fmt(last.latencyMs.p50, 2) + ")";
+  $("p99Unit").textContent = "ms, " + windowText + " (run " + fmt(last.latencyMs.p99, 2) + ")";
+  $("latWindow").textContent = windowText; $("stageWindow").textContent = windowText;
+  stageTable(last.stagesMs);
   const age = fmtAge(last.watermarkDelayMs);
   $("wmdelay").textContent = age[0]; $("wmdelayUnit").textContent = age[1];
   $("loop").textContent = fmt(last.eventLoopDelayP99Ms, 1);
@@ -224,7 +252,7 @@ function render() {
   $("c-invalid").textContent = fmt(o.invalid || 0); $("c-anomaly").textContent = fmt(o.anomaly || 0);
   $("c-dlq").textContent = fmt(last.deadLetters); $("c-restarts").textContent = fmt(last.workerRestarts);
   lineChart($("rateChart"), [{ color: "#4fc3f7", values: history.map((s) => s.rate) }]);
-  lineChart($("latChart"), [{ color: "#4fc3f7", values: history.map((s) => s.latencyMs.p50) }, { color: "#e57373", values: history.map((s) => s.latencyMs.p99) }]);
+  lineChart($("latChart"), [{ color: "#4fc3f7", values: history.map((s) => recent(s).p50 ?? NaN) }, { color: "#e57373", values: history.map((s) => recent(s).p99 ?? NaN) }]);
   ringChart($("ringChart"), last.ringFill);
   lagTable(last.lag);
   shardTable(last);

@@ -20,10 +20,10 @@ import type { Duplex } from "node:stream";
 import ngeohash from "ngeohash";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Progress } from "../coordinator/coordinator.js";
-import type { LatencyHistogram } from "../metrics/histogram.js";
+import { RecentQuantiles, type LatencyHistogram } from "../metrics/histogram.js";
 import type { PartitionLag } from "../metrics/lag.js";
 import { RunMetrics } from "../metrics/prometheus.js";
-import type { StageLatency } from "../metrics/stages.js";
+import { STAGES, type Stage, type StageLatency } from "../metrics/stages.js";
 import type { Output } from "../sinks/sink.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
 
@@ -76,7 +76,12 @@ export interface LiveSnapshot {
   processed: number;
   /** Records per second over the last interval. */
   rate: number;
+  /** End-to-end latency over the whole run. */
   latencyMs: { p50: number; p99: number };
+  /** End-to-end latency of the records acknowledged in the last RECENT_MS (null: none). */
+  recentLatencyMs: { p50: number | null; p99: number | null; seconds: number };
+  /** Latency by stage (src/metrics/stages.ts) over the same last RECENT_MS; null when the run has none. */
+  stagesMs: Record<Stage, { p50: number | null; p99: number | null }> | null;
   ringFill: number[];
   /** Records per second of each shard worker over the last interval. */
   rateByWorker: number[];
@@ -100,6 +105,8 @@ export type RegionCell = [string, number, number, number, number, number];
 const GEOHASH = /^[0-9b-hjkmnp-z]{1,12}$/;
 const HISTORY = 240;
 const MAX_BUFFERED = 1 << 20;
+/** The dashboard's latency window: the records acknowledged in the last 5 s. */
+const RECENT_MS = 5000;
 
 export class RunHttpServer {
   readonly metrics: RunMetrics;
@@ -115,9 +122,15 @@ export class RunHttpServer {
   private readonly bboxes = new Map<string, [number, number, number, number]>();
   private isReady = false;
   private url = "";
+  private readonly recent: RecentQuantiles;
+  private readonly recentStages: Record<Stage, RecentQuantiles>;
+  private readonly recentTicks: number;
 
   constructor(options: RunHttpServerOptions) {
     this.options = options;
+    this.recentTicks = Math.max(1, Math.round(RECENT_MS / (options.intervalMs ?? 500)));
+    this.recent = new RecentQuantiles(this.recentTicks);
+    this.recentStages = Object.fromEntries(STAGES.map((s) => [s, new RecentQuantiles(this.recentTicks)])) as Record<Stage, RecentQuantiles>;
     this.metrics = new RunMetrics({
       processor: options.processor, topic: options.topic, ...(options.latency && { latency: options.latency }), ...(options.lag && { lag: options.lag }),
       ...(options.stages && { stages: options.stages }),
@@ -175,6 +188,17 @@ export class RunHttpServer {
     this.regionsChanged = true;
   }
 
+  private recentLatency(): { p50: number | null; p99: number | null } {
+    const h = this.options.latency?.();
+    return h ? this.recent.tick(h) : { p50: null, p99: null };
+  }
+
+  private recentStageLatency(): LiveSnapshot["stagesMs"] {
+    const st = this.options.stages?.();
+    if (!st) return null;
+    return Object.fromEntries(STAGES.map((s) => [s, this.recentStages[s].tick(st[s])])) as Record<Stage, { p50: number | null; p99: number | null }>;
+  }
+
   /** Takes a snapshot now (also done by the timer); exposed so a last one can be taken at the end. */
   tick(): void {
     const p = this.options.snapshot();
@@ -184,6 +208,8 @@ export class RunHttpServer {
     const snap: LiveSnapshot = {
       type: "snapshot", t: Date.now(), ready: this.isReady, elapsedSeconds: p.elapsedSeconds,
       events: p.events, processed: p.processed, rate: this.metrics.rate, latencyMs: p.latencyMs,
+      recentLatencyMs: { ...this.recentLatency(), seconds: (this.recentTicks * (this.options.intervalMs ?? 500)) / 1000 },
+      stagesMs: this.recentStageLatency(),
       ringFill: p.ringFillByWorker, rateByWorker: this.metrics.rateByWorker,
       stateEntries: p.stateEntriesByWorker ?? [], stateBytes: p.stateBytesByWorker ?? [],
       lag: this.options.lag ? this.metrics.lag.map(({ partition, lag }) => ({ partition, lag })) : null,

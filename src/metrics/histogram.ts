@@ -39,4 +39,56 @@ export class LatencyHistogram {
     this.total = 0;
     this.max = 0;
   }
+
+  /** A copy of the bucket counts (into `into` when given), to take quantiles of what came after it. */
+  copyCounts(into?: Float64Array): Float64Array {
+    const out = into ?? new Float64Array(BUCKETS);
+    out.set(this.counts);
+    return out;
+  }
+
+  /**
+   * The q-quantile in ms of the records recorded since `before` (a copyCounts() of this histogram):
+   * the upper bound of the bucket holding it, at most the run's max; NaN when none were recorded.
+   */
+  quantileSince(before: Float64Array, q: number): number {
+    let total = 0;
+    for (let b = 0; b < BUCKETS; b++) total += this.counts[b]! - before[b]!;
+    if (!(total > 0)) return NaN;
+    const rank = q * total;
+    let seen = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      const c = this.counts[b]! - before[b]!;
+      seen += c;
+      if (seen >= rank && c > 0) return Math.min(MIN_MS * Math.pow(GROWTH, b), this.max);
+    }
+    return this.max;
+  }
+}
+
+/**
+ * Quantiles of a cumulative histogram over a sliding window of its last `ticks` reads (a
+ * dashboard's "last 5 s", as Kafka Streams' and Flink's latency metrics are windowed), from a ring
+ * of bucket-count copies: fixed memory, read at snapshot rate.
+ */
+export class RecentQuantiles {
+  private readonly copies: Float64Array[] = [];
+  private next = 0;
+
+  constructor(private readonly ticks: number) {
+    if (!Number.isInteger(ticks) || ticks < 1) throw new RangeError(`RecentQuantiles: ticks must be a positive integer (got ${ticks})`);
+  }
+
+  /** p50 and p99 of what `h` recorded since `ticks` calls ago (since the first call, at first), then remembers now. */
+  tick(h: LatencyHistogram): { p50: number | null; p99: number | null } {
+    const oldest = this.copies.length < this.ticks ? this.copies[0] : this.copies[this.next];
+    const since = oldest ?? new Float64Array(BUCKETS);
+    const p50 = h.quantileSince(since, 0.5), p99 = h.quantileSince(since, 0.99);
+    if (this.copies.length < this.ticks) this.copies.push(h.copyCounts());
+    else {
+      h.copyCounts(this.copies[this.next]);
+      this.next = (this.next + 1) % this.ticks;
+    }
+    return { p50: Number.isNaN(p50) ? null : p50, p99: Number.isNaN(p99) ? null : p99 };
+  }
 }

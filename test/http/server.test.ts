@@ -145,6 +145,13 @@ describe("riptide run --http (a live run)", () => {
         return seen.size > 1 && rates.size > 1 ? true : undefined;
       });
       expect(await page.locator("#lagTable tbody").textContent()).toContain("not a Kafka source");
+      // Latency over the last 5 s, the whole run's beside it, and by stage.
+      await until("the processed stage's p99 on the page", 10_000, async () => {
+        const t = (await page.locator("#stage-processed td:nth-child(3)").textContent())?.trim();
+        return t && t !== "–" && Number.isFinite(Number.parseFloat(t)) ? true : undefined;
+      });
+      expect(await page.locator("#p99Unit").textContent()).toMatch(/^ms, last 5 s \(run [0-9.]+\)$/);
+      expect(Number.parseFloat((await page.locator("#p99").textContent())!)).toBeGreaterThan(0);
       await page.waitForTimeout(600); // one more snapshot, while the run is still live
       mkdirSync(join(ROOT, ".riptide"), { recursive: true });
       await page.screenshot({ path: join(ROOT, ".riptide", "dashboard.png"), fullPage: true });
@@ -238,6 +245,15 @@ describe("riptide run --http (a live run)", () => {
     expect(snaps.length).toBeGreaterThanOrEqual(2);
     expect(snaps.at(-1)!.processed!).toBeGreaterThan(snaps[0]!.processed!);
     expect(Array.isArray(snaps[0]!.ringFill)).toBe(true);
+    // The latest snapshot's windowed latency: end to end and by stage, numbers while records flow.
+    const last = snaps.at(-1) as unknown as {
+      recentLatencyMs: { p50: number | null; p99: number | null; seconds: number };
+      stagesMs: Record<string, { p50: number | null; p99: number | null }>;
+    };
+    expect(last.recentLatencyMs.seconds).toBe(5);
+    expect(last.recentLatencyMs.p99).toBeGreaterThanOrEqual(last.recentLatencyMs.p50!);
+    expect(Object.keys(last.stagesMs).sort()).toEqual(["acknowledged", "processed", "source"]);
+    expect(last.stagesMs["processed"]!.p99).toBeGreaterThan(0);
   });
 
   // The run lasts until stopped here (a run that ended on its own would make the tests above
