@@ -4,9 +4,8 @@
 //   npm run build && node dist/bench/sources/driver-generator.bench.js [--quick]
 
 import { pathToFileURL } from "node:url";
-import { Bench } from "tinybench";
 import {
-  formatTable, machine, machineLine, tinybenchEventsPerSec, tinybenchNote, tinybenchOptions, type BenchRow,
+  formatTable, machine, machineLine, measureBatches, type BatchCase, type BenchRow,
 } from "../harness.js";
 import { DEFAULT_CITIES, DriverGenerator, type DriverColumns } from "../../src/sources/driver-generator.js";
 
@@ -17,17 +16,10 @@ const PARTITIONS = 16;
 
 export const groups: readonly string[] = [GROUP];
 
-interface Case {
-  name: string;
-  baseline: boolean;
-  note: string;
-  fn: () => void;
-}
-
 export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const naive = new NaiveGenerator(DRIVERS);
   let sink = 0;
-  const cases: Case[] = [
+  const cases: BatchCase[] = [
     {
       name: "naive: object per event, Math.random",
       baseline: true,
@@ -53,20 +45,9 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     });
   }
 
-  const bench = new Bench(tinybenchOptions(opts.quick));
-  for (const c of cases) bench.add(c.name, c.fn, { async: false });
-  await bench.run();
+  const rows = await measureBatches(GROUP, cases, BATCH, opts.quick);
   if (sink <= 0) throw new Error("driver generator bench: nothing was generated");
-  return bench.tasks.map((task, i): BenchRow => {
-    const c = cases[i]!;
-    return {
-      group: GROUP,
-      name: c.name,
-      eventsPerSec: tinybenchEventsPerSec(task.result, BATCH),
-      baseline: c.baseline,
-      note: `${c.note}; ${tinybenchNote(task.result, BATCH)}`,
-    };
-  });
+  return rows;
 }
 
 function columns(n: number): DriverColumns {
