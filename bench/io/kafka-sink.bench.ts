@@ -2,9 +2,11 @@
  * The Kafka sink's cost on the main thread per output, through the real broker: window results
  * and side outputs (JSON, keyed by driver) written to KafkaSink as the coordinator's loop does
  * (a slice of writes, service(), a turn of the event loop for delivery reports), until every one
- * is acknowledged. Two ways in the same run: one node-rdkafka produce() per output (the path
- * without native-bindings/kafka, the baseline) and outputs staged per topic, enqueued by one
- * produceMany() per topic and service().
+ * is acknowledged. Three ways in the same run: one node-rdkafka produce() per output (the path
+ * without native-bindings/kafka, the baseline); outputs staged per topic, enqueued by one
+ * produceMany() per topic and service() into node-rdkafka's producer (reports as objects); the same
+ * into the packed producer (native-bindings/kafka, reports as numbers: what `riptide run` uses for
+ * at-least-once outputs).
  *
  * eventsPerSec = outputs / CPU seconds of the main thread (utime + stime of its /proc task, so
  * librdkafka's own threads are not counted): what the sink leaves of the engine's coordinator.
@@ -16,7 +18,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { rdkafkaClientFactory } from "../../src/io/kafka/rdkafka.js";
+import { createPackedProducer, rdkafkaClientFactory } from "../../src/io/kafka/rdkafka.js";
 import { KafkaSink } from "../../src/sinks/kafka-sink.js";
 import type { Output } from "../../src/sinks/sink.js";
 import { formatTable, machine, machineLine, type BenchRow } from "../harness.js";
@@ -43,17 +45,21 @@ function output(i: number): Output {
     : { type: "window", driverId, windowStart: 1_700_000_000_000, windowEnd: 1_700_000_060_000, fixes: 12, distanceKm: 1.234, avgSpeedKmh: 41.7, geohash: "u33dc0" };
 }
 
-async function measure(batched: boolean, n: number, stamp: string): Promise<{ cpu: number; wall: number }> {
-  const topic = `bench-sink-${batched ? "many" : "one"}-${stamp}`;
+type Mode = "one" | "many" | "packed";
+
+async function measure(mode: Mode, n: number, stamp: string): Promise<{ cpu: number; wall: number }> {
+  const topic = `bench-sink-${mode}-${stamp}`;
   const admin = rdkafkaClientFactory.createAdmin({ brokers: BROKERS });
   await admin.connect();
   await admin.createTopic(topic, 4, 1);
   await admin.createTopic(`${topic}.invalid`, 4, 1);
   const producer = rdkafkaClientFactory.createProducer({ brokers: BROKERS });
   await producer.connect();
-  if (!batched) (producer as { produceMany?: unknown }).produceMany = undefined;
+  if (mode === "one") (producer as { produceMany?: unknown }).produceMany = undefined;
   else if (!producer.produceMany) throw new Error("native-bindings/kafka is not built: no produceMany");
-  const sink = new KafkaSink({ producer, topic, key: (o) => o["driverId"] as string });
+  const outputs = mode === "packed" ? createPackedProducer({ brokers: BROKERS }) : null;
+  if (mode === "packed" && !outputs) throw new Error("native-bindings/kafka is not built: no packed producer");
+  const sink = new KafkaSink({ producer, topic, key: (o) => o["driverId"] as string, ...(outputs && { outputs }) });
   const cpu0 = mainThreadCpu();
   const t0 = performance.now();
   for (let i = 0; i < n; ) {
@@ -65,6 +71,7 @@ async function measure(batched: boolean, n: number, stamp: string): Promise<{ cp
   const wall = (performance.now() - t0) / 1000;
   const cpu = mainThreadCpu() - cpu0;
   if (sink.acknowledged !== n) throw new Error(`kafka sink bench: ${sink.acknowledged} of ${n} acknowledged`);
+  await outputs?.close(10_000);
   await producer.disconnect(10_000);
   for (const t of [topic, `${topic}.invalid`]) await admin.deleteTopic(t);
   await admin.disconnect();
@@ -79,9 +86,11 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   // Interleaved, twice each; the better of each pair (the machine's noise is one-sided).
   const one: Array<{ cpu: number; wall: number }> = [];
   const many: Array<{ cpu: number; wall: number }> = [];
+  const packed: Array<{ cpu: number; wall: number }> = [];
   for (let r = 0; r < 2; r++) {
-    one.push(await measure(false, n, `${stamp}-${r}`));
-    many.push(await measure(true, n, `${stamp}-${r}`));
+    one.push(await measure("one", n, `${stamp}-${r}`));
+    many.push(await measure("many", n, `${stamp}-${r}`));
+    packed.push(await measure("packed", n, `${stamp}-${r}`));
   }
   const best = (xs: Array<{ cpu: number; wall: number }>) => xs.reduce((a, b) => (b.cpu < a.cpu ? b : a));
   const row = (name: string, baseline: boolean, xs: Array<{ cpu: number; wall: number }>): BenchRow => {
@@ -95,6 +104,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   return [
     row("one produce() per output", true, one),
     row("staged per topic, one produceMany() per topic and service()", false, many),
+    row("staged, through the packed producer (reports as numbers)", false, packed),
   ];
 }
 

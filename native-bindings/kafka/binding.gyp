@@ -1,13 +1,13 @@
 {
   # Riptide's optional consumer take and many-record produce for node-rdkafka (see src/take.cc,
-  # src/produce.cc). Built by scripts/build-native.mjs after node-rdkafka (whose headers and
+  # src/produce.cc), and a producer whose delivery reports are packed numbers (src/packed-producer.cc). Built by scripts/build-native.mjs after node-rdkafka (whose headers and
   # librdkafka it uses). Without it, Riptide reads through node-rdkafka's consume() and produces
   # through its produce() (src/io/kafka/rdkafka.ts).
   "variables": { "rdk": "<(module_root_dir)/../../node_modules/node-rdkafka" },
   "targets": [
     {
       "target_name": "riptide_kafka",
-      "sources": ["src/take.cc", "src/produce.cc"],
+      "sources": ["src/take.cc", "src/produce.cc", "src/packed-producer.cc"],
       "include_dirs": [
         "<!(node -e \"require('nan')\")",
         "<(rdk)",

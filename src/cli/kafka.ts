@@ -1,6 +1,6 @@
 /** `riptide run … --brokers`: the Kafka source and sink around a coordinator, and `riptide loadgen`. */
 import type { Interner } from "../schema/interner.js";
-import { rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
+import { createPackedProducer, rdkafkaClientFactory } from "../io/kafka/rdkafka.js";
 import type { KafkaAdminClient, KafkaConsumerClient } from "../io/kafka/client.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import { backoffFor, DEAD_LETTER_MAX_BYTES, RetryTopic, type RetryPolicy } from "../io/retry.js";
@@ -134,7 +134,17 @@ export async function setupKafkaRun(opts: {
   }
   // Exactly-once: a refused output fails the transaction, and the run restarts from the last
   // commit; copying it to the retry topic outside the transaction would break the guarantee.
-  const sink = new KafkaSink({ producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), ...(!opts.exactlyOnce && { retry }), ...(topics && { topics }) });
+  // At-least-once: outputs through a producer whose delivery reports are numbers, not objects
+  // (native-bindings/kafka; node-rdkafka's producer above keeps dead letters and copies). Its
+  // records cannot join node-rdkafka's transactions, so not with exactly-once.
+  const outputs = opts.exactlyOnce ? null : createPackedProducer({
+    brokers: opts.brokers, lingerMs: 5, extra: producerExtra,
+    onError: (err) => opts.onLog("kafka-error", { error: err.message, client: "output producer", ...(err.fatal && { fatal: true }) }),
+  });
+  const sink = new KafkaSink({
+    producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), ...(!opts.exactlyOnce && { retry }), ...(topics && { topics }),
+    ...(outputs && { outputs }),
+  });
   const source = new KafkaSource({
     consumer: own, topic: opts.inputTopic, partitions, pipeline: opts.pipeline, ...(opts.interner && { interner: opts.interner }),
     deadLetter: (topic, value, key, headers) => sink.send(topic, value, key, headers),
@@ -165,6 +175,7 @@ export async function setupKafkaRun(opts: {
       await retryConsumer.disconnect().catch(() => undefined);
       await retryProducer.disconnect(10_000).catch(() => undefined);
       await own.disconnect().catch(() => undefined);
+      await outputs?.close(10_000).catch(() => undefined);
       await producer.disconnect(10_000).catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
     },

@@ -17,9 +17,11 @@
  * enqueued at the next service() (or once STAGE_LIMIT wait), their sequence numbers riding as the
  * delivery reports' opaque. bench/io/kafka-sink.bench.ts: 6.6 µs of the main thread per output
  * instead of 7.35 with one produce() each; most of what remains is node-rdkafka building a report
- * object per delivery. Raw messages (send(), fail(): dead letters, copies) go one by one.
+ * object per delivery. With `outputs` (a PackedProducerClient: reports as numbers) the staged
+ * outputs go through that producer instead, and its reports are read at service(). Raw messages
+ * (send(), fail(): dead letters, copies) go one by one through `producer`.
  */
-import { KafkaError, type KafkaHeader, type KafkaProducerClient } from "../io/kafka/client.js";
+import { KafkaError, REPORT_STRIDE, type KafkaHeader, type KafkaProducerClient, type PackedProducerClient } from "../io/kafka/client.js";
 import { RecordBatch } from "../io/kafka/record-batch.js";
 import { NonRetryableError, type FailedRecord, type RetryTopic } from "../io/retry.js";
 import type { Output, Sink } from "./sink.js";
@@ -40,6 +42,8 @@ export interface KafkaSinkOptions {
   flushTimeoutMs?: number;
   /** Where refused messages and failed records go (retry topic or DLQ). @default none: a refused message fails the run */
   retry?: RetryTopic;
+  /** A producer for the outputs whose delivery reports are numbers (createPackedProducer); the caller closes it after the sink. */
+  outputs?: PackedProducerClient;
 }
 
 /** A message kept until Kafka acknowledges it, so that a refused one can be copied elsewhere. */
@@ -68,26 +72,52 @@ export class KafkaSink implements Sink {
   /** Outputs not yet enqueued, per topic (only with produceMany); `sent` of them went in. */
   private readonly staging = new Map<string, { topic: string; batch: RecordBatch; sent: number }>();
 
+  /** What staged outputs are enqueued through: `outputs`, else `producer` when it has produceMany. */
+  private readonly stager: Pick<KafkaProducerClient, "produceMany"> | undefined;
+  /** `outputs`' reports, read at service(). */
+  private readonly reports: Float64Array | undefined;
+
   constructor(private readonly options: KafkaSinkOptions) {
     if (options.retry) this.held = new Array<Held | undefined>(WINDOW);
+    this.stager = options.outputs ?? (options.producer.produceMany ? options.producer : undefined);
+    if (options.outputs) this.reports = new Float64Array(1024 * REPORT_STRIDE);
     options.producer.onDelivery((err, report) => {
       const seq = report.opaque as number;
       if (typeof seq !== "number") return;
-      if (err) {
-        if (!this.copyRefused(seq, err)) this.failure ??= new KafkaError(`delivery to ${report.topic} failed: ${err.message}`, { cause: err });
-        return;
-      }
-      if (this.held) {
-        const h = this.held[seq % WINDOW];
-        if (h?.copy && !h.dead) options.retry!.noteScheduled(report.partition, report.offset);
-        this.held[seq % WINDOW] = undefined;
-      }
-      this.delivered[seq % WINDOW] = 1;
-      while (this.acknowledged < this.written && this.delivered[this.acknowledged % WINDOW] === 1) {
-        this.delivered[this.acknowledged % WINDOW] = 0;
-        this.acknowledged++;
-      }
+      this.reported(seq, err, report.topic, report.partition, report.offset);
     });
+  }
+
+  /** Message `seq` delivered (err null) or refused by Kafka. */
+  private reported(seq: number, err: KafkaError | null, topic: string, partition: number, offset: number): void {
+    if (err) {
+      if (!this.copyRefused(seq, err)) this.failure ??= new KafkaError(`delivery to ${topic} failed: ${err.message}`, { cause: err });
+      return;
+    }
+    if (this.held) {
+      const h = this.held[seq % WINDOW];
+      if (h?.copy && !h.dead) this.options.retry!.noteScheduled(partition, offset);
+      this.held[seq % WINDOW] = undefined;
+    }
+    this.delivered[seq % WINDOW] = 1;
+    while (this.acknowledged < this.written && this.delivered[this.acknowledged % WINDOW] === 1) {
+      this.delivered[this.acknowledged % WINDOW] = 0;
+      this.acknowledged++;
+    }
+  }
+
+  /** Reads the packed producer's delivery reports. */
+  private readReports(): void {
+    const outputs = this.options.outputs!, out = this.reports!;
+    const room = out.length / REPORT_STRIDE;
+    for (let n = outputs.poll(out); n > 0; n = n === room ? outputs.poll(out) : 0) {
+      for (let i = 0; i < n; i++) {
+        const r = i * REPORT_STRIDE;
+        const seq = out[r]!, code = out[r + 1]!, partition = out[r + 2]!;
+        const topic = this.held?.[seq % WINDOW]?.topic ?? this.options.topic;
+        this.reported(seq, code === 0 ? null : outputs.error(code, topic, partition), topic, partition, out[r + 3]!);
+      }
+    }
   }
 
   get pending(): number {
@@ -105,7 +135,7 @@ export class KafkaSink implements Sink {
     const topic = this.topicOf(output);
     const key = this.options.key(output);
     const json = JSON.stringify(output);
-    if (!this.options.producer.produceMany) {
+    if (!this.stager) {
       this.send(topic, Buffer.from(json), key);
       return;
     }
@@ -127,7 +157,7 @@ export class KafkaSink implements Sink {
     const batch = st.batch;
     while (st.sent < batch.count) {
       try {
-        const n = batch.produce(this.options.producer, st.topic, null, st.sent);
+        const n = batch.produce(this.stager!, st.topic, null, st.sent);
         st.sent += n;
         if (st.sent < batch.count) return; // the queue is full
       } catch (err) {
@@ -218,6 +248,7 @@ export class KafkaSink implements Sink {
   service(): void {
     if (this.failure) throw this.failure;
     this.options.producer.poll();
+    if (this.options.outputs) this.readReports();
     for (const st of this.staging.values()) if (st.sent < st.batch.count) this.enqueueStaged(st);
     while (this.overflow.length > 0) {
       const m = this.overflow[0]!;

@@ -31,5 +31,9 @@ inline rd_kafka_t* HandleOf(v8::Local<v8::Value> v) {
 // number (-1: none).
 constexpr int PRODUCE_STRIDE = 5;
 NAN_METHOD(ProduceMany);
+void EnqueuePacked(const Nan::FunctionCallbackInfo<v8::Value>& info, rd_kafka_t* rk, int a, bool raw);
+
+// packed-producer.cc: a producer of its own whose delivery reports are packed numbers.
+void InitPackedProducer(v8::Local<v8::Object> target);
 
 }  // namespace riptide

@@ -20,25 +20,25 @@
 
 namespace riptide {
 
-NAN_METHOD(ProduceMany) {
-  if (info.Length() < 7 || !info[1]->IsString() || !node::Buffer::HasInstance(info[3]) || !info[4]->IsFloat64Array()) {
-    Nan::ThrowTypeError("produce(producer, topic: string, partition, data: Buffer, meta: Float64Array, from, count)");
+// Enqueues records from..from+count of a packed batch: info[a] topic, info[a+1] partition,
+// info[a+2] data, info[a+3] meta, info[a+4] from, info[a+5] count. Returns the count enqueued
+// (or throws). A record's opaque (meta's fifth number, -1 for none) becomes a Nan::Persistent
+// (node-rdkafka's report dispatch reads and deletes it) or, with `raw`, the message's opaque
+// pointer itself (the packed producer's report callback reads it as a number).
+void EnqueuePacked(const Nan::FunctionCallbackInfo<v8::Value>& info, rd_kafka_t* rk, int a, bool raw) {
+  if (info.Length() < a + 6 || !info[a]->IsString() || !node::Buffer::HasInstance(info[a + 2]) || !info[a + 3]->IsFloat64Array()) {
+    Nan::ThrowTypeError("produce(…, topic: string, partition, data: Buffer, meta: Float64Array, from, count)");
     return;
   }
-  rd_kafka_t* rk = HandleOf(info[0]);
-  if (rk == nullptr) {
-    info.GetReturnValue().Set(Nan::New(-1));
-    return;
-  }
-  Nan::Utf8String topic(info[1]);
-  const int32_t partition = Nan::To<int32_t>(info[2]).FromMaybe(RD_KAFKA_PARTITION_UA);
-  const char* data = node::Buffer::Data(info[3]);
-  const double size = static_cast<double>(node::Buffer::Length(info[3]));
-  v8::Local<v8::Float64Array> metaArr = info[4].As<v8::Float64Array>();
+  Nan::Utf8String topic(info[a]);
+  const int32_t partition = Nan::To<int32_t>(info[a + 1]).FromMaybe(RD_KAFKA_PARTITION_UA);
+  const char* data = node::Buffer::Data(info[a + 2]);
+  const double size = static_cast<double>(node::Buffer::Length(info[a + 2]));
+  v8::Local<v8::Float64Array> metaArr = info[a + 3].As<v8::Float64Array>();
   const double* meta = reinterpret_cast<const double*>(static_cast<char*>(metaArr->Buffer()->GetBackingStore()->Data()) + metaArr->ByteOffset());
   const double rows = static_cast<double>(metaArr->Length() / PRODUCE_STRIDE);
-  const double from = Nan::To<double>(info[5]).FromMaybe(-1);
-  const double count = Nan::To<double>(info[6]).FromMaybe(-1);
+  const double from = Nan::To<double>(info[a + 4]).FromMaybe(-1);
+  const double count = Nan::To<double>(info[a + 5]).FromMaybe(-1);
   if (!(from >= 0) || !(count >= 0) || from + count > rows) {
     Nan::ThrowRangeError("produce: from/count outside meta");
     return;
@@ -53,8 +53,8 @@ NAN_METHOD(ProduceMany) {
         return;
       }
     }
-    if (!(r[4] == -1 || (r[4] >= 0 && r[4] <= 9007199254740991.0))) {
-      Nan::ThrowRangeError("produce: a record's opaque must be -1 or a non-negative number");
+    if (!(r[4] == -1 || (r[4] >= 0 && r[4] <= 9007199254740991.0 && r[4] == static_cast<double>(static_cast<int64_t>(r[4]))))) {
+      Nan::ThrowRangeError("produce: a record's opaque must be -1 or a non-negative integer");
       return;
     }
   }
@@ -72,14 +72,15 @@ NAN_METHOD(ProduceMany) {
     const size_t vlen = r[1] < 0 ? 0 : static_cast<size_t>(r[1]);
     const void* key = r[3] < 0 ? nullptr : data + static_cast<size_t>(r[2]);
     const size_t klen = r[3] < 0 ? 0 : static_cast<size_t>(r[3]);
-    Nan::Persistent<v8::Value>* opaque = r[4] < 0 ? nullptr : new Nan::Persistent<v8::Value>(Nan::New<v8::Number>(r[4]));
+    Nan::Persistent<v8::Value>* persistent = raw || r[4] < 0 ? nullptr : new Nan::Persistent<v8::Value>(Nan::New<v8::Number>(r[4]));
+    void* opaque = raw ? reinterpret_cast<void*>(static_cast<uintptr_t>(r[4] < 0 ? 0 : r[4])) : persistent;
     err = rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                             RD_KAFKA_V_VALUE(const_cast<void*>(value), vlen), RD_KAFKA_V_KEY(key, klen),
                             RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (opaque != nullptr) {  // not enqueued: no delivery report will free it
-        opaque->Reset();
-        delete opaque;
+      if (persistent != nullptr) {  // not enqueued: no delivery report will free it
+        persistent->Reset();
+        delete persistent;
       }
       break;
     }
@@ -93,6 +94,15 @@ NAN_METHOD(ProduceMany) {
     return;
   }
   info.GetReturnValue().Set(Nan::New(static_cast<double>(done)));
+}
+
+NAN_METHOD(ProduceMany) {
+  rd_kafka_t* rk = HandleOf(info[0]);
+  if (rk == nullptr) {
+    info.GetReturnValue().Set(Nan::New(-1));
+    return;
+  }
+  EnqueuePacked(info, rk, 1, false);
 }
 
 }  // namespace riptide

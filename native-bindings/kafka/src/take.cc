@@ -17,7 +17,8 @@
 // node-rdkafka keeps its librdkafka handle in a protected member of NodeKafka::Connection; this
 // addon reads it with node-rdkafka's own headers (handle.h: same compiler and headers, so the same
 // layout) and links the same librdkafka.so.1 that node-rdkafka loaded. produce.cc is the
-// producer's counterpart (many records per call).
+// producer's counterpart (many records per call); packed-producer.cc a producer of its own whose
+// delivery reports are numbers, not objects.
 #include <nan.h>
 
 #include <cstring>
@@ -122,6 +123,7 @@ NAN_MODULE_INIT(Init) {
   Nan::SetMethod(target, "produce", riptide::ProduceMany);
   Nan::Set(target, Nan::New("PRODUCE_STRIDE").ToLocalChecked(), Nan::New(riptide::PRODUCE_STRIDE));
   Nan::Set(target, Nan::New("META_STRIDE").ToLocalChecked(), Nan::New(META_STRIDE));
+  riptide::InitPackedProducer(target);
 }
 
 }  // namespace

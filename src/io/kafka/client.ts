@@ -63,6 +63,30 @@ export const PACKED_PARTITION = 0, PACKED_OFFSET = 1, PACKED_TIMESTAMP = 2, PACK
 export const PACKED_STRIDE = 8;
 /** Numbers per record of KafkaProducerClient.produceMany's `meta`. */
 export const PRODUCE_STRIDE = 5;
+/** Numbers per delivery report of PackedProducerClient.poll: sequence number, error code (0: delivered), partition, offset. */
+export const REPORT_STRIDE = 4;
+
+/**
+ * A producer whose delivery reports are numbers, not objects (native-bindings/kafka's
+ * PackedProducer): for a sink's outputs, where one JS object per report cost more of the main
+ * thread than everything else about an output. Records go in packed as for
+ * {@link KafkaProducerClient.produceMany}, each record's opaque being its sequence number.
+ */
+export interface PackedProducerClient {
+  /** As KafkaProducerClient.produceMany; a record's opaque (≥ 0) comes back as its report's sequence number. */
+  produceMany(topic: string, partition: number | null, data: Buffer, meta: Float64Array, from: number, count: number): number;
+  /**
+   * Serves the client (its reports and errors) and copies up to `out.length / REPORT_STRIDE`
+   * delivery reports into `out`; returns how many. Call again while it fills `out`.
+   */
+  poll(out: Float64Array): number;
+  /** The error a report's code stands for. */
+  error(code: number, topic: string, partition: number): KafkaError;
+  /** Records enqueued whose report has not been handed out yet. */
+  readonly pending: number;
+  /** Waits up to `timeoutMs` for what is queued, then releases the client. */
+  close(timeoutMs?: number): Promise<void>;
+}
 
 /**
  * Records read in one take ({@link KafkaConsumerClient.takeNow}), without an object per record:

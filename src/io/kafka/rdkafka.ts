@@ -27,7 +27,9 @@ import {
   type KafkaProducerOptions,
   PACKED_STRIDE,
   PRODUCE_STRIDE,
+  REPORT_STRIDE,
   type PackedMessages,
+  type PackedProducerClient,
   type RebalanceListener,
   type TopicPartition,
   type TopicPartitionOffset,
@@ -94,6 +96,19 @@ interface TakeAddon {
   /** src/produce.cc: records from..from+count of `data`, enqueued; -1 when not connected. */
   produce?(client: unknown, topic: string, partition: number, data: Buffer, meta: Float64Array, from: number, count: number): number;
   PRODUCE_STRIDE?: number;
+  /** src/packed-producer.cc: a producer whose delivery reports are numbers. */
+  PackedProducer?: new (conf: string[]) => NativePackedProducer;
+  REPORT_STRIDE?: number;
+  errString?(code: number): string;
+}
+
+interface NativePackedProducer {
+  produce(topic: string, partition: number, data: Buffer, meta: Float64Array, from: number, count: number): number;
+  poll(out: Float64Array): number;
+  pending(): number;
+  /** [code, message, fatal, …] */
+  errors(): Array<number | string | boolean>;
+  close(timeoutMs: number): void;
 }
 
 let takeAddon: TakeAddon | null | undefined;
@@ -571,6 +586,98 @@ function convertHeadersIn(hs: RdKafka.MessageHeader[]): KafkaHeader[] {
 // Producer
 // ---------------------------------------------------------------------------------------------
 
+/** librdkafka properties of a producer made from its options (and the user's --kafka-config). */
+function producerConfig(opts: KafkaProducerOptions): RdConfig {
+  return {
+    "linger.ms": opts.lingerMs ?? 5,
+    "batch.num.messages": 10_000,
+    "batch.size": 1_000_000,
+    "queue.buffering.max.messages": opts.maxQueuedMessages ?? 1_000_000,
+    "queue.buffering.max.kbytes": opts.maxQueuedKBytes ?? 262_144,
+    "compression.codec": opts.compression ?? "none",
+    "enable.idempotence": opts.idempotent ?? true,
+    // Java's partitioner: keyed records land on the partitions Java clients pick.
+    partitioner: "murmur2_random",
+    ...(opts.transactionalId ? { "transactional.id": opts.transactionalId } : {}),
+    ...opts.extra,
+    ...userConfig.common, ...userConfig.producer,
+  };
+}
+
+/**
+ * A {@link PackedProducerClient} on native-bindings/kafka's PackedProducer, configured as
+ * {@link RdKafkaProducer} would be for the same options (not transactional: its records are
+ * outside node-rdkafka's transactions). Null when the addon is not built, or with
+ * `RIPTIDE_KAFKA_PACKED_PRODUCER=0`.
+ */
+export function createPackedProducer(opts: KafkaProducerOptions = {}): PackedProducerClient | null {
+  if (process.env.RIPTIDE_KAFKA_PACKED_PRODUCER === "0" || opts.transactionalId) return null;
+  const addon = loadTakeAddon();
+  if (!addon?.PackedProducer || addon.REPORT_STRIDE !== REPORT_STRIDE || addon.PRODUCE_STRIDE !== PRODUCE_STRIDE) return null;
+  const { event_cb: _events, ...common } = commonConfig(opts);
+  const pairs: string[] = [];
+  for (const [k, v] of Object.entries({ ...common, ...producerConfig(opts) })) if (v !== undefined) pairs.push(k, String(v));
+  let native: NativePackedProducer;
+  try {
+    native = new addon.PackedProducer(pairs);
+  } catch (e) {
+    throw new KafkaError(`packed producer: ${String((e as Error)?.message ?? e)}`, { cause: e });
+  }
+  const errString = addon.errString ?? ((code: number) => `librdkafka error ${code}`);
+  let fatal: KafkaError | undefined;
+  let closed = false;
+  const serveErrors = (): void => {
+    const list = native.errors();
+    for (let i = 0; i + 2 < list.length; i += 3) {
+      const code = list[i] as number, message = list[i + 1] as string, isFatal = list[i + 2] as boolean;
+      const err = new KafkaError(`producer: ${message} (librdkafka code ${code})`, { kafkaCode: code, retriable: RETRIABLE.has(code), fatal: isFatal });
+      if (isFatal) fatal ??= err;
+      opts.onError?.(err);
+    }
+  };
+  return {
+    produceMany(topic, partition, data, meta, from, count) {
+      if (fatal) throw fatal;
+      if (closed) throw new KafkaError(`produce to ${topic}: the producer is closed`);
+      try {
+        return native.produce(topic, partition ?? -1, data, meta, from, count);
+      } catch (e) {
+        if (e instanceof RangeError || e instanceof TypeError) throw e; // the caller's batch, not Kafka
+        const done = (e as { done?: unknown }).done;
+        const k = toKafkaError(e, `produce to ${topic}`, partition === null ? {} : { partition });
+        throw new KafkaError(k.message, { kafkaCode: k.kafkaCode, retriable: k.retriable, fatal: k.fatal, context: k.context, cause: e, enqueued: typeof done === "number" ? done : 0 });
+      }
+    },
+    poll(out) {
+      if (closed) return 0;
+      const n = native.poll(out);
+      serveErrors();
+      if (fatal) throw fatal;
+      return n;
+    },
+    error(code, topic, partition) {
+      return new KafkaError(`delivery to ${topic}[${partition}]: ${errString(code)} (librdkafka code ${code})`, {
+        kafkaCode: code, retriable: RETRIABLE.has(code), context: { partition },
+      });
+    },
+    get pending() {
+      return closed ? 0 : native.pending();
+    },
+    async close(timeoutMs = 10_000) {
+      if (closed) return;
+      // Served without blocking the event loop first: close() itself waits for what is left.
+      const deadline = Date.now() + timeoutMs;
+      const scratch = new Float64Array(64 * REPORT_STRIDE);
+      while (native.pending() > 0 && Date.now() < deadline) {
+        native.poll(scratch);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      closed = true;
+      native.close(Math.max(0, deadline - Date.now()));
+    },
+  };
+}
+
 /** A producer on node-rdkafka. */
 export class RdKafkaProducer implements KafkaProducerClient {
   private readonly p: RdKafka.Producer;
@@ -591,18 +698,7 @@ export class RdKafkaProducer implements KafkaProducerClient {
       ...commonConfig(opts),
       dr_cb: true, // delivery reports without a copy of the payload
       "delivery.report.only.error": this.errorsOnly,
-      "linger.ms": opts.lingerMs ?? 5,
-      "batch.num.messages": 10_000,
-      "batch.size": 1_000_000,
-      "queue.buffering.max.messages": opts.maxQueuedMessages ?? 1_000_000,
-      "queue.buffering.max.kbytes": opts.maxQueuedKBytes ?? 262_144,
-      "compression.codec": opts.compression ?? "none",
-      "enable.idempotence": opts.idempotent ?? true,
-      // Java's partitioner: keyed records land on the partitions Java clients pick.
-      partitioner: "murmur2_random",
-      ...(opts.transactionalId ? { "transactional.id": opts.transactionalId } : {}),
-      ...opts.extra,
-      ...userConfig.common, ...userConfig.producer,
+      ...producerConfig(opts),
     };
     const { global, topic } = splitConfig(conf);
     this.p = new lib.Producer(global as RdKafka.ProducerGlobalConfig, topic as RdKafka.ProducerTopicConfig);

@@ -72,7 +72,7 @@ export class RecordBatch {
    * Enqueues records from..count (all by default) to topic/partition (null: by key) through
    * produceMany; returns how many it enqueued (fewer when the client's queue is full).
    */
-  produce(producer: KafkaProducerClient, topic: string, partition: number | null, from = 0): number {
+  produce(producer: Pick<KafkaProducerClient, "produceMany">, topic: string, partition: number | null, from = 0): number {
     return producer.produceMany!(topic, partition, this.data, this.meta, from, this.count - from);
   }
 }
