@@ -34,10 +34,8 @@ function pad8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }
 
-/** A zeroed frame of n records with its header and string table (UTF-8 bytes each) written; columns start at `columnsAt`. */
-function frameWithTable(schema: Schema, n: number, encoded: readonly Uint8Array[]): { buf: Buffer; columnsAt: number } {
-  let tableBytes = 0;
-  for (const e of encoded) tableBytes += 2 + e.length;
+/** A zeroed frame of n records and `strings` strings in `tableBytes` bytes, its header written (the table and columns not). */
+function frameWithHeader(schema: Schema, n: number, strings: number, tableBytes: number): Buffer {
   let size = pad8(HEADER + tableBytes);
   for (const f of schema.fields) size += pad8(n * SIZE[f.type]!);
   const buf = Buffer.alloc(size);
@@ -45,8 +43,16 @@ function frameWithTable(schema: Schema, n: number, encoded: readonly Uint8Array[
   buf.writeUInt16LE(FRAME_VERSION, 4);
   buf.writeUInt16LE(schema.fields.length, 6);
   buf.writeUInt32LE(n, 8);
-  buf.writeUInt32LE(encoded.length, 12);
+  buf.writeUInt32LE(strings, 12);
   buf.writeUInt32LE(tableBytes, 16);
+  return buf;
+}
+
+/** A zeroed frame of n records with its header and string table (UTF-8 bytes each) written; columns start at `columnsAt`. */
+function frameWithTable(schema: Schema, n: number, encoded: readonly Uint8Array[]): { buf: Buffer; columnsAt: number } {
+  let tableBytes = 0;
+  for (const e of encoded) tableBytes += 2 + e.length;
+  const buf = frameWithHeader(schema, n, encoded.length, tableBytes);
   let at = HEADER;
   for (const e of encoded) {
     const len = e.length;
@@ -255,15 +261,7 @@ export class FrameEncoder {
         idx[i] = this.slotOf[id]!;
       }
     }
-    let size = pad8(HEADER + tableBytes);
-    for (const f of schema.fields) size += pad8(n * SIZE[f.type]!);
-    const buf = Buffer.alloc(size);
-    buf.writeUInt32LE(FRAME_MAGIC, 0);
-    buf.writeUInt16LE(FRAME_VERSION, 4);
-    buf.writeUInt16LE(schema.fields.length, 6);
-    buf.writeUInt32LE(n, 8);
-    buf.writeUInt32LE(strings, 12);
-    buf.writeUInt32LE(tableBytes, 16);
+    const buf = frameWithHeader(schema, n, strings, tableBytes);
     const arena = this.arena, order = this.order, entryAt = this.entryAt, entryLen = this.entryLen;
     let at = HEADER;
     for (let k = 0; k < strings; k++) {

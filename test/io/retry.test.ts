@@ -12,7 +12,7 @@ import {
   backoffFor, DLQ_HEADER, isRetryable, NonRetryableError, RETRY_HEADER, RetryableError, retryPolicy, RetryTopic, type RetryRecord,
 } from "../../src/io/retry.js";
 import { KafkaSink } from "../../src/sinks/kafka-sink.js";
-import { BROKERS, createTopic, ensureBroker, readAll, riptide, uniqueName } from "../support/kafka.js";
+import { BROKERS, createTopic, ensureBroker, readAll, refusingTopics, riptide, uniqueName } from "../support/kafka.js";
 
 function headersOf(hs: KafkaHeader[] | undefined): Record<string, string> {
   return Object.fromEntries((hs ?? []).map((x) => [x.key, x.value.toString()]));
@@ -191,12 +191,7 @@ describe("retry topic on the real broker", () => {
   it("a record too large for its topic runs out of retries into the DLQ; its batch-mates, refused with it, are delivered by the retry; one the client refuses on the spot fails the sink, not the caller", async () => {
     const input = uniqueName("refuse-in");
     const small = uniqueName("refuse-small");
-    const admin = factory.createAdmin({ brokers: BROKERS });
-    await admin.connect();
-    await admin.createTopic(small, 1, 1, { "max.message.bytes": "2000" });
-    await admin.createTopic(`${input}.retry`, 1, 1);
-    await admin.createTopic(`${input}.dlq`, 1, 1);
-    await admin.disconnect();
+    await refusingTopics(input, small);
     const producer = factory.createProducer({ brokers: BROKERS, extra: { "message.max.bytes": 100_000 } });
     // As riptide run makes it: one record per request.
     const retryProducer = factory.createProducer({ brokers: BROKERS, lingerMs: 0, extra: { "batch.num.messages": 1 } });

@@ -10,7 +10,7 @@ import { createPackedProducer, rdkafkaClientFactory as factory } from "../../src
 import { RetryTopic } from "../../src/io/retry.js";
 import { KafkaSink } from "../../src/sinks/kafka-sink.js";
 import type { Output } from "../../src/sinks/sink.js";
-import { BROKERS, createTopic, ensureBroker, readAll, uniqueName } from "../support/kafka.js";
+import { BROKERS, createTopic, ensureBroker, readAll, refusingTopics, uniqueName } from "../support/kafka.js";
 
 const PARTITIONS = 3;
 
@@ -160,12 +160,7 @@ describe("Kafka sink on the real broker", () => {
   it("packed producer: an output the broker refuses comes back as a report with its error code, goes through the retry topic and, out of retries, to the DLQ", async () => {
     const input = uniqueName("sink-packed-in");
     const small = uniqueName("sink-packed-small");
-    const admin = factory.createAdmin({ brokers: BROKERS });
-    await admin.connect();
-    await admin.createTopic(small, 1, 1, { "max.message.bytes": "2000" });
-    await admin.createTopic(`${input}.retry`, 1, 1);
-    await admin.createTopic(`${input}.dlq`, 1, 1);
-    await admin.disconnect();
+    await refusingTopics(input, small);
     const producer = factory.createProducer({ brokers: BROKERS });
     const retryProducer = factory.createProducer({ brokers: BROKERS, lingerMs: 0, extra: { "batch.num.messages": 1 } });
     const consumer = factory.createConsumer({ brokers: BROKERS, groupId: uniqueName("g-sink-packed"), autoOffsetReset: "earliest" });

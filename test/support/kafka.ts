@@ -145,3 +145,16 @@ export function assigned(p: Proc, limitMs = 60_000): Promise<void> {
     }, 20);
   });
 }
+
+/**
+ * Topics for a refusal test: `small` (1 partition, max.message.bytes 2000: a larger record is
+ * refused by the broker) and `<input>.retry` / `<input>.dlq` for the retry topic behind it.
+ */
+export async function refusingTopics(input: string, small: string): Promise<void> {
+  const admin = factory.createAdmin({ brokers: BROKERS });
+  await admin.connect();
+  await admin.createTopic(small, 1, 1, { "max.message.bytes": "2000" });
+  await admin.createTopic(`${input}.retry`, 1, 1);
+  await admin.createTopic(`${input}.dlq`, 1, 1);
+  await admin.disconnect();
+}
