@@ -586,6 +586,13 @@ function convertHeadersIn(hs: RdKafka.MessageHeader[]): KafkaHeader[] {
 // Producer
 // ---------------------------------------------------------------------------------------------
 
+/** The addon's produce() refused a record: a KafkaError telling how many before it went in (`done`). */
+function produceManyError(e: unknown, topic: string, partition: number | null): KafkaError {
+  const done = (e as { done?: unknown }).done;
+  const k = toKafkaError(e, `produce to ${topic}`, partition === null ? {} : { partition });
+  return new KafkaError(k.message, { kafkaCode: k.kafkaCode, retriable: k.retriable, fatal: k.fatal, context: k.context, cause: e, enqueued: typeof done === "number" ? done : 0 });
+}
+
 /** librdkafka properties of a producer made from its options (and the user's --kafka-config). */
 function producerConfig(opts: KafkaProducerOptions): RdConfig {
   return {
@@ -643,9 +650,7 @@ export function createPackedProducer(opts: KafkaProducerOptions = {}): PackedPro
         return native.produce(topic, partition ?? -1, data, meta, from, count);
       } catch (e) {
         if (e instanceof RangeError || e instanceof TypeError) throw e; // the caller's batch, not Kafka
-        const done = (e as { done?: unknown }).done;
-        const k = toKafkaError(e, `produce to ${topic}`, partition === null ? {} : { partition });
-        throw new KafkaError(k.message, { kafkaCode: k.kafkaCode, retriable: k.retriable, fatal: k.fatal, context: k.context, cause: e, enqueued: typeof done === "number" ? done : 0 });
+        throw produceManyError(e, topic, partition);
       }
     },
     poll(out) {
@@ -717,11 +722,9 @@ export class RdKafkaProducer implements KafkaProducerClient {
           n = produce(this.p.getClient(), topic, partition ?? -1, data, meta, from, count);
         } catch (e) {
           if (e instanceof RangeError || e instanceof TypeError) throw e; // the caller's batch, not Kafka
-          const done = (e as { done?: unknown }).done;
-          const enqueued = typeof done === "number" ? done : 0;
-          if (!this.errorsOnly) this.pending += enqueued;
-          const k = toKafkaError(e, `produce to ${topic}`, partition === null ? {} : { partition });
-          throw new KafkaError(k.message, { kafkaCode: k.kafkaCode, retriable: k.retriable, fatal: k.fatal, context: k.context, cause: e, enqueued });
+          const err = produceManyError(e, topic, partition);
+          if (!this.errorsOnly) this.pending += err.enqueued!;
+          throw err;
         }
         if (n < 0) throw new KafkaError(`produce to ${topic}: the producer is not connected`);
         if (!this.errorsOnly) this.pending += n;
