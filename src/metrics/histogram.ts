@@ -7,6 +7,8 @@ const MIN_MS = 0.001;
 const GROWTH = 1.023;
 const BUCKETS = 820; // MIN_MS * GROWTH^820 ≈ 1.2e5 ms
 const LOG_GROWTH = Math.log(GROWTH);
+/** Counts of an empty histogram: quantileSince(NOTHING, q) is over everything recorded. */
+const NOTHING = new Float64Array(BUCKETS);
 
 export class LatencyHistogram {
   private readonly counts = new Float64Array(BUCKETS);
@@ -24,14 +26,7 @@ export class LatencyHistogram {
 
   /** The q-quantile (0..1) in ms: the upper bound of the bucket holding it (0 when empty). */
   quantile(q: number): number {
-    if (this.total === 0) return 0;
-    const rank = q * this.total;
-    let seen = 0;
-    for (let b = 0; b < BUCKETS; b++) {
-      seen += this.counts[b]!;
-      if (seen >= rank && this.counts[b]! > 0) return Math.min(MIN_MS * Math.pow(GROWTH, b), this.max);
-    }
-    return this.max;
+    return this.total === 0 ? 0 : this.quantileSince(NOTHING, q);
   }
 
   reset(): void {
@@ -82,7 +77,7 @@ export class RecentQuantiles {
   /** p50 and p99 of what `h` recorded since `ticks` calls ago (since the first call, at first), then remembers now. */
   tick(h: LatencyHistogram): { p50: number | null; p99: number | null } {
     const oldest = this.copies.length < this.ticks ? this.copies[0] : this.copies[this.next];
-    const since = oldest ?? new Float64Array(BUCKETS);
+    const since = oldest ?? NOTHING;
     const p50 = h.quantileSince(since, 0.5), p99 = h.quantileSince(since, 0.99);
     if (this.copies.length < this.ticks) this.copies.push(h.copyCounts());
     else {
