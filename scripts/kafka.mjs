@@ -442,6 +442,8 @@ function jvmArgs(classpath) {
       "-XX:InitiatingHeapOccupancyPercent=35",
       "-XX:+ExplicitGCInvokesConcurrent",
     ]),
+    // As kafka-server-start.sh (kafka-run-class -loggc): pauses on record, to put beside a latency tail.
+    `-Xlog:gc:file=${path.join(STATE, "kafka-gc.log")}:time,uptime:filecount=2,filesize=20m`,
     "-Djava.awt.headless=true",
     `-Dlog4j2.configurationFile=${LOG4J_FILE}`,
     `-Dkafka.logs.dir=${STATE}`,

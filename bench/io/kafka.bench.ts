@@ -63,7 +63,7 @@ function loadgen(topic: string, format: string, events: number, rate: number): R
   return lastJson(r.stdout);
 }
 
-async function createTopic(topic: string, partitions: number): Promise<void> {
+export async function createTopic(topic: string, partitions: number): Promise<void> {
   const Kafka = createRequire(import.meta.url)("node-rdkafka") as typeof import("node-rdkafka");
   const admin = Kafka.AdminClient.create({ "metadata.broker.list": BROKERS });
   await new Promise<void>((res, rej) => admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, (e) => (e ? rej(e) : res())));
@@ -71,10 +71,12 @@ async function createTopic(topic: string, partitions: number): Promise<void> {
 }
 
 /** loadgen as a child process (the bench scrapes the engine meanwhile). */
-function loadgenAsync(topic: string, format: string, events: number, rate: number): Promise<Record<string, unknown>> {
+export function loadgenAsync(topic: string, format: string, events: number, rate: number, extra: string[] = [],
+  onSpawn?: (pid: number) => void): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...shebangFlags(BIN), BIN, "loadgen", "--brokers", BROKERS, "--topic", topic, "--format", format, "--events", String(events),
-      "--rate", String(rate), "--partitions", "4", "--json", "--quiet"], { cwd: ROOT });
+      "--rate", String(rate), "--partitions", "4", "--json", "--quiet", ...extra], { cwd: ROOT });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => { out += d; });
@@ -83,7 +85,7 @@ function loadgenAsync(topic: string, format: string, events: number, rate: numbe
   });
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
@@ -98,7 +100,7 @@ function freePort(): Promise<number> {
  * Cumulative counts by bucket bound (s), from /metrics: of stream_processing_latency_seconds, or
  * with `stage` of stream_processing_stage_latency_seconds for that stage.
  */
-async function scrapeLatency(port: number, stage?: string): Promise<Map<number, number>> {
+export async function scrapeLatency(port: number, stage?: string): Promise<Map<number, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const re = stage === undefined
     ? /^stream_processing_latency_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)$/
@@ -136,11 +138,27 @@ export function windowLatency(before: Map<number, number>, after: Map<number, nu
   return { p50: quantile(0.5), p99: quantile(0.99), within25: total > 0 && i25 >= 0 ? counts[i25]! / total : NaN, records: total };
 }
 
-function runRiptide(topic: string, extra: string[] = []): Promise<Record<string, unknown>> {
+/**
+ * bench/io/consume-latency.ts as a child (node-rdkafka alone, consuming `topic`): its JSON line
+ * (p50, p99, within25, records) once the topic has been idle 3 s.
+ */
+export function bareConsumer(topic: string, format: string, warmMs: number, windowMs: number, onSpawn?: (pid: number) => void): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, "dist", "bench", "io", "consume-latency.js"), BROKERS, topic, String(warmMs), String(windowMs), format],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
+    let out = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.on("exit", (code) => (code === 0 ? resolve(lastJson(out) as Record<string, number>) : reject(new Error(`consume-latency failed (${code})`))));
+  });
+}
+
+export function runRiptide(topic: string, extra: string[] = [], onSpawn?: (pid: number) => void): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     // The V8 flags of bin/riptide.js's shebang: measure what `riptide` runs.
     const child = spawn(process.execPath, [...shebangFlags(BIN), BIN, "run", "--brokers", BROKERS, "--input-topic", topic, "--output-topic", `${topic}.out`,
       "--group", `bench-${Date.now()}`, "--json", "--quiet", ...extra], { cwd: ROOT });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => { out += d; });
@@ -212,6 +230,17 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
         `${(steady.within25 * 100).toFixed(2)} % within 25 ms (${steady.records} records), of which Kafka timestamp → handed to the engine ` +
         `(stage source: generator, broker, client, decoding) p50 ${source.p50.toFixed(1)} ms, p99 ${source.p99.toFixed(1)} ms; whole run: p50 ${lat.p50} ms, p99 ${lat.p99} ms; ` +
         `load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}` });
+    // The same rate into node-rdkafka alone: the generator's, the broker's and the client's share of
+    // the latency, with no engine (and no engine's CPU beside them).
+    const bareTopic = `bench-${format}-bare-${stamp}`;
+    await createTopic(bareTopic, 4);
+    const bare = bareConsumer(bareTopic, format, WARM_S * 1000, seconds * 1000);
+    await new Promise((r) => setTimeout(r, 4000));
+    const bareLive = await loadgenAsync(bareTopic, format, half * (WARM_S + seconds), half);
+    const b = await bare;
+    rows.push({ group, name: `node-rdkafka alone at half rate (${half} events/s), the latency without an engine`, eventsPerSec: bareLive["eventsPerSec"] as number, baseline: false,
+      note: `Kafka timestamp → message in JavaScript (bench/io/consume-latency.ts, riptide's fetch settings), after the first ${WARM_S} s: ` +
+        `p50 ${b["p50"]!.toFixed(1)} ms, p99 ${b["p99"]!.toFixed(1)} ms, ${(b["within25"]! * 100).toFixed(2)} % within 25 ms (${b["records"]} records)` });
   }
   await deleteTopics(`-${stamp}`);
   return rows;
@@ -221,7 +250,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
  * Deletes the run's topics (inputs, outputs, side outputs, DLQs: every name holding `mark`): the
  * development broker keeps an hour of each (log.retention.ms), and a frames run writes ~1 GB.
  */
-async function deleteTopics(mark: string): Promise<void> {
+export async function deleteTopics(mark: string): Promise<void> {
   const admin = rdkafkaClientFactory.createAdmin({ brokers: BROKERS });
   await admin.connect();
   try {

@@ -46,7 +46,8 @@ const HELP = `riptide loadgen — produce driver-location traffic into Kafka
                       topology reads them, names from the topology with --topic-prefix P in front
                       (no --topic); the stream \`riptide run <kind>\` generates in-process for the
                       same --seed/--drivers
-  --kafka-config K=V,…  librdkafka properties of the producer (see riptide run --help)
+  --kafka-config K=V,…  librdkafka properties of the producer (see riptide run --help); the
+                      producer lingers 1 ms for frames, 5 ms for JSON (linger.ms=N to change it)
   --json              end with one JSON summary line on stdout
   --quiet             no progress bar
 `;
@@ -134,7 +135,11 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   let errors = 0;
   // Only failures are reported (no callback per message): the generator shares the CPU with what
   // it feeds, e.g. in the latency benchmark.
-  const producer = rdkafkaClientFactory.createProducer({ brokers, lingerMs: 5, maxQueuedMessages: 1_000_000, deliveryReports: "errors" });
+  // A frame is a batch already (1000 events, ~48 KB): lingering 5 ms more for the client's batch
+  // adds ~4 ms to every record's latency (its Kafka timestamp is taken at produce()) and saves
+  // nothing measurable; JSON messages keep librdkafka's 5 ms, which packs them (1 ms cost JSON
+  // CPU and tail at 250 k/s here: bench/RESULTS.md, "the producer's linger").
+  const producer = rdkafkaClientFactory.createProducer({ brokers, lingerMs: format === "frame" ? 1 : 5, maxQueuedMessages: 1_000_000, deliveryReports: "errors" });
   producer.onDelivery((err) => { if (err) errors++; });
   await producer.connect();
 
