@@ -274,6 +274,10 @@ export class Coordinator {
   private readonly staging: Record<string, ColumnArray> | undefined;
   private readonly route: Uint32Array;
   private readonly scatterCounts: Int32Array;
+  /** A scattered batch's entry runs (scatterRunTs/Count) and how many of each run went to each shard. */
+  private readonly scatterRunTs = new Float64Array(ENTRY_RUNS);
+  private readonly scatterRunCount = new Float64Array(ENTRY_RUNS);
+  private readonly scatterRunShare: Int32Array;
   private readonly columnNames: string[];
   /** Records acknowledged per worker. */
   private readonly processedBy: Float64Array;
@@ -417,6 +421,7 @@ export class Coordinator {
     this.columnNames = inLayout.columns.map((c) => c.name);
     this.route = new Uint32Array(this.scatter ? this.batchSize : 0);
     this.scatterCounts = new Int32Array(this.workers);
+    this.scatterRunShare = new Int32Array(this.scatter ? this.workers * ENTRY_RUNS : 0);
     this.staging = this.scatter ? bindColumns(new ArrayBuffer(inLayout.bytesPerSlot), 0, inLayout) : undefined;
     this.textStride = (inLayout.textFields?.length ?? 0) * TEXT_STRIDE;
     this.textColumns = [...(inLayout.textFields ?? [])];
@@ -723,8 +728,7 @@ export class Coordinator {
         header[h + H_PARTITION] = p;
         header[h + H_WATERMARK] = wm;
         this.router?.stamp(w, header, h);
-        const entered = this.source.enteredAt?.(p) ?? 0;
-        header[h + H_ENQUEUED_AT] = entered > 0 && entered < now ? entered : now;
+        header[h + H_ENQUEUED_AT] = this.enteredAt(p, now);
         if (this.source.enteredRuns) this.noteEntries(p, this.seq, n, now, header[h + H_ENQUEUED_AT]!);
         else this.stageLatency.recordSource(header[h + H_ENQUEUED_AT]!, now, n);
         header[h + H_SEQ] = this.seq++;
@@ -759,6 +763,7 @@ export class Coordinator {
     const wm = (src["_wm"] as Float64Array)[n - 1]!;
     const position = this.commits ? this.source.position!(p) : 0;
     const closeAt = this.closeAtFor(st);
+    const entered = this.enteredAt(p, now);
     for (let w = 0; w < this.workers; w++) {
       const ring = this.inputs[w]!;
       const slot = ring.acquire();
@@ -772,8 +777,13 @@ export class Coordinator {
       ring.header[h + H_PARTITION] = p;
       ring.header[h + H_WATERMARK] = wm;
       this.router?.stamp(w, ring.header, h);
-      ring.header[h + H_ENQUEUED_AT] = now;
+      ring.header[h + H_ENQUEUED_AT] = entered;
       ring.header[h + H_SEQ] = seq;
+      // Latency counts the first copy's records (as processed events do).
+      if (w === 0) {
+        if (this.source.enteredRuns) this.noteEntries(p, seq, n, now, entered);
+        else this.stageLatency.recordSource(entered, now, n);
+      }
       // The position rides on the last copy only: the tracker commits in order, so it goes once every
       // shard acknowledged its copy (on each copy, the first shard's ack alone would release it).
       if (this.commits) this.commits.add(p, seq, w === this.workers - 1 ? position : -1, closeAt, w);
@@ -828,6 +838,8 @@ export class Coordinator {
       }
     }
     const wm = (src["_wm"] as Float64Array)[n - 1]!;
+    const entered = this.enteredAt(p, now);
+    const runs = this.scatterRuns(p, n, now);
     for (let w = 0; w < W; w++) {
       if (counts[w] === 0) continue;
       const ring = this.inputs[w]!;
@@ -837,11 +849,59 @@ export class Coordinator {
       ring.header[h + H_PARTITION] = p;
       ring.header[h + H_WATERMARK] = wm;
       this.router?.stamp(w, ring.header, h);
-      ring.header[h + H_ENQUEUED_AT] = now;
-      ring.header[h + H_SEQ] = this.seq++;
+      ring.header[h + H_ENQUEUED_AT] = entered;
+      const seq = this.seq++;
+      ring.header[h + H_SEQ] = seq;
+      if (runs > 0) this.noteScatteredEntries(w, seq, runs, counts[w]!, now);
+      else this.stageLatency.recordSource(entered, now, counts[w]!);
       ring.publish();
       this.sentWatermark[w] = wm;
     }
+  }
+
+  /** When partition p's batch being published at `now` entered, as a whole (its oldest record). */
+  private enteredAt(p: number, now: number): number {
+    const entered = this.source.enteredAt?.(p) ?? 0;
+    return entered > 0 && entered < now ? entered : now;
+  }
+
+  /**
+   * The entry runs of a batch about to be scattered (route[] set): how many records of each run go
+   * to each shard (scatterRunShare), so that each shard's slot keeps its records' entry times. The
+   * number of runs, or 0 when the source does not know them (each slot then counts the batch's oldest).
+   */
+  private scatterRuns(p: number, n: number, now: number): number {
+    if (!this.source.enteredRuns) return 0;
+    const ts = this.scatterRunTs, count = this.scatterRunCount, share = this.scatterRunShare, route = this.route;
+    const k = this.source.enteredRuns(p, ts, count, 0, ENTRY_RUNS);
+    let total = 0;
+    for (let r = 0; r < k; r++) total += count[r]!;
+    if (k === 0 || total !== n) return 0;
+    share.fill(0);
+    let i = 0;
+    for (let r = 0; r < k; r++) {
+      if (!(ts[r]! > 0 && ts[r]! < now)) ts[r] = now; // as noteEntries
+      for (let end = i + count[r]!; i < end; i++) share[route[i]! * ENTRY_RUNS + r]++;
+    }
+    return k;
+  }
+
+  /** Keeps the entry runs of shard w's share (`n` records) of a scattered batch published as `seq`, and records its stage "source". */
+  private noteScatteredEntries(w: number, seq: number, runs: number, n: number, now: number): void {
+    const e = seq & this.entryMask;
+    const at = e * ENTRY_RUNS;
+    let len = 0;
+    for (let r = 0; r < runs; r++) {
+      const c = this.scatterRunShare[w * ENTRY_RUNS + r]!;
+      if (c === 0) continue;
+      this.entryTs[at + len] = this.scatterRunTs[r]!;
+      this.entryCount[at + len] = c;
+      this.stageLatency.recordSource(this.scatterRunTs[r]!, now, c);
+      len++;
+    }
+    this.entrySeq[e] = seq;
+    this.entryLength[e] = len;
+    this.entryTotal[e] = n;
   }
 
   /**

@@ -10,8 +10,9 @@
  * For Kafka, "entered" is the record's Kafka timestamp (per run of timestamps, see EntryRuns), so
  * "source" and "processed" include the time the record spent in the topic. "source" is Kafka
  * Streams' record-e2e-latency at the source node: entry → handed to the engine (the batch
- * published into a shard's ring), recorded at publication, for batches published whole with
- * their entry times (not those spread over the shards by key, whose entry is their publication).
+ * published into a shard's ring), recorded at publication — for a batch spread over the shards
+ * by key each shard's share with its records' entry times, for a global table's batch copied to
+ * every shard its first copy.
  * Its difference from "processed" is what the rings and the shards add. All weighted by records;
  * recorded on the main thread, read at snapshot rate.
  */

@@ -84,10 +84,14 @@ describe("Coordinator", () => {
     expect(summary.outputs["window"]).toBeGreaterThan(0);
   });
 
-  it.each([true, false])("records each record's latency from its entry time when the source knows it (runs: %s)", async (runs) => {
+  it.each<[boolean, number]>([
+    [true, 4], [false, 4],
+    // One partition for two shards: each batch is spread over the shards by key (scatterBatch).
+    [true, 1], [false, 1],
+  ])("records each record's latency from its entry time when the source knows it (runs: %s, partitions: %i)", async (runs, partitions) => {
     // Each batch: its first half entered 2 s ago, its second half just now. Per record, half the
     // latencies are small; with only the batch's oldest entry time, every record counts 2 s.
-    const source = new GeneratorSource(new DriverGenerator({ seed: 9 }), 200_000);
+    const source = new GeneratorSource(new DriverGenerator({ seed: 9, partitions }), 200_000);
     const fill = source.fill.bind(source);
     let entered = 0;
     let half = 0;
