@@ -164,7 +164,8 @@ describe.skipIf(native === undefined)("the batch plan's fused loop in native cod
   it("a batch whose columns are not the types it reads runs the JS loop", () => {
     const interner = new SharedInterner(createStringTable());
     const topology = shapes["no steps, the source key, min"]!();
-    const input = batches(3, interner).slice(0, 4).map((c) => ({ ...c, ts: Float32Array.from(c.ts) as unknown as Float64Array }));
+    // Deliberately the wrong column type: f32 times where the plan reads f64.
+    const input = batches(3, interner).slice(0, 4).map((c) => ({ ...c, ts: Float32Array.from(c.ts) as unknown as Float64Array<ArrayBuffer> }));
     const nat = run(shard(topology, interner, false), input);
     expect(nat.nativeCalls).toBe(0);
     expect(nat.log).toEqual(run(shard(topology, interner, true), input).log);

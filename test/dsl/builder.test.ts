@@ -11,7 +11,7 @@ describe("stateless operators", () => {
   it("filter, filterNot, map, mapValues, flatMap, flatMapValues, peek, selectKey keep timestamps and order", () => {
     const b = new StreamsBuilder();
     const seen: string[] = [];
-    b.stream<string, number>("in")
+    b.stream<number, string>("in")
       .filter((_k, v) => v > 0)
       .filterNot((_k, v) => v === 3)
       .peek((k, v) => seen.push(`${k}=${v}`))
@@ -36,7 +36,7 @@ describe("stateless operators", () => {
 
   it("split/branch sends each record to the first matching branch, names branches like Kafka Streams, merge joins streams", () => {
     const b = new StreamsBuilder();
-    const branches = b.stream<string, number>("in").split("size-")
+    const branches = b.stream<number, string>("in").split("size-")
       .branch((_k, v) => v >= 100, Branched.as("big"))
       .branch((_k, v) => v >= 10, Branched.as("medium"))
       .branch((_k, v) => v < 0, Branched.withConsumer((s: KStream<string, number>) => s.to("negative")))
@@ -66,7 +66,7 @@ describe("stateless operators", () => {
 describe("grouping and aggregation", () => {
   it("groupBy re-keys: counts per new key, one update per record (a KTable changelog)", () => {
     const b = new StreamsBuilder();
-    b.stream<string, { city: string; fare: number }>("rides").groupBy((_k, v) => v.city).count().toStream().to("per-city");
+    b.stream<{ city: string; fare: number }, string>("rides").groupBy((_k, v) => v.city).count().toStream().to("per-city");
     const d = new TopologyTestDriver(b.build());
     const rides = d.createInputTopic<string, { city: string; fare: number }>("rides");
     rides.pipeInput("ride1", { city: "sf", fare: 10 }, 1);
@@ -79,7 +79,7 @@ describe("grouping and aggregation", () => {
 
   it("groupBy + windowed sum/min/max/mean and reduce agree with their definitions", () => {
     const b = new StreamsBuilder();
-    const rides = b.stream<string, { city: string; fare: number }>("rides");
+    const rides = b.stream<{ city: string; fare: number }, string>("rides");
     const grouped = rides.groupBy((_k, v) => v.city);
     const w = grouped.windowedBy(TimeWindows.ofSizeWithNoGrace(100));
     w.sum("fare").toStream().to("sum");
@@ -107,7 +107,7 @@ describe("grouping and aggregation", () => {
   it("the same built-in aggregate gives the same results on the typed store and the object store", () => {
     const run = (retentionMs: number, objectStores = false) => {
       const b = new StreamsBuilder();
-      b.stream<string, number>("in").groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(1_000, 200).advanceBy(250))
+      b.stream<number, string>("in").groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(1_000, 200).advanceBy(250))
         .mean(undefined, { retentionMs }).toStream().to("out");
       const d = new TopologyTestDriver(b.build(), { objectStores });
       const input = d.createInputTopic<string, number>("in");
@@ -242,7 +242,7 @@ describe("option validation and topology errors", () => {
 describe("user functions that throw while windows close", () => {
   it("report the lost window to riptide-errors and close the other windows", () => {
     const b = new StreamsBuilder();
-    b.stream<string, number>("in").groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(10)).count().toStream()
+    b.stream<number, string>("in").groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(10)).count().toStream()
       .mapValues((v, k) => { if ((k as unknown as { key: string }).key === "bad") throw new Error("no"); return v; }).to("out");
     const d = new TopologyTestDriver(b.build());
     const input = d.createInputTopic<string, number>("in");

@@ -118,7 +118,7 @@ describe("executor checkpoints: a restored executor goes on exactly as the origi
         const r = b.stream("right");
         const w = JoinWindows.ofTimeDifferenceAndGrace(500, 200).before(300);
         const joiner = (a: any, c: any) => ({ l: a?.id ?? null, r: c?.id ?? null, x: (a?.x ?? 0) + (c?.x ?? 0) });
-        (kind === "outerJoin" ? l.outerJoin(r, joiner, w) : l[kind](r, joiner, w)).to("out");
+        (kind === "outerJoin" ? l.outerJoin(r, joiner, w) : kind === "leftJoin" ? l.leftJoin(r, joiner, w) : l.join(r, joiner, w)).to("out");
         return b.build();
       };
       const clean = expectSameOutputs(topology, stream(7, 4_000, ["left", "right"], 30, 20, 900), 2, holdsState);

@@ -135,7 +135,7 @@ describe("repartitioning between workers (groupBy a new key)", () => {
     expect(summary.workerRestarts).toBe(3);
     const last = new Map<unknown, number[]>();
     let breaks = 0;
-    for (const o of sink.outputs as Array<{ key: unknown; value: unknown }>) {
+    for (const o of sink.outputs) {
       if (!Array.isArray(o.value)) continue;
       const ids = o.value as number[];
       const prev = last.get(o.key) ?? [];

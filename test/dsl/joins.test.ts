@@ -14,7 +14,7 @@ function rideJoin(kind: "join" | "leftJoin" | "outerJoin") {
   const locations = b.stream<string, string>("driver-locations");
   const joiner = (l: string | null, r: string | null) => `${l}+${r}`;
   const w = JoinWindows.ofTimeDifferenceWithNoGrace(60_000);
-  (kind === "outerJoin" ? requests.outerJoin(locations, joiner, w) : requests[kind](locations, joiner, w)).to("matches");
+  (kind === "outerJoin" ? requests.outerJoin(locations, joiner, w) : kind === "leftJoin" ? requests.leftJoin(locations, joiner, w) : requests.join(locations, joiner, w)).to("matches");
   return b.build();
 }
 
@@ -127,7 +127,7 @@ describe("stream-table joins", () => {
 
   it("joins a stream against an aggregated KTable", () => {
     const b = new StreamsBuilder();
-    const totals = b.stream<string, number>("payments").groupByKey().sum();
+    const totals = b.stream<number, string>("payments").groupByKey().sum();
     b.stream<string, string>("checks").join(totals, (c, total) => `${c}=${total}`).to("out");
     const d = new TopologyTestDriver(b.build());
     const pay = d.createInputTopic<string, number>("payments");

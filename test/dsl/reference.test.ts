@@ -72,7 +72,7 @@ describe("time windows against the reference", () => {
         const b = new StreamsBuilder();
         let w = TimeWindows.ofSizeAndGrace(c.size, c.grace);
         if (c.advance !== c.size) w = w.advanceBy(c.advance);
-        const g = b.stream<string, number>("in").groupByKey().windowedBy(w);
+        const g = b.stream<number, string>("in").groupByKey().windowedBy(w);
         g.count({ late: "late-count" }).toStream().to("count");
         g.aggregate(() => 0, (_k, v, a: number) => a + v, { late: "late-sum" }).toStream().to("sum");
         const r = run(b.build(), shards, [{ topic: "in", recs }]);
@@ -98,7 +98,7 @@ describe("sliding and session windows against the reference (grace above twice t
       const d = 5_000;
       const recs = stream(7 + shards, 1_500, 9, 900, 2_000);
       const b = new StreamsBuilder();
-      b.stream<string, number>("in").groupByKey().windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(d, 4_001)).count().toStream().to("out");
+      b.stream<number, string>("in").groupByKey().windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(d, 4_001)).count().toStream().to("out");
       const r = run(b.build(), shards, [{ topic: "in", recs }]);
       expect(r.topic("riptide-late")).toEqual([]);
       const expected: unknown[] = [];
@@ -122,7 +122,7 @@ describe("sliding and session windows against the reference (grace above twice t
       const gap = 30_000;
       const recs = stream(11 + shards, 2_000, 17, 1_500, 5_000);
       const b = new StreamsBuilder();
-      b.stream<string, number>("in").groupByKey().windowedBy(SessionWindows.ofInactivityGapAndGrace(gap, 10_001))
+      b.stream<number, string>("in").groupByKey().windowedBy(SessionWindows.ofInactivityGapAndGrace(gap, 10_001))
         .aggregate(() => [0, 0], (_k, v, a: number[]) => [a[0]! + 1, a[1]! + v], (_k, a: number[], c: number[]) => [a[0]! + c[0]!, a[1]! + c[1]!])
         .toStream().to("out");
       const r = run(b.build(), shards, [{ topic: "in", recs }]);
@@ -151,11 +151,11 @@ describe("stream-stream joins against the reference (grace above twice the jitte
         const left = stream(21 + shards, 600, 25, 6_000, 10_000).map((x, i) => ({ ...x, value: i }));
         const right = stream(31 + shards, 600, 25, 6_000, 10_000).map((x, i) => ({ ...x, value: 1_000 + i }));
         const b = new StreamsBuilder();
-        const l = b.stream<string, number>("left");
-        const rs = b.stream<string, number>("right");
+        const l = b.stream<number, string>("left");
+        const rs = b.stream<number, string>("right");
         const joiner = (a: number | null, c: number | null) => [a, c];
         const w = JoinWindows.ofTimeDifferenceAndGrace(d, 20_001);
-        (kind === "outerJoin" ? l.outerJoin(rs, joiner, w) : l[kind](rs, joiner, w)).to("out");
+        (kind === "outerJoin" ? l.outerJoin(rs, joiner, w) : kind === "leftJoin" ? l.leftJoin(rs, joiner, w) : l.join(rs, joiner, w)).to("out");
         const r = run(b.build(), shards, [{ topic: "left", recs: left }, { topic: "right", recs: right }]);
         expect(r.topic("riptide-late")).toEqual([]);
         const expected: unknown[] = [];
@@ -187,7 +187,7 @@ describe("sessions and joins with late records against a step-by-step reference"
       const grace = 3_000;
       const recs = stream(41 + shards, 2_000, 11, 2_000, 8_000);
       const b = new StreamsBuilder();
-      b.stream<string, number>("in").groupByKey().windowedBy(SessionWindows.ofInactivityGapAndGrace(gap, grace)).count().toStream().to("out");
+      b.stream<number, string>("in").groupByKey().windowedBy(SessionWindows.ofInactivityGapAndGrace(gap, grace)).count().toStream().to("out");
       const r = run(b.build(), shards, [{ topic: "in", recs }]);
       // Reference: on each arrival, sessions whose end + gap + grace ≤ watermark are closed (final);
       // a record is late if its own session would be closed or it falls within the gap of a closed one.
@@ -224,7 +224,7 @@ describe("sessions and joins with late records against a step-by-step reference"
       const left = stream(51 + shards, 700, 4, 3_000, 9_000).map((x, i) => ({ ...x, value: i }));
       const right = stream(61 + shards, 700, 4, 3_000, 9_000).map((x, i) => ({ ...x, value: 1_000 + i }));
       const b = new StreamsBuilder();
-      b.stream<string, number>("left").outerJoin(b.stream<string, number>("right"), (a, c) => [a, c], JoinWindows.ofTimeDifferenceAndGrace(d, grace)).to("out");
+      b.stream<number, string>("left").outerJoin(b.stream<number, string>("right"), (a, c) => [a, c], JoinWindows.ofTimeDifferenceAndGrace(d, grace)).to("out");
       const r = run(b.build(), shards, [{ topic: "left", recs: left }, { topic: "right", recs: right }]);
       // Reference: the same arrival order and watermark as run(): one record of each topic in turn.
       type B = Rec & { side: 0 | 1; matched: boolean };

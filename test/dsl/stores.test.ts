@@ -188,11 +188,12 @@ describe("typed session store: the same outputs as the object store", () => {
 
 type Kind = "join" | "leftJoin" | "outerJoin";
 
-function joinTopology(kind: Kind, w: JoinWindows, joiner = (a: unknown, c: unknown) => ({ a, c })): Topology {
+function joinTopology(kind: Kind, w: JoinWindows, joiner: (a: unknown, c: unknown) => unknown = (a, c) => ({ a, c })): Topology {
   const b = new StreamsBuilder();
   const l = b.stream("left");
   const r = b.stream("right");
-  (kind === "outerJoin" ? l.outerJoin(r, joiner, w, { name: "buffer" }) : l[kind](r, joiner, w, { name: "buffer" })).to("out");
+  (kind === "outerJoin" ? l.outerJoin(r, joiner, w, { name: "buffer" })
+    : kind === "leftJoin" ? l.leftJoin(r, joiner, w, { name: "buffer" }) : l.join(r, joiner, w, { name: "buffer" })).to("out");
   return b.build();
 }
 

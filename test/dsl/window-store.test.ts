@@ -47,7 +47,7 @@ function stream(seed: number, n: number, keys: number, step: number, disorder: n
 function topology(update: boolean, retentionMs: number, hopping: boolean, classes = true): Topology {
   const b = new StreamsBuilder();
   const w = hopping ? TimeWindows.ofSizeAndGrace(1_000, 200).advanceBy(250) : TimeWindows.ofSizeAndGrace(500, 100);
-  let g = b.stream<unknown, { i: number; x: number; s: string }>("in").groupByKey().windowedBy(w);
+  let g = b.stream<{ i: number; x: number; s: string }, unknown>("in").groupByKey().windowedBy(w);
   if (update) g = g.emitStrategy(EmitStrategy.onWindowUpdate());
   g.aggregate(() => ({ n: 0, sum: -0, last: "", seen: [] as number[], odd: undefined as unknown }), (_k, v, a: any) => {
     const seen = a.seen instanceof Array ? a.seen : [];
@@ -58,7 +58,7 @@ function topology(update: boolean, retentionMs: number, hopping: boolean, classe
     return next;
   }, { name: "agg", retentionMs }).toStream().to("out");
   // A reduce on the same stream, in a second store.
-  b.stream<unknown, { i: number; x: number; s: string }>("in2").mapValues((v) => v.x).groupByKey().windowedBy(w)
+  b.stream<{ i: number; x: number; s: string }, unknown>("in2").mapValues((v) => v.x).groupByKey().windowedBy(w)
     .reduce((a: number, x: number) => a + x, { name: "red", retentionMs }).toStream().to("out2");
   return b.build();
 }
@@ -67,7 +67,7 @@ function topology(update: boolean, retentionMs: number, hopping: boolean, classe
 function sessionTopology(update: boolean, retentionMs: number, classes = true, maps = true): Topology {
   const b = new StreamsBuilder();
   const w = SessionWindows.ofInactivityGapAndGrace(60, 30);
-  let g = b.stream<unknown, { i: number; x: number; s: string }>("in").groupByKey().windowedBy(w);
+  let g = b.stream<{ i: number; x: number; s: string }, unknown>("in").groupByKey().windowedBy(w);
   if (update) g = g.emitStrategy(EmitStrategy.onWindowUpdate());
   g.aggregate(() => ({ n: 0, sum: -0, last: "", seen: [] as number[], odd: undefined as unknown }), (_k, v, a: any) => {
     const next: any = { n: a.n + 1, sum: a.sum + v.x, last: v.s, seen: [...a.seen.slice(-3), v.i], odd: a.odd };
@@ -76,7 +76,7 @@ function sessionTopology(update: boolean, retentionMs: number, classes = true, m
     return next;
   }, (_k, a: any, c: any) => ({ n: a.n + c.n, sum: a.sum + c.sum, last: c.last, seen: [...a.seen, ...c.seen].slice(-4), odd: a.odd ?? c.odd }),
   { name: "sessions", retentionMs }).toStream().to("out");
-  let g2 = b.stream<unknown, { i: number; x: number; s: string }>("in2").mapValues((v) => `${v.s}:${v.i % 10}`).groupByKey().windowedBy(w);
+  let g2 = b.stream<{ i: number; x: number; s: string }, unknown>("in2").mapValues((v) => `${v.s}:${v.i % 10}`).groupByKey().windowedBy(w);
   if (update) g2 = g2.emitStrategy(EmitStrategy.onWindowUpdate());
   g2.reduce((a: string, c: string) => (a + c).slice(-40), { name: "reduced", retentionMs }).toStream().to("out2");
   return b.build();
@@ -86,12 +86,12 @@ function sessionTopology(update: boolean, retentionMs: number, classes = true, m
 function slidingTopology(update: boolean, classes = true): Topology {
   const b = new StreamsBuilder();
   const w = SlidingWindows.ofTimeDifferenceAndGrace(100, 50);
-  let g = b.stream<unknown, any>("in").mapValues((v) => (v.i % 97 === 0 ? { ...v, m: new Map([["i", v.i]]) } : classes && v.i % 89 === 0 ? new Tag(v.i) : v))
+  let g = b.stream<any, unknown>("in").mapValues((v) => (v.i % 97 === 0 ? { ...v, m: new Map([["i", v.i]]) } : classes && v.i % 89 === 0 ? new Tag(v.i) : v))
     .groupByKey().windowedBy(w);
   if (update) g = g.emitStrategy(EmitStrategy.onWindowUpdate());
   g.aggregate(() => ({ n: 0, sum: -0, last: "" as unknown }), (_k, v: any, a: any) => ({ n: a.n + 1, sum: a.sum + (v.x ?? 0), last: v.m ?? v.s ?? v.n }), { name: "sliding" })
     .toStream().to("out");
-  let g2 = b.stream<unknown, { i: number; x: number; s: string }>("in2").mapValues((v) => `${v.s}:${v.i % 10}`).groupByKey().windowedBy(w);
+  let g2 = b.stream<{ i: number; x: number; s: string }, unknown>("in2").mapValues((v) => `${v.s}:${v.i % 10}`).groupByKey().windowedBy(w);
   if (update) g2 = g2.emitStrategy(EmitStrategy.onWindowUpdate());
   g2.reduce((a: string, c: string) => (a + c).slice(-40), { name: "sliding-reduced" }).toStream().to("out2");
   return b.build();

@@ -191,7 +191,7 @@ describe("session windows", () => {
 
   function sessionTopology(windows: SessionWindows, update = false) {
     const b = new StreamsBuilder();
-    let s = b.stream<string, number>("clicks").groupByKey().windowedBy(windows);
+    let s = b.stream<number, string>("clicks").groupByKey().windowedBy(windows);
     if (update) s = s.emitStrategy(EmitStrategy.onWindowUpdate());
     s.aggregate(() => [] as number[], (_k, v, a) => [...a, v], (_k, a, c) => [...a, ...c]).toStream().to("sessions");
     return b.build();
