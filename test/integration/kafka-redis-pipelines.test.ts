@@ -150,7 +150,8 @@ describe("location pipelines on Kafka and Redis", () => {
     let newest = -Infinity;
     for (const f of last.values()) newest = Math.max(newest, f.ts);
     const active = [...last.entries()].filter(([, f]) => f.ts >= newest - 300_000);
-    const members = (await redis.zrange(`${prefix}drivers:active`, 0, -1)).sort();
+    // "-1" as a string: ioredis 6's typings take zrange's stop only as a string (it sends numbers as strings anyway).
+    const members = (await redis.zrange(`${prefix}drivers:active`, 0, "-1")).sort();
     expect(members).toEqual(active.map(([d]) => d).sort());
     for (const [d, f] of active.slice(0, 50)) {
       const [[lon, lat]] = (await redis.geopos(`${prefix}drivers:active`, d)) as Array<[string, string]>;

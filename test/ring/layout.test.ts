@@ -12,7 +12,7 @@ import { inputLayout } from "../../src/pipelines/driver-tracking/spec.js";
 import { SchemaError } from "../../src/errors.js";
 
 const CACHE_LINE = 64;
-const BYTES: Record<FieldType, number> = { f64: 8, f32: 4, i32: 4, u32: 4, u8: 1, string: 4 };
+const BYTES: Record<FieldType, number> = { f64: 8, f32: 4, i32: 4, u32: 4, u8: 1, string: 4, text: 4 };
 
 /** mulberry32: a small seeded PRNG returning u32. */
 function mulberry32(seed: number): () => number {

@@ -102,7 +102,8 @@ describe("Redis GEO index (driver-tracking --redis)", () => {
     expect(active.length).toBeGreaterThan(200);
     expect(geo.expired).toBeGreaterThanOrEqual(gone.length);
 
-    const members = (await redis.zrange(`${prefix}drivers:active`, 0, -1)).sort();
+    // "-1" as a string: ioredis 6's typings take zrange's stop only as a string (it sends numbers as strings anyway).
+    const members = (await redis.zrange(`${prefix}drivers:active`, 0, "-1")).sort();
     expect(members).toEqual(active.map(([d]) => d).sort());
     const positionsInRedis = await redis.geopos(`${prefix}drivers:active`, ...members);
     for (let k = 0; k < members.length; k++) {
@@ -122,7 +123,7 @@ describe("Redis GEO index (driver-tracking --redis)", () => {
     const regionKeys = (await redis.keys(`${prefix}drivers:*`)).filter((k) => !/drivers:active/.test(k));
     const actualByRegion = new Map<string, string[]>();
     for (const k of regionKeys) {
-      const m = await redis.zrange(k, 0, -1);
+      const m = await redis.zrange(k, 0, "-1");
       if (m.length > 0) actualByRegion.set(k.slice(`${prefix}drivers:`.length), m.sort());
     }
     expect(new Map([...actualByRegion].sort())).toEqual(new Map([...expectedByRegion].map(([r, ds]) => [r, ds.sort()] as [string, string[]]).sort()));

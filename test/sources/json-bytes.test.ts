@@ -11,7 +11,8 @@ import { compileJsonBytesDecoder, compileJsonDecoder } from "../../src/sources/j
 
 const FUZZ = { seed: 0x0b17_e5d0, numRuns: 2000 } as const;
 
-const SCHEMA = defineSchema("bytes", { driverId: "string", lat: "f64", lon: "f32", ts: "f64", n: "i32", note: "text", constructor: "f64", toString: "string" });
+// `as const`: TypeScript types the values of `constructor` and `toString` by Object.prototype's members, i.e. as string.
+const SCHEMA = defineSchema("bytes", { driverId: "string", lat: "f64", lon: "f32", ts: "f64", n: "i32", note: "text", constructor: "f64", toString: "string" } as const);
 
 function columnsFor(schema: Schema): Record<string, ColumnArray> {
   const cols: Record<string, ColumnArray> = {};

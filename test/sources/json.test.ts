@@ -12,8 +12,11 @@ import { compileJsonDecoder } from "../../src/sources/json.js";
 
 const FUZZ = { seed: 0x150d_ec0d, numRuns: 500 } as const;
 
-/** Field names that an object inherits from Object.prototype: a decoder must not read those. */
-const WEIRD = defineSchema("weird", { driverId: "string", lat: "f64", constructor: "f64", toString: "string", valueOf: "f64", hasOwnProperty: "string" });
+/**
+ * Field names that an object inherits from Object.prototype: a decoder must not read those.
+ * (`as const`: TypeScript types those names' values by Object.prototype's members, i.e. as string.)
+ */
+const WEIRD = defineSchema("weird", { driverId: "string", lat: "f64", constructor: "f64", toString: "string", valueOf: "f64", hasOwnProperty: "string" } as const);
 
 function columnsFor(schema: Schema, n: number): Record<string, ColumnArray> {
   const cols: Record<string, ColumnArray> = {};

@@ -33,7 +33,7 @@ const MAX_JSON = 300;
  * Packs messages as the native take does (src/io/kafka/client.ts PackedMessages): each message's
  * value then its key, back to back in one buffer, after `lead` bytes of something else.
  */
-export function pack(messages: KafkaMessage[], lead = Buffer.alloc(0)): PackedMessages {
+export function pack(messages: KafkaMessage[], lead: Buffer = Buffer.alloc(0)): PackedMessages {
   const meta = new Float64Array(1 + messages.length * PACKED_STRIDE);
   const parts: Buffer[] = [lead];
   let at = lead.length;
@@ -57,7 +57,7 @@ class ScriptedConsumer implements KafkaConsumerClient {
   private listener: RebalanceListener | undefined;
   private assigned = false;
   takeNow?: (max: number) => PackedMessages | null;
-  constructor(private readonly topic: string, private readonly partitions: number, private messages: KafkaMessage[], packed = false, lead = Buffer.alloc(0)) {
+  constructor(private readonly topic: string, private readonly partitions: number, private messages: KafkaMessage[], packed = false, lead: Buffer = Buffer.alloc(0)) {
     if (packed) {
       this.takeNow = (max) => {
         if (!this.assigned) {
