@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The whole test suite: starts what the integration tests need (a Kafka broker; Redis is the
-// machine's own on 127.0.0.1:6379), runs vitest, and ends with the plain line `N passed, N failed`.
+// The whole test suite: type-checks the tests against the sources (tsconfig.test.json; vitest only
+// strips types), starts what the integration tests need (a Kafka broker; Redis is the machine's own
+// on 127.0.0.1:6379), runs vitest, and ends with the plain line `N passed, N failed`.
 // Extra arguments go to vitest (e.g. `npm test -- test/ring`).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -8,6 +9,20 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+// The type check of the test files (`npm run typecheck:test`), before anything starts: vitest strips
+// types, so a test that no longer type-checks against the sources would otherwise still run. A
+// failure fails the command (counted as one failure in the last line) and no test runs.
+const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+process.stderr.write("riptide test: type-checking the tests (tsc -p tsconfig.test.json)…\n");
+const typecheck = spawnSync(process.execPath, [tsc, "-p", "tsconfig.test.json"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+if (typecheck.status !== 0) {
+  const how = typecheck.error ? typecheck.error.message : typecheck.status === null ? `signal ${typecheck.signal}` : `exit ${typecheck.status}`;
+  process.stderr.write(`riptide test: the type check of the tests failed (tsc -p tsconfig.test.json, ${how}); see the errors above. No test was run.\n`);
+  process.stdout.write("0 passed, 1 failed\n");
+  process.exit(typecheck.status || 1);
+}
+
 const kafkaScript = join(root, "scripts", "kafka.mjs");
 let startedKafka = false;
 
