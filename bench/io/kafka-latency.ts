@@ -1,15 +1,16 @@
 /**
- * A latency probe, not part of `npm run bench`: loadgen → Kafka → riptide at one asked rate, and
+ * A latency probe, not part of `npm run bench`: loadgen → Kafka → riptide at asked rates, and
  * the steady state's end-to-end latency (the same measure as kafka.bench.ts's "latency at half
  * rate"), its stage "source", and the CPU each of the three processes used per second of the
  * window (from /proc: user + system time of the process and all its threads), so that a tail can
  * be put beside who had the cores.
  *
- *   node dist/bench/io/kafka-latency.js --format frame|json --rate N [--seconds S] [--warm S]
- *        [--loadgen ARG,ARG…] [--riptide ARG,ARG…] [--runs N] [--bare]
+ *   node dist/bench/io/kafka-latency.js --format frame|json --rate N[,N…] [--seconds S] [--warm S]
+ *        [--loadgen ARG,ARG…] [--riptide ARG,ARG…] [--runs N] [--bare only|both]
  *
- * `--bare`: node-rdkafka alone in riptide's place (consume-latency.ts), the latency baseline: the
- * Kafka timestamp → the message in JavaScript, no engine.
+ * Each rate in turn, `--runs` times. `--bare only`: node-rdkafka alone in riptide's place
+ * (consume-latency.ts), the latency baseline: the Kafka timestamp → the message in JavaScript, no
+ * engine; `--bare both`: riptide, then the bare client, at each rate.
  * `--loadgen` / `--riptide` pass extra options through (comma-separated), e.g.
  * `--loadgen=--kafka-config,linger.ms=1`. Needs the broker (`npm run kafka:up`).
  */
@@ -43,26 +44,29 @@ const { values } = parseArgs({
   options: {
     format: { type: "string", default: "frame" }, rate: { type: "string" }, seconds: { type: "string", default: "15" },
     warm: { type: "string", default: "5" }, loadgen: { type: "string", default: "" }, riptide: { type: "string", default: "" },
-    runs: { type: "string", default: "1" }, bare: { type: "boolean", default: false },
+    runs: { type: "string", default: "1" }, bare: { type: "string" },
   },
 });
 const format = values.format!;
 if (format !== "frame" && format !== "json") throw new Error("--format frame|json");
-const rate = Number(values.rate);
-if (!(rate > 0)) throw new Error("--rate N (events per second)");
+const rates = (values.rate ?? "").split(",").map(Number);
+if (!rates.every((r) => r > 0)) throw new Error("--rate N[,N…] (events per second)");
 const seconds = Number(values.seconds);
 const warm = Number(values.warm);
 const split = (s: string): string[] => (s === "" ? [] : s.split(","));
 const brokerPid = Number(readFileSync(join(ROOT, ".riptide", "kafka", "kafka.pid"), "utf8").trim());
 const stamp = Date.now().toString(36);
 
-for (let run = 0; run < Number(values.runs); run++) {
-  const topic = `bench-probe-${format}-${stamp}-${run}`;
+if (values.bare !== undefined && values.bare !== "only" && values.bare !== "both") throw new Error("--bare only|both");
+const engines = values.bare === undefined ? [false] : values.bare === "both" ? [false, true] : [true];
+let run = 0;
+for (const rate of rates) for (let r = 0; r < Number(values.runs); r++) for (const bareEngine of engines) {
+  const topic = `bench-probe-${format}-${stamp}-${run++}`;
   await createTopic(topic, 4);
   const port = await freePort();
   let enginePid = 0;
   let loadgenPid = 0;
-  const bare = values.bare ? bareConsumer(topic, format, warm * 1000, (seconds - 1) * 1000, (pid) => { enginePid = pid; }) : undefined;
+  const bare = bareEngine ? bareConsumer(topic, format, warm * 1000, (seconds - 1) * 1000, (pid) => { enginePid = pid; }) : undefined;
   const engine = bare ?? runRiptide(topic, ["--workers", "2", "--stop-when-idle", "8", "--http", `127.0.0.1:${port}`, ...split(values.riptide!)], (pid) => { enginePid = pid; });
   await new Promise((r) => setTimeout(r, 4000)); // the group assignment
   const generating = loadgenAsync(topic, format, Math.round(rate * (warm + seconds)), rate, split(values.loadgen!), (pid) => { loadgenPid = pid; });
