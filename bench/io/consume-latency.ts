@@ -4,6 +4,9 @@
  * message's Kafka timestamp to the message in JavaScript's hands (a frame's events share their
  * message's). Records after the first `warm` ms of traffic, for `window` ms; then prints one JSON
  * line (p50, p99, share within 25 ms, events) and exits once the topic has been idle 3 s.
+ * (fetch-latency-probe.ts measures broker append → consume() return through riptide's client
+ * wrapper, fed by a producer of its own into a LogAppendTime topic; this one is fed by `riptide
+ * loadgen` and timed from the Kafka timestamp its produce() sets, as riptide's latency is.)
  *
  *   node dist/bench/io/consume-latency.js BROKERS TOPIC WARM_MS WINDOW_MS frame|json
  */
