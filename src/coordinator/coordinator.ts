@@ -192,6 +192,12 @@ const SINK_HIGH_WATER = 200_000;
 const COMMIT_INTERVAL_MS = 200;
 const SLICE_MS = 8;
 /**
+ * Longest wait on the source (Source.whenData) when every partition came back empty and nothing
+ * is in flight: records queued end it at once; it bounds how late a timer's work (idle
+ * watermarks, commits) runs, instead of a loop turn every millisecond.
+ */
+const IDLE_WAIT_MS = 10;
+/**
  * How long a bootstrap partition that gave nothing yet may hold the others back (an empty table),
  * when its source cannot say whether it has read it to its end (Source.caughtUp).
  */
@@ -274,6 +280,8 @@ export class Coordinator {
   private readonly staging: Record<string, ColumnArray> | undefined;
   private readonly route: Uint32Array;
   private readonly scatterCounts: Int32Array;
+  /** When the last control batch (watermark, end, barrier) was written. */
+  private controlSentAt = 0;
   /** A scattered batch's entry runs (scatterRunTs/Count) and how many of each run went to each shard. */
   private readonly scatterRunTs = new Float64Array(ENTRY_RUNS);
   private readonly scatterRunCount = new Float64Array(ENTRY_RUNS);
@@ -649,6 +657,7 @@ export class Coordinator {
       let blocked: BatchRing | undefined;
       let throttledMs = 0;
       let emptyInARow = 0;
+      let inputIdle = false;
       while (performance.now() < sliceEnd) {
         if (this.rate !== Infinity) {
           const due = ((this.now() - this.startedAt) / 1000) * this.rate - this.produced;
@@ -698,7 +707,7 @@ export class Coordinator {
         if (n === 0) {
           if (this.commits && this.source.assigned?.(p) !== false) this.commits.add(p, -1, this.source.position!(p), -Infinity);
           if (this.source.exhausted()) break;
-          if (++emptyInARow >= P) { throttledMs = 1; break; }
+          if (++emptyInARow >= P) { throttledMs = 1; inputIdle = true; break; }
           continue;
         }
         emptyInARow = 0;
@@ -746,12 +755,24 @@ export class Coordinator {
       if (blocked) {
         // Wait for the ring we need, bounded, then drain again: the worker may be blocked on output.
         await blocked.waitWritableAsync(2);
+      } else if (inputIdle && this.idle()) {
+        await this.source.whenData!(IDLE_WAIT_MS);
       } else if (throttledMs > 0) {
         await sleep(throttledMs);
       } else {
         await yieldToEventLoop();
       }
     }
+  }
+
+  /**
+   * Nothing left for the loop to do until records arrive: the source can say when (whenData),
+   * every record fed was acknowledged, no output awaits its delivery report, nothing moves between
+   * shards, and no control batch went out lately (its outputs would wait for the next turn).
+   */
+  private idle(): boolean {
+    return this.source.whenData !== undefined && this.produced === this.processed && (this.sink.pending ?? 0) === 0 &&
+      this.quiescent() && this.peers === undefined && this.now() - this.controlSentAt > IDLE_WAIT_MS;
   }
 
   /**
@@ -1010,6 +1031,7 @@ export class Coordinator {
   }
 
   private writeControlBatch(w: number, slot: number, kind: number, wm: number): void {
+    this.controlSentAt = this.now();
     const ring = this.inputs[w]!;
     const h = slot * HEADER_WORDS;
     ring.header[h + H_COUNT] = 0;

@@ -385,6 +385,7 @@ export class TaggedSource implements Source {
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
   enteredRuns?: Source["enteredRuns"];
+  whenData?: Source["whenData"];
   assigned?: (p: number) => boolean;
   caughtUp?: (p: number) => boolean | undefined;
 
@@ -398,6 +399,7 @@ export class TaggedSource implements Source {
     if (inner.commit) this.commit = input.reread ? async () => {} : (ps) => inner.commit!(ps);
     if (inner.enteredAt) this.enteredAt = (p) => inner.enteredAt!(p);
     if (inner.enteredRuns) this.enteredRuns = (p, ts, count, at, max) => inner.enteredRuns!(p, ts, count, at, max);
+    if (inner.whenData) this.whenData = (ms) => inner.whenData!(ms);
     if (inner.assigned) this.assigned = (p) => inner.assigned!(p);
     if (inner.caughtUp) this.caughtUp = (p) => inner.caughtUp!(p);
   }

@@ -155,6 +155,8 @@ export class KafkaSource implements Source {
   private consuming: Promise<void> | undefined;
   private closed = false;
   private lastMessageAt = Date.now();
+  /** The coordinator's idle wait (whenData), woken by the next records queued. */
+  private dataWaiter: (() => void) | undefined;
   private everAssigned = false;
   private readonly queuedPerPartition: number;
   private readonly highWater: number;
@@ -325,6 +327,7 @@ export class KafkaSource implements Source {
         if (records > most) most = records;
       }
       if (most > 0) this.recordsPerMessage = most;
+      if (messages.length > 0) this.wakeData();
       waiting = messages.length === 0;
     }
   }
@@ -352,6 +355,22 @@ export class KafkaSource implements Source {
       if (records > most) most = records;
     }
     if (most > 0) this.recordsPerMessage = most;
+    this.wakeData();
+  }
+
+  whenData(timeoutMs: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wakeData(), timeoutMs);
+      this.wakeData(); // one waiter at a time: an earlier one goes now
+      this.dataWaiter = () => { clearTimeout(timer); resolve(); };
+    });
+  }
+
+  private wakeData(): void {
+    const w = this.dataWaiter;
+    this.dataWaiter = undefined;
+    w?.();
   }
 
   /** The message just queued at the tail of p's queue: its frame's strings interned, counted; its records. */
@@ -685,6 +704,7 @@ export class KafkaSource implements Source {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.wakeData();
     await this.consuming;
     // The last asynchronous commits again, synchronously: stored before the consumer goes.
     const last = [...this.unconfirmed].filter(([p]) => this.queues[p]?.assigned).map(([partition, offset]) => ({ topic: this.options.topic, partition, offset }));

@@ -26,6 +26,7 @@ export class MessageEdgeSource implements Source {
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
   enteredRuns?: Source["enteredRuns"];
+  whenData?: Source["whenData"];
   assigned?: (p: number) => boolean;
   /** One output-shaped row to ask the inner source for the event at (partition, offset). */
   private readonly probe: OutputColumns;
@@ -37,6 +38,7 @@ export class MessageEdgeSource implements Source {
     if (inner.commit) this.commit = (positions) => inner.commit!(positions);
     if (inner.enteredAt) this.enteredAt = (p) => inner.enteredAt!(p);
     if (inner.enteredRuns) this.enteredRuns = (p, ts, count, at, max) => inner.enteredRuns!(p, ts, count, at, max);
+    if (inner.whenData) this.whenData = (ms) => inner.whenData!(ms);
     if (inner.assigned) this.assigned = (p) => inner.assigned!(p);
     const u32 = (): Uint32Array => new Uint32Array(1);
     const f64 = (): Float64Array => new Float64Array(1);

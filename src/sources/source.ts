@@ -43,6 +43,12 @@ export interface Source {
   enteredRuns?(p: number, ts: Float64Array, count: Float64Array, at: number, max: number): number;
   /** False for partitions not (or no longer) assigned to this process. */
   assigned?(p: number): boolean;
+  /**
+   * Resolves when records were queued after the call (so a fill() may find some), when the
+   * source closes, or after `timeoutMs`: what the coordinator waits on when every partition came
+   * back empty and nothing is in flight, instead of polling every millisecond.
+   */
+  whenData?(timeoutMs: number): Promise<void>;
   /** The string of an interned id of input field `field` (for outputs that name ids, not events). */
   idName?(field: string, id: number): string;
   /** The source's own state for a run snapshot (exactly-once), e.g. its string table; JSON-serialisable. */

@@ -84,6 +84,8 @@ class ScriptedConsumer implements KafkaConsumerClient {
     return out;
   }
   get drained(): boolean { return this.assigned && this.messages.length === 0; }
+  /** A message arriving later (the next consume() or take returns it). */
+  push(m: KafkaMessage): void { this.messages.push(m); }
   pause(): void {}
   resume(): void {}
   async seek(): Promise<void> {}
@@ -175,6 +177,29 @@ describe("Kafka source, property-based", () => {
         }
       }), FUZZ);
     }, 60_000);
+  }
+});
+
+describe("Kafka source, the coordinator's idle wait", () => {
+  for (const packed of [false, true]) {
+    it(`whenData() ends when records are queued, at its timeout, or at close (${packed ? "packed takes" : "consume()"})`, async () => {
+      const consumer = new ScriptedConsumer("t", 1, [], packed);
+      const source = new KafkaSource({ consumer, topic: "t", partitions: 1, pipeline: driverTracking, maxJsonBytes: MAX_JSON, deadLetter: () => undefined });
+      source.start();
+      await source.whenData(5); // nothing arrives: its timeout ends it
+      let ended = false;
+      const waiting = source.whenData(600_000).then(() => { ended = true; });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(ended).toBe(false); // nothing queued, the timeout far away
+      const fix = { driverId: "d1", lat: 52.5, lon: 13.4, ts: 1_700_000_000_000, speedKmh: 30 };
+      consumer.push({ topic: "t", partition: 0, offset: 0, key: null, value: Buffer.from(JSON.stringify(fix)), timestamp: Date.now() });
+      await waiting; // the record queued ends it (else this test would time out)
+      const layout = driverTracking.inputLayout(16);
+      expect(source.fill(0, bindColumns(new ArrayBuffer(layout.bytesPerSlot), 0, layout), 16)).toBe(1);
+      const atClose = source.whenData(600_000);
+      await source.close();
+      await atClose;
+    });
   }
 });
 
