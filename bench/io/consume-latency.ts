@@ -40,11 +40,5 @@ while (Date.now() - last < 3000 || first === 0) {
   for (const m of msgs) h.record(now - (m.timestamp ?? now), format === "frame" && m.value ? m.value.readUInt32LE(8) : 1);
 }
 await new Promise<void>((res) => c.disconnect(() => res()));
-const within = (ms: number): number => {
-  // The share at or below `ms`: walk down from the top quantile (the histogram has no CDF call).
-  let lo = 0, hi = 1;
-  for (let i = 0; i < 30; i++) { const mid = (lo + hi) / 2; if (h.quantile(mid) <= ms) lo = mid; else hi = mid; }
-  return lo;
-};
-console.log(JSON.stringify({ p50: h.quantile(0.5), p99: h.quantile(0.99), within25: within(25), records: h.total }));
+console.log(JSON.stringify({ p50: h.quantile(0.5), p99: h.quantile(0.99), within25: h.shareAtMost(25), records: h.total }));
 process.exit(0);

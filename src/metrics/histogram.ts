@@ -29,6 +29,14 @@ export class LatencyHistogram {
     return this.total === 0 ? 0 : this.quantileSince(NOTHING, q);
   }
 
+  /** The share (0..1) of the weight recorded in buckets whose upper bound is at most `ms`; NaN when empty. */
+  shareAtMost(ms: number): number {
+    if (this.total === 0) return NaN;
+    let n = 0;
+    for (let b = 0; b < BUCKETS && MIN_MS * Math.pow(GROWTH, b) <= ms; b++) n += this.counts[b]!;
+    return n / this.total;
+  }
+
   reset(): void {
     this.counts.fill(0);
     this.total = 0;

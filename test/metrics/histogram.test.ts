@@ -26,6 +26,16 @@ describe("latency histogram", () => {
     expect(h.total).toBe(100);
   });
 
+  it("shareAtMost: the weight in buckets up to a bound, over all", () => {
+    const h = new LatencyHistogram();
+    expect(h.shareAtMost(25)).toBeNaN();
+    h.record(1, 3);
+    h.record(100);
+    expect(h.shareAtMost(25)).toBe(0.75);
+    expect(h.shareAtMost(0.5)).toBe(0);
+    expect(h.shareAtMost(1e6)).toBe(1);
+  });
+
   it("quantileSince counts only what came after the copy", () => {
     const h = new LatencyHistogram();
     h.record(500, 1000); // a slow start
