@@ -191,6 +191,8 @@ export interface RunSummary {
 const SINK_HIGH_WATER = 200_000;
 const COMMIT_INTERVAL_MS = 200;
 const SLICE_MS = 8;
+/** Batches under SMALL_BATCH records wake a sleeping shard once they hold SMALL_BATCH records (Ring.publishDeferred). */
+const SMALL_BATCH = 64;
 /**
  * Longest wait on the source (Source.whenData) when every partition came back empty and nothing
  * is in flight: records queued end it at once; it bounds how late a timer's work (idle
@@ -741,11 +743,15 @@ export class Coordinator {
         if (this.source.enteredRuns) this.noteEntries(p, this.seq, n, now, header[h + H_ENQUEUED_AT]!);
         else this.stageLatency.recordSource(header[h + H_ENQUEUED_AT]!, now, n);
         header[h + H_SEQ] = this.seq++;
-        ring.publish();
+        // Small batches (two topics merged on event time hand out a few records at a time): a
+        // sleeping shard is woken once they hold SMALL_BATCH records, and at the end of the pass.
+        if (n < SMALL_BATCH) ring.publishDeferred(n, SMALL_BATCH);
+        else ring.publish();
         this.sentWatermark[w] = wm;
         this.produced += n;
         this.lastEventAt = now;
       }
+      for (const r of this.inputs) r.wakeDeferred();
       this.punctuate();
       this.drain();
       this.sink.service?.();

@@ -17,7 +17,7 @@ import { Worker } from "node:worker_threads";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RingStalledError } from "../../src/errors.js";
-import { CLOSED, CONTROL_BYTES, H_COUNT, HEAD, HEADER_WORDS, TAIL } from "../../src/ring/layout.js";
+import { CLOSED, CONSUMER_SLEEPING, CONTROL_BYTES, H_COUNT, HEAD, HEADER_WORDS, TAIL } from "../../src/ring/layout.js";
 import {
   OUT_ACK, OUT_ANOMALY, OUT_CLOSED, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_WINDOW, OutputWriter, outputLayout,
 } from "../../src/ring/output.js";
@@ -416,6 +416,58 @@ describe("BatchRing contract (one thread)", () => {
       ring.release();
       expect(ring.acquire()).toBe(1); // HEAD 1 → slot 1
       expect(ring.peek()).toBe(2);
+    });
+  });
+
+  describe("publishDeferred: small batches wake a sleeping consumer once they hold enough records", () => {
+    /** A consumer asleep on the flag as waitReadable leaves it; the producer's view of the flag. */
+    function sleeping(): { producer: BatchRing; flag: () => number } {
+      const producer = ringAt(8, 4);
+      const ctrl = new Int32Array(producer.handle.buffer, 0, CONTROL_BYTES / 4);
+      Atomics.store(ctrl, CONSUMER_SLEEPING, 1);
+      return { producer, flag: () => Atomics.load(ctrl, CONSUMER_SLEEPING) };
+    }
+
+    it("leaves the consumer asleep below the threshold (records + 1 per batch) and wakes it at it", () => {
+      const { producer, flag } = sleeping();
+      producer.acquire(); producer.publishDeferred(3, 10); // 4
+      producer.acquire(); producer.publishDeferred(4, 10); // 9
+      expect(flag()).toBe(1);
+      expect(producer.published).toBe(2); // published all the same: an awake consumer reads them
+      producer.acquire(); producer.publishDeferred(0, 10); // 10
+      expect(flag()).toBe(0);
+    });
+
+    it("wakeDeferred() wakes it for what is pending, and only then", () => {
+      const { producer, flag } = sleeping();
+      producer.wakeDeferred();
+      expect(flag()).toBe(1); // nothing deferred: no notify
+      producer.acquire(); producer.publishDeferred(2, 64);
+      expect(flag()).toBe(1);
+      producer.wakeDeferred();
+      expect(flag()).toBe(0);
+    });
+
+    it("a publish() wakes it and settles what was deferred", () => {
+      const { producer, flag } = sleeping();
+      producer.acquire(); producer.publishDeferred(2, 64);
+      producer.acquire(); producer.publish();
+      expect(flag()).toBe(0);
+      const ctrl = new Int32Array(producer.handle.buffer, 0, CONTROL_BYTES / 4);
+      Atomics.store(ctrl, CONSUMER_SLEEPING, 1);
+      producer.wakeDeferred(); // the count started over at the publish()
+      expect(flag()).toBe(1);
+    });
+
+    it("a consumer waiting in waitReadableAsync sees the batches once woken", async () => {
+      const consumer = ringAt(8, 4);
+      const producer = new BatchRing(consumer.handle);
+      const waiting = consumer.waitReadableAsync(WAIT_MS);
+      const t0 = performance.now();
+      setTimeout(() => { producer.acquire(); producer.publishDeferred(1, 64); setTimeout(() => producer.wakeDeferred(), 30); }, 5);
+      expect(await waiting).toBe(true);
+      expect(performance.now() - t0).toBeLessThan(WAIT_MS);
+      expect(consumer.readable()).toBe(1);
     });
   });
 
