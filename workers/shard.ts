@@ -35,6 +35,11 @@ export interface ShardTask {
   input: RingHandle;
   output: RingHandle;
   control: SharedArrayBuffer;
+  /**
+   * Records the coordinator queues in the input ring at most (it has more slots, for small
+   * batches); a checkpoint (which releases the slots) once half of it is held. @default unbounded
+   */
+  inputRecords?: number;
   /** Two checkpoint areas (see control.ts); absent: no checkpoints, slots released per batch. */
   checkpoint?: SharedArrayBuffer;
   /**
@@ -141,6 +146,10 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
   const header = input.header;
   const timeOrigin = performance.timeOrigin;
   const every = checkpoints ? Math.max(1, input.slots >> 1) : 1;
+  // …or once the records held reach half of what the coordinator queues (else it would wait on
+  // this worker's slots while it waits for more batches).
+  const everyRecords = checkpoints && task.inputRecords !== undefined ? Math.max(1, task.inputRecords >> 1) : Infinity;
+  let heldRecords = 0;
   let batches = 0;
   let records = 0;
   let held = 0; // processed batches not yet released
@@ -174,6 +183,7 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
     if (checkpoints) checkpoints.write(processor, lastSeq, (input.released + held) | 0, peerSave);
     input.releaseMany(held);
     held = 0;
+    heldRecords = 0;
     receiver?.release();
   };
 
@@ -250,10 +260,11 @@ function shardLoop(task: ShardTask, processor: ShardProcessor): ShardSummary {
     if (kind === BATCH_END) out.marker(OUT_ENDED, Infinity);
     out.flush();
     held++;
+    heldRecords += n;
     batches++;
     records += n;
     if (sender) sendPeers();
-    if (held >= every || kind === BATCH_END) checkpoint();
+    if (held >= every || heldRecords >= everyRecords || kind === BATCH_END) checkpoint();
     Atomics.store(control, C_BATCHES, batches);
     // State size for metrics, one store each per batch (read by the coordinator at snapshot rate).
     Atomics.store(control, C_STATE_ENTRIES, processor.stateEntries?.() ?? 0);

@@ -58,7 +58,10 @@ export interface CoordinatorOptions {
   workers?: number;
   /** Records per ring slot (batch). @default 2048 */
   batchSize?: number;
-  /** Slots per input ring (a power of two). @default 16 */
+  /**
+   * What an input ring queues, in batches of batchSize records (a power of two): it has 4× as many
+   * slots, for small batches, and holds back once its records reach ringSlots · batchSize. @default 16
+   */
   ringSlots?: number;
   /** Target events per second over all partitions. @default Infinity */
   rate?: number;
@@ -193,6 +196,10 @@ const COMMIT_INTERVAL_MS = 200;
 const SLICE_MS = 8;
 /** Batches under SMALL_BATCH records wake a sleeping shard once they hold SMALL_BATCH records (Ring.publishDeferred). */
 const SMALL_BATCH = 64;
+/** Input ring slots per batch of the ring's record budget (ringSlots · batchSize records). */
+const SMALL_BATCH_SLOTS = 4;
+/** …while the ring stays within this size. */
+const SMALL_BATCH_RING_BYTES = 16 << 20;
 /**
  * Longest wait on the source (Source.whenData) when every partition came back empty and nothing
  * is in flight: records queued end it at once; it bounds how late a timer's work (idle
@@ -279,6 +286,8 @@ export class Coordinator {
   private sinkAcked = 0;
   /** Key-spread mode (see PipelineDefinition.shardKey): a staging batch scattered to every shard. */
   private readonly scatter: boolean;
+  /** Records an input ring may queue (ringSlots batches of batchSize); its slots are more, for small batches. */
+  private readonly recordBudget: number;
   private readonly staging: Record<string, ColumnArray> | undefined;
   private readonly route: Uint32Array;
   private readonly scatterCounts: Int32Array;
@@ -364,7 +373,15 @@ export class Coordinator {
     }
     const slots = positiveInt("ringSlots", options.ringSlots ?? 16, 1 << 12);
     if ((slots & (slots - 1)) !== 0) throw new OptionRangeError("ringSlots", `ringSlots must be a power of two, got ${slots}`);
-    const entries = options.source.enteredRuns ? Math.min(1 << 14, Math.max(64, 2 ** Math.ceil(Math.log2(slots * this.workers * 2)))) : 1;
+    // An input ring queues `slots` batches' worth of records, in up to SMALL_BATCH_SLOTS times as
+    // many batches when they are small (two topics merged on event time hand out a few records
+    // at a time: with 16 slots the shards ran dry between the coordinator's passes).
+    this.recordBudget = slots * this.batchSize;
+    const inLayout = this.pipeline.inputLayout(this.batchSize);
+    // …as far as SMALL_BATCH_RING_BYTES allows (large slots: records with text).
+    let inSlots = slots;
+    while (inSlots < slots * SMALL_BATCH_SLOTS && inSlots * 2 * inLayout.bytesPerSlot <= SMALL_BATCH_RING_BYTES) inSlots *= 2;
+    const entries = options.source.enteredRuns ? Math.min(1 << 14, Math.max(64, 2 ** Math.ceil(Math.log2(inSlots * this.workers * 2)))) : 1;
     this.entryMask = entries - 1;
     this.entrySeq = new Float64Array(entries).fill(-1);
     this.entryLength = new Uint8Array(entries);
@@ -380,10 +397,9 @@ export class Coordinator {
       throw new OptionRangeError("taskState", "state per partition needs exactly-once transactions that load it (loadTasks) and checkpoints");
     }
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    const inLayout = this.pipeline.inputLayout(this.batchSize);
     const outLayout = outputLayout(1024, this.pipeline.objectBytes ?? 0);
     for (let w = 0; w < this.workers; w++) {
-      const input = BatchRing.create(inLayout, slots);
+      const input = BatchRing.create(inLayout, inSlots);
       const output = BatchRing.create(outLayout, slots * 4);
       const control = createControl();
       const checkpointBytes = options.checkpointBytes ?? 32 << 20;
@@ -392,7 +408,7 @@ export class Coordinator {
       this.controls.push(new Int32Array(control));
       this.tasks.push({
         worker: w, pipeline: this.pipeline.name, config: this.pipeline.processorConfig,
-        input: input.handle, output: output.handle, control,
+        input: input.handle, output: output.handle, control, inputRecords: this.recordBudget,
         ...(checkpointBytes > 0 && { checkpoint: createCheckpoint(checkpointBytes) }),
         ...(this.taskState && { mailbox: new SharedArrayBuffer(checkpointBytes) }),
       });
@@ -459,7 +475,7 @@ export class Coordinator {
       for (let w = 0; w < W; w++) {
         this.tasks[w]!.peers = {
           out: peer.slice(w * W, w * W + W), in: Array.from({ length: W }, (_, k) => peer[k * W + w]!),
-          wake: this.inputs.map((r) => r.buffer), edges, log: new SharedArrayBuffer(4 * peerLogWords(slots, W)),
+          wake: this.inputs.map((r) => r.buffer), edges, log: new SharedArrayBuffer(4 * peerLogWords(inSlots, W)),
         };
       }
       this.router.peers = this.peers = new PeerLedger(W);
@@ -657,6 +673,7 @@ export class Coordinator {
       if (this.source.exhausted() || this.stopRequested()) return;
       const sliceEnd = performance.now() + SLICE_MS;
       let blocked: BatchRing | undefined;
+      let overBudget = false;
       let throttledMs = 0;
       let emptyInARow = 0;
       let inputIdle = false;
@@ -681,11 +698,12 @@ export class Coordinator {
         let slot = 0;
         const bcast = this.bcast !== undefined && this.bcast[p] === 1;
         if (this.scatter || bcast) {
-          const full = this.inputs.find((r) => r.acquire() < 0);
-          if (full) { blocked = full; break; }
+          const full = this.inputs.find((r) => r.acquire() < 0 || r.queuedRecords() >= this.recordBudget);
+          if (full) { blocked = full; overBudget = full.acquire() >= 0; break; }
         } else {
           slot = ring.acquire();
           if (slot < 0) { blocked = ring; break; }
+          if (ring.queuedRecords() >= this.recordBudget) { blocked = ring; overBudget = true; break; }
         }
         const columns = bcast ? this.bcastStaging! : this.staging ?? ring.columns[slot]!;
         const max = this.rate === Infinity ? cap : Math.max(1, Math.min(cap, Math.floor(this.rate / 100)));
@@ -746,7 +764,7 @@ export class Coordinator {
         // Small batches (two topics merged on event time hand out a few records at a time): a
         // sleeping shard is woken once they hold SMALL_BATCH records, and at the end of the pass.
         if (n < SMALL_BATCH) ring.publishDeferred(n, SMALL_BATCH);
-        else ring.publish();
+        else ring.publish(n);
         this.sentWatermark[w] = wm;
         this.produced += n;
         this.lastEventAt = now;
@@ -759,8 +777,10 @@ export class Coordinator {
       this.maybeCommit(false);
       if (this.options.transactions && Date.now() - this.lastBarrierAt >= this.options.transactions.intervalMs) await this.barrier();
       if (blocked) {
-        // Wait for the ring we need, bounded, then drain again: the worker may be blocked on output.
-        await blocked.waitWritableAsync(2);
+        // Wait for the ring we need (a free slot, or records released under its budget), bounded,
+        // then drain again: the worker may be blocked on output.
+        if (overBudget) await blocked.waitReleaseAsync(2);
+        else await blocked.waitWritableAsync(2);
       } else if (inputIdle && this.idle()) {
         await this.source.whenData!(IDLE_WAIT_MS);
       } else if (throttledMs > 0) {
@@ -814,7 +834,7 @@ export class Coordinator {
       // The position rides on the last copy only: the tracker commits in order, so it goes once every
       // shard acknowledged its copy (on each copy, the first shard's ack alone would release it).
       if (this.commits) this.commits.add(p, seq, w === this.workers - 1 ? position : -1, closeAt, w);
-      ring.publish();
+      ring.publish(n);
       this.sentWatermark[w] = wm;
     }
   }
@@ -881,7 +901,7 @@ export class Coordinator {
       ring.header[h + H_SEQ] = seq;
       if (runs > 0) this.noteScatteredEntries(w, seq, runs, counts[w]!, now);
       else this.stageLatency.recordSource(entered, now, counts[w]!);
-      ring.publish();
+      ring.publish(counts[w]!);
       this.sentWatermark[w] = wm;
     }
   }
@@ -1441,7 +1461,8 @@ export class Coordinator {
     const now = this.now();
     const elapsed = (now - this.startedAt) / 1000;
     let fill = 0;
-    const fills = this.inputs.map((r) => r.fill());
+    // Full when its records reach the budget or its slots run out (small batches), whichever first.
+    const fills = this.inputs.map((r) => Math.min(1, Math.max(r.queuedRecords() / this.recordBudget, r.fill())));
     for (const f of fills) fill += f;
     let assigned = 0;
     for (let p = 0; p < this.source.partitions; p++) if (this.source.assigned?.(p) !== false) assigned++;

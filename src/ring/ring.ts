@@ -73,6 +73,10 @@ export class BatchRing {
   // Producer-local state.
   private head = 0;
   private tailCache = 0;
+  /** Records of each published slot (as publish() was told), their sum, and the TAIL they are counted to. */
+  private readonly slotRecords: Int32Array;
+  private queued = 0;
+  private countedTail = 0;
   // Consumer-local state.
   private tail = 0;
   private headCache = 0;
@@ -94,6 +98,7 @@ export class BatchRing {
     this.capacity = handle.layout.capacity;
     this.mask = handle.slots - 1;
     this.spin = options.spin ?? 128;
+    this.slotRecords = new Int32Array(handle.slots);
     this.ctrl = new Int32Array(handle.buffer, 0, CONTROL_BYTES / 4);
     this.header = new Float64Array(handle.buffer, CONTROL_BYTES, handle.slots * HEADER_WORDS);
     const cols: Record<string, ColumnArray>[] = [];
@@ -103,7 +108,7 @@ export class BatchRing {
     this.columns = cols;
     // Resume where the ring is (a restarted worker attaches to a ring that has already moved).
     this.head = this.headCache = Atomics.load(this.ctrl, HEAD);
-    this.tail = this.tailCache = Atomics.load(this.ctrl, TAIL);
+    this.tail = this.tailCache = this.countedTail = Atomics.load(this.ctrl, TAIL);
   }
 
   get handle(): RingHandle {
@@ -121,8 +126,12 @@ export class BatchRing {
     return this.head & this.mask;
   }
 
-  /** Publishes the slot returned by the last acquire(); wakes the consumer only if it sleeps. */
-  publish(): void {
+  /**
+   * Publishes the slot returned by the last acquire(), a batch of `records` (counted in
+   * queuedRecords()); wakes the consumer only if it sleeps.
+   */
+  publish(records = 0): void {
+    this.count(records);
     this.head = (this.head + 1) | 0;
     Atomics.store(this.ctrl, HEAD, this.head);
     if (Atomics.load(this.ctrl, CONSUMER_SLEEPING) !== 0) this.wakeConsumer();
@@ -137,10 +146,46 @@ export class BatchRing {
    * before it waits on anything.
    */
   publishDeferred(records: number, wakeAt: number): void {
+    this.count(records);
     this.head = (this.head + 1) | 0;
     Atomics.store(this.ctrl, HEAD, this.head);
     this.deferred += records + 1;
     if (this.deferred >= wakeAt) this.wakeDeferred();
+  }
+
+  /** The slot about to be published holds `records`; a slot released since is uncounted first. */
+  private count(records: number): void {
+    this.settle(this.tailCache); // acquire() saw this slot released
+    this.slotRecords[this.head & this.mask] = records;
+    this.queued += records;
+  }
+
+  private settle(tail: number): void {
+    while (this.countedTail !== tail) {
+      this.queued -= this.slotRecords[this.countedTail & this.mask]!;
+      this.countedTail = (this.countedTail + 1) | 0;
+    }
+  }
+
+  /** Records in published batches the consumer has not released yet (producer side; as publish() was told). */
+  queuedRecords(): number {
+    this.tailCache = Atomics.load(this.ctrl, TAIL);
+    this.settle(this.tailCache);
+    return this.queued;
+  }
+
+  /**
+   * Waits, without blocking the event loop, until the consumer releases a batch beyond those
+   * queuedRecords() last saw released (or `timeoutMs`). For a producer holding back while its
+   * queued records are over a budget of its own, with slots still free (main thread).
+   */
+  async waitReleaseAsync(timeoutMs: number): Promise<void> {
+    Atomics.store(this.ctrl, PRODUCER_SLEEPING, 1);
+    if (Atomics.load(this.ctrl, TAIL) === this.countedTail) {
+      const r = Atomics.waitAsync(this.ctrl, PRODUCER_SLEEPING, 1, timeoutMs);
+      if (r.async) await r.value;
+    }
+    Atomics.store(this.ctrl, PRODUCER_SLEEPING, 0);
   }
 
   /** Wakes the consumer if it sleeps while batches published by publishDeferred() wait. */

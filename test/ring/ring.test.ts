@@ -471,6 +471,51 @@ describe("BatchRing contract (one thread)", () => {
     });
   });
 
+  describe("queuedRecords: what the producer has published and the consumer not released", () => {
+    it("counts each batch's records until its slot is released, over many laps of the ring", () => {
+      const producer = ringAt(4, 8);
+      const consumer = new BatchRing(producer.handle);
+      const model: number[] = [];
+      let next = 1;
+      for (let step = 0; step < 200; step++) {
+        // Publish while there is room (a batch of 1..8 records), release one or two in between.
+        if (step % 3 !== 2 && producer.acquire() >= 0) {
+          const n = next++ % 9;
+          producer.publish(n);
+          model.push(n);
+        } else {
+          for (let k = 0; k < 1 + (step % 2) && consumer.peek() >= 0; k++) { consumer.release(); model.shift(); }
+        }
+        expect(producer.queuedRecords()).toBe(model.reduce((a, b) => a + b, 0));
+      }
+      expect(next).toBeGreaterThan(4 * 8); // many laps
+    });
+
+    it("counts publishDeferred() batches, and a slot reused before the producer looked at TAIL", () => {
+      const producer = ringAt(2, 8);
+      const consumer = new BatchRing(producer.handle);
+      producer.acquire(); producer.publishDeferred(3, 64);
+      producer.acquire(); producer.publish(5);
+      consumer.peek(); consumer.release();
+      // acquire() sees the freed slot; the publish into it must not be taken off for the old batch.
+      expect(producer.acquire()).toBeGreaterThanOrEqual(0);
+      producer.publish(7);
+      expect(producer.queuedRecords()).toBe(12);
+    });
+
+    it("waitReleaseAsync ends when the consumer releases a batch", async () => {
+      const producer = ringAt(8, 4);
+      const consumer = new BatchRing(producer.handle);
+      producer.acquire(); producer.publish(4);
+      expect(producer.queuedRecords()).toBe(4);
+      const t0 = performance.now();
+      setTimeout(() => { consumer.peek(); consumer.release(); }, 5);
+      await producer.waitReleaseAsync(WAIT_MS);
+      expect(performance.now() - t0).toBeLessThan(WAIT_MS); // not its timeout: woken by the release
+      expect(producer.queuedRecords()).toBe(0);
+    });
+  });
+
   describe("no lost wake-up when the peer moves between the last check and the sleep", () => {
     // These hook the order of loads inside the wait methods: if the hook does not fire, the test
     // fails so it is rewritten rather than silently passing.
