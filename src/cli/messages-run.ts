@@ -82,7 +82,7 @@ export function prepareMessages(values: Values, opts: {
         throw err;
       }
     },
-    wrap: (source) => new MessageEdgeSource(source, new MessageEdge({ membership, rateLimit })),
+    wrap: (source) => new MessageEdgeSource(source, (messageName) => new MessageEdge({ membership, rateLimit, messageName })),
     async kafkaSource(kafka, o) {
       let source: Source = kafka.source;
       if (topics && topics.length === 2) {
@@ -91,7 +91,7 @@ export function prepareMessages(values: Values, opts: {
         source = s.source;
         second = s;
       }
-      return new MessageEdgeSource(source, new MessageEdge({ membership, rateLimit }));
+      return new MessageEdgeSource(source, (messageName) => new MessageEdge({ membership, rateLimit, messageName }));
     },
     async close() {
       await second?.close();

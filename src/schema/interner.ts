@@ -2,6 +2,13 @@
  * String interning at the edge: strings become dense u32 ids before records enter a ring, and
  * ids become strings again when outputs leave. Main thread only. Id 0 is reserved for "missing or
  * empty", so a non-empty string always gets an id ≥ 1.
+ *
+ * Interned strings are kept for the whole run: right for keys and other fields with few distinct
+ * values (drivers, users, chats), which state is indexed by. A field with a new value in every
+ * event (a message, payment or request id: a schema's `transient` fields) takes a transient id
+ * instead (internTransient): one per occurrence, from TRANSIENT_BASE up, its string kept in a ring
+ * of the last `transientCapacity` only. Interning those made a run's memory grow without bound:
+ * message-delivery through Kafka held 1.65 GB after 1.2 M messages (bench/RESULTS.md).
  */
 export class Interner {
   private readonly ids = new Map<string, number>();
@@ -20,6 +27,55 @@ export class Interner {
   private arenaUsed = 0;
   /** Bumped by loadNames(): ids handed out before it may name other strings now. */
   generation = 0;
+  /** The strings of the last transient ids: that of sequence number q at q % transientCapacity. */
+  private recent: string[] = [];
+  /** Transient ids handed out so far (the next one's sequence number). */
+  private recentSeq = 0;
+  /** name() calls for a transient id no longer kept (answered ""). */
+  transientMisses = 0;
+
+  /**
+   * `transientCapacity`: how many transient ids name their string (the most recent ones). It must
+   * cover every record between its decoding and the rendering of its last output, and any state
+   * that keeps such an id (driver-eta's open requests, for at most its request TTL).
+   */
+  constructor(readonly transientCapacity = TRANSIENT_CAPACITY) {
+    if (!Number.isInteger(transientCapacity) || transientCapacity < 1 || transientCapacity > TRANSIENT_SPAN) {
+      throw new RangeError(`transientCapacity must be an integer in [1, ${TRANSIENT_SPAN}], got ${transientCapacity}`);
+    }
+  }
+
+  /**
+   * A transient id for `s` (0 for anything but a non-empty string): a new one at every call, equal
+   * strings or not, named by name() until `transientCapacity` more have been handed out. Nothing is
+   * kept beyond that, so a field with a new value per event costs bounded memory.
+   */
+  internTransient(s: unknown): number {
+    if (typeof s !== "string" || s.length === 0) return 0;
+    const q = this.recentSeq++;
+    const k = q % this.transientCapacity;
+    if (k === this.recent.length) this.recent.push(s);
+    else this.recent[k] = s;
+    return TRANSIENT_BASE + (q % TRANSIENT_SPAN);
+  }
+
+  /** internTransient() of the UTF-8 string in `bytes[at, at + len)`; 0 for len 0. */
+  transientBytes(bytes: Uint8Array, at: number, len: number): number {
+    return len <= 0 ? 0 : this.internTransient(decodeUtf8(bytes, at, len));
+  }
+
+  /** The string of a transient id, or "" once `transientCapacity` newer ones were handed out. */
+  private recentName(id: number): string {
+    const n = this.recentSeq;
+    if (n === 0) return "";
+    // Sequence numbers count on past the ids' span; an id is its number modulo the span.
+    const age = (((n - 1) % TRANSIENT_SPAN) - (id - TRANSIENT_BASE) + TRANSIENT_SPAN) % TRANSIENT_SPAN;
+    if (age >= this.transientCapacity || age >= n) {
+      this.transientMisses++;
+      return "";
+    }
+    return this.recent[(n - 1 - age) % this.transientCapacity] ?? "";
+  }
 
   /** The id of `s`, assigning the next id on first sight; 0 for anything but a non-empty string. */
   intern(s: unknown): number {
@@ -27,6 +83,7 @@ export class Interner {
     let id = this.ids.get(s);
     if (id === undefined) {
       id = this.names.length;
+      if (id >= TRANSIENT_BASE) throw new RangeError(`more than ${TRANSIENT_BASE - 1} distinct strings interned: a field with a new value per event must be a schema's transient field`);
       this.names.push(s);
       this.ids.set(s, id);
     }
@@ -109,14 +166,44 @@ export class Interner {
     }
   }
 
-  /** The string of an id ("" for 0 or an unknown id). */
+  /** The string of an id ("" for 0, an unknown id or a transient id no longer kept). */
   name(id: number): string {
-    return this.names[id] ?? "";
+    return id >= TRANSIENT_BASE ? this.recentName(id) : this.names[id] ?? "";
   }
 
   /** Every interned string in id order (id 1 first), to snapshot. */
   exportNames(): string[] {
     return this.names.slice(1);
+  }
+
+  /** The transient ids' strings still kept, oldest first, and how many ids were handed out: to snapshot. */
+  exportTransient(): { seq: number; names: string[] } {
+    const n = this.recentSeq;
+    const kept = Math.min(n, this.transientCapacity);
+    const names: string[] = new Array<string>(kept);
+    for (let j = 0; j < kept; j++) names[j] = this.recent[(n - kept + j) % this.transientCapacity]!;
+    return { seq: n, names };
+  }
+
+  /** Restores exportTransient()'s table: the same transient ids name the same strings again (the last transientCapacity of them). */
+  loadTransient(state: { seq: number; names: readonly string[] }): void {
+    const n = state.seq;
+    if (!Number.isSafeInteger(n) || n < state.names.length) throw new RangeError(`a transient table of ${state.names.length} strings cannot end at sequence number ${n}`);
+    const kept = Math.min(state.names.length, this.transientCapacity);
+    this.recent = [];
+    this.recentSeq = n;
+    // Slot by slot as internTransient would have filled them (a hole for ids no longer kept).
+    const slots = Math.min(n, this.transientCapacity);
+    for (let k = 0; k < slots; k++) this.recent.push("");
+    for (let j = state.names.length - kept; j < state.names.length; j++) {
+      const q = n - state.names.length + j;
+      this.recent[q % this.transientCapacity] = String(state.names[j]);
+    }
+  }
+
+  /** Transient ids handed out so far. */
+  get transientIds(): number {
+    return this.recentSeq;
   }
 
   /** Replaces the table with one from exportNames(): the same strings get the same ids again. */
@@ -137,6 +224,18 @@ export class Interner {
     return this.names.length - 1;
   }
 }
+
+/** The first transient id: interned ids stay below it (2^31 of them). */
+export const TRANSIENT_BASE = 0x80000000;
+/** Transient ids run from TRANSIENT_BASE to TRANSIENT_BASE + TRANSIENT_SPAN - 1 (below 2^32 - 1, a u32 column's range), then again from the base. */
+const TRANSIENT_SPAN = 0x7ffffffe;
+/**
+ * Transient ids named by default. With the default rings a run holds about 200 k records between
+ * decoding and rendering (input rings 16 × 2048 records and output rings 64 × 1024 outputs per
+ * worker, 2 workers; the Kafka source keeps 65 536 unacknowledged): 5 × that, ~50 MB of strings at
+ * most. A lookup past it answers "" and is counted (Interner.transientMisses).
+ */
+export const TRANSIENT_CAPACITY = 1 << 20;
 
 /** Int32s per slot of the byte index: hash, id, start in the arena, length, then PREFIX bytes as words. */
 const SLOT = 8;
@@ -159,4 +258,17 @@ function decodeUtf8(bytes: Uint8Array, at: number, len: number): string {
     if (ascii) return String.fromCharCode.apply(null, bytes.subarray(at, at + len) as unknown as number[]);
   }
   return Buffer.from(bytes.buffer, bytes.byteOffset + at, len).toString("utf8");
+}
+
+/** An interner's transient ids for a snapshot ({} when it never gave one): the strings state may still name. */
+export function transientState(interner: Interner): { transient?: { seq: number; names: string[] } } {
+  return interner.transientIds > 0 ? { transient: interner.exportTransient() } : {};
+}
+
+/** Restores transientState()'s part of a snapshot, when there and when the interner gave no transient id yet. */
+export function loadTransientState(interner: Interner, state: unknown): void {
+  const t = (state as { transient?: { seq?: unknown; names?: unknown } } | null)?.transient;
+  if (t === undefined || t === null || interner.transientIds > 0) return;
+  if (typeof t.seq !== "number" || !Array.isArray(t.names)) throw new TypeError("a snapshot's transient string table must be {seq, names}");
+  interner.loadTransient({ seq: t.seq, names: t.names.map(String) });
 }

@@ -35,6 +35,14 @@ export interface FieldSpec {
 export interface Schema {
   readonly name: string;
   readonly fields: readonly FieldSpec[];
+  /**
+   * `string` fields with a new value in (nearly) every event — a message, payment or request id —
+   * that outputs repeat but state is not indexed by: JSON decoding gives them transient ids
+   * (Interner.internTransient), whose strings are kept only while records can still need them, so
+   * that memory stays bounded however many go by. Equal strings get different ids. Frames intern
+   * their string table as a whole and do not tell these apart.
+   */
+  readonly transient?: readonly string[];
 }
 
 export interface ColumnLayout {
@@ -75,7 +83,7 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CACHE_LINE = 64;
 
 /** Defines a schema; field order is the column order. */
-export function defineSchema(name: string, fields: Record<string, FieldType>): Schema {
+export function defineSchema(name: string, fields: Record<string, FieldType>, options: { transient?: readonly string[] } = {}): Schema {
   const list: FieldSpec[] = [];
   for (const [field, type] of Object.entries(fields)) {
     if (!NAME_RE.test(field)) throw new SchemaError(`schema ${name}: field name ${JSON.stringify(field)} is not an identifier`);
@@ -83,7 +91,11 @@ export function defineSchema(name: string, fields: Record<string, FieldType>): S
     list.push({ name: field, type });
   }
   if (list.length === 0) throw new SchemaError(`schema ${name} has no fields`);
-  return { name, fields: list };
+  const transient = options.transient ?? [];
+  for (const t of transient) {
+    if (fields[t] !== "string") throw new SchemaError(`schema ${name}: transient field ${JSON.stringify(t)} must be a string field`);
+  }
+  return transient.length > 0 ? { name, fields: list, transient: [...transient] } : { name, fields: list };
 }
 
 /** Compiles fields into a struct-of-arrays layout for batches of `capacity` records. */

@@ -35,6 +35,7 @@ import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { OutputColumns } from "../ring/output.js";
 import type { ColumnArray } from "../schema/schema.js";
 import { ENTRY_RUNS, EntryRuns } from "../metrics/entry-runs.js";
+import { transientState } from "../schema/interner.js";
 import type { KafkaSource } from "./kafka-source.js";
 import { MultiSource } from "./multi-source.js";
 import type { Source, SourceHooks } from "./source.js";
@@ -333,7 +334,7 @@ export async function alignedTopics(
   for (const [s, source] of sides.entries()) {
     transactions?.replaceSource(source, {
       interner: source.interner,
-      exportState: () => ({ names: source.interner.exportNames(), partial: aligned.partial(s) }),
+      exportState: () => ({ names: source.interner.exportNames(), ...transientState(source.interner), partial: aligned.partial(s) }),
       importState: (state) => aligned.resume(s, (state as { partial?: unknown } | null)?.partial),
     });
   }

@@ -12,6 +12,11 @@ export type JsonDecoder = (value: unknown, columns: Record<string, ColumnArray>,
 
 const STRING = 1;
 const TEXT = 2;
+const TRANSIENT = 3;
+
+/** Each field's kind: 0 a number, else STRING, TRANSIENT (schema.transient) or TEXT. */
+const kindsOf = (schema: Schema): number[] =>
+  schema.fields.map((f) => (f.type === "string" ? (schema.transient?.includes(f.name) ? TRANSIENT : STRING) : f.type === "text" ? TEXT : 0));
 
 /**
  * `textFields`: the text fields of the layout the decoder writes into, in layout order (a layout
@@ -19,7 +24,7 @@ const TEXT = 2;
  */
 export function compileJsonDecoder(schema: Schema, interner: Interner, textFields?: readonly string[]): JsonDecoder {
   const names = schema.fields.map((f) => f.name);
-  const kinds = schema.fields.map((f) => (f.type === "string" ? STRING : f.type === "text" ? TEXT : 0));
+  const kinds = kindsOf(schema);
   const texts = textFields ?? schema.fields.filter((f) => f.type === "text").map((f) => f.name);
   const ordinal = names.map((n) => texts.indexOf(n));
   const nText = texts.length;
@@ -36,7 +41,7 @@ export function compileJsonDecoder(schema: Schema, interner: Interner, textField
           const n = writeUtf8(v, columns["_blob"] as Uint8Array, (i * nText + ordinal[f]!) * TEXT_STRIDE, TEXT_BYTES);
           columns[name]![i] = n < 0 ? TEXT_TOO_LONG : n + 1;
         }
-      } else columns[name]![i] = kind === STRING ? interner.intern(v) : typeof v === "number" ? v : NaN;
+      } else columns[name]![i] = kind === STRING ? interner.intern(v) : kind === TRANSIENT ? interner.internTransient(v) : typeof v === "number" ? v : NaN;
     }
   };
 }
@@ -73,7 +78,7 @@ const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k); // exact doubles up
 export function compileJsonBytesDecoder(schema: Schema, interner: Interner, textFields?: readonly string[]): JsonBytesDecoder {
   const names = schema.fields.map((f) => f.name);
   const keys = names.map((n) => Buffer.from(n, "utf8"));
-  const kinds = schema.fields.map((f) => (f.type === "string" ? STRING : f.type === "text" ? TEXT : 0));
+  const kinds = kindsOf(schema);
   const texts = textFields ?? schema.fields.filter((f) => f.type === "text").map((f) => f.name);
   const ordinal = names.map((n) => texts.indexOf(n));
   const nText = texts.length;
@@ -154,6 +159,7 @@ export function compileJsonBytesDecoder(schema: Schema, interner: Interner, text
         const len = at - s0;
         at++;
         if (kind === STRING) cols[f]![i] = interner.internBytes(b, s0, len);
+        else if (kind === TRANSIENT) cols[f]![i] = interner.transientBytes(b, s0, len);
         else if (kind === TEXT) {
           if (!ascii) return false;
           if (len === 0) cols[f]![i] = 0;

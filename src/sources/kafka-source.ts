@@ -23,7 +23,7 @@ import { decodeFrameInto, FRAME_MAGIC, internFrameStrings } from "../io/frame.js
 import { DEAD_LETTER_MAX_BYTES } from "../io/retry.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import type { OutputColumns } from "../ring/output.js";
-import { Interner } from "../schema/interner.js";
+import { Interner, loadTransientState, transientState } from "../schema/interner.js";
 import type { ColumnArray } from "../schema/schema.js";
 import { compileJsonBytesDecoder, compileJsonDecoder, type JsonBytesDecoder, type JsonDecoder } from "./json.js";
 import { EntryRuns } from "../metrics/entry-runs.js";
@@ -651,12 +651,13 @@ export class KafkaSource implements Source {
       if (q.assigned && q.within > 0 && !q.msgs.empty) partial.push([p, q.msgs.offset(q.msgs.head), q.within]);
       else if (q.resumeOffset !== undefined) partial.push([p, q.resumeOffset, q.resumeWithin!]); // restored, not read yet
     }
-    return { names: this.interner.exportNames(), partial };
+    return { names: this.interner.exportNames(), ...transientState(this.interner), partial };
   }
 
   importState(state: unknown): void {
     const st = state as { names?: unknown; partial?: unknown } | null;
     if (Array.isArray(st?.names)) this.interner.loadNames(st.names.map(String));
+    loadTransientState(this.interner, st);
     if (Array.isArray(st?.partial)) {
       for (const [p, offset, within] of st.partial as number[][]) {
         const q = this.queues[p!];

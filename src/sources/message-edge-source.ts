@@ -5,9 +5,10 @@
  * presence status): it reads the event back from the inner source (the raw JSON it retains, parsed
  * a second time here, on the main thread). Ids are interned again into tables of this source,
  * because two Kafka sources intern separately and presence (userId) and messages (senderId,
- * recipientId) must name a user with the same id; chats, users and messages have a table each, so
- * that chat and user ids stay dense (the shards' session arrays and the edge's presence arrays are
- * indexed by them) however many message ids go by.
+ * recipientId) must name a user with the same id; chats and users have a table each, so that chat
+ * and user ids stay dense (the shards' session arrays and the edge's presence arrays are indexed by
+ * them), and message ids are transient (a new one per message, its string kept while the message
+ * is in flight: Interner.internTransient), so that memory stays bounded however many go by.
  */
 import { MessageEdge, PRESENCE_OFFLINE, PRESENCE_ONLINE, PRESENCE_UNKNOWN, RECEIPT_DELIVERED, RECEIPT_READ, utf8Bytes } from "../pipelines/message-delivery/edge-state.js";
 import { ChatMembership, hasBannedWord, type MessageInputColumns } from "../pipelines/message-delivery/spec.js";
@@ -31,7 +32,11 @@ export class MessageEdgeSource implements Source {
   /** One output-shaped row to ask the inner source for the event at (partition, offset). */
   private readonly probe: OutputColumns;
 
-  constructor(readonly inner: Source, readonly edge: MessageEdge) {
+  readonly edge: MessageEdge;
+
+  /** `edge`: the run's edge state, given how to name a message id of this source. */
+  constructor(readonly inner: Source, edge: (messageName: (id: number) => string) => MessageEdge) {
+    this.edge = edge((id) => this.messages.name(id));
     this.partitions = inner.partitions;
     this.maxInFlight = inner.maxInFlight;
     if (inner.position) this.position = (p) => inner.position!(p);
@@ -57,7 +62,7 @@ export class MessageEdgeSource implements Source {
       const t = o["ts"];
       c.ts[i] = typeof t === "number" ? t : NaN;
       c.userId[i] = this.users.intern(o["userId"]);
-      c.messageId[i] = this.messages.intern(o["messageId"]);
+      c.messageId[i] = this.messages.internTransient(o["messageId"]);
       c.chatId[i] = this.chats.intern(o["chatId"]);
       c.senderId[i] = this.users.intern(o["senderId"]);
       c.recipientId[i] = this.users.intern(o["recipientId"]);

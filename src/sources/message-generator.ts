@@ -192,7 +192,9 @@ export class MessageGeneratorSource implements Source {
     this.partitions = generator.partitions;
     this.remaining = limit;
     this.next = new Float64Array(generator.partitions);
-    this.edge = new MessageEdge({ membership: generator.membership, rateLimit: generator.options.rateLimit });
+    this.edge = new MessageEdge({
+      membership: generator.membership, rateLimit: generator.options.rateLimit, messageName,
+    });
   }
 
   fill(p: number, columns: Record<string, ColumnArray>, max: number): number {

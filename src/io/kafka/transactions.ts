@@ -59,7 +59,7 @@ import { splitTasks } from "../../pipelines/tasked-processor.js";
 import { decodeSnapshot, encodeSnapshot, type RunSnapshot } from "../../coordinator/snapshot.js";
 import type { KafkaAdminClient, KafkaClientFactory, KafkaClientOptions, KafkaConsumerClient, KafkaProducerClient } from "./client.js";
 import { KafkaError } from "./client.js";
-import type { Interner } from "../../schema/interner.js";
+import { loadTransientState, type Interner } from "../../schema/interner.js";
 import type { TaskStateCodec } from "../../pipelines/pipeline.js";
 
 /**
@@ -86,8 +86,8 @@ export interface TransactionalInput {
   purge?: boolean;
 }
 
-/** A KafkaSource's exportState(): its string table and the frames read in part. */
-interface SourceState { names?: unknown; partial?: unknown }
+/** A KafkaSource's exportState(): its string table, its transient ids' strings and the frames read in part. */
+interface SourceState { names?: unknown; transient?: unknown; partial?: unknown }
 
 /** Changelog chunk size: under the broker's default 1 MB message limit. */
 const CHUNK_BYTES = 512 * 1024;
@@ -221,6 +221,7 @@ export class KafkaTransactions implements TransactionHooks {
     }
     this.restoredInputs[k] = mine;
     if (Array.isArray(mine?.names)) restoreNames(input.source.interner, mine.names.map(String), input.topic);
+    loadTransientState(input.source.interner, mine);
     input.source.importState({ partial: mine?.partial });
   }
 

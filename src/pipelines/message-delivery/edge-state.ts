@@ -21,6 +21,12 @@ const FORWARDS_KEPT = 1 << 16;
 
 export interface MessageEdgeOptions {
   membership: ChatMembership;
+  /**
+   * The string of a message id: a stored message keeps it, since a transient id (the Kafka
+   * source's) names its string only while the message is in flight, and a message can wait for
+   * its recipient far longer.
+   */
+  messageName: (id: number) => string;
   /** Messages per sender per minute of event time. */
   rateLimit?: number;
 }
@@ -31,19 +37,21 @@ export class MessageEdge {
   private online = new Uint8Array(1024);
   /** Event time of the user's last presence event (NaN: never seen). */
   private lastSeen = new Float64Array(1024).fill(NaN);
-  /** Messages stored for the user since they were last forwarded: [messageId, chatId, senderId] per message. */
-  private readonly stored = new Map<number, number[]>();
+  /** Messages stored for the user since they were last forwarded: [messageId's string, chatId, senderId] per message. */
+  private readonly stored = new Map<number, Array<string | number>>();
   /**
    * Lists handed to a forward, by the presence record's (partition, offset), until its statuses are
    * rendered (insertion order; the oldest go beyond FORWARDS_KEPT, e.g. when nothing renders them).
    */
-  private readonly forwarding = new Map<string, number[]>();
+  private readonly forwarding = new Map<string, Array<string | number>>();
+  private readonly messageName: (id: number) => string;
   private rateMinute = new Float64Array(1024).fill(NaN);
   private rateCount = new Uint32Array(1024);
 
   constructor(options: MessageEdgeOptions) {
     this.membership = options.membership;
     this.rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+    this.messageName = options.messageName;
   }
 
   /**
@@ -85,7 +93,7 @@ export class MessageEdge {
       c._route[i] = ST_STORED;
       let list = this.stored.get(u);
       if (!list) this.stored.set(u, (list = []));
-      list.push(c.messageId[i]!, c.chatId[i]!, c.senderId[i]!);
+      list.push(this.messageName(c.messageId[i]!), c.chatId[i]!, c.senderId[i]!);
     }
   }
 
@@ -131,15 +139,15 @@ export class MessageEdge {
   }
 
   /**
-   * Message j of the stored messages forwarded by the presence record at (partition, offset):
-   * [messageId, chatId, senderId] ids, or undefined when no longer kept.
+   * Message j of the stored messages forwarded by the presence record at (partition, offset): its
+   * id's string, its chatId and senderId ids into `into[0]`, `into[1]`; undefined when no longer kept.
    */
-  forwarded(partition: number, offset: number, j: number, into: Float64Array): boolean {
+  forwarded(partition: number, offset: number, j: number, into: Float64Array): string | undefined {
     const list = this.forwarding.get(`${partition}:${offset}`);
-    if (!list || 3 * j + 2 >= list.length) return false;
-    into[0] = list[3 * j]!; into[1] = list[3 * j + 1]!; into[2] = list[3 * j + 2]!;
+    if (!list || 3 * j + 2 >= list.length) return undefined;
+    into[0] = list[3 * j + 1] as number; into[1] = list[3 * j + 2] as number;
     if (3 * j + 3 === list.length) this.forwarding.delete(`${partition}:${offset}`);
-    return true;
+    return list[3 * j] as string;
   }
 
   /** Users with presence state (for metrics and tests). */

@@ -27,10 +27,10 @@ export interface MessageDeliveryBinding {
   /** The original event of the output at index i (the run's source: `source.event`). */
   event(out: OutputColumns, i: number): unknown;
   /** The run's edge state: the stored messages a forward delivers (MessageEdge.forwarded). */
-  edge?: { forwarded(partition: number, offset: number, j: number, into: Float64Array): boolean };
+  edge?: { forwarded(partition: number, offset: number, j: number, into: Float64Array): string | undefined };
 }
 
-const ids = new Float64Array(3);
+const ids = new Float64Array(2);
 
 function render(binding: MessageDeliveryBinding | undefined, out: OutputColumns, i: number, name: (field: string, id: number) => string): Output {
   const kind = out.kind[i]!;
@@ -42,9 +42,10 @@ function render(binding: MessageDeliveryBinding | undefined, out: OutputColumns,
   }
   if (kind === OUT_STATUS && out.f[i] === 2) {
     // A stored message delivered as its recipient came online (key: the recipient, a: its index).
-    if (!binding?.edge?.forwarded(out.part[i]!, out.off[i]!, out.a[i]!, ids)) ids.fill(0);
+    let messageId = binding?.edge?.forwarded(out.part[i]!, out.off[i]!, out.a[i]!, ids);
+    if (messageId === undefined) { messageId = ""; ids.fill(0); }
     return {
-      type: "status", messageId: name("messageId", ids[0]!), chatId: name("chatId", ids[1]!), senderId: name("senderId", ids[2]!),
+      type: "status", messageId, chatId: name("chatId", ids[0]!), senderId: name("senderId", ids[1]!),
       recipientId: name("recipientId", out.key[i]!), status: "DELIVERED", forwarded: true, ts: out.d[i]!,
     };
   }

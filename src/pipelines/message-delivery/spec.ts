@@ -35,7 +35,7 @@ export const MESSAGE_EVENT = defineSchema("message-event", {
   recipientId: "string",
   userId: "string",
   ts: "f64",
-});
+}, { transient: ["messageId"] }); // a new id per message: not kept beyond its outputs (a stored message keeps its string)
 
 export const KIND_MESSAGE = 1;
 export const KIND_PRESENCE = 2;

@@ -37,7 +37,7 @@ export const PAYMENT_EVENT = defineSchema("payment-event", {
   userId: "string",
   amount: "f64",
   ts: "f64",
-});
+}, { transient: ["paymentId"] }); // a new id per payment: not kept beyond its outputs
 
 export const PAYMENT_SYSTEM_FIELDS = [
   { name: "_off", type: "f64" },
