@@ -117,6 +117,8 @@ export function objectShape(topology: Topology): ObjectShape {
     if (n.kind === "source" || n.kind === "table-source") {
       const what = n.kind === "source" ? `builder.stream(${JSON.stringify(n.topics.join(","))})` : `builder.table(${JSON.stringify(n.topic)})`;
       if (!n.schema) refuse(`${what} needs { schema } (defineSchema) for the record layout`);
+      // The workers name strings from a table shared with the main thread (shared-strings.ts); transient ids are not in it.
+      if (n.schema!.transient) refuse(`transient fields (${n.schema!.transient.join(", ")}) are for the built-in pipelines; in a topology give a field with a value per event the type text`);
       if (!n.keyField) refuse(`${what} needs { key: "<field>" }: records are sharded by that field`);
       if (n.kind === "source" && !n.timestampField) refuse(`${what} needs { timestamp: "<field>" }: event time is read where records enter`);
       const field = (name: string) => n.schema!.fields.find((f) => f.name === name);

@@ -86,6 +86,7 @@ export function engineShape(topology: Topology): EngineShape {
   const ts = field(src.timestampField!);
   if (!ts || ts.type === "string" || ts.type === "text") refuse(`the timestamp field ${src.timestampField} must be a numeric field of the schema`);
   if (src.schema!.fields.some((f) => f.type === "text")) refuse("text fields are read in the general form");
+  if (src.schema!.transient) refuse(`transient fields (${src.schema!.transient.join(", ")}) are for the built-in pipelines; in a topology give a field with a value per event the type text`);
   const aggs = nodes.filter((n) => n.kind === "aggregate") as Extract<PlanNode, { kind: "aggregate" }>[];
   const sinks = nodes.filter((n) => n.kind === "sink") as Extract<PlanNode, { kind: "sink" }>[];
   if (aggs.length !== 1 || aggs[0]!.windows === undefined) refuse("it needs exactly one windowed aggregation");

@@ -12,6 +12,8 @@ import { compileJsonBytesDecoder, compileJsonDecoder } from "../../src/sources/j
 import { PAYMENT_EVENT } from "../../src/pipelines/payments/spec.js";
 import { MessageEdge, PRESENCE_OFFLINE, PRESENCE_ONLINE } from "../../src/pipelines/message-delivery/edge-state.js";
 import { ChatMembership, ST_STORED, type MessageInputColumns } from "../../src/pipelines/message-delivery/spec.js";
+import { StreamsBuilder } from "../../src/dsl/builder.js";
+import { topologyShape } from "../../src/dsl/engine.js";
 
 describe("Interner.internTransient", () => {
   it("gives a new id per call, above every interned id, and names it; 0 for what is not a non-empty string", () => {
@@ -83,6 +85,13 @@ describe("transient fields of a schema", () => {
     expect(() => defineSchema("s", { id: "f64", k: "string" }, { transient: ["id"] })).toThrow(/transient field "id" must be a string field/);
     expect(() => defineSchema("s", { k: "string" }, { transient: ["nope"] })).toThrow(/transient field "nope"/);
     expect(defineSchema("s", { k: "string", id: "string" }, { transient: ["id"] }).transient).toEqual(["id"]);
+  });
+
+  it("a topology on the worker engine refuses them, naming the field (its workers name strings from the shared table)", () => {
+    const b = new StreamsBuilder();
+    const schema = defineSchema("msg", { chatId: "string", messageId: "string", ts: "f64" }, { transient: ["messageId"] });
+    b.stream("messages", { schema, key: "chatId", timestamp: "ts" }).to("out");
+    expect(() => topologyShape(b.build())).toThrow(/transient fields \(messageId\) are for the built-in pipelines/);
   });
 
   it("JSON decoding (bytes and parsed) gives payments' paymentId transient ids and interns userId: 20 000 payments, 50 users in the table", () => {
