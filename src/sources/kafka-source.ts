@@ -47,6 +47,13 @@ export interface KafkaSourceOptions {
    */
   queuedPerPartition?: number;
   /**
+   * … and while its queues hold fewer message bytes than this, all partitions together: records
+   * alone bounded 200 000 JSON messages of 600 bytes per partition, ~1 GB for 8 partitions of
+   * message-delivery's backlog. Frames (~46 bytes per record) stay under it at the record bound.
+   * @default 64 MiB
+   */
+  queuedBytes?: number;
+  /**
    * Queued records above which a partition is paused while another is short of records (it has
    * fallen far behind the others: its shard is slower). Pausing costs the partition's prefetch
    * (librdkafka drops it and fetches it again on resume), so it is kept for such imbalance and
@@ -151,6 +158,13 @@ export class KafkaSource implements Source {
   private readonly rawStart: Uint32Array[] = [];
   private readonly rawLength: Uint32Array[] = [];
   private readonly rawOffset: Float64Array[] = [];
+  /**
+   * Per partition, the offset from which kept messages may still be referenced (-1: none kept
+   * yet): a commit lets go of those before its position (releaseRaw), so that what is kept is what
+   * is in flight, not the last RETAIN offsets — each kept message holds the whole packed take it
+   * came in (megabytes, every partition's messages).
+   */
+  private readonly rawFrom: number[] = [];
   private hooks: SourceHooks | undefined;
   private consuming: Promise<void> | undefined;
   private closed = false;
@@ -159,6 +173,7 @@ export class KafkaSource implements Source {
   private dataWaiter: (() => void) | undefined;
   private everAssigned = false;
   private readonly queuedPerPartition: number;
+  private readonly queuedBytes: number;
   private readonly highWater: number;
   private readonly lowWater: number;
   /**
@@ -166,6 +181,8 @@ export class KafkaSource implements Source {
    * take, so a take overshoots the room by at most the one message of a kind not seen before.
    */
   private recordsPerMessage = 1 << 16;
+  /** Value bytes per message assumed when sizing a take against queuedBytes: the largest of the last take. */
+  private bytesPerMessage = 64 << 10;
   private readonly maxJsonBytes: number;
   /** Messages that went to the dead-letter topic. */
   deadLetters = 0;
@@ -180,6 +197,7 @@ export class KafkaSource implements Source {
     this.decodeJson = compileJsonDecoder(options.pipeline.schema, this.interner, options.pipeline.textFields);
     this.decodeJsonBytes = compileJsonBytesDecoder(options.pipeline.schema, this.interner, options.pipeline.textFields);
     this.queuedPerPartition = options.queuedPerPartition ?? 200_000;
+    this.queuedBytes = options.queuedBytes ?? 64 << 20;
     this.highWater = options.highWater ?? 2 * this.queuedPerPartition;
     this.lowWater = options.lowWater ?? 50_000;
     this.maxJsonBytes = options.maxJsonBytes ?? 1 << 20;
@@ -189,6 +207,7 @@ export class KafkaSource implements Source {
       this.rawStart.push(new Uint32Array(RETAIN)); // a Buffer is at most 4 GiB (buffer.constants.MAX_LENGTH)
       this.rawLength.push(new Uint32Array(RETAIN));
       this.rawOffset.push(new Float64Array(RETAIN).fill(-1));
+      this.rawFrom.push(-1);
     }
   }
 
@@ -318,7 +337,9 @@ export class KafkaSource implements Source {
       const now = Date.now();
       if (messages.length > 0) this.lastMessageAt = now;
       let most = 0;
+      let largest = 0;
       for (const m of messages) {
+        if (m.value && m.value.length > largest) largest = m.value.length;
         const q = this.queues[m.partition];
         if (!q || !q.assigned) continue;
         if (q.nextOffset >= 0 && m.offset < q.nextOffset) continue; // already queued (after a seek)
@@ -326,6 +347,7 @@ export class KafkaSource implements Source {
         const records = this.queued(q, m.partition, m.offset, now);
         if (records > most) most = records;
       }
+      if (largest > 0) this.bytesPerMessage = largest;
       if (most > 0) this.recordsPerMessage = most;
       if (messages.length > 0) this.wakeData();
       waiting = messages.length === 0;
@@ -339,8 +361,10 @@ export class KafkaSource implements Source {
     const now = Date.now();
     this.lastMessageAt = now;
     let most = 0;
+    let largest = 0;
     for (let i = 0; i < count; i++) {
       const m = 1 + i * PACKED_STRIDE;
+      if (meta[m + PACKED_VALUE_LENGTH]! > largest) largest = meta[m + PACKED_VALUE_LENGTH]!;
       if (meta[m + PACKED_ERROR] !== 0) {
         this.options.onLog?.("consume-error", { partition: meta[m + PACKED_PARTITION], code: meta[m + PACKED_ERROR] });
         continue;
@@ -355,6 +379,7 @@ export class KafkaSource implements Source {
       if (records > most) most = records;
     }
     if (most > 0) this.recordsPerMessage = most;
+    if (largest > 0) this.bytesPerMessage = largest;
     this.wakeData();
   }
 
@@ -392,19 +417,24 @@ export class KafkaSource implements Source {
 
   /**
    * Messages to take now: the records the assigned partitions may still queue (queuedPerPartition
-   * each on average) over the records per message expected, at most `batch`; 0 when full.
+   * each on average) over the records per message expected, at most `batch`; 0 when full, of
+   * records or of bytes (queuedBytes).
    */
   private room(batch: number): number {
     let queued = 0;
     let assigned = 0;
+    let bytes = 0;
     for (const q of this.queues) {
+      bytes += q.msgs.bytes;
       if (!q.assigned || q.revoking) continue;
       assigned++;
       queued += q.queuedRecords;
     }
+    const freeBytes = this.queuedBytes - bytes;
+    if (freeBytes <= 0) return 0;
     const free = Math.max(1, assigned) * this.queuedPerPartition - queued;
     if (free <= 0) return 0;
-    return Math.min(batch, Math.ceil(free / this.recordsPerMessage));
+    return Math.min(batch, Math.ceil(free / this.recordsPerMessage), Math.ceil(freeBytes / this.bytesPerMessage));
   }
 
   private pause(p: number): void {
@@ -594,6 +624,7 @@ export class KafkaSource implements Source {
           }
         }
         const k = offset % RETAIN;
+        if (this.rawFrom[p]! < 0) this.rawFrom[p] = offset;
         this.raw[p]![k] = buf;
         this.rawStart[p]![k] = start;
         this.rawLength[p]![k] = len;
@@ -669,6 +700,9 @@ export class KafkaSource implements Source {
   async commit(positions: ReadonlyArray<readonly [number, number]>): Promise<void> {
     const offsets = positions.filter(([, o]) => o >= 0).map(([partition, offset]) => ({ topic: this.options.topic, partition, offset }));
     if (offsets.length === 0) return;
+    // Every output of the records before a committed position was acknowledged: none renders
+    // their event again.
+    for (const o of offsets) this.releaseRaw(o.partition, o.offset);
     const consumer = this.options.consumer;
     if (consumer.commitAsync && this.options.asyncCommits !== false && !this.closed && !this.queues.some((q) => q.revoking)) {
       consumer.commitAsync(offsets);
@@ -677,6 +711,19 @@ export class KafkaSource implements Source {
     }
     await consumer.commit(offsets);
     for (const o of offsets) if (this.unconfirmed.get(o.partition)! <= o.offset) this.unconfirmed.delete(o.partition);
+  }
+
+  /** Drops the kept messages of partition p before offset `upTo` (event() then rebuilds such an event from its fields). */
+  private releaseRaw(p: number, upTo: number): void {
+    const raw = this.raw[p];
+    const from = this.rawFrom[p];
+    if (raw === undefined || from === undefined || from < 0 || upTo <= from) return;
+    const at = this.rawOffset[p]!;
+    for (let o = Math.max(from, upTo - RETAIN); o < upTo; o++) {
+      const k = o % RETAIN;
+      if (at[k] === o) raw[k] = undefined;
+    }
+    this.rawFrom[p] = upTo;
   }
 
   exhausted(): boolean {

@@ -22,6 +22,8 @@ export class MessageQueue {
   head = 0;
   /** Index after the last message queued. */
   tail = 0;
+  /** Value bytes of the messages queued (head to tail). */
+  bytes = 0;
   private mask = INITIAL - 1;
   private rows = new Float64Array(STRIDE * INITIAL);
   /** The buffer holding message i's value; its key's, when the key lies elsewhere (client messages). */
@@ -54,6 +56,7 @@ export class MessageQueue {
     this.keyBufs[k] = data;
     this.ids[k] = undefined;
     this.tail++;
+    this.bytes += Math.max(0, meta[m + PACKED_VALUE_LENGTH]!);
   }
 
   /** Queues a client's message object. */
@@ -72,6 +75,7 @@ export class MessageQueue {
     this.keyBufs[k] = msg.key;
     this.ids[k] = undefined;
     this.tail++;
+    this.bytes += msg.value ? msg.value.length : 0;
   }
 
   /** Sets the frame string ids of the message queued last. */
@@ -130,6 +134,7 @@ export class MessageQueue {
   /** Moves past the head message, dropping its references. */
   shift(): void {
     const k = this.head & this.mask;
+    this.bytes -= Math.max(0, this.rows[k * STRIDE + VALUE_LENGTH]!);
     this.bufs[k] = undefined;
     this.keyBufs[k] = undefined;
     this.ids[k] = undefined;
@@ -137,12 +142,14 @@ export class MessageQueue {
     if (this.head === this.tail) {
       this.head = 0;
       this.tail = 0;
+      this.bytes = 0;
     }
   }
 
   clear(): void {
     this.head = 0;
     this.tail = 0;
+    this.bytes = 0;
     this.bufs.fill(undefined);
     this.keyBufs.fill(undefined);
     this.ids.fill(undefined);

@@ -3,7 +3,8 @@
  * what it "prefetched" for partitions not paused, and records every call).
  *
  *   - takes are sized to the room the queues have left: the source never holds much more than
- *     `queuedPerPartition` records per assigned partition, and pauses nothing while it is read;
+ *     `queuedPerPartition` records per assigned partition, nor much more than `queuedBytes` of
+ *     message values, and pauses nothing while it is read;
  *   - queues left full (a slow sink) pause the partitions holding records, the client is still
  *     polled (its callbacks run only within consume()) without more being taken than one message
  *     per poll, and a partition read below the low mark resumes at the first offset not yet
@@ -32,6 +33,7 @@ class PrefetchingConsumer implements KafkaConsumerClient {
   readonly seeks: Array<[number, number]> = [];
   pauses = 0;
   handedOut = 0;
+  get frameBytes(): number { return this.frame.length; }
   private turn = 0;
   private readonly frame: Buffer;
   constructor() {
@@ -118,6 +120,26 @@ describe("Kafka source: what it takes from the client", () => {
     for (let guard = 0; guard < 100_000 && consumer.handedOut < PARTITIONS * FRAMES; guard++) {
       for (let p = 0; p < PARTITIONS; p++) r.fill(p);
       expect(consumer.handedOut - r.offsets.reduce((a, o) => a + o.length, 0) / PER_FRAME).toBeLessThanOrEqual(41);
+      await new Promise((res) => setImmediate(res));
+    }
+    for (let p = 0; p < PARTITIONS; p++) while (r.fill(p) > 0);
+    await s.close();
+    expect(consumer.pauses).toBe(0);
+    expectAllOnce(r.offsets);
+  });
+
+  it("holds about queuedBytes of message values, however many records that leaves room for, and reads every record once", async () => {
+    const consumer = new PrefetchingConsumer();
+    const s = source(consumer, { fullPauseMs: 60_000, queuedPerPartition: 1_000_000, queuedBytes: 10 * consumer.frameBytes });
+    s.start();
+    // The first take assumes 64 KiB messages: one frame; then the largest seen sizes the next.
+    await until(() => consumer.handedOut >= 10, "the queues filled to the byte bound");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(consumer.handedOut).toBe(10);
+    const r = reader(s);
+    for (let guard = 0; guard < 100_000 && consumer.handedOut < PARTITIONS * FRAMES; guard++) {
+      for (let p = 0; p < PARTITIONS; p++) r.fill(p);
+      expect(consumer.handedOut - r.offsets.reduce((a, o) => a + o.length, 0) / PER_FRAME).toBeLessThanOrEqual(10);
       await new Promise((res) => setImmediate(res));
     }
     for (let p = 0; p < PARTITIONS; p++) while (r.fill(p) > 0);

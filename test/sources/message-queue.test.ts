@@ -1,7 +1,8 @@
 /**
  * MessageQueue (a ring of message rows) against an array of the messages it was given: any
  * sequence of pushes (packed takes and client messages), shifts and clears, wrapping around and
- * growing while full, reads back every message's offset, timestamp, value, key and frame ids.
+ * growing while full, reads back every message's offset, timestamp, value, key and frame ids, and
+ * counts the value bytes queued.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -30,6 +31,7 @@ describe("MessageQueue", () => {
       const check = (): void => {
         expect(q.tail - q.head).toBe(model.length);
         expect(q.empty).toBe(model.length === 0);
+        expect(q.bytes).toBe(model.reduce((n, m) => n + (m.value === null ? 0 : Buffer.byteLength(m.value)), 0));
         for (let j = 0; j < model.length; j++) {
           const i = q.head + j, m = model[j]!;
           expect(q.offset(i)).toBe(m.offset);
