@@ -107,6 +107,20 @@ function expectAllOnce(offsets: number[][]): void {
   for (let p = 0; p < PARTITIONS; p++) expect(offsets[p], `partition ${p}`).toEqual(want);
 }
 
+/** Reads every partition to its end while the source holds at most `frames` frames not read yet; nothing paused; every record once. */
+async function readAllHolding(s: KafkaSource, consumer: PrefetchingConsumer, frames: number): Promise<void> {
+  const r = reader(s);
+  for (let guard = 0; guard < 100_000 && consumer.handedOut < PARTITIONS * FRAMES; guard++) {
+    for (let p = 0; p < PARTITIONS; p++) r.fill(p);
+    expect(consumer.handedOut - r.offsets.reduce((a, o) => a + o.length, 0) / PER_FRAME).toBeLessThanOrEqual(frames);
+    await new Promise((res) => setImmediate(res));
+  }
+  for (let p = 0; p < PARTITIONS; p++) while (r.fill(p) > 0);
+  await s.close();
+  expect(consumer.pauses).toBe(0);
+  expectAllOnce(r.offsets);
+}
+
 describe("Kafka source: what it takes from the client", () => {
   it("takes only what the queues have room for, and pauses nothing while it is read", async () => {
     const consumer = new PrefetchingConsumer();
@@ -116,16 +130,7 @@ describe("Kafka source: what it takes from the client", () => {
     await until(() => consumer.handedOut >= 40, "the queues filled");
     await new Promise((r) => setTimeout(r, 50)); // the loop keeps running: nothing more is taken
     expect(consumer.handedOut).toBeLessThanOrEqual(41);
-    const r = reader(s);
-    for (let guard = 0; guard < 100_000 && consumer.handedOut < PARTITIONS * FRAMES; guard++) {
-      for (let p = 0; p < PARTITIONS; p++) r.fill(p);
-      expect(consumer.handedOut - r.offsets.reduce((a, o) => a + o.length, 0) / PER_FRAME).toBeLessThanOrEqual(41);
-      await new Promise((res) => setImmediate(res));
-    }
-    for (let p = 0; p < PARTITIONS; p++) while (r.fill(p) > 0);
-    await s.close();
-    expect(consumer.pauses).toBe(0);
-    expectAllOnce(r.offsets);
+    await readAllHolding(s, consumer, 41);
   });
 
   it("holds about queuedBytes of message values, however many records that leaves room for, and reads every record once", async () => {
@@ -136,16 +141,7 @@ describe("Kafka source: what it takes from the client", () => {
     await until(() => consumer.handedOut >= 10, "the queues filled to the byte bound");
     await new Promise((r) => setTimeout(r, 50));
     expect(consumer.handedOut).toBe(10);
-    const r = reader(s);
-    for (let guard = 0; guard < 100_000 && consumer.handedOut < PARTITIONS * FRAMES; guard++) {
-      for (let p = 0; p < PARTITIONS; p++) r.fill(p);
-      expect(consumer.handedOut - r.offsets.reduce((a, o) => a + o.length, 0) / PER_FRAME).toBeLessThanOrEqual(10);
-      await new Promise((res) => setImmediate(res));
-    }
-    for (let p = 0; p < PARTITIONS; p++) while (r.fill(p) > 0);
-    await s.close();
-    expect(consumer.pauses).toBe(0);
-    expectAllOnce(r.offsets);
+    await readAllHolding(s, consumer, 10);
   });
 
   it("queues left full pause their partitions and keep polling; read below the low mark, each resumes where its queue ends", async () => {
