@@ -7,8 +7,8 @@
  * because two Kafka sources intern separately and presence (userId) and messages (senderId,
  * recipientId) must name a user with the same id; chats and users have a table each, so that chat
  * and user ids stay dense (the shards' session arrays and the edge's presence arrays are indexed by
- * them), and message ids are transient (a new one per message, its string kept while the message
- * is in flight: Interner.internTransient), so that memory stays bounded however many go by.
+ * them). Message ids stay as the inner source decoded them: transient (the schema's, a new id per
+ * message, its string kept while the message is in flight: Interner.internTransient), named by it.
  */
 import { MessageEdge, PRESENCE_OFFLINE, PRESENCE_ONLINE, PRESENCE_UNKNOWN, RECEIPT_DELIVERED, RECEIPT_READ, utf8Bytes } from "../pipelines/message-delivery/edge-state.js";
 import { ChatMembership, hasBannedWord, type MessageInputColumns } from "../pipelines/message-delivery/spec.js";
@@ -22,7 +22,6 @@ export class MessageEdgeSource implements Source {
   readonly maxInFlight: number;
   readonly users = new Interner();
   readonly chats = new Interner();
-  readonly messages = new Interner();
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
@@ -36,7 +35,7 @@ export class MessageEdgeSource implements Source {
 
   /** `edge`: the run's edge state, given how to name a message id of this source. */
   constructor(readonly inner: Source, edge: (messageName: (id: number) => string) => MessageEdge) {
-    this.edge = edge((id) => this.messages.name(id));
+    this.edge = edge((id) => this.messageName(id));
     this.partitions = inner.partitions;
     this.maxInFlight = inner.maxInFlight;
     if (inner.position) this.position = (p) => inner.position!(p);
@@ -62,7 +61,6 @@ export class MessageEdgeSource implements Source {
       const t = o["ts"];
       c.ts[i] = typeof t === "number" ? t : NaN;
       c.userId[i] = this.users.intern(o["userId"]);
-      c.messageId[i] = this.messages.internTransient(o["messageId"]);
       c.chatId[i] = this.chats.intern(o["chatId"]);
       c.senderId[i] = this.users.intern(o["senderId"]);
       c.recipientId[i] = this.users.intern(o["recipientId"]);
@@ -92,7 +90,11 @@ export class MessageEdgeSource implements Source {
   }
 
   idName(field: string, id: number): string {
-    return (field === "messageId" ? this.messages : field === "chatId" ? this.chats : this.users).name(id);
+    return field === "messageId" ? this.messageName(id) : (field === "chatId" ? this.chats : this.users).name(id);
+  }
+
+  private messageName(id: number): string {
+    return this.inner.idName ? this.inner.idName("messageId", id) : "";
   }
 
   attach(hooks: SourceHooks): void {
