@@ -3,7 +3,10 @@
  * test/dsl/table-store-recovery.test.ts): a clean run, one where workers 0 and 1 die mid-stream
  * (by output count, not by the clock) and are replaced from their checkpoints, and the same crashes
  * with checkpoint areas too small for the state (no restorable state), which must lose or repeat
- * something — else the crashes hit no state and prove nothing.
+ * something — else the crashes hit no state and prove nothing. A crash comes at most 3 batches
+ * (ringSlots 8: a checkpoint every 4) after a shard's last checkpoint; the inputs must keep state
+ * open longer than that in event time (windows, join buffers, tables), or the replay from the last
+ * released batch rebuilds what the replacement lost and that last check fails now and then.
  */
 import { resolve } from "node:path";
 import { expect } from "vitest";
