@@ -3,8 +3,9 @@
  *
  *   consumer.takeNow() / consume() ──► per-partition queues of messages ──fill(p)──► ring slot columns
  *        ▲  takes only what the queues have room for (the client's prefetch holds the rest);
- *        │  pauses p when it falls far behind the others, or when the queues stay full (a slow
- *        │  sink); resumes it (seeking to the first message not yet queued, since librdkafka drops
+ *        │  pauses p when it falls far behind the others, when the queues stay full (a slow
+ *        │  sink), or when they hold queuedBytes and another partition with records on their way
+ *        │  has next to none (shareBytes); resumes it (seeking to the first message not yet queued, since librdkafka drops
  *        │  what it prefetched for a paused partition) below the low mark
  *
  * Two wire formats, told apart per message: JSON (one event per message, `{` first) and the packed
@@ -301,6 +302,7 @@ export class KafkaSource implements Source {
     let fullSince = 0;
     while (!this.closed) {
       let room = this.room(batch);
+      if (room === 0 && this.shareBytes()) room = this.room(batch);
       if (room === 0) {
         const now = Date.now();
         if (fullSince === 0) fullSince = now;
@@ -430,8 +432,20 @@ export class KafkaSource implements Source {
       assigned++;
       queued += q.queuedRecords;
     }
-    const freeBytes = this.queuedBytes - bytes;
-    if (freeBytes <= 0) return 0;
+    let freeBytes = this.queuedBytes - bytes;
+    if (freeBytes <= 0) {
+      // The bound is reached. Once the partitions holding half their share or more are paused
+      // (shareBytes), the others may still fill up to half of theirs: the client then delivers
+      // only theirs.
+      const half = this.queuedBytes / Math.max(1, assigned) / 2;
+      freeBytes = 0;
+      for (const q of this.queues) {
+        if (!q.assigned || q.revoking || q.paused) continue;
+        if (q.msgs.bytes >= half) return 0;
+        freeBytes += half - q.msgs.bytes;
+      }
+      if (freeBytes <= 0) return 0;
+    }
     const free = Math.max(1, assigned) * this.queuedPerPartition - queued;
     if (free <= 0) return 0;
     return Math.min(batch, Math.ceil(free / this.recordsPerMessage), Math.ceil(freeBytes / this.bytesPerMessage));
@@ -442,7 +456,14 @@ export class KafkaSource implements Source {
     if (q.paused) return;
     q.paused = true;
     this.options.consumer.pause([{ topic: this.options.topic, partition: p }]);
-    this.options.onLog?.("pause", { partition: p, queued: q.queuedRecords });
+    this.options.onLog?.("pause", { partition: p, queued: q.queuedRecords, bytes: q.msgs.bytes });
+  }
+
+  /** queuedBytes over the partitions assigned. */
+  private byteShare(): number {
+    let assigned = 0;
+    for (const q of this.queues) if (q.assigned && !q.revoking) assigned++;
+    return this.queuedBytes / Math.max(1, assigned);
   }
 
   /**
@@ -457,6 +478,44 @@ export class KafkaSource implements Source {
       if (o !== p && q.assigned && !q.revoking && !q.paused && q.queuedRecords < this.lowWater && now - q.lastQueuedAt < 1000) return true;
     }
     return false;
+  }
+
+  /**
+   * With queuedBytes reached: if an assigned partition short of bytes (under a quarter of its
+   * share) has records on their way, pauses every partition holding half its share or more and
+   * returns true. Otherwise the bytes held by partitions the engine cannot read on (a merge on event
+   * time waits for the short one) leave no room, and the short partition, whose messages the
+   * client delivers after theirs, never gets any: nothing moves (as Kafka Streams pauses the
+   * partitions with buffered records when its input.buffer.max.bytes is reached). They resume
+   * below a quarter of their share (fill()).
+   */
+  private shareBytes(): boolean {
+    let bytes = 0;
+    let assigned = 0;
+    for (const q of this.queues) {
+      bytes += q.msgs.bytes;
+      if (q.assigned && !q.revoking) assigned++;
+    }
+    if (bytes < this.queuedBytes) return false;
+    const share = this.queuedBytes / Math.max(1, assigned);
+    const now = Date.now();
+    let short = false;
+    for (let p = 0; p < this.queues.length && !short; p++) {
+      const q = this.queues[p]!;
+      if (!q.assigned || q.revoking || q.paused || q.loading || q.msgs.bytes >= share / 4) continue;
+      const state = this.fetchState(p);
+      short = state === "behind" || (state === undefined && now - q.lastQueuedAt < 1000);
+    }
+    if (!short) return false;
+    let paused = false;
+    for (let p = 0; p < this.queues.length; p++) {
+      const q = this.queues[p]!;
+      if (q.assigned && !q.revoking && !q.paused && q.msgs.bytes >= share / 2) {
+        this.pause(p);
+        paused = true;
+      }
+    }
+    return paused;
   }
 
   /** Pauses every assigned partition holding more than the low mark (they are resumed below it). */
@@ -639,7 +698,7 @@ export class KafkaSource implements Source {
       }
     }
     q.position = msgs.empty ? q.nextOffset : msgs.offset(msgs.head);
-    if (q.paused && q.queuedRecords < this.lowWater) void this.resume(p);
+    if (q.paused && q.queuedRecords < this.lowWater && q.msgs.bytes <= this.byteShare() / 4) void this.resume(p);
     return n;
   }
 

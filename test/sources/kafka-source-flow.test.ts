@@ -8,7 +8,9 @@
  *   - queues left full (a slow sink) pause the partitions holding records, the client is still
  *     polled (its callbacks run only within consume()) without more being taken than one message
  *     per poll, and a partition read below the low mark resumes at the first offset not yet
- *     queued: every record once, in order.
+ *     queued: every record once, in order;
+ *   - at the byte bound, a partition short of bytes with records on their way gets them even when
+ *     the client delivers them after the others': those holding the bytes pause until read.
  */
 import { describe, expect, it } from "vitest";
 import { encodeFrame } from "../../src/io/frame.js";
@@ -72,6 +74,26 @@ class PrefetchingConsumer implements KafkaConsumerClient {
   async commit(): Promise<void> {}
   async committed() { return []; }
   async disconnect(): Promise<void> {}
+}
+
+/**
+ * The client's prefetch holds partitions 0–2 ahead of partition 3 (as librdkafka's queue fills with
+ * the partitions fetched first): it hands out partition 3's messages only once 0–2 are paused or read
+ * to their end. Every partition still has records on their way (cachedWatermarks).
+ */
+class BacklogFirstConsumer extends PrefetchingConsumer {
+  override async consume(max: number): Promise<KafkaMessage[]> {
+    const others = [0, 1, 2].some((p) => !this.paused.has(p) && this.next[p]! < FRAMES);
+    if (!others) return super.consume(max);
+    const saved = this.paused.has(3);
+    this.paused.add(3);
+    try {
+      return await super.consume(max);
+    } finally {
+      if (!saved) this.paused.delete(3);
+    }
+  }
+  cachedWatermarks(): { low: number; high: number } { return { low: 0, high: FRAMES }; }
 }
 
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -180,6 +202,30 @@ describe("Kafka source: what it takes from the client", () => {
     expect(consumer.next[0]!).toBeLessThanOrEqual(2000 / PER_FRAME + 40 + 1);
     for (let guard = 0; guard < 100_000 && r.offsets[0]!.length < FRAMES * PER_FRAME; guard++) {
       r.fill(0);
+      await new Promise((res) => setImmediate(res));
+    }
+    await s.close();
+    expect(consumer.paused.size).toBe(0);
+    expectAllOnce(r.offsets);
+  });
+
+  it("at the byte bound, a partition with records on their way that the client delivers last gets them: the partitions holding the bytes pause until read", async () => {
+    const consumer = new BacklogFirstConsumer();
+    // Records never bound here (JSON-like: few records per byte); 12 frames of bytes do.
+    const s = source(consumer, { fullPauseMs: 60_000, queuedPerPartition: 1_000_000, lowWater: 1_000_000, queuedBytes: 12 * consumer.frameBytes });
+    s.start();
+    const r = reader(s);
+    // What reads on waits for partition 3 (a merge on event time): only it is read, until its end.
+    for (let guard = 0; guard < 20_000 && r.offsets[3]!.length < FRAMES * PER_FRAME; guard++) {
+      r.fill(3);
+      // Held: 12 frames, and what the partitions short of bytes may add (half a share each, 1.5 frames).
+      expect(consumer.handedOut - r.offsets.reduce((a, o) => a + o.length, 0) / PER_FRAME).toBeLessThanOrEqual(14);
+      await new Promise((res) => setImmediate(res));
+    }
+    expect(r.offsets[3]!.length).toBe(FRAMES * PER_FRAME);
+    expect(consumer.pauses).toBeGreaterThan(0);
+    for (let guard = 0; guard < 100_000 && r.offsets.some((o) => o.length < FRAMES * PER_FRAME); guard++) {
+      for (let p = 0; p < PARTITIONS; p++) r.fill(p);
       await new Promise((res) => setImmediate(res));
     }
     await s.close();

@@ -335,7 +335,8 @@ export interface KafkaConsumerClient {
   takeNow?(maxMessages: number): PackedMessages | null;
   /**
    * Stops fetching the given assigned partitions. Records prefetched for them are dropped; to
-   * continue where processing stopped, {@link seek} before {@link resume}.
+   * continue where processing stopped, {@link seek} before {@link resume}. A revoke ends the pause:
+   * a partition assigned (again) is fetched, as with Kafka's consumer.
    */
   pause(partitions: TopicPartition[]): void;
   /** Fetches the given partitions again, from their current position. */

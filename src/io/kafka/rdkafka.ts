@@ -349,6 +349,10 @@ export class RdKafkaConsumer implements KafkaConsumerClient {
         try {
           this.c.assign(parts.map((p) => ({ ...p, offset: at.get(`${p.topic}\u0000${p.partition}`) })) as RdKafka.Assignment[]);
           this.assigned = parts;
+          // librdkafka keeps a partition's pause flag through a revoke: one paused when it was
+          // revoked and assigned back would never be fetched again (a Kafka consumer starts every
+          // newly assigned partition unpaused; its listeners expect that).
+          if (parts.length > 0) this.c.resume(parts.map(tp));
         } catch (e) {
           if (!this.closed) this.reportError(toKafkaError(e, "assign"));
         }

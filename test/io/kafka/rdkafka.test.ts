@@ -461,6 +461,39 @@ describe("node-rdkafka client against a real broker", () => {
     expect(committed).toEqual([{ topic: TOPIC, partition: 0, offset: endAfterFirst.get(0) }]);
   });
 
+  it("a partition paused when it was revoked is read again when it is assigned back (librdkafka keeps the pause flag)", async () => {
+    // Both of A's partitions paused; B joins (every partition revoked and assigned again, eagerly),
+    // then leaves: A has both back and must read what is produced to them, as a Kafka consumer
+    // (whose pause state a revoke ends) would. librdkafka alone left them paused for good.
+    const topic = `${TOPIC}-repause`;
+    const group = `${GROUP}-repause`;
+    await admin.createTopic(topic, 2, 1);
+    const a = newConsumer(group);
+    await a.connect();
+    let assignedA: number[] = [];
+    a.subscribe([topic], { onAssign: (ps) => { assignedA = ps.map((p) => p.partition); }, onRevoke: () => { assignedA = []; } });
+    for (let round = 0; round < MAX_ROUNDS && assignedA.length < 2; round++) await a.consume(10);
+    expect(assignedA.sort()).toEqual([0, 1]);
+    a.pause([0, 1].map((partition) => ({ topic, partition })));
+
+    const b = newConsumer(group);
+    await b.connect();
+    let assignedB = 0;
+    b.subscribe([topic], { onAssign: (ps) => { assignedB = ps.length; } });
+    for (let round = 0; round < MAX_ROUNDS && (assignedB === 0 || assignedA.length !== 1); round++) await Promise.all([a.consume(10), b.consume(10)]);
+    expect([assignedA.length, assignedB]).toEqual([1, 1]);
+    await b.disconnect();
+    for (let round = 0; round < MAX_ROUNDS && assignedA.length < 2; round++) await a.consume(10);
+    expect(assignedA.sort()).toEqual([0, 1]);
+
+    for (const p of [0, 1]) for (let j = 0; j < 3; j++) producer.produce(topic, p, Buffer.from(`back-${p}-${j}`), null);
+    await producer.flush(30_000);
+    const got = await consumeUntil(a, (all) => all.length >= 6, 50);
+    expect(got.map((m) => m.value!.toString()).sort()).toEqual(["back-0-0", "back-0-1", "back-0-2", "back-1-0", "back-1-1", "back-1-2"]);
+    await a.disconnect();
+    await admin.deleteTopic(topic).catch(() => undefined);
+  });
+
   it("start offsets returned by onAssign override the committed ones; onRevoke can commit on disconnect", async () => {
     const group = `${GROUP}-starts`;
     const c = newConsumer(group);
