@@ -1337,6 +1337,9 @@ export class Coordinator {
       const deadline = Date.now() + END_LIMIT_MS;
       while (this.lastLoadSeq[w]! >= 0 && checkpointSeq(ck) < this.lastLoadSeq[w]!) {
         if (this.failure) throw this.failure;
+        // Revoked or shutting down meanwhile (a run ending on an error): the workers may never
+        // checkpoint again; a revoke waiting for this load must not wait END_LIMIT_MS for it.
+        if (this.taskGen[p] !== gen || this.stopping) return false;
         if (Date.now() > deadline) throw new WorkerFailedError(`shard ${w} did not checkpoint its last partition load in ${END_LIMIT_MS} ms`);
         await sleep(2);
       }

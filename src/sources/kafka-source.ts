@@ -789,7 +789,9 @@ export class KafkaSource implements Source {
     if (this.options.stopWhenIdleMs === undefined) return this.closed;
     if (!this.everAssigned) return false;
     if (Date.now() - this.lastMessageAt < this.options.stopWhenIdleMs) return false;
-    return this.queues.every((q) => q.msgs.empty && !q.paused);
+    // A partition whose state is still loading (exactly-once: waiting for a dead member's open
+    // transaction to be aborted) has input to come.
+    return this.queues.every((q) => q.msgs.empty && !q.paused && !q.loading);
   }
 
   event(out: OutputColumns, i: number): unknown {
