@@ -383,6 +383,12 @@ function writeConfig() {
     "share.coordinator.state.topic.replication.factor": 1,
     "share.coordinator.state.topic.min.isr": 1,
     "group.initial.rebalance.delay.ms": 0,
+    // Sessions from 1 s (Kafka's floor is 6 s): the tests give their processes short sessions, so
+    // that a SIGKILLed member's partitions move in seconds.
+    "group.min.session.timeout.ms": 1000,
+    // A killed process's open transaction is aborted within a second of its timeout (default: 10 s
+    // later), so the readers of its outputs move on sooner.
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": 1000,
     // Small retention: this is a development broker.
     "log.retention.ms": 60 * 60 * 1000,
     "log.retention.bytes": 256 * 1024 * 1024,

@@ -187,8 +187,8 @@ describe("driver-tracking on Kafka, two processes in one group", () => {
     // Input keeps arriving while the group changes.
     let r = 0;
     for (; r < 6; r++) await produceAll(input, rounds[r]!);
-    // Longer than the 10 s session timeout, so b is still there to take over.
-    const b = riptide([...args, "--stop-when-idle", "15"]);
+    // Longer than the 4 s session timeout (TEST_SESSION_CONFIG), so b is still there to take over.
+    const b = riptide([...args, "--stop-when-idle", "8"]);
     await waitFor("the split", () => assigned(b).length > 0 && assigned(a).length > 1);
     const split = [assigned(a).at(-1)!, assigned(b).at(-1)!];
     expect(split[0]!.length + split[1]!.length).toBe(4);

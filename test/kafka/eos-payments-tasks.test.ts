@@ -40,7 +40,7 @@ describe("payments exactly-once, state per partition (--instance-id)", () => {
 
       const args = (id: string) => ["run", "payments", "--brokers", BROKERS, "--input-topic", input, "--output-topic", output, "--group", group,
         "--guarantee", "exactly-once", "--commit-interval", "50", "--instance-id", id, "--workers", "2", "--batch-size", "256",
-        "--stop-when-idle", "15", "--json", "--log-level", "info"];
+        "--stop-when-idle", "8", "--json", "--log-level", "info"];
       const { a, b, a2 } = await twoProcesses(args, send, procs, { phase0BeforeStart: false, killWorkerOfB: true, midStream: true });
       // Both processes held tasks, and partitions moved between them with their state.
       expect(b.stderr).toMatch(/"event":"task-restore"/);

@@ -114,9 +114,17 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
+/**
+ * Consumer sessions of the test runs: a SIGKILLed process's partitions move once its session
+ * times out, 10 s by default (the development broker allows from 1 s: scripts/kafka.mjs).
+ */
+export const TEST_SESSION_CONFIG = "consumer.session.timeout.ms=4000,consumer.heartbeat.interval.ms=1000";
+
+/** `riptide ARGS` as a child process; a run on the broker gets TEST_SESSION_CONFIG unless it names --kafka-config itself. */
 export function riptide(args: string[]): Proc {
+  const session = args[0] === "run" && args.includes("--brokers") && !args.includes("--kafka-config") ? ["--kafka-config", TEST_SESSION_CONFIG] : [];
   // The V8 flags of bin/riptide.js's shebang, as a user's `riptide` runs.
-  const child = spawn(process.execPath, [...shebangFlags(BIN), BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...shebangFlags(BIN), BIN, ...args, ...session], { stdio: ["ignore", "pipe", "pipe"] });
   const p: Proc = { child, stdout: "", stderr: "", exited: undefined as unknown as Promise<number | null> };
   child.stdout!.on("data", (d) => { p.stdout += d; });
   child.stderr!.on("data", (d) => { p.stderr += d; });

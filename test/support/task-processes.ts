@@ -28,7 +28,7 @@ export const restored = (p: Proc) => /"event":"task-restore"/.test(p.stderr);
 /** `riptide run --topology T` under exactly-once with state per partition, as instance `id`. */
 export function tasksArgs(topology: string, group: string, id: string, partitions = TASK_PARTITIONS): string[] {
   return ["run", "--topology", topology, "--brokers", BROKERS, "--group", group, "--guarantee", "exactly-once",
-    "--commit-interval", "50", "--instance-id", id, "--workers", "2", "--batch-size", "256", "--stop-when-idle", "15", "--partitions", String(partitions), "--json"];
+    "--commit-interval", "50", "--instance-id", id, "--workers", "2", "--batch-size", "256", "--stop-when-idle", "8", "--partitions", String(partitions), "--json"];
 }
 
 /**
