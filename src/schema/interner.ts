@@ -10,6 +10,8 @@
  * of the last `transientCapacity` only. Interning those made a run's memory grow without bound:
  * message-delivery through Kafka held 1.65 GB after 1.2 M messages (bench/RESULTS.md).
  */
+import type { Schema } from "./schema.js";
+
 export class Interner {
   private readonly ids = new Map<string, number>();
   private readonly names: string[] = [""];
@@ -260,9 +262,12 @@ function decodeUtf8(bytes: Uint8Array, at: number, len: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + at, len).toString("utf8");
 }
 
-/** An interner's transient ids for a snapshot ({} when it never gave one): the strings state may still name. */
-export function transientState(interner: Interner): { transient?: { seq: number; names: string[] } } {
-  return interner.transientIds > 0 ? { transient: interner.exportTransient() } : {};
+/**
+ * An interner's transient ids for a snapshot, when the schema's state keeps them
+ * (Schema.transientInState); else, or when it never gave one, {}.
+ */
+export function transientState(interner: Interner, schema: Schema): { transient?: { seq: number; names: string[] } } {
+  return schema.transientInState === true && interner.transientIds > 0 ? { transient: interner.exportTransient() } : {};
 }
 
 /** Restores transientState()'s part of a snapshot, when there and when the interner gave no transient id yet. */

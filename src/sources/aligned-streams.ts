@@ -334,7 +334,7 @@ export async function alignedTopics(
   for (const [s, source] of sides.entries()) {
     transactions?.replaceSource(source, {
       interner: source.interner,
-      exportState: () => ({ names: source.interner.exportNames(), ...transientState(source.interner), partial: aligned.partial(s) }),
+      exportState: () => ({ names: source.interner.exportNames(), ...transientState(source.interner, pipeline.schema), partial: aligned.partial(s) }),
       importState: (state) => aligned.resume(s, (state as { partial?: unknown } | null)?.partial),
     });
   }

@@ -741,7 +741,7 @@ export class KafkaSource implements Source {
       if (q.assigned && q.within > 0 && !q.msgs.empty) partial.push([p, q.msgs.offset(q.msgs.head), q.within]);
       else if (q.resumeOffset !== undefined) partial.push([p, q.resumeOffset, q.resumeWithin!]); // restored, not read yet
     }
-    return { names: this.interner.exportNames(), ...transientState(this.interner), partial };
+    return { names: this.interner.exportNames(), ...transientState(this.interner, this.options.pipeline.schema), partial };
   }
 
   importState(state: unknown): void {

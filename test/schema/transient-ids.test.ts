@@ -6,10 +6,11 @@
  * beyond the transient window.
  */
 import { describe, expect, it } from "vitest";
-import { Interner, TRANSIENT_BASE } from "../../src/schema/interner.js";
+import { Interner, TRANSIENT_BASE, transientState } from "../../src/schema/interner.js";
 import { compileLayout, defineSchema, type ColumnArray } from "../../src/schema/schema.js";
 import { compileJsonBytesDecoder, compileJsonDecoder } from "../../src/sources/json.js";
 import { PAYMENT_EVENT } from "../../src/pipelines/payments/spec.js";
+import { RIDE_EVENT } from "../../src/pipelines/rides/spec.js";
 import { MessageEdge, PRESENCE_OFFLINE, PRESENCE_ONLINE } from "../../src/pipelines/message-delivery/edge-state.js";
 import { ChatMembership, ST_STORED, type MessageInputColumns } from "../../src/pipelines/message-delivery/spec.js";
 import { StreamsBuilder } from "../../src/dsl/builder.js";
@@ -85,6 +86,18 @@ describe("transient fields of a schema", () => {
     expect(() => defineSchema("s", { id: "f64", k: "string" }, { transient: ["id"] })).toThrow(/transient field "id" must be a string field/);
     expect(() => defineSchema("s", { k: "string" }, { transient: ["nope"] })).toThrow(/transient field "nope"/);
     expect(defineSchema("s", { k: "string", id: "string" }, { transient: ["id"] }).transient).toEqual(["id"]);
+  });
+
+  it("a snapshot carries the transient strings only for a schema whose state keeps them (rides: open requests), not payments'", () => {
+    const interner = new Interner(1024);
+    expect(transientState(interner, RIDE_EVENT)).toEqual({}); // none given yet
+    for (let i = 0; i < 3000; i++) interner.internTransient(`p-${i}`);
+    expect(transientState(interner, PAYMENT_EVENT)).toEqual({});
+    const kept = transientState(interner, RIDE_EVENT).transient!;
+    expect(kept.seq).toBe(3000);
+    expect(kept.names).toHaveLength(1024);
+    expect(kept.names[1023]).toBe("p-2999");
+    expect(() => defineSchema("s", { k: "string" }, { transientInState: true })).toThrow(/transientInState without transient fields/);
   });
 
   it("a topology on the worker engine refuses them, naming the field (its workers name strings from the shared table)", () => {

@@ -19,7 +19,7 @@ export const RIDE_EVENT = defineSchema("ride-event", {
   lon: "f64",
   ts: "f64",
   speedKmh: "f64",
-}, { transient: ["requestId"] }); // a new id per request: kept while its outputs or an open request need it
+}, { transient: ["requestId"], transientInState: true }); // a new id per request: kept while its outputs or an open request need it
 
 export const KIND_LOCATION = 1;
 export const KIND_REQUEST = 2;
