@@ -5,8 +5,9 @@
  *        ▲  takes only what the queues have room for (the client's prefetch holds the rest);
  *        │  pauses p when it falls far behind the others, when the queues stay full (a slow
  *        │  sink), or when they hold queuedBytes and another partition with records on their way
- *        │  has next to none (shareBytes); resumes it (seeking to the first message not yet queued, since librdkafka drops
- *        │  what it prefetched for a paused partition) below the low mark
+ *        │  has next to none (shareBytes); resumes it (seeking to the first message not yet
+ *        │  queued, since librdkafka drops what it prefetched for a paused partition) below the
+ *        │  low mark
  *
  * Two wire formats, told apart per message: JSON (one event per message, `{` first) and the packed
  * binary frame (`src/io/frame.ts`, many events per message). A message that decodes as neither goes
