@@ -47,7 +47,8 @@ export interface Schema {
    * The pipeline's state keeps transient ids past a commit (driver-eta's open requests), so an
    * exactly-once snapshot carries the strings of the last transient ids. Without it a snapshot
    * carries none: every output of the records before a commit was written by then, and nothing
-   * restored names one (payments' ring of 2^20 payment ids was ~15 MB in every 100 ms commit).
+   * restored names one (payments wrote its ring of up to 2^20 payment ids in every 100 ms commit:
+   * ~2.4 GB of changelog in a 100 s run).
    */
   readonly transientInState?: boolean;
 }
