@@ -342,13 +342,8 @@ export class RetryTopic {
     });
     consumer.subscribe([this.topic], {
       onAssign: (tps) => {
+        // A partition paused before a revoke comes back unpaused (the client's contract: pause()).
         for (const tp of tps) { this.reset(tp.partition); this.owned.add(tp.partition); }
-        // A partition paused before a revoke must not stay paused when it comes back.
-        try {
-          if (tps.length > 0) this.options.consumer!.resume(tps.map((tp) => ({ topic: tp.topic, partition: tp.partition })));
-        } catch {
-          // not assigned yet: nothing is paused then
-        }
         this.options.onLog?.("retry-assign", { topic: this.topic, partitions: tps.map((tp) => tp.partition) });
       },
       onRevoke: (tps) => {
