@@ -13,7 +13,7 @@ import { Coordinator, type RunSummary } from "../coordinator/coordinator.js";
 import { RiptideError } from "../errors.js";
 import { getPipeline, PIPELINES } from "../pipelines/registry.js";
 import { DSL_PIPELINES, getDslPipeline } from "../pipelines/topologies/index.js";
-import { Interner } from "../schema/interner.js";
+import { Interner, TRANSIENT_CAPACITY_MAX, transientSettings } from "../schema/interner.js";
 import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import { TeeSink } from "../sinks/tee.js";
 import { DriverGenerator } from "../sources/driver-generator.js";
@@ -103,6 +103,10 @@ Engine:
   --idle-timeout MS     a partition idle this long stops holding the watermark back (default 30000)
   --wall-clock-close    once every partition is idle, the watermark follows the wall clock, so the
                         windows of a stream that went quiet still close (later records: late)
+  --transient-ids N     JSON input: how many of the latest per-event ids (message, payment and
+                        request ids) keep their string for the outputs that name them (default
+                        1048576); an output naming an older one carries "" and is counted
+                        (a warning, and transientMisses in the --json summary)
 
 Exit codes: 0 done (also after Ctrl-C/SIGTERM: the run stops, flushes and summarises), 1 the run
 failed, 2 bad usage (the message names the option), 130 a second Ctrl-C/SIGTERM forced the exit.
@@ -114,6 +118,7 @@ const RUN_OPTIONS: OptionSpec = {
   seed: { type: "string" }, drivers: { type: "string" }, partitions: { type: "string" }, skew: { type: "string" },
   workers: { type: "string" }, "batch-size": { type: "string" }, "ring-slots": { type: "string" },
   "idle-timeout": { type: "string" }, "wall-clock-close": { type: "boolean" }, "topic-prefix": { type: "string" },
+  "transient-ids": { type: "string" },
   brokers: { type: "string" }, "input-topic": { type: "string" }, "output-topic": { type: "string" },
   group: { type: "string" }, "stop-when-idle": { type: "string" },
   guarantee: { type: "string" }, "commit-interval": { type: "string" }, "instance-id": { type: "string" }, "purge-interval": { type: "string" },
@@ -187,6 +192,7 @@ async function runCommand(argv: string[]): Promise<number> {
   const ringSlots = numberOption(values, "ring-slots", { integer: true, min: 2, max: 4096 });
   if (ringSlots !== undefined && (ringSlots & (ringSlots - 1)) !== 0) throw new UsageError(`--ring-slots must be a power of two, got ${ringSlots}`);
   const idleTimeout = numberOption(values, "idle-timeout", { min: 0 });
+  const transientCapacity = numberOption(values, "transient-ids", { integer: true, min: 1, max: TRANSIENT_CAPACITY_MAX });
   const input = values["input"] as string | undefined;
   const output = values["output"] as string | undefined;
   const sinkKind = (values["sink"] as string | undefined) ?? (output ? "file" : "null");
@@ -222,6 +228,9 @@ async function runCommand(argv: string[]): Promise<number> {
     for (const k of ["input-topic", "output-topic", "group", "stop-when-idle", "max-retries", "retry-backoff", "delivery-timeout", "guarantee", "commit-interval"]) {
       if (values[k] !== undefined) throw new UsageError(`--${k} needs --brokers`);
     }
+  }
+  if (transientCapacity !== undefined && brokers === undefined && input === undefined) {
+    throw new UsageError("--transient-ids applies to JSON input (--brokers or --input); the generators name their ids themselves");
   }
   if (input !== undefined) {
     for (const g of ["events", "seed", "drivers", "partitions", "skew", "rate"]) {
@@ -287,6 +296,22 @@ async function runCommand(argv: string[]): Promise<number> {
     logs.close();
     onLog("stop", { status: "failed", error: String((err as Error)?.message ?? err) });
   };
+  // --transient-ids: the interners this run's sources make keep that many per-event ids; the
+  // lookups that found one gone are logged as they happen (every 5 s) and summed in the summary.
+  const capacityBefore = transientSettings.capacity;
+  if (transientCapacity !== undefined) transientSettings.capacity = transientCapacity;
+  const missesAtStart = transientSettings.misses;
+  let missesLogged = 0;
+  const reportMisses = (): number => {
+    const n = transientSettings.misses - missesAtStart;
+    if (n > missesLogged) {
+      onLog("transient-miss", { outputs: n - missesLogged, total: n, transientIds: transientSettings.capacity });
+      missesLogged = n;
+    }
+    return n;
+  };
+  const missTimer = setInterval(reportMisses, 5000);
+  missTimer.unref();
   let lag: ConsumerLag | undefined;
   let sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
   let coordinator: Coordinator | undefined;
@@ -462,6 +487,8 @@ async function runCommand(argv: string[]): Promise<number> {
     if (kafka) summary.retries = { ...kafka.retry.counts };
     http?.tick();
     progress?.done();
+    const misses = reportMisses();
+    if (misses > 0) summary.transientMisses = misses;
     outcome = {
       status: abort.signal.aborted ? "interrupted" : "done", events: summary.events, seconds: summary.seconds,
       outputs: summary.outputs, deadLetters: summary.deadLetters ?? 0, workerRestarts: summary.workerRestarts,
@@ -483,6 +510,8 @@ async function runCommand(argv: string[]): Promise<number> {
     logs.close();
     onLog("stop", outcome);
     failBeforeStop = undefined;
+    clearInterval(missTimer);
+    transientSettings.capacity = capacityBefore;
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

@@ -188,6 +188,8 @@ export interface RunSummary {
   repartitioned?: number;
   /** How they moved (CoordinatorOptions.repartitionPath, after its fallbacks). */
   repartitionPath?: "peer" | "coordinator";
+  /** Outputs that named a per-event (transient) id whose string was no longer kept, so carry "" (set by the CLI when any). */
+  transientMisses?: number;
 }
 
 /** Unacknowledged sink writes above which the coordinator stops asking the source for more. */

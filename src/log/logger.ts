@@ -31,6 +31,7 @@ const EVENTS: Record<string, [Level, string]> = {
   "worker-restart": ["warn", "shard worker failed; restarting it"],
   restore: ["warn", "replacement worker restored its shard; replaying unreleased batches"],
   "dlq-burst": ["warn", "records sent to the dead-letter topic"],
+  "transient-miss": ["warn", "outputs named per-event ids whose strings were no longer kept (they carry \"\"); raise --transient-ids"],
   alert: ["warn", "alert"],
   "alert-failed": ["error", "alert notification failed"],
   "lag-error": ["warn", "consumer lag measurement failed"],

@@ -12,6 +12,14 @@
  */
 import type { Schema } from "./schema.js";
 
+/**
+ * Process-wide settings and counts of transient ids: `capacity` is what an Interner made without
+ * one keeps (`riptide run --transient-ids N` sets it before the run's sources exist), `misses`
+ * counts the lookups of every interner that found a transient id's string gone, so a run can
+ * report its outputs that carry "" in place of an id, whichever source's table named them.
+ */
+export const transientSettings = { capacity: 0, misses: 0 };
+
 export class Interner {
   private readonly ids = new Map<string, number>();
   private readonly names: string[] = [""];
@@ -41,7 +49,7 @@ export class Interner {
    * cover every record between its decoding and the rendering of its last output, and any state
    * that keeps such an id (driver-eta's open requests, for at most its request TTL).
    */
-  constructor(readonly transientCapacity = TRANSIENT_CAPACITY) {
+  constructor(readonly transientCapacity = transientSettings.capacity) {
     if (!Number.isInteger(transientCapacity) || transientCapacity < 1 || transientCapacity > TRANSIENT_SPAN) {
       throw new RangeError(`transientCapacity must be an integer in [1, ${TRANSIENT_SPAN}], got ${transientCapacity}`);
     }
@@ -74,6 +82,7 @@ export class Interner {
     const age = (((n - 1) % TRANSIENT_SPAN) - (id - TRANSIENT_BASE) + TRANSIENT_SPAN) % TRANSIENT_SPAN;
     if (age >= this.transientCapacity || age >= n) {
       this.transientMisses++;
+      transientSettings.misses++;
       return "";
     }
     return this.recent[(n - 1 - age) % this.transientCapacity] ?? "";
@@ -235,9 +244,15 @@ const TRANSIENT_SPAN = 0x7ffffffe;
  * Transient ids named by default. With the default rings a run holds about 200 k records between
  * decoding and rendering (input rings 16 × 2048 records and output rings 64 × 1024 outputs per
  * worker, 2 workers; the Kafka source keeps 65 536 unacknowledged): 5 × that, ~50 MB of strings at
- * most. A lookup past it answers "" and is counted (Interner.transientMisses).
+ * most. State that keeps one holds it longer: driver-eta's open requests live 10 minutes of event
+ * time, so past ~1 700 requests a second an old request's id may be gone when a driver is matched
+ * to it. A lookup past it answers "" and is counted (Interner.transientMisses and
+ * transientSettings.misses, which `riptide run` reports with a warning; `--transient-ids` raises it).
  */
 export const TRANSIENT_CAPACITY = 1 << 20;
+transientSettings.capacity = TRANSIENT_CAPACITY;
+/** The most `--transient-ids` accepts (2^26: up to a few GB of strings). */
+export const TRANSIENT_CAPACITY_MAX = 1 << 26;
 
 /** Int32s per slot of the byte index: hash, id, start in the arena, length, then PREFIX bytes as words. */
 const SLOT = 8;
