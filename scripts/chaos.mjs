@@ -189,6 +189,7 @@ function compareExact(ref, got) {
 /** At-least-once comparison: a window is kept when some output of it counts at least the reference. */
 function compareAtLeastOnce(ref, got) {
   let lost = 0;
+  const byTopic = {};
   const best = new Map();
   for (const v of got.window) {
     const o = JSON.parse(v);
@@ -199,10 +200,15 @@ function compareAtLeastOnce(ref, got) {
     const o = JSON.parse(v);
     if ((best.get(`${o.key}@${o.windowStart}`) ?? 0) < o.count) lost++;
   }
+  byTopic.window = lost;
   for (const s of SIDES) {
     const g = multiset(got[s]);
-    for (const [v, c] of multiset(ref[s])) lost += Math.max(0, c - (g.get(v) ?? 0));
+    let n = 0;
+    for (const [v, c] of multiset(ref[s])) n += Math.max(0, c - (g.get(v) ?? 0));
+    byTopic[s] = n;
+    lost += n;
   }
+  if (lost > 0) log(`at-least-once: lost by topic ${JSON.stringify(byTopic)} (windows: below the reference's count in every output of them)`);
   let total = 0;
   let refTotal = 0;
   for (const t of Object.keys(ref)) { total += got[t].length; refTotal += ref[t].length; }

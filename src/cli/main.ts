@@ -292,6 +292,7 @@ async function runCommand(argv: string[]): Promise<number> {
     workers, ...(batchSize !== undefined && { batchSize }), logLevel: observe.logLevel,
     ...(observe.alerts && { alerts: describeAlerts(observe.alerts) }), node: process.version,
   });
+  if (brokers !== undefined && guarantee === "at-least-once" && pipeline.volatileState !== undefined) onLog("alo-state", { pipeline: pipeline.name, state: pipeline.volatileState });
   failBeforeStop = (err) => {
     logs.close();
     onLog("stop", { status: "failed", error: String((err as Error)?.message ?? err) });

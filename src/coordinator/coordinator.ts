@@ -542,6 +542,7 @@ export class Coordinator {
       return Promise.resolve();
     }
     const run = (this.barrierRunning ?? Promise.resolve()).then(async () => {
+      const t0 = performance.now();
       const deadline = Date.now() + END_LIMIT_MS;
       for (;;) {
         const idle = this.inputs.every((r) => r.readable() === 0);
@@ -553,7 +554,9 @@ export class Coordinator {
         await sleep(1);
       }
       this.drain(); // the ACKs written before the last release
+      const t1 = performance.now();
       await this.sink.flush?.(); // every output of the transaction handed to the producer
+      const t2 = performance.now();
       const positions: Array<[number, number]> = [];
       for (let p = 0; p < this.source.partitions; p++) {
         if (this.source.assigned?.(p) === false) continue;
@@ -566,7 +569,12 @@ export class Coordinator {
       // Before anything else reaches the shards (e.g. a watermark that would close a revoked
       // partition's windows here as well as at its next owner).
       afterSnapshot?.();
+      const t3 = performance.now();
       await tx.commit(state, positions);
+      const t4 = performance.now();
+      // Where a barrier's time goes (debug): waiting for the shards, handing the outputs over,
+      // the snapshot, the transaction's commit (offsets, end marker, the next begin).
+      this.options.onLog?.("barrier", { quiesceMs: +(t1 - t0).toFixed(2), flushMs: +(t2 - t1).toFixed(2), snapshotMs: +(t3 - t2).toFixed(2), commitMs: +(t4 - t3).toFixed(2) });
       this.lastBarrierSeq = fedSeq;
       this.lastBarrierWritten = written;
       this.noteSinkAcks();

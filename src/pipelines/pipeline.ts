@@ -67,6 +67,15 @@ export interface PipelineDefinition {
    * table every partition reads), and under exactly-once it runs as one process per group.
    */
   readonly taskState?: TaskStateCodec;
+  /**
+   * State that outlives the windows at-least-once commits trail (src/coordinator/commit-tracker.ts)
+   * and that no changelog keeps at-least-once: what a crash loses, so a restarted run's outputs
+   * may differ from a run without it beyond duplicates, and what keeps it (exactly-once, where the
+   * pipeline's snapshot holds it). Logged (`alo-state`, warn) when a run on Kafka starts
+   * at-least-once. Kafka Streams would restore such state from a changelog under at-least-once
+   * too; a DSL topology re-reads its inputs instead (src/dsl/engine-objects.ts, `reread`).
+   */
+  readonly volatileState?: string;
   /** At most this many shard workers (a pipeline whose state must see every record: 1). */
   readonly maxWorkers?: number;
   /**

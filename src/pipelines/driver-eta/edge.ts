@@ -12,6 +12,7 @@ import { OUT_AVAILABILITY, OUT_ETA, PIPELINE } from "./spec.js";
 export const driverEta: PipelineDefinition = {
   name: PIPELINE,
   description: "Uber-style ETA: every driver update against the open ride requests within 5 km (30 km/h over a per-region traffic multiplier), matching at ETA ≤ 5 min, availability updates",
+  volatileState: "the open ride requests, the drivers' availability and matches, the regions' traffic: after a crash requests opened before the committed offsets get no ETA or match; --guarantee exactly-once restores them",
   schema: RIDE_EVENT,
   // No windows: results are final when emitted. (The merger and commit tracker then only wait for
   // the watermark to pass a record's ts by 1 ms.)

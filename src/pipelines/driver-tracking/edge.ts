@@ -15,6 +15,7 @@ const SIDE_NAMES: Record<number, string> = { [OUT_INVALID]: "invalid", [OUT_ANOM
 export const driverTracking: PipelineDefinition = {
   name: PIPELINE,
   description: "Uber-style driver locations: validate, flag > 250 km/h jumps, count fixes and mean speed per geohash-5 region in 60 s windows (10 s grace)",
+  volatileState: "each driver's last fix (the anomaly check): after a crash a driver's first fix is not speed-checked, and when that fix is an outlier it stays the driver's last fix, so the driver's next fixes go to the anomaly output instead of the windows until the speed over the gap is under 250 km/h; --guarantee exactly-once restores it",
   schema: DRIVER_LOCATION,
   window: { sizeMs: WINDOW_MS, graceMs: GRACE_MS },
   outputs: ["window", "invalid", "anomaly", "late"],

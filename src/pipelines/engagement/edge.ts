@@ -82,6 +82,7 @@ function renderSessionWith(table: ContentTable | undefined, out: OutputColumns, 
 export const engagementAnalytics: PipelineDefinition = {
   name: PIPELINE,
   description: "Netflix-style engagement: views per content on 5-minute windows enriched with content metadata; 30-minute user sessions of views and interactions whose top genres by affinity become rec:<user> in Redis",
+  volatileState: "the users' open sessions (commits trail windows, not sessions): after a crash a session open at the committed offsets restarts from there; --guarantee exactly-once restores them",
   schema: VIEW_EVENT,
   window: { sizeMs: WINDOW_MS, graceMs: GRACE_MS },
   outputs: ["window", "session", "invalid", "late"],

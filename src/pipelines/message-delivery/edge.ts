@@ -77,6 +77,7 @@ function render(binding: MessageDeliveryBinding | undefined, out: OutputColumns,
 export const messageDelivery: PipelineDefinition = {
   name: PIPELINE,
   description: "WhatsApp-style delivery: per-chat messages validated (membership, spam, size, rate), AES-256-GCM content, routed by presence (WebSocket, push, stored), statuses, chat sessions",
+  volatileState: "presence and the rate limits (the edge's state): after a crash a recipient's presence is unknown until it reports again, so its messages are stored instead of sent live, and each sender's rate limit counts from zero (this edge state is in no snapshot yet, so exactly-once is refused for message-delivery)",
   schema: MESSAGE_EVENT,
   // No windows: statuses are final when emitted; sessions close on the watermark in the shards.
   window: { sizeMs: 1, graceMs: 0 },

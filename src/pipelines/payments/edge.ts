@@ -17,6 +17,7 @@ export function paymentEventFromFields(paymentId: string, userId: string, amount
 export const payments: PipelineDefinition = {
   name: PIPELINE,
   description: "payments: per-user balances in integer cents, a payment approved unless it overdraws; one confirmation and one balance update per payment (exactly-once on Kafka)",
+  volatileState: "the balances: after a crash every user's balance starts from zero again, so later payments are decided against the wrong balance; --guarantee exactly-once restores them",
   schema: PAYMENT_EVENT,
   // No windows: results are final when emitted (as driver-eta).
   window: { sizeMs: 1, graceMs: 0 },
