@@ -71,7 +71,7 @@ Kafka (instead of the generator):
                         records before their committed offsets (default 30000, as Kafka Streams)
   --max-retries N       a message Kafka refuses with a retriable error goes to T.retry and is retried
                         up to N times (default 3; 0: straight to T.dlq), then to T.dlq
-  --retry-backoff MS    wait before the first retry; doubles per retry, at most 30 s (default 1000)
+  --retry-backoff MS    wait before the first retry; doubles per retry up to 30 s, or MS if larger (default 1000)
   --delivery-timeout MS how long librdkafka may try to deliver a message before it counts as refused
                         (default librdkafka's 300000)
   --kafka-config K=V,…  librdkafka properties for every client (consumer.K=V / producer.K=V for one
@@ -181,6 +181,9 @@ async function runCommand(argv: string[]): Promise<number> {
   if (dsl) return (await import("./dsl-pipelines.js")).runDslPipeline(dsl, values);
   const named = getPipeline(positionals[0] ?? "driver-tracking");
   if (!named) throw new UsageError(`unknown pipeline ${JSON.stringify(positionals[0])} (see riptide pipelines)`);
+  // Options only the DSL takes (repartition topics, the topics a topology names).
+  if (values["purge-interval"] !== undefined) throw new UsageError(`--purge-interval applies to DSL topologies with --instance-id (their repartition topics); ${named.name} has none`);
+  if (values["topic-prefix"] !== undefined) throw new UsageError(`--topic-prefix applies to the DSL pipelines (their topics' names); ${named.name} takes --input-topic and --output-topic`);
   // --instance-id: the shard processors keep one state per input partition (TaskedProcessor).
   const pipeline = values["instance-id"] === undefined ? named : { ...named, processorConfig: { ...named.processorConfig, tasked: true } };
 

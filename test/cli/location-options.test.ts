@@ -9,6 +9,8 @@ describe("riptide run: --redis and the ride pipelines' options", () => {
     [["run", "--events", "10", "--redis", "redis://h/x"], /--redis: the database/],
     [["run", "--events", "10", "--redis-prefix", "p:"], /--redis-prefix needs --redis/],
     [["run", "driver-eta", "--events", "10", "--redis", "redis://127.0.0.1:6379"], /--redis: pipeline driver-eta writes nothing to Redis/],
+    [["run", "--events", "10", "--purge-interval", "-3"], /--purge-interval applies to DSL topologies/],
+    [["run", "payments", "--events", "10", "--topic-prefix", "x"], /--topic-prefix applies to the DSL pipelines/],
     [["run", "surge-pricing", "--brokers", "127.0.0.1:9092", "--input-topic", "only-one", "--output-topic", "o"], /--input-topic: surge-pricing reads two topics/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a", "--rate", "10", "--events", "1", "--kind", "rides"], /--kind rides needs --topic LOCATIONS,REQUESTS/],
     [["loadgen", "--brokers", "127.0.0.1:9092", "--topic", "a,b", "--rate", "10", "--events", "1", "--kind", "bikes"], /--kind must be locations, rides or payments/],
