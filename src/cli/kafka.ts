@@ -98,7 +98,9 @@ export async function setupKafkaRun(opts: {
     brokers: opts.brokers, lingerMs: 5, extra: producerExtra,
     onError: (err) => opts.onLog("kafka-error", { error: err.message, client: "producer", ...(err.fatal && { fatal: true }) }),
     // One transactional id per group (per instance with --instance-id): a restarted process fences its zombie.
-    ...(opts.exactlyOnce && { transactionalId: member }),
+    // Exactly-once: failed deliveries only are reported (the sink needs no success report, see
+    // KafkaSinkOptions.transactional).
+    ...(opts.exactlyOnce && { transactionalId: member, deliveryReports: "errors" as const }),
   });
   await producer.connect();
   // One record per request: a batch refused as a whole (e.g. one record too large) does not take
@@ -143,6 +145,7 @@ export async function setupKafkaRun(opts: {
   });
   const sink = new KafkaSink({
     producer, topic: opts.outputTopic, key: (o) => opts.pipeline.outputKey(o), ...(!opts.exactlyOnce && { retry }), ...(topics && { topics }),
+    ...(opts.exactlyOnce && { transactional: true }),
     ...(outputs && { outputs }),
   });
   const source = new KafkaSource({

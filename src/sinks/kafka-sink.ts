@@ -44,6 +44,14 @@ export interface KafkaSinkOptions {
   retry?: RetryTopic;
   /** A producer for the outputs whose delivery reports are numbers (createPackedProducer); the caller closes it after the sink. */
   outputs?: PackedProducerClient;
+  /**
+   * Exactly-once: `producer` is transactional and reports failed deliveries only
+   * (`deliveryReports: "errors"`). Nothing needs a delivery's success before the transaction
+   * commits (a transaction with a failed message does not commit), so flush() waits for the
+   * producer's queue to empty and then counts every output written before it acknowledged: no
+   * JavaScript callback per output (node-rdkafka builds an object for each report).
+   */
+  transactional?: boolean;
 }
 
 /** A message kept until Kafka acknowledges it, so that a refused one can be copied elsewhere. */
@@ -260,6 +268,7 @@ export class KafkaSink implements Sink {
 
   async flush(): Promise<void> {
     const deadline = Date.now() + (this.options.flushTimeoutMs ?? 30_000);
+    if (this.options.transactional) return this.flushQueue(deadline);
     while (this.acknowledged < this.written) {
       this.service();
       if (Date.now() > deadline) {
@@ -269,6 +278,31 @@ export class KafkaSink implements Sink {
       await new Promise((r) => setTimeout(r, 2));
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** flush() with the transactional producer: every output enqueued, the client's queue empty, none refused. */
+  private async flushQueue(deadline: number): Promise<void> {
+    const upTo = this.written;
+    for (;;) {
+      this.service();
+      let queued = this.overflow.length > 0;
+      for (const st of this.staging.values()) if (st.sent < st.batch.count) queued = true;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new KafkaError(`${this.written - this.acknowledged} outputs were not delivered to Kafka within ${this.options.flushTimeoutMs ?? 30_000} ms`);
+      try {
+        await this.options.producer.flush(Math.min(left, 200));
+        if (!queued) break;
+      } catch (err) {
+        if (err instanceof KafkaError && err.fatal) throw err;
+        // Not empty yet (a timeout): again until the deadline.
+      }
+    }
+    // A refused delivery's report reaches JavaScript just after librdkafka served it.
+    this.options.producer.poll();
+    await new Promise((r) => setTimeout(r, 1));
+    this.service();
+    if (this.failure) throw this.failure;
+    if (this.acknowledged < upTo) this.acknowledged = upTo;
   }
 
   async close(): Promise<void> {

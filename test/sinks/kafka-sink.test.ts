@@ -10,7 +10,7 @@ import { createPackedProducer, rdkafkaClientFactory as factory } from "../../src
 import { RetryTopic } from "../../src/io/retry.js";
 import { KafkaSink } from "../../src/sinks/kafka-sink.js";
 import type { Output } from "../../src/sinks/sink.js";
-import { BROKERS, createTopic, ensureBroker, readAll, refusingTopics, uniqueName } from "../support/kafka.js";
+import { BROKERS, createTopic, ensureBroker, readAll, readCommitted, refusingTopics, uniqueName } from "../support/kafka.js";
 
 const PARTITIONS = 3;
 
@@ -189,4 +189,52 @@ describe("Kafka sink on the real broker", () => {
       await Promise.all([consumer.disconnect(), producer.disconnect(2000), retryProducer.disconnect(2000)]);
     }
   }, 60_000);
+
+  it("transactional (exactly-once): no report per delivery; flush() counts the outputs acknowledged once the producer's queue is empty; a refused one keeps its transaction from committing", async () => {
+    const topic = uniqueName("sink-txn");
+    const small = uniqueName("sink-txn-small");
+    await createTopic(topic, PARTITIONS);
+    await refusingTopics(uniqueName("sink-txn-in"), small);
+    const producer = factory.createProducer({ brokers: BROKERS, transactionalId: uniqueName("sink-txn-id"), deliveryReports: "errors" });
+    await producer.connect();
+    try {
+      await producer.initTransactions!();
+      // 3000 outputs in one transaction: all acknowledged by flush(), all committed.
+      await producer.beginTransaction!();
+      const sink = new KafkaSink({ producer, topic, key: (o) => `k${(o["i"] as number) % 17}`, transactional: true });
+      const n = 3000;
+      for (let i = 0; i < n; i++) {
+        sink.write({ type: "window", i });
+        if (i % 100 === 99) sink.service();
+        if (i === 1500) expect(sink.acknowledged, "nothing is acknowledged before flush()").toBe(0);
+      }
+      await sink.flush();
+      expect(sink.acknowledged).toBe(n);
+      expect(sink.pending).toBe(0);
+      await producer.commitTransaction!();
+      const got = await readCommitted(topic, PARTITIONS);
+      expect(got.map((o) => o["i"] as number).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+
+      // A record the broker refuses (over the topic's max.message.bytes): the failed delivery is
+      // reported, so flush() or the commit fails; read_committed sees none of the transaction.
+      await producer.beginTransaction!();
+      const refused = new KafkaSink({ producer, topic: small, key: () => "k", transactional: true });
+      refused.write({ type: "window", i: 0 });
+      refused.write({ type: "window", i: 1, blob: "x".repeat(5000) });
+      refused.write({ type: "window", i: 2 });
+      let failed = false;
+      try {
+        await refused.flush();
+        await producer.commitTransaction!();
+      } catch {
+        failed = true;
+        await producer.abortTransaction!().catch(() => undefined);
+      }
+      expect(failed, "the transaction with a refused record did not commit").toBe(true);
+      expect(refused.acknowledged).toBeLessThan(3);
+      expect(await readCommitted(small, 1)).toEqual([]);
+    } finally {
+      await producer.disconnect(5000);
+    }
+  }, 90_000);
 });
