@@ -15,6 +15,7 @@ import { TopologyError } from "./errors.js";
 import { objectShape } from "./engine-objects.js";
 import { repartitionTopicFor } from "./repartition.js";
 import { assignedOrTimeout } from "../sources/aligned-streams.js";
+import { createRunLogger } from "../log/logger.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
   "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id", "purge-interval"]);
@@ -95,9 +96,10 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   const purgeInterval = numberOption(values, "purge-interval", { integer: true, min: 0, max: 86_400_000 });
   if (purgeInterval !== undefined && instanceId === undefined) throw new UsageError("--purge-interval needs --instance-id (repartition topics are used with state per partition)");
   const quiet = values["quiet"] === true;
-  const onLog = (event: string, detail: Record<string, unknown>): void => {
-    if (!quiet) process.stderr.write(JSON.stringify({ event, ...detail }) + "\n");
-  };
+  // The run logger's lines (level, time, pid, event, msg; dead-letter bursts summarised), as
+  // riptide run's built-in pipelines log; --quiet logs nothing here.
+  const logs = quiet ? undefined : createRunLogger();
+  const onLog = (event: string, detail: Record<string, unknown>): void => logs?.log(event, detail);
   const { setupKafkaRun } = await import("../cli/kafka.js");
   const { addInputTopic } = await import("../cli/kafka-rides.js");
   let kafka: Awaited<ReturnType<typeof setupKafkaRun>> | undefined;
@@ -173,6 +175,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   } finally {
     for (const m of more) await m.close();
     await kafka?.close();
+    logs?.close();
   }
 }
 
