@@ -62,7 +62,8 @@ Kafka (instead of the generator):
   --stop-when-idle S    end after S seconds without input, once everything is produced and committed
   --guarantee G         at-least-once (default) or exactly-once: outputs, offsets and state in Kafka
                         transactions (read outputs read_committed); one process per group (see --instance-id)
-  --commit-interval MS  exactly-once: how often a transaction commits (default 100)
+  --commit-interval MS  exactly-once: how often a transaction commits (default 100; sooner once
+                        200 000 outputs wait in it)
   --instance-id ID      exactly-once with state per input partition (payments, --topology and the DSL
                         pipelines), so several processes of a group (each its own ID; a restarted one
                         takes its ID back) split the partitions; a groupBy on a new key goes through a

@@ -785,7 +785,10 @@ export class Coordinator {
       this.sink.service?.();
       this.noteSinkAcks();
       this.maybeCommit(false);
-      if (this.options.transactions && Date.now() - this.lastBarrierAt >= this.options.transactions.intervalMs) await this.barrier();
+      // A transaction also commits early once SINK_HIGH_WATER outputs wait in it: under exactly-once
+      // outputs count as acknowledged only at a commit (KafkaSinkOptions.transactional), and the
+      // source stops being asked for more above that mark until then.
+      if (this.options.transactions && (Date.now() - this.lastBarrierAt >= this.options.transactions.intervalMs || (this.sink.pending ?? 0) > SINK_HIGH_WATER)) await this.barrier();
       if (blocked) {
         // Wait for the ring we need (a free slot, or records released under its budget), bounded,
         // then drain again: the worker may be blocked on output.

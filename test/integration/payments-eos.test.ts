@@ -78,4 +78,24 @@ describe("payments exactly-once on Kafka", () => {
     expect(perUserSequences(balances, "balance")).toEqual(perUserSequences(ref.outputs, "balance"));
     expect(finalBalances(balances)).toEqual(ref.balances);
   }, 240_000);
+
+  it("a transaction commits early once 200 000 outputs wait in it: a run with a 10-minute commit interval still goes through 150 000 payments", async () => {
+    // Under exactly-once the outputs count as acknowledged at a commit only, and the coordinator
+    // stops asking the source for more above 200 000 unacknowledged outputs: without the early
+    // commit this run would stall until the interval (10 minutes) and exceed the test's limit.
+    const input = uniqueName("pay-big-in");
+    const output = uniqueName("pay-big-out");
+    const load = riptide(["loadgen", "--kind", "payments", "--brokers", BROKERS, "--topic", input, "--rate", "10000000", "--events", "150000",
+      "--partitions", "2", "--seed", "6", "--json", "--quiet"]);
+    expect(await load.exited, load.stderr).toBe(0);
+    const run = riptide(["run", "payments", "--brokers", BROKERS, "--input-topic", input, "--output-topic", output, "--group", uniqueName("pay-big-g"),
+      "--guarantee", "exactly-once", "--commit-interval", "600000", "--stop-when-idle", "2", "--json", "--quiet", "--log-level", "debug"]);
+    expect(await run.exited, run.stderr.slice(-2000)).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split("\n").pop()!) as { events: number; outputs: Record<string, number> };
+    expect(summary.events).toBe(150_000);
+    expect(summary.outputs["confirmation"]! + summary.outputs["invalid"]!).toBe(150_000);
+    // More than the final commit: at least one came early (300 000 outputs, 200 000 at most per transaction).
+    expect(run.stderr.match(/"event":"barrier"/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+    expect((await readCommitted(output, 2)).length).toBe(summary.outputs["confirmation"]);
+  }, 180_000);
 });
