@@ -11,6 +11,8 @@
  * retry topic is given: then a message Kafka refused is copied, under the same sequence number, to
  * the retry topic (retriable errors; `src/io/retry.ts` delivers it again after a backoff) or to the
  * DLQ, and counts as acknowledged only once that copy is. Only a refused copy fails the run.
+ * Exactly-once (`transactional`): only failed deliveries are reported, and flush() — each commit —
+ * counts everything written before it acknowledged once the client's queue is empty.
  *
  * With a client that enqueues many records per call (KafkaProducerClient.produceMany:
  * native-bindings/kafka), outputs are staged per topic as UTF-8 bytes in one reused buffer and
