@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { KafkaMessage } from "../../src/io/kafka/client.js";
 import { rdkafkaClientFactory as factory } from "../../src/io/kafka/rdkafka.js";
 import { shebangFlags } from "../../src/cli/node-flags.js";
+import { afterAll } from "vitest";
 
 export const ROOT = join(__dirname, "..", "..");
 export const BROKERS = `127.0.0.1:${process.env.RIPTIDE_KAFKA_PORT || "9092"}`;
@@ -120,6 +121,16 @@ export interface Proc {
  */
 export const TEST_SESSION_CONFIG = "consumer.session.timeout.ms=4000,consumer.heartbeat.interval.ms=1000";
 
+/**
+ * Children still running. A test that times out leaves its runs behind, still reading the broker
+ * and taking CPU from the tests after it: they are killed once the test file's tests are done.
+ */
+const live = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of live) c.kill("SIGKILL");
+  live.clear();
+});
+
 /** `riptide ARGS` as a child process; a run on the broker gets TEST_SESSION_CONFIG unless it names --kafka-config itself. */
 export function riptide(args: string[]): Proc {
   const session = args[0] === "run" && args.includes("--brokers") && !args.includes("--kafka-config") ? ["--kafka-config", TEST_SESSION_CONFIG] : [];
@@ -128,7 +139,11 @@ export function riptide(args: string[]): Proc {
   const p: Proc = { child, stdout: "", stderr: "", exited: undefined as unknown as Promise<number | null> };
   child.stdout!.on("data", (d) => { p.stdout += d; });
   child.stderr!.on("data", (d) => { p.stderr += d; });
-  p.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  live.add(child);
+  p.exited = new Promise((resolve) => child.on("exit", (code) => {
+    live.delete(child);
+    resolve(code);
+  }));
   return p;
 }
 
