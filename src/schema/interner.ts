@@ -13,12 +13,24 @@
 import type { Schema } from "./schema.js";
 
 /**
+ * Transient ids named by default. With the default rings a run holds about 200 k records between
+ * decoding and rendering (input rings 16 × 2048 records and output rings 64 × 1024 outputs per
+ * worker, 2 workers; the Kafka source keeps 65 536 unacknowledged): 5 × that, ~50 MB of strings at
+ * most. State that keeps one holds it longer: driver-eta's open requests live 10 minutes of event
+ * time, so past ~1 700 requests a second an old request's id may be gone when a driver is matched
+ * to it. A lookup past it answers "" and is counted (Interner.transientMisses, and
+ * transientSettings.misses over every interner, which `riptide run` reports with a warning;
+ * `--transient-ids` raises it).
+ */
+export const TRANSIENT_CAPACITY = 1 << 20;
+
+/**
  * Process-wide settings and counts of transient ids: `capacity` is what an Interner made without
  * one keeps (`riptide run --transient-ids N` sets it before the run's sources exist), `misses`
  * counts the lookups of every interner that found a transient id's string gone, so a run can
  * report its outputs that carry "" in place of an id, whichever source's table named them.
  */
-export const transientSettings = { capacity: 0, misses: 0 };
+export const transientSettings = { capacity: TRANSIENT_CAPACITY, misses: 0 };
 
 export class Interner {
   private readonly ids = new Map<string, number>();
@@ -41,7 +53,7 @@ export class Interner {
   private recent: string[] = [];
   /** Transient ids handed out so far (the next one's sequence number). */
   private recentSeq = 0;
-  /** name() calls for a transient id no longer kept (answered ""). */
+  /** name() calls for a transient id no longer kept (answered ""); transientSettings.misses sums every interner's. */
   transientMisses = 0;
 
   /**
@@ -240,17 +252,6 @@ export class Interner {
 export const TRANSIENT_BASE = 0x80000000;
 /** Transient ids run from TRANSIENT_BASE to TRANSIENT_BASE + TRANSIENT_SPAN - 1 (below 2^32 - 1, a u32 column's range), then again from the base. */
 const TRANSIENT_SPAN = 0x7ffffffe;
-/**
- * Transient ids named by default. With the default rings a run holds about 200 k records between
- * decoding and rendering (input rings 16 × 2048 records and output rings 64 × 1024 outputs per
- * worker, 2 workers; the Kafka source keeps 65 536 unacknowledged): 5 × that, ~50 MB of strings at
- * most. State that keeps one holds it longer: driver-eta's open requests live 10 minutes of event
- * time, so past ~1 700 requests a second an old request's id may be gone when a driver is matched
- * to it. A lookup past it answers "" and is counted (Interner.transientMisses and
- * transientSettings.misses, which `riptide run` reports with a warning; `--transient-ids` raises it).
- */
-export const TRANSIENT_CAPACITY = 1 << 20;
-transientSettings.capacity = TRANSIENT_CAPACITY;
 /** The most `--transient-ids` accepts (2^26: up to a few GB of strings). */
 export const TRANSIENT_CAPACITY_MAX = 1 << 26;
 
