@@ -96,9 +96,11 @@ export class CommitTracker {
 
   /**
    * Positions that became safe, as [partition, position] pairs (at most one per partition: the
-   * furthest). `closedAll` is the watermark every shard has passed.
+   * furthest). `closedAll` is the watermark every shard has passed. With `maxSeq`, a batch of p
+   * whose sequence number is above maxSeq[p] is not safe yet (at-least-once with logged state: its
+   * shard's state after it is not in the log yet).
    */
-  ready(closedAll: number, written: number, acknowledged: number): Array<[number, number]> {
+  ready(closedAll: number, written: number, acknowledged: number, maxSeq?: Float64Array): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     for (let p = 0; p < this.fifo.length; p++) {
       const q = this.fifo[p]!;
@@ -113,9 +115,10 @@ export class CommitTracker {
       }
       this.markedTo[p] = k;
       let position = -1;
+      const limit = maxSeq ? maxSeq[p]! : Infinity;
       while (h < k) {
         const e = q[h]!;
-        if (e.holds > 0 || acknowledged < e.mark) break;
+        if (e.holds > 0 || acknowledged < e.mark || e.seq > limit) break;
         if (e.position >= 0) position = e.position; // -1: a broadcast copy before the batch's last
         h++;
       }

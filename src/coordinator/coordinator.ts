@@ -47,7 +47,7 @@ import { StagedOutputs } from "./staged-outputs.js";
 import { WindowMerger } from "./window-merger.js";
 import { CommitTracker, type Entry } from "./commit-tracker.js";
 import { RepartitionRouter } from "./repartition-router.js";
-import { readCheckpoint, writeCheckpoint, type RunSnapshot } from "./snapshot.js";
+import { copyCheckpoint, readCheckpoint, writeCheckpoint, type RunSnapshot } from "./snapshot.js";
 import type { ShardSummary, ShardTask } from "../../workers/shard.js";
 
 export interface CoordinatorOptions {
@@ -115,6 +115,17 @@ export interface CoordinatorOptions {
   /** State to start from (a snapshot committed by an earlier run of the same pipeline). */
   restore?: RunSnapshot;
   /**
+   * At-least-once with logged state (PipelineDefinition.loggedState): about every `intervalMs`,
+   * at a commit, the shards' current checkpoints go to `save`, and a batch's position is committed
+   * only once a saved checkpoint of its shard covers it. Not with `transactions`.
+   */
+  stateLog?: StateLogHooks;
+  /**
+   * State words every shard starts from (a logged state read back, src/io/kafka/state-log.ts),
+   * written as its first checkpoint: each shard gets all of it, and keeps what its records use.
+   */
+  seed?: Float64Array;
+  /**
    * State per input partition (exactly-once across several processes of a group): the pipeline's
    * processors are TaskedProcessors, each partition's watermark is its own stream time, and a
    * partition's state is loaded when it is assigned (TransactionHooks.loadTasks) and dropped when it
@@ -132,6 +143,12 @@ export interface TransactionHooks {
   commit(state: RunSnapshot, positions: Array<[number, number]>): Promise<void>;
   /** State per partition (CoordinatorOptions.taskState): the last committed state of these tasks (absent: none). */
   loadTasks?(tasks: readonly number[]): Promise<Map<number, SavedTask>>;
+}
+
+export interface StateLogHooks {
+  intervalMs: number;
+  /** Writes what changed of the shards' state (each shard's checkpoint words, [] for one without); resolves once it is durable. */
+  save(shards: readonly Float64Array[]): Promise<void>;
 }
 
 /** One task's committed state (CoordinatorOptions.taskState). */
@@ -281,6 +298,11 @@ export class Coordinator {
   private readonly commits: CommitTracker | undefined;
   private committing: Promise<void> | undefined;
   private lastCommitAt = 0;
+  /** State log: when the shards' checkpoints were last saved, and per shard the last batch the saved one covers. */
+  private lastStateLogAt = 0;
+  private loggedSeq: Float64Array = new Float64Array(0);
+  /** State log: per partition, the last batch whose position may be committed (its shard's loggedSeq). */
+  private commitSeqLimit: Float64Array = new Float64Array(0);
   private deadLetters = 0;
   /** When the last record was accepted, and when the end-of-input flush began (idle gap between). */
   private lastEventAt = 0;
@@ -443,6 +465,8 @@ export class Coordinator {
     this.commits = this.source.position ? new CommitTracker(P) : undefined;
     this.processedBy = new Float64Array(this.workers);
     this.ackedSeq = new Float64Array(this.workers).fill(-1);
+    this.loggedSeq = new Float64Array(this.workers).fill(-1);
+    this.commitSeqLimit = new Float64Array(P).fill(-1);
     // A source with fewer partitions than workers and no offsets to commit (a file) is spread by
     // key so every worker gets a share; per-key order holds because a key always goes to one shard.
     this.scatter = this.pipeline.shardKey !== undefined && (P < this.workers || this.pipeline.keyRouted === true) && !this.source.position;
@@ -492,6 +516,15 @@ export class Coordinator {
       onWindow?.(out);
     });
     if (options.restore) this.restoreFrom(options.restore);
+    if (options.stateLog && options.transactions) throw new OptionRangeError("stateLog", "a state log is for at-least-once runs; exactly-once commits the whole state in its transactions");
+    if (options.stateLog && options.checkpointBytes === 0) throw new OptionRangeError("stateLog", "a state log reads the shards' checkpoints (checkpointBytes > 0)");
+    if (options.seed) {
+      for (let w = 0; w < this.workers; w++) {
+        const ck = this.tasks[w]!.checkpoint;
+        if (!ck) throw new OptionRangeError("checkpointBytes", "starting from a logged state needs checkpoints (checkpointBytes > 0)");
+        writeCheckpoint(ck, options.seed);
+      }
+    }
   }
 
   /** Starts from a snapshot: stream times, window partials, the source's strings and each shard's state. */
@@ -1293,14 +1326,50 @@ export class Coordinator {
     const now = Date.now();
     if (!force && now - this.lastCommitAt < COMMIT_INTERVAL_MS) return;
     this.lastCommitAt = now;
-    // With repartitioning, windows close at the watermark the operators ran at (H_AUX0), not the input's.
-    const closedAll = this.router ? this.router.closedAll() : this.merger.closedAll;
-    const ready = this.commits.ready(closedAll, this.sink.written ?? 0, this.sink.acknowledged ?? Infinity);
+    if (this.options.stateLog) {
+      this.committing = this.logStateThenCommit(force)
+        .catch((err: unknown) => this.options.onLog?.("commit-error", { error: String((err as Error).message) }))
+        .finally(() => { this.committing = undefined; });
+      return;
+    }
+    const ready = this.readyPositions();
     if (ready.length === 0) return;
-    if (process.env["RIPTIDE_LOG_COMMITS"] === "1") this.options.onLog?.("commit", { positions: ready, closedAll, written: this.sink.written, acknowledged: this.sink.acknowledged });
     this.committing = this.source.commit(ready)
       .catch((err: unknown) => this.options.onLog?.("commit-error", { error: String((err as Error).message) }))
       .finally(() => { this.committing = undefined; });
+  }
+
+  /** The positions safe to commit now (CommitTracker.ready), logged with RIPTIDE_LOG_COMMITS=1. */
+  private readyPositions(): Array<[number, number]> {
+    // With repartitioning, windows close at the watermark the operators ran at (H_AUX0), not the input's.
+    const closedAll = this.router ? this.router.closedAll() : this.merger.closedAll;
+    const ready = this.commits!.ready(closedAll, this.sink.written ?? 0, this.sink.acknowledged ?? Infinity, this.options.stateLog ? this.commitSeqLimit : undefined);
+    if (ready.length > 0 && process.env["RIPTIDE_LOG_COMMITS"] === "1") this.options.onLog?.("commit", { positions: ready, closedAll, written: this.sink.written, acknowledged: this.sink.acknowledged });
+    return ready;
+  }
+
+  /**
+   * At-least-once with a state log: about every stateLog.intervalMs (and at every forced commit:
+   * a revoke, the end) the shards' current checkpoints are saved, then the positions their saved
+   * checkpoints cover are committed. A forced one first waits (bounded) until each shard's
+   * checkpoint covers every batch it acknowledged, so a revoke or the end commits everything.
+   */
+  private async logStateThenCommit(force: boolean): Promise<void> {
+    const log = this.options.stateLog!;
+    const now = Date.now();
+    if (force || now - this.lastStateLogAt >= log.intervalMs) {
+      this.lastStateLogAt = now;
+      if (force) {
+        const deadline = Date.now() + 5_000;
+        while (this.tasks.some((t, w) => t.checkpoint !== undefined && checkpointSeq(t.checkpoint) < this.ackedSeq[w]!) && Date.now() < deadline) await sleep(2);
+      }
+      const copies = this.tasks.map((t) => (t.checkpoint ? copyCheckpoint(t.checkpoint) : null));
+      await log.save(copies.map((c) => c?.words ?? new Float64Array(0)));
+      copies.forEach((c, w) => { if (c && c.seq > this.loggedSeq[w]!) this.loggedSeq[w] = c.seq; });
+      for (let p = 0; p < this.commitSeqLimit.length; p++) this.commitSeqLimit[p] = this.loggedSeq[this.owner(p)]!;
+    }
+    const ready = this.readyPositions();
+    if (ready.length > 0) await this.source.commit!(ready);
   }
 
   /**

@@ -120,3 +120,23 @@ export function writeCheckpoint(sab: SharedArrayBuffer, words: Float64Array): vo
   header[CK_WORDS] = words.length;
   Atomics.store(new Int32Array(sab, 0, 1), CK_CURRENT, 0);
 }
+
+/**
+ * A copy of a shard's current checkpoint taken while its worker runs (main thread, off the hot
+ * path): the sequence number of the last batch it covers and its state words; null when it has
+ * none. The worker writes the other area and then flips CK_CURRENT, so the area read is stable
+ * unless the current one changed meanwhile (the copy is then taken again).
+ */
+export function copyCheckpoint(sab: SharedArrayBuffer): { seq: number; words: Float64Array } | null {
+  const current = new Int32Array(sab, 0, 1);
+  const areaBytes = (sab.byteLength - CK_AREA_OFFSET) / 2;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const k = Atomics.load(current, 0);
+    if (k < 0) return null;
+    const header = new Float64Array(sab, CK_AREA_OFFSET + k * areaBytes, CK_HEADER_WORDS);
+    const seq = header[CK_SEQ]!;
+    const words = new Float64Array(sab, CK_AREA_OFFSET + k * areaBytes + CK_HEADER_WORDS * 8, header[CK_WORDS]!).slice();
+    if (Atomics.load(current, 0) === k && header[CK_SEQ] === seq) return { seq, words };
+  }
+  return null;
+}

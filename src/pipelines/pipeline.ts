@@ -76,6 +76,13 @@ export interface PipelineDefinition {
    * too; a DSL topology re-reads its inputs instead (src/dsl/engine-objects.ts, `reread`).
    */
   readonly volatileState?: string;
+  /**
+   * Keyed state an at-least-once run on Kafka keeps in a compacted changelog topic
+   * (src/io/kafka/state-log.ts), as Kafka Streams logs its stores whatever the guarantee: state
+   * beyond the windows the commits trail, read from the shards' checkpoints and given back to the
+   * shards of a restarted run. Each entry has a version (a later one replaces an earlier one).
+   */
+  readonly loggedState?: LoggedStateCodec;
   /** At most this many shard workers (a pipeline whose state must see every record: 1). */
   readonly maxWorkers?: number;
   /**
@@ -124,6 +131,25 @@ export interface PipelineDefinition {
     /** Some edge is downstream of another (a shard's peer batches then emit through an edge): moved through the coordinator only. */
     readonly chained?: boolean;
   };
+}
+
+/**
+ * See PipelineDefinition.loggedState. Entries are keyed by interned id (named by their string in
+ * the log) and versioned: restoring a newer entry than the committed offsets reflect is safe for
+ * the pipeline (its replay from those offsets then behaves as the run it replaces), an older one
+ * is not, so a run commits an offset only once a log covering its batch is written.
+ */
+export interface LoggedStateCodec {
+  /** The state's name: its changelog topic is `<group>-<name>-changelog`. */
+  readonly name: string;
+  /** Bytes of one entry's value in the log. */
+  readonly valueBytes: number;
+  /** Calls visit(id, version) for each entry of a shard's snapshot words. */
+  scan(words: Float64Array, visit: (id: number, version: number) => void): void;
+  /** Entry `id` of a shard's snapshot words as valueBytes bytes at `into[at]`. */
+  encode(words: Float64Array, id: number, into: Buffer, at: number): void;
+  /** Shard snapshot words holding these entries only (`values`: valueBytes each, in `ids` order), the shard's other state empty. */
+  seed(ids: readonly number[], values: Buffer): Float64Array;
 }
 
 /** See PipelineDefinition.taskState. */

@@ -20,6 +20,20 @@ describe("commit tracker", () => {
     expect(t.ready(2000, 4, 4)).toEqual([]); // once per position
   });
 
+  it("with a sequence limit per partition (a state log), a batch past its shard's logged checkpoint waits", () => {
+    const t = new CommitTracker(2);
+    t.add(0, 0, 100, 0);
+    t.add(1, 1, 150, 0);
+    t.add(0, 2, 200, 0);
+    for (const [p, seq] of [[0, 0], [1, 1], [0, 2]] as const) t.ack(p, seq);
+    const limit = new Float64Array([-1, -1]);
+    expect(t.ready(0, 0, 0, limit)).toEqual([]); // nothing logged yet
+    limit[0] = 0;
+    expect(t.ready(0, 0, 0, limit)).toEqual([[0, 100]]); // batch 2 is past partition 0's logged checkpoint
+    limit.set([2, 2]);
+    expect(t.ready(0, 0, 0, limit)).toEqual([[0, 200], [1, 150]]);
+  });
+
   it("a sink whose acknowledgements lag its writes by more than a check still lets every safe batch through, not one per check", () => {
     // Each check, 10 batches more are acknowledged by the shard and 100 outputs more written; the
     // sink has acknowledged what was written one check before. Marking only the head let one

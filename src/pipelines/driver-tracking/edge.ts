@@ -5,6 +5,7 @@ import { OUT_ANOMALY, OUT_INVALID, OUT_LATE, type OutputColumns } from "../../ri
 import type { ColumnArray } from "../../schema/schema.js";
 import type { Output } from "../../sinks/sink.js";
 import type { PipelineDefinition } from "../pipeline.js";
+import { lastFixLog } from "./last-fix-log.js";
 import {
   DRIVER_LOCATION, GRACE_MS, MAX_SPEED_KMH, PIPELINE, REGION_PRECISION, SPEED_SCALE, WINDOW_MS,
   inputLayout, type DriverInputColumns,
@@ -15,7 +16,7 @@ const SIDE_NAMES: Record<number, string> = { [OUT_INVALID]: "invalid", [OUT_ANOM
 export const driverTracking: PipelineDefinition = {
   name: PIPELINE,
   description: "Uber-style driver locations: validate, flag > 250 km/h jumps, count fixes and mean speed per geohash-5 region in 60 s windows (10 s grace)",
-  volatileState: "each driver's last fix (the anomaly check): after a crash a driver's first fix is not speed-checked, and when that fix is an outlier it stays the driver's last fix, so the driver's next fixes go to the anomaly output instead of the windows until the speed over the gap is under 250 km/h; --guarantee exactly-once restores it",
+  loggedState: lastFixLog,
   schema: DRIVER_LOCATION,
   window: { sizeMs: WINDOW_MS, graceMs: GRACE_MS },
   outputs: ["window", "invalid", "anomaly", "late"],

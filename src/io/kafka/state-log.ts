@@ -1,0 +1,162 @@
+/**
+ * At-least-once state log: a pipeline's keyed state beyond its windows (PipelineDefinition.
+ * loggedState: driver-tracking's last fix per driver) in a compacted changelog topic, as Kafka
+ * Streams logs a store under either guarantee.
+ *
+ * The coordinator (StateLogHooks) hands over the shards' current checkpoints at most every
+ * `intervalMs`, at a commit; the entries whose version moved since the last save are produced,
+ * keyed by their string (the interned id means nothing to another process), and the save resolves
+ * once the broker has them all. Only then are the offsets those checkpoints cover committed, so
+ * the log always holds a state at least as new as the committed offsets: what the pipeline's
+ * codec needs to replay from them as the crashed run did.
+ *
+ * A run starting reads the topic to its end (`load`): the latest entry of each key, interned into
+ * the source's string table, and seeds every shard with them all (a key lives in one partition, so
+ * in one shard; the copies elsewhere are never read, and the save keeps the newest version of each
+ * key over all shards, so a stale copy is never written back).
+ *
+ * One partition: a run reads the whole log at its start, whichever partitions it is assigned.
+ * What this does not cover: a partition that moves to another process of the group mid-run keeps
+ * the state that process read at its start (older), not the state its last owner logged since.
+ */
+import type { StateLogHooks } from "../../coordinator/coordinator.js";
+import type { LoggedStateCodec } from "../../pipelines/pipeline.js";
+import type { Interner } from "../../schema/interner.js";
+import { TRANSIENT_BASE } from "../../schema/interner.js";
+import type { KafkaAdminClient, KafkaClientFactory, KafkaClientOptions, KafkaProducerClient } from "./client.js";
+import { KafkaError } from "./client.js";
+import { CHANGELOG_CONFIG } from "./transactions.js";
+
+export function stateLogTopicFor(group: string, codec: LoggedStateCodec): string {
+  return `${group}-${codec.name}-changelog`;
+}
+
+export interface KafkaStateLogOptions {
+  factory: KafkaClientFactory;
+  client: KafkaClientOptions;
+  admin: KafkaAdminClient;
+  /** A producer of its own (its delivery callback is the log's). */
+  producer: KafkaProducerClient;
+  topic: string;
+  codec: LoggedStateCodec;
+  /** The source's string table (keys are interned there on load, named from it on save). */
+  interner: Interner;
+  intervalMs: number;
+  /** How long a save may wait for the broker, ms. @default 30 000 */
+  flushTimeoutMs?: number;
+  onLog?: (event: string, detail: Record<string, unknown>) => void;
+}
+
+export class KafkaStateLog implements StateLogHooks {
+  readonly intervalMs: number;
+  /** Per interned id, the version last written (NaN: none). */
+  private saved = new Float64Array(1024).fill(NaN);
+  /** Per interned id, the newest version over the shards at this save, and which shard has it. */
+  private newest = new Float64Array(1024).fill(NaN);
+  private newestIn = new Int32Array(1024);
+  private failed: KafkaError | null = null;
+  private value: Buffer;
+  /** Entries written so far (for the summary and tests). */
+  written = 0;
+
+  constructor(private readonly o: KafkaStateLogOptions) {
+    this.intervalMs = o.intervalMs;
+    this.value = Buffer.alloc(o.codec.valueBytes);
+    o.producer.onDelivery((err) => {
+      if (err) this.failed ??= err;
+    });
+  }
+
+  /** Creates the topic when missing and reads it to its end: every shard's seed (undefined: nothing logged yet). */
+  async load(): Promise<Float64Array | undefined> {
+    const t0 = Date.now();
+    await this.o.admin.createTopic(this.o.topic, 1, 1, CHANGELOG_CONFIG).catch(() => false);
+    if (!this.o.factory.readPartition) throw new KafkaError(`a state log needs readPartition on ${this.o.factory.name}`);
+    const records = await this.o.factory.readPartition(this.o.client, this.o.topic, 0);
+    const bytes = this.o.codec.valueBytes;
+    const latest = new Map<string, Buffer>();
+    for (const r of records) {
+      if (r.key === null) continue;
+      const key = r.key.toString("utf8");
+      if (r.value === null) latest.delete(key);
+      else if (r.value.length === bytes) latest.set(key, r.value);
+    }
+    this.o.onLog?.("state-restore", { topic: this.o.topic, records: records.length, entries: latest.size, ms: Date.now() - t0 });
+    if (latest.size === 0) return undefined;
+    const ids: number[] = [];
+    const values = Buffer.alloc(latest.size * bytes);
+    let k = 0;
+    for (const [key, v] of latest) {
+      const id = this.o.interner.intern(key);
+      ids.push(id);
+      v.copy(values, k * bytes);
+      k++;
+    }
+    const words = this.o.codec.seed(ids, values);
+    // What is in the log need not be written again until it changes.
+    this.o.codec.scan(words, (id, version) => {
+      this.note(this.saved, id);
+      this.saved[id] = version;
+    });
+    return words;
+  }
+
+  async save(shards: readonly Float64Array[]): Promise<void> {
+    const codec = this.o.codec;
+    const touched: number[] = [];
+    for (let w = 0; w < shards.length; w++) {
+      const words = shards[w]!;
+      if (words.length === 0) continue;
+      codec.scan(words, (id, version) => {
+        if (id >= TRANSIENT_BASE) return;
+        this.note(this.newest, id);
+        const best = this.newest[id]!;
+        if (best === best && best >= version) return;
+        if (best !== best) touched.push(id);
+        this.newest[id] = version;
+        this.newestIn[id] = w;
+      });
+    }
+    const p = this.o.producer;
+    let sent = 0;
+    for (const id of touched) {
+      const version = this.newest[id]!;
+      this.newest[id] = NaN;
+      this.note(this.saved, id);
+      const was = this.saved[id]!;
+      if (was === was && was >= version) continue;
+      const key = this.o.interner.name(id);
+      if (key === "") continue;
+      codec.encode(shards[this.newestIn[id]!]!, id, this.value, 0);
+      // A full local queue: let it drain, then the same record again.
+      while (!p.produce(this.o.topic, 0, Buffer.from(this.value), key)) await p.flush(this.o.flushTimeoutMs ?? 30_000);
+      this.saved[id] = version;
+      sent++;
+    }
+    if (sent > 0) await p.flush(this.o.flushTimeoutMs ?? 30_000);
+    if (this.failed) {
+      const err = this.failed;
+      this.failed = null;
+      // Nothing written since the last good save counts: write them all again next time.
+      this.saved.fill(NaN);
+      throw new KafkaError(`state log ${this.o.topic}: ${err.message}`, { cause: err });
+    }
+    this.written += sent;
+  }
+
+  /** Grows a per-id array to hold `id`. */
+  private note(a: Float64Array, id: number): void {
+    if (id < a.length) return;
+    let cap = a.length;
+    while (cap <= id) cap *= 2;
+    const grown = new Float64Array(cap).fill(NaN);
+    grown.set(a);
+    if (a === this.saved) this.saved = grown;
+    else {
+      this.newest = grown;
+      const inn = new Int32Array(cap);
+      inn.set(this.newestIn);
+      this.newestIn = inn;
+    }
+  }
+}
