@@ -17,7 +17,7 @@ import {
   C_BATCHES, C_COMMAND, C_REPLAY_BATCHES, C_STARTS, C_STATE_ENTRIES, C_STATE_KIB, CK_AREA_OFFSET, CK_CURRENT, CK_HEADER_WORDS, CK_SEQ, CK_TAIL, CK_WORDS, CMD_CRASH, CMD_STOP,
 } from "../src/coordinator/control.js";
 import {
-  BATCH_DATA, BATCH_END, BATCH_TASK, H_AUX0, H_AUX1, TASK_DROP, TASK_LOAD, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
+  BATCH_DATA, BATCH_END, BATCH_TASK, H_AUX0, H_AUX1, TASK_DROP, TASK_LOAD, TASK_MERGE, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../src/ring/layout.js";
 import { OUT_ENDED, OUT_STARTED, OutputWriter } from "../src/ring/output.js";
 import { BatchRing, type RingHandle } from "../src/ring/ring.js";
@@ -125,6 +125,12 @@ export default function runShard(task: ShardTask): ShardSummary | Promise<ShardS
 
 /** A BATCH_TASK batch: load or drop one partition's state. */
 function moveTask(processor: ShardProcessor, op: number, partition: number, mailbox: SharedArrayBuffer | undefined): void {
+  if (op === TASK_MERGE) {
+    if (!mailbox || !processor.mergeState) throw new Error("logged state sent to a shard that cannot take it in");
+    const box = new Float64Array(mailbox);
+    processor.mergeState(box.subarray(1, 1 + box[0]!));
+    return;
+  }
   if (!(processor instanceof TaskedProcessor)) throw new Error("a partition's state moved to a shard without state per partition");
   if (op === TASK_DROP) {
     processor.drop(partition);

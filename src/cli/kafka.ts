@@ -6,7 +6,7 @@ import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import { backoffFor, DEAD_LETTER_MAX_BYTES, RetryTopic, type RetryPolicy } from "../io/retry.js";
 import { KafkaSink } from "../sinks/kafka-sink.js";
 import { changelogTopicFor, KafkaTransactions } from "../io/kafka/transactions.js";
-import { KafkaStateLog, stateLogTopicFor } from "../io/kafka/state-log.js";
+import { KafkaStateLog, STATE_LOG_CONFIG, stateLogTopicFor } from "../io/kafka/state-log.js";
 import type { RunSnapshot } from "../coordinator/snapshot.js";
 import { KafkaSource } from "../sources/kafka-source.js";
 import { SharedConsumer } from "../io/kafka/shared-consumer.js";
@@ -25,9 +25,8 @@ export interface KafkaRunSetup {
   /** Exactly-once: the transaction hooks for the coordinator, and the state to start from. */
   transactions?: KafkaTransactions;
   restore?: RunSnapshot;
-  /** At-least-once with PipelineDefinition.loggedState: the state log, and the shards' state read back from it. */
+  /** At-least-once with PipelineDefinition.loggedState: the state log (the coordinator's StateLogHooks). */
   stateLog?: KafkaStateLog;
-  seed?: Float64Array;
   /** The consumer every input topic is read with (KafkaRunSetup's `inputTopics`). */
   shared?: SharedConsumer;
   close(): Promise<void>;
@@ -164,23 +163,22 @@ export async function setupKafkaRun(opts: {
     ...(opts.stopWhenIdleMs !== undefined && { stopWhenIdleMs: opts.stopWhenIdleMs }),
     onLog: opts.onLog,
   });
-  // At-least-once: the pipeline's state beyond its windows from its log, interned before the
-  // source decodes anything (exactly-once has it in the transactions' snapshot).
+  // At-least-once: the pipeline's state beyond its windows in a log, read back on each assignment
+  // (exactly-once has it in the transactions' snapshot).
   let stateLog: KafkaStateLog | undefined;
   let stateProducer: ReturnType<typeof rdkafkaClientFactory.createProducer> | undefined;
-  let seed: Float64Array | undefined;
   if (!opts.exactlyOnce && opts.pipeline.loggedState) {
     stateProducer = rdkafkaClientFactory.createProducer({
       brokers: opts.brokers, lingerMs: 5, deliveryReports: "errors", extra: producerExtra,
       onError: (err) => opts.onLog("kafka-error", { error: err.message, client: "state log producer", ...(err.fatal && { fatal: true }) }),
     });
     await stateProducer.connect();
+    const topic = stateLogTopicFor(opts.group, opts.pipeline.loggedState);
+    await ensureTopic(admin, topic, 1, STATE_LOG_CONFIG);
     stateLog = new KafkaStateLog({
-      factory: rdkafkaClientFactory, client: { brokers: opts.brokers }, admin, producer: stateProducer,
-      topic: stateLogTopicFor(opts.group, opts.pipeline.loggedState), codec: opts.pipeline.loggedState, interner: source.interner,
+      factory: rdkafkaClientFactory, client: { brokers: opts.brokers }, producer: stateProducer, topic, codec: opts.pipeline.loggedState, interner: source.interner,
       intervalMs: STATE_LOG_INTERVAL_MS, onLog: opts.onLog,
     });
-    seed = await stateLog.load();
   }
   // The first input of the transactions; its part of the restored state (string table, frames
   // read in part) goes in before the source decodes anything; the coordinator restores the rest.
@@ -193,7 +191,6 @@ export async function setupKafkaRun(opts: {
     ...(shared && { shared }),
     ...(restore && { restore }),
     ...(stateLog && { stateLog }),
-    ...(seed && { seed }),
     async settleRetries() {
       // Bounded by the whole schedule: every backoff plus one delivery timeout per attempt, and a margin.
       const p = retry.policy;

@@ -482,7 +482,6 @@ async function runCommand(argv: string[]): Promise<number> {
       ...(kafka?.transactions && { transactions: kafka.transactions }),
       ...(kafka?.restore && { restore: kafka.restore }),
       ...(kafka?.stateLog && { stateLog: kafka.stateLog }),
-      ...(kafka?.seed && { seed: kafka.seed }),
       ...(instanceId !== undefined && { taskState: true }),
       ...(kafka && { retryCounts: () => kafka!.retry.counts }),
     });

@@ -27,7 +27,7 @@ import { ENTRY_RUNS } from "../metrics/entry-runs.js";
 import { LatencyHistogram } from "../metrics/histogram.js";
 import type { PipelineDefinition } from "../pipelines/pipeline.js";
 import {
-  BATCH_DATA, BATCH_END, BATCH_TASK, BATCH_WATERMARK, H_AUX0, H_AUX1, TASK_DROP, TASK_LOAD, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
+  BATCH_DATA, BATCH_END, BATCH_TASK, BATCH_WATERMARK, H_AUX0, H_AUX1, TASK_DROP, TASK_LOAD, TASK_MERGE, H_COUNT, H_ENQUEUED_AT, H_KIND, H_PARTITION, H_SEQ, H_WATERMARK, HEADER_WORDS,
 } from "../ring/layout.js";
 import {
   OUT_ACK, OUT_ANOMALY, OUT_ENDED, OUT_INVALID, OUT_LATE, OUT_PIPELINE_BASE, OUT_POSITION, OUT_STARTED, OUT_WINDOW, OUT_OBJECT, outputLayout, type OutputColumns,
@@ -117,14 +117,11 @@ export interface CoordinatorOptions {
   /**
    * At-least-once with logged state (PipelineDefinition.loggedState): about every `intervalMs`,
    * at a commit, the shards' current checkpoints go to `save`, and a batch's position is committed
-   * only once a saved checkpoint of its shard covers it. Not with `transactions`.
+   * only once a saved checkpoint of its shard covers it. When partitions are assigned, the logged
+   * state is loaded and merged into their shards before any of their records is read. Not with
+   * `transactions`.
    */
   stateLog?: StateLogHooks;
-  /**
-   * State words every shard starts from (a logged state read back, src/io/kafka/state-log.ts),
-   * written as its first checkpoint: each shard gets all of it, and keeps what its records use.
-   */
-  seed?: Float64Array;
   /**
    * State per input partition (exactly-once across several processes of a group): the pipeline's
    * processors are TaskedProcessors, each partition's watermark is its own stream time, and a
@@ -149,6 +146,8 @@ export interface StateLogHooks {
   intervalMs: number;
   /** Writes what changed of the shards' state (each shard's checkpoint words, [] for one without); resolves once it is durable. */
   save(shards: readonly Float64Array[]): Promise<void>;
+  /** The whole logged state as shard snapshot words (ShardProcessor.mergeState); undefined: nothing logged. */
+  load(): Promise<Float64Array | undefined>;
 }
 
 /** One task's committed state (CoordinatorOptions.taskState). */
@@ -434,7 +433,7 @@ export class Coordinator {
         worker: w, pipeline: this.pipeline.name, config: this.pipeline.processorConfig,
         input: input.handle, output: output.handle, control, inputRecords: this.recordBudget,
         ...(checkpointBytes > 0 && { checkpoint: createCheckpoint(checkpointBytes) }),
-        ...(this.taskState && { mailbox: new SharedArrayBuffer(checkpointBytes) }),
+        ...((this.taskState || options.stateLog) && { mailbox: new SharedArrayBuffer(checkpointBytes) }),
       });
       this.lastLoadSeq.push(-1);
       this.staged.push(new StagedOutputs());
@@ -487,6 +486,12 @@ export class Coordinator {
           throw err;
         }),
       }),
+      ...(options.stateLog && {
+        assignPartitions: (ps: readonly number[], ready: (p: number) => void) => this.mergeLoggedState(ps, ready).catch((err: unknown) => {
+          this.failure ??= err instanceof Error ? err : new Error(String(err));
+          throw err;
+        }),
+      }),
       rejected: (_p, count) => {
         this.deadLetters += count;
       },
@@ -518,13 +523,6 @@ export class Coordinator {
     if (options.restore) this.restoreFrom(options.restore);
     if (options.stateLog && options.transactions) throw new OptionRangeError("stateLog", "a state log is for at-least-once runs; exactly-once commits the whole state in its transactions");
     if (options.stateLog && options.checkpointBytes === 0) throw new OptionRangeError("stateLog", "a state log reads the shards' checkpoints (checkpointBytes > 0)");
-    if (options.seed) {
-      for (let w = 0; w < this.workers; w++) {
-        const ck = this.tasks[w]!.checkpoint;
-        if (!ck) throw new OptionRangeError("checkpointBytes", "starting from a logged state needs checkpoints (checkpointBytes > 0)");
-        writeCheckpoint(ck, options.seed);
-      }
-    }
   }
 
   /** Starts from a snapshot: stream times, window partials, the source's strings and each shard's state. */
@@ -1409,10 +1407,33 @@ export class Coordinator {
   }
 
   /**
+   * At-least-once with a state log, on assignment: the log is read (it holds what the partitions'
+   * last owner saved before committing their offsets, or before it died) and merged into the
+   * shards that own them, ahead of their first records; then the source may read them.
+   */
+  private async mergeLoggedState(ps: readonly number[], ready: (p: number) => void): Promise<void> {
+    const t0 = Date.now();
+    const words = await this.options.stateLog!.load();
+    if (words) {
+      for (const w of new Set(ps.map((p) => this.owner(p)))) await this.sendToMailbox(w, TASK_MERGE, -1, words, () => this.stopping);
+    }
+    this.options.onLog?.("state-merge", { partitions: ps, words: words?.length ?? 0, ms: Date.now() - t0 });
+    for (const p of ps) ready(p);
+  }
+
+  /**
    * Installs a task's state through shard w's mailbox, once its previous load is checkpointed;
    * false when the partition was revoked meanwhile (nothing installed).
    */
   private loadTask(w: number, p: number, words: Float64Array, gen: number): Promise<boolean> {
+    return this.sendToMailbox(w, TASK_LOAD, p, words, () => this.taskGen[p] !== gen || this.stopping);
+  }
+
+  /**
+   * Writes `words` to shard w's mailbox once its previous content is checkpointed (taken in), then
+   * a BATCH_TASK batch `op` of partition p; false when `skip()` said so meanwhile (nothing sent).
+   */
+  private sendToMailbox(w: number, op: number, p: number, words: Float64Array, skip: () => boolean): Promise<boolean> {
     const run = this.loading.then(async () => {
       const mailbox = this.tasks[w]!.mailbox!;
       const ck = this.tasks[w]!.checkpoint!;
@@ -1421,20 +1442,20 @@ export class Coordinator {
         if (this.failure) throw this.failure;
         // Revoked or shutting down meanwhile (a run ending on an error): the workers may never
         // checkpoint again; a revoke waiting for this load must not wait END_LIMIT_MS for it.
-        if (this.taskGen[p] !== gen || this.stopping) return false;
-        if (Date.now() > deadline) throw new WorkerFailedError(`shard ${w} did not checkpoint its last partition load in ${END_LIMIT_MS} ms`);
+        if (skip()) return false;
+        if (Date.now() > deadline) throw new WorkerFailedError(`shard ${w} did not checkpoint its last mailbox load in ${END_LIMIT_MS} ms`);
         await sleep(2);
       }
-      if (this.taskGen[p] !== gen) return false;
+      if (skip()) return false;
       const box = new Float64Array(mailbox);
       if (words.length + 1 > box.length) {
-        throw new OptionRangeError("checkpointBytes", `partition ${p}'s saved state (${words.length * 8} bytes) does not fit a shard's mailbox (${mailbox.byteLength} bytes)`);
+        throw new OptionRangeError("checkpointBytes", `${op === TASK_MERGE ? "the logged state" : `partition ${p}'s saved state`} (${words.length * 8} bytes) does not fit a shard's mailbox (${mailbox.byteLength} bytes)`);
       }
       box[0] = words.length;
       box.set(words, 1);
-      while (!this.moveTask(w, TASK_LOAD, p)) {
+      while (!this.moveTask(w, op, p)) {
         if (this.failure) throw this.failure;
-        if (Date.now() > deadline) throw new WorkerFailedError(`shard ${w}'s ring had no room for partition ${p}'s state in ${END_LIMIT_MS} ms`);
+        if (Date.now() > deadline) throw new WorkerFailedError(`shard ${w}'s ring had no room for ${op === TASK_MERGE ? "the logged state" : `partition ${p}'s state`} in ${END_LIMIT_MS} ms`);
         this.drain();
         await sleep(1);
       }

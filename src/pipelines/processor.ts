@@ -27,6 +27,11 @@ export interface ShardProcessor {
   snapshot(into: Float64Array): number;
   /** Replaces the state with one written by snapshot(). */
   restore(from: Float64Array, words: number): void;
+  /**
+   * Takes in logged state (PipelineDefinition.loggedState: snapshot words holding logged entries
+   * only), keeping the newer version of each entry it has too.
+   */
+  mergeState?(words: Float64Array): void;
 }
 
 /** Structured-cloneable settings a processor is built from (per pipeline); a SharedArrayBuffer is shared, not copied. */

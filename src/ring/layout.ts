@@ -49,11 +49,14 @@ export const BATCH_WATERMARK = 1;
 export const BATCH_END = 2;
 /**
  * No records: a partition's state moves (TaskedProcessor). H_AUX0: TASK_LOAD (the state is in the
- * shard's mailbox) or TASK_DROP; H_AUX1: the partition. Ordered with the data like any batch.
+ * shard's mailbox) or TASK_DROP; H_AUX1: the partition. Or TASK_MERGE: logged state (in the
+ * mailbox, snapshot words) merged into the shard's (ShardProcessor.mergeState). Ordered with the
+ * data like any batch.
  */
 export const BATCH_TASK = 3;
 export const TASK_LOAD = 1;
 export const TASK_DROP = 2;
+export const TASK_MERGE = 3;
 
 export function ringBytes(slots: number, bytesPerSlot: number): number {
   return CONTROL_BYTES + slots * HEADER_WORDS * 8 + slots * bytesPerSlot;

@@ -1,7 +1,7 @@
 /**
  * driver-tracking's logged state (src/pipelines/driver-tracking/last-fix-log.ts) read from and
- * written into the shard's own snapshot words, and the checkpoint copy the coordinator saves it
- * from while the worker runs.
+ * written into the shard's own snapshot words, merged into a running shard, and the checkpoint
+ * copy the coordinator saves it from while the worker runs.
  */
 import { describe, expect, it } from "vitest";
 import { createCheckpoint } from "../../src/coordinator/control.js";
@@ -31,6 +31,20 @@ describe("driver-tracking's last-fix log", () => {
     const words = shard.snapshot(into);
     expect(words).toBeGreaterThan(0);
     expect(entries(into.subarray(0, words))).toEqual(entries(seed));
+  });
+
+  it("merged into a shard, each driver keeps the later of its own last fix and the logged one", () => {
+    const shard = new DriverTrackingShard();
+    const own = Buffer.alloc(2 * 24);
+    [1, 1, 5000, 2, 2, 1000].forEach((x, i) => own.writeDoubleLE(x, i * 8));
+    const mine = lastFixLog.seed([3, 4], own);
+    shard.restore(mine, mine.length);
+    const logged = Buffer.alloc(3 * 24);
+    [9, 9, 4000, 8, 8, 2000, 7, 7, 3000].forEach((x, i) => logged.writeDoubleLE(x, i * 8));
+    shard.mergeState(lastFixLog.seed([3, 4, 2000], logged));
+    const into = new Float64Array(1 << 16);
+    const words = shard.snapshot(into);
+    expect(entries(into.subarray(0, words))).toEqual([[3, 5000, [1, 1, 5000]], [4, 2000, [8, 8, 2000]], [2000, 3000, [7, 7, 3000]]]);
   });
 
   it("a checkpoint copy is its current area's words and the batch it covers", () => {

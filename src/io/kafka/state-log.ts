@@ -10,31 +10,35 @@
  * the log always holds a state at least as new as the committed offsets: what the pipeline's
  * codec needs to replay from them as the crashed run did.
  *
- * A run starting reads the topic to its end (`load`): the latest entry of each key, interned into
- * the source's string table, and seeds every shard with them all (a key lives in one partition, so
- * in one shard; the copies elsewhere are never read, and the save keeps the newest version of each
- * key over all shards, so a stale copy is never written back).
+ * When partitions are assigned (at a run's start, and when the group moves partitions), the
+ * coordinator reads the topic to its end (`load`): the latest entry of each key, interned into
+ * the source's string table, as shard snapshot words it merges into the shards that own the
+ * partitions before their first record is read, each entry keeping the newer of the shard's and
+ * the log's version. A key lives in one partition, so one shard uses it; the copies elsewhere
+ * are never read, and the save keeps the newest version of each key over all shards, so a stale
+ * copy is never written back. The previous owner of a partition wrote its state before it
+ * committed the partition's offsets (a revoke commits last), so the new owner starts from a state
+ * at least as new as the offsets it resumes from.
  *
- * One partition: a run reads the whole log at its start, whichever partitions it is assigned.
- * What this does not cover: a partition that moves to another process of the group mid-run keeps
- * the state that process read at its start (older), not the state its last owner logged since.
+ * One partition: each load reads the whole log, whichever partitions were assigned.
  */
 import type { StateLogHooks } from "../../coordinator/coordinator.js";
 import type { LoggedStateCodec } from "../../pipelines/pipeline.js";
 import type { Interner } from "../../schema/interner.js";
 import { TRANSIENT_BASE } from "../../schema/interner.js";
-import type { KafkaAdminClient, KafkaClientFactory, KafkaClientOptions, KafkaProducerClient } from "./client.js";
+import type { KafkaClientFactory, KafkaClientOptions, KafkaProducerClient } from "./client.js";
 import { KafkaError } from "./client.js";
-import { CHANGELOG_CONFIG } from "./transactions.js";
 
 export function stateLogTopicFor(group: string, codec: LoggedStateCodec): string {
   return `${group}-${codec.name}-changelog`;
 }
 
+/** The log's topic settings: compacted (the latest entry per key), as the exactly-once changelog. */
+export { CHANGELOG_CONFIG as STATE_LOG_CONFIG } from "./transactions.js";
+
 export interface KafkaStateLogOptions {
   factory: KafkaClientFactory;
   client: KafkaClientOptions;
-  admin: KafkaAdminClient;
   /** A producer of its own (its delivery callback is the log's). */
   producer: KafkaProducerClient;
   topic: string;
@@ -61,18 +65,20 @@ export class KafkaStateLog implements StateLogHooks {
 
   constructor(private readonly o: KafkaStateLogOptions) {
     this.intervalMs = o.intervalMs;
+    if (!o.factory.readPartition) throw new KafkaError(`a state log needs readPartition on ${o.factory.name}`);
     this.value = Buffer.alloc(o.codec.valueBytes);
     o.producer.onDelivery((err) => {
       if (err) this.failed ??= err;
     });
   }
 
-  /** Creates the topic when missing and reads it to its end: every shard's seed (undefined: nothing logged yet). */
+  /**
+   * Reads the topic to its end: the latest entry of each key as shard snapshot words, its keys
+   * interned into the source's string table (undefined: nothing logged yet).
+   */
   async load(): Promise<Float64Array | undefined> {
     const t0 = Date.now();
-    await this.o.admin.createTopic(this.o.topic, 1, 1, CHANGELOG_CONFIG).catch(() => false);
-    if (!this.o.factory.readPartition) throw new KafkaError(`a state log needs readPartition on ${this.o.factory.name}`);
-    const records = await this.o.factory.readPartition(this.o.client, this.o.topic, 0);
+    const records = await this.o.factory.readPartition!(this.o.client, this.o.topic, 0);
     const bytes = this.o.codec.valueBytes;
     const latest = new Map<string, Buffer>();
     for (const r of records) {

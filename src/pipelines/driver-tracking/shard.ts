@@ -246,6 +246,20 @@ export class DriverTrackingShard implements ShardProcessor {
     }
   }
 
+  /** Logged last fixes (last-fix-log.ts seed words): each driver keeps the later of its own and the logged one. */
+  mergeState(words: Float64Array): void {
+    const L = words[0]!;
+    for (let d = 1; d < L; d++) {
+      const t = words[2 + 2 * L + d]!;
+      if (t !== t) continue;
+      if (d >= this.lastTs.length) this.growDrivers(d);
+      if (this.lastTs[d]! >= t) continue;
+      this.lastTs[d] = t;
+      this.lastLat[d] = words[2 + d]!;
+      this.lastLon[d] = words[2 + L + d]!;
+    }
+  }
+
   stateBytes(): number {
     return this.table.bytes + this.lastTs.length * 24;
   }
