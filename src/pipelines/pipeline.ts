@@ -148,6 +148,8 @@ export interface LoggedStateCodec {
   scan(words: Float64Array, visit: (id: number, version: number) => void): void;
   /** Entry `id` of a shard's snapshot words as valueBytes bytes at `into[at]`. */
   encode(words: Float64Array, id: number, into: Buffer, at: number): void;
+  /** The version of an entry's value as encode() wrote it. */
+  versionOf(value: Buffer): number;
   /** Shard snapshot words holding these entries only (`values`: valueBytes each, in `ids` order), the shard's other state empty. */
   seed(ids: readonly number[], values: Buffer): Float64Array;
 }

@@ -21,6 +21,12 @@
  * at least as new as the offsets it resumes from.
  *
  * One partition: each load reads the whole log, whichever partitions were assigned.
+ *
+ * A save that fails (a delivery error, a flush timeout) commits nothing and leaves what it sent to
+ * be written again by the next save. If the keys' partition moved to another process meanwhile,
+ * that write may land after the new owner's newer entry: a load keeps each key's newest version,
+ * but once the log cleaner has compacted the newer entry away the older one is what is left (a
+ * narrow window: a failed save, a revoke and a compaction in between).
  */
 import type { StateLogHooks } from "../../coordinator/coordinator.js";
 import type { LoggedStateCodec } from "../../pipelines/pipeline.js";
@@ -59,9 +65,9 @@ export class KafkaStateLog implements StateLogHooks {
   private newest = new Float64Array(1024).fill(NaN);
   private newestIn = new Int32Array(1024);
   private failed: KafkaError | null = null;
+  /** Ids written since the last save that ended with the broker holding everything it sent. */
+  private readonly unconfirmed: number[] = [];
   private value: Buffer;
-  /** Entries written so far (for the summary and tests). */
-  written = 0;
 
   constructor(private readonly o: KafkaStateLogOptions) {
     this.intervalMs = o.intervalMs;
@@ -85,7 +91,12 @@ export class KafkaStateLog implements StateLogHooks {
       if (r.key === null) continue;
       const key = r.key.toString("utf8");
       if (r.value === null) latest.delete(key);
-      else if (r.value.length === bytes) latest.set(key, r.value);
+      else if (r.value.length === bytes) {
+        // The newest version, not the last written: a process that failed a save writes its
+        // entries again, possibly after the key's partition moved and its new owner wrote newer.
+        const had = latest.get(key);
+        if (had === undefined || !(this.o.codec.versionOf(had) > this.o.codec.versionOf(r.value))) latest.set(key, r.value);
+      }
     }
     this.o.onLog?.("state-restore", { topic: this.o.topic, records: records.length, entries: latest.size, ms: Date.now() - t0 });
     if (latest.size === 0) return undefined;
@@ -124,30 +135,35 @@ export class KafkaStateLog implements StateLogHooks {
       });
     }
     const p = this.o.producer;
-    let sent = 0;
-    for (const id of touched) {
-      const version = this.newest[id]!;
-      this.newest[id] = NaN;
-      this.note(this.saved, id);
-      const was = this.saved[id]!;
-      if (was === was && was >= version) continue;
-      const key = this.o.interner.name(id);
-      if (key === "") continue;
-      codec.encode(shards[this.newestIn[id]!]!, id, this.value, 0);
-      // A full local queue: let it drain, then the same record again.
-      while (!p.produce(this.o.topic, 0, Buffer.from(this.value), key)) await p.flush(this.o.flushTimeoutMs ?? 30_000);
-      this.saved[id] = version;
-      sent++;
-    }
-    if (sent > 0) await p.flush(this.o.flushTimeoutMs ?? 30_000);
-    if (this.failed) {
-      const err = this.failed;
+    const timeout = this.o.flushTimeoutMs ?? 30_000;
+    try {
+      for (const id of touched) {
+        const version = this.newest[id]!;
+        this.note(this.saved, id);
+        const was = this.saved[id]!;
+        if (was === was && was >= version) continue;
+        const key = this.o.interner.name(id);
+        if (key === "") continue;
+        codec.encode(shards[this.newestIn[id]!]!, id, this.value, 0);
+        // A full local queue: let it drain, then the same record again.
+        while (!p.produce(this.o.topic, 0, Buffer.from(this.value), key)) await p.flush(timeout);
+        this.saved[id] = version;
+        this.unconfirmed.push(id);
+      }
+      if (this.unconfirmed.length > 0) await p.flush(timeout);
+      if (this.failed) throw new KafkaError(`state log ${this.o.topic}: ${this.failed.message}`, { cause: this.failed });
+      this.unconfirmed.length = 0;
+    } catch (err) {
+      // What this save and any failed one before it sent is written again by the next. Only these:
+      // a key whose partition another process owns now holds an older copy here (merged in from
+      // the log), which must never overwrite that process's newer entry.
+      for (const id of this.unconfirmed) this.saved[id] = NaN;
+      this.unconfirmed.length = 0;
       this.failed = null;
-      // Nothing written since the last good save counts: write them all again next time.
-      this.saved.fill(NaN);
-      throw new KafkaError(`state log ${this.o.topic}: ${err.message}`, { cause: err });
+      throw err;
+    } finally {
+      for (const id of touched) this.newest[id] = NaN;
     }
-    this.written += sent;
   }
 
   /** Grows a per-id array to hold `id`. */

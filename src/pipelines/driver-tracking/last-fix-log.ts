@@ -36,6 +36,10 @@ export const lastFixLog: LoggedStateCodec = {
     into.writeDoubleLE(words[2 + 2 * L + id]!, at + 16);
   },
 
+  versionOf(value) {
+    return value.readDoubleLE(16);
+  },
+
   seed(ids, values) {
     let L = 1024;
     for (const id of ids) while (id >= L) L *= 2;
