@@ -9,9 +9,10 @@ import { runTopology } from "../dsl/engine.js";
 import { ObjectGeneratorSource } from "../sources/object-generator.js";
 import { ConsoleSink, FileSink, NullSink, type Sink } from "../sinks/sink.js";
 import type { DslPipeline } from "../pipelines/topologies/index.js";
+import { observeRun, OBSERVE_OPTION_NAMES } from "../dsl/observe-run.js";
 
-const GENERATOR = new Set(["events", "seed", "drivers", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "output", "sink", "topic-prefix", "rate", "help"]);
-const KAFKA = new Set(["brokers", "group", "stop-when-idle", "partitions", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "topic-prefix", "help", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id", "purge-interval"]);
+const GENERATOR = new Set(["events", "seed", "drivers", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "output", "sink", "topic-prefix", "rate", "help", ...OBSERVE_OPTION_NAMES]);
+const KAFKA = new Set(["brokers", "group", "stop-when-idle", "partitions", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "topic-prefix", "help", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id", "purge-interval", ...OBSERVE_OPTION_NAMES]);
 
 export async function runDslPipeline(p: DslPipeline, values: Record<string, string | boolean | undefined>): Promise<number> {
   const kafka = typeof values["brokers"] === "string";
@@ -47,15 +48,20 @@ export async function runDslPipeline(p: DslPipeline, values: Record<string, stri
   if (sinkKind === "file" && !output) throw new UsageError("--sink file needs --output FILE");
   const sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
   const generated = p.generate(typeof prefix === "string" ? prefix : "", events, seed, users);
-  const summary = await runTopology(p.module, {
-    workers, sink,
-    ...(rate !== undefined && { rate }), ...(batchSize !== undefined && { batchSize }), ...(ringSlots !== undefined && { ringSlots }),
-    ...(idle !== undefined && { idleTimeoutMs: idle }),
-    source: (decoder, _interner, _reject, _pipeline, topic) => {
-      const g = generated[topic];
-      if (!g) throw new UsageError(`${p.name}: no generator for topic ${topic}`);
-      return new ObjectGeneratorSource(decoder, g.count, g.make, g.sequential === true);
-    },
+  const observed = observeRun(values, { kafka: false, pipeline: p.name, source: "generator" });
+  const summary = await observed.around(async () => {
+    const s = await runTopology(p.module, {
+      workers, sink, onLog: observed.onLog, onCoordinator: (c) => observed.attach(c),
+      ...(rate !== undefined && { rate }), ...(batchSize !== undefined && { batchSize }), ...(ringSlots !== undefined && { ringSlots }),
+      ...(idle !== undefined && { idleTimeoutMs: idle }),
+      source: (decoder, _interner, _reject, _pipeline, topic) => {
+        const g = generated[topic];
+        if (!g) throw new UsageError(`${p.name}: no generator for topic ${topic}`);
+        return new ObjectGeneratorSource(decoder, g.count, g.make, g.sequential === true);
+      },
+    });
+    observed.done(s);
+    return s;
   });
   const named = { ...summary, pipeline: p.name };
   if (values["json"]) process.stdout.write(JSON.stringify(named) + "\n");

@@ -15,10 +15,12 @@ import { TopologyError } from "./errors.js";
 import { objectShape } from "./engine-objects.js";
 import { repartitionTopicFor } from "./repartition.js";
 import { assignedOrTimeout } from "../sources/aligned-streams.js";
-import { createRunLogger } from "../log/logger.js";
+import { observeRun, OBSERVE_OPTION_NAMES } from "./observe-run.js";
+import { startConsumerLag } from "../cli/observe.js";
 
 const ALLOWED = new Set(["topology", "input", "output", "sink", "workers", "batch-size", "ring-slots", "idle-timeout", "json", "quiet", "help",
-  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id", "purge-interval"]);
+  "brokers", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config", "instance-id", "purge-interval",
+  ...OBSERVE_OPTION_NAMES]);
 const KAFKA_ONLY = ["instance-id", "purge-interval", "input-topic", "output-topic", "group", "stop-when-idle", "partitions", "guarantee", "commit-interval", "wall-clock-close", "kafka-config"];
 
 /** `name`: the pipeline's name in the summary (built-in DSL pipelines), instead of dsl:<module>. */
@@ -28,7 +30,7 @@ export async function runTopologyCommand(values: Record<string, string | boolean
   if (!existsSync(module)) throw new UsageError(`--topology ${module}: no such file`);
   if (positionals.length > 0) throw new UsageError(`--topology runs the module's topology; drop the pipeline name ${positionals.join(" ")}`);
   for (const [k, v] of Object.entries(values)) {
-    if (v !== undefined && !ALLOWED.has(k)) throw new UsageError(`--${k} cannot be combined with --topology (it takes --input, --output/--sink, --workers, --batch-size, --ring-slots, --idle-timeout, --json, --quiet)`);
+    if (v !== undefined && !ALLOWED.has(k)) throw new UsageError(`--${k} cannot be combined with --topology (it takes --input, --output/--sink, --workers, --batch-size, --ring-slots, --idle-timeout, --json, --quiet, --log-level, --alert-*)`);
   }
   const workers = numberOption(values, "workers", { integer: true, min: 1, max: 256 }) ?? availableParallelism();
   const brokers = values["brokers"];
@@ -55,13 +57,17 @@ export async function runTopologyCommand(values: Record<string, string | boolean
   if (ringSlots !== undefined && (ringSlots & (ringSlots - 1)) !== 0) throw new UsageError(`--ring-slots must be a power of two, got ${ringSlots}`);
   const idle = numberOption(values, "idle-timeout", { min: 0 });
   const sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
-  const summary = await runTopology(module, {
-    input: inputs, sink, workers,
-    ...(batchSize !== undefined && { batchSize }), ...(ringSlots !== undefined && { ringSlots }), ...(idle !== undefined && { idleTimeoutMs: idle }),
+  const observed = observeRun(values, { kafka: false, pipeline: name ?? `dsl:${module}`, source: "file" });
+  return observed.around(async () => {
+    const summary = await runTopology(module, {
+      input: inputs, sink, workers, onLog: observed.onLog, onCoordinator: (c) => observed.attach(c),
+      ...(batchSize !== undefined && { batchSize }), ...(ringSlots !== undefined && { ringSlots }), ...(idle !== undefined && { idleTimeoutMs: idle }),
+    });
+    observed.done(summary);
+    if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
+    else if (!values["quiet"]) process.stderr.write(`${summary.pipeline}: ${summary.events} events in ${summary.seconds} s on ${summary.workers} workers; outputs ${JSON.stringify(summary.outputs)}\n`);
+    return 0;
   });
-  if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
-  else if (!values["quiet"]) process.stderr.write(`${summary.pipeline}: ${summary.events} events in ${summary.seconds} s on ${summary.workers} workers; outputs ${JSON.stringify(summary.outputs)}\n`);
-  return 0;
 }
 
 /** `--topology … --brokers B --input-topic T --output-topic O`: the Kafka source and sink of `riptide run` around the topology. */
@@ -96,10 +102,10 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   const purgeInterval = numberOption(values, "purge-interval", { integer: true, min: 0, max: 86_400_000 });
   if (purgeInterval !== undefined && instanceId === undefined) throw new UsageError("--purge-interval needs --instance-id (repartition topics are used with state per partition)");
   const quiet = values["quiet"] === true;
-  // The run logger's lines (level, time, pid, event, msg; dead-letter bursts summarised), as
-  // riptide run's built-in pipelines log; --quiet logs nothing here.
-  const logs = quiet ? undefined : createRunLogger();
-  const onLog = (event: string, detail: Record<string, unknown>): void => logs?.log(event, detail);
+  // The run logger's lines (level, time, pid, event, msg; dead-letter bursts summarised) and the
+  // alerts, as riptide run's built-in pipelines have them (observe-run.ts).
+  const observed = observeRun(values, { kafka: true, pipeline: name ?? `dsl:${module}`, source: inputTopic });
+  const onLog = observed.onLog;
   const { setupKafkaRun } = await import("../cli/kafka.js");
   const { addInputTopic } = await import("../cli/kafka-rides.js");
   let kafka: Awaited<ReturnType<typeof setupKafkaRun>> | undefined;
@@ -107,7 +113,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   const group = (values["group"] as string | undefined) ?? `riptide-topology-${inputTopic}`;
   const edgeTopics = instanceId !== undefined && general ? general.repartitions.map((e) => repartitionTopicFor(group, e)) : [];
   const stopWhenIdleMs = stopWhenIdle === undefined ? undefined : stopWhenIdle * 1000;
-  try {
+  return observed.around(async () => {
     // Exactly-once: the transactions and the restored state come with the first topic's setup,
     // after this object is built (runTopology reads them when it builds the coordinator).
     const options: Parameters<typeof runTopology>[1] = {
@@ -117,7 +123,10 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
       ...(instanceId !== undefined && { taskState: true }),
       // Fault injection (as riptide run's built-in pipelines): SIGUSR2 makes worker thread 0 exit
       // abruptly at its next batch; the pool restarts it and its shard restores and replays.
-      onCoordinator: (c) => { process.on("SIGUSR2", () => c.crashWorker(0)); },
+      onCoordinator: (c) => {
+        observed.attach(c);
+        process.on("SIGUSR2", () => c.crashWorker(0));
+      },
       // State per partition: each repartition edge is a Kafka topic (records may cross processes).
       ...(instanceId !== undefined && { repartitionTopic: (edge: string) => repartitionTopicFor(group, edge) }),
       source: async (_decoder, interner, _reject, pipeline, topic, decode) => {
@@ -153,6 +162,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
           ...(general && { inputTopics: general.inputs.filter((i) => instanceId === undefined || !i.global).map((i) => i.topic).concat(edgeTopics) }),
           repartitionTopics: edgeTopics,
         });
+        observed.setLag(startConsumerLag(kafka, general ? topic : inputTopic, onLog));
         if (kafka.transactions) options.transactions = kafka.transactions;
         if (kafka.transactions && purgeInterval !== undefined) kafka.transactions.purgeIntervalMs = purgeInterval;
         if (kafka.restore) options.restore = kafka.restore;
@@ -169,14 +179,14 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
     const summary = await runTopology(module, options);
     if (stopWhenIdle !== undefined) await kafka?.settleRetries();
     if (name !== undefined) summary.pipeline = name;
+    observed.done(summary);
     if (values["json"]) process.stdout.write(JSON.stringify(summary) + "\n");
     else if (!quiet) process.stderr.write(`${summary.pipeline}: ${summary.events} events in ${summary.seconds} s on ${summary.workers} workers; outputs ${JSON.stringify(summary.outputs)}\n`);
     return 0;
-  } finally {
+  }, async () => {
     for (const m of more) await m.close();
     await kafka?.close();
-    logs?.close();
-  }
+  });
 }
 
 /**

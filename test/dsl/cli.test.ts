@@ -47,4 +47,27 @@ describe("riptide run --topology", () => {
     expect(e.status).toBe(2);
     expect(e.stderr).toMatch(/--purge-interval needs --brokers/);
   });
+
+  it("logs a start and a stop line as the built-in pipelines do; --log-level filters them, --quiet alone silences them", () => {
+    const input = join(dir, "log.jsonl");
+    writeFileSync(input, Array.from({ length: 200 }, (_, i) => JSON.stringify({ driverId: `d${i % 3}`, speedKmh: 20, ts: 1_700_000_000_000 + i * 100 })).join("\n") + "\n");
+    const run = (...extra: string[]) => spawnSync(process.execPath, ["bin/riptide.js", "run", "--topology", "test/dsl/fixtures/driver-counts.js", "--input", input,
+      "--sink", "null", "--workers", "1", "--json", ...extra], { encoding: "utf8" });
+    const events = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const plain = run();
+    expect(plain.status, plain.stderr).toBe(0);
+    const lines = events(plain.stderr);
+    expect(lines.map((l) => l["event"])).toEqual(["start", "stop"]);
+    expect(lines[0]).toMatchObject({ level: "info", pipeline: "dsl:test/dsl/fixtures/driver-counts.js", source: "file", logLevel: "info" });
+    expect(lines[1]).toMatchObject({ status: "done", events: 200 });
+    expect(events(run("--log-level", "warn").stderr)).toEqual([]);
+    expect(events(run("--quiet").stderr)).toEqual([]);
+    expect(events(run("--quiet", "--log-level", "debug").stderr).map((l) => l["event"])).toEqual(["start", "stop"]);
+    const bad = run("--log-level", "loud");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--log-level must be one of/);
+    const lag = run("--alert-lag", "5", "--alert-command", "true");
+    expect(lag.status).toBe(2);
+    expect(lag.stderr).toMatch(/--alert-lag needs --brokers/);
+  });
 });

@@ -4,6 +4,9 @@
  * topic equal a plain count per (driver, window) computed here (the jitter stays inside the grace,
  * so nothing is late), and the driver names come back from the interned ids.
  */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "../support/random.js";
 import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
@@ -45,6 +48,25 @@ describe("a topology on Kafka", () => {
       .toEqual(canonical([...expected].map(([id, n]) => [id, n])));
     const dlq = await readAll([`${input}.dlq`], 2_000);
     expect(dlq.map((m) => m.value!.toString())).toEqual(["{not json"]);
+  });
+
+  it("--log-level and the alerts: dead letters fire the dlq_rate alert's command, logged between the start and stop lines", async () => {
+    const input = uniqueName("dsl-alert-in");
+    await createTopic(input, 1);
+    const t0 = 1_700_000_000_000;
+    const good = Array.from({ length: 500 }, (_, i) => ({ value: JSON.stringify({ driverId: `driver-${i % 5}`, speedKmh: 10, ts: t0 + i * 100 }) }));
+    await produceAll(input, [...good, ...Array.from({ length: 20 }, (_, i) => ({ value: `{poison ${i}` }))]);
+    const file = join(mkdtempSync(join(tmpdir(), "riptide-dsl-alert-")), "alerts.jsonl");
+    const p = riptide(["run", "--topology", "test/dsl/fixtures/driver-counts.js", "--brokers", BROKERS, "--input-topic", input,
+      "--output-topic", uniqueName("dsl-alert-out"), "--workers", "1", "--stop-when-idle", "3", "--json", "--log-level", "debug",
+      "--alert-dlq-rate", "0", "--alert-window", "2", "--alert-cooldown", "0", "--alert-command", `cat >> '${file}'`]);
+    expect(await p.exited, p.stderr).toBe(0);
+    const logs = p.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logs[0]).toMatchObject({ event: "start", source: input, alerts: { dlqRate: 0, windowSeconds: 2, command: "cat …" } });
+    expect(logs.at(-1)).toMatchObject({ event: "stop", status: "done", deadLetters: 20 });
+    expect(logs.some((l) => l["event"] === "alert" && l["alert"] === "dlq_rate")).toBe(true);
+    const fired = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(fired[0]).toMatchObject({ alert: "dlq_rate", status: "firing", pipeline: "dsl:test/dsl/fixtures/driver-counts.js", source: input });
   });
 
   it("groupBy(region) with a user function in the workers: strings interned by the Kafka source reach the workers", async () => {
