@@ -115,7 +115,9 @@ describe("joins on Kafka", () => {
     const b = riptide(args);
     const [ca, cb] = await Promise.all([a.exited, b.exited]);
     expect([ca, cb]).toEqual([1, 1]);
-    for (const p of [a, b]) expect(p.stderr).toMatch(/holds 1 of its 2 partitions .*runs as one process per group/);
+    // Each holds one of a topic's two partitions, or none while the group rebalances again at the
+    // moment the 15 s limit is checked (the count is the one at that moment).
+    for (const p of [a, b]) expect(p.stderr).toMatch(/holds [01] of its 2 partitions .*runs as one process per group/);
   }, 120_000);
 
   it("refuses topics that are not co-partitioned, naming them", async () => {
