@@ -48,10 +48,10 @@ export async function runDslPipeline(p: DslPipeline, values: Record<string, stri
   if (sinkKind === "file" && !output) throw new UsageError("--sink file needs --output FILE");
   const sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
   const generated = p.generate(typeof prefix === "string" ? prefix : "", events, seed, users);
-  const observed = observeRun(values, { kafka: false, pipeline: p.name, source: "generator" });
+  const observed = await observeRun(values, { kafka: false, pipeline: p.name, source: "generator" });
   const summary = await observed.around(async () => {
     const s = await runTopology(p.module, {
-      workers, sink, onLog: observed.onLog, onCoordinator: (c) => observed.attach(c),
+      workers, sink, onLog: observed.onLog, onCoordinator: (c) => observed.attach(c), signal: observed.signal,
       ...(rate !== undefined && { rate }), ...(batchSize !== undefined && { batchSize }), ...(ringSlots !== undefined && { ringSlots }),
       ...(idle !== undefined && { idleTimeoutMs: idle }),
       source: (decoder, _interner, _reject, _pipeline, topic) => {

@@ -30,7 +30,7 @@ export async function runTopologyCommand(values: Record<string, string | boolean
   if (!existsSync(module)) throw new UsageError(`--topology ${module}: no such file`);
   if (positionals.length > 0) throw new UsageError(`--topology runs the module's topology; drop the pipeline name ${positionals.join(" ")}`);
   for (const [k, v] of Object.entries(values)) {
-    if (v !== undefined && !ALLOWED.has(k)) throw new UsageError(`--${k} cannot be combined with --topology (it takes --input, --output/--sink, --workers, --batch-size, --ring-slots, --idle-timeout, --json, --quiet, --log-level, --alert-*)`);
+    if (v !== undefined && !ALLOWED.has(k)) throw new UsageError(`--${k} cannot be combined with --topology (it takes --input, --output/--sink, --workers, --batch-size, --ring-slots, --idle-timeout, --json, --quiet, --log-level, --alert-*, --http)`);
   }
   const workers = numberOption(values, "workers", { integer: true, min: 1, max: 256 }) ?? availableParallelism();
   const brokers = values["brokers"];
@@ -57,10 +57,10 @@ export async function runTopologyCommand(values: Record<string, string | boolean
   if (ringSlots !== undefined && (ringSlots & (ringSlots - 1)) !== 0) throw new UsageError(`--ring-slots must be a power of two, got ${ringSlots}`);
   const idle = numberOption(values, "idle-timeout", { min: 0 });
   const sink: Sink = sinkKind === "file" ? new FileSink(output!) : sinkKind === "console" ? new ConsoleSink() : new NullSink();
-  const observed = observeRun(values, { kafka: false, pipeline: name ?? `dsl:${module}`, source: "file" });
+  const observed = await observeRun(values, { kafka: false, pipeline: name ?? `dsl:${module}`, source: "file" });
   return observed.around(async () => {
     const summary = await runTopology(module, {
-      input: inputs, sink, workers, onLog: observed.onLog, onCoordinator: (c) => observed.attach(c),
+      input: inputs, sink, workers, onLog: observed.onLog, onCoordinator: (c) => observed.attach(c), signal: observed.signal,
       ...(batchSize !== undefined && { batchSize }), ...(ringSlots !== undefined && { ringSlots }), ...(idle !== undefined && { idleTimeoutMs: idle }),
     });
     observed.done(summary);
@@ -104,7 +104,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
   const quiet = values["quiet"] === true;
   // The run logger's lines (level, time, pid, event, msg; dead-letter bursts summarised) and the
   // alerts, as riptide run's built-in pipelines have them (observe-run.ts).
-  const observed = observeRun(values, { kafka: true, pipeline: name ?? `dsl:${module}`, source: inputTopic });
+  const observed = await observeRun(values, { kafka: true, pipeline: name ?? `dsl:${module}`, source: inputTopic });
   const onLog = observed.onLog;
   const { setupKafkaRun } = await import("../cli/kafka.js");
   const { addInputTopic } = await import("../cli/kafka-rides.js");
@@ -117,7 +117,7 @@ async function runOnKafka(module: string, brokers: string, values: Record<string
     // Exactly-once: the transactions and the restored state come with the first topic's setup,
     // after this object is built (runTopology reads them when it builds the coordinator).
     const options: Parameters<typeof runTopology>[1] = {
-      workers, onLog,
+      workers, onLog, signal: observed.signal,
       ...(idle !== undefined && { idleTimeoutMs: idle }),
       ...(values["wall-clock-close"] === true && { wallClockClose: true }),
       ...(instanceId !== undefined && { taskState: true }),

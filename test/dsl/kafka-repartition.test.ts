@@ -103,7 +103,9 @@ describe("repartitioning on Kafka", () => {
     const b = riptide(args);
     const [ca, cb] = await Promise.all([a.exited, b.exited]);
     expect([ca, cb]).toEqual([1, 1]);
-    for (const p of [a, b]) expect(p.stderr).toMatch(/holds 1 of its 2 partitions .*groups by a new key runs as one process per group/);
+    // One of the two partitions each, or none while the group rebalances again at the moment the
+    // 15 s limit is checked (the count is the one at that moment).
+    for (const p of [a, b]) expect(p.stderr).toMatch(/holds [01] of its 2 partitions .*groups by a new key runs as one process per group/);
   }, 120_000);
 
   it("--wall-clock-close: once the input goes quiet, its last windows close on the wall clock while the process runs", async () => {
