@@ -123,7 +123,7 @@ export default function runShard(task: ShardTask): ShardSummary | Promise<ShardS
   return shardLoop(task, createProcessor(task.pipeline, task.config));
 }
 
-/** A BATCH_TASK batch: load or drop one partition's state. */
+/** A BATCH_TASK batch: load or drop one partition's state, or merge logged state into the shard's (TASK_MERGE). */
 function moveTask(processor: ShardProcessor, op: number, partition: number, mailbox: SharedArrayBuffer | undefined): void {
   if (op === TASK_MERGE) {
     if (!mailbox || !processor.mergeState) throw new Error("logged state sent to a shard that cannot take it in");
