@@ -95,12 +95,7 @@ export function decodeSnapshot(b: Buffer): RunSnapshot {
 
 /** The state words of a shard's current checkpoint (empty when it has none). Main thread, at a barrier. */
 export function readCheckpoint(sab: SharedArrayBuffer): Float64Array {
-  const k = Atomics.load(new Int32Array(sab, 0, 1), CK_CURRENT);
-  if (k < 0) return new Float64Array(0);
-  const areaBytes = (sab.byteLength - CK_AREA_OFFSET) / 2;
-  const header = new Float64Array(sab, CK_AREA_OFFSET + k * areaBytes, CK_HEADER_WORDS);
-  const words = header[CK_WORDS]!;
-  return new Float64Array(sab, CK_AREA_OFFSET + k * areaBytes + CK_HEADER_WORDS * 8, words).slice();
+  return copyCheckpoint(sab)?.words ?? new Float64Array(0);
 }
 
 /**
@@ -131,12 +126,12 @@ export function copyCheckpoint(sab: SharedArrayBuffer): { seq: number; words: Fl
   const current = new Int32Array(sab, 0, 1);
   const areaBytes = (sab.byteLength - CK_AREA_OFFSET) / 2;
   for (let attempt = 0; attempt < 100; attempt++) {
-    const k = Atomics.load(current, 0);
+    const k = Atomics.load(current, CK_CURRENT);
     if (k < 0) return null;
     const header = new Float64Array(sab, CK_AREA_OFFSET + k * areaBytes, CK_HEADER_WORDS);
     const seq = header[CK_SEQ]!;
     const words = new Float64Array(sab, CK_AREA_OFFSET + k * areaBytes + CK_HEADER_WORDS * 8, header[CK_WORDS]!).slice();
-    if (Atomics.load(current, 0) === k && header[CK_SEQ] === seq) return { seq, words };
+    if (Atomics.load(current, CK_CURRENT) === k && header[CK_SEQ] === seq) return { seq, words };
   }
   return null;
 }

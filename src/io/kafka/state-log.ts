@@ -67,12 +67,10 @@ export class KafkaStateLog implements StateLogHooks {
   private failed: KafkaError | null = null;
   /** Ids written since the last save that ended with the broker holding everything it sent. */
   private readonly unconfirmed: number[] = [];
-  private value: Buffer;
 
   constructor(private readonly o: KafkaStateLogOptions) {
     this.intervalMs = o.intervalMs;
     if (!o.factory.readPartition) throw new KafkaError(`a state log needs readPartition on ${o.factory.name}`);
-    this.value = Buffer.alloc(o.codec.valueBytes);
     o.producer.onDelivery((err) => {
       if (err) this.failed ??= err;
     });
@@ -112,7 +110,7 @@ export class KafkaStateLog implements StateLogHooks {
     const words = this.o.codec.seed(ids, values);
     // What is in the log need not be written again until it changes.
     this.o.codec.scan(words, (id, version) => {
-      this.note(this.saved, id);
+      this.hold(id);
       this.saved[id] = version;
     });
     return words;
@@ -126,7 +124,7 @@ export class KafkaStateLog implements StateLogHooks {
       if (words.length === 0) continue;
       codec.scan(words, (id, version) => {
         if (id >= TRANSIENT_BASE) return;
-        this.note(this.newest, id);
+        this.hold(id);
         const best = this.newest[id]!;
         if (best === best && best >= version) return;
         if (best !== best) touched.push(id);
@@ -139,14 +137,14 @@ export class KafkaStateLog implements StateLogHooks {
     try {
       for (const id of touched) {
         const version = this.newest[id]!;
-        this.note(this.saved, id);
         const was = this.saved[id]!;
         if (was === was && was >= version) continue;
         const key = this.o.interner.name(id);
         if (key === "") continue;
-        codec.encode(shards[this.newestIn[id]!]!, id, this.value, 0);
+        const value = Buffer.allocUnsafe(codec.valueBytes);
+        codec.encode(shards[this.newestIn[id]!]!, id, value, 0);
         // A full local queue: let it drain, then the same record again.
-        while (!p.produce(this.o.topic, 0, Buffer.from(this.value), key)) await p.flush(timeout);
+        while (!p.produce(this.o.topic, 0, value, key)) await p.flush(timeout);
         this.saved[id] = version;
         this.unconfirmed.push(id);
       }
@@ -166,19 +164,19 @@ export class KafkaStateLog implements StateLogHooks {
     }
   }
 
-  /** Grows a per-id array to hold `id`. */
-  private note(a: Float64Array, id: number): void {
-    if (id < a.length) return;
-    let cap = a.length;
+  /** Grows the per-id arrays to hold `id`. */
+  private hold(id: number): void {
+    if (id < this.saved.length) return;
+    let cap = this.saved.length;
     while (cap <= id) cap *= 2;
-    const grown = new Float64Array(cap).fill(NaN);
-    grown.set(a);
-    if (a === this.saved) this.saved = grown;
-    else {
-      this.newest = grown;
-      const inn = new Int32Array(cap);
-      inn.set(this.newestIn);
-      this.newestIn = inn;
-    }
+    const saved = new Float64Array(cap).fill(NaN);
+    saved.set(this.saved);
+    const newest = new Float64Array(cap).fill(NaN);
+    newest.set(this.newest);
+    const newestIn = new Int32Array(cap);
+    newestIn.set(this.newestIn);
+    this.saved = saved;
+    this.newest = newest;
+    this.newestIn = newestIn;
   }
 }
