@@ -60,7 +60,8 @@ export interface CoordinatorOptions {
   batchSize?: number;
   /**
    * What an input ring queues, in batches of batchSize records (a power of two): it has 4× as many
-   * slots, for small batches, and holds back once its records reach ringSlots · batchSize. @default 16
+   * slots, for small batches, and holds back once its records reach ringSlots · batchSize.
+   * @default 64 while 64 batches fit in 8 MiB (32 in 8 MiB, else 16): defaultRingSlots
    */
   ringSlots?: number;
   /** Target events per second over all partitions. @default Infinity */
@@ -218,6 +219,20 @@ const SMALL_BATCH = 64;
 const SMALL_BATCH_SLOTS = 4;
 /** …while the ring stays within this size. */
 const SMALL_BATCH_RING_BYTES = 16 << 20;
+
+/**
+ * ringSlots when not given: 16 batches, doubled up to 64 while they fit in 8 MiB (driver-tracking's
+ * 2048-record batches, 106 KiB each, get 64; batches with text keep 16). A shard releases its input
+ * only at a checkpoint, every half of this budget, and a checkpoint copies its whole state: with
+ * 16 batches the shards of a Kafka frames run spent a third of their time in checkpoints and the
+ * coordinator waited on their rings (bench/RESULTS.md, "Kafka path: shards that waited for a
+ * checkpoint").
+ */
+export function defaultRingSlots(bytesPerSlot: number): number {
+  let slots = 16;
+  while (slots < 64 && slots * 2 * bytesPerSlot <= 8 << 20) slots *= 2;
+  return slots;
+}
 /**
  * Longest wait on the source (Source.whenData) when every partition came back empty and nothing
  * is in flight: records queued end it at once; it bounds how late a timer's work (idle
@@ -394,13 +409,13 @@ export class Coordinator {
     if (this.batchSize > options.source.maxInFlight) {
       throw new OptionRangeError("batchSize", `batchSize ${this.batchSize} is larger than the ${options.source.maxInFlight} records the source can keep unacknowledged`);
     }
-    const slots = positiveInt("ringSlots", options.ringSlots ?? 16, 1 << 12);
+    const inLayout = this.pipeline.inputLayout(this.batchSize);
+    const slots = positiveInt("ringSlots", options.ringSlots ?? defaultRingSlots(inLayout.bytesPerSlot), 1 << 12);
     if ((slots & (slots - 1)) !== 0) throw new OptionRangeError("ringSlots", `ringSlots must be a power of two, got ${slots}`);
     // An input ring queues `slots` batches' worth of records, in up to SMALL_BATCH_SLOTS times as
     // many batches when they are small (two topics merged on event time hand out a few records
     // at a time: with 16 slots the shards ran dry between the coordinator's passes).
     this.recordBudget = slots * this.batchSize;
-    const inLayout = this.pipeline.inputLayout(this.batchSize);
     // …as far as SMALL_BATCH_RING_BYTES allows (large slots: records with text).
     let inSlots = slots;
     while (inSlots < slots * SMALL_BATCH_SLOTS && inSlots * 2 * inLayout.bytesPerSlot <= SMALL_BATCH_RING_BYTES) inSlots *= 2;
@@ -718,12 +733,13 @@ export class Coordinator {
       let throttledMs = 0;
       let emptyInARow = 0;
       let inputIdle = false;
+      let ackWait = -1;
       while (performance.now() < sliceEnd) {
         if (this.rate !== Infinity) {
           const due = ((this.now() - this.startedAt) / 1000) * this.rate - this.produced;
           if (due < Math.min(cap, this.rate / 100)) { throttledMs = 2; break; }
         }
-        if (this.produced - this.processed + cap > this.source.maxInFlight) { blocked = this.inputs[0]; break; }
+        if (this.produced - this.processed + cap > this.source.maxInFlight) { ackWait = this.busiestShard(); break; }
         if ((this.sink.pending ?? 0) > SINK_HIGH_WATER) { throttledMs = 2; break; }
         if (this.router && this.router.waiting > this.batchSize * this.workers * 4) { throttledMs = 1; break; }
         if (this.peers && this.peers.outstanding > this.workers * this.workers * PEER_SLOTS * 2) { throttledMs = 1; break; }
@@ -743,8 +759,16 @@ export class Coordinator {
           if (full) { blocked = full; overBudget = full.acquire() >= 0; break; }
         } else {
           slot = ring.acquire();
-          if (slot < 0) { blocked = ring; break; }
-          if (ring.queuedRecords() >= this.recordBudget) { blocked = ring; overBudget = true; break; }
+          const over = slot >= 0 && ring.queuedRecords() >= this.recordBudget;
+          if (slot < 0 || over) {
+            if (blocked === undefined) { blocked = ring; overBudget = over; }
+            if (!this.source.arrivalOrder) break;
+            // This shard's ring is full: the partitions of the other shards are read on (waiting
+            // here left those shards idle), and the loop waits once none of them can be fed.
+            cursor = cursor + 1 === P ? 0 : cursor + 1;
+            if (++emptyInARow >= P) break;
+            continue;
+          }
         }
         const columns = bcast ? this.bcastStaging! : this.staging ?? ring.columns[slot]!;
         const max = this.rate === Infinity ? cap : Math.max(1, Math.min(cap, Math.floor(this.rate / 100)));
@@ -772,6 +796,7 @@ export class Coordinator {
           continue;
         }
         emptyInARow = 0;
+        blocked = undefined;
         if (this.firstEventAt === 0) this.firstEventAt = now;
         const st = this.pipeline.prepare(columns, n, this.streamTime[p]!, this.otherMin(p, now));
         this.streamTime[p] = st;
@@ -825,6 +850,11 @@ export class Coordinator {
         // then drain again: the worker may be blocked on output.
         if (overBudget) await blocked.waitReleaseAsync(2);
         else await blocked.waitWritableAsync(2);
+      } else if (ackWait >= 0) {
+        // As many records in flight as the source keeps (maxInFlight): they leave it as the
+        // shards acknowledge them (drain), so wait for the busiest shard's next acknowledgement
+        // (waiting on a ring with free slots returned at once: the loop spun).
+        await this.outputs[ackWait]!.waitReadableAsync(2);
       } else if (inputIdle && this.idle()) {
         await this.source.whenData!(IDLE_WAIT_MS);
       } else if (throttledMs > 0) {
@@ -833,6 +863,17 @@ export class Coordinator {
         await yieldToEventLoop();
       }
     }
+  }
+
+  /** The shard with the most records fed and not yet released. */
+  private busiestShard(): number {
+    let best = 0;
+    let most = -1;
+    for (let w = 0; w < this.inputs.length; w++) {
+      const q = this.inputs[w]!.queuedRecords();
+      if (q > most) { most = q; best = w; }
+    }
+    return best;
   }
 
   /**

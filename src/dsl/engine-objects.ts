@@ -382,7 +382,10 @@ export function repartitionDecoder(shape: ObjectShape, edge: number, topic: stri
  */
 export class TaggedSource implements Source {
   readonly partitions: number;
-  readonly maxInFlight: number;
+  /** The inner source's bound (it may change: KafkaSource). */
+  get maxInFlight(): number {
+    return this.inner.maxInFlight;
+  }
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
@@ -393,7 +396,6 @@ export class TaggedSource implements Source {
 
   constructor(readonly inner: Source, private readonly index: number, private readonly input: EngineInput) {
     this.partitions = inner.partitions;
-    this.maxInFlight = inner.maxInFlight;
     if (inner.position) this.position = (p) => inner.position!(p);
     // A table's offsets are never committed: it is read from the beginning on every start (its
     // topic is its changelog, as Kafka Streams restores a source table), so a restart has it whole.

@@ -259,7 +259,10 @@ export class AlignedStreams {
 /** One side of AlignedStreams as a source; its records tagged with `kind` in `_src` when given. */
 export class StreamSource implements Source {
   readonly partitions: number;
-  readonly maxInFlight: number;
+  /** The inner source's bound (it may change: KafkaSource) less what this side stages. */
+  get maxInFlight(): number {
+    return this.inner.maxInFlight - STAGE;
+  }
   position?: (p: number) => number;
   commit?: (positions: ReadonlyArray<readonly [number, number]>) => Promise<void>;
   enteredAt?: (p: number) => number;
@@ -269,7 +272,6 @@ export class StreamSource implements Source {
   constructor(private readonly aligned: AlignedStreams, private readonly side: number, private readonly kind?: number) {
     const inner = aligned.sides[side]!;
     this.partitions = inner.partitions;
-    this.maxInFlight = inner.maxInFlight - STAGE;
     this.position = (p) => aligned.position(side, p);
     this.commit = (ps) => inner.commit(ps);
     // The records of the last take, not of the side's last staging read (which may be older).

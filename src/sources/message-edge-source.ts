@@ -19,7 +19,10 @@ import type { Source, SourceHooks } from "./source.js";
 
 export class MessageEdgeSource implements Source {
   readonly partitions: number;
-  readonly maxInFlight: number;
+  /** The inner source's bound (it may change: KafkaSource). */
+  get maxInFlight(): number {
+    return this.inner.maxInFlight;
+  }
   readonly users = new Interner();
   readonly chats = new Interner();
   position?: (p: number) => number;
@@ -37,7 +40,6 @@ export class MessageEdgeSource implements Source {
   constructor(readonly inner: Source, edge: (messageName: (id: number) => string) => MessageEdge) {
     this.edge = edge((id) => this.messageName(id));
     this.partitions = inner.partitions;
-    this.maxInFlight = inner.maxInFlight;
     if (inner.position) this.position = (p) => inner.position!(p);
     if (inner.commit) this.commit = (positions) => inner.commit!(positions);
     if (inner.enteredAt) this.enteredAt = (p) => inner.enteredAt!(p);

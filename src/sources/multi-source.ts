@@ -10,7 +10,12 @@ import type { Source, SourceHooks } from "./source.js";
 
 export class MultiSource implements Source {
   readonly partitions: number;
-  readonly maxInFlight: number;
+  /** The least of the sources' bounds, asked each time (a KafkaSource's may change). */
+  get maxInFlight(): number {
+    let min = Infinity;
+    for (const s of this.sources) if (s.maxInFlight < min) min = s.maxInFlight;
+    return min;
+  }
   private readonly base: number[] = [];
   private readonly owner: Int32Array;
   position?: (p: number) => number;
@@ -27,7 +32,6 @@ export class MultiSource implements Source {
       n += s.partitions;
     }
     this.partitions = n;
-    this.maxInFlight = Math.min(...sources.map((s) => s.maxInFlight));
     this.owner = new Int32Array(n);
     sources.forEach((s, k) => this.owner.fill(k, this.base[k]!, this.base[k]! + s.partitions));
     if (sources.every((s) => s.position)) this.position = (p) => this.src(p).position!(this.local(p));

@@ -1,7 +1,8 @@
 /**
  * Sources feed the coordinator. A source writes records of one partition straight into a ring
  * slot's columns (including each record's `_off`, its position in the partition); the coordinator
- * decides which partition to ask next, in a fixed order, so bounded runs are deterministic.
+ * decides which partition to ask next, in a fixed order, so bounded runs are deterministic (a
+ * source read in arrival order anyway, arrivalOrder, lets it skip a shard whose ring is full).
  */
 import type { OutputColumns } from "../ring/output.js";
 import type { ColumnArray } from "../schema/schema.js";
@@ -11,9 +12,18 @@ export interface Source {
   readonly partitions: number;
   /**
    * Records that may be unacknowledged at once while `event()` can still answer for them
-   * (Infinity when events are rebuilt from their fields).
+   * (Infinity when events are rebuilt from their fields). Read before each batch: it may go down
+   * (a KafkaSource lowers it once it keeps raw messages), and a wrapper asks its inner source.
    */
   readonly maxInFlight: number;
+  /**
+   * The order in which partitions' records are read is already their arrival's (Kafka: what the
+   * client has fetched when asked), not a fixed one: the coordinator may then read the partitions
+   * of other shards while one shard's ring is full. Without it the coordinator keeps its fixed
+   * round robin and waits for that ring, so that a generator's or a file's outputs (the watermark
+   * each batch sees) do not depend on timing.
+   */
+  readonly arrivalOrder?: boolean;
   /** Writes up to `max` records of partition `p` at index 0 of `columns`; returns how many (0: none now). */
   fill(p: number, columns: Record<string, ColumnArray>, max: number): number;
   /** True when the source will produce nothing more. */

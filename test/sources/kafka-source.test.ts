@@ -24,6 +24,7 @@ import { bindColumns } from "../../src/schema/schema.js";
 import { decodeFrameInto } from "../../src/io/frame.js";
 import { ENTRY_RUNS } from "../../src/metrics/entry-runs.js";
 import { KafkaSource } from "../../src/sources/kafka-source.js";
+import { MultiSource } from "../../src/sources/multi-source.js";
 import { BROKERS, createTopic, ensureBroker, produceAll, readAll, riptide, uniqueName } from "../support/kafka.js";
 
 const FUZZ = { seed: 0x6a_f4a5, numRuns: 120 } as const;
@@ -201,6 +202,39 @@ describe("Kafka source, the coordinator's idle wait", () => {
       await atClose;
     });
   }
+});
+
+describe("Kafka source, records in flight", () => {
+  it("bounds them by the raw messages it keeps: not while only frames came, from the first other message queued, before it is filled", async () => {
+    const fix = (i: number) => ({ driverId: `d${i % 7}`, lat: 52.5, lon: 13.4, ts: 1_700_000_000_000 + i, speedKmh: 30 });
+    const frameOf = (from: number) => encodeFrame(DRIVER_LOCATION, Array.from({ length: 100 }, (_, i) => fix(from + i)));
+    const message = (offset: number, value: Buffer) => ({ topic: "t", partition: 0, offset, key: null, value, timestamp: Date.now() });
+    const consumer = new ScriptedConsumer("t", 1, [message(0, frameOf(0)), message(1, frameOf(100))], true);
+    const source = new KafkaSource({ consumer, topic: "t", partitions: 1, pipeline: driverTracking, deadLetter: () => undefined });
+    // What wraps a Kafka source asks it each time (a DSL topology's inputs, the merged streams).
+    const multi = new MultiSource([source]);
+    // Everything handed out is queued (the source's consume loop runs between these turns).
+    const queuedAll = async () => {
+      while (!consumer.drained) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    };
+    expect(source.maxInFlight).toBeGreaterThanOrEqual(1 << 20);
+    source.start();
+    await queuedAll();
+    const layout = driverTracking.inputLayout(256);
+    const cols = bindColumns(new ArrayBuffer(layout.bytesPerSlot), 0, layout);
+    expect(source.fill(0, cols, 256)).toBe(200);
+    expect(source.maxInFlight).toBeGreaterThanOrEqual(1 << 20); // frames only: none kept raw
+    consumer.push(message(2, Buffer.from(JSON.stringify(fix(200)))));
+    await queuedAll();
+    expect(source.maxInFlight).toBe(1 << 16); // queued, not yet filled: already the raw bound
+    expect(multi.maxInFlight).toBe(1 << 16);
+    expect(source.fill(0, cols, 256)).toBe(1);
+    consumer.push(message(3, frameOf(201)));
+    await queuedAll();
+    expect(source.maxInFlight).toBe(1 << 16); // it keeps that message: the bound stays
+    await source.close();
+  });
 });
 
 /** Reads every message through a KafkaSource in batches of `batch`, as a coordinator would. */
