@@ -100,8 +100,8 @@ Engine:
   --workers N           shard workers (default: cores, here ${availableParallelism()})
   --batch-size N        records per ring slot (default 2048)
   --ring-slots N        batches of --batch-size records an input ring queues, a power of two
-                        (default 64 while 64 batches fit in 8 MiB, else 32 or 16; small
-                        batches may take up to 4× as many slots)
+                        (default 16; reading --input-topic, 64 while they fit in 8 MiB;
+                        small batches may take up to 4× as many slots)
   --idle-timeout MS     a partition idle this long stops holding the watermark back (default 30000)
   --wall-clock-close    once every partition is idle, the watermark follows the wall clock, so the
                         windows of a stream that went quiet still close (later records: late)

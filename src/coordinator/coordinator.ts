@@ -61,7 +61,7 @@ export interface CoordinatorOptions {
   /**
    * What an input ring queues, in batches of batchSize records (a power of two): it has 4× as many
    * slots, for small batches, and holds back once its records reach ringSlots · batchSize.
-   * @default 64 while 64 batches fit in 8 MiB (32 in 8 MiB, else 16): defaultRingSlots
+   * @default 16; reading Kafka (Source.arrivalOrder) 64 while they fit in 8 MiB: defaultRingSlots
    */
   ringSlots?: number;
   /** Target events per second over all partitions. @default Infinity */
@@ -221,16 +221,18 @@ const SMALL_BATCH_SLOTS = 4;
 const SMALL_BATCH_RING_BYTES = 16 << 20;
 
 /**
- * ringSlots when not given: 16 batches, doubled up to 64 while they fit in 8 MiB (driver-tracking's
- * 2048-record batches, 106 KiB each, get 64; batches with text keep 16). A shard releases its input
- * only at a checkpoint, every half of this budget, and a checkpoint copies its whole state: with
- * 16 batches the shards of a Kafka frames run spent a third of their time in checkpoints and the
- * coordinator waited on their rings (bench/RESULTS.md, "Kafka path: shards that waited for a
- * checkpoint").
+ * ringSlots when not given: 16 batches; for a source read in arrival order (Kafka), doubled up to
+ * 64 while they fit in 8 MiB (driver-tracking's 2048-record batches, 106 KiB each, get 64;
+ * batches with text keep 16). A shard releases its input only at a checkpoint, every half of this
+ * budget, and a checkpoint copies its whole state: with 16 batches the shards of a Kafka frames
+ * run spent a third of their time in checkpoints and the coordinator waited on their rings
+ * (bench/RESULTS.md, "Kafka path: shards that waited for a checkpoint"). The in-process
+ * generator read no faster with 64, and its p99 at full speed rose from 14–15 to 18–21 ms (the
+ * deeper queue), so it keeps 16.
  */
-export function defaultRingSlots(bytesPerSlot: number): number {
+export function defaultRingSlots(bytesPerSlot: number, arrivalOrder: boolean): number {
   let slots = 16;
-  while (slots < 64 && slots * 2 * bytesPerSlot <= 8 << 20) slots *= 2;
+  while (arrivalOrder && slots < 64 && slots * 2 * bytesPerSlot <= 8 << 20) slots *= 2;
   return slots;
 }
 /**
@@ -410,7 +412,7 @@ export class Coordinator {
       throw new OptionRangeError("batchSize", `batchSize ${this.batchSize} is larger than the ${options.source.maxInFlight} records the source can keep unacknowledged`);
     }
     const inLayout = this.pipeline.inputLayout(this.batchSize);
-    const slots = positiveInt("ringSlots", options.ringSlots ?? defaultRingSlots(inLayout.bytesPerSlot), 1 << 12);
+    const slots = positiveInt("ringSlots", options.ringSlots ?? defaultRingSlots(inLayout.bytesPerSlot, options.source.arrivalOrder === true), 1 << 12);
     if ((slots & (slots - 1)) !== 0) throw new OptionRangeError("ringSlots", `ringSlots must be a power of two, got ${slots}`);
     // An input ring queues `slots` batches' worth of records, in up to SMALL_BATCH_SLOTS times as
     // many batches when they are small (two topics merged on event time hand out a few records

@@ -19,7 +19,8 @@ export interface Source {
   /**
    * The order in which partitions' records are read is already their arrival's (Kafka: what the
    * client has fetched when asked), not a fixed one: the coordinator may then read the partitions
-   * of other shards while one shard's ring is full. Without it the coordinator keeps its fixed
+   * of other shards while one shard's ring is full, and its rings are deeper by default (bursts of
+   * fetched records; defaultRingSlots). Without it the coordinator keeps its fixed
    * round robin and waits for that ring, so that a generator's or a file's outputs (the watermark
    * each batch sees) do not depend on timing.
    */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Coordinator } from "../../src/coordinator/coordinator.js";
+import { Coordinator, defaultRingSlots } from "../../src/coordinator/coordinator.js";
 import { driverTracking } from "../../src/pipelines/driver-tracking/edge.js";
 import { MemorySink, NullSink } from "../../src/sinks/sink.js";
 import { DriverGenerator } from "../../src/sources/driver-generator.js";
@@ -19,6 +19,14 @@ describe("Coordinator", () => {
     Object.defineProperty(bounded, "maxInFlight", { value: 1024 });
     expect(() => new Coordinator({ ...base, source: bounded, batchSize: 2048 })).toThrow(/batchSize 2048 is larger than the 1024 records the source can keep unacknowledged/);
     expect(() => new Coordinator({ ...base, source: bounded, batchSize: 1024 })).not.toThrow();
+  });
+
+  it("rings are deeper by default only for a source read in arrival order, and only as far as 8 MiB", () => {
+    const driverBatch = driverTracking.inputLayout(2048).bytesPerSlot;
+    expect(defaultRingSlots(driverBatch, true)).toBe(64);
+    expect(defaultRingSlots(driverBatch, false)).toBe(16);
+    expect(defaultRingSlots(200 << 10, true)).toBe(32); // 32 batches of 200 KiB fit 8 MiB, 64 do not
+    expect(defaultRingSlots(1 << 20, true)).toBe(16); // batches with text: never below 16
   });
 
   it.each([1, 3])("a worker thread that dies (%i times) is restarted from its checkpoint: outputs identical to a run without failure", async (crashes) => {
